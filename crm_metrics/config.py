@@ -1,0 +1,74 @@
+"""Settings, read from the environment with a cast and a default.
+
+`SETTINGS` is the table the README's configuration section documents (a test holds the two
+together). Errors name the variable and its value.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields
+from typing import Any
+
+from crm_metrics.errors import ConfigError
+
+DEFAULT_DATABASE_URL = "duckdb:///crm_metrics.duckdb"
+
+
+@dataclass(frozen=True)
+class Setting:
+    env: str
+    default: Any
+    cast: Callable[[str], Any]
+    help: str
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value >= 0:
+        raise ValueError
+    return value
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise ValueError
+    return value
+
+
+SETTINGS: dict[str, Setting] = {
+    "database_url": Setting("DATABASE_URL", DEFAULT_DATABASE_URL, str, "Where the data is: duckdb:///file.duckdb, duckdb:///:memory:, postgresql://user:pass@host:port/db or bigquery://PROJECT/DATASET"),
+    "llm_price_per_million_tokens": Setting("LLM_PRICE_PER_MILLION_TOKENS", 0.15, _positive_float, "LLM price in dollars per million tokens (GPT-4o-mini input price)"),
+    "whatsapp_price_per_message": Setting("WHATSAPP_PRICE_PER_MESSAGE", 0.01, _positive_float, "WhatsApp price in dollars per message"),
+    "max_range_days": Setting("MAX_RANGE_DAYS", 366, _positive_int, "Longest accepted date range, counted inclusively"),
+    "query_timeout_seconds": Setting("QUERY_TIMEOUT_SECONDS", 30.0, _positive_float, "A query running longer is cancelled (0 = no limit)"),
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = DEFAULT_DATABASE_URL
+    llm_price_per_million_tokens: float = 0.15
+    whatsapp_price_per_message: float = 0.01
+    max_range_days: int = 366
+    query_timeout_seconds: float = 30.0
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        environ = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for name, setting in SETTINGS.items():
+            raw = environ.get(setting.env)
+            if raw is None or raw == "":
+                continue
+            try:
+                values[name] = setting.cast(raw)
+            except ValueError:
+                raise ConfigError(f"Config '{setting.env}' has value {raw!r}: {setting.help}.") from None
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+
+assert {f.name for f in fields(Settings)} == SETTINGS.keys()

@@ -1,0 +1,136 @@
+"""Per-dialect behaviour, in one place.
+
+The templates are BigQuery SQL. sqlglot transpiles them to DuckDB and PostgreSQL, and the
+rewrites below, applied on the syntax tree first, fix the cases where its output is wrong or
+fails at run time (measured in ../shared/docs/dialect-traps.md; each rewrite says which trap).
+A rewrite keys on BigQuery semantics, so the generated SQL means what the template means.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+
+from sqlglot import exp
+
+
+class Dialect(str, enum.Enum):
+    BIGQUERY = "bigquery"
+    POSTGRES = "postgres"
+    DUCKDB = "duckdb"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+#: How a named parameter is written for each driver.
+#: BigQuery: `@name` (google-cloud-bigquery query parameters); DuckDB: `$name` (named
+#: parameters of duckdb's Python API); psycopg: `%(name)s` (pyformat, so a literal `%` in the
+#: SQL text must be doubled).
+PARAMETER_STYLE: dict[Dialect, str] = {
+    Dialect.BIGQUERY: "@{name}",
+    Dialect.DUCKDB: "${name}",
+    Dialect.POSTGRES: "%({name})s",
+}
+
+#: The header's BigQuery type names as sqlglot data types (for CASTs around parameters).
+SQL_TYPE = {
+    "STRING": exp.DataType.build("STRING", dialect="bigquery"),
+    "DATE": exp.DataType.build("DATE", dialect="bigquery"),
+    "TIMESTAMP": exp.DataType.build("TIMESTAMP", dialect="bigquery"),
+    "INT64": exp.DataType.build("INT64", dialect="bigquery"),
+    "FLOAT64": exp.DataType.build("FLOAT64", dialect="bigquery"),
+}
+
+
+def _local_date(node: exp.Expression, dialect: Dialect) -> exp.Expression:
+    # Trap: BigQuery `DATE(ts, tz)` becomes `DATE(ts, tz)` on Postgres, which does not exist.
+    # `AT TIME ZONE` on a timestamptz gives the local wall-clock time on both engines, whatever
+    # the session's TimeZone; the inner cast reads a naive column as UTC (sessions are pinned
+    # to UTC by every executor), as the contract says.
+    if isinstance(node, exp.Date) and node.args.get("zone") is not None:
+        instant = exp.cast(node.this, exp.DataType.build("TIMESTAMPTZ"))
+        local = exp.AtTimeZone(this=instant, zone=node.args["zone"])
+        return exp.cast(local, exp.DataType.build("DATE"))
+    return node
+
+
+def _microseconds_between(node: exp.Expression, dialect: Dialect) -> exp.Expression:
+    # Trap: `TIMESTAMP_DIFF(a, b, unit)` becomes `TIMESTAMPDIFF(a, b, unit)` on Postgres
+    # ("column microsecond does not exist"). EXTRACT(EPOCH FROM interval) is exact (numeric)
+    # since Postgres 14. DuckDB's DATE_DIFF counts unit boundaries, which is exact for
+    # microseconds, so sqlglot's own DuckDB output is kept.
+    if (
+        dialect is Dialect.POSTGRES
+        and isinstance(node, exp.TimestampDiff)
+        and node.unit
+        and node.unit.name.upper() == "MICROSECOND"
+    ):
+        seconds = exp.Extract(this=exp.var("EPOCH"), expression=exp.Sub(this=node.this, expression=node.expression))
+        return exp.Mul(this=seconds, expression=exp.Literal.number(1_000_000))
+    return node
+
+
+def _json_text(node: exp.Expression, dialect: Dialect) -> exp.Expression:
+    # Trap: `JSON_VALUE(metadata, '$.a')` becomes `JSON_EXTRACT_PATH_TEXT(...)` on Postgres,
+    # which fails on jsonb; DuckDB gets an extra `->> '$'`. Use each engine's text operator.
+    # Non-object metadata and missing keys give NULL on all three.
+    if not isinstance(node, exp.JSONExtractScalar):
+        return node
+    keys = [part.name for part in node.expression.expressions if isinstance(part, exp.JSONPathKey)]
+    if dialect is Dialect.POSTGRES:
+        path = exp.Literal.string("{" + ",".join(keys) + "}")
+        return exp.JSONBExtractScalar(this=node.this, expression=path)
+    return exp.JSONExtractScalar(this=node.this, expression=node.expression)
+
+
+def _byte_order(node: exp.Expression, dialect: Dialect) -> exp.Expression:
+    # The contract orders message ids byte by byte. BigQuery compares BYTES that way; casting
+    # text to bytea (Postgres) or BLOB (DuckDB) would parse backslash escapes and can fail, so:
+    # Postgres compares under the "C" collation, DuckDB's default collation is already binary.
+    if isinstance(node, exp.Cast) and node.to.this == exp.DataType.Type.BINARY:
+        if dialect is Dialect.POSTGRES:
+            return exp.Collate(this=node.this, expression=exp.Identifier(this="C", quoted=True))
+        return node.this
+    return node
+
+
+def _count_if(node: exp.Expression, dialect: Dialect) -> exp.Expression:
+    # Trap: COUNTIF becomes SUM(CASE ...) on Postgres and COUNT_IF on DuckDB, both NULL over no
+    # rows where BigQuery gives 0. COUNT(CASE WHEN ... THEN 1 END) is 0 everywhere.
+    if isinstance(node, exp.CountIf):
+        return exp.Count(this=exp.Case(ifs=[exp.If(this=node.this, true=exp.Literal.number(1))]))
+    return node
+
+
+def _date_trunc(node: exp.Expression, dialect: Dialect) -> exp.Expression:
+    # DATE_TRUNC of a DATE returns a timestamp on Postgres and DuckDB; BigQuery returns a DATE.
+    # WEEK(MONDAY) becomes 'WEEK', which is the ISO (Monday) week on both engines.
+    if isinstance(node, exp.DateTrunc) and not isinstance(node.parent, exp.Cast):
+        return exp.cast(node, exp.DataType.build("DATE"))
+    return node
+
+
+REWRITES: dict[Dialect, tuple[Callable[[exp.Expression, Dialect], exp.Expression], ...]] = {
+    Dialect.BIGQUERY: (),
+    Dialect.DUCKDB: (_local_date, _json_text, _byte_order, _count_if, _date_trunc),
+    Dialect.POSTGRES: (_local_date, _microseconds_between, _json_text, _byte_order, _count_if, _date_trunc),
+}
+
+#: Wrap every parameter in CAST(@p AS type) so DuckDB can pick overloads and Postgres
+#: infers no wrong type. BigQuery gets typed query parameters, so its SQL stays as written.
+CAST_PARAMETERS = {Dialect.BIGQUERY: False, Dialect.DUCKDB: True, Dialect.POSTGRES: True}
+
+
+def rewrite(tree: exp.Expression, dialect: Dialect) -> exp.Expression:
+    """Apply the dialect's rewrites to a parsed BigQuery tree (returns a new tree)."""
+    tree = tree.copy()
+    for fix in REWRITES[dialect]:
+        tree = tree.transform(lambda node, fix=fix: fix(node, dialect), copy=False)
+    return tree
+
+
+def escape_text(sql: str, dialect: Dialect) -> str:
+    """Escape what the driver would read as markup in generated SQL text."""
+    # psycopg reads `%` as the start of a placeholder in pyformat SQL.
+    return sql.replace("%", "%%") if dialect is Dialect.POSTGRES else sql

@@ -1,0 +1,36 @@
+"""The errors crm-metrics raises. Catch `MetricsError` to catch them all."""
+
+from __future__ import annotations
+
+
+class MetricsError(Exception):
+    """Root of every error crm-metrics raises on purpose."""
+
+
+class InvalidParameter(MetricsError, ValueError):
+    """A request value is invalid. `field` names it, as the caller spelled it."""
+
+    def __init__(self, field: str, message: str) -> None:
+        self.field = field
+        self.message = message
+        super().__init__(f"{field}: {message}")
+
+
+class TemplateError(MetricsError):
+    """A SQL template is missing, malformed, or disagrees with its header."""
+
+
+class ConfigError(MetricsError):
+    """A setting or a database URL is invalid."""
+
+
+class LoadError(MetricsError):
+    """A data file could not be loaded; nothing from it was written."""
+
+
+class BackendUnavailable(MetricsError):
+    """The database cannot be reached (or refused the connection)."""
+
+
+class QueryTimeout(MetricsError):
+    """A query ran longer than the configured limit and was cancelled."""

@@ -1,0 +1,113 @@
+"""Typed results. Field names and order are the seed's JSON; `to_dict()` is the JSON body.
+
+Each series row type mirrors the `columns:` of its SQL template header (a test holds them
+together), so adding a metric table means one `.sql` file and one dataclass here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+class _Result:
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready values: dates as YYYY-MM-DD, None as null."""
+        return _plain(asdict(self))  # type: ignore[call-overload]
+
+    @classmethod
+    def field_names(cls) -> tuple[str, ...]:
+        return tuple(f.name for f in fields(cls))  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class ConversationMetrics(_Result):
+    date: dt.date
+    total_conversations: int
+    active_conversations: int
+    resolved_conversations: int
+    handed_off_conversations: int
+    average_duration_minutes: float | None
+    resolution_rate: float | None
+
+
+@dataclass(frozen=True)
+class MessageMetrics(_Result):
+    date: dt.date
+    total_messages: int
+    customer_messages: int
+    llm_messages: int
+    agent_messages: int
+    average_response_time_seconds: float | None
+
+
+@dataclass(frozen=True)
+class HandoffMetrics(_Result):
+    date: dt.date
+    total_handoffs: int
+    keyword_triggered: int
+    confidence_triggered: int
+    average_time_to_handoff_minutes: float | None
+    handoff_rate: float | None
+
+
+@dataclass(frozen=True)
+class CostMetrics(_Result):
+    date: dt.date
+    total_llm_calls: int
+    total_tokens_used: int
+    total_llm_cost: float
+    total_whatsapp_cost: float
+    total_cost: float
+    cost_per_conversation: float | None
+
+
+@dataclass(frozen=True)
+class Dashboard(_Result):
+    tenant_id: str
+    outlet_id: str | None
+    period_start: dt.date
+    period_end: dt.date
+    timezone: str
+    granularity: str
+    conversations: list[ConversationMetrics]
+    messages: list[MessageMetrics]
+    handoffs: list[HandoffMetrics]
+    costs: list[CostMetrics]
+
+
+@dataclass(frozen=True)
+class Summary(_Result):
+    tenant_id: str
+    tenant_name: str | None
+    period_start: dt.date
+    period_end: dt.date
+    outlet_id: str | None
+    timezone: str
+    total_conversations: int
+    total_messages: int
+    average_response_time_seconds: float | None
+    resolution_rate: float | None
+    handoff_rate: float | None
+    total_cost: float
+
+
+#: Which template fills which dashboard series, with its row type.
+SERIES: dict[str, tuple[str, type[_Result]]] = {
+    "conversations": ("conversation_metrics", ConversationMetrics),
+    "messages": ("message_metrics", MessageMetrics),
+    "handoffs": ("handoff_metrics", HandoffMetrics),
+    "costs": ("cost_metrics", CostMetrics),
+}
+SUMMARY_TEMPLATE = "tenant_summary"

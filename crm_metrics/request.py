@@ -1,0 +1,121 @@
+"""Request parameters (contract §2): validation and defaults.
+
+Every invalid value raises `InvalidParameter` naming the field as the caller spells it
+(`tenant_id`, `start_date`, `end_date`, `outlet_id`, `tz`, `granularity`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import functools
+import re
+import zoneinfo
+from dataclasses import dataclass
+
+from crm_metrics.errors import InvalidParameter
+from crm_metrics.templates import GRANULARITIES
+
+DEFAULT_SPAN_DAYS = 30
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+# Every engine, and a day's UTC bounds in every timezone, are well defined in these years.
+MIN_DATE, MAX_DATE = dt.date(1900, 1, 1), dt.date(9998, 12, 31)
+
+
+@dataclass(frozen=True)
+class Period:
+    """The resolved range: local dates, the timezone, and the instants that bound it."""
+
+    start_date: dt.date
+    end_date: dt.date
+    tz: str
+    range_start: dt.datetime
+    range_end: dt.datetime
+
+
+def uuid(field: str, value: object) -> str:
+    """A UUID in its canonical lowercase text form (RFC 4122)."""
+    if not isinstance(value, str) or not _UUID.match(value):
+        raise InvalidParameter(field, f"must be a UUID like 123e4567-e89b-12d3-a456-426614174000, got {value!r}")
+    return value.lower()
+
+
+def optional_uuid(field: str, value: object) -> str | None:
+    return None if value is None or value == "" else uuid(field, value)
+
+
+def date(field: str, value: object) -> dt.date | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, dt.datetime):
+        raise InvalidParameter(field, f"must be a date, not a datetime: {value!r}")
+    if isinstance(value, dt.date):
+        value = value.isoformat()
+    if not isinstance(value, str) or not _DATE.match(value):
+        raise InvalidParameter(field, f"must be a date as YYYY-MM-DD, got {value!r}")
+    try:
+        parsed = dt.date.fromisoformat(value)
+    except ValueError:
+        raise InvalidParameter(field, f"is not a calendar date: {value!r}") from None
+    if not MIN_DATE <= parsed <= MAX_DATE:
+        raise InvalidParameter(field, f"must be between {MIN_DATE} and {MAX_DATE}, got {value!r}")
+    return parsed
+
+
+@functools.cache
+def _zones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
+def timezone(field: str, value: object) -> str | None:
+    """An IANA timezone name, exactly as the tz database spells it."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str) and value in _zones():
+        return value
+    hint = difflib.get_close_matches(str(value), _zones(), n=1)
+    suffix = f". Did you mean {hint[0]!r}?" if hint else " (an IANA name such as 'Asia/Jakarta' or 'UTC')"
+    raise InvalidParameter(field, f"unknown timezone {value!r}{suffix}")
+
+
+def granularity(field: str, value: object) -> str:
+    if value is None or value == "":
+        return "day"
+    if value not in GRANULARITIES:
+        raise InvalidParameter(field, f"must be one of {', '.join(GRANULARITIES)}, got {value!r}")
+    return str(value)
+
+
+def instant(day: dt.date, tz: str) -> dt.datetime:
+    """Local midnight starting `day` in `tz`, as a UTC instant. Where DST skips midnight,
+    the day starts at the transition (zoneinfo's fold=0 reading of the missing time)."""
+    local = dt.datetime.combine(day, dt.time(0), tzinfo=zoneinfo.ZoneInfo(tz))
+    return local.astimezone(dt.UTC)
+
+
+def period(
+    start_date: dt.date | None,
+    end_date: dt.date | None,
+    tz: str,
+    *,
+    now: dt.datetime,
+    max_days: int,
+) -> Period:
+    """Fill in default dates (end = today in tz, start = end - 30 days) and check the range."""
+    if end_date is None:
+        end_date = now.astimezone(zoneinfo.ZoneInfo(tz)).date()
+    if start_date is None:
+        start_date = end_date - dt.timedelta(days=DEFAULT_SPAN_DAYS)
+    if start_date > end_date:
+        raise InvalidParameter("start_date", f"{start_date} is after end_date {end_date}")
+    days = (end_date - start_date).days + 1
+    if days > max_days:
+        raise InvalidParameter("end_date", f"the range is {days} days; at most {max_days} are allowed")
+    return Period(
+        start_date=start_date,
+        end_date=end_date,
+        tz=tz,
+        range_start=instant(start_date, tz),
+        range_end=instant(end_date + dt.timedelta(days=1), tz),
+    )
