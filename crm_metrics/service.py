@@ -11,9 +11,10 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
-from crm_metrics import request, schema
+from crm_metrics import loader, request, schema
 from crm_metrics.compiler import compile_sql, inline, parse_dialect
 from crm_metrics.config import Settings
 from crm_metrics.errors import InvalidParameter
@@ -111,6 +112,13 @@ class Metrics:
         """Create the seed's tables where they are missing."""
         self.executor.run_script(schema.ddl(self.executor.dialect))
         self._has_tenants = None
+
+    def load(self, table: str, path: str | Path) -> int:
+        """Load a CSV, JSON Lines or Parquet file into a table, all or nothing; rows whose id
+        is already stored replace the stored ones. Returns the number of rows loaded."""
+        count = loader.load_file(self.executor, table, path)
+        self._has_tenants = None
+        return count
 
     # -- plumbing ---------------------------------------------------------------------------
 

@@ -1,0 +1,167 @@
+"""Data in: CSV, JSON Lines and Parquet files for the seed's three tables.
+
+A file loads whole or not at all: every row is checked first, the first bad one raises
+`LoadError` naming the file, the row (and line) and the column, and nothing is written.
+Rows whose `id` is already in the table replace the stored ones (a re-export of a day whose
+conversations changed status updates them); the same id twice in one file is an error.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from crm_metrics.errors import InvalidParameter, LoadError
+from crm_metrics.executors import Executor
+from crm_metrics.request import timezone
+from crm_metrics.schema import TABLES, Column
+
+FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet"}
+#: Columns that identify something may not be empty strings.
+NON_EMPTY = {"id", "tenant_id", "conversation_id", "name", "status", "sender_type"}
+ARROW_TYPES = {"STRING": pa.string(), "JSON": pa.string(), "TIMESTAMP": pa.timestamp("us", tz="UTC")}
+
+
+class _BadValue(ValueError):
+    pass
+
+
+def read_file(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(where, row) pairs, `where` like 'row 3 (line 4)'."""
+    kind = FORMATS.get(path.suffix.lower())
+    if kind is None:
+        raise LoadError(f"{path}: unknown file type {path.suffix!r}; use .csv, .jsonl, .ndjson or .parquet")
+    if not path.is_file():
+        raise LoadError(f"{path}: no such file")
+    if kind == "parquet":
+        import pyarrow.parquet as pq
+
+        try:
+            table = pq.read_table(path)
+        except (pa.ArrowException, OSError) as error:
+            raise LoadError(f"{path}: not a readable Parquet file: {error}") from error
+        for number, row in enumerate(table.to_pylist(), 1):
+            yield f"row {number}", row
+        return
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        if kind == "csv":
+            reader = csv.DictReader(handle)
+            for number, row in enumerate(reader, 1):
+                if None in row:
+                    raise LoadError(f"{path}: row {number} (line {reader.line_num}): more fields than the header has")
+                yield f"row {number} (line {reader.line_num})", {k: (v if v != "" else None) for k, v in row.items()}
+            return
+        number = 0
+        for line_number, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            number += 1
+            where = f"row {number} (line {line_number})"
+            try:
+                row = json.loads(line, parse_constant=_reject_constant)
+            except ValueError as error:
+                raise LoadError(f"{path}: {where}: not valid JSON: {error}") from None
+            if not isinstance(row, dict):
+                raise LoadError(f"{path}: {where}: each line must be a JSON object")
+            yield where, row
+
+
+def prepare(table: str, rows: Iterable[tuple[str, Mapping[str, Any]]], source: str = "rows") -> pa.Table:
+    """Check and convert rows to an Arrow table of the schema's columns."""
+    if table not in TABLES:
+        raise LoadError(f"Unknown table {table!r}. Known: {', '.join(TABLES)}")
+    columns = TABLES[table]
+    known = {c.name for c in columns}
+    data: dict[str, list[Any]] = {c.name: [] for c in columns}
+    seen: dict[str, str] = {}
+    for where, row in rows:
+        if unknown := sorted(set(row) - known):
+            names = ", ".join(c.name for c in columns)
+            raise LoadError(f"{source}: {where}: unknown column(s) {', '.join(unknown)}; {table} has {names}")
+        for column in columns:
+            try:
+                data[column.name].append(_value(column, row.get(column.name)))
+            except _BadValue as error:
+                raise LoadError(f"{source}: {where}, column {column.name}: {error}") from None
+        row_id = data["id"][-1]
+        if row_id in seen:
+            raise LoadError(f"{source}: {where}, column id: {row_id!r} appears twice (first at {seen[row_id]})")
+        seen[row_id] = where
+    return pa.table({c.name: pa.array(data[c.name], ARROW_TYPES[c.type]) for c in columns})
+
+
+def load_rows(executor: Executor, table: str, rows: Iterable[Mapping[str, Any]], source: str = "rows") -> int:
+    """Load rows (dicts) into `table`, all or nothing. Returns the number of rows."""
+    prepared = prepare(table, ((f"row {n}", row) for n, row in enumerate(rows, 1)), source)
+    executor.replace_rows(table, prepared)
+    return prepared.num_rows
+
+
+def load_file(executor: Executor, table: str, path: str | Path) -> int:
+    """Load a CSV, JSON Lines or Parquet file into `table`, all or nothing."""
+    path = Path(path)
+    prepared = prepare(table, read_file(path), str(path))
+    executor.replace_rows(table, prepared)
+    return prepared.num_rows
+
+
+def _reject_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _value(column: Column, value: Any) -> Any:
+    if value is None:
+        if column.required:
+            raise _BadValue("is required")
+        return None
+    if column.type == "STRING":
+        return _string(column, value)
+    if column.type == "TIMESTAMP":
+        return _timestamp(value)
+    return _json(value)
+
+
+def _string(column: Column, value: Any) -> str:
+    if not isinstance(value, str):
+        raise _BadValue(f"must be a string, got {value!r}")
+    if column.name in NON_EMPTY and not value:
+        raise _BadValue("must not be empty")
+    if column.name == "timezone":
+        try:
+            timezone(column.name, value)
+        except InvalidParameter as error:
+            raise _BadValue(error.message) from None
+    return value
+
+
+def _timestamp(value: Any) -> dt.datetime:
+    if isinstance(value, str):
+        text = value.strip()
+        if len(text) < 11 or text[10] not in "Tt ":
+            raise _BadValue(f"not an ISO-8601 timestamp with a time: {value!r}")
+        try:
+            value = dt.datetime.fromisoformat(text)
+        except ValueError:
+            raise _BadValue(f"not an ISO-8601 timestamp: {value!r}") from None
+    if not isinstance(value, dt.datetime):
+        raise _BadValue(f"not a timestamp: {value!r}")
+    # A naive timestamp is read as UTC (contract §1).
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+def _json(value: Any) -> str:
+    if isinstance(value, str):
+        try:
+            value = json.loads(value, parse_constant=_reject_constant)
+        except ValueError as error:
+            raise _BadValue(f"not valid JSON: {error}") from None
+    try:
+        return json.dumps(value, ensure_ascii=False, allow_nan=False)
+    except (TypeError, ValueError) as error:
+        raise _BadValue(f"cannot be stored as JSON: {error}") from None
