@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from crm_metrics.errors import InvalidParameter
 from crm_metrics.loader import load_rows
 
 if TYPE_CHECKING:
@@ -376,7 +377,7 @@ class _Conversation:
 
     def rows(self, status: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         start, to_time = self.start, dt.timedelta
-        messages = [
+        messages: list[dict[str, Any]] = [
             {
                 "id": _id(self.id, index),
                 "conversation_id": self.id,
@@ -413,9 +414,12 @@ class TenantData:
 def generate(today: dt.date | None = None, days: int = 90, *, now: dt.datetime | None = None) -> Iterator[TenantData]:
     """Each tenant's rows for the `days` local dates ending `today` (default: the tenant's
     date at `now`). Conversations not over by `now` (default: the current instant) are left out."""
-    if days < 1:
-        raise ValueError(f"days must be at least 1, got {days}")
-    now = now or dt.datetime.now(dt.UTC)
+    if isinstance(days, bool) or not isinstance(days, int) or days < 1:
+        raise InvalidParameter("days", f"must be a whole number of days, at least 1, got {days!r}")
+    return _generate(today, days, now or dt.datetime.now(dt.UTC))
+
+
+def _generate(today: dt.date | None, days: int, now: dt.datetime) -> Iterator[TenantData]:
     for tenant in TENANTS:
         last = today or local_today(tenant, now)
         conversations: list[dict[str, Any]] = []
@@ -437,10 +441,11 @@ def write(
 ) -> dict[str, int]:
     """Create the tables if missing and write the demo data; returns rows written per table.
     Rows already there with the same ids are replaced (by identical ones for days both runs cover)."""
+    tenants = generate(today, days, now=metrics.clock())
     metrics.init_db()
     counts = {"tenants": load_rows(metrics.executor, "tenants", tenant_rows(), "demo tenants")}
     counts.update(conversations=0, messages=0)
-    for data in generate(today, days, now=metrics.clock()):
+    for data in tenants:
         counts["conversations"] += load_rows(metrics.executor, "conversations", data.conversations, f"demo {data.tenant.name}")
         counts["messages"] += load_rows(metrics.executor, "messages", data.messages, f"demo {data.tenant.name}")
         if progress:

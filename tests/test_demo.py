@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from crm_metrics import Metrics, demo
+from crm_metrics import InvalidParameter, Metrics, demo
 
 TODAY = dt.date(2025, 11, 4)
 # Midday in New York on the day after TODAY: every tenant's TODAY is over.
@@ -39,7 +39,9 @@ def by_day(conversations: list[dict], messages: list[dict]) -> dict[tuple[str, d
 
 
 def table(metrics: Metrics, name: str) -> list[tuple]:
-    return metrics.executor._cursor().execute(f"SELECT * FROM {name} ORDER BY id").fetchall()
+    """The stored rows, read straight from the DuckDB executor's connection."""
+    cursor = metrics.executor._cursor()  # type: ignore[attr-defined]
+    return cursor.execute(f"SELECT * FROM {name} ORDER BY id").fetchall()
 
 
 @pytest.fixture(scope="module")
@@ -149,7 +151,10 @@ def test_replies_handoffs_and_tokens(month: tuple[list[dict], list[dict]]) -> No
     by_conversation = defaultdict(list)
     for message in messages:
         by_conversation[message["conversation_id"]].append(message)
-    llm_delays, agent_delays, triggers, repeated = [], [], Counter(), 0
+    llm_delays: list[float] = []
+    agent_delays: list[float] = []
+    triggers: Counter[str] = Counter()
+    repeated = 0
     for timeline in by_conversation.values():
         handoffs = [m for m in timeline if (m["metadata"] or {}).get("handoff_requested") is True]
         triggers.update(m["metadata"]["trigger"] for m in handoffs[:1])
@@ -191,8 +196,8 @@ def test_dashboard_is_dense_and_agrees_with_the_summary(metrics: Metrics) -> Non
         assert sum(day.agent_messages for day in dashboard.messages) > 0
         assert sum(day.keyword_triggered for day in dashboard.handoffs) > 0
         assert sum(day.confidence_triggered for day in dashboard.handoffs) > 0
-        assert 2 < summary.average_response_time_seconds < 60
-        assert 0.5 < summary.resolution_rate < 1 and 0 < summary.handoff_rate < 0.5
+        assert 2 < (summary.average_response_time_seconds or 0) < 60
+        assert 0.5 < (summary.resolution_rate or 0) < 1 and 0 < (summary.handoff_rate or 0) < 0.5
     volumes = {metrics.summary(t.id, start, TODAY).total_conversations for t in demo.TENANTS}
     assert len(volumes) == len(demo.TENANTS)
 
@@ -207,6 +212,9 @@ def test_write_reports_progress_and_counts() -> None:
     assert all(re.fullmatch(r"[^:]+: [0-9,]+ conversations, [0-9,]+ messages", m) for m in messages)
 
 
-def test_days_must_be_positive() -> None:
-    with pytest.raises(ValueError, match="days"):
-        next(demo.generate(TODAY, 0))
+@pytest.mark.parametrize("days", [0, -1, 1.5, True])
+def test_days_must_be_a_positive_whole_number(days: object) -> None:
+    with Metrics.connect("duckdb:///:memory:") as metrics:
+        with pytest.raises(InvalidParameter, match="^days: "):
+            demo.write(metrics, today=TODAY, days=days)  # type: ignore[arg-type]
+        assert not metrics.executor.has_table("tenants")
