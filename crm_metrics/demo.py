@@ -376,7 +376,7 @@ class _Conversation:
         return "resolved" if rng.random() < 0.3 else "handed_off"
 
     def rows(self, status: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-        start, to_time = self.start, dt.timedelta
+        start = self.start
         messages: list[dict[str, Any]] = [
             {
                 "id": _id(self.id, index),
@@ -384,13 +384,13 @@ class _Conversation:
                 "sender_type": sender,
                 "sender_id": sender_id,
                 "content": content,
-                "timestamp": start + to_time(seconds=seconds),
+                "timestamp": start + dt.timedelta(seconds=seconds),
                 "metadata": metadata,
             }
             for index, (seconds, sender, sender_id, content, metadata) in enumerate(self.script)
         ]
         last = messages[-1]["timestamp"]
-        ended = None if status == "active" else last + to_time(seconds=round(self.rng.uniform(5, 240), 3))
+        ended = None if status == "active" else last + dt.timedelta(seconds=round(self.rng.uniform(5, 240), 3))
         conversation = {
             "id": self.id,
             "tenant_id": self.tenant.id,
