@@ -1,11 +1,12 @@
-# crm-metrics: `make run` (install, demo data, serve on :3007) and `make test` (everything).
+# crm-metrics: `make run` (install, demo data, serve on :3007), `make test` (everything) and
+# `make bench` (the benchmark: bench/report.md; about 20 minutes, not part of `make test`).
 VENV ?= .venv
 PY := $(VENV)/bin/python
 CLI := $(VENV)/bin/crm-metrics
 PORT ?= 3007
 export DATABASE_URL ?= duckdb:///crm_metrics.duckdb
 
-.PHONY: install run demo test snapshots docs clean
+.PHONY: install run demo test snapshots docs clean bench
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -27,6 +28,18 @@ test: install
 
 snapshots: install
 	$(PY) -m pytest tests/test_compiler.py --snapshot-update
+
+# Generates the data under bench/data/ when missing, loads it into DuckDB and PostgreSQL
+# (127.0.0.1:5432, database test, a private schema dropped afterwards), runs every measurement
+# and writes bench/report.md and bench/report.json. wrk (the HTTP load generator) comes from
+# the system's packages.
+$(VENV)/.bench-installed: $(VENV)/.installed
+	$(PY) -m pip install --quiet -e '.[dev,bench]'
+	touch $@
+
+bench: $(VENV)/.bench-installed
+	@command -v wrk >/dev/null || { echo "installing wrk (HTTP load generator)"; apt-get install -y -qq wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }; }
+	$(PY) -m bench.run
 
 clean:
 	rm -rf $(VENV) dist build .pytest_cache .hypothesis crm_metrics.duckdb crm_metrics.duckdb.wal

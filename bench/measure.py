@@ -1,0 +1,201 @@
+"""Timing: the library, the same SQL through the driver, and the user's pandas alternative.
+
+Every comparison runs its contestants interleaved (A, B, A, B, ...) in one loop, so that a
+noisy neighbour slows both alike, and reports medians over the runs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import statistics
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from bench import pandas_metrics
+from crm_metrics import Metrics
+from crm_metrics.query import CompiledQuery
+
+#: Runs per measurement: at least MIN_RUNS, then more while the budget lasts, up to MAX_RUNS.
+MIN_RUNS, MAX_RUNS = 5, 31
+BUDGET_SECONDS = 20.0
+WARMUP_RUNS = 1
+
+
+@dataclass(frozen=True)
+class Window:
+    """A request: tenant, local dates (both inclusive), the tenant's timezone."""
+
+    label: str
+    tenant_id: str
+    start: dt.date
+    end: dt.date
+    tz: str
+
+
+@dataclass
+class Timings:
+    """Seconds per run of each contestant, run interleaved."""
+
+    runs: dict[str, list[float]] = field(default_factory=dict)
+
+    def add(self, name: str, seconds: float) -> None:
+        self.runs.setdefault(name, []).append(seconds)
+
+    def median_ms(self, name: str) -> float:
+        return round(statistics.median(self.runs[name]) * 1000, 2)
+
+    def summary(self) -> dict[str, dict[str, float]]:
+        return {
+            name: {
+                "median_ms": self.median_ms(name),
+                "min_ms": round(min(runs) * 1000, 2),
+                "max_ms": round(max(runs) * 1000, 2),
+                "runs": len(runs),
+            }
+            for name, runs in self.runs.items()
+        }
+
+
+def interleaved(
+    contestants: Mapping[str, Callable[[], object]], budget: float = BUDGET_SECONDS, min_runs: int = MIN_RUNS
+) -> Timings:
+    """Run each contestant once per round, WARMUP_RUNS rounds untimed, then min_runs..MAX_RUNS
+    timed rounds within `budget` seconds."""
+    for _ in range(WARMUP_RUNS):
+        for run in contestants.values():
+            run()
+    timings = Timings()
+    deadline = time.perf_counter() + budget
+    for round_number in range(MAX_RUNS):
+        if round_number >= min_runs and time.perf_counter() > deadline:
+            break
+        for name, run in contestants.items():
+            started = time.perf_counter()
+            run()
+            timings.add(name, time.perf_counter() - started)
+    return timings
+
+
+def ratio(numerator: float, denominator: float) -> float:
+    return round(numerator / denominator, 2)
+
+
+def load_average() -> float:
+    return round(os.getloadavg()[0], 2)
+
+
+# -- the library and the same statements through the driver ---------------------------------
+
+
+class Recorder:
+    """Stands in for a Metrics' executor and notes every compiled statement it runs, with its
+    bound values, so that the very same statements can be replayed through the driver."""
+
+    def __init__(self, executor: Any) -> None:
+        self._executor = executor
+        self.statements: list[tuple[CompiledQuery, dict[str, Any]]] = []
+
+    def fetch(self, query: CompiledQuery, values: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+        self.statements.append((query, query.bind(values)))
+        return self._executor.fetch(query, values)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._executor, name)
+
+
+def answer(metrics: Metrics, window: Window) -> dict[str, Any]:
+    """Dashboard (day series) and summary of a window, as the JSON body's dicts."""
+    dashboard = metrics.dashboard(window.tenant_id, window.start, window.end)
+    summary = metrics.summary(window.tenant_id, window.start, window.end)
+    return dashboard.to_dict() | {"summary": summary.to_dict()}
+
+
+def statements(metrics: Metrics, window: Window) -> list[tuple[CompiledQuery, dict[str, Any]]]:
+    """The statements one dashboard + summary runs, in order, with their values."""
+    executor = metrics.executor
+    recorder = Recorder(executor)
+    metrics.executor = recorder  # type: ignore[assignment]
+    try:
+        answer(metrics, window)
+    finally:
+        metrics.executor = executor
+    return recorder.statements
+
+
+Replay = Callable[[Sequence[tuple[CompiledQuery, dict[str, Any]]]], None]
+
+
+def duckdb_replay(connection: Any) -> Replay:
+    """Run statements on a raw DuckDB connection, fetching every row (as the executor does)."""
+    # The executor pins each session to UTC (dialect-traps.md); the driver run must too.
+    connection.execute("SET TimeZone = 'UTC'")
+
+    def replay(recorded: Sequence[tuple[CompiledQuery, dict[str, Any]]]) -> None:
+        for query, values in recorded:
+            connection.execute(query.sql, values).fetchall()
+
+    return replay
+
+
+def postgres_replay(connection: Any) -> Replay:
+    connection.execute("SET TimeZone = 'UTC'")
+
+    def replay(recorded: Sequence[tuple[CompiledQuery, dict[str, Any]]]) -> None:
+        for query, values in recorded:
+            connection.execute(query.sql, values).fetchall()
+
+    return replay
+
+
+def paths(metrics: Metrics, replay: Replay, pandas: Callable[[], dict[str, Any]], window: Window) -> dict[str, Any]:
+    """One window through the library (dashboard, summary), the same statements replayed
+    through the driver, and the pandas alternative, interleaved in one loop; the library's
+    overhead and pandas' slowness as ratios of medians; pandas' numbers checked against the
+    library's."""
+    started = time.perf_counter()
+    library_answer = answer(metrics, window)
+    first = time.perf_counter() - started
+    recorded = statements(metrics, window)
+    per_statement = {
+        query.name: interleaved({"driver": lambda single=[(query, values)]: replay(single)}, budget=2.0, min_runs=3).median_ms("driver")
+        for query, values in recorded
+    }
+    disagreements = pandas_metrics.compare(library_answer, pandas())
+
+    def dashboard() -> None:
+        metrics.dashboard(window.tenant_id, window.start, window.end)
+
+    def summary() -> None:
+        metrics.summary(window.tenant_id, window.start, window.end)
+
+    timings = interleaved({"dashboard": dashboard, "summary": summary, "driver": lambda: replay(recorded), "pandas": pandas})
+    timings.runs["dashboard+summary"] = [d + s for d, s in zip(timings.runs["dashboard"], timings.runs["summary"], strict=True)]
+    library = timings.median_ms("dashboard+summary")
+    return {
+        "window": {"tenant_id": window.tenant_id, "start_date": str(window.start), "end_date": str(window.end), "tz": window.tz},
+        "totals": {key: library_answer["summary"][key] for key in ("total_conversations", "total_messages")},
+        "first_call_ms": round(first * 1000, 2),
+        "timings": timings.summary(),
+        "statements": len(recorded),
+        "statement_ms": per_statement,
+        "overhead_ratio": ratio(library, timings.median_ms("driver")),
+        "pandas_ratio": ratio(timings.median_ms("pandas"), library),
+        "pandas_disagreements": disagreements,
+        "load_average": load_average(),
+    }
+
+
+def store_size(small: Metrics, full: Metrics, window: Window) -> dict[str, Any]:
+    """The same window on the small and the full store, interleaved: same answer? how much
+    slower on the store ten times larger?"""
+    same = answer(small, window) == answer(full, window)
+    timings = interleaved({"small": lambda: answer(small, window), "full": lambda: answer(full, window)})
+    return {
+        "same_answer": same,
+        "timings": timings.summary(),
+        "growth_ratio": ratio(timings.median_ms("full"), timings.median_ms("small")),
+        "load_average": load_average(),
+    }

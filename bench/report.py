@@ -1,0 +1,318 @@
+"""bench/report.json (every figure) and bench/report.md (the targets table first, then details)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).parent
+TENANTS = ("largest", "median")
+
+
+def write(report: Mapping[str, Any], directory: Path = HERE) -> None:
+    (directory / "report.json").write_text(json.dumps(report, indent=2, default=str) + "\n")
+    (directory / "report.md").write_text(markdown(report))
+
+
+# -- the targets ----------------------------------------------------------------------------
+
+
+def _skipped(section: Any) -> str | None:
+    return section.get("skipped") if isinstance(section, Mapping) else "not measured"
+
+
+def _ms(value: float) -> str:
+    return f"{value:,.1f} ms" if value >= 10 else f"{value:,.2f} ms"
+
+
+def _both(engine: Mapping[str, Any], tenant: str) -> float:
+    return float(engine[tenant]["timings"]["dashboard+summary"]["median_ms"])
+
+
+def _row(measure: str, target: str, check: Callable[[], tuple[str, bool]], *sections: Any) -> tuple[str, str, str, str]:
+    for section in sections:
+        if reason := _skipped(section):
+            return measure, target, "—", f"not measured: {reason}"
+    measured, met = check()
+    return measure, target, measured, "yes" if met else "**no**"
+
+
+def targets(report: Mapping[str, Any]) -> list[tuple[str, str, str, str]]:
+    duck, pg, http, size = report.get("duckdb"), report.get("postgres"), report.get("http"), report.get("store_size")
+
+    def overhead() -> tuple[str, bool]:
+        parts, ratios = [], []
+        for name, engine in (("DuckDB", duck), ("PostgreSQL", pg)):
+            if _skipped(engine):
+                continue
+            values = [engine[t]["overhead_ratio"] for t in TENANTS]
+            ratios += values
+            parts.append(f"{name}: largest {values[0]:.2f}×, median {values[1]:.2f}×")
+        return "; ".join(parts), max(ratios) <= 1.10
+
+    def latency(engine: Any, tenant: str, limit: float) -> Callable[[], tuple[str, bool]]:
+        def check() -> tuple[str, bool]:
+            value = _both(engine, tenant)
+            return _ms(value), value <= limit
+
+        return check
+
+    def pandas() -> tuple[str, bool]:
+        parts, ratios = [], []
+        for name, engine in (("DuckDB", duck), ("PostgreSQL", pg)):
+            if _skipped(engine):
+                continue
+            largest = engine["largest"]
+            ratios.append(largest["pandas_ratio"])
+            pandas_ms = largest["timings"]["pandas"]["median_ms"]
+            parts.append(f"{name}: {largest['pandas_ratio']:.2f}× (pandas {_ms(pandas_ms)}, library {_ms(_both(engine, 'largest'))})")
+        return "; ".join(parts), min(ratios) >= 20
+
+    def cached_http() -> tuple[str, bool]:
+        run = http["cached"]
+        met = run["requests_per_second"] >= 2000 and run["p99_ms"] <= 25 and not run["errors"]
+        errors = f", errors {run['errors']}" if run["errors"] else ""
+        return f"{run['requests_per_second']:,.0f} requests/s, p99 {_ms(run['p99_ms'])}{errors}", met
+
+    def growth() -> tuple[str, bool]:
+        values = [size[t]["growth_ratio"] for t in TENANTS]
+        same = all(size[t]["same_answer"] for t in TENANTS)
+        note = "" if same else " (answers differ!)"
+        return f"largest {values[0]:.2f}×, median {values[1]:.2f}×{note}", max(values) < 2 and same
+
+    return [
+        _row("library overhead vs the same SQL run directly", "≤ 1.10×", overhead, duck),
+        _row(
+            "largest tenant, 30-day dashboard + summary, DuckDB, no result cache",
+            "≤ 50 ms",
+            latency(duck, "largest", 50),
+            duck,
+        ),
+        _row("median tenant, same", "≤ 10 ms", latency(duck, "median", 10), duck),
+        _row("vs pandas on the same data and machine", "≥ 20× faster for the largest tenant", pandas, duck),
+        _row("PostgreSQL, largest tenant", "≤ 100 ms", latency(pg, "largest", 100), pg),
+        _row("HTTP, cached, 32 concurrent connections", "≥ 2,000 requests/s, p99 ≤ 25 ms", cached_http, http),
+        _row("store 10× larger, same tenant", "latency grows < 2×", growth, size),
+    ]
+
+
+# -- the page -------------------------------------------------------------------------------
+
+
+def _table(header: tuple[str, ...], rows: list[tuple[Any, ...]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return lines + [""]
+
+
+def markdown(report: Mapping[str, Any]) -> str:
+    m = report["machine"]
+    lines = [
+        "# crm-metrics benchmark",
+        "",
+        f"Written by `make bench` (bench/run.py) on {report['finished_at']}, commit `{m['commit'][:10]}`"
+        f"{' (with uncommitted changes)' if m['dirty'] else ''} (\"{m['commit_subject']}\"), "
+        f"in {report['seconds'] / 60:.1f} minutes. Every figure is in bench/report.json.",
+        "",
+        "## Targets (issue 6)",
+        "",
+    ]
+    lines += _table(("measure", "target", "measured", "met?"), targets(report))
+    lines += [
+        "Latencies are medians over repeated runs of a 30-day window (the tenant's local days "
+        f"{report['window']['start_date']} to {report['window']['end_date']}); ratios compare "
+        "contestants run interleaved in the same loop. Absolute times are indicative: this is a "
+        "shared 2-core machine (load average below).",
+        "",
+        "## Machine",
+        "",
+    ]
+    versions = ", ".join(f"{name} {version}" for name, version in m["versions"].items() if version)
+    lines += _table(
+        ("what", "value"),
+        [
+            ("CPU", f"{m['cpu']}, {m['cores']} cores"),
+            ("memory", f"{m['memory_gib']} GiB"),
+            ("OS, Python", f"{m['os']}, Python {m['python']}"),
+            ("PostgreSQL server", report.get("postgres_server") or "—"),
+            ("packages", versions),
+            ("load average (1 min) at start / end", f"{m['load_average_at_start'][0]} / {report['load_average_at_end']}"),
+        ],
+    )
+    lines += _data(report) + _engines(report) + _store_size(report) + _http(report) + _method()
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _data(report: Mapping[str, Any]) -> list[str]:
+    data = report["data"]
+    rows = data["rows"]
+    lines = ["## Data", ""]
+    lines.append(
+        f"Generated by bench/generate.py (seed {data['seed']}, {data['seconds']} s, cached under bench/data/): "
+        f"{data['first_day']} to {data['last_day']}, {rows['full']['tenants']:,} tenants with Zipf sizes "
+        f"(the largest holds {data['largest_share'] * 100:.1f}% of the conversations). The small set is the "
+        f"same tenants' last tenth of the year (conversations started from {data['small_set_cutoff']})."
+    )
+    lines.append("")
+    lines += _table(
+        ("set", "conversations", "messages", "DuckDB load", "DuckDB file"),
+        [
+            (
+                name,
+                f"{rows[name]['conversations']:,}",
+                f"{rows[name]['messages']:,}",
+                f"{sum(v for k, v in report['loading'][name].items() if k != 'megabytes'):.1f} s",
+                f"{report['loading'][name]['megabytes']:,} MB",
+            )
+            for name in ("full", "small")
+        ],
+    )
+    tenants = report["tenants"]
+    lines += _table(
+        ("tenant", "size rank", "timezone", "conversations in the window", "messages in the window"),
+        [
+            (name, tenants[name]["rank"], tenants[name]["tz"], f"{tenants[name]['conversations']:,}", f"{tenants[name]['messages']:,}")
+            for name in TENANTS
+        ],
+    )
+    loader = report["loader"]
+    lines += [
+        f"Loading path: rows go in as Arrow tables through the executor (`replace_rows`, in chunks of "
+        f"{report['chunk_rows']:,} rows), not through `crm-metrics load`: the loader checks "
+        f"{loader['rows_per_second']:,} rows/s here (measured on {loader['rows']:,} messages), about "
+        f"{loader['seconds_for_all_messages']:,.0f} s for the full set's messages, after turning the whole "
+        "file into Python dicts.",
+        "",
+    ]
+    if report.get("refresh_note"):
+        lines += [report["refresh_note"], ""]
+    return lines
+
+
+def _engines(report: Mapping[str, Any]) -> list[str]:
+    lines = ["## Latency: library, driver, pandas", ""]
+    lines.append(report.get("cache_note", ""))
+    lines.append("")
+    for name, key in (("DuckDB", "duckdb"), ("PostgreSQL", "postgres")):
+        engine = report.get(key)
+        lines += [f"### {name}", ""]
+        if reason := _skipped(engine):
+            lines += [f"Not measured: {reason}.", ""]
+            continue
+        if key == "postgres":
+            lines += [f"Loaded into a private schema in {engine['loading']['seconds']:.0f} s ({engine['loading']['detail']}).", ""]
+        rows = []
+        for tenant in TENANTS:
+            result = engine[tenant]
+            t = result["timings"]
+            rows.append(
+                (
+                    tenant,
+                    _ms(t["dashboard"]["median_ms"]),
+                    _ms(t["summary"]["median_ms"]),
+                    _ms(t["dashboard+summary"]["median_ms"]),
+                    _ms(t["driver"]["median_ms"]),
+                    f"{result['overhead_ratio']:.2f}×",
+                    _ms(t["pandas"]["median_ms"]),
+                    f"{result['pandas_ratio']:.2f}×",
+                    "yes" if not result["pandas_disagreements"] else f"**no** ({len(result['pandas_disagreements'])} fields)",
+                    _ms(result["first_call_ms"]),
+                    t["dashboard+summary"]["runs"],
+                    result["load_average"],
+                )
+            )
+        lines += _table(
+            (
+                "tenant",
+                "dashboard",
+                "summary",
+                "dashboard + summary",
+                "same SQL via driver",
+                "library overhead",
+                "pandas",
+                "pandas / library",
+                "pandas agrees",
+                "first call",
+                "runs",
+                "load avg",
+            ),
+            rows,
+        )
+        for tenant in TENANTS:
+            result = engine[tenant]
+            statements = ", ".join(f"{n} {_ms(v)}" for n, v in result["statement_ms"].items())
+            lines.append(f"- {tenant}: {result['statements']} statements per dashboard + summary; each alone via the driver: {statements}.")
+            for problem in result["pandas_disagreements"][:5]:
+                lines.append(f"  - pandas disagrees: {problem}")
+        lines.append("")
+    return lines
+
+
+def _store_size(report: Mapping[str, Any]) -> list[str]:
+    size = report.get("store_size")
+    lines = ["## Store 10× larger, same tenant (DuckDB)", ""]
+    if reason := _skipped(size):
+        return lines + [f"Not measured: {reason}.", ""]
+    lines += [
+        "The same tenant's same 30-day window, dashboard + summary, on the small store (the last tenth "
+        "of the year) and on the full one: the window holds the same rows in both.",
+        "",
+    ]
+    lines += _table(
+        ("tenant", "small store", "full store", "growth", "same answer"),
+        [
+            (
+                t,
+                _ms(size[t]["timings"]["small"]["median_ms"]),
+                _ms(size[t]["timings"]["full"]["median_ms"]),
+                f"{size[t]['growth_ratio']:.2f}×",
+                "yes" if size[t]["same_answer"] else "**no**",
+            )
+            for t in TENANTS
+        ],
+    )
+    return lines
+
+
+def _http(report: Mapping[str, Any]) -> list[str]:
+    http = report.get("http")
+    lines = ["## HTTP under load", ""]
+    if reason := _skipped(http):
+        return lines + [f"Not measured: {reason}.", ""]
+    lines += [http["note"], ""]
+    rows = []
+    for name, run in http["runs"].items():
+        rows.append(
+            (
+                name,
+                f"{run['requests_per_second']:,.1f}",
+                _ms(run["p50_ms"]),
+                _ms(run["p90_ms"]),
+                _ms(run["p99_ms"]),
+                f"{run['requests']:,}",
+                run["errors"] or "none",
+            )
+        )
+    return lines + _table(("run", "requests/s", "p50", "p90", "p99", "requests", "errors"), rows)
+
+
+def _method() -> list[str]:
+    return [
+        "## Method",
+        "",
+        "- Library: `Metrics.dashboard(...)` (day series) and `Metrics.summary(...)` with explicit dates, "
+        "the tenant's timezone from `tenants`, default settings; the store opened read-only, as the server does.",
+        "- Same SQL via driver: the statements the library ran for that answer (recorded at its executor, "
+        "with their bound values) replayed on a raw `duckdb` / `psycopg` connection of the same database, "
+        "fetching all rows. Library overhead = library median / driver median.",
+        "- pandas: bench/pandas_metrics.py, what a user writes without crm-metrics: two plain SELECTs "
+        "(the tenant's conversations overlapping the window, and their messages) into DataFrames, then "
+        "vectorised pandas with `json.loads` on metadata; every field of the day dashboard and the "
+        "summary is checked against the library's (counts exactly, floats to 1e-9).",
+        "- Each comparison runs its contestants interleaved, one warm-up round, then at least 5 timed "
+        "rounds and more while a 20 s budget lasts (at most 31); figures are medians. "
+        "\"First call\" is the first answer after opening the store.",
+        "",
+    ]

@@ -1,0 +1,195 @@
+"""`make bench`: generate the data if missing, load it, measure everything, write the report.
+
+    python -m bench.run
+
+Writes bench/report.md and bench/report.json. Needs PostgreSQL on 127.0.0.1:5432 (database
+`test`; a private schema is created and dropped) and wrk for the HTTP figures; a part that
+cannot run is reported as not measured, with the reason.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from typing import Any
+
+import duckdb
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from bench import generate, http_load, machine, measure, pandas_metrics, report, stores
+from crm_metrics import Metrics
+
+MEDIAN_RANK = generate.TENANTS // 2
+STORES = generate.DATA_DIR / "stores"
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.started = time.perf_counter()
+
+    def seconds(self) -> float:
+        return time.perf_counter() - self.started
+
+    def __call__(self, line: str) -> None:
+        print(f"[{self.seconds():6.0f} s] {line}", flush=True)
+
+
+def windows(full: generate.DataSet) -> dict[str, measure.Window]:
+    """The largest and the median tenant, each over the year's last 30 local days."""
+    tenants = pq.read_table(full.path("tenants"))
+    end = generate.LAST_DAY
+    start = end - dt.timedelta(days=29)
+    found = {}
+    for label, rank in (("largest", 1), ("median", MEDIAN_RANK)):
+        tenant = generate.tenant_id(rank)
+        (tz,) = tenants.filter(pc.equal(tenants["id"], tenant))["timezone"].to_pylist()
+        found[label] = measure.Window(label, tenant, start, end, tz)
+    return found
+
+
+def largest_share(full: generate.DataSet) -> float:
+    conversations = pq.read_table(full.path("conversations"), columns=["tenant_id"])
+    counts = pc.value_counts(conversations["tenant_id"]).field("counts")
+    return round(pc.max(counts).as_py() / conversations.num_rows, 4)
+
+
+def measure_duckdb(path: str, targets: dict[str, measure.Window], progress: Clock) -> dict[str, Any]:
+    url = f"duckdb:///{path}"
+    results: dict[str, Any] = {}
+    with Metrics.connect(url, read_only=True) as metrics:
+        # Same process, same file, same read-only configuration: DuckDB hands out a connection
+        # to the very database instance the library uses (one buffer pool for both).
+        raw = duckdb.connect(path, read_only=True)
+        replay = measure.duckdb_replay(raw)
+        reader = pandas_metrics.duckdb_reader(raw)
+        for label, window in targets.items():
+            progress(f"DuckDB, {label} tenant: library, driver, pandas ...")
+            results[label] = measure.paths(metrics, replay, lambda w=window: pandas_metrics.compute(reader, w.tenant_id, w.start, w.end, w.tz), window)
+            _said(progress, results[label])
+        raw.close()
+    return results
+
+
+def _said(progress: Clock, result: dict[str, Any]) -> None:
+    t = result["timings"]
+    progress(
+        f"  dashboard+summary {t['dashboard+summary']['median_ms']} ms, driver {t['driver']['median_ms']} ms "
+        f"(overhead {result['overhead_ratio']}×), pandas {t['pandas']['median_ms']} ms ({result['pandas_ratio']}×), "
+        f"pandas agrees: {not result['pandas_disagreements']}, runs {t['driver']['runs']}"
+    )
+
+
+def measure_store_size(small: str, full: str, targets: dict[str, measure.Window], progress: Clock) -> dict[str, Any]:
+    results = {}
+    with Metrics.connect(f"duckdb:///{small}", read_only=True) as small_store, Metrics.connect(f"duckdb:///{full}", read_only=True) as full_store:
+        for label, window in targets.items():
+            progress(f"DuckDB, {label} tenant: small store vs full store ...")
+            results[label] = measure.store_size(small_store, full_store, window)
+            progress(f"  growth {results[label]['growth_ratio']}×, same answer: {results[label]['same_answer']}")
+    return results
+
+
+def measure_postgres(full: generate.DataSet, targets: dict[str, measure.Window], progress: Clock) -> dict[str, Any]:
+    if reason := stores.postgres_available():
+        progress(f"PostgreSQL: skipped: {reason}")
+        return {"skipped": reason}
+    import psycopg
+
+    results: dict[str, Any] = {}
+    with stores.postgres_schema() as schema:
+        url = stores.schema_url(schema)
+        progress(f"PostgreSQL: loading the full set into schema {schema} ...")
+        started = time.perf_counter()
+        seconds = stores.postgres_store(full, url, progress)
+        results["loading"] = {
+            "seconds": round(time.perf_counter() - started, 1),
+            "detail": ", ".join(f"{k} {v:.0f} s" for k, v in seconds.items()),
+        }
+        with Metrics.connect(url, read_only=True) as metrics, psycopg.connect(url, autocommit=True) as raw:
+            results["server_version"] = raw.execute("SHOW server_version").fetchone()[0]
+            replay = measure.postgres_replay(raw)
+            reader = pandas_metrics.postgres_reader(raw)
+            for label, window in targets.items():
+                progress(f"PostgreSQL, {label} tenant: library, driver, pandas ...")
+                results[label] = measure.paths(metrics, replay, lambda w=window: pandas_metrics.compute(reader, w.tenant_id, w.start, w.end, w.tz), window)
+                _said(progress, results[label])
+    return results
+
+
+def measure_http(path: str, targets: dict[str, measure.Window], progress: Clock) -> dict[str, Any]:
+    if reason := http_load.unavailable():
+        progress(f"HTTP: skipped: {reason}")
+        return {"skipped": reason}
+    url = f"duckdb:///{path}"
+    log = STORES / "serve.log"
+    log.unlink(missing_ok=True)
+    runs = {}
+    progress("HTTP: cached, largest tenant ...")
+    runs["cached, largest tenant"] = http_load.cached(url, targets["largest"].tenant_id, generate.LAST_DAY, log)
+    for label in ("largest", "median"):
+        progress(f"HTTP: uncached, {label} tenant ...")
+        runs[f"uncached, {label} tenant"] = http_load.uncached(url, targets[label].tenant_id, generate.LAST_DAY, log)
+    for name, run in runs.items():
+        progress(f"  {name}: {run['requests_per_second']} requests/s, p50 {run['p50_ms']} ms, p99 {run['p99_ms']} ms, errors {run['errors']}")
+    return {
+        "cached": runs["cached, largest tenant"],
+        "runs": runs,
+        "note": (
+            f"`crm-metrics serve` on the full DuckDB store (its own process, default settings, in-process "
+            f"cache), loaded by wrk (one thread, {http_load.CONNECTIONS} keep-alive connections, "
+            f"{http_load.SECONDS} s, another process) on 127.0.0.1, GET {http_load.DASHBOARD} with 30-day "
+            "windows. Cached: 4 windows, each answered once before the clock starts. Uncached: "
+            "CACHE_TTL_SECONDS=0 and 64 different windows in turn, so that no two requests in flight "
+            "are identical (the server merges those). wrk and the server share the machine's 2 cores."
+        ),
+    }
+
+
+def main() -> None:
+    clock = Clock()
+    started_at = dt.datetime.now(dt.UTC)
+    details = machine.details()
+    clock(f"bench: commit {details['commit'][:10]}, {details['cpu']}, {details['cores']} cores, load average {details['load_average_at_start']}")
+    full, small = generate.ensure(progress=clock)
+    result: dict[str, Any] = {"machine": details, "started_at": started_at.isoformat(timespec="seconds")}
+    result["data"] = generate.manifest(full) | {"largest_share": largest_share(full)}
+
+    paths = {name: STORES / f"{name}.duckdb" for name in ("full", "small")}
+    result["loading"] = {}
+    for name, dataset in (("full", full), ("small", small)):
+        clock(f"DuckDB: loading the {name} set ...")
+        result["loading"][name] = stores.duckdb_store(dataset, paths[name], clock)
+    result["chunk_rows"] = stores.CHUNK_ROWS
+    clock("loader: timing crm-metrics' own loading path on a slice ...")
+    result["loader"] = stores.loader_rate(full)
+
+    targets = windows(full)
+    result["window"] = {"start_date": str(targets["largest"].start), "end_date": str(targets["largest"].end)}
+    result["cache_note"] = (
+        "No result cache: the library has none (every call runs its statements), so \"no result "
+        "cache\" is every library figure below; the server's cache is measured under HTTP."
+    )
+    result["duckdb"] = measure_duckdb(str(paths["full"]), targets, clock)
+    result["tenants"] = {
+        label: {"rank": 1 if label == "largest" else MEDIAN_RANK, "tz": window.tz, **{
+            key.removeprefix("total_"): value for key, value in result["duckdb"][label]["totals"].items()
+        }}
+        for label, window in targets.items()
+    }
+    result["store_size"] = measure_store_size(str(paths["small"]), str(paths["full"]), targets, clock)
+    result["postgres"] = measure_postgres(full, targets, clock)
+    result["postgres_server"] = result["postgres"].get("server_version")
+    result["http"] = measure_http(str(paths["full"]), targets, clock)
+
+    result["load_average_at_end"] = measure.load_average()
+    result["finished_at"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    result["seconds"] = round(clock.seconds(), 1)
+    report.write(result)
+    clock(f"bench: done in {result['seconds'] / 60:.1f} minutes; wrote bench/report.md and bench/report.json")
+    for measure_name, target, measured, met in report.targets(result):
+        print(f"  {measure_name}: {measured} (target {target}): {met}")
+
+
+if __name__ == "__main__":
+    main()

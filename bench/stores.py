@@ -1,0 +1,118 @@
+"""Load a generated data set into a DuckDB file or a private PostgreSQL schema.
+
+The loader's per-row checks (crm_metrics.loader.prepare) run at tens of thousands of rows a
+second: minutes for 10M messages, and its Parquet reader turns the whole file into Python
+dicts first. So the rows go in as Arrow tables through the executor (`replace_rows`, the
+step the loader ends with), in chunks, and `loader_rate` measures what the loader's own
+path would have cost.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from urllib.parse import quote
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from bench.generate import TABLES, DataSet
+from crm_metrics import Metrics, Settings
+from crm_metrics.loader import ARROW_TYPES, prepare
+from crm_metrics.schema import TABLES as COLUMNS
+
+POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
+#: Rows per replace_rows call: bounds the memory of an executor that copies row by row.
+CHUNK_ROWS = 1_000_000
+
+Progress = Callable[[str], None]
+
+
+def arrow_table(dataset: DataSet, table: str) -> pa.Table:
+    """A table's rows in the schema's column order and the loader's Arrow types."""
+    schema = pa.schema([(c.name, ARROW_TYPES[c.type]) for c in COLUMNS[table]])
+    return pq.read_table(dataset.path(table), columns=schema.names).cast(schema)
+
+
+def load(metrics: Metrics, dataset: DataSet, progress: Progress) -> dict[str, float]:
+    """Create the tables, load every table of `dataset`; seconds per step."""
+    seconds: dict[str, float] = {}
+    metrics.init_db()
+    for table in TABLES:
+        started = time.perf_counter()
+        rows = arrow_table(dataset, table)
+        for offset in range(0, rows.num_rows, CHUNK_ROWS):
+            metrics.executor.replace_rows(table, rows.slice(offset, CHUNK_ROWS))
+        seconds[table] = time.perf_counter() - started
+        progress(f"  {table}: {rows.num_rows:,} rows in {seconds[table]:.1f} s")
+    return seconds
+
+
+def duckdb_store(dataset: DataSet, path: Path, progress: Progress) -> dict[str, float]:
+    """A fresh DuckDB file holding `dataset`."""
+    for leftover in (path, path.with_name(path.name + ".wal")):
+        leftover.unlink(missing_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    url = f"duckdb:///{path}"
+    with Metrics.connect(url, settings=Settings(database_url=url)) as metrics:
+        seconds = load(metrics, dataset, progress)
+    seconds["megabytes"] = round(path.stat().st_size / 1e6, 1)
+    return seconds
+
+
+def postgres_available() -> str | None:
+    """Why PostgreSQL cannot be measured, or None."""
+    from crm_metrics.errors import ConfigError
+    from crm_metrics.executors import connect
+
+    try:
+        connect(POSTGRES_URL).close()
+    except ConfigError as error:
+        return f"not in main yet ({error})" if "scheme" in str(error) else str(error)
+    except Exception as error:  # the server is down or refuses us: say so in the report
+        return f"PostgreSQL at {POSTGRES_URL} is unavailable: {error}"
+    return None
+
+
+def schema_url(schema: str, base: str = POSTGRES_URL) -> str:
+    """The URL whose sessions find the tables in `schema` (libpq `options`)."""
+    return f"{base}?options={quote(f'-csearch_path={schema}')}"
+
+
+@contextlib.contextmanager
+def postgres_schema(base: str = POSTGRES_URL) -> Iterator[str]:
+    """A private schema (random name) in the shared test database, dropped afterwards."""
+    import psycopg
+
+    schema = f"bench_{secrets.token_hex(4)}"
+    with psycopg.connect(base, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    try:
+        yield schema
+    finally:
+        with psycopg.connect(base, autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+def postgres_store(dataset: DataSet, url: str, progress: Progress) -> dict[str, float]:
+    with Metrics.connect(url, settings=Settings(database_url=url, query_timeout_seconds=0)) as metrics:
+        seconds = load(metrics, dataset, progress)
+        started = time.perf_counter()
+        # Fresh statistics for the planner, as autovacuum would gather them after a bulk load.
+        metrics.executor.run_script("ANALYZE")
+        seconds["analyze"] = time.perf_counter() - started
+    return seconds
+
+
+def loader_rate(dataset: DataSet, rows: int = 100_000) -> dict[str, float]:
+    """Rows per second of the loader's own path (read as dicts, check, convert) on a slice of
+    the messages, and what that makes for all of them."""
+    table = pq.read_table(dataset.path("messages")).slice(0, rows)
+    started = time.perf_counter()
+    prepare("messages", ((f"row {n}", row) for n, row in enumerate(table.to_pylist(), 1)))
+    seconds = time.perf_counter() - started
+    total = pq.read_metadata(dataset.path("messages")).num_rows
+    return {"rows": rows, "rows_per_second": round(rows / seconds), "seconds_for_all_messages": round(total / (rows / seconds), 1)}
