@@ -47,6 +47,11 @@ class Timings:
     def median_ms(self, name: str) -> float:
         return round(statistics.median(self.runs[name]) * 1000, 2)
 
+    def ratio(self, numerator: str, denominator: str) -> float:
+        """The median of the per-round ratios: each round's two runs met the same neighbours."""
+        pairs = zip(self.runs[numerator], self.runs[denominator], strict=True)
+        return round(statistics.median(a / b for a, b in pairs), 2)
+
     def summary(self) -> dict[str, dict[str, float]]:
         return {
             name: {
@@ -77,10 +82,6 @@ def interleaved(
             run()
             timings.add(name, time.perf_counter() - started)
     return timings
-
-
-def ratio(numerator: float, denominator: float) -> float:
-    return round(numerator / denominator, 2)
 
 
 def load_average() -> float:
@@ -173,7 +174,6 @@ def paths(metrics: Metrics, replay: Replay, pandas: Callable[[], dict[str, Any]]
 
     timings = interleaved({"dashboard": dashboard, "summary": summary, "driver": lambda: replay(recorded), "pandas": pandas})
     timings.runs["dashboard+summary"] = [d + s for d, s in zip(timings.runs["dashboard"], timings.runs["summary"], strict=True)]
-    library = timings.median_ms("dashboard+summary")
     return {
         "window": {"tenant_id": window.tenant_id, "start_date": str(window.start), "end_date": str(window.end), "tz": window.tz},
         "totals": {key: library_answer["summary"][key] for key in ("total_conversations", "total_messages")},
@@ -181,8 +181,8 @@ def paths(metrics: Metrics, replay: Replay, pandas: Callable[[], dict[str, Any]]
         "timings": timings.summary(),
         "statements": len(recorded),
         "statement_ms": per_statement,
-        "overhead_ratio": ratio(library, timings.median_ms("driver")),
-        "pandas_ratio": ratio(timings.median_ms("pandas"), library),
+        "overhead_ratio": timings.ratio("dashboard+summary", "driver"),
+        "pandas_ratio": timings.ratio("pandas", "dashboard+summary"),
         "pandas_disagreements": disagreements,
         "load_average": load_average(),
     }
@@ -196,6 +196,6 @@ def store_size(small: Metrics, full: Metrics, window: Window) -> dict[str, Any]:
     return {
         "same_answer": same,
         "timings": timings.summary(),
-        "growth_ratio": ratio(timings.median_ms("full"), timings.median_ms("small")),
+        "growth_ratio": timings.ratio("full", "small"),
         "load_average": load_average(),
     }

@@ -306,13 +306,15 @@ def _method() -> list[str]:
         "the tenant's timezone from `tenants`, default settings; the store opened read-only, as the server does.",
         "- Same SQL via driver: the statements the library ran for that answer (recorded at its executor, "
         "with their bound values) replayed on a raw `duckdb` / `psycopg` connection of the same database, "
-        "fetching all rows. Library overhead = library median / driver median.",
+        "fetching all rows.",
         "- pandas: bench/pandas_metrics.py, what a user writes without crm-metrics: two plain SELECTs "
         "(the tenant's conversations overlapping the window, and their messages) into DataFrames, then "
         "vectorised pandas with `json.loads` on metadata; every field of the day dashboard and the "
         "summary is checked against the library's (counts exactly, floats to 1e-9).",
         "- Each comparison runs its contestants interleaved, one warm-up round, then at least 5 timed "
-        "rounds and more while a 20 s budget lasts (at most 31); figures are medians. "
+        "rounds and more while a 20 s budget lasts (at most 31). Times are medians; a ratio is the "
+        "median of the per-round ratios (library / driver, pandas / library, full / small store), "
+        "each round's contestants having run back to back. "
         "\"First call\" is the first answer after opening the store.",
         "",
     ]

@@ -71,7 +71,7 @@ def postgres_available() -> str | None:
     try:
         connect(POSTGRES_URL).close()
     except ConfigError as error:
-        return f"not in main yet ({error})" if "scheme" in str(error) else str(error)
+        return "not in main yet (no postgresql:// executor)" if "scheme" in str(error) else str(error)
     except Exception as error:  # the server is down or refuses us: say so in the report
         return f"PostgreSQL at {POSTGRES_URL} is unavailable: {error}"
     return None
