@@ -23,7 +23,9 @@ def _skipped(section: Any) -> str | None:
     return section.get("skipped") if isinstance(section, Mapping) else "not measured"
 
 
-def _ms(value: float) -> str:
+def _ms(value: float | None) -> str:
+    if value is None:
+        return "—"
     return f"{value:,.1f} ms" if value >= 10 else f"{value:,.2f} ms"
 
 
@@ -72,7 +74,7 @@ def targets(report: Mapping[str, Any]) -> list[tuple[str, str, str, str]]:
 
     def cached_http() -> tuple[str, bool]:
         run = http["cached"]
-        met = run["requests_per_second"] >= 2000 and run["p99_ms"] <= 25 and not run["errors"]
+        met = run["requests_per_second"] >= 2000 and run["p99_ms"] is not None and run["p99_ms"] <= 25 and not run["errors"]
         errors = f", errors {run['errors']}" if run["errors"] else ""
         return f"{run['requests_per_second']:,.0f} requests/s, p99 {_ms(run['p99_ms'])}{errors}", met
 
@@ -293,9 +295,10 @@ def _http(report: Mapping[str, Any]) -> list[str]:
                 _ms(run["p99_ms"]),
                 f"{run['requests']:,}",
                 run["errors"] or "none",
+                run["seconds"],
             )
         )
-    return lines + _table(("run", "requests/s", "p50", "p90", "p99", "requests", "errors"), rows)
+    return lines + _table(("run", "requests/s", "p50", "p90", "p99", "requests", "errors", "seconds"), rows)
 
 
 def _method() -> list[str]:

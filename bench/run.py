@@ -57,18 +57,21 @@ def largest_share(full: generate.DataSet) -> float:
 def measure_duckdb(path: str, targets: dict[str, measure.Window], progress: Clock) -> dict[str, Any]:
     url = f"duckdb:///{path}"
     results: dict[str, Any] = {}
-    with Metrics.connect(url, read_only=True) as metrics:
-        # Same process, same file, same read-only configuration: DuckDB hands out a connection
-        # to the very database instance the library uses (one buffer pool for both).
-        raw = duckdb.connect(path, read_only=True)
-        replay = measure.duckdb_replay(raw)
-        reader = pandas_metrics.duckdb_reader(raw)
-        for label, window in targets.items():
-            progress(f"DuckDB, {label} tenant: library, driver, pandas ...")
-            results[label] = measure.paths(metrics, replay, lambda w=window: pandas_metrics.compute(reader, w.tenant_id, w.start, w.end, w.tz), window)
-            _said(progress, results[label])
-        raw.close()
+    for label, window in targets.items():
+        progress(f"DuckDB, {label} tenant: library, driver, pandas ...")
+        with Metrics.connect(url, read_only=True) as metrics:
+            # Same process, same file, same read-only configuration: DuckDB hands out a
+            # connection to the very database instance the library uses (one buffer pool).
+            raw = duckdb.connect(path, read_only=True)
+            reader = pandas_metrics.duckdb_reader(raw)
+            results[label] = measure.paths(metrics, measure.duckdb_replay(raw), _pandas(reader, window), window)
+            raw.close()
+        _said(progress, results[label])
     return results
+
+
+def _pandas(reader: pandas_metrics.Reader, window: measure.Window) -> Any:
+    return lambda: pandas_metrics.compute(reader, window.tenant_id, window.start, window.end, window.tz)
 
 
 def _said(progress: Clock, result: dict[str, Any]) -> None:
@@ -106,14 +109,13 @@ def measure_postgres(full: generate.DataSet, targets: dict[str, measure.Window],
             "seconds": round(time.perf_counter() - started, 1),
             "detail": ", ".join(f"{k} {v:.0f} s" for k, v in seconds.items()),
         }
-        with Metrics.connect(url, read_only=True) as metrics, psycopg.connect(url, autocommit=True) as raw:
-            results["server_version"] = raw.execute("SHOW server_version").fetchone()[0]
-            replay = measure.postgres_replay(raw)
-            reader = pandas_metrics.postgres_reader(raw)
-            for label, window in targets.items():
-                progress(f"PostgreSQL, {label} tenant: library, driver, pandas ...")
-                results[label] = measure.paths(metrics, replay, lambda w=window: pandas_metrics.compute(reader, w.tenant_id, w.start, w.end, w.tz), window)
-                _said(progress, results[label])
+        for label, window in targets.items():
+            progress(f"PostgreSQL, {label} tenant: library, driver, pandas ...")
+            with Metrics.connect(url, read_only=True) as metrics, psycopg.connect(url, autocommit=True) as raw:
+                results["server_version"] = raw.execute("SHOW server_version").fetchone()[0]
+                reader = pandas_metrics.postgres_reader(raw)
+                results[label] = measure.paths(metrics, measure.postgres_replay(raw), _pandas(reader, window), window)
+            _said(progress, results[label])
     return results
 
 
@@ -137,11 +139,12 @@ def measure_http(path: str, targets: dict[str, measure.Window], progress: Clock)
         "runs": runs,
         "note": (
             f"`crm-metrics serve` on the full DuckDB store (its own process, default settings, in-process "
-            f"cache), loaded by wrk (one thread, {http_load.CONNECTIONS} keep-alive connections, "
-            f"{http_load.SECONDS} s, another process) on 127.0.0.1, GET {http_load.DASHBOARD} with 30-day "
-            "windows. Cached: 4 windows, each answered once before the clock starts. Uncached: "
-            "CACHE_TTL_SECONDS=0 and 64 different windows in turn, so that no two requests in flight "
-            "are identical (the server merges those). wrk and the server share the machine's 2 cores."
+            f"cache), loaded by wrk (one thread, {http_load.CONNECTIONS} keep-alive connections, another "
+            f"process) on 127.0.0.1, GET {http_load.DASHBOARD} with 30-day windows. Cached "
+            f"({http_load.SECONDS} s): 4 windows, each answered once before the clock starts. Uncached "
+            f"({http_load.UNCACHED_SECONDS} s): CACHE_TTL_SECONDS=0 and 64 different windows in turn, so "
+            "that no two requests in flight are identical (the server merges those); requests still "
+            "running when the time is up are not counted. wrk and the server share the machine's 2 cores."
         ),
     }
 
