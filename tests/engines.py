@@ -32,6 +32,9 @@ class Engine:
     """Base: subclasses say how to connect and how to empty the tables."""
 
     name: str
+    #: At most this many examples per hypothesis property on this engine (None: the profile's).
+    #: tests/conftest.py applies it to every property test that takes the `engine` fixture.
+    max_examples: int | None = None
 
     def start(self) -> None:
         """Connect once per test session (or call `unavailable`)."""
@@ -59,5 +62,38 @@ class DuckDBEngine(Engine):
         return metrics
 
 
-#: Engines by name; PostgreSQL and BigQuery register here too.
-ENGINES: dict[str, type[Engine]] = {"duckdb": DuckDBEngine}
+class BigQueryEngine(Engine):
+    """BigQuery through google-cloud-bigquery, on the local emulator (tests/bigquery_emulator.py),
+    in a dataset of its own. One executor serves every test; TRUNCATE empties the tables."""
+
+    name = "bigquery"
+    # Every query is a job on the emulator, which translates it to DuckDB in Python (0.1 to
+    # 0.3 s a metric query): a property gets a handful of examples here; DuckDB and PostgreSQL
+    # run the full count over the same strategies.
+    max_examples = 6
+
+    def start(self) -> None:
+        from crm_metrics.executors import connect
+        from tests import bigquery_emulator
+
+        try:
+            emulator = bigquery_emulator.shared()
+        except bigquery_emulator.EmulatorUnavailable as error:
+            unavailable(str(error))
+        self.settings = Settings(
+            database_url=f"bigquery://{bigquery_emulator.PROJECT}/{emulator.create_dataset()}",
+            bigquery_api_endpoint=emulator.endpoint,
+        )
+        self.executor = connect(self.settings.database_url, timeout=60, settings=self.settings)
+        Metrics(self.executor, self.settings).init_db()
+
+    def stop(self) -> None:
+        self.executor.close()
+
+    def metrics(self, clock: Callable[[], dt.datetime]) -> Metrics:
+        self.executor.run_script("TRUNCATE TABLE tenants; TRUNCATE TABLE conversations; TRUNCATE TABLE messages;")
+        return Metrics(self.executor, self.settings, clock=clock)
+
+
+#: Engines by name; PostgreSQL registers here too.
+ENGINES: dict[str, type[Engine]] = {"duckdb": DuckDBEngine, "bigquery": BigQueryEngine}
