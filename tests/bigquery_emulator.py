@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import fcntl
 import os
 import secrets
 import shutil
@@ -50,33 +51,36 @@ def python() -> Path:
 
 def build() -> None:
     """Create the emulator's environment unless the one in the cache is current. It is built
-    in a scratch directory and renamed into place, so a build cut short leaves nothing."""
-    marker = VENV / ".requirements"
+    in a scratch directory and renamed into place, so a build cut short leaves nothing; a lock
+    keeps two test runs of one checkout from building at once."""
     wanted = "\n".join((sys.version.split()[0], *REQUIREMENTS))
-    if marker.is_file() and marker.read_text() == wanted and python().exists():
-        return
     VENV.parent.mkdir(parents=True, exist_ok=True)
-    scratch = Path(tempfile.mkdtemp(prefix="bqemulator-venv-", dir=VENV.parent))
-    try:
-        _run([sys.executable, "-m", "venv", str(scratch)], "create the emulator's virtual environment")
-        _run(
-            [str(scratch / "bin" / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *REQUIREMENTS],
-            "install the emulator (pip install " + " ".join(REQUIREMENTS) + ")",
-        )
-        # DuckDB installs extensions under $HOME; the emulator runs with HOME inside its
-        # environment, so the extension lives there too.
-        install = (
-            "import duckdb, pathlib, duckdb_extension_spatial as s; "
-            "[duckdb.connect().execute(f\"INSTALL '{p}'\") for p in pathlib.Path(s.__file__).parent.rglob('*.duckdb_extension')]"
-        )
-        _run([str(scratch / "bin" / "python"), "-c", install], "install DuckDB's spatial extension", home=scratch / "home")
-        (scratch / ".requirements").write_text(wanted)
-        if VENV.exists():
-            shutil.rmtree(VENV)
-        scratch.rename(VENV)
-    finally:
-        if scratch.exists():
-            shutil.rmtree(scratch)
+    with open(VENV.parent / "bqemulator-venv.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        marker = VENV / ".requirements"
+        if marker.is_file() and marker.read_text() == wanted and python().exists():
+            return
+        scratch = Path(tempfile.mkdtemp(prefix="bqemulator-venv-", dir=VENV.parent))
+        try:
+            _run([sys.executable, "-m", "venv", str(scratch)], "create the emulator's virtual environment")
+            _run(
+                [str(scratch / "bin" / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *REQUIREMENTS],
+                "install the emulator (pip install " + " ".join(REQUIREMENTS) + ")",
+            )
+            # DuckDB installs extensions under $HOME; the emulator runs with HOME inside its
+            # environment, so the extension lives there too.
+            install = (
+                "import duckdb, pathlib, duckdb_extension_spatial as s; "
+                "[duckdb.connect().execute(f\"INSTALL '{p}'\") for p in pathlib.Path(s.__file__).parent.rglob('*.duckdb_extension')]"
+            )
+            _run([str(scratch / "bin" / "python"), "-c", install], "install DuckDB's spatial extension", home=scratch / "home")
+            (scratch / ".requirements").write_text(wanted)
+            if VENV.exists():
+                shutil.rmtree(VENV)
+            scratch.rename(VENV)
+        finally:
+            if scratch.exists():
+                shutil.rmtree(scratch)
 
 
 def _run(command: list[str], what: str, home: Path | None = None) -> None:
@@ -88,7 +92,7 @@ def _run(command: list[str], what: str, home: Path | None = None) -> None:
         raise EmulatorUnavailable(f"could not {what}: {(done.stderr or done.stdout).strip()[-2000:]}")
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
@@ -111,7 +115,7 @@ class Emulator:
 
     def start(self) -> None:
         build()
-        rest, grpc = _free_port(), _free_port()
+        rest, grpc = free_port(), free_port()
         env = dict(os.environ, HOME=str(VENV / "home"), BQEMU_ENABLE_FORMAT_EXTENSIONS="false")
         command = [str(python()), str(SERVE), "start", "--rest-host", "127.0.0.1", "--rest-port", str(rest),
                    "--grpc-host", "127.0.0.1", "--grpc-port", str(grpc), "--project", PROJECT, "--log-level", "warning"]

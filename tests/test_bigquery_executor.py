@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import pyarrow as pa
 import pytest
 import sqlglot
 from sqlglot import exp
 
-from crm_metrics import BackendUnavailable, ConfigError, CostLimitExceeded, LoadError, Metrics, Settings, schema
+from crm_metrics import BackendUnavailable, ConfigError, CostLimitExceeded, LoadError, Metrics, QueryTimeout, Settings, schema
 from crm_metrics.compiler import compile_sql
 from crm_metrics.executors import bigquery_target
 from crm_metrics.executors.bigquery import BigQueryExecutor
@@ -178,7 +179,7 @@ def test_a_project_bigquery_does_not_know_fails_at_start() -> None:
 
 
 def test_bigquery_out_of_reach_at_start_is_unavailable_within_the_connect_timeout() -> None:
-    closed = bigquery_emulator._free_port()
+    closed = bigquery_emulator.free_port()
     started = dt.datetime.now()
     with pytest.raises(BackendUnavailable, match="cannot reach BigQuery"):
         BigQueryExecutor(PROJECT, "crm_analytics", api_endpoint=f"http://127.0.0.1:{closed}", connect_timeout=1)
@@ -253,6 +254,39 @@ def test_a_query_over_the_cost_limit_is_cost_limit_exceeded(job_failure: str) ->
     finally:
         executor.close()
         fake.close()
+
+
+def test_a_query_past_the_timeout_is_cancelled() -> None:
+    # The emulator runs a job to the end inside jobs.insert, so it never runs late; this
+    # BigQuery keeps the job running.
+    reference = {"projectId": "my-project", "jobId": "job-1", "location": "EU"}
+    running = {"jobReference": reference, "configuration": {"query": {}}, "status": {"state": "RUNNING"}}
+    fake = FakeBigQuery({
+        ("GET", r"/datasets/crm_analytics\?"): (200, {"datasetReference": {"projectId": "my-project", "datasetId": "crm_analytics"}, "location": "EU"}),
+        ("POST", r"/projects/my-project/jobs\?"): (200, running),
+        ("GET", r"/projects/my-project/jobs/job-1\?"): (200, running),
+        ("GET", r"/projects/my-project/queries/job-1\?"): (200, {"jobReference": reference, "jobComplete": False}),
+        ("POST", r"/projects/my-project/jobs/job-1/cancel\?"): (200, {"job": running}),
+    })
+    executor = BigQueryExecutor("my-project", "crm_analytics", api_endpoint=fake.endpoint, timeout=1, connect_timeout=1)
+    try:
+        with pytest.raises(QueryTimeout, match="tenant ran longer than 1 s"):
+            executor.fetch(compile_sql("tenant", "bigquery"), {"tenant_id": TENANT})
+    finally:
+        executor.close()
+        fake.close()
+    assert any(method == "POST" and "/jobs/job-1/cancel" in path for method, path in fake.requests)
+
+
+def test_threads_share_one_executor(emulator: bigquery_emulator.Emulator, dataset: str) -> None:
+    with Metrics.connect(settings=_settings(emulator.endpoint, dataset)) as metrics:
+        metrics.init_db()
+        load_rows(metrics.executor, "conversations", [_conversation(f"c{i}", status=("active", "resolved")[i % 2]) for i in range(5)])
+        expected = metrics.summary(TENANT, "2025-11-01", "2025-11-01").to_dict()
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            answers = list(pool.map(lambda _: metrics.summary(TENANT, "2025-11-01", "2025-11-01").to_dict(), range(8)))
+    assert expected["total_conversations"] == 5
+    assert all(answer == expected for answer in answers)
 
 
 def test_missing_tables_are_unavailable_with_what_to_do(emulator: bigquery_emulator.Emulator, dataset: str) -> None:

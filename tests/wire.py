@@ -111,7 +111,12 @@ class FakeBigQuery:
     on a loopback port; anything else gets BigQuery's 404."""
 
     def __init__(self, routes: dict[tuple[str, str], tuple[int, dict[str, Any]]]) -> None:
+        #: (method, path) of every request answered, in order.
+        self.requests: list[tuple[str, str]] = []
+        requests = self.requests
+
         def answer(method: str, path: str) -> tuple[int, bytes]:
+            requests.append((method, path))
             for (want, pattern), (status, body) in routes.items():
                 if want == method and re.search(pattern, path):
                     return status, json.dumps(body).encode()

@@ -86,11 +86,12 @@ class BigQueryExecutor:
             client_options={"api_endpoint": api_endpoint} if api_endpoint else None,
         )
         # The client retries failed calls for up to ten minutes by default; a request should
-        # fail within its timeout instead (the library's own retry rules, a shorter deadline).
+        # fail within its timeout instead: the library's own retry rules with a shorter
+        # deadline, written as google-cloud-bigquery's documentation writes it.
         deadline = timeout or connect_timeout * 6
-        self._retry = DEFAULT_RETRY.with_timeout(deadline)
-        self._job_retry = DEFAULT_JOB_RETRY.with_timeout(deadline)
-        self._metadata_retry = DEFAULT_RETRY.with_timeout(connect_timeout)
+        self._retry = DEFAULT_RETRY.with_deadline(deadline)
+        self._job_retry = DEFAULT_JOB_RETRY.with_deadline(deadline)
+        self._metadata_retry = DEFAULT_RETRY.with_deadline(connect_timeout)
         try:
             self.location = self._check_dataset()
         except BaseException:
