@@ -37,9 +37,13 @@ class DuckDBExecutor:
         # connection to the same database, so each thread gets its own.
         cursor = getattr(self._local, "cursor", None)
         if cursor is None:
-            cursor = self._db.cursor()
-            # Trap: DATE(ts) and TIMESTAMP(date) follow the session TimeZone; pin it to UTC.
-            cursor.execute("SET TimeZone = 'UTC'")
+            try:
+                cursor = self._db.cursor()
+                # Trap: DATE(ts) and TIMESTAMP(date) follow the session TimeZone; pin it to UTC.
+                cursor.execute("SET TimeZone = 'UTC'")
+            except duckdb.ConnectionException as error:
+                # The database was closed: a thread that never queried it cannot get a cursor.
+                raise BackendUnavailable(f"DuckDB connection lost: {error}") from error
             self._local.cursor = cursor
             with self._lock:
                 self._cursors.append(cursor)
@@ -67,10 +71,13 @@ class DuckDBExecutor:
         self._cursor().execute(sql)
 
     def has_table(self, name: str) -> bool:
-        found = self._cursor().execute(
-            "SELECT count(*) FROM information_schema.tables WHERE table_name = $name AND table_schema = current_schema()",
-            {"name": name},
-        ).fetchone()
+        try:
+            found = self._cursor().execute(
+                "SELECT count(*) FROM information_schema.tables WHERE table_name = $name AND table_schema = current_schema()",
+                {"name": name},
+            ).fetchone()
+        except duckdb.ConnectionException as error:
+            raise BackendUnavailable(f"DuckDB connection lost: {error}") from error
         return bool(found and found[0])
 
     def replace_rows(self, table: str, rows: pyarrow.Table) -> None:
