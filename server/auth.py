@@ -76,6 +76,7 @@ def authenticator(config: ServerConfig) -> Authenticator | None:
                 "ALLOW_UNAUTHENTICATED=true if a gateway in front authenticates callers."
             )
         return None
+    allowed: tuple[str, ...]
     if config.jwt_secret:
         source, algorithm = "JWT_SECRET", config.jwt_algorithm or "HS256"
         allowed, key = SECRET_ALGORITHMS, config.jwt_secret

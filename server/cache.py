@@ -142,7 +142,7 @@ class RedisStore:
         if not self.available and time.monotonic() < self._retry_at:
             return None
         try:
-            value: bytes | None = await self._client.get(key)
+            value: bytes | None = await self._client.get(key)  # type: ignore[assignment]  # bytes: decode_responses is off
         except self._errors as error:
             self._failed(error)
             return None

@@ -13,7 +13,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from crm_metrics.config import Setting
-from crm_metrics.errors import ConfigError
+from crm_metrics import ConfigError
 
 ENVIRONMENTS = ("development", "staging", "production", "test")
 
@@ -21,13 +21,6 @@ ENVIRONMENTS = ("development", "staging", "production", "test")
 def _port(text: str) -> int:
     value = int(text)
     if not 1 <= value <= 65535:
-        raise ValueError
-    return value
-
-
-def _seconds(text: str) -> float:
-    value = float(text)
-    if not value >= 0:
         raise ValueError
     return value
 
@@ -81,7 +74,7 @@ SETTINGS: dict[str, Setting] = {
     "allow_unauthenticated": Setting("ALLOW_UNAUTHENTICATED", False, _bool, "Let ENVIRONMENT=production serve without JWT auth (when a gateway authenticates callers)"),
     "cors_origins": Setting("CORS_ORIGINS", (), _origins, "Comma-separated origins allowed to call the API from a browser (* for any); unset: CORS off"),
     "log_level": Setting("LOG_LEVEL", "INFO", _level, "DEBUG, INFO, WARNING or ERROR (JSON lines on stderr)"),
-    "shutdown_timeout_seconds": Setting("SHUTDOWN_TIMEOUT_SECONDS", 30.0, _seconds, "On SIGTERM, how long in-flight requests may finish before the server exits"),
+    "shutdown_timeout_seconds": Setting("SHUTDOWN_TIMEOUT_SECONDS", 30, _whole_seconds, "On SIGTERM, how long in-flight requests may finish before the server exits (0 = no limit)"),
 }
 
 
@@ -102,7 +95,7 @@ class ServerConfig:
     allow_unauthenticated: bool = False
     cors_origins: tuple[str, ...] = ()
     log_level: str = "INFO"
-    shutdown_timeout_seconds: float = 30.0
+    shutdown_timeout_seconds: int = 30
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> ServerConfig:

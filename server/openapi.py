@@ -41,7 +41,7 @@ def _type_schema(hint: Any, components: dict[str, Any]) -> dict[str, Any]:
         return {**schema, "type": [schema["type"], "null"]}
     if origin is list:
         return {"type": "array", "items": _type_schema(typing.get_args(hint)[0], components)}
-    if dataclasses.is_dataclass(hint):
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
         return {"$ref": _component(hint, components)}
     simple = {int: {"type": "integer"}, float: {"type": "number"}, str: {"type": "string"}, dt.date: {"type": "string", "format": "date"}}
     return dict(simple[hint])
