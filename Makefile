@@ -5,7 +5,7 @@ CLI := $(VENV)/bin/crm-metrics
 PORT ?= 3007
 export DATABASE_URL ?= duckdb:///crm_metrics.duckdb
 
-.PHONY: install run demo test snapshots clean
+.PHONY: install run demo test snapshots docs clean
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -30,3 +30,6 @@ snapshots: install
 
 clean:
 	rm -rf $(VENV) dist build .pytest_cache .hypothesis crm_metrics.duckdb crm_metrics.duckdb.wal
+
+docs: install
+	$(PY) -m tests.readme
