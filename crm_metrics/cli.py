@@ -48,7 +48,7 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_argument(
             "--dry-run",
             action="store_true",
-            help="print the bytes each query would process instead (BigQuery only; the queries do not run)",
+            help="print the bytes the query would process instead (BigQuery only; it does not run)",
         )
 
     render = commands.add_parser("render", help="print a template's SQL for a dialect")
@@ -82,6 +82,10 @@ def _parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser("demo", help="write the deterministic demo dataset", parents=[database])
     demo.add_argument("--days", type=int, default=90, help="days ending today (default: 90)")
+
+    serve = commands.add_parser("serve", help="serve the HTTP API (opens the database read-only)", parents=[database])
+    serve.add_argument("--host", help="interface to listen on (default: $HOST, else 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="TCP port (default: $PORT, else 3007)")
     return parser
 
 
@@ -95,13 +99,10 @@ def _params(pairs: Sequence[str]) -> dict[str, str]:
     return params
 
 
-def _dry_run_report(estimates: dict[str, int], settings: Settings) -> str:
-    width = max(len(name) for name in [*estimates, "total"])
-    lines = [f"{name:<{width}}  {count:>16,} bytes" for name, count in estimates.items()]
-    lines.append(f"{'total':<{width}}  {sum(estimates.values()):>16,} bytes")
+def _dry_run_report(kind: str, estimate: int, settings: Settings) -> str:
     limit = settings.bigquery_maximum_bytes_billed
-    lines.append(f"(each query may bill at most {limit:,} bytes: BIGQUERY_MAXIMUM_BYTES_BILLED)" if limit else "(no BIGQUERY_MAXIMUM_BYTES_BILLED limit)")
-    return "\n".join(lines) + "\n"
+    cap = f"at most {limit:,} bytes may be billed (BIGQUERY_MAXIMUM_BYTES_BILLED)" if limit else "no BIGQUERY_MAXIMUM_BYTES_BILLED limit"
+    return f"the {kind} query would process {estimate:,} bytes; {cap}\n"
 
 
 def run(args: argparse.Namespace) -> None:
@@ -109,6 +110,11 @@ def run(args: argparse.Namespace) -> None:
         style = "inline" if args.inline else "declare" if args.declare else "params"
         sql = render_sql(args.name, args.dialect, _params(args.param), style=style, dataset=args.dataset, settings=Settings.from_env())
         print(sql, end="")
+        return
+    if args.command == "serve":
+        from server.serve import serve
+
+        serve(database_url=args.database_url, host=args.host, port=args.port)
         return
     settings = Settings.from_env(database_url=args.database_url)
     read_only = args.command == "query"
@@ -123,7 +129,7 @@ def run(args: argparse.Namespace) -> None:
             )
             if args.dry_run:
                 grain = {"granularity": args.granularity} if args.kind == "dashboard" else {}
-                print(_dry_run_report(metrics.dry_run(args.kind, **fields, **grain), settings), end="")
+                print(_dry_run_report(args.kind, metrics.dry_run(args.kind, **fields, **grain), settings), end="")
                 return
             if args.kind == "dashboard":
                 result = metrics.dashboard(**fields, granularity=args.granularity)

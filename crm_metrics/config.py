@@ -56,6 +56,7 @@ SETTINGS: dict[str, Setting] = {
     "whatsapp_price_per_message": Setting("WHATSAPP_PRICE_PER_MESSAGE", 0.01, _positive_float, "WhatsApp price in dollars per message"),
     "max_range_days": Setting("MAX_RANGE_DAYS", 366, _positive_int, "Longest accepted date range, counted inclusively"),
     "query_timeout_seconds": Setting("QUERY_TIMEOUT_SECONDS", 30.0, _positive_float, "A query running longer is cancelled (0 = no limit)"),
+    "tenant_cache_seconds": Setting("TENANT_CACHE_SECONDS", 60.0, _positive_float, "How long a tenant's name and timezone are remembered (0 = look up every request)"),
     "bigquery_project_id": Setting("BIGQUERY_PROJECT_ID", None, str, "BigQuery project, for a DATABASE_URL of bigquery:// that names none; set without DATABASE_URL, it selects BigQuery"),
     "bigquery_dataset": Setting("BIGQUERY_DATASET", None, str, "BigQuery dataset holding the tables, for a DATABASE_URL that names none"),
     "google_application_credentials": Setting("GOOGLE_APPLICATION_CREDENTIALS", None, str, "Google credentials file (a service-account key) for BigQuery; unset: Application Default Credentials"),
@@ -71,6 +72,7 @@ class Settings:
     whatsapp_price_per_message: float = 0.01
     max_range_days: int = 366
     query_timeout_seconds: float = 30.0
+    tenant_cache_seconds: float = 60.0
     bigquery_project_id: str | None = None
     bigquery_dataset: str | None = None
     google_application_credentials: str | None = None

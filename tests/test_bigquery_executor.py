@@ -13,19 +13,23 @@ import pytest
 import sqlglot
 from sqlglot import exp
 
-from crm_metrics import BackendUnavailable, ConfigError, CostLimitExceeded, LoadError, Metrics, QueryTimeout, Settings, schema
+from crm_metrics import BackendUnavailable, ConfigError, CostLimitExceeded, LoadError, Metrics, QueryTimeout, Settings, schema, templates
 from crm_metrics.compiler import compile_sql
 from crm_metrics.executors import bigquery_target
 from crm_metrics.executors.bigquery import BigQueryExecutor
-from crm_metrics.loader import load_rows, prepare
+from crm_metrics.loader import prepare
 from crm_metrics.query import CompiledQuery, Field
 from tests import bigquery_emulator
 from tests.engines import unavailable
-from tests.test_compiler import SHAPES
 from tests.wire import FakeBigQuery, Proxy, error
 
 TENANT = "123e4567-e89b-12d3-a456-426614174000"
 PROJECT = bigquery_emulator.PROJECT
+#: What BigQuery runs: every template of the seed's layout, and the dashboard's other shapes.
+SHAPES = [(name, False, "day") for name in templates.names() if not name.startswith("facts_")] + [
+    ("dashboard", True, "week"),
+    ("dashboard", False, "month"),
+]
 
 
 @pytest.fixture(scope="module")
@@ -214,9 +218,7 @@ def test_every_job_carries_the_cost_controls_labels_and_typed_parameters(emulato
         metrics.init_db()
         metrics.dashboard(TENANT, "2025-11-01", "2025-11-03", granularity="week")
     jobs = [job for job in proxy.jobs() if "metric" in job["configuration"].get("labels", {})]
-    assert sorted(job["configuration"]["labels"]["metric"] for job in jobs) == sorted(
-        ["tenant", "conversation_metrics", "message_metrics", "handoff_metrics", "cost_metrics"]
-    )
+    assert sorted(job["configuration"]["labels"]["metric"] for job in jobs) == ["dashboard", "tenant"]
     for job in jobs:
         configuration = job["configuration"]
         name = configuration["labels"]["metric"]
@@ -231,6 +233,23 @@ def test_every_job_carries_the_cost_controls_labels_and_typed_parameters(emulato
         assert [(p["name"], p["parameterType"]["type"]) for p in query["queryParameters"]] == [(p.name, p.type) for p in compiled.params]
         for parameter in query["queryParameters"]:
             assert str(parameter["parameterValue"]["value"]) not in query["query"]
+
+
+def test_a_dry_run_asks_bigquery_and_runs_nothing(emulator: bigquery_emulator.Emulator, dataset: str, proxy: Proxy) -> None:
+    with Metrics.connect(settings=_settings(proxy.endpoint, dataset)) as metrics:
+        metrics.init_db()
+        # The emulator estimates 0 bytes for anything; BigQuery says what the query would scan.
+        assert metrics.dry_run("summary", TENANT, "2025-11-01", "2025-11-30", tz="UTC") == 0
+    (job,) = [job for job in proxy.jobs() if job["configuration"].get("labels", {}).get("metric") == "tenant_summary"]
+    assert job["configuration"]["dryRun"] is True
+    assert job["configuration"]["query"]["useQueryCache"] is False
+    assert job["configuration"]["query"]["query"] == compile_sql("tenant_summary", "bigquery").sql
+
+
+def test_a_dry_run_elsewhere_says_it_is_bigquery_only() -> None:
+    with Metrics.connect("duckdb:///:memory:", settings=Settings(database_url="duckdb:///:memory:")) as metrics:
+        with pytest.raises(ConfigError, match="dry runs are BigQuery-only; this database is duckdb:///:memory:"):
+            metrics.dry_run("summary", TENANT)
 
 
 @pytest.mark.parametrize("job_failure", ["from getQueryResults", "in the job's errorResult"])
@@ -281,7 +300,7 @@ def test_a_query_past_the_timeout_is_cancelled() -> None:
 def test_threads_share_one_executor(emulator: bigquery_emulator.Emulator, dataset: str) -> None:
     with Metrics.connect(settings=_settings(emulator.endpoint, dataset)) as metrics:
         metrics.init_db()
-        load_rows(metrics.executor, "conversations", [_conversation(f"c{i}", status=("active", "resolved")[i % 2]) for i in range(5)])
+        metrics.load_rows("conversations", [_conversation(f"c{i}", status=("active", "resolved")[i % 2]) for i in range(5)])
         expected = metrics.summary(TENANT, "2025-11-01", "2025-11-01").to_dict()
         with ThreadPoolExecutor(max_workers=4) as pool:
             answers = list(pool.map(lambda _: metrics.summary(TENANT, "2025-11-01", "2025-11-01").to_dict(), range(8)))
@@ -351,8 +370,8 @@ def test_init_db_creates_the_tables_once(metrics: Metrics, emulator: bigquery_em
 
 
 def test_loads_replace_rows_by_id_and_leave_no_staging_table(metrics: Metrics, emulator: bigquery_emulator.Emulator, dataset: str) -> None:
-    load_rows(metrics.executor, "conversations", [_conversation("a"), _conversation("b")])
-    load_rows(metrics.executor, "conversations", [_conversation("a", status="resolved"), _conversation("c")])
+    metrics.load_rows("conversations", [_conversation("a"), _conversation("b")])
+    metrics.load_rows("conversations", [_conversation("a", status="resolved"), _conversation("c")])
     assert _rows(emulator, f"SELECT id, status FROM {dataset}.conversations ORDER BY id") == [
         ("a", "resolved"), ("b", "active"), ("c", "active"),
     ]
@@ -360,7 +379,7 @@ def test_loads_replace_rows_by_id_and_leave_no_staging_table(metrics: Metrics, e
 
 
 def test_a_file_bigquery_refuses_changes_nothing(metrics: Metrics, emulator: bigquery_emulator.Emulator, dataset: str) -> None:
-    load_rows(metrics.executor, "conversations", [_conversation("a")])
+    metrics.load_rows("conversations", [_conversation("a")])
     rows = prepare("conversations", [("row 1", _conversation("a", status="resolved")), ("row 2", _conversation("b"))])
     # A NULL in a NOT NULL column, which the loader itself would have refused.
     rows = rows.set_column(rows.column_names.index("customer_phone"), "customer_phone", pa.array(["+62", None], pa.string()))
@@ -384,7 +403,7 @@ def test_json_metadata_is_parsed_into_a_json_column(emulator: bigquery_emulator.
     message = {"conversation_id": "c", "sender_type": "llm", "sender_id": None, "content": "hi",
                "timestamp": dt.datetime(2025, 11, 1, tzinfo=dt.UTC)}
     try:
-        load_rows(executor, "messages", [
+        Metrics(executor).load_rows("messages", [
             {**message, "id": "m1", "metadata": {"tokens_used": 12345678901234567890, "handoff_requested": True, "trigger": "keyword"}},
             {**message, "id": "m2", "metadata": '"just a string"'},
             {**message, "id": "m3", "metadata": None},
@@ -404,7 +423,7 @@ def test_read_only_serves_but_refuses_writes(metrics: Metrics, emulator: bigquer
         with pytest.raises(ConfigError, match="opened read-only"):
             reader.init_db()
         with pytest.raises(ConfigError, match="opened read-only"):
-            load_rows(reader.executor, "conversations", [_conversation("a")])
+            reader.load_rows("conversations", [_conversation("a")])
 
 
 # -- /health ---------------------------------------------------------------------------------

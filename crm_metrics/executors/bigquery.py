@@ -38,6 +38,8 @@ from crm_metrics.query import CompiledQuery
 if TYPE_CHECKING:
     import pyarrow
 
+    from crm_metrics.executors.base import Derived
+
 SCOPES = ("https://www.googleapis.com/auth/bigquery",)
 #: Seconds for a metadata call (a dataset, a table), retries included: start-up and /health
 #: fail after this long rather than hang while BigQuery cannot be reached.
@@ -213,11 +215,12 @@ class BigQueryExecutor:
             raise BackendUnavailable(f"BigQuery cannot be reached: {error}") from error
         return True
 
-    def replace_rows(self, table: str, rows: pyarrow.Table) -> None:
+    def replace_rows(self, table: str, rows: pyarrow.Table, derived: Sequence[Derived] = ()) -> None:
         """All or nothing: a load job fills a staging table (atomic), then one MERGE replaces
         rows by id and inserts the rest (atomic). Load jobs, not streaming inserts, so that the
         rows can be updated by the next load at once (streamed rows refuse DML for a while)."""
         self._writable()
+        _seed_layout(derived)
         if rows.num_rows == 0:
             return
         try:
@@ -254,6 +257,9 @@ class BigQueryExecutor:
             if failure := self._failure(f"the load into {table}", error):
                 raise failure from error
             raise
+
+    def rebuild(self, derived: Sequence[Derived]) -> None:
+        _seed_layout(derived)
 
     def _writable(self) -> None:
         if self.read_only:
@@ -300,6 +306,14 @@ def credentials(credentials_file: str | None, api_endpoint: str | None) -> Crede
             "or run `gcloud auth application-default login`"
         ) from None
     return found
+
+
+def _seed_layout(derived: Sequence[Derived]) -> None:
+    # BigQuery keeps the seed's tables only (sql/schema/bigquery.sql): the derived tables are
+    # the embedded store's, and Metrics asks for them only where it finds them.
+    if derived:
+        names = ", ".join(table for table, _ in derived)
+        raise ConfigError(f"the BigQuery dataset has tables {names}, which crm-metrics keeps only in DuckDB: drop them")
 
 
 def merge_sql(table: str, staging: str, columns: Sequence[str], types: Mapping[str, str]) -> str:
