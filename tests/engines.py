@@ -97,7 +97,7 @@ class BigQueryEngine(Engine):
     # Every query is a job the emulator translates to DuckDB in Python (0.1 to 0.3 s for a
     # metric query): a property gets a handful of examples here; the other engines run the
     # profile's count over the same strategies.
-    max_examples = 6
+    max_examples = 5
 
     def start(self) -> None:
         from crm_metrics.executors import connect
