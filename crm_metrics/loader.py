@@ -55,7 +55,7 @@ def read_file(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
             for number, row in enumerate(reader, 1):
                 if None in row:
                     raise LoadError(f"{path}: row {number} (line {reader.line_num}): more fields than the header has")
-                yield f"row {number} (line {reader.line_num})", {k: (v if v != "" else None) for k, v in row.items()}
+                yield f"row {number} (line {reader.line_num})", row
             return
         number = 0
         for line_number, line in enumerate(handle, 1):
@@ -116,6 +116,11 @@ def _reject_constant(name: str) -> None:
 
 
 def _value(column: Column, value: Any) -> Any:
+    # CSV cannot tell an empty field from a missing one, so in every format an empty string
+    # is null where null is allowed, and stays "" in required text (a media message without
+    # a caption has empty content); NON_EMPTY columns then refuse it.
+    if value == "" and (not column.required or column.type != "STRING"):
+        value = None
     if value is None:
         if column.required:
             raise _BadValue("is required")

@@ -55,7 +55,7 @@ BEFORE = [
 CONVERSATION = {
     "id": "conv-3",
     "tenant_id": TENANT,
-    "outlet_id": None,
+    "outlet_id": "",
     "customer_phone": "+6281100000003",
     "status": "handed_off",
     "started_at": "2025-03-02T09:00:00+07:00",
@@ -64,6 +64,7 @@ CONVERSATION = {
 }
 STORED_CONVERSATION = {
     **CONVERSATION,
+    "outlet_id": None,
     "started_at": at("2025-03-02T02:00:00+00:00"),
     "ended_at": at("2025-03-02T02:40:00+00:00"),
     "last_message_at": at("2025-03-02T02:39:00+00:00"),
@@ -228,6 +229,25 @@ def test_jsonl_skips_blank_lines_and_numbers_rows_and_lines(metrics: Metrics, tm
         metrics.load("tenants", path)
 
 
+def test_empty_text_is_null_in_optional_columns_and_kept_in_required_ones(metrics: Metrics, tmp_path: Path) -> None:
+    # A media message without a caption has empty content; CSV cannot tell "" from null, so
+    # every format reads "" as null where null is allowed and as "" where it is not.
+    row = message("m-1", "", sender_id="", content="")
+    write_csv(tmp_path / "m.csv", [row])
+    write_jsonl(tmp_path / "m.jsonl", [{**row, "id": "m-2"}])
+    write_parquet(tmp_path / "m.parquet", {k: [v] for k, v in {**row, "id": "m-3"}.items()})
+
+    for name in ("m.csv", "m.jsonl", "m.parquet"):
+        metrics.load("messages", tmp_path / name)
+
+    rows = stored(metrics, "messages")
+    assert [(r["id"], r["sender_id"], r["content"], r["metadata"]) for r in rows] == [
+        ("m-1", None, "", None),
+        ("m-2", None, "", None),
+        ("m-3", None, "", None),
+    ]
+
+
 def test_a_multi_line_csv_field_loads(metrics: Metrics, tmp_path: Path) -> None:
     rows = [message("m-1", None, content="line one\nline two, with a comma and \"quotes\"")]
 
@@ -366,7 +386,14 @@ BAD_FILES = [
         "conversations",
         "c.csv",
         csv_text([CONV_1_CHANGED, {**CONVERSATION, "status": None}]),
-        "row 2 (line 3), column status: is required",
+        "row 2 (line 3), column status: must not be empty",
+    ),
+    (
+        "empty required timestamp",
+        "conversations",
+        "c.jsonl",
+        jsonl_text([CONV_1_CHANGED, {**CONVERSATION, "started_at": ""}]),
+        "row 2 (line 2), column started_at: is required",
     ),
     (
         "non-JSON metadata",
