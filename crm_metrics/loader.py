@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import io
 import json
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
@@ -49,7 +50,13 @@ def read_file(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
         for number, row in enumerate(table.to_pylist(), 1):
             yield f"row {number}", row
         return
-    with path.open(encoding="utf-8-sig", newline="") as handle:
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b"\n") + 1
+        raise LoadError(f"{path}: line {line}: not UTF-8 text (byte 0x{data[error.start]:02x}); save the file as UTF-8") from None
+    with io.StringIO(text, newline="") as handle:
         if kind == "csv":
             reader = csv.DictReader(handle)
             for number, row in enumerate(reader, 1):

@@ -349,7 +349,7 @@ def csv_text(rows: Sequence[dict[str, Any]]) -> str:
 
 
 def jsonl_text(rows: Sequence[Any]) -> str:
-    return "".join((row if isinstance(row, str) else json.dumps(row)) + "\n" for row in rows)
+    return "".join((row if isinstance(row, str) else json.dumps(row, ensure_ascii=False)) + "\n" for row in rows)
 
 
 BAD_FILES = [
@@ -488,6 +488,19 @@ def test_a_bad_row_loads_nothing_and_names_file_row_line_and_column(
 
     assert str(caught.value).startswith(f"{path}: {error}")
     assert {t: stored(filled, t) for t in TABLES} == before
+
+
+@pytest.mark.parametrize("name", ["t.csv", "t.jsonl"])
+def test_a_file_that_is_not_utf8_loads_nothing_and_names_the_line(filled: Metrics, tmp_path: Path, name: str) -> None:
+    before = stored(filled, "tenants")
+    rows = [{"id": "t-1", "name": "New name"}, {"id": "t-2", "name": "Café"}]
+    path = tmp_path / name
+    path.write_bytes((csv_text(rows) if name.endswith(".csv") else jsonl_text(rows)).encode("latin-1"))
+    line = 3 if name.endswith(".csv") else 2
+
+    with pytest.raises(LoadError, match=rf"^{path}: line {line}: not UTF-8 text \(byte 0xe9\); save the file as UTF-8$"):
+        filled.load("tenants", path)
+    assert stored(filled, "tenants") == before
 
 
 def test_a_bad_parquet_row_loads_nothing(filled: Metrics, tmp_path: Path) -> None:
