@@ -41,42 +41,68 @@ def read_file(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
     if not path.is_file():
         raise LoadError(f"{path}: no such file")
     if kind == "parquet":
-        import pyarrow.parquet as pq
+        yield from _parquet_rows(path)
+    elif kind == "csv":
+        yield from _csv_rows(path, _text(path))
+    else:
+        yield from _jsonl_rows(path, _text(path))
 
-        try:
-            table = pq.read_table(path)
-        except (pa.ArrowException, OSError) as error:
-            raise LoadError(f"{path}: not a readable Parquet file: {error}") from error
-        for number, row in enumerate(table.to_pylist(), 1):
-            yield f"row {number}", row
-        return
+
+def _text(path: Path) -> str:
     data = path.read_bytes()
     try:
-        text = data.decode("utf-8-sig")
+        return data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         line = data[: error.start].count(b"\n") + 1
         raise LoadError(f"{path}: line {line}: not UTF-8 text (byte 0x{data[error.start]:02x}); save the file as UTF-8") from None
-    with io.StringIO(text, newline="") as handle:
-        if kind == "csv":
-            reader = csv.DictReader(handle)
-            for number, row in enumerate(reader, 1):
-                if None in row:
-                    raise LoadError(f"{path}: row {number} (line {reader.line_num}): more fields than the header has")
-                yield f"row {number} (line {reader.line_num})", row
-            return
-        number = 0
-        for line_number, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            number += 1
-            where = f"row {number} (line {line_number})"
-            try:
-                row = json.loads(line, parse_constant=_reject_constant)
-            except ValueError as error:
-                raise LoadError(f"{path}: {where}: not valid JSON: {error}") from None
-            if not isinstance(row, dict):
-                raise LoadError(f"{path}: {where}: each line must be a JSON object")
+
+
+def _parquet_rows(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.read_table(path)
+    except (pa.ArrowException, OSError) as error:
+        raise LoadError(f"{path}: not a readable Parquet file: {error}") from error
+    for number, row in enumerate(table.to_pylist(), 1):
+        yield f"row {number}", row
+
+
+def _csv_rows(path: Path, text: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    # strict: a quote left open (a file cut short) or text after a closing quote is an
+    # error, where the lenient default would load a silently different value.
+    reader = csv.DictReader(io.StringIO(text, newline=""), strict=True)
+    number = last_line = 0
+    try:
+        header = reader.fieldnames or []
+        if twice := next((name for name in header if header.count(name) > 1), None):
+            raise LoadError(f"{path}: line 1: column {twice!r} appears twice in the header")
+        last_line = reader.line_num
+        for number, row in enumerate(reader, 1):
+            where = f"row {number} (line {reader.line_num})"
+            if None in row:
+                raise LoadError(f"{path}: {where}: more fields than the header has")
+            last_line = reader.line_num
             yield where, row
+    except csv.Error as error:
+        # The record that failed starts on the line after the last good one.
+        raise LoadError(f"{path}: row {number + 1} (line {last_line + 1}): not valid CSV: {error}") from None
+
+
+def _jsonl_rows(path: Path, text: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    number = 0
+    for line_number, line in enumerate(io.StringIO(text, newline=""), 1):
+        if not line.strip():
+            continue
+        number += 1
+        where = f"row {number} (line {line_number})"
+        try:
+            row = json.loads(line, parse_constant=_reject_constant)
+        except ValueError as error:
+            raise LoadError(f"{path}: {where}: not valid JSON: {error}") from None
+        if not isinstance(row, dict):
+            raise LoadError(f"{path}: {where}: each line must be a JSON object")
+        yield where, row
 
 
 def prepare(table: str, rows: Iterable[tuple[str, Mapping[str, Any]]], source: str = "rows") -> pa.Table:

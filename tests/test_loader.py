@@ -465,6 +465,34 @@ BAD_FILES = [
         csv_text([CONV_1_CHANGED, CONVERSATION]) + "conv-4,x,,1,active,2025-03-01T00:00:00Z,,,extra\n",
         "row 3 (line 4): more fields than the header has",
     ),
+    (
+        "CSV cut off inside a quoted field",
+        "tenants",
+        "t.csv",
+        'id,name\nt-1,New name\nt-2,"Beta\n',
+        "row 2 (line 3): not valid CSV: unexpected end of data",
+    ),
+    (
+        "CSV with text after a closing quote",
+        "tenants",
+        "t.csv",
+        'id,name\nt-1,New name\nt-2,"Beta"x\n',
+        "row 2 (line 3): not valid CSV: ',' expected after '\"'",
+    ),
+    (
+        "CSV field over the csv module's limit",
+        "tenants",
+        "t.csv",
+        f"id,name\nt-1,New name\nt-2,{'x' * 200_000}\n",
+        "row 2 (line 3): not valid CSV: field larger than field limit",
+    ),
+    (
+        "CSV header naming a column twice",
+        "tenants",
+        "t.csv",
+        "id,name,name\nt-1,New name,Other name\n",
+        "line 1: column 'name' appears twice in the header",
+    ),
 ]
 
 
