@@ -179,6 +179,7 @@ def _string(column: Column, value: Any) -> str:
 
 
 def _timestamp(value: Any) -> dt.datetime:
+    given = value
     if isinstance(value, str):
         text = value.strip()
         if len(text) < 11 or text[10] not in "Tt ":
@@ -190,7 +191,12 @@ def _timestamp(value: Any) -> dt.datetime:
     if not isinstance(value, dt.datetime):
         raise _BadValue(f"not a timestamp: {value!r}")
     # A naive timestamp is read as UTC (contract §1).
-    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+    if value.tzinfo is None:
+        return value.replace(tzinfo=dt.UTC)
+    try:
+        return value.astimezone(dt.UTC)
+    except OverflowError:
+        raise _BadValue(f"out of range in UTC: {given!r}") from None
 
 
 def _json(value: Any) -> str:

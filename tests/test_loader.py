@@ -375,6 +375,13 @@ BAD_FILES = [
         "row 2 (line 2), column started_at: not an ISO-8601 timestamp: '2025-02-30T10:00:00Z'",
     ),
     (
+        "timestamp whose UTC instant is out of range",
+        "conversations",
+        "c.jsonl",
+        jsonl_text([CONV_1_CHANGED, {**CONVERSATION, "started_at": "0001-01-01T00:30:00+01:00"}]),
+        "row 2 (line 2), column started_at: out of range in UTC: '0001-01-01T00:30:00+01:00'",
+    ),
+    (
         "missing required column",
         "conversations",
         "c.csv",
