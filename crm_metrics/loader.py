@@ -58,12 +58,19 @@ def _text(path: Path) -> str:
 
 
 def _parquet_rows(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
+    import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
     try:
         table = pq.read_table(path)
     except (pa.ArrowException, OSError) as error:
         raise LoadError(f"{path}: not a readable Parquet file: {error}") from error
+    for index, field in enumerate(table.schema):
+        # pandas writes nanoseconds, which Python's datetime cannot hold; every engine stores
+        # microseconds, so cut to them (floor) before converting.
+        if pa.types.is_timestamp(field.type) and field.type.unit == "ns":
+            micros = pc.floor_temporal(table.column(index), unit="microsecond").cast(pa.timestamp("us", field.type.tz))
+            table = table.set_column(index, field.name, micros)
     for number, row in enumerate(table.to_pylist(), 1):
         yield f"row {number}", row
 

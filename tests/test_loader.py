@@ -149,6 +149,28 @@ def test_parquet_loads(metrics: Metrics, tmp_path: Path) -> None:
     assert stored(metrics, "conversations") == [*BEFORE, STORED_CONVERSATION]
 
 
+def test_parquet_nanosecond_timestamps_load_to_the_microsecond(metrics: Metrics, tmp_path: Path) -> None:
+    # pandas writes timestamp[ns]; every engine stores microseconds, so the rest is cut (floor).
+    ns = 1_740_880_800_123_456_789  # 2025-03-02T02:00:00.123456789Z
+    path = write_parquet(
+        tmp_path / "c.parquet",
+        {
+            "id": ["conv-3", "conv-4"],
+            "tenant_id": [TENANT, TENANT],
+            "customer_phone": ["1", "2"],
+            "status": ["active", "active"],
+            "started_at": pa.array([ns, -1], pa.timestamp("ns")),
+            "ended_at": pa.array([ns, None], pa.timestamp("ns", tz="Asia/Jakarta")),
+        },
+    )
+
+    assert metrics.load("conversations", path) == 2
+
+    rows = {row["id"]: row for row in stored(metrics, "conversations")}
+    assert rows["conv-3"]["started_at"] == rows["conv-3"]["ended_at"] == at("2025-03-02T02:00:00.123456+00:00")
+    assert rows["conv-4"]["started_at"] == at("1969-12-31T23:59:59.999999+00:00")
+
+
 def message(id: str, metadata: Any, **fields: Any) -> dict[str, Any]:
     return {
         "id": id,
