@@ -10,6 +10,7 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from crm_metrics import output, templates
 from crm_metrics.config import DEFAULT_DATABASE_URL, Settings
@@ -20,6 +21,14 @@ from crm_metrics.schema import TABLES
 from crm_metrics.service import Metrics
 
 PROG = "crm-metrics"
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line like every other error (its default prints the
+    whole usage first). Subcommand parsers are made of this class too."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -35,7 +44,7 @@ def _parser() -> argparse.ArgumentParser:
     request.add_argument("--outlet-id", help="only this outlet's conversations (UUID)")
     request.add_argument("--tz", help="IANA timezone that cuts days (default: the tenant's, else UTC)")
 
-    parser = argparse.ArgumentParser(prog=PROG, description="SQL-first metrics for WhatsApp CRMs.")
+    parser = _Parser(prog=PROG, description="SQL-first metrics for WhatsApp CRMs.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     query = commands.add_parser("query", help="print a dashboard or a summary")

@@ -203,6 +203,30 @@ def test_invalid_render_input(capsys: pytest.CaptureFixture[str], args: list[str
     assert_one_line_error(run(capsys, "render", "conversation_metrics", "--dialect", "duckdb", *args), error)
 
 
+@pytest.mark.parametrize(
+    ("args", "error"),
+    [
+        (["query", "dashboard"], "crm-metrics query dashboard: error: the following arguments are required: --tenant-id"),
+        (["query", "summary", "--tenant-id", TENANT.id, "--format", "xml"], "argument --format: invalid choice: 'xml'"),
+        (["query", "weekly"], "crm-metrics query: error: argument KIND: invalid choice: 'weekly'"),
+        (["render", "conversation_metrics", "--dialect", "mysql"], "argument --dialect: invalid choice: 'mysql'"),
+        (["render", "conversations", "--dialect", "duckdb"], "argument NAME: invalid choice: 'conversations'"),
+        (["demo", "--days", "ninety"], "argument --days: invalid int value: 'ninety'"),
+        (["load", "users", "users.csv"], "argument table: invalid choice: 'users'"),
+        (["serve"], "crm-metrics: error: argument COMMAND: invalid choice: 'serve'"),
+        ([], "crm-metrics: error: the following arguments are required: COMMAND"),
+        (["init-db", "--verbose"], "crm-metrics: error: unrecognized arguments: --verbose"),
+    ],
+)
+def test_a_usage_error_is_one_line_too(capsys: pytest.CaptureFixture[str], args: list[str], error: str) -> None:
+    with pytest.raises(SystemExit) as exit:
+        main(args)
+    out, err = capsys.readouterr()
+
+    assert_one_line_error((exit.value.code, out, err), error)
+    assert err.endswith(" --help)\n")
+
+
 def assert_one_line_error(result: tuple[int, str, str], error: str) -> None:
     code, out, err = result
     assert (code, out) == (2, "")
