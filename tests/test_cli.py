@@ -196,7 +196,9 @@ def test_a_bad_setting_in_the_environment(capsys: pytest.CaptureFixture[str], mo
         (["--param", "=x"], "--param takes KEY=VALUE, got '=x'"),
         (["--param", "granularity=hour"], "granularity: must be one of day, week, month, got 'hour'"),
         (["--param", "outlet_id=1"], "outlet_id: must be a UUID"),
-        (["--inline"], "tenant_id: must be a UUID"),
+        (["--inline"], "tenant_id: is required to inline the parameters"),
+        (["--param", "tenant_id=acme"], "tenant_id: must be a UUID"),
+        (["--param", "start_date=2025-02-30"], "start_date: is not a calendar date"),
     ],
 )
 def test_invalid_render_input(capsys: pytest.CaptureFixture[str], args: list[str], error: str) -> None:

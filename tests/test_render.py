@@ -118,7 +118,7 @@ def plausible(key: str, injection: str) -> str:
     return VALID[key] + injection
 
 
-@pytest.mark.parametrize("inline", [True], ids=["inline"])
+@pytest.mark.parametrize("inline", [False, True], ids=["bound", "inline"])
 @pytest.mark.parametrize("key", PARAMS)
 @pytest.mark.parametrize("injection", INJECTIONS)
 def test_injection_in_every_parameter_is_refused_naming_it(key: str, injection: str, inline: bool) -> None:
@@ -129,7 +129,7 @@ def test_injection_in_every_parameter_is_refused_naming_it(key: str, injection: 
         assert repr(value) in caught.value.message
 
 
-@pytest.mark.parametrize("inline", [True], ids=["inline"])
+@pytest.mark.parametrize("inline", [False, True], ids=["bound", "inline"])
 def test_an_unknown_parameter_is_refused_naming_it(inline: bool) -> None:
     with pytest.raises(InvalidParameter) as caught:
         render_sql("tenant_summary", "postgres", {**VALID, "tenant_id; DROP TABLE tenants": "x"}, inline_values=inline, now=NOW)
@@ -146,7 +146,7 @@ def test_an_unknown_parameter_is_refused_naming_it(inline: bool) -> None:
         ({**VALID, "end_date": "2025-02-29"}, "end_date"),
     ],
 )
-@pytest.mark.parametrize("inline", [True], ids=["inline"])
+@pytest.mark.parametrize("inline", [False, True], ids=["bound", "inline"])
 def test_the_range_is_checked_as_a_query_checks_it(params: dict[str, str], field: str, inline: bool) -> None:
     with pytest.raises(InvalidParameter) as caught:
         render_sql("conversation_metrics", "duckdb", params, inline_values=inline, now=NOW)
