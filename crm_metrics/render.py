@@ -55,8 +55,9 @@ def render_sql(
     values = request.values(tenant, outlet, period, settings)
     used = {p.name for p in query.params}
     lines = [f"-- {p}: {values[p]}" for p in ("tenant_id", "outlet_id") if p in used]
-    lines.append(
-        f"-- range: {period.start_date} .. {period.end_date} in {period.tz}, by {grain}"
-        f" = [{period.range_start:%Y-%m-%dT%H:%M:%SZ}, {period.range_end:%Y-%m-%dT%H:%M:%SZ})"
-    )
+    if "range_start" in used:
+        lines.append(
+            f"-- range: {period.start_date} .. {period.end_date} in {period.tz}, by {grain}"
+            f" = [{period.range_start:%Y-%m-%dT%H:%M:%SZ}, {period.range_end:%Y-%m-%dT%H:%M:%SZ})"
+        )
     return f"{header}\n" + "\n".join(lines) + f"\n{inline(query, values)};\n"

@@ -74,6 +74,14 @@ def test_inline_defaults_dates_to_the_30_days_before_today_in_utc() -> None:
     assert "-- range: 2025-02-18 .. 2025-03-20 in UTC, by week = [2025-02-18T00:00:00Z, 2025-03-21T00:00:00Z)\n" in sql
 
 
+def test_inline_of_the_tenant_lookup_shows_no_range() -> None:
+    sql = render_sql("tenant", "duckdb", {"tenant_id": TENANT}, inline_values=True, now=NOW)
+
+    header = templates.load("tenant").header()
+    assert sql.startswith(f"{header}\n-- tenant_id: {TENANT}\nSELECT")
+    assert literals(sql, "duckdb") == [TENANT]
+
+
 # -- values only ever as quoted literals ------------------------------------------------------
 
 
