@@ -37,7 +37,8 @@ def render_sql(
     grain = request.granularity("granularity", params.get("granularity"))
     outlet = request.optional_uuid("outlet_id", params.get("outlet_id"))
     tenant = request.optional_uuid("tenant_id", params.get("tenant_id"))
-    settings = settings or Settings()
+    # The settings a query would use (prices, longest range): the environment's by default.
+    settings = settings or Settings.from_env()
     period = request.period(
         request.date("start_date", params.get("start_date")),
         request.date("end_date", params.get("end_date")),
@@ -59,5 +60,10 @@ def render_sql(
         lines.append(
             f"-- range: {period.start_date} .. {period.end_date} in {period.tz}, by {grain}"
             f" = [{period.range_start:%Y-%m-%dT%H:%M:%SZ}, {period.range_end:%Y-%m-%dT%H:%M:%SZ})"
+        )
+    if "llm_price_per_million_tokens" in used:
+        lines.append(
+            f"-- prices in USD: LLM {settings.llm_price_per_million_tokens} per million tokens,"
+            f" WhatsApp {settings.whatsapp_price_per_message} per message"
         )
     return f"{header}\n" + "\n".join(lines) + f"\n{inline(query, values)};\n"

@@ -362,6 +362,31 @@ SHAPES = [{}, {"outlet_id": OUTLET}, {"granularity": "week"}, {"granularity": "m
 def test_inlined_duckdb_sql_runs_as_is_and_gives_the_library_rows(
     capsys: pytest.CaptureFixture[str], database: str, name: str, shape: dict[str, str]
 ) -> None:
+    rows, expected = inlined_and_library_rows(capsys, database, name, shape)
+
+    assert rows == expected
+    assert expected and any(value not in (0, None) for row in expected for value in row[1:])
+
+
+def test_inlined_prices_are_the_ones_a_query_uses(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, database: str
+) -> None:
+    monkeypatch.setenv("LLM_PRICE_PER_MILLION_TOKENS", "0.6")
+    monkeypatch.setenv("WHATSAPP_PRICE_PER_MESSAGE", "0.0125")
+
+    rows, expected = inlined_and_library_rows(capsys, database, "cost_metrics", {})
+
+    assert rows == expected
+    assert any(tokens for _, _, tokens, *_ in expected)
+    for _, _, tokens, llm_cost, whatsapp_cost, *_ in expected:
+        assert llm_cost == pytest.approx(tokens * 0.6 / 1e6)
+        assert whatsapp_cost / 0.0125 == pytest.approx(round(whatsapp_cost / 0.0125))
+
+
+def inlined_and_library_rows(
+    capsys: pytest.CaptureFixture[str], database: str, name: str, shape: dict[str, str]
+) -> tuple[list[tuple], list[tuple]]:
+    """The rows of `render --inline` SQL run in a plain DuckDB console, and the library's rows."""
     code, sql, _ = run(capsys, "render", name, "--dialect", "duckdb", "--inline", *inline_params(**shape))
     assert code == 0
     params = {"tenant_id": TENANT.id, "start_date": START, "end_date": END, "tz": TENANT.timezone, **shape}
@@ -374,6 +399,4 @@ def test_inlined_duckdb_sql_runs_as_is_and_gives_the_library_rows(
     with duckdb.connect(database.removeprefix("duckdb:///"), read_only=True) as console:
         console.execute("SET TimeZone = 'America/Los_Angeles'")
         rows = console.execute(sql).fetchall()
-
-    assert query.normalise(rows) == expected
-    assert expected and any(value not in (0, None) for row in expected for value in row[1:])
+    return query.normalise(rows), expected

@@ -82,6 +82,20 @@ def test_inline_of_the_tenant_lookup_shows_no_range() -> None:
     assert literals(sql, "duckdb") == [TENANT]
 
 
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_inline_prices_come_from_the_settings(dialect: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("LLM_PRICE_PER_MILLION_TOKENS", "WHATSAPP_PRICE_PER_MESSAGE"):
+        monkeypatch.delenv(name, raising=False)
+    given = render_sql("cost_metrics", dialect, VALID, inline_values=True, now=NOW, settings=Settings(llm_price_per_million_tokens=0.6))
+    monkeypatch.setenv("WHATSAPP_PRICE_PER_MESSAGE", "0.0125")
+    from_env = render_sql("cost_metrics", dialect, VALID, inline_values=True, now=NOW)
+
+    assert "0.6" in literals(given, dialect) and "0.01" in literals(given, dialect)
+    assert "-- prices in USD: LLM 0.6 per million tokens, WhatsApp 0.01 per message\n" in given
+    assert "0.15" in literals(from_env, dialect) and "0.0125" in literals(from_env, dialect)
+    assert "-- prices" not in render_sql("conversation_metrics", dialect, VALID, inline_values=True, now=NOW)
+
+
 # -- values only ever as quoted literals ------------------------------------------------------
 
 
