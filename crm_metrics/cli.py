@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
-from crm_metrics import output, templates
+from crm_metrics import loader, output, templates
 from crm_metrics.config import DEFAULT_DATABASE_URL, Settings
 from crm_metrics.dialects import Dialect
 from crm_metrics.errors import MetricsError
@@ -93,6 +93,15 @@ def run(args: argparse.Namespace) -> None:
         print(render_sql(args.name, args.dialect, _params(args.param), inline_values=args.inline), end="")
         return
     settings = Settings.from_env(database_url=args.database_url)
+    if args.command == "load":
+        # Read and check the whole file before the database is opened: a bad file leaves no
+        # trace, not even a new database file or empty tables.
+        rows = loader.read(args.table, args.file)
+        with Metrics.connect(settings=settings) as metrics:
+            metrics.init_db()
+            count = loader.store(metrics.executor, args.table, rows)
+        print(f"loaded {count} rows into {args.table} from {args.file}")
+        return
     read_only = args.command == "query"
     with Metrics.connect(settings=settings, read_only=read_only) as metrics:
         if args.command == "query":
@@ -111,10 +120,6 @@ def run(args: argparse.Namespace) -> None:
         elif args.command == "init-db":
             metrics.init_db()
             print(f"tables ready in {metrics.executor.description}")
-        elif args.command == "load":
-            metrics.init_db()
-            count = metrics.load(args.table, args.file)
-            print(f"loaded {count} rows into {args.table} from {args.file}")
         elif args.command == "demo":
             from crm_metrics import demo
 

@@ -143,12 +143,21 @@ def load_rows(executor: Executor, table: str, rows: Iterable[Mapping[str, Any]],
     return prepared.num_rows
 
 
-def load_file(executor: Executor, table: str, path: str | Path) -> int:
-    """Load a CSV, JSON Lines or Parquet file into `table`, all or nothing."""
+def read(table: str, path: str | Path) -> pa.Table:
+    """Read and check a whole CSV, JSON Lines or Parquet file for `table`; no database is touched."""
     path = Path(path)
-    prepared = prepare(table, read_file(path), str(path))
+    return prepare(table, read_file(path), str(path))
+
+
+def store(executor: Executor, table: str, prepared: pa.Table) -> int:
+    """Write rows from `read` into `table` in one transaction. Returns the number of rows."""
     executor.replace_rows(table, prepared)
     return prepared.num_rows
+
+
+def load_file(executor: Executor, table: str, path: str | Path) -> int:
+    """Load a CSV, JSON Lines or Parquet file into `table`, all or nothing."""
+    return store(executor, table, read(table, path))
 
 
 def _reject_constant(name: str) -> None:

@@ -271,6 +271,20 @@ def test_load_creates_the_tables_loads_and_refuses_a_bad_file(capsys: pytest.Cap
         assert metrics.tenant("t-3") == (None, None)
 
 
+def test_a_failed_load_leaves_no_trace(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    bad = tmp_path / "tenants.csv"
+    bad.write_text("id,name\nt-1,\n", encoding="utf-8")
+    new, empty = tmp_path / "new.duckdb", tmp_path / "empty.duckdb"
+    duckdb.connect(str(empty)).close()
+
+    for path in (new, empty):
+        assert_one_line_error(run(capsys, "load", "tenants", str(bad), "--database-url", f"duckdb:///{path}"), "column name: must not be empty")
+
+    assert not new.exists()
+    with duckdb.connect(str(empty), read_only=True) as db:
+        assert db.execute("SELECT count(*) FROM information_schema.tables").fetchone() == (0,)
+
+
 def test_demo(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     url = f"duckdb:///{tmp_path / 'demo.duckdb'}"
 
