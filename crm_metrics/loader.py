@@ -104,7 +104,7 @@ def _jsonl_rows(path: Path, text: str) -> Iterator[tuple[str, dict[str, Any]]]:
         number += 1
         where = f"row {number} (line {line_number})"
         try:
-            row = json.loads(line, parse_constant=_reject_constant)
+            row = _parse_json(line)
         except ValueError as error:
             raise LoadError(f"{path}: {where}: not valid JSON: {error}") from None
         if not isinstance(row, dict):
@@ -158,6 +158,14 @@ def store(executor: Executor, table: str, prepared: pa.Table) -> int:
 def load_file(executor: Executor, table: str, path: str | Path) -> int:
     """Load a CSV, JSON Lines or Parquet file into `table`, all or nothing."""
     return store(executor, table, read(table, path))
+
+
+def _parse_json(text: str) -> Any:
+    """Strict JSON (no NaN or Infinity); every failure is a ValueError."""
+    try:
+        return json.loads(text, parse_constant=_reject_constant)
+    except RecursionError:
+        raise ValueError("nested too deep") from None
 
 
 def _reject_constant(name: str) -> None:
@@ -218,7 +226,7 @@ def _timestamp(value: Any) -> dt.datetime:
 def _json(value: Any) -> str:
     if isinstance(value, str):
         try:
-            value = json.loads(value, parse_constant=_reject_constant)
+            value = _parse_json(value)
         except ValueError as error:
             raise _BadValue(f"not valid JSON: {error}") from None
     try:

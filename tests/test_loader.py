@@ -439,6 +439,20 @@ BAD_FILES = [
         "row 2 (line 2), column metadata: not valid JSON: NaN is not JSON",
     ),
     (
+        "metadata nested too deep",
+        "messages",
+        "m.csv",
+        csv_text([message("m-1", None), message("m-2", "[" * 50_000 + "]" * 50_000)]),
+        "row 2 (line 3), column metadata: not valid JSON: nested too deep",
+    ),
+    (
+        "line nested too deep",
+        "messages",
+        "m.jsonl",
+        jsonl_text([message("m-1", None), '{"metadata": ' + "[" * 100_000 + "]" * 100_000 + "}"]),
+        "row 2 (line 2): not valid JSON: nested too deep",
+    ),
+    (
         "unknown column",
         "conversations",
         "c.jsonl",
