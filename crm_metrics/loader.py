@@ -4,6 +4,8 @@ A file loads whole or not at all: every row is checked first, the first bad one 
 `LoadError` naming the file, the row (and line) and the column, and nothing is written.
 Rows whose `id` is already in the table replace the stored ones (a re-export of a day whose
 conversations changed status updates them); the same id twice in one file is an error.
+An empty string is null in a column that allows null, in every format (CSV cannot tell the
+two apart). `read` checks a whole file without touching a database; `store` writes it.
 """
 
 from __future__ import annotations
