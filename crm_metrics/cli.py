@@ -132,8 +132,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         run(args)
+        sys.stdout.flush()
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader went away (`crm-metrics query ... | head`): stop without a message. Point
+        # stdout at devnull so the flush at exit does not fail again (Python docs, signal
+        # module, "Note on SIGPIPE").
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     except Exception as error:
         if os.environ.get("CRM_METRICS_DEBUG"):
             raise

@@ -136,6 +136,19 @@ def test_query_as_a_subprocess(database: str, metrics: Metrics, tmp_path: Path) 
     assert bad.stderr == "crm-metrics: error: tz: unknown timezone 'Mars/Olympus' (an IANA name such as 'Asia/Jakarta' or 'UTC')\n"
 
 
+def test_a_reader_that_went_away_gets_no_error_message(database: str, tmp_path: Path) -> None:
+    # `crm-metrics query ... | head -1`, when head is gone before the answer is written.
+    read, write = os.pipe()
+    os.close(read)
+    command = [sys.executable, "-m", "crm_metrics", "query", "summary", "--tenant-id", TENANT.id, "--database-url", database]
+    try:
+        done = subprocess.run(command, stdout=write, stderr=subprocess.PIPE, cwd=tmp_path, timeout=60)
+    finally:
+        os.close(write)
+
+    assert (done.returncode, done.stderr) == (1, b"")
+
+
 # -- invalid input: exit 2, one line on stderr naming the field ---------------------------------
 
 INVALID = [
