@@ -94,14 +94,9 @@ def run(args: argparse.Namespace) -> None:
         return
     settings = Settings.from_env(database_url=args.database_url)
     if args.command == "load":
-        # Read and check the whole file before the database is opened: a bad file leaves no
-        # trace, not even a new database file or empty tables.
-        rows = loader.read(args.table, args.file)
-        with Metrics.connect(settings=settings) as metrics:
-            metrics.init_db()
-            count = loader.store(metrics.executor, args.table, rows)
-        print(f"loaded {count} rows into {args.table} from {args.file}")
-        return
+        # Check the whole file before the database is opened: a bad file leaves no trace, not
+        # even a new database file or empty tables. (`Metrics.load` reads it again to write it.)
+        loader.prepare_file(args.table, args.file)
     read_only = args.command == "query"
     with Metrics.connect(settings=settings, read_only=read_only) as metrics:
         if args.command == "query":
@@ -120,6 +115,10 @@ def run(args: argparse.Namespace) -> None:
         elif args.command == "init-db":
             metrics.init_db()
             print(f"tables ready in {metrics.executor.description}")
+        elif args.command == "load":
+            metrics.init_db()
+            count = metrics.load(args.table, args.file)
+            print(f"loaded {count} rows into {args.table} from {args.file}")
         elif args.command == "demo":
             from crm_metrics import demo
 

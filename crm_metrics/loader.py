@@ -5,7 +5,7 @@ A file loads whole or not at all: every row is checked first, the first bad one 
 Rows whose `id` is already in the table replace the stored ones (a re-export of a day whose
 conversations changed status updates them); the same id twice in one file is an error.
 An empty string is null in a column that allows null, in every format (CSV cannot tell the
-two apart). `read` checks a whole file without touching a database; `store` writes it.
+two apart).
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ from typing import Any
 import pyarrow as pa
 
 from crm_metrics.errors import InvalidParameter, LoadError
-from crm_metrics.executors import Executor
 from crm_metrics.request import timezone
 from crm_metrics.schema import TABLES, Column
 
@@ -138,28 +137,15 @@ def prepare(table: str, rows: Iterable[tuple[str, Mapping[str, Any]]], source: s
     return pa.table({c.name: pa.array(data[c.name], ARROW_TYPES[c.type]) for c in columns})
 
 
-def load_rows(executor: Executor, table: str, rows: Iterable[Mapping[str, Any]], source: str = "rows") -> int:
-    """Load rows (dicts) into `table`, all or nothing. Returns the number of rows."""
-    prepared = prepare(table, ((f"row {n}", row) for n, row in enumerate(rows, 1)), source)
-    executor.replace_rows(table, prepared)
-    return prepared.num_rows
+def prepare_rows(table: str, rows: Iterable[Mapping[str, Any]], source: str = "rows") -> pa.Table:
+    """Check rows (dicts) for `table`; `Metrics.load_rows` writes them."""
+    return prepare(table, ((f"row {n}", row) for n, row in enumerate(rows, 1)), source)
 
 
-def read(table: str, path: str | Path) -> pa.Table:
-    """Read and check a whole CSV, JSON Lines or Parquet file for `table`; no database is touched."""
+def prepare_file(table: str, path: str | Path) -> pa.Table:
+    """Check a CSV, JSON Lines or Parquet file for `table`; `Metrics.load` writes it."""
     path = Path(path)
     return prepare(table, read_file(path), str(path))
-
-
-def store(executor: Executor, table: str, prepared: pa.Table) -> int:
-    """Write rows from `read` into `table` in one transaction. Returns the number of rows."""
-    executor.replace_rows(table, prepared)
-    return prepared.num_rows
-
-
-def load_file(executor: Executor, table: str, path: str | Path) -> int:
-    """Load a CSV, JSON Lines or Parquet file into `table`, all or nothing."""
-    return store(executor, table, read(table, path))
 
 
 def _parse_json(text: str) -> Any:

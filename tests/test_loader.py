@@ -16,7 +16,6 @@ import pytest
 import sqlglot
 
 from crm_metrics import LoadError, Metrics
-from crm_metrics.loader import load_rows
 from crm_metrics.query import CompiledQuery, Field
 from crm_metrics.schema import TABLES
 
@@ -110,7 +109,7 @@ def write_parquet(path: Path, columns: dict[str, pa.Array]) -> Path:
 def metrics() -> Iterator[Metrics]:
     with Metrics.connect("duckdb:///:memory:") as metrics:
         metrics.init_db()
-        load_rows(metrics.executor, "conversations", BEFORE)
+        metrics.load_rows("conversations", BEFORE)
         yield metrics
 
 
@@ -541,8 +540,8 @@ BAD_FILES = [
 
 @pytest.fixture
 def filled(metrics: Metrics) -> Metrics:
-    load_rows(metrics.executor, "tenants", [{"id": "t-1", "name": "Old name", "timezone": "UTC"}])
-    load_rows(metrics.executor, "messages", [message("m-1", {"tokens_used": 1}, content="old")])
+    metrics.load_rows("tenants", [{"id": "t-1", "name": "Old name", "timezone": "UTC"}])
+    metrics.load_rows("messages", [message("m-1", {"tokens_used": 1}, content="old")])
     return metrics
 
 
