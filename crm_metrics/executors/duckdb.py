@@ -39,9 +39,13 @@ class DuckDBExecutor:
         # connection to the same database, so each thread gets its own.
         cursor = getattr(self._local, "cursor", None)
         if cursor is None:
-            cursor = self._db.cursor()
-            # Trap: DATE(ts) and TIMESTAMP(date) follow the session TimeZone; pin it to UTC.
-            _run(cursor, "SET TimeZone = 'UTC'")
+            try:
+                cursor = self._db.cursor()
+                # Trap: DATE(ts) and TIMESTAMP(date) follow the session TimeZone; pin it to UTC.
+                _run(cursor, "SET TimeZone = 'UTC'")
+            except duckdb.ConnectionException as error:
+                # The database was closed: a thread that never queried it cannot get a cursor.
+                raise BackendUnavailable(f"DuckDB connection lost: {error}") from error
             self._local.cursor = cursor
             with self._lock:
                 self._cursors.append(cursor)
@@ -69,10 +73,13 @@ class DuckDBExecutor:
         _run(self._cursor(), sql)
 
     def has_table(self, name: str) -> bool:
-        ((found,),) = self._cursor().execute(
-            "SELECT count(*) FROM information_schema.tables WHERE table_name = $name AND table_schema = current_schema()",
-            {"name": name},
-        ).fetchall()
+        try:
+            ((found,),) = self._cursor().execute(
+                "SELECT count(*) FROM information_schema.tables WHERE table_name = $name AND table_schema = current_schema()",
+                {"name": name},
+            ).fetchall()
+        except duckdb.ConnectionException as error:
+            raise BackendUnavailable(f"DuckDB connection lost: {error}") from error
         return bool(found)
 
     def replace_rows(self, table: str, rows: pyarrow.Table, derived: Sequence[Derived] = ()) -> None:
