@@ -228,7 +228,7 @@ def test_invalid_render_input(capsys: pytest.CaptureFixture[str], args: list[str
         (["render", "conversations", "--dialect", "duckdb"], "argument NAME: invalid choice: 'conversations'"),
         (["demo", "--days", "ninety"], "argument --days: invalid int value: 'ninety'"),
         (["load", "users", "users.csv"], "argument table: invalid choice: 'users'"),
-        (["serve"], "crm-metrics: error: argument COMMAND: invalid choice: 'serve'"),
+        (["export"], "crm-metrics: error: argument COMMAND: invalid choice: 'export'"),
         ([], "crm-metrics: error: the following arguments are required: COMMAND"),
         (["init-db", "--verbose"], "crm-metrics: error: unrecognized arguments: --verbose"),
     ],

@@ -71,8 +71,9 @@ def test_the_wheel_holds_the_package_its_sql_and_the_command(installed: Installe
 
     python = {f"crm_metrics/{p.relative_to(REPO / 'crm_metrics').as_posix()}" for p in (REPO / "crm_metrics").rglob("*.py")}
     sql = {f"crm_metrics/sql/{p.relative_to(REPO / 'sql').as_posix()}" for p in (REPO / "sql").rglob("*.sql")}
-    server = {p.relative_to(REPO).as_posix() for p in (REPO / "server").rglob("*.py")} if (REPO / "server").is_dir() else set()
+    server = {p.relative_to(REPO).as_posix() for p in (REPO / "server").rglob("*.py")}
     assert {"crm_metrics/sql/_macros.sql", "crm_metrics/sql/schema/duckdb.sql", "crm_metrics/sql/conversation_metrics.sql"} <= sql
+    assert "server/app.py" in server
     assert python | sql | server | {"crm_metrics/py.typed"} <= names
     assert not [name for name in names if name.startswith("tests/") or "__pycache__" in name]
 
@@ -90,6 +91,13 @@ def test_the_installed_package_is_the_one_that_runs(installed: Installed) -> Non
     site = installed.venv / "lib"
     assert Path(module).is_relative_to(site) and Path(sql_dir).is_relative_to(site)
     assert Path(sql_dir).name == "sql" and Path(sql_dir).parent.name == "crm_metrics"
+
+
+def test_the_installed_server_imports_without_extras(installed: Installed) -> None:
+    modules = sorted(p.stem for p in (REPO / "server").glob("*.py") if p.stem != "__init__")
+    done = installed.run("python", "-c", f"import {', '.join(f'server.{m}' for m in modules)}")
+
+    assert (done.returncode, done.stderr) == (0, "")
 
 
 def test_installed_render(installed: Installed) -> None:
