@@ -104,8 +104,8 @@ def run(args: argparse.Namespace) -> None:
     settings = Settings.from_env(database_url=args.database_url)
     if args.command == "load":
         # Check the whole file before the database is opened: a bad file leaves no trace, not
-        # even a new database file or empty tables. (`Metrics.load` reads it again to write it.)
-        loader.prepare_file(args.table, args.file)
+        # even a new database file or empty tables.
+        rows = loader.prepare_file(args.table, args.file)
     read_only = args.command == "query"
     with Metrics.connect(settings=settings, read_only=read_only) as metrics:
         if args.command == "query":
@@ -126,7 +126,7 @@ def run(args: argparse.Namespace) -> None:
             print(f"tables ready in {metrics.executor.description}")
         elif args.command == "load":
             metrics.init_db()
-            count = metrics.load(args.table, args.file)
+            count = metrics.write(args.table, rows)
             print(f"loaded {count} rows into {args.table} from {args.file}")
         elif args.command == "demo":
             from crm_metrics import demo

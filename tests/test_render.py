@@ -153,15 +153,7 @@ def test_injection_in_every_parameter_is_refused_naming_it(key: str, injection: 
         assert repr(value) in caught.value.message
 
 
-TRAILING_NEWLINE_BUG = pytest.mark.xfail(
-    reason="request.uuid: `$` in _UUID also matches before a trailing newline (use fullmatch or \\Z)",
-    strict=True,
-)
-
-
-@pytest.mark.parametrize(
-    "key", [pytest.param(key, marks=TRAILING_NEWLINE_BUG) if key.endswith("_id") else key for key in PARAMS]
-)
+@pytest.mark.parametrize("key", PARAMS)
 def test_a_valid_value_with_a_trailing_newline_is_refused(key: str) -> None:
     with pytest.raises(InvalidParameter) as caught:
         render_sql("conversation_metrics", "duckdb", {**VALID, key: VALID[key] + "\n"}, inline_values=True, now=NOW)
