@@ -25,8 +25,6 @@ from crm_metrics.executors import bigquery_target
 
 PARAMS = ("tenant_id", "start_date", "end_date", "outlet_id", "tz", "granularity")
 STYLES = ("params", "inline", "declare")
-#: Parameters the header's range line already shows.
-_IN_RANGE_LINE = {"start_date", "end_date", "tz", "range_start", "range_end"}
 _DATASET = re.compile(r"^(?:[a-z][a-z0-9.:-]*[a-z0-9]\.)?[A-Za-z0-9_]+$")
 
 
@@ -53,15 +51,12 @@ def render_sql(
     if dataset and (parsed is not Dialect.BIGQUERY or style == "params"):
         raise InvalidParameter("dataset", "qualifies tables for the BigQuery console: use it with --dialect bigquery and --inline or --declare")
     template = templates.load(name)
+    # Every value given is checked, inlined or not: a bad one never yields SQL.
     grain = request.granularity("granularity", params.get("granularity"))
     outlet = request.optional_uuid("outlet_id", params.get("outlet_id"))
-    query = compile_sql(name, parsed, outlet=outlet is not None, granularity=grain)
-    header = template.header()
-    if style == "params":
-        return f"{header}\n{query.sql}\n"
-
-    settings = settings or Settings()
-    tenant = request.uuid("tenant_id", params.get("tenant_id"))
+    tenant = request.optional_uuid("tenant_id", params.get("tenant_id"))
+    # The settings a query would use (prices, longest range): the environment's by default.
+    settings = settings or Settings.from_env()
     period = request.period(
         request.date("start_date", params.get("start_date")),
         request.date("end_date", params.get("end_date")),
@@ -69,12 +64,26 @@ def render_sql(
         now=now or dt.datetime.now(dt.UTC),
         max_days=settings.max_range_days,
     )
+    query = compile_sql(name, parsed, outlet=outlet is not None, granularity=grain)
+    header = template.header()
+    if style == "params":
+        return f"{header}\n{query.sql}\n"
+    if tenant is None:
+        raise InvalidParameter("tenant_id", "is required to inline the parameters")
+
     values = request.values(tenant, outlet, period, settings)
-    lines = [f"-- {p.name}: {values[p.name]}" for p in query.params if p.name not in _IN_RANGE_LINE]
-    lines.append(
-        f"-- range: {period.start_date} .. {period.end_date} in {period.tz}, by {grain}"
-        f" = [{period.range_start:%Y-%m-%dT%H:%M:%SZ}, {period.range_end:%Y-%m-%dT%H:%M:%SZ})"
-    )
+    used = {p.name for p in query.params}
+    lines = [f"-- {p}: {values[p]}" for p in ("tenant_id", "outlet_id") if p in used]
+    if "range_start" in used:
+        lines.append(
+            f"-- range: {period.start_date} .. {period.end_date} in {period.tz}, by {grain}"
+            f" = [{period.range_start:%Y-%m-%dT%H:%M:%SZ}, {period.range_end:%Y-%m-%dT%H:%M:%SZ})"
+        )
+    if "llm_price_per_million_tokens" in used:
+        lines.append(
+            f"-- prices in USD: LLM {settings.llm_price_per_million_tokens} per million tokens,"
+            f" WhatsApp {settings.whatsapp_price_per_message} per message"
+        )
     target = None
     if parsed is Dialect.BIGQUERY:
         target = console_dataset(dataset, settings)

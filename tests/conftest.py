@@ -40,8 +40,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 @pytest.hookimpl(wrapper=True)
 def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> Iterator[object]:
     """A property test on an engine with an example budget (`Engine.max_examples`) runs at most
-    that many examples there. @given reads its settings from the test function when called, and
-    the function is shared by every engine's run, so the budget is set for this call only."""
+    that many examples there. @given reads its settings from the test function when called (in
+    `_hypothesis_internal_use_settings`: hypothesis has no public way to change them for one
+    call), and the function is shared by every engine's run, so the budget is set for this call
+    only."""
     engine = pyfuncitem.funcargs.get("engine")
     budget = getattr(engine, "max_examples", None)
     test = pyfuncitem.obj

@@ -74,7 +74,7 @@ def test_console_sql_runs_unchanged_and_answers_as_the_library(
         assert query.normalise(_console(emulator, text)) == expected, style
 
 
-def test_console_sql_says_what_it_asks(golden: Metrics) -> None:
+def test_console_sql_says_what_it_asks() -> None:
     text = render_sql("conversation_metrics", "bigquery", PARAMS, style="declare", dataset="my-project.crm_analytics")
     header = [line for line in text.splitlines() if line.startswith("-- ") and ":" in line and not line.startswith("--  ")]
     assert header[0] == "-- name: conversation_metrics"
