@@ -10,8 +10,9 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
-from crm_metrics import output, templates
+from crm_metrics import loader, output, templates
 from crm_metrics.config import DEFAULT_DATABASE_URL, Settings
 from crm_metrics.dialects import Dialect
 from crm_metrics.errors import MetricsError
@@ -20,6 +21,14 @@ from crm_metrics.schema import TABLES
 from crm_metrics.service import Metrics
 
 PROG = "crm-metrics"
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line like every other error (its default prints the
+    whole usage first). Subcommand parsers are made of this class too."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -35,7 +44,7 @@ def _parser() -> argparse.ArgumentParser:
     request.add_argument("--outlet-id", help="only this outlet's conversations (UUID)")
     request.add_argument("--tz", help="IANA timezone that cuts days (default: the tenant's, else UTC)")
 
-    parser = argparse.ArgumentParser(prog=PROG, description="SQL-first metrics for WhatsApp CRMs.")
+    parser = _Parser(prog=PROG, description="SQL-first metrics for WhatsApp CRMs.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     query = commands.add_parser("query", help="print a dashboard or a summary")
@@ -45,6 +54,11 @@ def _parser() -> argparse.ArgumentParser:
         if kind == "dashboard":
             sub.add_argument("--granularity", default="day", help="day (default), week (ISO, from Monday) or month")
         sub.add_argument("--format", default="json", choices=output.FORMATS, help="output format (default: json, the HTTP body)")
+        sub.add_argument(
+            "--dry-run",
+            action="store_true",
+            help="print the bytes the query would process instead (BigQuery only; it does not run)",
+        )
 
     render = commands.add_parser("render", help="print a template's SQL for a dialect")
     render.add_argument("name", choices=templates.names(), metavar="NAME", help=", ".join(templates.names()))
@@ -56,7 +70,18 @@ def _parser() -> argparse.ArgumentParser:
         metavar="KEY=VALUE",
         help="a request parameter: tenant_id, start_date, end_date, outlet_id, tz, granularity",
     )
-    render.add_argument("--inline", action="store_true", help="turn parameters into typed literals, to run as-is in a console")
+    style = render.add_mutually_exclusive_group()
+    style.add_argument("--inline", action="store_true", help="turn parameters into typed literals, to run as-is in a console")
+    style.add_argument(
+        "--declare",
+        action="store_true",
+        help="a BigQuery script: one DECLARE per parameter, then the query (--dialect bigquery)",
+    )
+    render.add_argument(
+        "--dataset",
+        metavar="PROJECT.DATASET",
+        help="qualify the tables for the BigQuery console (default: from DATABASE_URL or BIGQUERY_PROJECT_ID and BIGQUERY_DATASET)",
+    )
 
     commands.add_parser("init-db", help="create the tables where missing", parents=[database])
 
@@ -66,6 +91,10 @@ def _parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser("demo", help="write the deterministic demo dataset", parents=[database])
     demo.add_argument("--days", type=int, default=90, help="days ending today (default: 90)")
+
+    serve = commands.add_parser("serve", help="serve the HTTP API (opens the database read-only)", parents=[database])
+    serve.add_argument("--host", help="interface to listen on (default: $HOST, else 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="TCP port (default: $PORT, else 3007)")
     return parser
 
 
@@ -79,11 +108,28 @@ def _params(pairs: Sequence[str]) -> dict[str, str]:
     return params
 
 
+def _dry_run_report(kind: str, estimate: int, settings: Settings) -> str:
+    limit = settings.bigquery_maximum_bytes_billed
+    cap = f"at most {limit:,} bytes may be billed (BIGQUERY_MAXIMUM_BYTES_BILLED)" if limit else "no BIGQUERY_MAXIMUM_BYTES_BILLED limit"
+    return f"the {kind} query would process {estimate:,} bytes; {cap}\n"
+
+
 def run(args: argparse.Namespace) -> None:
     if args.command == "render":
-        print(render_sql(args.name, args.dialect, _params(args.param), inline_values=args.inline), end="")
+        style = "inline" if args.inline else "declare" if args.declare else "params"
+        sql = render_sql(args.name, args.dialect, _params(args.param), style=style, dataset=args.dataset, settings=Settings.from_env())
+        print(sql, end="")
+        return
+    if args.command == "serve":
+        from server.serve import serve
+
+        serve(database_url=args.database_url, host=args.host, port=args.port)
         return
     settings = Settings.from_env(database_url=args.database_url)
+    if args.command == "load":
+        # Check the whole file before the database is opened: a bad file leaves no trace, not
+        # even a new database file or empty tables.
+        rows = loader.prepare_file(args.table, args.file)
     read_only = args.command == "query"
     with Metrics.connect(settings=settings, read_only=read_only) as metrics:
         if args.command == "query":
@@ -94,6 +140,10 @@ def run(args: argparse.Namespace) -> None:
                 outlet_id=args.outlet_id,
                 tz=args.tz,
             )
+            if args.dry_run:
+                grain = {"granularity": args.granularity} if args.kind == "dashboard" else {}
+                print(_dry_run_report(args.kind, metrics.dry_run(args.kind, **fields, **grain), settings), end="")
+                return
             if args.kind == "dashboard":
                 result = metrics.dashboard(**fields, granularity=args.granularity)
             else:
@@ -104,7 +154,7 @@ def run(args: argparse.Namespace) -> None:
             print(f"tables ready in {metrics.executor.description}")
         elif args.command == "load":
             metrics.init_db()
-            count = metrics.load(args.table, args.file)
+            count = metrics.write(args.table, rows)
             print(f"loaded {count} rows into {args.table} from {args.file}")
         elif args.command == "demo":
             from crm_metrics import demo
@@ -118,8 +168,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         run(args)
+        sys.stdout.flush()
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader went away (`crm-metrics query ... | head`): stop without a message. Point
+        # stdout at devnull so the flush at exit does not fail again (Python docs, signal
+        # module, "Note on SIGPIPE").
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     except Exception as error:
         if os.environ.get("CRM_METRICS_DEBUG"):
             raise

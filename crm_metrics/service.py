@@ -10,17 +10,24 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from collections.abc import Callable, Mapping
+import time
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from crm_metrics import loader, request, schema
 from crm_metrics.compiler import compile_sql, parse_dialect
 from crm_metrics.config import Settings
-from crm_metrics.errors import InvalidParameter
+from crm_metrics.errors import ConfigError, InvalidParameter, MetricsError
 from crm_metrics.executors import Executor, connect
-from crm_metrics.models import SERIES, SUMMARY_TEMPLATE, Dashboard, Summary
-from crm_metrics.query import CompiledQuery
+from crm_metrics.executors.base import Derived, DryRunner
+from crm_metrics.models import DASHBOARD_TEMPLATE, SERIES, SUMMARY_TEMPLATE, Dashboard, Summary
+
+if TYPE_CHECKING:
+    import pyarrow
+
+#: The embedded store's derived tables and the templates that compute their rows.
+DERIVED = (("conversation_facts", "facts_conversations"), ("message_facts", "facts_messages"))
 
 
 def _utc_now() -> dt.datetime:
@@ -40,15 +47,17 @@ class Metrics:
         self.executor = executor
         self.settings = settings or Settings()
         self.clock = clock
+        self._layout: str | None = None
         self._has_tenants: bool | None = None
-        self._lock = threading.Lock()
+        #: tenant id -> (expiry on the monotonic clock, name, timezone)
+        self._tenants: dict[str, tuple[float, str | None, str | None]] = {}
 
     @classmethod
     def connect(cls, url: str | None = None, *, read_only: bool = False, settings: Settings | None = None, **kwargs: Any) -> Metrics:
         """Open the database at `url` (default: `DATABASE_URL`, else `duckdb:///crm_metrics.duckdb`)."""
         settings = settings or Settings.from_env(database_url=url)
         timeout = settings.query_timeout_seconds or None
-        return cls(connect(settings.database_url, read_only=read_only, timeout=timeout), settings, **kwargs)
+        return cls(connect(settings.database_url, read_only=read_only, timeout=timeout, settings=settings), settings, **kwargs)
 
     def close(self) -> None:
         self.executor.close()
@@ -70,13 +79,19 @@ class Metrics:
         tz: str | None = None,
         granularity: str = "day",
     ) -> Dashboard:
-        """The four dense series (conversations, messages, handoffs, costs) of a tenant."""
+        """The four dense series (conversations, messages, handoffs, costs) of a tenant, from
+        one statement (sql/dashboard.sql)."""
         grain = request.granularity("granularity", granularity)
         tenant, outlet, period, _ = self._resolve(tenant_id, start_date, end_date, outlet_id, tz)
-        values = request.values(tenant, outlet, period, self.settings)
+        offsets = request.utc_offsets(period) if self.layout == "facts" else None
+        values = request.values(tenant, outlet, period, self.settings, offsets)
+        names, rows = self._fetch(
+            DASHBOARD_TEMPLATE, values, outlet=outlet is not None, granularity=grain, offsets=offsets is not None
+        )
+        records = [dict(zip(names, row, strict=True)) for row in rows]
         series = {
-            key: [row_type(*row) for row in self._fetch(template, values, outlet=outlet is not None, granularity=grain)]
-            for key, (template, row_type) in SERIES.items()
+            key: [row_type(**{f: record[f] for f in row_type.field_names()}) for record in records]
+            for key, row_type in SERIES.items()
         }
         return Dashboard(
             tenant_id=tenant,
@@ -96,35 +111,106 @@ class Metrics:
         outlet_id: str | None = None,
         tz: str | None = None,
     ) -> Summary:
-        """The whole range in one row, computed from raw rows."""
+        """The whole range in one row, computed from raw rows (sql/tenant_summary.sql)."""
         tenant, outlet, period, name = self._resolve(tenant_id, start_date, end_date, outlet_id, tz)
         values = request.values(tenant, outlet, period, self.settings)
-        (row,) = self._fetch(SUMMARY_TEMPLATE, values, outlet=outlet is not None)
+        _, (row,) = self._fetch(SUMMARY_TEMPLATE, values, outlet=outlet is not None)
         return Summary(tenant, name, period.start_date, period.end_date, outlet, period.tz, *row)
 
+    def dry_run(
+        self,
+        kind: str,
+        tenant_id: str,
+        start_date: str | dt.date | None = None,
+        end_date: str | dt.date | None = None,
+        outlet_id: str | None = None,
+        tz: str | None = None,
+        granularity: str = "day",
+    ) -> int:
+        """The bytes the statement of a `dashboard` or a `summary` would process (a BigQuery
+        dry run: it does not run and nothing is billed for it; the tenant's timezone is still
+        looked up, as it decides the range)."""
+        if not isinstance(self.executor, DryRunner):
+            raise ConfigError(f"dry runs are BigQuery-only; this database is {self.executor.description}")
+        if kind not in ("dashboard", "summary"):
+            raise InvalidParameter("kind", f"must be dashboard or summary, got {kind!r}")
+        grain = request.granularity("granularity", granularity)
+        tenant, outlet, period, _ = self._resolve(tenant_id, start_date, end_date, outlet_id, tz)
+        values = request.values(tenant, outlet, period, self.settings)
+        if kind == "dashboard":
+            name, shape = DASHBOARD_TEMPLATE, {"outlet": outlet is not None, "granularity": grain}
+        else:
+            name, shape = SUMMARY_TEMPLATE, {"outlet": outlet is not None}
+        return self.executor.dry_run(compile_sql(name, self.executor.dialect, layout=self.layout, **shape), values)
+
+    def bigquery_status(self) -> str:
+        """For /health: `not_configured` unless the database is BigQuery, then `configured`
+        when it answers and `unreachable` when it does not."""
+        if self.executor.dialect != "bigquery":
+            return "not_configured"
+        try:
+            self.executor.ping()
+        except MetricsError:
+            return "unreachable"
+        return "configured"
+
     def sql(self, name: str, dialect: str | None = None, *, outlet: bool = False, granularity: str = "day") -> str:
-        """The SQL the library runs for a template, in a dialect (default: this database's)."""
-        return compile_sql(name, parse_dialect(dialect or self.executor.dialect), outlet=outlet, granularity=granularity).sql
+        """The SQL of a template, in a dialect (default: this database's, in its layout)."""
+        layout = self.layout if dialect is None else "seed"
+        dialect = parse_dialect(dialect or self.executor.dialect)
+        return compile_sql(name, dialect, outlet=outlet, granularity=granularity, layout=layout).sql
 
     # -- data in ----------------------------------------------------------------------------
 
     def init_db(self) -> None:
-        """Create the seed's tables where they are missing."""
+        """Create the tables where missing (and fill derived tables made new from the rows
+        already there)."""
+        was = self.layout
         self.executor.run_script(schema.ddl(self.executor.dialect))
-        self._has_tenants = None
+        self._layout = self._has_tenants = None
+        self._tenants.clear()
+        if self.layout == "facts" and was != "facts":
+            self.executor.rebuild(self._derived())
 
     def load(self, table: str, path: str | Path) -> int:
         """Load a CSV, JSON Lines or Parquet file into a table, all or nothing; rows whose id
         is already stored replace the stored ones. Returns the number of rows loaded."""
-        count = loader.load_file(self.executor, table, path)
-        self._has_tenants = None
-        return count
+        return self.write(table, loader.prepare_file(table, path))
+
+    def load_rows(self, table: str, rows: Iterable[Mapping[str, Any]], source: str = "rows") -> int:
+        """Load rows (dicts with the table's columns) as `load` loads a file."""
+        return self.write(table, loader.prepare_rows(table, rows, source))
+
+    def write(self, table: str, rows: pyarrow.Table) -> int:
+        """Write rows checked by `crm_metrics.loader.prepare_file` / `prepare_rows`, all or
+        nothing, keeping derived tables up to date. Returns the number of rows."""
+        self.executor.replace_rows(table, rows, self._derived())
+        self._tenants.clear()
+        return rows.num_rows
+
+    def refresh(self) -> None:
+        """Recompute the derived tables from the base tables (after writing those directly)."""
+        if self.layout == "facts":
+            self.executor.rebuild(self._derived())
+
+    @property
+    def layout(self) -> str:
+        """'facts' where the derived tables exist (the embedded store), else 'seed'."""
+        if self._layout is None:
+            present = all(self.executor.has_table(table) for table, _ in DERIVED)
+            self._layout = "facts" if present else "seed"
+        return self._layout
 
     # -- plumbing ---------------------------------------------------------------------------
 
-    def _fetch(self, template: str, values: Mapping[str, Any], **shape: Any) -> list[tuple[Any, ...]]:
-        query: CompiledQuery = compile_sql(template, self.executor.dialect, **shape)
-        return self.executor.fetch(query, values)
+    def _derived(self) -> list[Derived]:
+        if self.layout != "facts":
+            return []
+        return [(table, compile_sql(template, self.executor.dialect)) for table, template in DERIVED]
+
+    def _fetch(self, template: str, values: Mapping[str, Any], **shape: Any) -> tuple[list[str], list[tuple[Any, ...]]]:
+        query = compile_sql(template, self.executor.dialect, layout=self.layout, **shape)
+        return [c.name for c in query.columns], self.executor.fetch(query, values)
 
     def _resolve(
         self,
@@ -151,14 +237,25 @@ class Metrics:
         return tenant, outlet, period, name
 
     def tenant(self, tenant_id: str) -> tuple[str | None, str | None]:
-        """The tenant's name and timezone from the optional `tenants` table; a timezone that
-        is not a known IANA name is ignored (the request falls back to UTC)."""
+        """The tenant's name and timezone from the optional `tenants` table, remembered for
+        TENANT_CACHE_SECONDS (and forgotten by every load). A timezone that is not a known IANA
+        name is ignored: the request falls back to UTC."""
+        now = time.monotonic()
+        cached = self._tenants.get(tenant_id)
+        if cached and cached[0] > now:
+            return cached[1], cached[2]
+        name, zone = self._lookup(tenant_id)
+        if len(self._tenants) > 10_000:
+            self._tenants.clear()
+        self._tenants[tenant_id] = (now + self.settings.tenant_cache_seconds, name, zone)
+        return name, zone
+
+    def _lookup(self, tenant_id: str) -> tuple[str | None, str | None]:
         if self._has_tenants is None:
-            with self._lock:
-                self._has_tenants = self.executor.has_table("tenants")
+            self._has_tenants = self.executor.has_table("tenants")
         if not self._has_tenants:
             return None, None
-        rows = self._fetch("tenant", {"tenant_id": tenant_id})
+        _, rows = self._fetch("tenant", {"tenant_id": tenant_id})
         if not rows:
             return None, None
         name, zone = rows[0]

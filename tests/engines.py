@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from crm_metrics import Metrics, Settings
-from crm_metrics.loader import load_rows
+from crm_metrics.schema import ddl
 
 Rows = Mapping[str, Sequence[Mapping[str, Any]]]
 FIXED_NOW = dt.datetime(2025, 11, 4, 12, 0, tzinfo=dt.UTC)
@@ -29,35 +29,97 @@ def unavailable(reason: str) -> None:
 
 
 class Engine:
-    """Base: subclasses say how to connect and how to empty the tables."""
+    """Base: subclasses connect in `start`; `fresh` empties the tables and loads rows."""
 
     name: str
+    #: At most this many examples per hypothesis property on this engine (None: the profile's).
+    #: tests/conftest.py applies it to every property test that takes the `engine` fixture.
+    max_examples: int | None = None
+    #: Tables emptied between examples (the derived ones too, where the layout has them).
+    tables = ("tenants", "conversations", "messages", "conversation_facts", "message_facts")
 
     def start(self) -> None:
-        """Connect once per test session (or call `unavailable`)."""
-
-    def stop(self) -> None: ...
-
-    def metrics(self, clock: Callable[[], dt.datetime]) -> Metrics:
-        """A Metrics over this engine's (empty) seed tables."""
+        """Connect once per test session (or call `unavailable`) and set `self.executor`
+        and `self.settings`, over the tables `init_db` creates."""
         raise NotImplementedError
 
+    def stop(self) -> None:
+        self.executor.close()
+
+    def reset(self) -> None:
+        for table in self.tables:
+            if self.executor.has_table(table):
+                self.executor.run_script(f"DELETE FROM {table}")
+
     def fresh(self, rows: Rows | None = None, *, clock: Callable[[], dt.datetime] = lambda: FIXED_NOW) -> Metrics:
-        metrics = self.metrics(clock)
+        """A new Metrics (no remembered tenants) over tables holding exactly `rows`."""
+        self.reset()
+        metrics = Metrics(self.executor, self.settings, clock=clock)
         for table in ("tenants", "conversations", "messages"):
             if rows and rows.get(table):
-                load_rows(metrics.executor, table, rows[table])
+                metrics.load_rows(table, rows[table])
         return metrics
 
 
 class DuckDBEngine(Engine):
+    """The embedded store as `crm-metrics init-db` makes it (the 'facts' layout)."""
+
     name = "duckdb"
 
-    def metrics(self, clock: Callable[[], dt.datetime]) -> Metrics:
-        metrics = Metrics.connect("duckdb:///:memory:", settings=Settings(database_url="duckdb:///:memory:"), clock=clock)
+    def start(self) -> None:
+        self.settings = Settings(database_url="duckdb:///:memory:")
+        metrics = Metrics.connect(settings=self.settings)
         metrics.init_db()
-        return metrics
+        assert metrics.layout == "facts"
+        self.executor = metrics.executor
 
 
-#: Engines by name; PostgreSQL and BigQuery register here too.
-ENGINES: dict[str, type[Engine]] = {"duckdb": DuckDBEngine}
+class DuckDBSeedEngine(Engine):
+    """DuckDB holding only the seed's tables, as a user who brings their own would: the
+    queries derive turns and handoffs at query time (the 'seed' layout)."""
+
+    name = "duckdb-seed"
+
+    def start(self) -> None:
+        self.settings = Settings(database_url="duckdb:///:memory:")
+        self.executor = Metrics.connect(settings=self.settings).executor
+        self.executor.run_script(ddl("duckdb"))
+        self.executor.run_script("DROP TABLE conversation_facts; DROP TABLE message_facts")
+        assert Metrics(self.executor).layout == "seed"
+
+
+class BigQueryEngine(Engine):
+    """BigQuery through google-cloud-bigquery, on the local emulator (tests/bigquery_emulator.py),
+    in a dataset of its own, with the seed's tables (BigQuery's layout). One executor serves
+    every test."""
+
+    name = "bigquery"
+    # Every query is a job the emulator translates to DuckDB in Python (0.1 to 0.3 s for a
+    # metric query): a property gets a handful of examples here; the other engines run the
+    # profile's count over the same strategies.
+    max_examples = 5
+
+    def start(self) -> None:
+        from crm_metrics.executors import connect
+        from tests import bigquery_emulator
+
+        try:
+            emulator = bigquery_emulator.shared()
+        except bigquery_emulator.EmulatorUnavailable as error:
+            unavailable(str(error))
+        self.settings = Settings(
+            database_url=f"bigquery://{bigquery_emulator.PROJECT}/{emulator.create_dataset()}",
+            bigquery_api_endpoint=emulator.endpoint,
+        )
+        self.executor = connect(self.settings.database_url, timeout=60, settings=self.settings)
+        metrics = Metrics(self.executor, self.settings)
+        metrics.init_db()
+        assert metrics.layout == "seed"
+
+    def reset(self) -> None:
+        # One script for the three tables (BigQuery's DELETE wants a WHERE clause).
+        self.executor.run_script("TRUNCATE TABLE tenants; TRUNCATE TABLE conversations; TRUNCATE TABLE messages;")
+
+
+#: Engines by name; PostgreSQL registers here too.
+ENGINES: dict[str, type[Engine]] = {"duckdb": DuckDBEngine, "duckdb-seed": DuckDBSeedEngine, "bigquery": BigQueryEngine}
