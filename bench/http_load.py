@@ -151,6 +151,6 @@ def cached(database_url: str, tenant: str, last_day: dt.date, log: Path) -> dict
         return wrk(base, tenant, paths)
 
 
-def uncached(database_url: str, tenant: str, last_day: dt.date, log: Path) -> dict[str, Any]:
+def uncached(database_url: str, tenant: str, last_day: dt.date, log: Path, connections: int = CONNECTIONS) -> dict[str, Any]:
     with server(database_url, cache_ttl_seconds=0, log=log) as base:
-        return wrk(base, tenant, windows(last_day, 64), seconds=UNCACHED_SECONDS)
+        return wrk(base, tenant, windows(last_day, 64), seconds=UNCACHED_SECONDS, connections=connections)

@@ -1,9 +1,10 @@
 """Load a generated data set into a DuckDB file or a private PostgreSQL schema.
 
-The loader's per-row checks (crm_metrics.loader.prepare) run at tens of thousands of rows a
+The loader's per-row checks (crm_metrics.loader.prepare_file) run at tens of thousands of rows a
 second: minutes for 10M messages, and its Parquet reader turns the whole file into Python
-dicts first. So the rows go into DuckDB as Arrow tables through the executor (`replace_rows`,
-the step the loader ends with), and `loader_rate` measures what the loader's own path would
+dicts first. So the rows go into DuckDB as Arrow tables in the loader's types through
+`Metrics.write` (the step `Metrics.load` ends with, which also keeps the embedded store's
+derived tables up to date), and `loader_rate` measures what the loader's own checks would
 have cost.
 
 PostgreSQL is where users already keep the seed's tables; crm-metrics reads them. The
@@ -19,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import io
 import secrets
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -30,11 +32,11 @@ import pyarrow.parquet as pq
 
 from bench.generate import TABLES, DataSet
 from crm_metrics import Metrics, Settings
-from crm_metrics.loader import ARROW_TYPES, prepare
+from crm_metrics.loader import ARROW_TYPES, prepare_file
 from crm_metrics.schema import TABLES as COLUMNS
 
 POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
-#: Rows per replace_rows call: bounds the memory of an executor that copies row by row.
+#: Rows per PostgreSQL COPY statement.
 CHUNK_ROWS = 1_000_000
 
 Progress = Callable[[str], None]
@@ -47,14 +49,14 @@ def arrow_table(dataset: DataSet, table: str) -> pa.Table:
 
 
 def load(metrics: Metrics, dataset: DataSet, progress: Progress) -> dict[str, float]:
-    """Create the tables, load every table of `dataset`; seconds per step."""
+    """Create the tables and write every table of `dataset` through `Metrics.write`, which
+    keeps the library's derived tables up to date; seconds per table."""
     seconds: dict[str, float] = {}
     metrics.init_db()
     for table in TABLES:
         started = time.perf_counter()
         rows = arrow_table(dataset, table)
-        for offset in range(0, rows.num_rows, CHUNK_ROWS):
-            metrics.executor.replace_rows(table, rows.slice(offset, CHUNK_ROWS))
+        metrics.write(table, rows)
         seconds[table] = time.perf_counter() - started
         progress(f"  {table}: {rows.num_rows:,} rows in {seconds[table]:.1f} s")
     return seconds
@@ -139,6 +141,8 @@ def postgres_store(dataset: DataSet, url: str, progress: Progress) -> dict[str, 
         started = time.perf_counter()
         with Metrics.connect(url, settings=settings) as metrics:
             metrics.init_db()
+            # Whatever the library derives from the tables, brought up to date its own way.
+            metrics.refresh()
         seconds["indexes"] = time.perf_counter() - started
         progress(f"  {len(indexes)} indexes built in {seconds['indexes']:.1f} s")
         started = time.perf_counter()
@@ -149,11 +153,14 @@ def postgres_store(dataset: DataSet, url: str, progress: Progress) -> dict[str, 
 
 
 def loader_rate(dataset: DataSet, rows: int = 100_000) -> dict[str, float]:
-    """Rows per second of the loader's own path (read as dicts, check, convert) on a slice of
-    the messages, and what that makes for all of them."""
-    table = pq.read_table(dataset.path("messages")).slice(0, rows)
-    started = time.perf_counter()
-    prepare("messages", ((f"row {n}", row) for n, row in enumerate(table.to_pylist(), 1)))
-    seconds = time.perf_counter() - started
+    """Rows per second of the loader's own path (`crm_metrics.loader.prepare_file`: read the
+    file as dicts, check and convert every value) on a Parquet file of the first messages,
+    and what that makes for all of them."""
+    with tempfile.TemporaryDirectory() as directory:
+        sample = Path(directory) / "messages.parquet"
+        pq.write_table(pq.read_table(dataset.path("messages")).slice(0, rows), sample)
+        started = time.perf_counter()
+        prepare_file("messages", sample)
+        seconds = time.perf_counter() - started
     total = pq.read_metadata(dataset.path("messages")).num_rows
     return {"rows": rows, "rows_per_second": round(rows / seconds), "seconds_for_all_messages": round(total / (rows / seconds), 1)}
