@@ -14,9 +14,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import sqlglot
+
 from bench import pandas_metrics
 from crm_metrics import Metrics
-from crm_metrics.query import CompiledQuery
+from crm_metrics.query import CompiledQuery, Field
 
 #: Runs per measurement: at least MIN_RUNS, then more while the budget lasts, up to MAX_RUNS.
 MIN_RUNS, MAX_RUNS = 5, 31
@@ -141,14 +143,26 @@ def duckdb_replay(connection: Any) -> Replay:
     return replay
 
 
-def postgres_replay(connection: Any) -> Replay:
-    connection.execute("SET TimeZone = 'UTC'")
+def postgres_replay(connection: Any, metrics: Metrics) -> Replay:
+    """Run statements on a raw psycopg connection given the same session settings as the
+    library's connections (its executor sets some, such as jit = off: without them the driver
+    would run a different experiment)."""
+    for name, value in session_settings(metrics):
+        connection.execute("SELECT set_config(%s, %s, false)", (name, value))
 
     def replay(recorded: Sequence[tuple[CompiledQuery, dict[str, Any]]]) -> None:
         for query, values in recorded:
             connection.execute(query.sql, values).fetchall()
 
     return replay
+
+
+def session_settings(metrics: Metrics) -> list[tuple[Any, ...]]:
+    """The settings a PostgreSQL executor gave its session, asked through the executor."""
+    sql = "SELECT name, setting FROM pg_settings WHERE source = 'session'"
+    columns = (Field("name", "STRING", ""), Field("setting", "STRING", ""))
+    query = CompiledQuery("session_settings", "postgres", sql, (), columns, sqlglot.parse_one(sql, read="postgres"))
+    return metrics.executor.fetch(query, {})
 
 
 def paths(metrics: Metrics, replay: Replay, pandas: Callable[[], dict[str, Any]], window: Window) -> dict[str, Any]:

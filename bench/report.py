@@ -313,8 +313,10 @@ def _method() -> list[str]:
         "- Library: `Metrics.dashboard(...)` (day series) and `Metrics.summary(...)` with explicit dates, "
         "the tenant's timezone from `tenants`, default settings; the store opened read-only, as the server does.",
         "- Same SQL via driver: the statements the library ran for that answer (recorded at its executor, "
-        "with their bound values) replayed on a raw `duckdb` / `psycopg` connection of the same database, "
-        "fetching all rows.",
+        "with their bound values) replayed on a raw `duckdb` / `psycopg` connection of the same database "
+        "with the same session settings (DuckDB: TimeZone; PostgreSQL: every setting the executor gives "
+        "its sessions, read from pg_settings, e.g. jit = off), fetching all rows. Both start fresh for "
+        "each tenant (PostgreSQL caches plans per connection).",
         "- pandas: bench/pandas_metrics.py, what a user writes without crm-metrics: two plain SELECTs "
         "(the tenant's conversations overlapping the window, and their messages) into DataFrames, then "
         "vectorised pandas with `json.loads` on metadata; every field of the day dashboard and the "

@@ -116,7 +116,7 @@ def measure_postgres(full: generate.DataSet, targets: dict[str, measure.Window],
             with Metrics.connect(url, read_only=True) as metrics, psycopg.connect(url, autocommit=True) as raw:
                 results["server_version"] = raw.execute("SHOW server_version").fetchone()[0]
                 reader = pandas_metrics.postgres_reader(raw)
-                results[label] = measure.paths(metrics, measure.postgres_replay(raw), _pandas(reader, window), window)
+                results[label] = measure.paths(metrics, measure.postgres_replay(raw, metrics), _pandas(reader, window), window)
             _said(progress, results[label])
     return results
 
