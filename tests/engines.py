@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import secrets
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import pytest
 
@@ -59,5 +61,52 @@ class DuckDBEngine(Engine):
         return metrics
 
 
-#: Engines by name; PostgreSQL and BigQuery register here too.
-ENGINES: dict[str, type[Engine]] = {"duckdb": DuckDBEngine}
+POSTGRES_URL = os.environ.get("CRM_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def with_search_path(url: str, schema: str) -> str:
+    """`url` whose sessions see `schema` first (libpq's `options=-csearch_path=...`)."""
+    parts = urlsplit(url)
+    query = dict(parse_qsl(parts.query, keep_blank_values=True))
+    query["options"] = f"{query.get('options', '')} -csearch_path={schema}".strip()
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+class PostgresEngine(Engine):
+    """The PostgreSQL server at CRM_TEST_POSTGRES_URL, in a schema of its own (a random name,
+    so parallel runs do not collide), dropped at the end. One pool serves every test."""
+
+    name = "postgres"
+
+    def start(self) -> None:
+        import psycopg
+        from psycopg import sql
+
+        from crm_metrics.executors.postgres import PostgresExecutor, mask_password
+
+        self.schema = f"crm_test_{secrets.token_hex(4)}"
+        try:
+            with psycopg.connect(POSTGRES_URL, autocommit=True, connect_timeout=5) as conn:
+                conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(self.schema)))
+        except psycopg.OperationalError as error:
+            unavailable(f"PostgreSQL at {mask_password(POSTGRES_URL)} is unreachable (set CRM_TEST_POSTGRES_URL): {error}")
+        self.url = with_search_path(POSTGRES_URL, self.schema)
+        self.executor = PostgresExecutor(self.url, timeout=60)
+        Metrics(self.executor).init_db()
+
+    def stop(self) -> None:
+        import psycopg
+        from psycopg import sql
+
+        self.executor.close()
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(self.schema)))
+
+    def metrics(self, clock: Callable[[], dt.datetime]) -> Metrics:
+        # TRUNCATE empties the tables in one statement, fast enough for every hypothesis example.
+        self.executor.run_script("TRUNCATE tenants, conversations, messages")
+        return Metrics(self.executor, Settings(database_url=self.url), clock=clock)
+
+
+#: Engines by name; BigQuery registers here too.
+ENGINES: dict[str, type[Engine]] = {"duckdb": DuckDBEngine, "postgres": PostgresEngine}

@@ -9,7 +9,7 @@ from crm_metrics.executors.base import Executor
 
 __all__ = ["Executor", "connect", "SCHEMES"]
 
-SCHEMES = ("duckdb", "postgresql", "bigquery")
+SCHEMES = ("duckdb", "postgresql", "postgres", "bigquery")
 
 
 def connect(url: str, *, read_only: bool = False, timeout: float | None = None) -> Executor:
@@ -20,6 +20,12 @@ def connect(url: str, *, read_only: bool = False, timeout: float | None = None) 
         from crm_metrics.executors.duckdb import DuckDBExecutor
 
         return DuckDBExecutor(duckdb_path(url), read_only=read_only, timeout=timeout)
+    if scheme in ("postgresql", "postgres"):
+        # libpq reads both schemes (and the whole URL: host, port, dbname, user, password,
+        # and parameters such as sslmode or options).
+        from crm_metrics.executors.postgres import PostgresExecutor
+
+        return PostgresExecutor(url, read_only=read_only, timeout=timeout)
     raise ConfigError(f"Unknown database URL scheme {scheme!r} in DATABASE_URL. Known: {', '.join(SCHEMES)}")
 
 
