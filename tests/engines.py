@@ -12,7 +12,7 @@ import os
 import secrets
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import pytest
 
@@ -64,12 +64,12 @@ class DuckDBEngine(Engine):
 POSTGRES_URL = os.environ.get("CRM_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
 
-def with_search_path(url: str, schema: str) -> str:
-    """`url` whose sessions see `schema` first (libpq's `options=-csearch_path=...`)."""
+def with_option(url: str, option: str) -> str:
+    """`url` with a server setting for its sessions, e.g. `-csearch_path=s` (libpq `options`)."""
     parts = urlsplit(url)
     query = dict(parse_qsl(parts.query, keep_blank_values=True))
-    query["options"] = f"{query.get('options', '')} -csearch_path={schema}".strip()
-    return urlunsplit(parts._replace(query=urlencode(query)))
+    query["options"] = f"{query.get('options', '')} {option}".strip()
+    return urlunsplit(parts._replace(query=urlencode(query, quote_via=quote)))
 
 
 class PostgresEngine(Engine):
@@ -90,7 +90,7 @@ class PostgresEngine(Engine):
                 conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(self.schema)))
         except psycopg.OperationalError as error:
             unavailable(f"PostgreSQL at {mask_password(POSTGRES_URL)} is unreachable (set CRM_TEST_POSTGRES_URL): {error}")
-        self.url = with_search_path(POSTGRES_URL, self.schema)
+        self.url = with_option(POSTGRES_URL, f"-csearch_path={self.schema}")
         self.executor = PostgresExecutor(self.url, timeout=60)
         Metrics(self.executor).init_db()
 

@@ -8,7 +8,7 @@ Queries arrive compiled to the postgres dialect, with `%(name)s` placeholders an
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlsplit, urlunsplit
@@ -18,7 +18,7 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from crm_metrics.errors import BackendUnavailable, ConfigError, QueryTimeout
+from crm_metrics.errors import BackendUnavailable, ConfigError, LoadError, QueryTimeout
 from crm_metrics.query import CompiledQuery
 
 if TYPE_CHECKING:
@@ -63,18 +63,18 @@ class PostgresExecutor:
             max_size=MAX_CONNECTIONS,
             open=False,
             configure=self._configure,
-            # A connection whose server went away (restart, pg_terminate_backend, network)
-            # fails this check when taken from the pool and is replaced by a new one, so the
-            # process recovers by itself once the server is back.
-            check=ConnectionPool.check_connection,
             timeout=connect_timeout,
+            # While the server is down the pool retries with a growing delay; giving up after
+            # a short while lets the next request start afresh (first attempt at once), so
+            # recovery is noticed within about `connect_timeout` of the server coming back.
+            reconnect_timeout=connect_timeout,
             name="crm-metrics",
         )
-        try:
-            self._pool.open(wait=True, timeout=connect_timeout)
-        except PoolTimeout:
-            self._pool.close()
-            raise BackendUnavailable(f"cannot connect to PostgreSQL at {self._where}: {self._reason()}") from None
+        # One direct attempt first: a server that cannot be reached fails at once, with
+        # libpq's reason; then the pool fills in the background.
+        if reason := self._probe():
+            raise BackendUnavailable(f"cannot connect to PostgreSQL at {self._where}: {reason}")
+        self._pool.open()
 
     def _configure(self, conn: psycopg.Connection[Any]) -> None:
         # Trap (dialect-traps.md): DATE(ts) and timestamptz casts follow the session TimeZone;
@@ -92,20 +92,39 @@ class PostgresExecutor:
         """A pooled connection; failures become the library's errors."""
         try:
             with self._pool.connection() as conn:
-                yield conn
+                try:
+                    yield conn
+                except psycopg.OperationalError as error:
+                    if not conn.broken:
+                        raise
+                    # The server closed this connection (a restart, pg_terminate_backend, a
+                    # network cut), and most likely the idle ones too: replace them all. The
+                    # pool's own `check` would find them one by one, sleeping a growing
+                    # back-off between them.
+                    self._pool.drain()
+                    raise _ConnectionLost(f"PostgreSQL at {self._where} closed the connection: {self._masked(error)}") from error
         except psycopg.errors.QueryCanceled as error:
             raise QueryTimeout(f"PostgreSQL cancelled a statement after {self.timeout} s: {error}") from error
         except PoolTimeout:
+            reason = self._probe() or f"all {MAX_CONNECTIONS} connections are busy"
             raise BackendUnavailable(
-                f"PostgreSQL at {self._where} gave no connection within {self.connect_timeout} s: {self._reason()}"
+                f"PostgreSQL at {self._where} gave no connection within {self.connect_timeout} s: {reason}"
             ) from None
         except psycopg.OperationalError as error:
             raise BackendUnavailable(f"PostgreSQL at {self._where} failed: {self._masked(error)}") from error
 
+    def _read(self, statement: str, params: Mapping[str, Any] | Sequence[Any]) -> list[tuple[Any, ...]]:
+        """Rows of a read-only statement. A read is safe to repeat, so one that met a closed
+        connection runs once more, on a new one: the server restarted, the process goes on."""
+        try:
+            with self._connection() as conn:
+                return conn.execute(statement, params).fetchall()
+        except _ConnectionLost:
+            with self._connection() as conn:
+                return conn.execute(statement, params).fetchall()
+
     def fetch(self, query: CompiledQuery, values: Mapping[str, Any]) -> list[tuple[Any, ...]]:
-        with self._connection() as conn:
-            rows = conn.execute(query.sql, query.bind(values)).fetchall()
-        return query.normalise(rows)
+        return query.normalise(self._read(query.sql, query.bind(values)))
 
     def run_script(self, sql_text: str) -> None:
         # Without parameters psycopg sends the text as a simple query: several statements run
@@ -114,13 +133,12 @@ class PostgresExecutor:
             conn.execute(sql_text, prepare=False)
 
     def has_table(self, name: str) -> bool:
-        with self._connection() as conn:
-            found = conn.execute(
-                "SELECT EXISTS (SELECT 1 FROM information_schema.tables"
-                " WHERE table_name = %s AND table_schema = current_schema())",
-                (name,),
-            ).fetchone()
-        return bool(found and found[0])
+        ((found,),) = self._read(
+            "SELECT EXISTS (SELECT 1 FROM information_schema.tables"
+            " WHERE table_name = %s AND table_schema = current_schema())",
+            (name,),
+        )
+        return bool(found)
 
     def replace_rows(self, table: str, rows: pyarrow.Table) -> None:
         # COPY the rows into a temporary table, then replace by id, in one transaction: a
@@ -128,38 +146,42 @@ class PostgresExecutor:
         target = sql.Identifier(table)
         staging = sql.Identifier(f"crm_metrics_staging_{table}")
         columns = sql.SQL(", ").join(sql.Identifier(name) for name in rows.column_names)
-        with self._connection() as conn, conn.transaction():
-            conn.execute(
-                sql.SQL("CREATE TEMPORARY TABLE {} (LIKE {}) ON COMMIT DROP").format(staging, target)
-            )
-            # Text COPY: the server parses each value as its column's type (metadata arrives
-            # as JSON text and becomes jsonb; timestamps as ISO text with their offset).
-            with conn.cursor().copy(sql.SQL("COPY {} ({}) FROM STDIN").format(staging, columns)) as copy:
-                for row in zip(*(column.to_pylist() for column in rows.columns), strict=True):
-                    copy.write_row(row)
-            conn.execute(sql.SQL("DELETE FROM {} WHERE id IN (SELECT id FROM {})").format(target, staging))
-            conn.execute(
-                sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {}").format(target, columns, columns, staging)
-            )
+        try:
+            with self._connection() as conn, conn.transaction():
+                conn.execute(sql.SQL("CREATE TEMPORARY TABLE {} (LIKE {}) ON COMMIT DROP").format(staging, target))
+                # Text COPY: the server parses each value as its column's type (metadata
+                # arrives as JSON text and becomes jsonb; timestamps as ISO text with offset).
+                with conn.cursor().copy(sql.SQL("COPY {} ({}) FROM STDIN").format(staging, columns)) as copy:
+                    for row in zip(*(column.to_pylist() for column in rows.columns), strict=True):
+                        copy.write_row(row)
+                conn.execute(sql.SQL("DELETE FROM {} WHERE id IN (SELECT id FROM {})").format(target, staging))
+                conn.execute(sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {}").format(target, columns, columns, staging))
+        except (psycopg.DataError, psycopg.IntegrityError) as error:
+            # Values the loader accepts but PostgreSQL cannot store: a NUL character in text
+            # or JSON, or a constraint of an existing table. COPY's context names the row.
+            raise LoadError(f"PostgreSQL refused the rows for {table}; nothing was written: {error}") from error
 
     def ping(self) -> None:
-        with self._connection() as conn:
-            conn.execute("SELECT 1").fetchone()
+        self._read("SELECT 1", ())
 
     def close(self) -> None:
         self._pool.close()
 
-    def _reason(self) -> str:
-        """Why a connection cannot be made right now, from one direct attempt."""
+    def _probe(self) -> str | None:
+        """Why a connection cannot be made right now (one direct attempt), or None."""
         try:
             psycopg.connect(**self._params).close()
         except psycopg.Error as error:
             return self._masked(error)
-        return "all connections are busy"
+        return None
 
     def _masked(self, error: Exception) -> str:
         text = str(error).strip()
         return text.replace(self._password, "***") if self._password else text
+
+
+class _ConnectionLost(BackendUnavailable):
+    """The server closed a pooled connection under a statement."""
 
 
 def mask_password(url: str) -> str:
