@@ -13,6 +13,7 @@ import re
 import zoneinfo
 from dataclasses import dataclass
 
+from crm_metrics.config import Settings
 from crm_metrics.errors import InvalidParameter
 from crm_metrics.templates import GRANULARITIES
 
@@ -119,3 +120,19 @@ def period(
         range_start=instant(start_date, tz),
         range_end=instant(end_date + dt.timedelta(days=1), tz),
     )
+
+
+def values(tenant_id: str, outlet_id: str | None, period: Period, settings: Settings) -> dict[str, object]:
+    """Every template parameter's value for one resolved request (each template binds the
+    ones its header declares and its shape uses)."""
+    return {
+        "tenant_id": tenant_id,
+        "outlet_id": outlet_id,
+        "start_date": period.start_date,
+        "end_date": period.end_date,
+        "tz": period.tz,
+        "range_start": period.range_start,
+        "range_end": period.range_end,
+        "llm_price_per_million_tokens": settings.llm_price_per_million_tokens,
+        "whatsapp_price_per_message": settings.whatsapp_price_per_message,
+    }

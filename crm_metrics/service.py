@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from crm_metrics import loader, request, schema
-from crm_metrics.compiler import compile_sql, inline, parse_dialect
+from crm_metrics.compiler import compile_sql, parse_dialect
 from crm_metrics.config import Settings
 from crm_metrics.errors import InvalidParameter
 from crm_metrics.executors import Executor, connect
@@ -73,7 +73,7 @@ class Metrics:
         """The four dense series (conversations, messages, handoffs, costs) of a tenant."""
         grain = request.granularity("granularity", granularity)
         tenant, outlet, period, _ = self._resolve(tenant_id, start_date, end_date, outlet_id, tz)
-        values = self._values(tenant, outlet, period)
+        values = request.values(tenant, outlet, period, self.settings)
         series = {
             key: [row_type(*row) for row in self._fetch(template, values, outlet=outlet is not None, granularity=grain)]
             for key, (template, row_type) in SERIES.items()
@@ -98,7 +98,7 @@ class Metrics:
     ) -> Summary:
         """The whole range in one row, computed from raw rows."""
         tenant, outlet, period, name = self._resolve(tenant_id, start_date, end_date, outlet_id, tz)
-        values = self._values(tenant, outlet, period)
+        values = request.values(tenant, outlet, period, self.settings)
         (row,) = self._fetch(SUMMARY_TEMPLATE, values, outlet=outlet is not None)
         return Summary(tenant, name, period.start_date, period.end_date, outlet, period.tz, *row)
 
@@ -166,16 +166,3 @@ class Metrics:
             return name, request.timezone("timezone", zone)
         except InvalidParameter:
             return name, None
-
-    def _values(self, tenant: str, outlet: str | None, period: request.Period) -> dict[str, Any]:
-        return {
-            "tenant_id": tenant,
-            "outlet_id": outlet,
-            "start_date": period.start_date,
-            "end_date": period.end_date,
-            "tz": period.tz,
-            "range_start": period.range_start,
-            "range_end": period.range_end,
-            "llm_price_per_million_tokens": self.settings.llm_price_per_million_tokens,
-            "whatsapp_price_per_message": self.settings.whatsapp_price_per_message,
-        }

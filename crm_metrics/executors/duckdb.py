@@ -21,10 +21,13 @@ class DuckDBExecutor:
     def __init__(self, path: str = ":memory:", *, read_only: bool = False, timeout: float | None = None) -> None:
         self.description = f"duckdb:///{path}"
         self.timeout = timeout
+        # An in-memory database cannot be opened read-only; it is private to this process anyway.
+        read_only = read_only and path != ":memory:"
         try:
             self._db = duckdb.connect(path, read_only=read_only)
-        except (duckdb.IOException, duckdb.InvalidInputException) as error:
-            raise BackendUnavailable(f"cannot open DuckDB database {path!r}: {error}") from error
+        except duckdb.Error as error:
+            hint = " (create it with `crm-metrics init-db` or `crm-metrics demo`)" if "does not exist" in str(error) else ""
+            raise BackendUnavailable(f"cannot open DuckDB database {path!r}: {error}{hint}") from error
         self._local = threading.local()
         self._cursors: list[duckdb.DuckDBPyConnection] = []
         self._lock = threading.Lock()
@@ -53,6 +56,8 @@ class DuckDBExecutor:
             raise QueryTimeout(f"{query.name} ran longer than {self.timeout} s") from error
         except duckdb.ConnectionException as error:
             raise BackendUnavailable(f"DuckDB connection lost: {error}") from error
+        except duckdb.CatalogException as error:
+            raise BackendUnavailable(f"{error} (create the tables with `crm-metrics init-db`)") from error
         finally:
             if timer:
                 timer.cancel()

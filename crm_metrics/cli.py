@@ -1,0 +1,135 @@
+"""The `crm-metrics` command: the same answers as the library and the HTTP server.
+
+Errors print one line on stderr and exit with status 2 (set CRM_METRICS_DEBUG=1 for the
+traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+from crm_metrics import output, templates
+from crm_metrics.config import DEFAULT_DATABASE_URL, Settings
+from crm_metrics.dialects import Dialect
+from crm_metrics.errors import MetricsError
+from crm_metrics.render import render_sql
+from crm_metrics.schema import TABLES
+from crm_metrics.service import Metrics
+
+PROG = "crm-metrics"
+
+
+def _parser() -> argparse.ArgumentParser:
+    database = argparse.ArgumentParser(add_help=False)
+    database.add_argument(
+        "--database-url",
+        help=f"database URL (default: $DATABASE_URL, else {DEFAULT_DATABASE_URL})",
+    )
+    request = argparse.ArgumentParser(add_help=False)
+    request.add_argument("--tenant-id", required=True, help="tenant UUID")
+    request.add_argument("--start-date", help="first local date, YYYY-MM-DD (default: end date - 30 days)")
+    request.add_argument("--end-date", help="last local date, YYYY-MM-DD (default: today in the timezone)")
+    request.add_argument("--outlet-id", help="only this outlet's conversations (UUID)")
+    request.add_argument("--tz", help="IANA timezone that cuts days (default: the tenant's, else UTC)")
+
+    parser = argparse.ArgumentParser(prog=PROG, description="SQL-first metrics for WhatsApp CRMs.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    query = commands.add_parser("query", help="print a dashboard or a summary")
+    kinds = query.add_subparsers(dest="kind", required=True, metavar="KIND")
+    for kind, help_text in (("dashboard", "dense series per day, week or month"), ("summary", "the whole range in one row")):
+        sub = kinds.add_parser(kind, help=help_text, parents=[request, database])
+        if kind == "dashboard":
+            sub.add_argument("--granularity", default="day", help="day (default), week (ISO, from Monday) or month")
+        sub.add_argument("--format", default="json", choices=output.FORMATS, help="output format (default: json, the HTTP body)")
+
+    render = commands.add_parser("render", help="print a template's SQL for a dialect")
+    render.add_argument("name", choices=templates.names(), metavar="NAME", help=", ".join(templates.names()))
+    render.add_argument("--dialect", required=True, choices=[d.value for d in Dialect])
+    render.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a request parameter: tenant_id, start_date, end_date, outlet_id, tz, granularity",
+    )
+    render.add_argument("--inline", action="store_true", help="turn parameters into typed literals, to run as-is in a console")
+
+    commands.add_parser("init-db", help="create the tables where missing", parents=[database])
+
+    load = commands.add_parser("load", help="load a CSV, JSON Lines or Parquet file (all or nothing)", parents=[database])
+    load.add_argument("table", choices=list(TABLES))
+    load.add_argument("file")
+
+    demo = commands.add_parser("demo", help="write the deterministic demo dataset", parents=[database])
+    demo.add_argument("--days", type=int, default=90, help="days ending today (default: 90)")
+    return parser
+
+
+def _params(pairs: Sequence[str]) -> dict[str, str]:
+    params = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise MetricsError(f"--param takes KEY=VALUE, got {pair!r}")
+        params[key.strip()] = value
+    return params
+
+
+def run(args: argparse.Namespace) -> None:
+    if args.command == "render":
+        print(render_sql(args.name, args.dialect, _params(args.param), inline_values=args.inline), end="")
+        return
+    settings = Settings.from_env(database_url=args.database_url)
+    read_only = args.command == "query"
+    with Metrics.connect(settings=settings, read_only=read_only) as metrics:
+        if args.command == "query":
+            fields = dict(
+                tenant_id=args.tenant_id,
+                start_date=args.start_date,
+                end_date=args.end_date,
+                outlet_id=args.outlet_id,
+                tz=args.tz,
+            )
+            if args.kind == "dashboard":
+                result = metrics.dashboard(**fields, granularity=args.granularity)
+            else:
+                result = metrics.summary(**fields)
+            sys.stdout.write(output.render(result, args.format))
+        elif args.command == "init-db":
+            metrics.init_db()
+            print(f"tables ready in {metrics.executor.description}")
+        elif args.command == "load":
+            metrics.init_db()
+            count = metrics.load(args.table, args.file)
+            print(f"loaded {count} rows into {args.table} from {args.file}")
+        elif args.command == "demo":
+            from crm_metrics import demo
+
+            counts = demo.write(metrics, days=args.days, progress=lambda line: print(line, file=sys.stderr))
+            written = ", ".join(f"{n:,} {table}" for table, n in counts.items())
+            print(f"demo data written to {metrics.executor.description}: {written}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        run(args)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as error:
+        if os.environ.get("CRM_METRICS_DEBUG"):
+            raise
+        message = " ".join(str(error).split())
+        if not isinstance(error, (MetricsError, OSError)):
+            message = f"internal error ({type(error).__name__}): {message}; CRM_METRICS_DEBUG=1 shows the traceback"
+        print(f"{PROG}: error: {message}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
