@@ -13,6 +13,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import astuple
 from decimal import Decimal
 from urllib.parse import urlsplit
 
@@ -24,6 +25,7 @@ from psycopg import sql  # noqa: E402
 
 from crm_metrics import BackendUnavailable, ConfigError, LoadError, Metrics, QueryTimeout, Settings  # noqa: E402
 from crm_metrics.compiler import compile_sql  # noqa: E402
+from crm_metrics.render import render_sql  # noqa: E402
 from crm_metrics.executors import connect  # noqa: E402
 from crm_metrics.executors.postgres import PostgresExecutor, mask_password  # noqa: E402
 from crm_metrics.loader import load_rows  # noqa: E402
@@ -131,18 +133,55 @@ def test_description_hides_the_password(postgres: PostgresEngine) -> None:
 # -- sessions ------------------------------------------------------------------------------
 
 
+TIMESTAMP_COLUMNS = {"conversations": ("started_at", "ended_at", "last_message_at"), "messages": ("timestamp",)}
+
+
+def _retype_timestamps(executor: PostgresExecutor, type_: str) -> None:
+    for table, columns in TIMESTAMP_COLUMNS.items():
+        changes = ", ".join(f'ALTER COLUMN "{c}" TYPE {type_} USING "{c}" AT TIME ZONE \'UTC\'' for c in columns)
+        executor.run_script(f"ALTER TABLE {table} {changes}")
+
+
 def test_sessions_are_pinned_to_utc_whatever_the_server_default(postgres: PostgresEngine) -> None:
-    # A role or database default of another zone (here through libpq options) must not leak
-    # into DATE()/timestamptz conversions (dialect-traps.md).
-    executor = PostgresExecutor(with_option(postgres.url, "-cTimeZone=Pacific/Chatham"))
+    # A seed database may store naive `timestamp` columns, which the contract reads as UTC;
+    # converting them follows the session TimeZone, and a role or database default of another
+    # zone (here through libpq options) must not leak in (dialect-traps.md).
+    metrics = postgres.fresh({
+        "conversations": [conversation("c1", "2025-11-01T22:30:00Z")],
+        "messages": [message("m1", "2025-11-01T22:30:00Z")],
+    })
+    _retype_timestamps(metrics.executor, "timestamp")
+    executor = PostgresExecutor(with_option(postgres.url, "-cTimeZone=America/Santiago"))
     try:
         assert executor.fetch(raw("SHOW TimeZone", ("zone", "STRING")), {}) == [("UTC",)]
-        metrics = postgres.fresh({"conversations": [conversation("c1", "2025-11-01T23:30:00Z")]})
         local = Metrics(executor, metrics.settings, clock=lambda: FIXED_NOW)
-        days = local.dashboard(TENANT, "2025-11-01", "2025-11-02").conversations
-        assert [(d.date.isoformat(), d.total_conversations) for d in days] == [("2025-11-01", 1), ("2025-11-02", 0)]
+        dashboard = local.dashboard(TENANT, "2025-11-01", "2025-11-02", tz="UTC")
+        assert [(d.date.isoformat(), d.total_conversations) for d in dashboard.conversations] == [("2025-11-01", 1), ("2025-11-02", 0)]
+        assert [(d.date.isoformat(), d.total_messages) for d in dashboard.messages] == [("2025-11-01", 1), ("2025-11-02", 0)]
     finally:
         executor.close()
+        _retype_timestamps(metrics.executor, "timestamptz")
+
+
+@pytest.mark.parametrize("granularity", ["day", "week", "month"])
+def test_rendered_sql_does_not_depend_on_the_session_timezone(postgres: PostgresEngine, granularity: str) -> None:
+    # `crm-metrics render --inline` prints SQL for a console, whose session may be in any
+    # zone. America/Santiago has no midnight on 2024-09-08 (DST): day arithmetic in
+    # timestamptz loses that day (crm_metrics/dialects.py, _zoneless_dates).
+    days = [f"2024-09-{day:02}T12:00:00Z" for day in range(3, 10)]
+    metrics = postgres.fresh({
+        "conversations": [conversation(f"c{i}", at) for i, at in enumerate(days)],
+        "messages": [message(f"m{i}", at) for i, at in enumerate(days)],
+    })
+    params = {"tenant_id": TENANT, "start_date": "2024-09-03", "end_date": "2024-09-09", "tz": "UTC", "granularity": granularity}
+    expected = metrics.dashboard(TENANT, "2024-09-03", "2024-09-09", tz="UTC", granularity=granularity)
+    with psycopg.connect(with_option(postgres.url, "-cTimeZone=America/Santiago")) as conn:
+        for name, series in (("conversation_metrics", expected.conversations), ("message_metrics", expected.messages)):
+            rows = conn.execute(render_sql(name, "postgres", params, inline_values=True)).fetchall()
+            answer = compile_sql(name, "postgres", granularity=granularity).normalise(rows)
+            assert answer == [astuple(row) for row in series]
+    assert sum(row.total_conversations for row in expected.conversations) == len(days)
+    assert len(expected.conversations) == {"day": 7, "week": 2, "month": 1}[granularity]
 
 
 def test_statement_timeout_raises_query_timeout_and_the_pool_goes_on(postgres: PostgresEngine) -> None:
