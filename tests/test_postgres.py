@@ -17,20 +17,18 @@ from dataclasses import astuple
 from decimal import Decimal
 from urllib.parse import urlsplit
 
+import psycopg
 import pytest
 import sqlglot
 
-psycopg = pytest.importorskip("psycopg", reason="the postgres extra is not installed")
-from psycopg import sql  # noqa: E402
-
-from crm_metrics import BackendUnavailable, ConfigError, LoadError, Metrics, QueryTimeout, Settings  # noqa: E402
-from crm_metrics.compiler import compile_sql  # noqa: E402
-from crm_metrics.render import render_sql  # noqa: E402
-from crm_metrics.executors import connect  # noqa: E402
-from crm_metrics.executors.postgres import PostgresExecutor, mask_password  # noqa: E402
-from crm_metrics.loader import load_rows  # noqa: E402
-from crm_metrics.query import CompiledQuery, Field  # noqa: E402
-from tests.engines import FIXED_NOW, POSTGRES_URL, PostgresEngine, with_option  # noqa: E402
+from crm_metrics import BackendUnavailable, ConfigError, LoadError, Metrics, QueryTimeout, Settings
+from crm_metrics.compiler import compile_sql
+from crm_metrics.executors import connect
+from crm_metrics.executors.postgres import PostgresExecutor, mask_password
+from crm_metrics.loader import load_rows
+from crm_metrics.query import CompiledQuery, Field
+from crm_metrics.render import render_sql
+from tests.engines import FIXED_NOW, POSTGRES_URL, PostgresEngine, with_option
 
 TENANT = "00000000-0000-4000-8000-000000000001"
 
@@ -192,6 +190,18 @@ def test_statement_timeout_raises_query_timeout_and_the_pool_goes_on(postgres: P
             executor.fetch(raw("SELECT pg_sleep(5)", ("slept", "STRING")), {})
         assert time.monotonic() - started < 3
         assert executor.fetch(raw("SELECT 1", ("one", "INT64")), {}) == [(1,)]
+    finally:
+        executor.close()
+
+
+def test_loads_and_ddl_are_not_cut_by_the_query_timeout(postgres: PostgresEngine) -> None:
+    postgres.fresh()
+    executor = PostgresExecutor(postgres.url, timeout=0.001)
+    try:
+        executor.run_script("SELECT pg_sleep(0.05)")
+        load_rows(executor, "messages", [message(f"m{i}", "2025-11-01T10:00:00Z") for i in range(20_000)])
+        with pytest.raises(QueryTimeout):
+            executor.fetch(raw("SELECT count(*) FROM messages, pg_sleep(0.05)", ("n", "INT64")), {})
     finally:
         executor.close()
 

@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 CONNECT_TIMEOUT = 5.0
 #: Connections kept open and the most opened at once (one per concurrent query).
 MIN_CONNECTIONS, MAX_CONNECTIONS = 1, 10
+#: The timeout is for queries; DDL and loads (a large COPY) run as long as they need, as on DuckDB.
+_NO_TIMEOUT = "SET LOCAL statement_timeout = 0"
 _PASSWORD_PARAMETER = re.compile(r"((?:^|&)password=)[^&]*")
 
 
@@ -130,6 +132,7 @@ class PostgresExecutor:
         # Without parameters psycopg sends the text as a simple query: several statements run
         # in one round trip, inside one transaction here.
         with self._connection() as conn, conn.transaction():
+            conn.execute(_NO_TIMEOUT)
             conn.execute(sql_text, prepare=False)
 
     def has_table(self, name: str) -> bool:
@@ -148,6 +151,7 @@ class PostgresExecutor:
         columns = sql.SQL(", ").join(sql.Identifier(name) for name in rows.column_names)
         try:
             with self._connection() as conn, conn.transaction():
+                conn.execute(_NO_TIMEOUT)
                 conn.execute(sql.SQL("CREATE TEMPORARY TABLE {} (LIKE {}) ON COMMIT DROP").format(staging, target))
                 # Text COPY: the server parses each value as its column's type (metadata
                 # arrives as JSON text and becomes jsonb; timestamps as ISO text with offset).
