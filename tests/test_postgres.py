@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 import psycopg
 import pytest
 import sqlglot
+from psycopg import sql
 
 from crm_metrics import BackendUnavailable, ConfigError, LoadError, Metrics, QueryTimeout, Settings
 from crm_metrics.compiler import compile_sql
@@ -315,6 +316,58 @@ def test_replace_rows_works_with_a_primary_key(metrics: Metrics) -> None:
     finally:
         executor.run_script("ALTER TABLE messages DROP CONSTRAINT crm_test_pk")
     assert rows == [("m1", "after"), ("m2", "hi")]
+
+
+def test_uuid_ids_through_text_views(postgres: PostgresEngine) -> None:
+    # The recipe of docs/postgres.md for a seed database whose ids are `uuid`: views that
+    # cast them to text, in a schema put first on the search_path.
+    suffix = secrets.token_hex(4)
+    views_name = f"crm_test_views_{suffix}"
+    app, views = sql.Identifier(f"crm_test_app_{suffix}"), sql.Identifier(views_name)
+    conversation_id, other = "11111111-1111-4111-8111-111111111111", "22222222-2222-4222-8222-222222222222"
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE SCHEMA {}; CREATE SCHEMA {}").format(app, views))
+    try:
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as conn, conn.transaction():
+            conn.execute(sql.SQL("SET LOCAL search_path = {}").format(app))
+            conn.execute(
+                "CREATE TABLE conversations (id uuid PRIMARY KEY, tenant_id uuid NOT NULL, outlet_id uuid,"
+                " customer_phone text NOT NULL, status text NOT NULL, started_at timestamptz NOT NULL,"
+                " ended_at timestamptz, last_message_at timestamptz)"
+            )
+            conn.execute(
+                "CREATE TABLE messages (id uuid PRIMARY KEY, conversation_id uuid NOT NULL REFERENCES conversations,"
+                " sender_type text NOT NULL, sender_id uuid, content text NOT NULL, \"timestamp\" timestamptz NOT NULL,"
+                " metadata jsonb)"
+            )
+            conn.execute(
+                "INSERT INTO conversations VALUES (%s, %s, NULL, '+1', 'resolved', '2025-11-01T10:00Z', NULL, NULL)",
+                (conversation_id, TENANT),
+            )
+            conn.execute(
+                "INSERT INTO messages VALUES (gen_random_uuid(), %s, 'customer', NULL, 'hi', '2025-11-01T10:00Z', NULL),"
+                " (%s, %s, 'llm', NULL, 'hi', '2025-11-01T10:00:05Z', %s)",
+                (conversation_id, other, conversation_id, psycopg.types.json.Jsonb({"tokens_used": 10})),
+            )
+            conn.execute(sql.SQL(
+                "CREATE VIEW {views}.conversations AS SELECT id::text AS id, tenant_id::text AS tenant_id,"
+                " outlet_id::text AS outlet_id, customer_phone, status, started_at, ended_at, last_message_at"
+                " FROM {app}.conversations"
+            ).format(views=views, app=app))
+            conn.execute(sql.SQL(
+                "CREATE VIEW {views}.messages AS SELECT id::text AS id, conversation_id::text AS conversation_id,"
+                " sender_type, sender_id::text AS sender_id, content, \"timestamp\", metadata FROM {app}.messages"
+            ).format(views=views, app=app))
+        metrics = Metrics.connect(settings=Settings(database_url=with_option(POSTGRES_URL, f"-csearch_path={views_name}")))
+        try:
+            summary = metrics.summary(TENANT, "2025-11-01", "2025-11-01")
+        finally:
+            metrics.close()
+        assert (summary.total_conversations, summary.total_messages, summary.average_response_time_seconds) == (1, 2, 5.0)
+        assert summary.tenant_name is None  # no tenants table or view: fine
+    finally:
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP SCHEMA {} CASCADE; DROP SCHEMA {} CASCADE").format(views, app))
 
 
 # -- result types --------------------------------------------------------------------------

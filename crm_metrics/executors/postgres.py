@@ -136,11 +136,8 @@ class PostgresExecutor:
             conn.execute(sql_text, prepare=False)
 
     def has_table(self, name: str) -> bool:
-        ((found,),) = self._read(
-            "SELECT EXISTS (SELECT 1 FROM information_schema.tables"
-            " WHERE table_name = %s AND table_schema = current_schema())",
-            (name,),
-        )
+        # Resolved through the search_path, as the queries resolve it (a view counts).
+        ((found,),) = self._read("SELECT to_regclass(%s) IS NOT NULL", (name,))
         return bool(found)
 
     def replace_rows(self, table: str, rows: pyarrow.Table) -> None:
