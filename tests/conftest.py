@@ -10,7 +10,7 @@ from tests.engines import ENGINES, Engine
 
 settings.register_profile(
     "default",
-    max_examples=int(os.environ.get("HYPOTHESIS_MAX_EXAMPLES", "60")),
+    max_examples=int(os.environ.get("HYPOTHESIS_MAX_EXAMPLES", "50")),
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
     derandomize=os.environ.get("CI", "").lower() == "true",
@@ -25,3 +25,12 @@ def engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
     instance.start()
     yield instance
     instance.stop()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--snapshot-update",
+        action="store_true",
+        default=False,
+        help="rewrite the compiled-SQL snapshots under tests/snapshots/ instead of comparing",
+    )

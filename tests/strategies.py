@@ -33,13 +33,10 @@ WINDOWS = (dt.date(2025, 3, 5), dt.date(2025, 10, 22), dt.date(2024, 9, 3))
 WINDOW_DAYS = 14
 
 STATUSES = ("active", "resolved", "handed_off", "closed", "Resolved")
-SENDERS = ("customer", "customer", "customer", "llm", "llm", "agent", "system", "bot")
+SENDERS = ("customer", "customer", "customer", "llm", "llm", "agent", "agent", "system", "bot")
+_ODD_META = st.sampled_from([None, {}, [], '"just a string"', "123", "[1, 2]"])
 META = st.one_of(
-    st.none(),
-    st.just({}),
-    st.just([]),
-    st.just('"just a string"'),
-    st.just("123"),
+    _ODD_META,
     st.fixed_dictionaries(
         {},
         optional={
@@ -49,9 +46,13 @@ META = st.one_of(
                 st.sampled_from([1.5, 500.0, True, None, [1]]),
             ),
             "handoff_requested": st.sampled_from([True, "true", False, "false", 1, "yes", "TRUE", None, {"x": 1}]),
-            "trigger": st.sampled_from(["keyword", "confidence", "Keyword", "other", 3, None]),
+            "trigger": st.sampled_from(["keyword", "confidence", "keyword", "confidence", "Keyword", "other", 3, None]),
         },
     ),
+    st.fixed_dictionaries(
+        {"handoff_requested": st.sampled_from([True, "true"]), "trigger": st.sampled_from(["keyword", "confidence"])}
+    ),
+    st.fixed_dictionaries({"tokens_used": st.sampled_from([500, "500", "-3", "+7", " 12", "1.5", "5e2", "12345678901234567890"])}),
 )
 
 
@@ -66,12 +67,15 @@ class Case:
 
 
 @st.composite
-def instants(draw: st.DrawFn, window: dt.date, ties: list[dt.datetime]) -> dt.datetime:
-    """An instant in the window (plus a day either side), often equal to an earlier one."""
+def instants(draw: st.DrawFn, first: dt.date, days: int, ties: list[dt.datetime]) -> dt.datetime:
+    """An instant on one of `days` days from `first` (now and then the day before or after),
+    often equal to an earlier one."""
     if ties and draw(st.integers(0, 4)) == 0:
         return draw(st.sampled_from(ties))
-    base = dt.datetime.combine(window - dt.timedelta(days=1), dt.time(0), tzinfo=dt.UTC)
-    seconds = draw(st.integers(0, (WINDOW_DAYS + 2) * 86_400 - 1))
+    day = draw(st.sampled_from([*range(days), *range(days), -1, days]))
+    base = dt.datetime.combine(first + dt.timedelta(days=day), dt.time(0), tzinfo=dt.UTC)
+    # Uniform over the day, with local midnights of the test zones (UTC offsets) likely.
+    seconds = draw(st.one_of(st.sampled_from([0, 1, 86_399, 5 * 3600, 4 * 3600, 13 * 3600 + 2700]), st.integers(0, 86_399)))
     micros = draw(st.sampled_from([0, 0, 0, 1, 500_000, 999_999]))
     moment = base + dt.timedelta(seconds=seconds, microseconds=micros)
     ties.append(moment)
@@ -79,12 +83,15 @@ def instants(draw: st.DrawFn, window: dt.date, ties: list[dt.datetime]) -> dt.da
 
 
 @st.composite
-def datasets(draw: st.DrawFn, window: dt.date) -> dict[str, list[dict[str, Any]]]:
+def datasets(draw: st.DrawFn, window: dt.date, start: dt.date, end: dt.date) -> dict[str, list[dict[str, Any]]]:
+    """Rows mostly in [start, end] (a day of slack either side), some anywhere in the window."""
     ties: list[dt.datetime] = []
+    near = instants(start, (end - start).days + 1, ties)
+    anywhere = instants(window, WINDOW_DAYS, ties)
     conversations, messages = [], []
-    n_conversations = draw(st.integers(0, 10))
+    n_conversations = draw(st.integers(0, 12))
     for i in range(n_conversations):
-        started = draw(instants(window, ties))
+        started = draw(st.one_of(near, near, near, anywhere))
         ended = None
         if draw(st.booleans()):
             # Usually after the start; now and then before it (data is taken as it is).
@@ -94,7 +101,7 @@ def datasets(draw: st.DrawFn, window: dt.date) -> dict[str, list[dict[str, Any]]
             {
                 "id": conversation_id,
                 "tenant_id": draw(st.sampled_from([TENANT, TENANT, TENANT, OTHER_TENANT])),
-                "outlet_id": draw(st.sampled_from([None, *OUTLETS])),
+                "outlet_id": draw(st.sampled_from([None, OUTLETS[0], OUTLETS[0], OUTLETS[1]])),
                 "customer_phone": f"+1555{i:07d}",
                 "status": draw(st.sampled_from(STATUSES)),
                 "started_at": started,
@@ -102,11 +109,14 @@ def datasets(draw: st.DrawFn, window: dt.date) -> dict[str, list[dict[str, Any]]
                 "last_message_at": None,
             }
         )
-        for j in range(draw(st.integers(0, 8))):
-            if draw(st.integers(0, 3)) == 0:
-                moment = draw(instants(window, ties))  # anywhere, even before the start
-            else:
-                moment = started + dt.timedelta(seconds=draw(st.integers(0, 3 * 86_400)))
+        moment = started
+        for j in range(draw(st.integers(0, 12))):
+            step = draw(st.sampled_from(["tie", "seconds", "seconds", "minutes", "days", "anywhere"]))
+            if step == "anywhere":
+                moment = draw(anywhere)  # even before the conversation's start
+            elif step != "tie":
+                scale = {"seconds": 1, "minutes": 60, "days": 86_400}[step]
+                moment = moment + dt.timedelta(seconds=scale * draw(st.integers(0, 90)), microseconds=draw(st.integers(0, 999_999)))
             messages.append(
                 {
                     # ids whose byte order differs from a natural or locale order
@@ -123,7 +133,7 @@ def datasets(draw: st.DrawFn, window: dt.date) -> dict[str, list[dict[str, Any]]
     if draw(st.booleans()):
         messages.append(
             {"id": "orphan", "conversation_id": "nowhere", "sender_type": "customer", "sender_id": None,
-             "content": "?", "timestamp": draw(instants(window, ties)), "metadata": None}
+             "content": "?", "timestamp": draw(near), "metadata": None}
         )
     return {"conversations": conversations, "messages": messages}
 
@@ -131,14 +141,14 @@ def datasets(draw: st.DrawFn, window: dt.date) -> dict[str, list[dict[str, Any]]
 @st.composite
 def cases(draw: st.DrawFn) -> Case:
     window = draw(st.sampled_from(WINDOWS))
-    rows = draw(datasets(window))
     first = draw(st.integers(0, WINDOW_DAYS - 1))
     last = draw(st.integers(first, WINDOW_DAYS - 1))
+    start, end = window + dt.timedelta(days=first), window + dt.timedelta(days=last)
     return Case(
-        rows=rows,
-        start=window + dt.timedelta(days=first),
-        end=window + dt.timedelta(days=last),
+        rows=draw(datasets(window, start, end)),
+        start=start,
+        end=end,
         tz=draw(st.sampled_from(TIMEZONES)),
         granularity=draw(st.sampled_from(["day", "week", "month"])),
-        outlet_id=draw(st.sampled_from([None, None, *OUTLETS])),
+        outlet_id=draw(st.sampled_from([None, None, None, OUTLETS[0]])),
     )

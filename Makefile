@@ -1,0 +1,35 @@
+# crm-metrics: `make run` (install, demo data, serve on :3007) and `make test` (everything).
+VENV ?= .venv
+PY := $(VENV)/bin/python
+CLI := $(VENV)/bin/crm-metrics
+PORT ?= 3007
+export DATABASE_URL ?= duckdb:///crm_metrics.duckdb
+
+.PHONY: install run demo test snapshots docs clean
+
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+
+demo: install
+	$(CLI) demo
+
+run: demo
+	@echo
+	$(CLI) query dashboard --tenant-id 00000000-0000-0000-0000-000000000001 --format table
+
+test: install
+	$(PY) -m pytest
+
+snapshots: install
+	$(PY) -m pytest tests/test_compiler.py --snapshot-update
+
+clean:
+	rm -rf $(VENV) dist build .pytest_cache .hypothesis crm_metrics.duckdb crm_metrics.duckdb.wal
+
+docs: install
+	$(PY) -m tests.readme

@@ -1,0 +1,8 @@
+-- tenant for bigquery, outlet filter off, by day
+SELECT
+  t.name,
+  t.timezone
+FROM tenants AS t
+WHERE
+  t.id = @tenant_id
+LIMIT 1

@@ -1,0 +1,8 @@
+-- tenant for postgres, outlet filter off, by day
+SELECT
+  t.name,
+  t.timezone
+FROM tenants AS t
+WHERE
+  t.id = CAST(%(tenant_id)s AS TEXT)
+LIMIT 1

@@ -1,0 +1,94 @@
+"""The DuckDB executor: threads, read-only serving, UTC sessions, time limits, errors."""
+
+from __future__ import annotations
+
+import datetime as dt
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+import sqlglot
+
+from crm_metrics import BackendUnavailable, Metrics, QueryTimeout
+from crm_metrics.errors import ConfigError
+from crm_metrics.executors import connect, duckdb_path
+from crm_metrics.executors.duckdb import DuckDBExecutor
+from crm_metrics.loader import load_rows
+from crm_metrics.query import CompiledQuery, Field
+from tests.engines import DuckDBEngine
+from tests.test_golden import ROWS, TENANT
+
+
+def _query(sql: str, columns: tuple[Field, ...], params: tuple[Field, ...] = ()) -> CompiledQuery:
+    return CompiledQuery("adhoc", "duckdb", sql, params, columns, sqlglot.parse_one("SELECT 1"))
+
+
+@pytest.fixture
+def database(tmp_path: Path) -> str:
+    url = f"duckdb:///{tmp_path / 'metrics.duckdb'}"
+    with Metrics.connect(url) as metrics:
+        metrics.init_db()
+        for table in ("tenants", "conversations", "messages"):
+            load_rows(metrics.executor, table, ROWS[table])
+    return url
+
+
+def test_threads_share_one_executor(database: str) -> None:
+    metrics = Metrics.connect(database, read_only=True)
+    expected = metrics.dashboard(TENANT, "2025-10-31", "2025-11-02").to_dict()
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        answers = list(pool.map(lambda _: metrics.dashboard(TENANT, "2025-10-31", "2025-11-02").to_dict(), range(32)))
+    assert all(answer == expected for answer in answers)
+    metrics.close()
+
+
+def test_read_only_serves_but_refuses_writes(database: str) -> None:
+    metrics = Metrics.connect(database, read_only=True)
+    assert metrics.summary(TENANT, "2025-11-01", "2025-11-01").total_conversations == 25
+    with pytest.raises(Exception, match="read-only"):
+        metrics.init_db()
+    metrics.close()
+
+
+def test_sessions_are_pinned_to_utc(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TZ", "Asia/Tokyo")
+    executor = DuckDBExecutor(":memory:")
+    query = _query("SELECT current_setting('TimeZone'), CAST(TIMESTAMPTZ '2025-11-01 00:30:00+00' AS DATE)",
+                   (Field("tz", "STRING", ""), Field("day", "DATE", "")))
+    assert executor.fetch(query, {}) == [("UTC", dt.date(2025, 11, 1))]
+
+
+def test_a_slow_query_is_cancelled() -> None:
+    executor = DuckDBExecutor(":memory:", timeout=0.2)
+    slow = _query("SELECT count(*) FROM range(100000000000) AS a(x) WHERE x % 7 = 3", (Field("n", "INT64", ""),))
+    with pytest.raises(QueryTimeout, match="0.2"):
+        executor.fetch(slow, {})
+    assert executor.fetch(_query("SELECT 1", (Field("n", "INT64", ""),)), {}) == [(1,)]
+
+
+def test_missing_file_and_missing_tables_say_what_to_do(tmp_path: Path) -> None:
+    with pytest.raises(BackendUnavailable, match="init-db"):
+        Metrics.connect(f"duckdb:///{tmp_path / 'nothing.duckdb'}", read_only=True)
+    metrics = DuckDBEngine().metrics(lambda: dt.datetime(2025, 11, 4, tzinfo=dt.UTC))
+    metrics.executor.run_script("DROP TABLE messages")
+    with pytest.raises(BackendUnavailable, match="init-db"):
+        metrics.dashboard(TENANT, "2025-11-01", "2025-11-01")
+
+
+@pytest.mark.parametrize(
+    ("url", "path"),
+    [
+        ("duckdb:///crm_metrics.duckdb", "crm_metrics.duckdb"),
+        ("duckdb:///data/x.duckdb", "data/x.duckdb"),
+        ("duckdb:////var/lib/x.duckdb", "/var/lib/x.duckdb"),
+        ("duckdb:///:memory:", ":memory:"),
+    ],
+)
+def test_duckdb_urls(url: str, path: str) -> None:
+    assert duckdb_path(url) == path
+
+
+@pytest.mark.parametrize("url", ["duckdb://", "duckdb:///", "mysql://x/y", "crm_metrics.duckdb"])
+def test_bad_urls_are_config_errors(url: str) -> None:
+    with pytest.raises(ConfigError):
+        connect(url)

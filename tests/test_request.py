@@ -1,0 +1,100 @@
+"""Request validation (contract §2): every bad value is an InvalidParameter naming its field."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from crm_metrics import InvalidParameter, Metrics, Settings
+from crm_metrics.request import instant, period
+
+TENANT = "123e4567-e89b-12d3-a456-426614174000"
+NOW = dt.datetime(2025, 11, 4, 20, 0, tzinfo=dt.UTC)
+
+BAD = [
+    ({"tenant_id": "not-a-uuid"}, "tenant_id"),
+    ({"tenant_id": ""}, "tenant_id"),
+    ({"tenant_id": None}, "tenant_id"),
+    ({"tenant_id": "123e4567e89b12d3a456426614174000"}, "tenant_id"),
+    ({"tenant_id": "{123e4567-e89b-12d3-a456-426614174000}"}, "tenant_id"),
+    ({"start_date": "2025-13-01"}, "start_date"),
+    ({"start_date": "2025-02-29"}, "start_date"),
+    ({"start_date": "01/11/2025"}, "start_date"),
+    ({"start_date": "20251101"}, "start_date"),
+    ({"end_date": "2025-11-01T00:00:00"}, "end_date"),
+    ({"end_date": "9999-12-31"}, "end_date"),
+    ({"start_date": "0001-01-01"}, "start_date"),
+    ({"start_date": "2025-11-05", "end_date": "2025-11-04"}, "start_date"),
+    ({"start_date": "2024-01-01", "end_date": "2025-01-01"}, "end_date"),
+    ({"outlet_id": "outlet-1"}, "outlet_id"),
+    ({"tz": "Asia/Jakata"}, "tz"),
+    ({"tz": "utc"}, "tz"),
+    ({"tz": "+07:00"}, "tz"),
+    ({"tz": "../../etc/passwd"}, "tz"),
+    ({"granularity": "year"}, "granularity"),
+    ({"granularity": "Day"}, "granularity"),
+]
+
+
+@pytest.fixture(scope="module")
+def metrics() -> Metrics:
+    metrics = Metrics.connect("duckdb:///:memory:", clock=lambda: NOW)
+    metrics.init_db()
+    return metrics
+
+
+@pytest.mark.parametrize(("change", "field"), BAD, ids=[f"{f}={list(c.values())[-1]!r}" for c, f in BAD])
+def test_invalid_input_names_the_field(metrics: Metrics, change: dict, field: str) -> None:
+    args = {"tenant_id": TENANT, "start_date": "2025-11-01", "end_date": "2025-11-04", **change}
+    with pytest.raises(InvalidParameter) as error:
+        metrics.dashboard(**args)
+    assert error.value.field == field
+    assert str(error.value).startswith(f"{field}: ")
+
+
+def test_range_limit_counts_inclusively(metrics: Metrics) -> None:
+    assert len(metrics.dashboard(TENANT, "2024-01-01", "2024-12-31").conversations) == 366
+    with pytest.raises(InvalidParameter):
+        metrics.dashboard(TENANT, "2023-12-31", "2024-12-31")  # 367 days
+    narrow = Metrics(metrics.executor, Settings(max_range_days=7), clock=lambda: NOW)
+    with pytest.raises(InvalidParameter, match="at most 7"):
+        narrow.summary(TENANT, "2025-11-01", "2025-11-08")
+
+
+def test_defaults_follow_the_seed(metrics: Metrics) -> None:
+    """end = today in the request's timezone, start = end - 30 days (2025-10-05 .. 2025-11-04)."""
+    summary = metrics.summary(TENANT)
+    assert (summary.period_start, summary.period_end, summary.timezone) == (dt.date(2025, 10, 5), dt.date(2025, 11, 4), "UTC")
+    # 20:00 UTC is already the 5th in Jakarta.
+    late = metrics.summary(TENANT, tz="Asia/Jakarta")
+    assert (late.period_start, late.period_end) == (dt.date(2025, 10, 6), dt.date(2025, 11, 5))
+    only_start = metrics.dashboard(TENANT, start_date="2025-11-01")
+    assert (only_start.period_start, only_start.period_end) == (dt.date(2025, 11, 1), dt.date(2025, 11, 4))
+    only_end = metrics.dashboard(TENANT, end_date="2025-10-31")
+    assert only_end.period_start == dt.date(2025, 10, 1)
+
+
+def test_date_objects_and_case_of_uuids(metrics: Metrics) -> None:
+    upper = TENANT.upper()
+    summary = metrics.summary(upper, dt.date(2025, 11, 1), dt.date(2025, 11, 4))
+    assert summary.tenant_id == TENANT
+
+
+@pytest.mark.parametrize(
+    ("day", "tz", "utc"),
+    [
+        (dt.date(2025, 3, 9), "America/New_York", dt.datetime(2025, 3, 9, 5, tzinfo=dt.UTC)),
+        (dt.date(2025, 3, 10), "America/New_York", dt.datetime(2025, 3, 10, 4, tzinfo=dt.UTC)),
+        # Chile skips midnight when DST starts: the day begins at the transition (01:00 local).
+        (dt.date(2024, 9, 8), "America/Santiago", dt.datetime(2024, 9, 8, 4, tzinfo=dt.UTC)),
+        (dt.date(2025, 11, 1), "Asia/Kathmandu", dt.datetime(2025, 10, 31, 18, 15, tzinfo=dt.UTC)),
+    ],
+)
+def test_local_midnight_as_an_instant(day: dt.date, tz: str, utc: dt.datetime) -> None:
+    assert instant(day, tz) == utc
+
+
+def test_a_dst_day_is_23_hours_long() -> None:
+    p = period(dt.date(2025, 3, 9), dt.date(2025, 3, 9), "America/New_York", now=NOW, max_days=366)
+    assert p.range_end - p.range_start == dt.timedelta(hours=23)
