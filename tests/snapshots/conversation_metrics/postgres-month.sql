@@ -1,13 +1,16 @@
 -- conversation_metrics for postgres, outlet filter off, by month
 WITH buckets AS (
   SELECT DISTINCT
-    GREATEST(CAST(DATE_TRUNC('MONTH', d) AS DATE), CAST(%(start_date)s AS DATE)) AS bucket
+    GREATEST(
+      CAST(DATE_TRUNC('MONTH', CAST(d AS TIMESTAMP)) AS DATE),
+      CAST(%(start_date)s AS DATE)
+    ) AS bucket
   FROM (
     SELECT
       CAST(value AS DATE)
     FROM GENERATE_SERIES(
-      CAST(%(start_date)s AS DATE),
-      CAST(%(end_date)s AS DATE),
+      CAST(CAST(%(start_date)s AS DATE) AS TIMESTAMP),
+      CAST(CAST(%(end_date)s AS DATE) AS TIMESTAMP),
       INTERVAL '1 DAY'
     ) AS _t(value)
   ) AS _t0(d)
@@ -16,7 +19,7 @@ WITH buckets AS (
     GREATEST(
       CAST(DATE_TRUNC(
         'MONTH',
-        CAST(CAST(c.started_at AS TIMESTAMPTZ) AT TIME ZONE CAST(%(tz)s AS TEXT) AS DATE)
+        CAST(CAST(CAST(c.started_at AS TIMESTAMPTZ) AT TIME ZONE CAST(%(tz)s AS TEXT) AS DATE) AS TIMESTAMP)
       ) AS DATE),
       CAST(%(start_date)s AS DATE)
     ) AS bucket,
