@@ -118,6 +118,22 @@ def test_an_invalid_url_is_a_config_error() -> None:
         connect("postgresql://crm:s3cret@db/crm?bogus=1")
 
 
+def test_missing_tables_and_other_schemas_say_what_to_do(postgres: PostgresEngine) -> None:
+    metrics = Metrics.connect(settings=Settings(database_url=with_option(postgres.url, "-csearch_path=crm_test_nowhere")))
+    try:
+        with pytest.raises(BackendUnavailable, match=r'relation "\w+" does not exist \(create the tables with `crm-metrics init-db`'):
+            metrics.summary(TENANT, "2025-11-01", "2025-11-01")
+    finally:
+        metrics.close()
+    metrics = postgres.fresh()
+    metrics.executor.run_script("ALTER TABLE messages ALTER COLUMN metadata TYPE text")
+    try:
+        with pytest.raises(BackendUnavailable, match=r"operator does not exist: text #>> .*metadata as jsonb or json"):
+            metrics.summary(TENANT, "2025-11-01", "2025-11-01")
+    finally:
+        metrics.executor.run_script("ALTER TABLE messages ALTER COLUMN metadata TYPE jsonb USING metadata::jsonb")
+
+
 def test_description_hides_the_password(postgres: PostgresEngine) -> None:
     url = url_with(postgres.url, password="s3cret")
     executor = connect(url)

@@ -105,6 +105,16 @@ class PostgresExecutor:
                     # back-off between them.
                     self._pool.drain()
                     raise _ConnectionLost(f"PostgreSQL at {self._where} closed the connection: {self._masked(error)}") from error
+        except psycopg.errors.UndefinedTable as error:
+            raise BackendUnavailable(
+                f"PostgreSQL at {self._where}: {error.diag.message_primary} (create the tables with"
+                " `crm-metrics init-db`, or name their schema in the URL: ?options=-csearch_path%3Dschema)"
+            ) from error
+        except (psycopg.errors.UndefinedColumn, psycopg.errors.UndefinedFunction) as error:
+            raise BackendUnavailable(
+                f"PostgreSQL at {self._where}: {error.diag.message_primary}: the tables differ from the seed's"
+                " (ids and texts as text, timestamps as timestamptz, metadata as jsonb or json)"
+            ) from error
         except psycopg.errors.QueryCanceled as error:
             raise QueryTimeout(f"PostgreSQL cancelled a statement after {self.timeout} s: {error}") from error
         except PoolTimeout:
@@ -177,7 +187,8 @@ class PostgresExecutor:
         return None
 
     def _masked(self, error: Exception) -> str:
-        text = str(error).strip()
+        """libpq's message on one line, without the password."""
+        text = " ".join(str(error).split())
         return text.replace(self._password, "***") if self._password else text
 
 
