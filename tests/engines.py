@@ -89,7 +89,8 @@ class PostgresEngine(Engine):
             with psycopg.connect(POSTGRES_URL, autocommit=True, connect_timeout=5) as conn:
                 conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(self.schema)))
         except psycopg.OperationalError as error:
-            unavailable(f"PostgreSQL at {mask_password(POSTGRES_URL)} is unreachable (set CRM_TEST_POSTGRES_URL): {error}")
+            reason = " ".join(str(error).split())
+            unavailable(f"PostgreSQL at {mask_password(POSTGRES_URL)} is unreachable (set CRM_TEST_POSTGRES_URL): {reason}")
         self.url = with_option(POSTGRES_URL, f"-csearch_path={self.schema}")
         self.executor = PostgresExecutor(self.url, timeout=60)
         Metrics(self.executor).init_db()
