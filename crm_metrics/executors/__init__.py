@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from crm_metrics.errors import ConfigError
 from crm_metrics.executors.base import Executor
 
@@ -15,7 +13,8 @@ SCHEMES = ("duckdb", "postgresql", "postgres", "bigquery")
 def connect(url: str, *, read_only: bool = False, timeout: float | None = None) -> Executor:
     """An executor for `url`: `duckdb:///file.duckdb`, `duckdb:///:memory:`, `postgresql://...`
     or `bigquery://PROJECT/DATASET`. Drivers are imported only when their scheme is used."""
-    scheme = urlsplit(url).scheme.lower()
+    # Not urlsplit: it raises ValueError on a malformed netloc, which the engine reports better.
+    scheme = url.partition("://")[0].lower() if "://" in url else ""
     if scheme == "duckdb":
         from crm_metrics.executors.duckdb import DuckDBExecutor
 

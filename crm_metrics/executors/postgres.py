@@ -53,7 +53,8 @@ class PostgresExecutor:
         try:
             params = conninfo_to_dict(url)
         except psycopg.ProgrammingError as error:
-            raise ConfigError(f"PostgreSQL URL {self.description!r} is not valid: {error}") from None
+            # libpq may quote the whole URL in its message.
+            raise ConfigError(f"PostgreSQL URL {self.description!r} is not valid: {str(error).replace(url, self.description)}") from None
         self._where = _where(params)
         self._password = params.get("password")
         params.setdefault("connect_timeout", str(max(1, round(connect_timeout))))
@@ -79,8 +80,8 @@ class PostgresExecutor:
         self._pool.open()
 
     def _configure(self, conn: psycopg.Connection[Any]) -> None:
-        # Trap (dialect-traps.md): DATE(ts) and timestamptz casts follow the session TimeZone;
-        # every session is pinned to UTC whatever the server or role default is.
+        # Trap (dialect-traps.md): reading a naive `timestamp` column as an instant follows the
+        # session TimeZone; pin every session to UTC whatever the server or role default is.
         conn.execute("SET TimeZone = 'UTC'")
         # The server cancels a statement running longer than this (0 = no limit); psycopg
         # then raises QueryCanceled. set_config() takes the value as a bound parameter.
@@ -116,7 +117,7 @@ class PostgresExecutor:
                 " (ids and texts as text, timestamps as timestamptz, metadata as jsonb or json)"
             ) from error
         except psycopg.errors.QueryCanceled as error:
-            raise QueryTimeout(f"PostgreSQL cancelled a statement after {self.timeout} s: {error}") from error
+            raise QueryTimeout(f"PostgreSQL cancelled a statement after {self.timeout} s: {self._masked(error)}") from error
         except PoolTimeout:
             reason = self._probe() or f"all {MAX_CONNECTIONS} connections are busy"
             raise BackendUnavailable(
@@ -198,7 +199,10 @@ class _ConnectionLost(BackendUnavailable):
 
 def mask_password(url: str) -> str:
     """The URL with its password (in the user part or a `password=` parameter) as `***`."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # e.g. an unclosed IPv6 bracket: show only the scheme
+        return f"{url.partition(':')[0]}://***"
     netloc = parts.netloc
     if "@" in netloc:
         userinfo, _, hostinfo = netloc.rpartition("@")
