@@ -13,6 +13,7 @@ import secrets
 import socket
 import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import astuple
 from decimal import Decimal
 from urllib.parse import urlsplit
@@ -205,6 +206,17 @@ def test_rendered_sql_does_not_depend_on_the_session_timezone(postgres: Postgres
             assert answer == [astuple(row) for row in series]
     assert sum(row.total_conversations for row in expected.conversations) == len(days)
     assert len(expected.conversations) == {"day": 7, "week": 2, "month": 1}[granularity]
+
+
+def test_threads_share_one_executor(postgres: PostgresEngine) -> None:
+    metrics = postgres.fresh({
+        "conversations": [conversation(f"c{i}", f"2025-11-01T{i:02}:00:00Z") for i in range(12)],
+        "messages": [message(f"m{i}", f"2025-11-01T{i:02}:00:00Z") for i in range(12)],
+    })
+    expected = metrics.summary(TENANT, "2025-11-01", "2025-11-01")
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        answers = list(pool.map(lambda _: metrics.summary(TENANT, "2025-11-01", "2025-11-01"), range(64)))
+    assert answers == [expected] * 64 and expected.total_conversations == 12
 
 
 def test_statement_timeout_raises_query_timeout_and_the_pool_goes_on(postgres: PostgresEngine) -> None:
