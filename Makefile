@@ -20,7 +20,10 @@ demo: install
 
 run: demo
 	@echo
-	$(CLI) query dashboard --tenant-id 00000000-0000-0000-0000-000000000001 --format table
+	@echo "Serving on http://127.0.0.1:$(PORT); try:"
+	@echo "  curl -s 'http://127.0.0.1:$(PORT)/api/v1/metrics/summary' -H 'X-Tenant-Id: 00000000-0000-0000-0000-000000000001'"
+	@echo
+	$(CLI) serve --port $(PORT)
 
 test: install
 	$(PY) -m pytest

@@ -66,6 +66,10 @@ def _parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser("demo", help="write the deterministic demo dataset", parents=[database])
     demo.add_argument("--days", type=int, default=90, help="days ending today (default: 90)")
+
+    serve = commands.add_parser("serve", help="serve the HTTP API (opens the database read-only)", parents=[database])
+    serve.add_argument("--host", help="interface to listen on (default: $HOST, else 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="TCP port (default: $PORT, else 3007)")
     return parser
 
 
@@ -82,6 +86,11 @@ def _params(pairs: Sequence[str]) -> dict[str, str]:
 def run(args: argparse.Namespace) -> None:
     if args.command == "render":
         print(render_sql(args.name, args.dialect, _params(args.param), inline_values=args.inline), end="")
+        return
+    if args.command == "serve":
+        from server.serve import serve
+
+        serve(database_url=args.database_url, host=args.host, port=args.port)
         return
     settings = Settings.from_env(database_url=args.database_url)
     read_only = args.command == "query"

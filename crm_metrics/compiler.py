@@ -32,11 +32,18 @@ def parse_dialect(dialect: str | Dialect) -> Dialect:
 
 
 @functools.lru_cache(maxsize=None)
-def compile_sql(name: str, dialect: str | Dialect, *, outlet: bool = False, granularity: str = "day") -> CompiledQuery:
-    """The template `name` for `dialect`, in the shape (outlet filter, granularity) given."""
+def compile_sql(
+    name: str,
+    dialect: str | Dialect,
+    *,
+    outlet: bool = False,
+    granularity: str = "day",
+    layout: str = "seed",
+) -> CompiledQuery:
+    """The template `name` for `dialect`, in the shape (outlet filter, granularity, layout) given."""
     dialect = parse_dialect(dialect)
     template = templates.load(name)
-    text = templates.render(name, outlet=outlet, granularity=granularity)
+    text = templates.render(name, outlet=outlet, granularity=granularity, layout=layout)
     try:
         tree = sqlglot.parse_one(text, read="bigquery")
     except ParseError as error:

@@ -44,6 +44,7 @@ SETTINGS: dict[str, Setting] = {
     "whatsapp_price_per_message": Setting("WHATSAPP_PRICE_PER_MESSAGE", 0.01, _positive_float, "WhatsApp price in dollars per message"),
     "max_range_days": Setting("MAX_RANGE_DAYS", 366, _positive_int, "Longest accepted date range, counted inclusively"),
     "query_timeout_seconds": Setting("QUERY_TIMEOUT_SECONDS", 30.0, _positive_float, "A query running longer is cancelled (0 = no limit)"),
+    "tenant_cache_seconds": Setting("TENANT_CACHE_SECONDS", 60.0, _positive_float, "How long a tenant's name and timezone are remembered (0 = look up every request)"),
 }
 
 
@@ -54,6 +55,7 @@ class Settings:
     whatsapp_price_per_message: float = 0.01
     max_range_days: int = 366
     query_timeout_seconds: float = 30.0
+    tenant_cache_seconds: float = 60.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

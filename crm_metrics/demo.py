@@ -28,7 +28,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from crm_metrics.errors import InvalidParameter
-from crm_metrics.loader import load_rows
 
 if TYPE_CHECKING:
     from crm_metrics.service import Metrics
@@ -443,11 +442,11 @@ def write(
     Rows already there with the same ids are replaced (by identical ones for days both runs cover)."""
     tenants = generate(today, days, now=metrics.clock())
     metrics.init_db()
-    counts = {"tenants": load_rows(metrics.executor, "tenants", tenant_rows(), "demo tenants")}
+    counts = {"tenants": metrics.load_rows("tenants", tenant_rows(), "demo tenants")}
     counts.update(conversations=0, messages=0)
     for data in tenants:
-        counts["conversations"] += load_rows(metrics.executor, "conversations", data.conversations, f"demo {data.tenant.name}")
-        counts["messages"] += load_rows(metrics.executor, "messages", data.messages, f"demo {data.tenant.name}")
+        counts["conversations"] += metrics.load_rows("conversations", data.conversations, f"demo {data.tenant.name}")
+        counts["messages"] += metrics.load_rows("messages", data.messages, f"demo {data.tenant.name}")
         if progress:
             progress(f"{data.tenant.name}: {len(data.conversations):,} conversations, {len(data.messages):,} messages")
     return counts

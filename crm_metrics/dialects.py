@@ -40,6 +40,7 @@ SQL_TYPE = {
     "TIMESTAMP": exp.DataType.build("TIMESTAMP", dialect="bigquery"),
     "INT64": exp.DataType.build("INT64", dialect="bigquery"),
     "FLOAT64": exp.DataType.build("FLOAT64", dialect="bigquery"),
+    "BOOL": exp.DataType.build("BOOL", dialect="bigquery"),
 }
 
 

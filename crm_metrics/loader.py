@@ -18,7 +18,6 @@ from typing import Any
 import pyarrow as pa
 
 from crm_metrics.errors import InvalidParameter, LoadError
-from crm_metrics.executors import Executor
 from crm_metrics.request import timezone
 from crm_metrics.schema import TABLES, Column
 
@@ -96,19 +95,15 @@ def prepare(table: str, rows: Iterable[tuple[str, Mapping[str, Any]]], source: s
     return pa.table({c.name: pa.array(data[c.name], ARROW_TYPES[c.type]) for c in columns})
 
 
-def load_rows(executor: Executor, table: str, rows: Iterable[Mapping[str, Any]], source: str = "rows") -> int:
-    """Load rows (dicts) into `table`, all or nothing. Returns the number of rows."""
-    prepared = prepare(table, ((f"row {n}", row) for n, row in enumerate(rows, 1)), source)
-    executor.replace_rows(table, prepared)
-    return prepared.num_rows
+def prepare_rows(table: str, rows: Iterable[Mapping[str, Any]], source: str = "rows") -> pa.Table:
+    """Check rows (dicts) for `table`; `Metrics.load_rows` writes them."""
+    return prepare(table, ((f"row {n}", row) for n, row in enumerate(rows, 1)), source)
 
 
-def load_file(executor: Executor, table: str, path: str | Path) -> int:
-    """Load a CSV, JSON Lines or Parquet file into `table`, all or nothing."""
+def prepare_file(table: str, path: str | Path) -> pa.Table:
+    """Check a CSV, JSON Lines or Parquet file for `table`; `Metrics.load` writes it."""
     path = Path(path)
-    prepared = prepare(table, read_file(path), str(path))
-    executor.replace_rows(table, prepared)
-    return prepared.num_rows
+    return prepare(table, read_file(path), str(path))
 
 
 def _reject_constant(name: str) -> None:

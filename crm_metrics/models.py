@@ -103,11 +103,19 @@ class Summary(_Result):
     total_cost: float
 
 
-#: Which template fills which dashboard series, with its row type.
-SERIES: dict[str, tuple[str, type[_Result]]] = {
-    "conversations": ("conversation_metrics", ConversationMetrics),
-    "messages": ("message_metrics", MessageMetrics),
-    "handoffs": ("handoff_metrics", HandoffMetrics),
-    "costs": ("cost_metrics", CostMetrics),
+#: The dashboard's series, their row types, and the template of each series alone.
+SERIES: dict[str, type[_Result]] = {
+    "conversations": ConversationMetrics,
+    "messages": MessageMetrics,
+    "handoffs": HandoffMetrics,
+    "costs": CostMetrics,
 }
+SERIES_TEMPLATES = {
+    "conversations": "conversation_metrics",
+    "messages": "message_metrics",
+    "handoffs": "handoff_metrics",
+    "costs": "cost_metrics",
+}
+#: The statement the library runs for a dashboard (all series side by side), and for a summary.
+DASHBOARD_TEMPLATE = "dashboard"
 SUMMARY_TEMPLATE = "tenant_summary"

@@ -85,4 +85,5 @@ _CASTS = {
     "TIMESTAMP": _to_timestamp,
     "INT64": _to_int,
     "FLOAT64": _to_float,
+    "BOOL": bool,
 }

@@ -10,17 +10,24 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from collections.abc import Callable, Mapping
+import time
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from crm_metrics import loader, request, schema
 from crm_metrics.compiler import compile_sql, parse_dialect
 from crm_metrics.config import Settings
 from crm_metrics.errors import InvalidParameter
 from crm_metrics.executors import Executor, connect
-from crm_metrics.models import SERIES, SUMMARY_TEMPLATE, Dashboard, Summary
-from crm_metrics.query import CompiledQuery
+from crm_metrics.executors.base import Derived
+from crm_metrics.models import DASHBOARD_TEMPLATE, SERIES, SUMMARY_TEMPLATE, Dashboard, Summary
+
+if TYPE_CHECKING:
+    import pyarrow
+
+#: The embedded store's derived tables and the templates that compute their rows.
+DERIVED = (("conversation_facts", "facts_conversations"), ("message_facts", "facts_messages"))
 
 
 def _utc_now() -> dt.datetime:
@@ -40,8 +47,10 @@ class Metrics:
         self.executor = executor
         self.settings = settings or Settings()
         self.clock = clock
+        self._layout: str | None = None
         self._has_tenants: bool | None = None
-        self._lock = threading.Lock()
+        #: tenant id -> (expiry on the monotonic clock, name, timezone)
+        self._tenants: dict[str, tuple[float, str | None, str | None]] = {}
 
     @classmethod
     def connect(cls, url: str | None = None, *, read_only: bool = False, settings: Settings | None = None, **kwargs: Any) -> Metrics:
@@ -70,13 +79,16 @@ class Metrics:
         tz: str | None = None,
         granularity: str = "day",
     ) -> Dashboard:
-        """The four dense series (conversations, messages, handoffs, costs) of a tenant."""
+        """The four dense series (conversations, messages, handoffs, costs) of a tenant, from
+        one statement (sql/dashboard.sql)."""
         grain = request.granularity("granularity", granularity)
         tenant, outlet, period, _ = self._resolve(tenant_id, start_date, end_date, outlet_id, tz)
         values = request.values(tenant, outlet, period, self.settings)
+        names, rows = self._fetch(DASHBOARD_TEMPLATE, values, outlet=outlet is not None, granularity=grain)
+        records = [dict(zip(names, row, strict=True)) for row in rows]
         series = {
-            key: [row_type(*row) for row in self._fetch(template, values, outlet=outlet is not None, granularity=grain)]
-            for key, (template, row_type) in SERIES.items()
+            key: [row_type(**{f: record[f] for f in row_type.field_names()}) for record in records]
+            for key, row_type in SERIES.items()
         }
         return Dashboard(
             tenant_id=tenant,
@@ -96,35 +108,67 @@ class Metrics:
         outlet_id: str | None = None,
         tz: str | None = None,
     ) -> Summary:
-        """The whole range in one row, computed from raw rows."""
+        """The whole range in one row, computed from raw rows (sql/tenant_summary.sql)."""
         tenant, outlet, period, name = self._resolve(tenant_id, start_date, end_date, outlet_id, tz)
         values = request.values(tenant, outlet, period, self.settings)
-        (row,) = self._fetch(SUMMARY_TEMPLATE, values, outlet=outlet is not None)
+        _, (row,) = self._fetch(SUMMARY_TEMPLATE, values, outlet=outlet is not None)
         return Summary(tenant, name, period.start_date, period.end_date, outlet, period.tz, *row)
 
     def sql(self, name: str, dialect: str | None = None, *, outlet: bool = False, granularity: str = "day") -> str:
-        """The SQL the library runs for a template, in a dialect (default: this database's)."""
-        return compile_sql(name, parse_dialect(dialect or self.executor.dialect), outlet=outlet, granularity=granularity).sql
+        """The SQL of a template, in a dialect (default: this database's, in its layout)."""
+        layout = self.layout if dialect is None else "seed"
+        dialect = parse_dialect(dialect or self.executor.dialect)
+        return compile_sql(name, dialect, outlet=outlet, granularity=granularity, layout=layout).sql
 
     # -- data in ----------------------------------------------------------------------------
 
     def init_db(self) -> None:
-        """Create the seed's tables where they are missing."""
+        """Create the tables where missing (and fill derived tables made new from the rows
+        already there)."""
+        was = self.layout
         self.executor.run_script(schema.ddl(self.executor.dialect))
-        self._has_tenants = None
+        self._layout = self._has_tenants = None
+        self._tenants.clear()
+        if self.layout == "facts" and was != "facts":
+            self.executor.rebuild(self._derived())
 
     def load(self, table: str, path: str | Path) -> int:
         """Load a CSV, JSON Lines or Parquet file into a table, all or nothing; rows whose id
         is already stored replace the stored ones. Returns the number of rows loaded."""
-        count = loader.load_file(self.executor, table, path)
-        self._has_tenants = None
-        return count
+        return self._write(table, loader.prepare_file(table, path))
+
+    def load_rows(self, table: str, rows: Iterable[Mapping[str, Any]], source: str = "rows") -> int:
+        """Load rows (dicts with the table's columns) as `load` loads a file."""
+        return self._write(table, loader.prepare_rows(table, rows, source))
+
+    def refresh(self) -> None:
+        """Recompute the derived tables from the base tables (after writing those directly)."""
+        if self.layout == "facts":
+            self.executor.rebuild(self._derived())
+
+    @property
+    def layout(self) -> str:
+        """'facts' where the derived tables exist (the embedded store), else 'seed'."""
+        if self._layout is None:
+            present = all(self.executor.has_table(table) for table, _ in DERIVED)
+            self._layout = "facts" if present else "seed"
+        return self._layout
 
     # -- plumbing ---------------------------------------------------------------------------
 
-    def _fetch(self, template: str, values: Mapping[str, Any], **shape: Any) -> list[tuple[Any, ...]]:
-        query: CompiledQuery = compile_sql(template, self.executor.dialect, **shape)
-        return self.executor.fetch(query, values)
+    def _write(self, table: str, rows: pyarrow.Table) -> int:
+        self.executor.replace_rows(table, rows, self._derived())
+        self._tenants.clear()
+        return rows.num_rows
+
+    def _derived(self) -> list[Derived]:
+        if self.layout != "facts":
+            return []
+        return [(table, compile_sql(template, self.executor.dialect)) for table, template in DERIVED]
+
+    def _fetch(self, template: str, values: Mapping[str, Any], **shape: Any) -> tuple[list[str], list[tuple[Any, ...]]]:
+        query = compile_sql(template, self.executor.dialect, layout=self.layout, **shape)
+        return [c.name for c in query.columns], self.executor.fetch(query, values)
 
     def _resolve(
         self,
@@ -151,14 +195,25 @@ class Metrics:
         return tenant, outlet, period, name
 
     def tenant(self, tenant_id: str) -> tuple[str | None, str | None]:
-        """The tenant's name and timezone from the optional `tenants` table; a timezone that
-        is not a known IANA name is ignored (the request falls back to UTC)."""
+        """The tenant's name and timezone from the optional `tenants` table, remembered for
+        TENANT_CACHE_SECONDS (and forgotten by every load). A timezone that is not a known IANA
+        name is ignored: the request falls back to UTC."""
+        now = time.monotonic()
+        cached = self._tenants.get(tenant_id)
+        if cached and cached[0] > now:
+            return cached[1], cached[2]
+        name, zone = self._lookup(tenant_id)
+        if len(self._tenants) > 10_000:
+            self._tenants.clear()
+        self._tenants[tenant_id] = (now + self.settings.tenant_cache_seconds, name, zone)
+        return name, zone
+
+    def _lookup(self, tenant_id: str) -> tuple[str | None, str | None]:
         if self._has_tenants is None:
-            with self._lock:
-                self._has_tenants = self.executor.has_table("tenants")
+            self._has_tenants = self.executor.has_table("tenants")
         if not self._has_tenants:
             return None, None
-        rows = self._fetch("tenant", {"tenant_id": tenant_id})
+        _, rows = self._fetch("tenant", {"tenant_id": tenant_id})
         if not rows:
             return None, None
         name, zone = rows[0]

@@ -19,8 +19,11 @@ from crm_metrics.errors import TemplateError
 from crm_metrics.query import Field
 
 #: Types a header may use (BigQuery names) and nothing else.
-SQL_TYPES = frozenset({"STRING", "DATE", "TIMESTAMP", "INT64", "FLOAT64"})
+SQL_TYPES = frozenset({"STRING", "DATE", "TIMESTAMP", "INT64", "FLOAT64", "BOOL"})
 GRANULARITIES = ("day", "week", "month")
+#: Where the rows come from: the seed's tables as users have them, or the embedded store's
+#: derived tables (see sql/_macros.sql).
+LAYOUTS = ("seed", "facts")
 
 
 def sql_dir() -> Path:
@@ -115,10 +118,12 @@ def load(name: str) -> Template:
     return parse_header(path, path.read_text(encoding="utf-8"))
 
 
-def render(name: str, *, outlet: bool = False, granularity: str = "day") -> str:
+def render(name: str, *, outlet: bool = False, granularity: str = "day", layout: str = "seed") -> str:
     """Render a template to BigQuery SQL for one shape. Takes no values, by design."""
     if granularity not in GRANULARITIES:
         raise TemplateError(f"Unknown granularity {granularity!r}")
+    if layout not in LAYOUTS:
+        raise TemplateError(f"Unknown layout {layout!r}")
     load(name)
     template = _environment().get_template(f"{name}.sql")
-    return template.render(outlet=bool(outlet), granularity=granularity)
+    return template.render(outlet=bool(outlet), granularity=granularity, layout=layout)

@@ -2,8 +2,15 @@
   Shared pieces of the metric templates (Jinja macros, BigQuery SQL).
 
   Shape only: a macro may add or drop SQL, never carry a value. Every value travels as a
-  bound @parameter. The variables a template may branch on are `outlet` (bool: the outlet
-  filter is on) and `granularity` ('day', 'week' or 'month').
+  bound @parameter. The variables a template may branch on:
+    outlet       bool: the outlet filter is on
+    granularity  'day', 'week' or 'month' (a summary sets 'range': one bucket, the whole range)
+    layout       'seed': the seed's tables as users have them (messages carry no tenant;
+                 metadata is JSON; turns and handoffs are derived at query time);
+                 'facts': the embedded store, where `crm-metrics load` also keeps
+                 conversation_facts and message_facts (sql/facts_*.sql) up to date: the same
+                 derived columns, typed, carrying the tenant and ordered by (tenant, time).
+  Each row source below has the same columns in both layouts.
 -#}
 
 {#- The bucket a local date falls in, labelled by its first date and clipped to the range. -#}
@@ -19,8 +26,12 @@ GREATEST(DATE_TRUNC({{ local_date }}, MONTH), @start_date)
 
 {#- Every bucket of the range, so that each series is dense. -#}
 {% macro buckets() -%}
+{%- if granularity == 'range' -%}
+SELECT @start_date AS bucket
+{%- else -%}
 SELECT DISTINCT {{ bucket('d') }} AS bucket
   FROM UNNEST(GENERATE_DATE_ARRAY(@start_date, @end_date)) AS d
+{%- endif -%}
 {%- endmacro %}
 
 {#- The tenant's conversations (and only the outlet's, when filtered). -#}
@@ -57,46 +68,34 @@ JSON_VALUE({{ metadata }}, '$.handoff_requested') = 'true'
 {%- endmacro %}
 
 {#-
-  Customer turns of the tenant's messages, with the time of their first reply.
+  Customer turns of the messages `m` (a filtered `messages` scan), each with its first reply.
   A turn starts at a `customer` message whose previous non-`system` message in the same
   conversation is absent or not `customer`; its reply is the first later `llm` or `agent`
-  message, wherever it falls. History before the range decides where turns start, so the
-  window runs over every message of each conversation that has a customer message in range.
-  Columns: turn_at, reply_at (NULL when nobody replied).
+  message, wherever it falls. Columns: id, conversation_id, turn_at, turn_start, reply_at.
+  `where` restricts the conversations; every message of each is windowed, so history before
+  the range decides where turns start.
 -#}
-{% macro customer_turns() -%}
-SELECT ts AS turn_at, reply_at
-  FROM (
-    SELECT
-      m.timestamp AS ts,
-      m.sender_type,
-      LAG(m.sender_type) OVER (
-        PARTITION BY m.conversation_id ORDER BY {{ message_order('m') }}
-      ) AS previous_sender,
-      MIN(IF(m.sender_type IN ('llm', 'agent'), m.timestamp, NULL)) OVER (
-        PARTITION BY m.conversation_id ORDER BY {{ message_order('m') }}
-        ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING
-      ) AS reply_at
-    FROM messages AS m
-    JOIN conversations AS c ON c.id = m.conversation_id
-    WHERE {{ scope('c') }}
-      AND m.sender_type <> 'system'
-      AND m.conversation_id IN (
-        SELECT r.conversation_id
-        FROM messages AS r
-        WHERE r.sender_type = 'customer' AND {{ in_range('r.timestamp') }}
-      )
-  ) AS ordered
-  WHERE sender_type = 'customer'
-    AND (previous_sender IS NULL OR previous_sender <> 'customer')
-    AND {{ in_range('ts') }}
+{% macro turn_windows(where) -%}
+SELECT
+    m.id,
+    m.conversation_id,
+    m.timestamp AS turn_at,
+    m.sender_type = 'customer' AND COALESCE(LAG(m.sender_type) OVER (
+      PARTITION BY m.conversation_id ORDER BY {{ message_order('m') }}
+    ) <> 'customer', TRUE) AS turn_start,
+    MIN(IF(m.sender_type IN ('llm', 'agent'), m.timestamp, NULL)) OVER (
+      PARTITION BY m.conversation_id ORDER BY {{ message_order('m') }}
+      ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING
+    ) AS reply_at
+  FROM messages AS m
+  WHERE m.sender_type <> 'system' AND {{ where }}
 {%- endmacro %}
 
 {#-
-  The first handoff request of each conversation: the earliest message (any sender) whose
+  The first handoff request of each conversation: its earliest message (any sender) whose
   metadata.handoff_requested is true. Columns: conversation_id, handoff_at, handoff_trigger.
 -#}
-{% macro first_handoffs() -%}
+{% macro first_handoffs(where) -%}
 SELECT conversation_id, handoff_at, handoff_trigger
   FROM (
     SELECT
@@ -107,10 +106,154 @@ SELECT conversation_id, handoff_at, handoff_trigger
         PARTITION BY m.conversation_id ORDER BY {{ message_order('m') }}
       ) AS n
     FROM messages AS m
-    JOIN conversations AS c ON c.id = m.conversation_id
-    WHERE {{ scope('c') }}
-      AND {{ in_range('c.started_at') }}
-      AND {{ handoff_requested('m.metadata') }}
+    WHERE {{ handoff_requested('m.metadata') }} AND {{ where }}
   ) AS requests
   WHERE n = 1
+{%- endmacro %}
+
+{#-
+  Row source: the conversations started in the range.
+  Columns: started_at, status, duration_us (ended_at - started_at in microseconds, NULL without
+  ended_at), handoff_at and handoff_trigger (of the first handoff request, NULL without one).
+-#}
+{% macro conversations_in_range() -%}
+{%- if layout == 'facts' -%}
+SELECT f.started_at, f.status, f.duration_us, f.handoff_at, f.handoff_trigger
+    FROM conversation_facts AS f
+    WHERE {{ scope('f') }} AND {{ in_range('f.started_at') }}
+{%- else -%}
+SELECT
+      c.started_at,
+      c.status,
+      TIMESTAMP_DIFF(c.ended_at, c.started_at, MICROSECOND) AS duration_us,
+      h.handoff_at,
+      h.handoff_trigger
+    FROM conversations AS c
+    LEFT JOIN (
+      {{ first_handoffs("m.conversation_id IN (SELECT s.id FROM conversations AS s WHERE " ~ scope('s') ~ " AND " ~ in_range('s.started_at') ~ ")") }}
+    ) AS h ON h.conversation_id = c.id
+    WHERE {{ scope('c') }} AND {{ in_range('c.started_at') }}
+{%- endif -%}
+{%- endmacro %}
+
+{#- Row source: the messages sent in the range. Columns: ts, sender_type, tokens_used. -#}
+{% macro messages_in_range() -%}
+{%- if layout == 'facts' -%}
+SELECT f.ts, f.sender_type, f.tokens_used
+    FROM message_facts AS f
+    WHERE {{ scope('f') }} AND {{ in_range('f.ts') }}
+{%- else -%}
+SELECT msg.timestamp AS ts, msg.sender_type, {{ tokens_used('msg.metadata') }} AS tokens_used
+    FROM messages AS msg
+    JOIN conversations AS c ON c.id = msg.conversation_id
+    WHERE {{ scope('c') }} AND {{ in_range('msg.timestamp') }}
+{%- endif -%}
+{%- endmacro %}
+
+{#- Row source: the customer turns that start in the range. Columns: turn_at, reply_at. -#}
+{% macro turns_in_range() -%}
+{%- if layout == 'facts' -%}
+SELECT f.ts AS turn_at, f.reply_at
+    FROM message_facts AS f
+    WHERE {{ scope('f') }} AND {{ in_range('f.ts') }} AND f.turn_start
+{%- else -%}
+SELECT t.turn_at, t.reply_at
+    FROM (
+      {{ turn_windows("m.conversation_id IN (SELECT r.conversation_id FROM messages AS r JOIN conversations AS c ON c.id = r.conversation_id WHERE r.sender_type = 'customer' AND " ~ scope('c') ~ " AND " ~ in_range('r.timestamp') ~ ")") }}
+    ) AS t
+    WHERE t.turn_start AND {{ in_range('t.turn_at') }}
+{%- endif -%}
+{%- endmacro %}
+
+{#- The local date of an instant, bucketed; the whole range is one bucket for a summary. -#}
+{% macro bucket_of(ts) -%}
+{%- if granularity == 'range' -%}
+@start_date
+{%- else -%}
+{{ bucket('DATE(' ~ ts ~ ', @tz)') }}
+{%- endif -%}
+{%- endmacro %}
+
+{#- Per bucket of the conversations' start: the conversation and handoff counts and sums. -#}
+{% macro conversation_aggregates() -%}
+SELECT
+      {{ bucket_of('started_at') }} AS bucket,
+      COUNT(*) AS total_conversations,
+      COUNTIF(status = 'active') AS active_conversations,
+      COUNTIF(status = 'resolved') AS resolved_conversations,
+      COUNTIF(status = 'handed_off') AS handed_off_conversations,
+      AVG(duration_us) / 60000000 AS average_duration_minutes,
+      COUNT(handoff_at) AS total_handoffs,
+      COUNTIF(handoff_trigger = 'keyword') AS keyword_triggered,
+      COUNTIF(handoff_trigger = 'confidence') AS confidence_triggered,
+      AVG(TIMESTAMP_DIFF(handoff_at, started_at, MICROSECOND)) / 60000000 AS average_time_to_handoff_minutes
+    FROM ({{ conversations_in_range() }}) AS conversation_rows
+    GROUP BY bucket
+{%- endmacro %}
+
+{#- Per bucket of the messages' timestamps: counts by sender type and tokens of llm messages. -#}
+{% macro message_aggregates() -%}
+SELECT
+      {{ bucket_of('ts') }} AS bucket,
+      COUNT(*) AS total_messages,
+      COUNTIF(sender_type = 'customer') AS customer_messages,
+      COUNTIF(sender_type = 'llm') AS llm_messages,
+      COUNTIF(sender_type = 'agent') AS agent_messages,
+      SUM(IF(sender_type = 'llm', tokens_used, 0)) AS total_tokens_used
+    FROM ({{ messages_in_range() }}) AS message_rows
+    GROUP BY bucket
+{%- endmacro %}
+
+{#- Per bucket of the customer turns' starts: the mean time to the first reply. -#}
+{% macro turn_aggregates() -%}
+SELECT
+      {{ bucket_of('turn_at') }} AS bucket,
+      AVG(TIMESTAMP_DIFF(reply_at, turn_at, MICROSECOND)) / 1000000 AS average_response_time_seconds
+    FROM ({{ turns_in_range() }}) AS turn_rows
+    WHERE reply_at IS NOT NULL
+    GROUP BY bucket
+{%- endmacro %}
+
+{#- Output columns from the aggregates `c` (conversations), `n` (messages), `t` (turns). -#}
+{% macro conversation_columns(c) -%}
+COALESCE({{ c }}.total_conversations, 0) AS total_conversations,
+  COALESCE({{ c }}.active_conversations, 0) AS active_conversations,
+  COALESCE({{ c }}.resolved_conversations, 0) AS resolved_conversations,
+  COALESCE({{ c }}.handed_off_conversations, 0) AS handed_off_conversations,
+  {{ c }}.average_duration_minutes,
+  SAFE_DIVIDE({{ c }}.resolved_conversations, {{ c }}.total_conversations) AS resolution_rate
+{%- endmacro %}
+
+{% macro message_columns(n, t) -%}
+COALESCE({{ n }}.total_messages, 0) AS total_messages,
+  COALESCE({{ n }}.customer_messages, 0) AS customer_messages,
+  COALESCE({{ n }}.llm_messages, 0) AS llm_messages,
+  COALESCE({{ n }}.agent_messages, 0) AS agent_messages,
+  {{ t }}.average_response_time_seconds
+{%- endmacro %}
+
+{% macro handoff_columns(c) -%}
+COALESCE({{ c }}.total_handoffs, 0) AS total_handoffs,
+  COALESCE({{ c }}.keyword_triggered, 0) AS keyword_triggered,
+  COALESCE({{ c }}.confidence_triggered, 0) AS confidence_triggered,
+  {{ c }}.average_time_to_handoff_minutes,
+  SAFE_DIVIDE({{ c }}.total_handoffs, {{ c }}.total_conversations) AS handoff_rate
+{%- endmacro %}
+
+{#- Money: tokens x price per million tokens / 1e6, messages x price per message. -#}
+{% macro llm_cost(n) -%}
+COALESCE({{ n }}.total_tokens_used, 0) * @llm_price_per_million_tokens / 1000000
+{%- endmacro %}
+
+{% macro whatsapp_cost(n) -%}
+COALESCE({{ n }}.total_messages, 0) * @whatsapp_price_per_message
+{%- endmacro %}
+
+{% macro cost_columns(n, c) -%}
+COALESCE({{ n }}.llm_messages, 0) AS total_llm_calls,
+  COALESCE({{ n }}.total_tokens_used, 0) AS total_tokens_used,
+  {{ llm_cost(n) }} AS total_llm_cost,
+  {{ whatsapp_cost(n) }} AS total_whatsapp_cost,
+  {{ llm_cost(n) }} + {{ whatsapp_cost(n) }} AS total_cost,
+  SAFE_DIVIDE({{ llm_cost(n) }} + {{ whatsapp_cost(n) }}, {{ c }}.total_conversations) AS cost_per_conversation
 {%- endmacro %}

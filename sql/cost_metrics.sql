@@ -1,11 +1,12 @@
 -- name: cost_metrics
--- table: Cost metrics, the dashboard's "costs" series.
+-- table: Cost metrics, the dashboard's "costs" series, by the message's timestamp. Prices are
+--   parameters, not code.
 -- grain: one row per bucket (day, ISO week from Monday, or month; the first and last bucket
---   clipped to the range) of each message's timestamp, in the request's timezone. Every bucket
---   of the range appears, in date order. Prices are parameters, not code.
+--   clipped to the range) in the request's timezone. Every bucket of the range appears, in date
+--   order; empty buckets have zero counts and null rates and averages.
 -- params:
---   tenant_id                     STRING     the tenant whose messages are read
---   outlet_id                     STRING     only this outlet's conversations (only when the outlet filter is on)
+--   tenant_id                     STRING     the tenant whose rows are read
+--   outlet_id                     STRING     only conversations of this outlet, and their messages (only when the outlet filter is on)
 --   start_date                    DATE       first local date of the range, inclusive
 --   end_date                      DATE       last local date of the range, inclusive
 --   tz                            STRING     IANA timezone in which days are cut
@@ -14,58 +15,28 @@
 --   llm_price_per_million_tokens  FLOAT64    LLM price in dollars per million tokens (default 0.15)
 --   whatsapp_price_per_message    FLOAT64    WhatsApp price in dollars per message (default 0.01)
 -- columns:
---   date                   DATE     first date of the bucket
---   total_llm_calls        INT64    'llm' messages in the bucket
---   total_tokens_used      INT64    sum of metadata.tokens_used over those (missing or malformed = 0)
---   total_llm_cost         FLOAT64  total_tokens_used x LLM price per token
---   total_whatsapp_cost    FLOAT64  all messages in the bucket x WhatsApp price per message
---   total_cost             FLOAT64  total_llm_cost + total_whatsapp_cost
---   cost_per_conversation  FLOAT64  total_cost / conversations started in the bucket; null if none
+--   date                             DATE     first date of the bucket
+--   total_llm_calls                  INT64    llm messages sent in the bucket
+--   total_tokens_used                INT64    sum of metadata.tokens_used over those (a whole number, else 0)
+--   total_llm_cost                   FLOAT64  total_tokens_used x LLM price per token
+--   total_whatsapp_cost              FLOAT64  messages sent in the bucket x WhatsApp price per message
+--   total_cost                       FLOAT64  total_llm_cost + total_whatsapp_cost
+--   cost_per_conversation            FLOAT64  total_cost / conversations started in the bucket
 {% import '_macros.sql' as m with context -%}
 WITH
   buckets AS (
     {{ m.buckets() }}
   ),
-  traffic AS (
-    SELECT
-      {{ m.bucket('DATE(msg.timestamp, @tz)') }} AS bucket,
-      COUNT(*) AS total_messages,
-      COUNTIF(msg.sender_type = 'llm') AS total_llm_calls,
-      SUM(IF(msg.sender_type = 'llm', {{ m.tokens_used('msg.metadata') }}, 0)) AS total_tokens_used
-    FROM messages AS msg
-    JOIN conversations AS c ON c.id = msg.conversation_id
-    WHERE {{ m.scope('c') }}
-      AND {{ m.in_range('msg.timestamp') }}
-    GROUP BY bucket
+  message_aggregates AS (
+    {{ m.message_aggregates() }}
   ),
-  started AS (
-    SELECT
-      {{ m.bucket('DATE(c.started_at, @tz)') }} AS bucket,
-      COUNT(*) AS total_conversations
-    FROM conversations AS c
-    WHERE {{ m.scope('c') }}
-      AND {{ m.in_range('c.started_at') }}
-    GROUP BY bucket
-  ),
-  priced AS (
-    SELECT
-      b.bucket,
-      COALESCE(t.total_llm_calls, 0) AS total_llm_calls,
-      COALESCE(t.total_tokens_used, 0) AS total_tokens_used,
-      COALESCE(t.total_tokens_used, 0) * @llm_price_per_million_tokens / 1000000 AS total_llm_cost,
-      COALESCE(t.total_messages, 0) * @whatsapp_price_per_message AS total_whatsapp_cost,
-      s.total_conversations
-    FROM buckets AS b
-    LEFT JOIN traffic AS t ON t.bucket = b.bucket
-    LEFT JOIN started AS s ON s.bucket = b.bucket
+  conversation_aggregates AS (
+    {{ m.conversation_aggregates() }}
   )
 SELECT
-  bucket AS date,
-  total_llm_calls,
-  total_tokens_used,
-  total_llm_cost,
-  total_whatsapp_cost,
-  total_llm_cost + total_whatsapp_cost AS total_cost,
-  SAFE_DIVIDE(total_llm_cost + total_whatsapp_cost, total_conversations) AS cost_per_conversation
-FROM priced
+  b.bucket AS date,
+  {{ m.cost_columns('n', 'c') }}
+FROM buckets AS b
+LEFT JOIN message_aggregates AS n ON n.bucket = b.bucket
+LEFT JOIN conversation_aggregates AS c ON c.bucket = b.bucket
 ORDER BY date

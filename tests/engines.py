@@ -17,7 +17,7 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 import pytest
 
 from crm_metrics import Metrics, Settings
-from crm_metrics.loader import load_rows
+from crm_metrics.schema import ddl
 
 Rows = Mapping[str, Sequence[Mapping[str, Any]]]
 FIXED_NOW = dt.datetime(2025, 11, 4, 12, 0, tzinfo=dt.UTC)
@@ -31,34 +31,60 @@ def unavailable(reason: str) -> None:
 
 
 class Engine:
-    """Base: subclasses say how to connect and how to empty the tables."""
+    """Base: subclasses connect in `start`; `fresh` empties the tables and loads rows."""
 
     name: str
+    #: Tables emptied between examples (the derived ones too, where the layout has them).
+    tables = ("tenants", "conversations", "messages", "conversation_facts", "message_facts")
 
     def start(self) -> None:
-        """Connect once per test session (or call `unavailable`)."""
-
-    def stop(self) -> None: ...
-
-    def metrics(self, clock: Callable[[], dt.datetime]) -> Metrics:
-        """A Metrics over this engine's (empty) seed tables."""
+        """Connect once per test session (or call `unavailable`) and set `self.executor`
+        and `self.settings`, over the tables `init_db` creates."""
         raise NotImplementedError
 
+    def stop(self) -> None:
+        self.executor.close()
+
+    def reset(self) -> None:
+        for table in self.tables:
+            if self.executor.has_table(table):
+                self.executor.run_script(f"DELETE FROM {table}")
+
     def fresh(self, rows: Rows | None = None, *, clock: Callable[[], dt.datetime] = lambda: FIXED_NOW) -> Metrics:
-        metrics = self.metrics(clock)
+        """A new Metrics (no remembered tenants) over tables holding exactly `rows`."""
+        self.reset()
+        metrics = Metrics(self.executor, self.settings, clock=clock)
         for table in ("tenants", "conversations", "messages"):
             if rows and rows.get(table):
-                load_rows(metrics.executor, table, rows[table])
+                metrics.load_rows(table, rows[table])
         return metrics
 
 
 class DuckDBEngine(Engine):
+    """The embedded store as `crm-metrics init-db` makes it (the 'facts' layout)."""
+
     name = "duckdb"
 
-    def metrics(self, clock: Callable[[], dt.datetime]) -> Metrics:
-        metrics = Metrics.connect("duckdb:///:memory:", settings=Settings(database_url="duckdb:///:memory:"), clock=clock)
+    def start(self) -> None:
+        self.settings = Settings(database_url="duckdb:///:memory:")
+        metrics = Metrics.connect(settings=self.settings)
         metrics.init_db()
-        return metrics
+        assert metrics.layout == "facts"
+        self.executor = metrics.executor
+
+
+class DuckDBSeedEngine(Engine):
+    """DuckDB holding only the seed's tables, as a user who brings their own would: the
+    queries derive turns and handoffs at query time (the 'seed' layout)."""
+
+    name = "duckdb-seed"
+
+    def start(self) -> None:
+        self.settings = Settings(database_url="duckdb:///:memory:")
+        self.executor = Metrics.connect(settings=self.settings).executor
+        self.executor.run_script(ddl("duckdb"))
+        self.executor.run_script("DROP TABLE conversation_facts; DROP TABLE message_facts")
+        assert Metrics(self.executor).layout == "seed"
 
 
 POSTGRES_URL = os.environ.get("CRM_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -73,8 +99,9 @@ def with_option(url: str, option: str) -> str:
 
 
 class PostgresEngine(Engine):
-    """The PostgreSQL server at CRM_TEST_POSTGRES_URL, in a schema of its own (a random name,
-    so parallel runs do not collide), dropped at the end. One pool serves every test."""
+    """The PostgreSQL server at CRM_TEST_POSTGRES_URL (the seed's tables, as `init-db` makes
+    them), in a schema of its own with a random name, so that parallel runs do not collide;
+    dropped at the end. One pool serves every test."""
 
     name = "postgres"
 
@@ -92,8 +119,11 @@ class PostgresEngine(Engine):
             reason = " ".join(str(error).split())
             unavailable(f"PostgreSQL at {mask_password(POSTGRES_URL)} is unreachable (set CRM_TEST_POSTGRES_URL): {reason}")
         self.url = with_option(POSTGRES_URL, f"-csearch_path={self.schema}")
+        self.settings = Settings(database_url=self.url)
         self.executor = PostgresExecutor(self.url, timeout=60)
-        Metrics(self.executor).init_db()
+        metrics = Metrics(self.executor, self.settings)
+        metrics.init_db()
+        assert metrics.layout == "seed"
 
     def stop(self) -> None:
         import psycopg
@@ -103,11 +133,10 @@ class PostgresEngine(Engine):
         with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
             conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(self.schema)))
 
-    def metrics(self, clock: Callable[[], dt.datetime]) -> Metrics:
-        # TRUNCATE empties the tables in one statement, fast enough for every hypothesis example.
+    def reset(self) -> None:
+        # One statement, fast enough for every hypothesis example.
         self.executor.run_script("TRUNCATE tenants, conversations, messages")
-        return Metrics(self.executor, Settings(database_url=self.url), clock=clock)
 
 
 #: Engines by name; BigQuery registers here too.
-ENGINES: dict[str, type[Engine]] = {"duckdb": DuckDBEngine, "postgres": PostgresEngine}
+ENGINES: dict[str, type[Engine]] = {"duckdb": DuckDBEngine, "duckdb-seed": DuckDBSeedEngine, "postgres": PostgresEngine}

@@ -42,16 +42,23 @@ def cli_reference() -> str:
     return "\n".join(f"```\n$ {title}\n{text.rstrip()}\n```\n" for title, text in blocks)
 
 
+def _default(value: object) -> str:
+    """How a default reads in the table: unset for empty strings and tuples, JSON-ish bools."""
+    if value in ("", ()):
+        return "(unset)"
+    return f"`{str(value).lower() if isinstance(value, bool) else value}`"
+
+
 def settings_table() -> str:
     from crm_metrics.config import SETTINGS
 
     rows = ["| variable | default | what it does |", "|---|---|---|"]
-    rows += [f"| `{s.env}` | `{s.default}` | {s.help} |" for s in SETTINGS.values()]
+    rows += [f"| `{s.env}` | {_default(s.default)} | {s.help} |" for s in SETTINGS.values()]
     try:
         from server.config import SETTINGS as SERVER_SETTINGS  # the HTTP server's own
     except ImportError:
         SERVER_SETTINGS = {}
-    rows += [f"| `{s.env}` | `{s.default}` | {s.help} |" for s in SERVER_SETTINGS.values()]
+    rows += [f"| `{s.env}` | {_default(s.default)} | {s.help} |" for s in SERVER_SETTINGS.values()]
     return "\n".join(rows) + "\n"
 
 

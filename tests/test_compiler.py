@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import difflib
-import itertools
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -17,29 +16,34 @@ from crm_metrics import Metrics, templates
 from crm_metrics.compiler import compile_sql, inline
 from crm_metrics.dialects import Dialect
 from crm_metrics.errors import InvalidParameter
-from crm_metrics.models import SERIES, SUMMARY_TEMPLATE, Summary
+from crm_metrics.models import DASHBOARD_TEMPLATE, SERIES, SERIES_TEMPLATES, SUMMARY_TEMPLATE, Summary
 from crm_metrics.query import CompiledQuery
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
 DIALECTS = [d.value for d in Dialect]
-#: Every template in its default shape, and the other shapes of one series.
-SHAPES = [(name, False, "day") for name in templates.names()] + [
-    ("conversation_metrics", True, "week"),
-    ("conversation_metrics", False, "month"),
+#: (template, outlet filter, granularity, layout, dialect): every template in its default shape
+#: on every dialect, the other shapes of the dashboard, and the embedded store's layout.
+SHAPES = [(name, False, "day", "seed", dialect) for name in templates.names() for dialect in DIALECTS] + [
+    ("dashboard", True, "week", "seed", "postgres"),
+    ("dashboard", False, "month", "seed", "bigquery"),
+    ("dashboard", True, "week", "facts", "duckdb"),
+    ("dashboard", False, "day", "facts", "duckdb"),
+    ("tenant_summary", False, "day", "facts", "duckdb"),
 ]
 
 
-def _snapshot_path(name: str, dialect: str, outlet: bool, granularity: str) -> Path:
-    shape = "" if (outlet, granularity) == (False, "day") else f"-{'outlet-' if outlet else ''}{granularity}"
+def _snapshot_path(name: str, outlet: bool, granularity: str, layout: str, dialect: str) -> Path:
+    shape = "".join(
+        [f"-{layout}" if layout != "seed" else "", "-outlet" if outlet else "", f"-{granularity}" if granularity != "day" else ""]
+    )
     return SNAPSHOTS / name / f"{dialect}{shape}.sql"
 
 
-@pytest.mark.parametrize("dialect", DIALECTS)
-@pytest.mark.parametrize(("name", "outlet", "granularity"), SHAPES)
-def test_snapshot(request: pytest.FixtureRequest, name: str, outlet: bool, granularity: str, dialect: str) -> None:
-    path = _snapshot_path(name, dialect, outlet, granularity)
-    query = compile_sql(name, dialect, outlet=outlet, granularity=granularity)
-    text = f"-- {name} for {dialect}, outlet filter {'on' if outlet else 'off'}, by {granularity}\n{query.sql}\n"
+@pytest.mark.parametrize(("name", "outlet", "granularity", "layout", "dialect"), SHAPES)
+def test_snapshot(request: pytest.FixtureRequest, name: str, outlet: bool, granularity: str, layout: str, dialect: str) -> None:
+    path = _snapshot_path(name, outlet, granularity, layout, dialect)
+    query = compile_sql(name, dialect, outlet=outlet, granularity=granularity, layout=layout)
+    text = f"-- {name} for {dialect}, {layout} layout, outlet filter {'on' if outlet else 'off'}, by {granularity}\n{query.sql}\n"
     if request.config.getoption("--snapshot-update"):
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
@@ -52,7 +56,7 @@ def test_snapshot(request: pytest.FixtureRequest, name: str, outlet: bool, granu
 
 
 def test_no_stale_snapshots() -> None:
-    expected = {_snapshot_path(n, d, o, g) for (n, o, g), d in itertools.product(SHAPES, DIALECTS)}
+    expected = {_snapshot_path(*shape) for shape in SHAPES}
     assert set(SNAPSHOTS.rglob("*.sql")) == expected
 
 
@@ -67,18 +71,18 @@ def test_second_compile_does_no_sqlglot_work() -> None:
 
 
 def test_each_shape_compiles_once_for_many_requests() -> None:
-    compile_sql.cache_clear()
     metrics = Metrics.connect("duckdb:///:memory:")
     metrics.init_db()
+    compile_sql.cache_clear()
     tenant = "123e4567-e89b-12d3-a456-426614174000"
     for day in range(1, 6):
         metrics.dashboard(tenant, f"2025-11-0{day}", "2025-11-09", granularity="week")
         metrics.summary(tenant, f"2025-11-0{day}", "2025-11-09")
     info = compile_sql.cache_info()
-    # Four series, the summary and the tenant lookup: six compilations. Each round runs seven
-    # queries (a lookup and four series, a lookup and the summary); every later one is a hit.
-    assert info.misses == 6
-    assert info.hits == 5 * 7 - 6
+    # The dashboard, the summary and the tenant lookup (remembered after the first request):
+    # three compilations; every later statement is a cache hit.
+    assert info.misses == 3
+    assert info.hits == 5 * 2 - 2
 
 
 @pytest.mark.parametrize("name", templates.names())
@@ -91,13 +95,18 @@ def test_header_declares_what_the_sql_uses(name: str) -> None:
     source = env.loader.get_source(env, f"{name}.sql")[0]
     macros = env.loader.get_source(env, "_macros.sql")[0]
     shaping = meta.find_undeclared_variables(env.parse(source)) | meta.find_undeclared_variables(env.parse(macros))
-    assert shaping <= {"outlet", "granularity"}, "Jinja may only shape the query"
+    assert shaping <= {"outlet", "granularity", "layout"}, "Jinja may only shape the query"
 
 
-@pytest.mark.parametrize(("series", "spec"), sorted(SERIES.items()))
-def test_result_types_mirror_the_header(series: str, spec: tuple[str, type]) -> None:
-    template, row_type = spec
-    assert [c.name for c in templates.load(template).columns] == list(row_type.field_names())
+@pytest.mark.parametrize("series", sorted(SERIES))
+def test_result_types_mirror_the_header(series: str) -> None:
+    row_type = SERIES[series]
+    assert [c.name for c in templates.load(SERIES_TEMPLATES[series]).columns] == list(row_type.field_names())
+
+
+def test_the_dashboard_is_the_series_side_by_side() -> None:
+    fields = ["date"] + [f for row_type in SERIES.values() for f in row_type.field_names() if f != "date"]
+    assert [c.name for c in templates.load(DASHBOARD_TEMPLATE).columns] == fields
 
 
 def test_summary_type_mirrors_the_header() -> None:
@@ -121,10 +130,11 @@ class RecordingExecutor:
         return []
 
     def has_table(self, name: str) -> bool:
-        return True
+        return name == "tenants"
 
     def run_script(self, sql: str) -> None: ...
-    def replace_rows(self, table: str, rows: object) -> None: ...
+    def replace_rows(self, table: str, rows: object, derived: object = ()) -> None: ...
+    def rebuild(self, derived: object) -> None: ...
     def ping(self) -> None: ...
     def close(self) -> None: ...
 

@@ -13,7 +13,6 @@ from crm_metrics import BackendUnavailable, Metrics, QueryTimeout
 from crm_metrics.errors import ConfigError
 from crm_metrics.executors import connect, duckdb_path
 from crm_metrics.executors.duckdb import DuckDBExecutor
-from crm_metrics.loader import load_rows
 from crm_metrics.query import CompiledQuery, Field
 from tests.engines import DuckDBEngine
 from tests.test_golden import ROWS, TENANT
@@ -29,7 +28,7 @@ def database(tmp_path: Path) -> str:
     with Metrics.connect(url) as metrics:
         metrics.init_db()
         for table in ("tenants", "conversations", "messages"):
-            load_rows(metrics.executor, table, ROWS[table])
+            metrics.load_rows(table, ROWS[table])
     return url
 
 
@@ -69,8 +68,10 @@ def test_a_slow_query_is_cancelled() -> None:
 def test_missing_file_and_missing_tables_say_what_to_do(tmp_path: Path) -> None:
     with pytest.raises(BackendUnavailable, match="init-db"):
         Metrics.connect(f"duckdb:///{tmp_path / 'nothing.duckdb'}", read_only=True)
-    metrics = DuckDBEngine().metrics(lambda: dt.datetime(2025, 11, 4, tzinfo=dt.UTC))
-    metrics.executor.run_script("DROP TABLE messages")
+    engine = DuckDBEngine()
+    engine.start()
+    metrics = engine.fresh()
+    metrics.executor.run_script("DROP TABLE messages; DROP TABLE message_facts")
     with pytest.raises(BackendUnavailable, match="init-db"):
         metrics.dashboard(TENANT, "2025-11-01", "2025-11-01")
 

@@ -27,7 +27,6 @@ from crm_metrics import BackendUnavailable, ConfigError, LoadError, Metrics, Que
 from crm_metrics.compiler import compile_sql
 from crm_metrics.executors import connect
 from crm_metrics.executors.postgres import PostgresExecutor, mask_password
-from crm_metrics.loader import load_rows
 from crm_metrics.query import CompiledQuery, Field
 from crm_metrics.render import render_sql
 from tests.engines import FIXED_NOW, POSTGRES_URL, PostgresEngine, with_option
@@ -234,7 +233,7 @@ def test_loads_and_ddl_are_not_cut_by_the_query_timeout(postgres: PostgresEngine
     executor = PostgresExecutor(postgres.url, timeout=0.001)
     try:
         executor.run_script("SELECT pg_sleep(0.05)")
-        load_rows(executor, "messages", [message(f"m{i}", "2025-11-01T10:00:00Z") for i in range(20_000)])
+        Metrics(executor).load_rows("messages", [message(f"m{i}", "2025-11-01T10:00:00Z") for i in range(20_000)])
         with pytest.raises(QueryTimeout):
             executor.fetch(raw("SELECT count(*) FROM messages, pg_sleep(0.05)", ("n", "INT64")), {})
     finally:
@@ -282,12 +281,12 @@ def test_init_db_is_idempotent_and_creates_the_indexes(postgres: PostgresEngine,
 
 def test_replace_rows_copies_json_and_replaces_by_id(metrics: Metrics) -> None:
     executor = metrics.executor
-    load_rows(executor, "messages", [
+    metrics.load_rows("messages", [
         message("m1", "2025-11-01T10:00:00Z", metadata={"tokens_used": 5, "nested": {"a": [1, "%s"]}}),
         message("m2", "2025-11-01T10:00:01+07:00", metadata=[1, 2]),
         message("m3", "2025-11-01T10:00:02", metadata=None, content="100% %(x)s \\N \t tab"),
     ])
-    load_rows(executor, "messages", [message("m1", "2025-11-01T11:00:00Z", metadata='"replaced"')])
+    metrics.load_rows("messages", [message("m1", "2025-11-01T11:00:00Z", metadata='"replaced"')])
     rows = executor.fetch(
         raw(
             "SELECT id, jsonb_typeof(metadata), metadata::text, \"timestamp\", content FROM messages ORDER BY id",
@@ -313,9 +312,9 @@ def test_replace_rows_copies_json_and_replaces_by_id(metrics: Metrics) -> None:
 def test_replace_rows_is_all_or_nothing(metrics: Metrics, bad: dict[str, object]) -> None:
     # PostgreSQL cannot store NUL characters; the loader accepts them (DuckDB can). The
     # server refuses the batch in COPY, after the good row went in: nothing may remain.
-    load_rows(metrics.executor, "messages", [message("m1", "2025-11-01T10:00:00Z", content="before")])
+    metrics.load_rows("messages", [message("m1", "2025-11-01T10:00:00Z", content="before")])
     with pytest.raises(LoadError, match="messages; nothing was written"):
-        load_rows(metrics.executor, "messages", [message("m1", "2025-11-01T10:00:00Z", content="after"), bad])
+        metrics.load_rows("messages", [message("m1", "2025-11-01T10:00:00Z", content="after"), bad])
     rows = metrics.executor.fetch(raw("SELECT id, content FROM messages ORDER BY id", ("id", "STRING"), ("c", "STRING")), {})
     assert rows == [("m1", "before")]
 
@@ -324,11 +323,11 @@ def test_replace_rows_rolls_back_the_delete_when_the_insert_fails(metrics: Metri
     # A seed database may have constraints of its own. Here the INSERT fails after the DELETE
     # of m1 ran: the transaction must bring m1 back as it was.
     executor = metrics.executor
-    load_rows(executor, "messages", [message("m1", "2025-11-01T10:00:00Z", content="before")])
+    metrics.load_rows("messages", [message("m1", "2025-11-01T10:00:00Z", content="before")])
     executor.run_script("ALTER TABLE messages ADD CONSTRAINT crm_test_no_forbidden CHECK (content <> 'forbidden')")
     try:
         with pytest.raises(LoadError, match="crm_test_no_forbidden"):
-            load_rows(executor, "messages", [
+            metrics.load_rows("messages", [
                 message("m1", "2025-11-01T10:00:00Z", content="after"),
                 message("m2", "2025-11-01T10:00:00Z", content="forbidden"),
             ])
@@ -344,8 +343,8 @@ def test_replace_rows_works_with_a_primary_key(metrics: Metrics) -> None:
     executor = metrics.executor
     executor.run_script("ALTER TABLE messages ADD CONSTRAINT crm_test_pk PRIMARY KEY (id)")
     try:
-        load_rows(executor, "messages", [message("m1", "2025-11-01T10:00:00Z", content="before")])
-        load_rows(executor, "messages", [message("m1", "2025-11-01T10:00:00Z", content="after"), message("m2", "2025-11-01T10:00:00Z")])
+        metrics.load_rows("messages", [message("m1", "2025-11-01T10:00:00Z", content="before")])
+        metrics.load_rows("messages", [message("m1", "2025-11-01T10:00:00Z", content="after"), message("m2", "2025-11-01T10:00:00Z")])
         rows = executor.fetch(raw("SELECT id, content FROM messages ORDER BY id", ("id", "STRING"), ("c", "STRING")), {})
     finally:
         executor.run_script("ALTER TABLE messages DROP CONSTRAINT crm_test_pk")
@@ -441,8 +440,8 @@ def test_id_order_is_bytewise_whatever_the_column_collation(postgres: PostgresEn
     metrics = postgres.fresh()
     metrics.executor.run_script('ALTER TABLE messages ALTER COLUMN id TYPE text COLLATE "en-x-icu"')
     try:
-        load_rows(metrics.executor, "conversations", [conversation("c1", "2025-11-01T10:00:00Z")])
-        load_rows(metrics.executor, "messages", [
+        metrics.load_rows("conversations", [conversation("c1", "2025-11-01T10:00:00Z")])
+        metrics.load_rows("messages", [
             message("M1", "2025-11-01T10:00:00Z", "customer"),
             message("m1", "2025-11-01T10:00:00Z", "llm"),
             message("z1", "2025-11-01T10:00:10Z", "llm"),

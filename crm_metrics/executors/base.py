@@ -2,13 +2,29 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
 from crm_metrics.query import CompiledQuery
 
 if TYPE_CHECKING:
     import pyarrow
+
+
+#: A derived table and the compiled query that computes its rows for the conversations listed
+#: in the temporary table `crm_metrics_touched(conversation_id)`.
+Derived = tuple[str, CompiledQuery]
+
+#: Which conversations a load touches, from the staging table of the rows being loaded:
+#: their own ids, or the conversations of the messages (before and after the load).
+TOUCHED = {
+    "conversations": "SELECT id AS conversation_id FROM crm_metrics_staging",
+    "messages": (
+        "SELECT conversation_id FROM crm_metrics_staging UNION "
+        "SELECT conversation_id FROM messages WHERE id IN (SELECT id FROM crm_metrics_staging)"
+    ),
+}
+ALL_CONVERSATIONS = "SELECT id AS conversation_id FROM conversations UNION SELECT conversation_id FROM messages"
 
 
 @runtime_checkable
@@ -30,8 +46,13 @@ class Executor(Protocol):
 
     def has_table(self, name: str) -> bool: ...
 
-    def replace_rows(self, table: str, rows: pyarrow.Table) -> None:
-        """Insert rows, replacing existing rows of the same `id`; all or nothing."""
+    def replace_rows(self, table: str, rows: pyarrow.Table, derived: Sequence[Derived] = ()) -> None:
+        """Insert rows, replacing existing rows of the same `id`, then recompute the `derived`
+        tables' rows of every conversation the rows touch; all in one transaction."""
+        ...
+
+    def rebuild(self, derived: Sequence[Derived]) -> None:
+        """Recompute the `derived` tables from the base tables, in one transaction."""
         ...
 
     def ping(self) -> None:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import duckdb
 
 from crm_metrics.errors import BackendUnavailable, QueryTimeout
+from crm_metrics.executors.base import ALL_CONVERSATIONS, TOUCHED, Derived
 from crm_metrics.query import CompiledQuery
 
 if TYPE_CHECKING:
@@ -37,9 +39,13 @@ class DuckDBExecutor:
         # connection to the same database, so each thread gets its own.
         cursor = getattr(self._local, "cursor", None)
         if cursor is None:
-            cursor = self._db.cursor()
-            # Trap: DATE(ts) and TIMESTAMP(date) follow the session TimeZone; pin it to UTC.
-            cursor.execute("SET TimeZone = 'UTC'")
+            try:
+                cursor = self._db.cursor()
+                # Trap: DATE(ts) and TIMESTAMP(date) follow the session TimeZone; pin it to UTC.
+                _run(cursor, "SET TimeZone = 'UTC'")
+            except duckdb.ConnectionException as error:
+                # The database was closed: a thread that never queried it cannot get a cursor.
+                raise BackendUnavailable(f"DuckDB connection lost: {error}") from error
             self._local.cursor = cursor
             with self._lock:
                 self._cursors.append(cursor)
@@ -64,34 +70,61 @@ class DuckDBExecutor:
         return query.normalise(rows)
 
     def run_script(self, sql: str) -> None:
-        self._cursor().execute(sql)
+        _run(self._cursor(), sql)
 
     def has_table(self, name: str) -> bool:
-        found = self._cursor().execute(
-            "SELECT count(*) FROM information_schema.tables WHERE table_name = $name AND table_schema = current_schema()",
-            {"name": name},
-        ).fetchone()
-        return bool(found and found[0])
+        try:
+            ((found,),) = self._cursor().execute(
+                "SELECT count(*) FROM information_schema.tables WHERE table_name = $name AND table_schema = current_schema()",
+                {"name": name},
+            ).fetchall()
+        except duckdb.ConnectionException as error:
+            raise BackendUnavailable(f"DuckDB connection lost: {error}") from error
+        return bool(found)
 
-    def replace_rows(self, table: str, rows: pyarrow.Table) -> None:
+    def replace_rows(self, table: str, rows: pyarrow.Table, derived: Sequence[Derived] = ()) -> None:
         cursor = self._cursor()
         columns = ", ".join(f'"{name}"' for name in rows.column_names)
         cursor.register("crm_metrics_staging", rows)
         try:
-            cursor.execute("BEGIN TRANSACTION")
-            try:
-                cursor.execute(f'DELETE FROM "{table}" WHERE id IN (SELECT id FROM crm_metrics_staging)')
-                cursor.execute(f'INSERT INTO "{table}" ({columns}) SELECT {columns} FROM crm_metrics_staging')
-                cursor.execute("COMMIT")
-            except BaseException:
-                cursor.execute("ROLLBACK")
-                raise
+            with self._transaction(cursor):
+                if derived and table in TOUCHED:
+                    # Before the delete: a message may be moving to another conversation.
+                    _run(cursor, f"CREATE TEMP TABLE crm_metrics_touched AS {TOUCHED[table]}")
+                _run(cursor, f'DELETE FROM "{table}" WHERE id IN (SELECT id FROM crm_metrics_staging)')
+                _run(cursor, f'INSERT INTO "{table}" ({columns}) SELECT {columns} FROM crm_metrics_staging')
+                if derived and table in TOUCHED:
+                    self._refresh(cursor, derived)
         finally:
             cursor.unregister("crm_metrics_staging")
 
+    def rebuild(self, derived: Sequence[Derived]) -> None:
+        cursor = self._cursor()
+        with self._transaction(cursor):
+            _run(cursor, f"CREATE TEMP TABLE crm_metrics_touched AS {ALL_CONVERSATIONS}")
+            self._refresh(cursor, derived)
+
+    @staticmethod
+    def _refresh(cursor: duckdb.DuckDBPyConnection, derived: Sequence[Derived]) -> None:
+        for table, query in derived:
+            _run(cursor, f'DELETE FROM "{table}" WHERE conversation_id IN (SELECT conversation_id FROM crm_metrics_touched)')
+            _run(cursor, f'INSERT INTO "{table}" {query.sql}')
+        _run(cursor, "DROP TABLE crm_metrics_touched")
+
+    @staticmethod
+    @contextlib.contextmanager
+    def _transaction(cursor: duckdb.DuckDBPyConnection) -> Iterator[None]:
+        _run(cursor, "BEGIN TRANSACTION")
+        try:
+            yield
+        except BaseException:
+            _run(cursor, "ROLLBACK")
+            raise
+        _run(cursor, "COMMIT")
+
     def ping(self) -> None:
         try:
-            self._cursor().execute("SELECT 1").fetchone()
+            self._cursor().execute("SELECT 1").fetchall()
         except duckdb.Error as error:
             raise BackendUnavailable(f"DuckDB does not answer: {error}") from error
 
@@ -101,3 +134,10 @@ class DuckDBExecutor:
                 cursor.close()
             self._cursors.clear()
         self._db.close()
+
+
+def _run(cursor: duckdb.DuckDBPyConnection, sql: str) -> None:
+    """Run statements and drain their results: DuckDB refuses other work on a connection
+    while a result is pending."""
+    cursor.execute(sql)
+    cursor.fetchall()

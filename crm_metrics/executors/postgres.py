@@ -19,6 +19,7 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from crm_metrics.errors import BackendUnavailable, ConfigError, LoadError, QueryTimeout
+from crm_metrics.executors.base import ALL_CONVERSATIONS, TOUCHED, Derived
 from crm_metrics.query import CompiledQuery
 
 if TYPE_CHECKING:
@@ -151,27 +152,38 @@ class PostgresExecutor:
         ((found,),) = self._read("SELECT to_regclass(%s) IS NOT NULL", (name,))
         return bool(found)
 
-    def replace_rows(self, table: str, rows: pyarrow.Table) -> None:
-        # COPY the rows into a temporary table, then replace by id, in one transaction: a
-        # failure anywhere (a bad value in COPY included) rolls everything back.
+    def replace_rows(self, table: str, rows: pyarrow.Table, derived: Sequence[Derived] = ()) -> None:
+        # COPY the rows into a temporary table, then replace by id (and recompute the derived
+        # rows of the conversations they touch), in one transaction: a failure anywhere, a bad
+        # value in COPY included, rolls everything back.
         target = sql.Identifier(table)
-        staging = sql.Identifier(f"crm_metrics_staging_{table}")
         columns = sql.SQL(", ").join(sql.Identifier(name) for name in rows.column_names)
         try:
             with self._connection() as conn, conn.transaction():
                 conn.execute(_NO_TIMEOUT)
-                conn.execute(sql.SQL("CREATE TEMPORARY TABLE {} (LIKE {}) ON COMMIT DROP").format(staging, target))
+                conn.execute(sql.SQL("CREATE TEMPORARY TABLE crm_metrics_staging (LIKE {}) ON COMMIT DROP").format(target))
                 # Text COPY: the server parses each value as its column's type (metadata
                 # arrives as JSON text and becomes jsonb; timestamps as ISO text with offset).
-                with conn.cursor().copy(sql.SQL("COPY {} ({}) FROM STDIN").format(staging, columns)) as copy:
+                with conn.cursor().copy(sql.SQL("COPY crm_metrics_staging ({}) FROM STDIN").format(columns)) as copy:
                     for row in zip(*(column.to_pylist() for column in rows.columns), strict=True):
                         copy.write_row(row)
-                conn.execute(sql.SQL("DELETE FROM {} WHERE id IN (SELECT id FROM {})").format(target, staging))
-                conn.execute(sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {}").format(target, columns, columns, staging))
+                if derived and table in TOUCHED:
+                    # Before the delete: a message may be moving to another conversation.
+                    conn.execute(f"CREATE TEMPORARY TABLE crm_metrics_touched ON COMMIT DROP AS {TOUCHED[table]}")
+                conn.execute(sql.SQL("DELETE FROM {} WHERE id IN (SELECT id FROM crm_metrics_staging)").format(target))
+                conn.execute(sql.SQL("INSERT INTO {} ({}) SELECT {} FROM crm_metrics_staging").format(target, columns, columns))
+                if derived and table in TOUCHED:
+                    _refresh(conn, derived)
         except (psycopg.DataError, psycopg.IntegrityError) as error:
             # Values the loader accepts but PostgreSQL cannot store: a NUL character in text
             # or JSON, or a constraint of an existing table. COPY's context names the row.
-            raise LoadError(f"PostgreSQL refused the rows for {table}; nothing was written: {error}") from error
+            raise LoadError(f"PostgreSQL refused the rows for {table}; nothing was written: {self._masked(error)}") from error
+
+    def rebuild(self, derived: Sequence[Derived]) -> None:
+        with self._connection() as conn, conn.transaction():
+            conn.execute(_NO_TIMEOUT)
+            conn.execute(f"CREATE TEMPORARY TABLE crm_metrics_touched ON COMMIT DROP AS {ALL_CONVERSATIONS}")
+            _refresh(conn, derived)
 
     def ping(self) -> None:
         self._read("SELECT 1", ())
@@ -191,6 +203,17 @@ class PostgresExecutor:
         """libpq's message on one line, without the password."""
         text = " ".join(str(error).split())
         return text.replace(self._password, "***") if self._password else text
+
+
+def _refresh(conn: psycopg.Connection[Any], derived: Sequence[Derived]) -> None:
+    """Recompute the derived rows of the conversations in `crm_metrics_touched`."""
+    for table, query in derived:
+        target = sql.Identifier(table)
+        conn.execute(
+            sql.SQL("DELETE FROM {} WHERE conversation_id IN (SELECT conversation_id FROM crm_metrics_touched)").format(target)
+        )
+        # Bound like any compiled query (a mapping, even an empty one), so `%%` reads as `%`.
+        conn.execute(sql.SQL("INSERT INTO {} ").format(target) + sql.SQL(query.sql), query.bind({}))
 
 
 class _ConnectionLost(BackendUnavailable):

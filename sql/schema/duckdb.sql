@@ -27,3 +27,29 @@ CREATE TABLE IF NOT EXISTS messages (
   "timestamp" TIMESTAMPTZ NOT NULL,
   metadata JSON
 );
+
+-- Derived tables of the embedded store (sql/facts_*.sql), kept up to date by `crm-metrics load`
+-- for every conversation a file touches, and ordered by (tenant, time) so that a tenant's range
+-- reads few row groups. Their presence switches queries to the 'facts' layout.
+CREATE TABLE IF NOT EXISTS conversation_facts (
+  tenant_id VARCHAR NOT NULL,
+  outlet_id VARCHAR,
+  conversation_id VARCHAR NOT NULL,
+  started_at TIMESTAMPTZ NOT NULL,
+  status VARCHAR NOT NULL,
+  duration_us BIGINT,
+  handoff_at TIMESTAMPTZ,
+  handoff_trigger VARCHAR
+);
+
+CREATE TABLE IF NOT EXISTS message_facts (
+  tenant_id VARCHAR NOT NULL,
+  outlet_id VARCHAR,
+  conversation_id VARCHAR NOT NULL,
+  id VARCHAR NOT NULL,
+  ts TIMESTAMPTZ NOT NULL,
+  sender_type VARCHAR NOT NULL,
+  tokens_used BIGINT NOT NULL,
+  turn_start BOOLEAN NOT NULL,
+  reply_at TIMESTAMPTZ
+);

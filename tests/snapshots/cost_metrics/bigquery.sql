@@ -1,66 +1,106 @@
--- cost_metrics for bigquery, outlet filter off, by day
+-- cost_metrics for bigquery, seed layout, outlet filter off, by day
 WITH buckets AS (
   SELECT DISTINCT
     d AS bucket
   FROM UNNEST(GENERATE_DATE_ARRAY(@start_date, @end_date, INTERVAL '1' DAY)) AS d
-), traffic AS (
+), message_aggregates AS (
   SELECT
-    DATE(msg.timestamp, @tz) AS bucket,
+    DATE(ts, @tz) AS bucket,
     COUNT(*) AS total_messages,
-    COUNTIF(msg.sender_type = 'llm') AS total_llm_calls,
-    SUM(
-      IF(
-        msg.sender_type = 'llm',
-        CASE
-          WHEN REGEXP_CONTAINS(JSON_VALUE(msg.metadata, '$.tokens_used'), '^[+-]?[0-9]{1,18}$')
-          THEN CAST(JSON_VALUE(msg.metadata, '$.tokens_used') AS INT64)
-          ELSE 0
-        END,
-        0
-      )
-    ) AS total_tokens_used
-  FROM messages AS msg
-  JOIN conversations AS c
-    ON c.id = msg.conversation_id
-  WHERE
-    c.tenant_id = @tenant_id
-    AND msg.timestamp >= @range_start
-    AND msg.timestamp < @range_end
+    COUNTIF(sender_type = 'customer') AS customer_messages,
+    COUNTIF(sender_type = 'llm') AS llm_messages,
+    COUNTIF(sender_type = 'agent') AS agent_messages,
+    SUM(IF(sender_type = 'llm', tokens_used, 0)) AS total_tokens_used
+  FROM (
+    SELECT
+      msg.timestamp AS ts,
+      msg.sender_type,
+      CASE
+        WHEN REGEXP_CONTAINS(JSON_VALUE(msg.metadata, '$.tokens_used'), '^[+-]?[0-9]{1,18}$')
+        THEN CAST(JSON_VALUE(msg.metadata, '$.tokens_used') AS INT64)
+        ELSE 0
+      END AS tokens_used
+    FROM messages AS msg
+    JOIN conversations AS c
+      ON c.id = msg.conversation_id
+    WHERE
+      c.tenant_id = @tenant_id
+      AND msg.timestamp >= @range_start
+      AND msg.timestamp < @range_end
+  ) AS message_rows
   GROUP BY
     bucket
-), started AS (
+), conversation_aggregates AS (
   SELECT
-    DATE(c.started_at, @tz) AS bucket,
-    COUNT(*) AS total_conversations
-  FROM conversations AS c
-  WHERE
-    c.tenant_id = @tenant_id
-    AND c.started_at >= @range_start
-    AND c.started_at < @range_end
+    DATE(started_at, @tz) AS bucket,
+    COUNT(*) AS total_conversations,
+    COUNTIF(status = 'active') AS active_conversations,
+    COUNTIF(status = 'resolved') AS resolved_conversations,
+    COUNTIF(status = 'handed_off') AS handed_off_conversations,
+    AVG(duration_us) / 60000000 AS average_duration_minutes,
+    COUNT(handoff_at) AS total_handoffs,
+    COUNTIF(handoff_trigger = 'keyword') AS keyword_triggered,
+    COUNTIF(handoff_trigger = 'confidence') AS confidence_triggered,
+    AVG(TIMESTAMP_DIFF(handoff_at, started_at, MICROSECOND)) / 60000000 AS average_time_to_handoff_minutes
+  FROM (
+    SELECT
+      c.started_at,
+      c.status,
+      TIMESTAMP_DIFF(c.ended_at, c.started_at, MICROSECOND) AS duration_us,
+      h.handoff_at,
+      h.handoff_trigger
+    FROM conversations AS c
+    LEFT JOIN (
+      SELECT
+        conversation_id,
+        handoff_at,
+        handoff_trigger
+      FROM (
+        SELECT
+          m.conversation_id,
+          m.timestamp AS handoff_at,
+          JSON_VALUE(m.metadata, '$.trigger') AS handoff_trigger,
+          ROW_NUMBER() OVER (PARTITION BY m.conversation_id ORDER BY m.timestamp, CAST(m.id AS BYTES)) AS n
+        FROM messages AS m
+        WHERE
+          JSON_VALUE(m.metadata, '$.handoff_requested') = 'true'
+          AND m.conversation_id IN (
+            SELECT
+              s.id
+            FROM conversations AS s
+            WHERE
+              s.tenant_id = @tenant_id
+              AND s.started_at >= @range_start
+              AND s.started_at < @range_end
+          )
+      ) AS requests
+      WHERE
+        n = 1
+    ) AS h
+      ON h.conversation_id = c.id
+    WHERE
+      c.tenant_id = @tenant_id
+      AND c.started_at >= @range_start
+      AND c.started_at < @range_end
+  ) AS conversation_rows
   GROUP BY
     bucket
-), priced AS (
-  SELECT
-    b.bucket,
-    COALESCE(t.total_llm_calls, 0) AS total_llm_calls,
-    COALESCE(t.total_tokens_used, 0) AS total_tokens_used,
-    COALESCE(t.total_tokens_used, 0) * @llm_price_per_million_tokens / 1000000 AS total_llm_cost,
-    COALESCE(t.total_messages, 0) * @whatsapp_price_per_message AS total_whatsapp_cost,
-    s.total_conversations
-  FROM buckets AS b
-  LEFT JOIN traffic AS t
-    ON t.bucket = b.bucket
-  LEFT JOIN started AS s
-    ON s.bucket = b.bucket
 )
 SELECT
-  bucket AS date,
-  total_llm_calls,
-  total_tokens_used,
-  total_llm_cost,
-  total_whatsapp_cost,
-  total_llm_cost + total_whatsapp_cost AS total_cost,
-  SAFE_DIVIDE(total_llm_cost + total_whatsapp_cost, total_conversations) AS cost_per_conversation
-FROM priced
+  b.bucket AS date,
+  COALESCE(n.llm_messages, 0) AS total_llm_calls,
+  COALESCE(n.total_tokens_used, 0) AS total_tokens_used,
+  COALESCE(n.total_tokens_used, 0) * @llm_price_per_million_tokens / 1000000 AS total_llm_cost,
+  COALESCE(n.total_messages, 0) * @whatsapp_price_per_message AS total_whatsapp_cost,
+  COALESCE(n.total_tokens_used, 0) * @llm_price_per_million_tokens / 1000000 + COALESCE(n.total_messages, 0) * @whatsapp_price_per_message AS total_cost,
+  SAFE_DIVIDE(
+    COALESCE(n.total_tokens_used, 0) * @llm_price_per_million_tokens / 1000000 + COALESCE(n.total_messages, 0) * @whatsapp_price_per_message,
+    c.total_conversations
+  ) AS cost_per_conversation
+FROM buckets AS b
+LEFT JOIN message_aggregates AS n
+  ON n.bucket = b.bucket
+LEFT JOIN conversation_aggregates AS c
+  ON c.bucket = b.bucket
 ORDER BY
   date

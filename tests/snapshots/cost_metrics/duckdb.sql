@@ -1,4 +1,4 @@
--- cost_metrics for duckdb, outlet filter off, by day
+-- cost_metrics for duckdb, seed layout, outlet filter off, by day
 WITH buckets AS (
   SELECT DISTINCT
     d AS bucket
@@ -7,72 +7,111 @@ WITH buckets AS (
     CAST($end_date AS DATE),
     INTERVAL '1' DAY
   ) AS DATE[])) AS _t0(d)
-), traffic AS (
+), message_aggregates AS (
   SELECT
-    CAST(CAST(msg.timestamp AS TIMESTAMPTZ) AT TIME ZONE CAST($tz AS TEXT) AS DATE) AS bucket,
+    CAST(CAST(ts AS TIMESTAMPTZ) AT TIME ZONE CAST($tz AS TEXT) AS DATE) AS bucket,
     COUNT(*) AS total_messages,
-    COUNT(CASE WHEN msg.sender_type = 'llm' THEN 1 END) AS total_llm_calls,
-    SUM(
+    COUNT(CASE WHEN sender_type = 'customer' THEN 1 END) AS customer_messages,
+    COUNT(CASE WHEN sender_type = 'llm' THEN 1 END) AS llm_messages,
+    COUNT(CASE WHEN sender_type = 'agent' THEN 1 END) AS agent_messages,
+    SUM(CASE WHEN sender_type = 'llm' THEN tokens_used ELSE 0 END) AS total_tokens_used
+  FROM (
+    SELECT
+      msg.timestamp AS ts,
+      msg.sender_type,
       CASE
-        WHEN msg.sender_type = 'llm'
-        THEN CASE
-          WHEN REGEXP_MATCHES((
-            msg.metadata ->> '$.tokens_used'
-          ), '^[+-]?[0-9]{1,18}$')
-          THEN CAST(msg.metadata ->> '$.tokens_used' AS BIGINT)
-          ELSE 0
-        END
+        WHEN REGEXP_MATCHES((
+          msg.metadata ->> '$.tokens_used'
+        ), '^[+-]?[0-9]{1,18}$')
+        THEN CAST(msg.metadata ->> '$.tokens_used' AS BIGINT)
         ELSE 0
-      END
-    ) AS total_tokens_used
-  FROM messages AS msg
-  JOIN conversations AS c
-    ON c.id = msg.conversation_id
-  WHERE
-    c.tenant_id = CAST($tenant_id AS TEXT)
-    AND msg.timestamp >= CAST($range_start AS TIMESTAMPTZ)
-    AND msg.timestamp < CAST($range_end AS TIMESTAMPTZ)
+      END AS tokens_used
+    FROM messages AS msg
+    JOIN conversations AS c
+      ON c.id = msg.conversation_id
+    WHERE
+      c.tenant_id = CAST($tenant_id AS TEXT)
+      AND msg.timestamp >= CAST($range_start AS TIMESTAMPTZ)
+      AND msg.timestamp < CAST($range_end AS TIMESTAMPTZ)
+  ) AS message_rows
   GROUP BY
     bucket
-), started AS (
+), conversation_aggregates AS (
   SELECT
-    CAST(CAST(c.started_at AS TIMESTAMPTZ) AT TIME ZONE CAST($tz AS TEXT) AS DATE) AS bucket,
-    COUNT(*) AS total_conversations
-  FROM conversations AS c
-  WHERE
-    c.tenant_id = CAST($tenant_id AS TEXT)
-    AND c.started_at >= CAST($range_start AS TIMESTAMPTZ)
-    AND c.started_at < CAST($range_end AS TIMESTAMPTZ)
+    CAST(CAST(started_at AS TIMESTAMPTZ) AT TIME ZONE CAST($tz AS TEXT) AS DATE) AS bucket,
+    COUNT(*) AS total_conversations,
+    COUNT(CASE WHEN status = 'active' THEN 1 END) AS active_conversations,
+    COUNT(CASE WHEN status = 'resolved' THEN 1 END) AS resolved_conversations,
+    COUNT(CASE WHEN status = 'handed_off' THEN 1 END) AS handed_off_conversations,
+    AVG(duration_us) / 60000000 AS average_duration_minutes,
+    COUNT(handoff_at) AS total_handoffs,
+    COUNT(CASE WHEN handoff_trigger = 'keyword' THEN 1 END) AS keyword_triggered,
+    COUNT(CASE WHEN handoff_trigger = 'confidence' THEN 1 END) AS confidence_triggered,
+    AVG(DATE_DIFF('MICROSECOND', started_at, handoff_at)) / 60000000 AS average_time_to_handoff_minutes
+  FROM (
+    SELECT
+      c.started_at,
+      c.status,
+      DATE_DIFF('MICROSECOND', c.started_at, c.ended_at) AS duration_us,
+      h.handoff_at,
+      h.handoff_trigger
+    FROM conversations AS c
+    LEFT JOIN (
+      SELECT
+        conversation_id,
+        handoff_at,
+        handoff_trigger
+      FROM (
+        SELECT
+          m.conversation_id,
+          m.timestamp AS handoff_at,
+          m.metadata ->> '$.trigger' AS handoff_trigger,
+          ROW_NUMBER() OVER (PARTITION BY m.conversation_id ORDER BY m.timestamp NULLS FIRST, m.id NULLS FIRST) AS n
+        FROM messages AS m
+        WHERE
+          (
+            m.metadata ->> '$.handoff_requested'
+          ) = 'true'
+          AND m.conversation_id IN (
+            SELECT
+              s.id
+            FROM conversations AS s
+            WHERE
+              s.tenant_id = CAST($tenant_id AS TEXT)
+              AND s.started_at >= CAST($range_start AS TIMESTAMPTZ)
+              AND s.started_at < CAST($range_end AS TIMESTAMPTZ)
+          )
+      ) AS requests
+      WHERE
+        n = 1
+    ) AS h
+      ON h.conversation_id = c.id
+    WHERE
+      c.tenant_id = CAST($tenant_id AS TEXT)
+      AND c.started_at >= CAST($range_start AS TIMESTAMPTZ)
+      AND c.started_at < CAST($range_end AS TIMESTAMPTZ)
+  ) AS conversation_rows
   GROUP BY
     bucket
-), priced AS (
-  SELECT
-    b.bucket,
-    COALESCE(t.total_llm_calls, 0) AS total_llm_calls,
-    COALESCE(t.total_tokens_used, 0) AS total_tokens_used,
-    COALESCE(t.total_tokens_used, 0) * CAST($llm_price_per_million_tokens AS DOUBLE) / 1000000 AS total_llm_cost,
-    COALESCE(t.total_messages, 0) * CAST($whatsapp_price_per_message AS DOUBLE) AS total_whatsapp_cost,
-    s.total_conversations
-  FROM buckets AS b
-  LEFT JOIN traffic AS t
-    ON t.bucket = b.bucket
-  LEFT JOIN started AS s
-    ON s.bucket = b.bucket
 )
 SELECT
-  bucket AS date,
-  total_llm_calls,
-  total_tokens_used,
-  total_llm_cost,
-  total_whatsapp_cost,
-  total_llm_cost + total_whatsapp_cost AS total_cost,
+  b.bucket AS date,
+  COALESCE(n.llm_messages, 0) AS total_llm_calls,
+  COALESCE(n.total_tokens_used, 0) AS total_tokens_used,
+  COALESCE(n.total_tokens_used, 0) * CAST($llm_price_per_million_tokens AS DOUBLE) / 1000000 AS total_llm_cost,
+  COALESCE(n.total_messages, 0) * CAST($whatsapp_price_per_message AS DOUBLE) AS total_whatsapp_cost,
+  COALESCE(n.total_tokens_used, 0) * CAST($llm_price_per_million_tokens AS DOUBLE) / 1000000 + COALESCE(n.total_messages, 0) * CAST($whatsapp_price_per_message AS DOUBLE) AS total_cost,
   CASE
-    WHEN total_conversations <> 0
+    WHEN c.total_conversations <> 0
     THEN (
-      total_llm_cost + total_whatsapp_cost
-    ) / total_conversations
+      COALESCE(n.total_tokens_used, 0) * CAST($llm_price_per_million_tokens AS DOUBLE) / 1000000 + COALESCE(n.total_messages, 0) * CAST($whatsapp_price_per_message AS DOUBLE)
+    ) / c.total_conversations
     ELSE NULL
   END AS cost_per_conversation
-FROM priced
+FROM buckets AS b
+LEFT JOIN message_aggregates AS n
+  ON n.bucket = b.bucket
+LEFT JOIN conversation_aggregates AS c
+  ON c.bucket = b.bucket
 ORDER BY
   date NULLS FIRST

@@ -1,66 +1,79 @@
--- message_metrics for bigquery, outlet filter off, by day
+-- message_metrics for bigquery, seed layout, outlet filter off, by day
 WITH buckets AS (
   SELECT DISTINCT
     d AS bucket
   FROM UNNEST(GENERATE_DATE_ARRAY(@start_date, @end_date, INTERVAL '1' DAY)) AS d
-), counts AS (
+), message_aggregates AS (
   SELECT
-    DATE(msg.timestamp, @tz) AS bucket,
+    DATE(ts, @tz) AS bucket,
     COUNT(*) AS total_messages,
-    COUNTIF(msg.sender_type = 'customer') AS customer_messages,
-    COUNTIF(msg.sender_type = 'llm') AS llm_messages,
-    COUNTIF(msg.sender_type = 'agent') AS agent_messages
-  FROM messages AS msg
-  JOIN conversations AS c
-    ON c.id = msg.conversation_id
-  WHERE
-    c.tenant_id = @tenant_id
-    AND msg.timestamp >= @range_start
-    AND msg.timestamp < @range_end
-  GROUP BY
-    bucket
-), turns AS (
-  SELECT
-    ts AS turn_at,
-    reply_at
+    COUNTIF(sender_type = 'customer') AS customer_messages,
+    COUNTIF(sender_type = 'llm') AS llm_messages,
+    COUNTIF(sender_type = 'agent') AS agent_messages,
+    SUM(IF(sender_type = 'llm', tokens_used, 0)) AS total_tokens_used
   FROM (
     SELECT
-      m.timestamp AS ts,
-      m.sender_type,
-      LAG(m.sender_type) OVER (PARTITION BY m.conversation_id ORDER BY m.timestamp, CAST(m.id AS BYTES)) AS previous_sender,
-      MIN(IF(m.sender_type IN ('llm', 'agent'), m.timestamp, NULL)) OVER (
-        PARTITION BY m.conversation_id
-        ORDER BY m.timestamp, CAST(m.id AS BYTES)
-        ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING
-      ) AS reply_at
-    FROM messages AS m
+      msg.timestamp AS ts,
+      msg.sender_type,
+      CASE
+        WHEN REGEXP_CONTAINS(JSON_VALUE(msg.metadata, '$.tokens_used'), '^[+-]?[0-9]{1,18}$')
+        THEN CAST(JSON_VALUE(msg.metadata, '$.tokens_used') AS INT64)
+        ELSE 0
+      END AS tokens_used
+    FROM messages AS msg
     JOIN conversations AS c
-      ON c.id = m.conversation_id
+      ON c.id = msg.conversation_id
     WHERE
       c.tenant_id = @tenant_id
-      AND m.sender_type <> 'system'
-      AND m.conversation_id IN (
-        SELECT
-          r.conversation_id
-        FROM messages AS r
-        WHERE
-          r.sender_type = 'customer'
-          AND r.timestamp >= @range_start
-          AND r.timestamp < @range_end
-      )
-  ) AS ordered
-  WHERE
-    sender_type = 'customer'
-    AND (
-      previous_sender IS NULL OR previous_sender <> 'customer'
-    )
-    AND ts >= @range_start
-    AND ts < @range_end
-), response_times AS (
+      AND msg.timestamp >= @range_start
+      AND msg.timestamp < @range_end
+  ) AS message_rows
+  GROUP BY
+    bucket
+), turn_aggregates AS (
   SELECT
     DATE(turn_at, @tz) AS bucket,
     AVG(TIMESTAMP_DIFF(reply_at, turn_at, MICROSECOND)) / 1000000 AS average_response_time_seconds
-  FROM turns
+  FROM (
+    SELECT
+      t.turn_at,
+      t.reply_at
+    FROM (
+      SELECT
+        m.id,
+        m.conversation_id,
+        m.timestamp AS turn_at,
+        m.sender_type = 'customer'
+        AND COALESCE(
+          LAG(m.sender_type) OVER (PARTITION BY m.conversation_id ORDER BY m.timestamp, CAST(m.id AS BYTES)) <> 'customer',
+          TRUE
+        ) AS turn_start,
+        MIN(IF(m.sender_type IN ('llm', 'agent'), m.timestamp, NULL)) OVER (
+          PARTITION BY m.conversation_id
+          ORDER BY m.timestamp, CAST(m.id AS BYTES)
+          ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING
+        ) AS reply_at
+      FROM messages AS m
+      WHERE
+        m.sender_type <> 'system'
+        AND m.conversation_id IN (
+          SELECT
+            r.conversation_id
+          FROM messages AS r
+          JOIN conversations AS c
+            ON c.id = r.conversation_id
+          WHERE
+            r.sender_type = 'customer'
+            AND c.tenant_id = @tenant_id
+            AND r.timestamp >= @range_start
+            AND r.timestamp < @range_end
+        )
+    ) AS t
+    WHERE
+      t.turn_start
+      AND t.turn_at >= @range_start
+      AND t.turn_at < @range_end
+  ) AS turn_rows
   WHERE
     NOT reply_at IS NULL
   GROUP BY
@@ -72,11 +85,11 @@ SELECT
   COALESCE(n.customer_messages, 0) AS customer_messages,
   COALESCE(n.llm_messages, 0) AS llm_messages,
   COALESCE(n.agent_messages, 0) AS agent_messages,
-  r.average_response_time_seconds
+  t.average_response_time_seconds
 FROM buckets AS b
-LEFT JOIN counts AS n
+LEFT JOIN message_aggregates AS n
   ON n.bucket = b.bucket
-LEFT JOIN response_times AS r
-  ON r.bucket = b.bucket
+LEFT JOIN turn_aggregates AS t
+  ON t.bucket = b.bucket
 ORDER BY
   date

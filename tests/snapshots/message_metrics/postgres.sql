@@ -1,4 +1,4 @@
--- message_metrics for postgres, outlet filter off, by day
+-- message_metrics for postgres, seed layout, outlet filter off, by day
 WITH buckets AS (
   SELECT DISTINCT
     d AS bucket
@@ -11,67 +11,80 @@ WITH buckets AS (
       INTERVAL '1 DAY'
     ) AS _t(value)
   ) AS _t0(d)
-), counts AS (
+), message_aggregates AS (
   SELECT
-    CAST(CAST(msg.timestamp AS TIMESTAMPTZ) AT TIME ZONE CAST(%(tz)s AS TEXT) AS DATE) AS bucket,
+    CAST(CAST(ts AS TIMESTAMPTZ) AT TIME ZONE CAST(%(tz)s AS TEXT) AS DATE) AS bucket,
     COUNT(*) AS total_messages,
-    COUNT(CASE WHEN msg.sender_type = 'customer' THEN 1 END) AS customer_messages,
-    COUNT(CASE WHEN msg.sender_type = 'llm' THEN 1 END) AS llm_messages,
-    COUNT(CASE WHEN msg.sender_type = 'agent' THEN 1 END) AS agent_messages
-  FROM messages AS msg
-  JOIN conversations AS c
-    ON c.id = msg.conversation_id
-  WHERE
-    c.tenant_id = CAST(%(tenant_id)s AS TEXT)
-    AND msg.timestamp >= CAST(%(range_start)s AS TIMESTAMPTZ)
-    AND msg.timestamp < CAST(%(range_end)s AS TIMESTAMPTZ)
-  GROUP BY
-    bucket
-), turns AS (
-  SELECT
-    ts AS turn_at,
-    reply_at
+    COUNT(CASE WHEN sender_type = 'customer' THEN 1 END) AS customer_messages,
+    COUNT(CASE WHEN sender_type = 'llm' THEN 1 END) AS llm_messages,
+    COUNT(CASE WHEN sender_type = 'agent' THEN 1 END) AS agent_messages,
+    SUM(CASE WHEN sender_type = 'llm' THEN tokens_used ELSE 0 END) AS total_tokens_used
   FROM (
     SELECT
-      m.timestamp AS ts,
-      m.sender_type,
-      LAG(m.sender_type) OVER (
-        PARTITION BY m.conversation_id
-        ORDER BY m.timestamp NULLS FIRST, m.id COLLATE "C" NULLS FIRST
-      ) AS previous_sender,
-      MIN(CASE WHEN m.sender_type IN ('llm', 'agent') THEN m.timestamp ELSE NULL END) OVER (
-        PARTITION BY m.conversation_id
-        ORDER BY m.timestamp NULLS FIRST, m.id COLLATE "C" NULLS FIRST
-        ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING
-      ) AS reply_at
-    FROM messages AS m
+      msg.timestamp AS ts,
+      msg.sender_type,
+      CASE
+        WHEN msg.metadata #>> '{tokens_used}' ~ '^[+-]?[0-9]{1,18}$'
+        THEN CAST(msg.metadata #>> '{tokens_used}' AS BIGINT)
+        ELSE 0
+      END AS tokens_used
+    FROM messages AS msg
     JOIN conversations AS c
-      ON c.id = m.conversation_id
+      ON c.id = msg.conversation_id
     WHERE
       c.tenant_id = CAST(%(tenant_id)s AS TEXT)
-      AND m.sender_type <> 'system'
-      AND m.conversation_id IN (
-        SELECT
-          r.conversation_id
-        FROM messages AS r
-        WHERE
-          r.sender_type = 'customer'
-          AND r.timestamp >= CAST(%(range_start)s AS TIMESTAMPTZ)
-          AND r.timestamp < CAST(%(range_end)s AS TIMESTAMPTZ)
-      )
-  ) AS ordered
-  WHERE
-    sender_type = 'customer'
-    AND (
-      previous_sender IS NULL OR previous_sender <> 'customer'
-    )
-    AND ts >= CAST(%(range_start)s AS TIMESTAMPTZ)
-    AND ts < CAST(%(range_end)s AS TIMESTAMPTZ)
-), response_times AS (
+      AND msg.timestamp >= CAST(%(range_start)s AS TIMESTAMPTZ)
+      AND msg.timestamp < CAST(%(range_end)s AS TIMESTAMPTZ)
+  ) AS message_rows
+  GROUP BY
+    bucket
+), turn_aggregates AS (
   SELECT
     CAST(CAST(turn_at AS TIMESTAMPTZ) AT TIME ZONE CAST(%(tz)s AS TEXT) AS DATE) AS bucket,
     CAST(AVG(EXTRACT(EPOCH FROM reply_at - turn_at) * 1000000) AS DOUBLE PRECISION) / 1000000 AS average_response_time_seconds
-  FROM turns
+  FROM (
+    SELECT
+      t.turn_at,
+      t.reply_at
+    FROM (
+      SELECT
+        m.id,
+        m.conversation_id,
+        m.timestamp AS turn_at,
+        m.sender_type = 'customer'
+        AND COALESCE(
+          LAG(m.sender_type) OVER (
+            PARTITION BY m.conversation_id
+            ORDER BY m.timestamp NULLS FIRST, m.id COLLATE "C" NULLS FIRST
+          ) <> 'customer',
+          TRUE
+        ) AS turn_start,
+        MIN(CASE WHEN m.sender_type IN ('llm', 'agent') THEN m.timestamp ELSE NULL END) OVER (
+          PARTITION BY m.conversation_id
+          ORDER BY m.timestamp NULLS FIRST, m.id COLLATE "C" NULLS FIRST
+          ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING
+        ) AS reply_at
+      FROM messages AS m
+      WHERE
+        m.sender_type <> 'system'
+        AND m.conversation_id IN (
+          SELECT
+            r.conversation_id
+          FROM messages AS r
+          JOIN conversations AS c
+            ON c.id = r.conversation_id
+          WHERE
+            r.sender_type = 'customer'
+            AND c.tenant_id = CAST(%(tenant_id)s AS TEXT)
+            AND r.timestamp >= CAST(%(range_start)s AS TIMESTAMPTZ)
+            AND r.timestamp < CAST(%(range_end)s AS TIMESTAMPTZ)
+        )
+    ) AS t
+    WHERE
+      t.turn_start
+      AND t.turn_at >= CAST(%(range_start)s AS TIMESTAMPTZ)
+      AND t.turn_at < CAST(%(range_end)s AS TIMESTAMPTZ)
+  ) AS turn_rows
   WHERE
     NOT reply_at IS NULL
   GROUP BY
@@ -83,11 +96,11 @@ SELECT
   COALESCE(n.customer_messages, 0) AS customer_messages,
   COALESCE(n.llm_messages, 0) AS llm_messages,
   COALESCE(n.agent_messages, 0) AS agent_messages,
-  r.average_response_time_seconds
+  t.average_response_time_seconds
 FROM buckets AS b
-LEFT JOIN counts AS n
+LEFT JOIN message_aggregates AS n
   ON n.bucket = b.bucket
-LEFT JOIN response_times AS r
-  ON r.bucket = b.bucket
+LEFT JOIN turn_aggregates AS t
+  ON t.bucket = b.bucket
 ORDER BY
   date NULLS FIRST

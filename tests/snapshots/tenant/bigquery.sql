@@ -1,4 +1,4 @@
--- tenant for bigquery, outlet filter off, by day
+-- tenant for bigquery, seed layout, outlet filter off, by day
 SELECT
   t.name,
   t.timezone

@@ -1,4 +1,4 @@
--- tenant for duckdb, outlet filter off, by day
+-- tenant for duckdb, seed layout, outlet filter off, by day
 SELECT
   t.name,
   t.timezone

@@ -1,4 +1,4 @@
--- tenant for postgres, outlet filter off, by day
+-- tenant for postgres, seed layout, outlet filter off, by day
 SELECT
   t.name,
   t.timezone

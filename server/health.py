@@ -1,0 +1,46 @@
+"""GET /health: the seed's fields plus `cache`.
+
+200 `healthy`, or 200 `degraded` when only the cache fails (answers are still served);
+503 `unhealthy` with `database: "disconnected"` when the database does not answer.
+"""
+
+from __future__ import annotations
+
+import logging
+from urllib.parse import urlsplit
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from crm_metrics import __version__
+
+log = logging.getLogger("server.health")
+
+SERVICE = "crm-metrics"
+
+
+async def health(request: Request) -> Response:
+    state = request.app.state
+    try:
+        await run_in_threadpool(state.metrics.executor.ping)
+        database = "connected"
+    except Exception as error:  # whatever the failure, the answer is "disconnected"
+        log.error("database does not answer: %s", error)
+        database = "disconnected"
+    cache = await state.results.status()
+    status = "unhealthy" if database != "connected" else "degraded" if cache == "unavailable" else "healthy"
+    body = {
+        "status": status,
+        "service": SERVICE,
+        "version": __version__,
+        "environment": state.config.environment,
+        "database": database,
+        "bigquery": bigquery(state.metrics.settings.database_url),
+        "cache": cache,
+    }
+    return JSONResponse(body, status_code=503 if status == "unhealthy" else 200, headers={"Cache-Control": "no-store"})
+
+
+def bigquery(database_url: str) -> str:
+    return "configured" if urlsplit(database_url).scheme.lower() == "bigquery" else "not_configured"

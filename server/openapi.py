@@ -1,0 +1,186 @@
+"""GET /openapi.json: OpenAPI 3.1, built from the same tables the server runs on (the result
+dataclasses, the parameter table, the error codes), so the description cannot drift."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import types
+import typing
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from crm_metrics import Dashboard, Summary, __version__
+
+from server import params
+from server.errors import CODES
+
+HEALTH_VALUES = {
+    "status": ["healthy", "degraded", "unhealthy"],
+    "database": ["connected", "disconnected"],
+    "bigquery": ["configured", "not_configured", "unreachable"],
+    "cache": ["connected", "unavailable", "in_process", "disabled"],
+}
+ERROR_DESCRIPTIONS = {
+    400: "Invalid request: a parameter or header is malformed, unknown or out of range; `field` names it",
+    401: "Missing, malformed or expired bearer token",
+    403: "The token is not for this tenant",
+    500: "Internal error (a bug; never caused by input)",
+    503: "The database cannot be reached",
+    504: "The query ran longer than QUERY_TIMEOUT_SECONDS",
+}
+
+
+def _type_schema(hint: Any, components: dict[str, Any]) -> dict[str, Any]:
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        (inner,) = [arg for arg in typing.get_args(hint) if arg is not type(None)]
+        schema = _type_schema(inner, components)
+        return {**schema, "type": [schema["type"], "null"]}
+    if origin is list:
+        return {"type": "array", "items": _type_schema(typing.get_args(hint)[0], components)}
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
+        return {"$ref": _component(hint, components)}
+    simple = {int: {"type": "integer"}, float: {"type": "number"}, str: {"type": "string"}, dt.date: {"type": "string", "format": "date"}}
+    return dict(simple[hint])
+
+
+def _component(cls: type, components: dict[str, Any]) -> str:
+    if cls.__name__ not in components:
+        hints = typing.get_type_hints(cls)
+        names = [f.name for f in dataclasses.fields(cls)]
+        components[cls.__name__] = {
+            "type": "object",
+            "properties": {name: _type_schema(hints[name], components) for name in names},
+            "required": names,
+            "additionalProperties": False,
+        }
+    return f"#/components/schemas/{cls.__name__}"
+
+
+def _error_schema() -> dict[str, Any]:
+    return {
+        "type": "object",
+        "properties": {
+            "error": {
+                "type": "object",
+                "properties": {
+                    "code": {"type": "string", "enum": list(CODES)},
+                    "field": {"type": ["string", "null"], "description": "The query parameter or header at fault, as the caller spells it"},
+                    "message": {"type": "string"},
+                },
+                "required": ["code", "field", "message"],
+                "additionalProperties": False,
+            }
+        },
+        "required": ["error"],
+        "additionalProperties": False,
+    }
+
+
+def _health_schema() -> dict[str, Any]:
+    properties: dict[str, Any] = {name: {"type": "string"} for name in ("status", "service", "version", "environment", "database", "bigquery", "cache")}
+    for name, values in HEALTH_VALUES.items():
+        properties[name]["enum"] = values
+    return {"type": "object", "properties": properties, "required": list(properties), "additionalProperties": False}
+
+
+def _json(ref: str, description: str, headers: dict[str, Any] | None = None) -> dict[str, Any]:
+    response: dict[str, Any] = {"description": description, "content": {"application/json": {"schema": {"$ref": ref}}}}
+    if headers:
+        response["headers"] = headers
+    return response
+
+
+def build(*, auth: bool) -> dict[str, Any]:
+    """The document; `auth` says whether this server requires bearer tokens."""
+    components: dict[str, Any] = {"Error": _error_schema(), "Health": _health_schema()}
+    error = "#/components/schemas/Error"
+    request_id = {"X-Request-Id": {"description": "The request's id (the caller's X-Request-Id, or a new one)", "schema": {"type": "string"}}}
+    tag_headers = {
+        "ETag": {"description": "Tag of the body; send it back in If-None-Match to get 304", "required": True, "schema": {"type": "string"}},
+        **request_id,
+    }
+    statuses = [400, *([401, 403] if auth else []), 500, 503, 504]
+    paths: dict[str, Any] = {}
+    for kind, model, summary in (
+        ("dashboard", Dashboard, "Dense series per day, ISO week or month: conversations, messages, handoffs, costs"),
+        ("summary", Summary, "The whole range in one row, computed from raw rows"),
+    ):
+        parameters = [
+            {
+                "name": params.TENANT_HEADER,
+                "in": "header",
+                "required": True,
+                "description": "The tenant whose data is read" + (" (must equal the token's tenant claim)" if auth else ""),
+                "schema": {"type": "string", "format": "uuid"},
+            },
+            {
+                "name": "If-None-Match",
+                "in": "header",
+                "required": False,
+                "description": "An ETag of an earlier answer: 304 without a body if it still matches",
+                "schema": {"type": "string"},
+            },
+        ]
+        parameters += [
+            {
+                "name": p.name,
+                "in": "query",
+                "required": False,
+                "description": p.description + ". An empty value is the same as leaving the parameter out.",
+                # The library reads "" as "not given", on every face (CLI, library, HTTP).
+                "schema": {"anyOf": [p.schema, {"type": "string", "maxLength": 0}]},
+            }
+            for p in (params.PARAMS[name] for name in params.ACCEPTS[kind])
+        ]
+        operation: dict[str, Any] = {
+            "operationId": kind,
+            "summary": summary,
+            "parameters": parameters,
+            "responses": {
+                "200": _json(_component(model, components), "The answer, exactly as `crm-metrics query " + kind + " --format json` prints it", tag_headers),
+                "304": {"description": "Not modified: If-None-Match matched the current ETag", "headers": tag_headers},
+                **{str(status): _json(error, ERROR_DESCRIPTIONS[status], request_id) for status in statuses},
+            },
+        }
+        if auth:
+            operation["security"] = [{"bearer": []}]
+        paths[f"/api/v1/metrics/{kind}"] = {"get": operation}
+    paths["/health"] = {
+        "get": {
+            "operationId": "health",
+            "summary": "Liveness and readiness: database, cache, BigQuery configuration",
+            "responses": {
+                "200": _json("#/components/schemas/Health", "Healthy, or degraded (the cache fails; answers are still served)"),
+                "503": _json("#/components/schemas/Health", "Unhealthy: the database does not answer"),
+            },
+        }
+    }
+    paths["/openapi.json"] = {
+        "get": {
+            "operationId": "openapi",
+            "summary": "This document",
+            "responses": {"200": {"description": "OpenAPI 3.1", "content": {"application/json": {"schema": {"type": "object"}}}}},
+        }
+    }
+    document: dict[str, Any] = {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "crm-metrics",
+            "version": __version__,
+            "description": "Metrics of WhatsApp customer conversations, per tenant. Every error has one shape: "
+            '{"error": {"code": ..., "field": ..., "message": ...}}; codes: ' + ", ".join(f"{c} ({s})" for c, s in CODES.items()) + ".",
+        },
+        "paths": paths,
+        "components": {"schemas": components},
+    }
+    if auth:
+        document["components"]["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}
+    return document
+
+
+async def openapi(request: Request) -> Response:
+    return JSONResponse(request.app.state.openapi)

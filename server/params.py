@@ -1,0 +1,103 @@
+"""What each metrics endpoint accepts, parsed: the one table the handlers and /openapi.json share.
+
+Values are validated by `crm_metrics.request` (the library's rules, errors naming the field),
+so an invalid request never reaches the cache or the database. Checks that need the tenant
+(default dates, range order and length) stay in `Metrics`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.datastructures import Headers, QueryParams
+
+from crm_metrics import request as rules
+from crm_metrics.request import DEFAULT_SPAN_DAYS
+from crm_metrics.templates import GRANULARITIES
+
+from server.errors import ApiError
+
+TENANT_HEADER = "X-Tenant-Id"
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    schema: dict[str, Any]
+    description: str
+
+
+PARAMS: dict[str, Param] = {
+    p.name: p
+    for p in (
+        Param("start_date", {"type": "string", "format": "date"}, f"First local date, inclusive, YYYY-MM-DD (default: end_date - {DEFAULT_SPAN_DAYS} days)"),
+        Param("end_date", {"type": "string", "format": "date"}, "Last local date, inclusive, YYYY-MM-DD (default: today in the timezone)"),
+        Param("outlet_id", {"type": "string", "format": "uuid"}, "Only this outlet's conversations and their messages"),
+        Param("tz", {"type": "string", "examples": ["Asia/Jakarta"]}, "IANA timezone in which days are cut (default: the tenant's timezone, else UTC)"),
+        Param("granularity", {"type": "string", "enum": list(GRANULARITIES), "default": "day"}, "Bucket size: day, week (ISO, from Monday) or month"),
+    )
+}
+
+#: The query parameters of each endpoint, by kind; anything else is rejected.
+ACCEPTS: dict[str, tuple[str, ...]] = {
+    "dashboard": ("start_date", "end_date", "outlet_id", "tz", "granularity"),
+    "summary": ("start_date", "end_date", "outlet_id", "tz"),
+}
+
+
+@dataclass(frozen=True)
+class Query:
+    """One metrics request, validated and in canonical form (UUIDs lowercase)."""
+
+    kind: str
+    tenant_id: str
+    start_date: dt.date | None
+    end_date: dt.date | None
+    outlet_id: str | None
+    tz: str | None
+    granularity: str | None
+
+    def arguments(self) -> dict[str, Any]:
+        """Keyword arguments of `Metrics.dashboard` / `Metrics.summary`."""
+        args: dict[str, Any] = dict(start_date=self.start_date, end_date=self.end_date, outlet_id=self.outlet_id, tz=self.tz)
+        if self.granularity is not None:
+            args["granularity"] = self.granularity
+        return args
+
+
+def tenant(headers: Headers) -> str:
+    values = headers.getlist(TENANT_HEADER)
+    if not values:
+        raise ApiError("invalid_parameter", "the header is required (the tenant's UUID)", TENANT_HEADER)
+    if len(values) > 1:
+        raise ApiError("invalid_parameter", f"give the header once, not {len(values)} times", TENANT_HEADER)
+    return rules.uuid(TENANT_HEADER, values[0])
+
+
+def query(kind: str, tenant_id: str, params: QueryParams) -> Query:
+    accepted = ACCEPTS[kind]
+    unknown = sorted(set(params) - set(accepted))
+    if unknown:
+        names = ", ".join(repr(name) for name in unknown)
+        raise ApiError(
+            "unknown_parameter",
+            f"unknown query parameter {names}; this endpoint accepts {', '.join(accepted)}",
+            unknown[0],
+        )
+    values: dict[str, str | None] = {}
+    for name in accepted:
+        given = params.getlist(name)
+        if len(given) > 1:
+            raise ApiError("invalid_parameter", f"give it once, not {len(given)} times", name)
+        values[name] = given[0] if given else None
+    return Query(
+        kind=kind,
+        tenant_id=tenant_id,
+        start_date=rules.date("start_date", values["start_date"]),
+        end_date=rules.date("end_date", values["end_date"]),
+        outlet_id=rules.optional_uuid("outlet_id", values["outlet_id"]),
+        tz=rules.timezone("tz", values["tz"]),
+        granularity=rules.granularity("granularity", values["granularity"]) if "granularity" in accepted else None,
+    )

@@ -1,0 +1,65 @@
+"""The routes. The metrics handlers parse the request, ask `Metrics` (in the threadpool: its
+calls block) through the cache, and send `crm_metrics.to_json` of the answer, byte for byte
+what `crm-metrics query ... --format json` prints."""
+
+from __future__ import annotations
+
+import functools
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from crm_metrics import Metrics, to_json
+
+from server import params
+from server.cache import cache_key
+from server.errors import ApiError
+from server.etag import etag, not_modified
+from server.health import health
+from server.openapi import openapi
+
+#: Answers differ per tenant and credentials: shared caches must not reuse them, clients
+#: must revalidate (cheap: a matching ETag gets 304).
+CACHE_CONTROL = "private, no-cache"
+VARY = "Authorization, X-Tenant-Id"
+
+
+async def dashboard(request: Request) -> Response:
+    return await _answer(request, "dashboard")
+
+
+async def summary(request: Request) -> Response:
+    return await _answer(request, "summary")
+
+
+async def _answer(request: Request, kind: str) -> Response:
+    state = request.app.state
+    claimed = state.auth.claimed_tenant(request.headers.get("authorization")) if state.auth else None
+    tenant = params.tenant(request.headers)
+    if claimed is not None and claimed != tenant:
+        raise ApiError("forbidden", f"the token does not grant access to tenant {tenant}", params.TENANT_HEADER)
+    request.state.tenant_id = tenant
+    query = params.query(kind, tenant, request.query_params)
+    compute = functools.partial(run_in_threadpool, _body, state.metrics, query)
+    body, outcome = await state.results.get(cache_key(state.config.cache_key_prefix, query), compute)
+    request.state.cache = outcome
+    tag = etag(body)
+    headers = {"ETag": tag, "Cache-Control": CACHE_CONTROL, "Vary": VARY}
+    if not_modified(request.headers.get("if-none-match"), tag):
+        return Response(status_code=304, headers=headers)
+    return Response(body, media_type="application/json", headers=headers)
+
+
+def _body(metrics: Metrics, query: params.Query) -> bytes:
+    ask = metrics.dashboard if query.kind == "dashboard" else metrics.summary
+    return to_json(ask(query.tenant_id, **query.arguments())).encode()
+
+
+ROUTES = [
+    Route("/health", health, methods=["GET"]),
+    Route("/openapi.json", openapi, methods=["GET"]),
+    Route("/api/v1/metrics/dashboard", dashboard, methods=["GET"]),
+    Route("/api/v1/metrics/summary", summary, methods=["GET"]),
+]

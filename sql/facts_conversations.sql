@@ -1,0 +1,31 @@
+-- name: facts_conversations
+-- table: The rows of `conversation_facts` (the embedded store's derived table) for the
+--   conversations listed in `crm_metrics_touched`: each conversation with its tenant, its
+--   duration and its first handoff request, so that queries read typed columns instead of
+--   JSON and windows. `crm-metrics load` recomputes them for every conversation a file touches.
+-- grain: one row per conversation, ordered by (tenant_id, started_at).
+-- columns:
+--   tenant_id        STRING     the conversation's tenant
+--   outlet_id        STRING     its outlet, or null
+--   conversation_id  STRING     the conversation
+--   started_at       TIMESTAMP  when it started
+--   status           STRING     its current status
+--   duration_us      INT64      ended_at - started_at in microseconds; null without ended_at
+--   handoff_at       TIMESTAMP  its first message with metadata.handoff_requested true; null if none
+--   handoff_trigger  STRING     that message's metadata.trigger
+{% import '_macros.sql' as m with context -%}
+SELECT
+  c.tenant_id,
+  c.outlet_id,
+  c.id AS conversation_id,
+  c.started_at,
+  c.status,
+  TIMESTAMP_DIFF(c.ended_at, c.started_at, MICROSECOND) AS duration_us,
+  h.handoff_at,
+  h.handoff_trigger
+FROM conversations AS c
+LEFT JOIN (
+  {{ m.first_handoffs("m.conversation_id IN (SELECT t.conversation_id FROM crm_metrics_touched AS t)") }}
+) AS h ON h.conversation_id = c.id
+WHERE c.id IN (SELECT t.conversation_id FROM crm_metrics_touched AS t)
+ORDER BY c.tenant_id, c.started_at

@@ -1,0 +1,99 @@
+"""`crm-metrics serve` as a real process on a free loopback port, over a DuckDB file."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx2
+import pytest
+
+from crm_metrics import Metrics, Settings
+
+from tests.server.support import TENANT_A, free_port, load
+
+QUERY = "start_date=2025-10-20&end_date=2025-11-04"
+
+
+@pytest.fixture
+def database(tmp_path: Path) -> str:
+    url = f"duckdb:///{tmp_path / 'crm.duckdb'}"
+    with Metrics.connect(settings=Settings(database_url=url)) as metrics:
+        load(metrics)
+    return url
+
+
+@pytest.fixture
+def server(database: str, tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes], Path]]:
+    port = free_port()
+    log = tmp_path / "server.log"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("REDIS_", "JWT_", "CACHE_", "CORS_"))}
+    env.update(ENVIRONMENT="test", LOG_LEVEL="INFO")
+    with log.open("wb") as stderr:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "crm_metrics", "serve", "--database-url", database, "--host", "127.0.0.1", "--port", str(port)],
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+            env=env,
+        )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        assert process.poll() is None, log.read_text()
+        try:
+            if httpx2.get(f"{base}/health", timeout=1).status_code == 200:
+                break
+        except httpx2.TransportError:
+            pass
+        assert time.monotonic() < deadline, "server did not start: " + log.read_text()
+        time.sleep(0.1)
+    yield base, process, log
+    if process.poll() is None:
+        process.kill()
+        process.wait(10)
+
+
+def test_serves_over_http(server: tuple[str, subprocess.Popen[bytes], Path], database: str) -> None:
+    base, process, log = server
+    health = httpx2.get(f"{base}/health").json()
+    assert (health["status"], health["database"], health["environment"], health["cache"]) == ("healthy", "connected", "test", "in_process")
+
+    response = httpx2.get(f"{base}/api/v1/metrics/dashboard?{QUERY}", headers={"X-Tenant-Id": TENANT_A, "X-Request-Id": "real-1"})
+    assert response.status_code == 200
+    assert "server" not in response.headers
+    cli = subprocess.run(
+        [sys.executable, "-m", "crm_metrics", "query", "dashboard", "--tenant-id", TENANT_A, "--start-date", "2025-10-20", "--end-date", "2025-11-04", "--database-url", database],
+        capture_output=True,
+        check=True,
+    )
+    assert response.content == cli.stdout
+    conditional = httpx2.get(f"{base}/api/v1/metrics/dashboard?{QUERY}", headers={"X-Tenant-Id": TENANT_A, "If-None-Match": response.headers["etag"]})
+    assert conditional.status_code == 304
+
+    missing = httpx2.get(f"{base}/nope")
+    assert (missing.status_code, missing.json()["error"]["code"]) == (404, "not_found")
+
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(15) == 0  # graceful: lifespan shutdown ran, exit status 0
+    lines = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+    access = [line for line in lines if line["logger"] == "server.access"]
+    assert any(line["request_id"] == "real-1" and line["status"] == 200 and line["cache"] == "miss" for line in access)
+    assert any(line["status"] == 304 and line["cache"] == "hit" for line in access)
+    assert any("shutdown" in line["message"].lower() for line in lines)
+
+
+def test_refuses_a_missing_database(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "crm_metrics", "serve", "--database-url", f"duckdb:///{tmp_path / 'none.duckdb'}", "--port", str(free_port())],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "crm-metrics demo" in result.stderr

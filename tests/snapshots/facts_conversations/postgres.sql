@@ -1,0 +1,47 @@
+-- facts_conversations for postgres, seed layout, outlet filter off, by day
+SELECT
+  c.tenant_id,
+  c.outlet_id,
+  c.id AS conversation_id,
+  c.started_at,
+  c.status,
+  EXTRACT(EPOCH FROM c.ended_at - c.started_at) * 1000000 AS duration_us,
+  h.handoff_at,
+  h.handoff_trigger
+FROM conversations AS c
+LEFT JOIN (
+  SELECT
+    conversation_id,
+    handoff_at,
+    handoff_trigger
+  FROM (
+    SELECT
+      m.conversation_id,
+      m.timestamp AS handoff_at,
+      m.metadata #>> '{trigger}' AS handoff_trigger,
+      ROW_NUMBER() OVER (
+        PARTITION BY m.conversation_id
+        ORDER BY m.timestamp NULLS FIRST, m.id COLLATE "C" NULLS FIRST
+      ) AS n
+    FROM messages AS m
+    WHERE
+      m.metadata #>> '{handoff_requested}' = 'true'
+      AND m.conversation_id IN (
+        SELECT
+          t.conversation_id
+        FROM crm_metrics_touched AS t
+      )
+  ) AS requests
+  WHERE
+    n = 1
+) AS h
+  ON h.conversation_id = c.id
+WHERE
+  c.id IN (
+    SELECT
+      t.conversation_id
+    FROM crm_metrics_touched AS t
+  )
+ORDER BY
+  c.tenant_id NULLS FIRST,
+  c.started_at NULLS FIRST
