@@ -76,7 +76,7 @@ WHERE c.tenant_id = @tenant_id
 
 
 def test_countif_over_no_rows_is_zero(engine: Engine, bigquery_template: Compile) -> None:
-    query = bigquery_template("trap_countif", COUNTIF_TEMPLATE, engine.name)
+    query = bigquery_template("trap_countif", COUNTIF_TEMPLATE, engine.executor.dialect)
     metrics = engine.fresh()
     assert metrics.executor.fetch(query, {"tenant_id": TENANT}) == [(0,)]
     metrics = engine.fresh({"conversations": [conversation("c1", "2025-11-01T10:00:00Z", status="active")]})
@@ -186,7 +186,7 @@ def test_nested_json_paths(engine: Engine, bigquery_template: Compile) -> None:
     metrics = engine.fresh({
         "messages": [message(f"m{i}", "c1", "2025-11-01T10:00:00Z", metadata=meta) for i, (meta, _) in enumerate(shapes)],
     })
-    query = bigquery_template("trap_json_path", NESTED_PATH_TEMPLATE, engine.name)
+    query = bigquery_template("trap_json_path", NESTED_PATH_TEMPLATE, engine.executor.dialect)
     assert metrics.executor.fetch(query, {}) == [(f"m{i}", value) for i, (_, value) in enumerate(shapes)]
 
 
@@ -222,7 +222,7 @@ def test_percent_in_sql_text_is_not_a_placeholder(engine: Engine, bigquery_templ
             message("m5", "c1", "2025-11-01T10:00:00Z", content="%s"),
         ],
     })
-    query = bigquery_template("trap_percent", PERCENT_TEMPLATE, engine.name)
+    query = bigquery_template("trap_percent", PERCENT_TEMPLATE, engine.executor.dialect)
     assert metrics.executor.fetch(query, {"tenant_id": TENANT}) == [(1, 1, 1)]
 
 
