@@ -28,7 +28,9 @@ def duckdb() -> Iterator[Engine]:
     engine.stop()
 
 
-@pytest.fixture(scope="module", params=sorted(name for name in ENGINES if name != "duckdb"))
+# The DuckDB layouts are each held to the reference by the conformance suite; this holds the
+# other engines to DuckDB directly.
+@pytest.fixture(scope="module", params=sorted(name for name in ENGINES if not name.startswith("duckdb")))
 def other(request: pytest.FixtureRequest) -> Iterator[Engine]:
     engine = ENGINES[request.param]()
     engine.start()

@@ -1,4 +1,5 @@
-"""The PostgreSQL executor: connection errors, session settings, timeouts, recovery, loading.
+"""The PostgreSQL executor: connection errors, session settings, timeouts, recovery, loading;
+and the HTTP server over it (503 while the server is away, the same bodies as on DuckDB).
 
 The metrics themselves are checked on PostgreSQL by the conformance suite (the `engine`
 fixture); this module holds what only this executor does. Every test talks to the server at
@@ -22,14 +23,31 @@ import psycopg
 import pytest
 import sqlglot
 from psycopg import sql
+from starlette.testclient import TestClient
 
-from crm_metrics import BackendUnavailable, ConfigError, LoadError, Metrics, QueryTimeout, Settings
+from crm_metrics import (
+    BackendUnavailable,
+    ConfigError,
+    LoadError,
+    Metrics,
+    QueryTimeout,
+    Settings,
+    demo,
+)
 from crm_metrics.compiler import compile_sql
 from crm_metrics.executors import connect
 from crm_metrics.executors.postgres import PostgresExecutor, mask_password
 from crm_metrics.query import CompiledQuery, Field
 from crm_metrics.render import render_sql
-from tests.engines import FIXED_NOW, POSTGRES_URL, PostgresEngine, with_option
+from server import ServerConfig, create_app
+from tests.engines import (
+    FIXED_NOW,
+    POSTGRES_URL,
+    DuckDBEngine,
+    PostgresEngine,
+    with_option,
+)
+from tests.server.support import ROWS, TENANT_A, assert_error
 
 TENANT = "00000000-0000-4000-8000-000000000001"
 
@@ -566,3 +584,64 @@ def test_unreachable_while_serving_then_recovers(postgres: PostgresEngine, proxy
         executor.ping()
     finally:
         executor.close()
+
+
+# -- the HTTP server on PostgreSQL ---------------------------------------------------------
+
+DASHBOARD, SUMMARY = "/api/v1/metrics/dashboard", "/api/v1/metrics/summary"
+
+
+def test_server_says_503_while_postgres_is_away_and_recovers(
+    postgres: PostgresEngine, proxy: Proxy, caplog: pytest.LogCaptureFixture
+) -> None:
+    metrics = postgres.fresh(ROWS)
+    parts = urlsplit(postgres.url)
+    # Trust authentication ignores the password; it is there to be masked.
+    through = parts._replace(netloc=f"{parts.username or 'postgres'}:s3cret@127.0.0.1:{proxy.port}").geturl()
+    served = Metrics(PostgresExecutor(through, connect_timeout=1), metrics.settings, clock=lambda: FIXED_NOW)
+    headers = {"X-Tenant-Id": TENANT_A}
+    query = "?start_date=2025-11-01&end_date=2025-11-04"
+    with TestClient(create_app(served, ServerConfig(cache_ttl_seconds=0))) as client:
+        assert client.get("/health").json()["database"] == "connected"
+        before = client.get(SUMMARY + query, headers=headers)
+        assert before.status_code == 200
+
+        proxy.stop()
+        health = client.get("/health")
+        assert (health.status_code, health.json()["status"], health.json()["database"]) == (503, "unhealthy", "disconnected")
+        assert_error(client.get(SUMMARY + query, headers=headers), 503, "backend_unavailable")
+        # The body stays generic; the log names the server, without the password.
+        (logged,) = [r.getMessage() for r in caplog.records if r.name == "server.errors"]
+        assert f"PostgreSQL at 127.0.0.1:{proxy.port}/" in logged and "s3cret" not in caplog.text
+
+        proxy.start()
+        # Back by itself: the same app, the same pool.
+        assert client.get(SUMMARY + query, headers=headers).content == before.content
+        assert client.get("/health").json()["database"] == "connected"
+    served.close()
+
+
+def test_server_bodies_are_the_same_on_postgres_and_duckdb(postgres: PostgresEngine) -> None:
+    today, now = dt.date(2025, 11, 4), dt.datetime(2025, 11, 5, 17, 0, tzinfo=dt.UTC)
+    duckdb = DuckDBEngine()
+    duckdb.start()
+    try:
+        bodies = []
+        for engine in (duckdb, postgres):
+            metrics = engine.fresh(clock=lambda: now)
+            demo.write(metrics, today=today, days=7)
+            with TestClient(create_app(metrics, ServerConfig(cache_ttl_seconds=0))) as client:
+                bodies.append([
+                    client.get(path, headers={"X-Tenant-Id": tenant.id}).content
+                    for tenant in demo.TENANTS
+                    for path in (
+                        f"{DASHBOARD}?start_date=2025-10-29&end_date=2025-11-04",
+                        f"{DASHBOARD}?start_date=2025-10-01&end_date=2025-11-04&granularity=week",
+                        f"{DASHBOARD}?start_date=2025-10-01&end_date=2025-11-04&granularity=month&tz=UTC",
+                        f"{SUMMARY}?start_date=2025-10-29&end_date=2025-11-04",
+                    )
+                ])
+    finally:
+        duckdb.stop()
+    assert all(body.startswith(b'{"tenant_id"') for body in bodies[0])
+    assert bodies[1] == bodies[0]
