@@ -39,11 +39,13 @@ def compile_sql(
     outlet: bool = False,
     granularity: str = "day",
     layout: str = "seed",
+    offsets: bool = False,
 ) -> CompiledQuery:
-    """The template `name` for `dialect`, in the shape (outlet filter, granularity, layout) given."""
+    """The template `name` for `dialect`, in the shape (outlet filter, granularity, layout,
+    local dates by known UTC offsets) given."""
     dialect = parse_dialect(dialect)
     template = templates.load(name)
-    text = templates.render(name, outlet=outlet, granularity=granularity, layout=layout)
+    text = templates.render(name, outlet=outlet, granularity=granularity, layout=layout, offsets=offsets)
     try:
         tree = sqlglot.parse_one(text, read="bigquery")
     except ParseError as error:

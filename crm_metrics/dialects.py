@@ -127,9 +127,28 @@ def _zoneless_dates(node: exp.Expression, dialect: Dialect) -> exp.Expression:
     return node
 
 
+def _integer_division(node: exp.Expression, dialect: Dialect) -> exp.Expression:
+    # Trap (sqlglot 30.30): DIV(a + b, c) becomes `a + b // c` for DuckDB, dropping the
+    # parentheses that `//`'s higher precedence needs. Parenthesise compound operands.
+    if isinstance(node, exp.IntDiv):
+        for key in ("this", "expression"):
+            operand = node.args[key]
+            if isinstance(operand, exp.Binary):
+                node.set(key, exp.Paren(this=operand))
+    return node
+
+
+def _add_days(node: exp.Expression, dialect: Dialect) -> exp.Expression:
+    # BigQuery DATE_ADD(date, INTERVAL n DAY) is a DATE; DuckDB's `date + INTERVAL` is a
+    # TIMESTAMP (and slower). DuckDB's date + integer is a date.
+    if isinstance(node, exp.DateAdd) and node.unit and node.unit.name.upper() == "DAY":
+        return exp.Add(this=node.this, expression=exp.cast(node.expression, exp.DataType.build("INT")))
+    return node
+
+
 REWRITES: dict[Dialect, tuple[Callable[[exp.Expression, Dialect], exp.Expression], ...]] = {
     Dialect.BIGQUERY: (),
-    Dialect.DUCKDB: (_local_date, _json_text, _byte_order, _count_if, _date_trunc),
+    Dialect.DUCKDB: (_local_date, _json_text, _byte_order, _count_if, _date_trunc, _integer_division, _add_days),
     Dialect.POSTGRES: (
         _local_date, _microseconds_between, _json_text, _byte_order, _count_if, _date_trunc, _zoneless_dates,
     ),

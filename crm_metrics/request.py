@@ -122,10 +122,59 @@ def period(
     )
 
 
-def values(tenant_id: str, outlet_id: str | None, period: Period, settings: Settings) -> dict[str, object]:
+#: UTC-offset changes (DST) a range may have for the fast local-date arithmetic of the
+#: embedded store; no current zone changes more than twice a year.
+OFFSET_SLOTS = 4
+_MICROS = dt.timedelta(microseconds=1)
+
+
+def utc_offsets(period: Period) -> tuple[list[int], list[int]] | None:
+    """The tz's UTC offset over the range as (changes, offsets) in microseconds since the
+    epoch: offsets[0] before changes[0], offsets[i] from changes[i - 1]. Padded to
+    OFFSET_SLOTS changes (unused ones at the range's end); None if it changes more often."""
+    zone = zoneinfo.ZoneInfo(period.tz)
+
+    def offset(moment: dt.datetime) -> dt.timedelta:
+        return moment.astimezone(zone).utcoffset() or dt.timedelta(0)
+
+    changes, offsets = [], [offset(period.range_start)]
+    # Offsets change at most a few times a year: step by half a day, then bisect to the
+    # microsecond (`high` ends as the first instant of the new offset).
+    step, moment = dt.timedelta(hours=12), period.range_start
+    while moment < period.range_end:
+        following = min(moment + step, period.range_end)
+        if offset(following) != offset(moment):
+            low, high = moment, following
+            while high - low > _MICROS:
+                middle = low + (high - low) // 2
+                low, high = (middle, high) if offset(middle) == offset(low) else (low, middle)
+            changes.append(high)
+            offsets.append(offset(high))
+        moment = following
+    if len(changes) > OFFSET_SLOTS:
+        return None
+    end = (period.range_end - EPOCH) // _MICROS
+    padded_changes = [(c - EPOCH) // _MICROS for c in changes] + [end] * (OFFSET_SLOTS - len(changes))
+    padded_offsets = [o // _MICROS for o in offsets] + [offsets[-1] // _MICROS] * (OFFSET_SLOTS - len(changes))
+    return padded_changes, padded_offsets
+
+
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+def values(
+    tenant_id: str,
+    outlet_id: str | None,
+    period: Period,
+    settings: Settings,
+    offsets: tuple[list[int], list[int]] | None = None,
+) -> dict[str, object]:
     """Every template parameter's value for one resolved request (each template binds the
-    ones its header declares and its shape uses)."""
+    ones its header declares and its shape uses); `offsets` from `utc_offsets`, where used."""
+    offsets = offsets or ([0] * OFFSET_SLOTS, [0] * (OFFSET_SLOTS + 1))
     return {
+        **{f"tz_change_{i + 1}": change for i, change in enumerate(offsets[0])},
+        **{f"tz_offset_{i}": value for i, value in enumerate(offsets[1])},
         "tenant_id": tenant_id,
         "outlet_id": outlet_id,
         "start_date": period.start_date,

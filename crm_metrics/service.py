@@ -83,8 +83,11 @@ class Metrics:
         one statement (sql/dashboard.sql)."""
         grain = request.granularity("granularity", granularity)
         tenant, outlet, period, _ = self._resolve(tenant_id, start_date, end_date, outlet_id, tz)
-        values = request.values(tenant, outlet, period, self.settings)
-        names, rows = self._fetch(DASHBOARD_TEMPLATE, values, outlet=outlet is not None, granularity=grain)
+        offsets = request.utc_offsets(period) if self.layout == "facts" else None
+        values = request.values(tenant, outlet, period, self.settings, offsets)
+        names, rows = self._fetch(
+            DASHBOARD_TEMPLATE, values, outlet=outlet is not None, granularity=grain, offsets=offsets is not None
+        )
         records = [dict(zip(names, row, strict=True)) for row in rows]
         series = {
             key: [row_type(**{f: record[f] for f in row_type.field_names()}) for record in records]

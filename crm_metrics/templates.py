@@ -118,7 +118,7 @@ def load(name: str) -> Template:
     return parse_header(path, path.read_text(encoding="utf-8"))
 
 
-def render(name: str, *, outlet: bool = False, granularity: str = "day", layout: str = "seed") -> str:
+def render(name: str, *, outlet: bool = False, granularity: str = "day", layout: str = "seed", offsets: bool = False) -> str:
     """Render a template to BigQuery SQL for one shape. Takes no values, by design."""
     if granularity not in GRANULARITIES:
         raise TemplateError(f"Unknown granularity {granularity!r}")
@@ -126,4 +126,4 @@ def render(name: str, *, outlet: bool = False, granularity: str = "day", layout:
         raise TemplateError(f"Unknown layout {layout!r}")
     load(name)
     template = _environment().get_template(f"{name}.sql")
-    return template.render(outlet=bool(outlet), granularity=granularity, layout=layout)
+    return template.render(outlet=bool(outlet), granularity=granularity, layout=layout, offsets=bool(offsets))

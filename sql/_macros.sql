@@ -10,6 +10,7 @@
                  'facts': the embedded store, where `crm-metrics load` also keeps
                  conversation_facts and message_facts (sql/facts_*.sql) up to date: the same
                  derived columns, typed, carrying the tenant and ordered by (tenant, time).
+    offsets      bool: local dates by the range's known UTC offsets (see local_date)
   Each row source below has the same columns in both layouts.
 -#}
 
@@ -165,12 +166,28 @@ SELECT t.turn_at, t.reply_at
 {%- endif -%}
 {%- endmacro %}
 
+{#-
+  The local date of an instant. With `offsets` (the embedded store, where a range's UTC
+  offsets are known: @tz_offset_0 before @tz_change_1, and so on) it is integer arithmetic on
+  epoch microseconds, several times faster than a time zone conversion per row; days are
+  counted from 1900-01-01 so that the division never sees a negative number.
+-#}
+{% macro local_date(ts) -%}
+{%- if offsets -%}
+DATE_ADD(DATE '1900-01-01', INTERVAL DIV(UNIX_MICROS({{ ts }}) + CASE
+{%- for i in range(1, 5) %} WHEN UNIX_MICROS({{ ts }}) < @tz_change_{{ i }} THEN @tz_offset_{{ i - 1 }}{% endfor %} ELSE @tz_offset_4 END
+  + 2208988800000000, 86400000000) DAY)
+{%- else -%}
+DATE({{ ts }}, @tz)
+{%- endif -%}
+{%- endmacro %}
+
 {#- The local date of an instant, bucketed; the whole range is one bucket for a summary. -#}
 {% macro bucket_of(ts) -%}
 {%- if granularity == 'range' -%}
 @start_date
 {%- else -%}
-{{ bucket('DATE(' ~ ts ~ ', @tz)') }}
+{{ bucket(local_date(ts)) }}
 {%- endif -%}
 {%- endmacro %}
 

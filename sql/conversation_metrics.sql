@@ -11,6 +11,15 @@
 --   tz                            STRING     IANA timezone in which days are cut
 --   range_start                   TIMESTAMP  start_date 00:00 in tz, as an instant
 --   range_end                     TIMESTAMP  (end_date + 1 day) 00:00 in tz, as an instant
+--   tz_change_1                   INT64      with known offsets: the first UTC-offset change in the range, in epoch microseconds (unused: the range's end)
+--   tz_change_2                   INT64      the second one
+--   tz_change_3                   INT64      the third one
+--   tz_change_4                   INT64      the fourth one
+--   tz_offset_0                   INT64      the UTC offset before tz_change_1, in microseconds
+--   tz_offset_1                   INT64      the UTC offset from tz_change_1
+--   tz_offset_2                   INT64      the UTC offset from tz_change_2
+--   tz_offset_3                   INT64      the UTC offset from tz_change_3
+--   tz_offset_4                   INT64      the UTC offset from tz_change_4
 -- columns:
 --   date                             DATE     first date of the bucket
 --   total_conversations              INT64    conversations started in the bucket

@@ -28,4 +28,7 @@ LEFT JOIN (
   {{ m.first_handoffs("m.conversation_id IN (SELECT t.conversation_id FROM crm_metrics_touched AS t)") }}
 ) AS h ON h.conversation_id = c.id
 WHERE c.id IN (SELECT t.conversation_id FROM crm_metrics_touched AS t)
+  -- A request's tenant is always a lowercase UUID: rows of other tenant ids can never answer
+  -- one, and leaving them out lets the store keep tenant_id as a UUID.
+  AND REGEXP_CONTAINS(c.tenant_id, r'^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$')
 ORDER BY c.tenant_id, c.started_at

@@ -32,4 +32,7 @@ LEFT JOIN (
   {{ m.turn_windows("m.conversation_id IN (SELECT t.conversation_id FROM crm_metrics_touched AS t)") }}
 ) AS w ON w.conversation_id = msg.conversation_id AND w.id = msg.id
 WHERE msg.conversation_id IN (SELECT t.conversation_id FROM crm_metrics_touched AS t)
+  -- A request's tenant is always a lowercase UUID: rows of other tenant ids can never answer
+  -- one, and leaving them out lets the store keep tenant_id as a UUID.
+  AND REGEXP_CONTAINS(c.tenant_id, r'^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$')
 ORDER BY c.tenant_id, msg.timestamp

@@ -42,7 +42,7 @@ def _snapshot_path(name: str, outlet: bool, granularity: str, layout: str, diale
 @pytest.mark.parametrize(("name", "outlet", "granularity", "layout", "dialect"), SHAPES)
 def test_snapshot(request: pytest.FixtureRequest, name: str, outlet: bool, granularity: str, layout: str, dialect: str) -> None:
     path = _snapshot_path(name, outlet, granularity, layout, dialect)
-    query = compile_sql(name, dialect, outlet=outlet, granularity=granularity, layout=layout)
+    query = compile_sql(name, dialect, outlet=outlet, granularity=granularity, layout=layout, offsets=layout == "facts")
     text = f"-- {name} for {dialect}, {layout} layout, outlet filter {'on' if outlet else 'off'}, by {granularity}\n{query.sql}\n"
     if request.config.getoption("--snapshot-update"):
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -88,14 +88,15 @@ def test_each_shape_compiles_once_for_many_requests() -> None:
 @pytest.mark.parametrize("name", templates.names())
 def test_header_declares_what_the_sql_uses(name: str) -> None:
     template = templates.load(name)
-    query = compile_sql(name, "bigquery", outlet=True, granularity="week")
-    assert [p.name for p in query.params] == [p.name for p in template.params]
-    assert query.columns == template.columns
+    shapes = [compile_sql(name, "bigquery", outlet=True, granularity="week", layout=layout, offsets=layout == "facts") for layout in ("seed", "facts")]
+    used = {p.name for query in shapes for p in query.params}
+    assert used == {p.name for p in template.params}
+    assert all(query.columns == template.columns for query in shapes)
     env = templates._environment()
     source = env.loader.get_source(env, f"{name}.sql")[0]
     macros = env.loader.get_source(env, "_macros.sql")[0]
     shaping = meta.find_undeclared_variables(env.parse(source)) | meta.find_undeclared_variables(env.parse(macros))
-    assert shaping <= {"outlet", "granularity", "layout"}, "Jinja may only shape the query"
+    assert shaping <= {"outlet", "granularity", "layout", "offsets"}, "Jinja may only shape the query"
 
 
 @pytest.mark.parametrize("series", sorted(SERIES))

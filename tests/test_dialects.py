@@ -71,6 +71,22 @@ CASES = {
             "bigquery": "SELECT d FROM UNNEST(GENERATE_DATE_ARRAY(s, e, INTERVAL '1' DAY)) AS d",
         },
     ),
+    "integer division keeps its operands": (
+        "SELECT DIV(a + b, c)",
+        {
+            "duckdb": "SELECT (a + b) // c",
+            "postgres": "SELECT DIV(a + b, c)",
+            "bigquery": "SELECT DIV(a + b, c)",
+        },
+    ),
+    "days added to a date stay a date": (
+        "SELECT DATE_ADD(d, INTERVAL n DAY)",
+        {
+            "duckdb": "SELECT d + CAST(n AS INT)",
+            "postgres": "SELECT d + (INTERVAL '1 DAY' * n)",
+            "bigquery": "SELECT DATE_ADD(d, INTERVAL n DAY)",
+        },
+    ),
 }
 
 

@@ -30,9 +30,11 @@ CREATE TABLE IF NOT EXISTS messages (
 
 -- Derived tables of the embedded store (sql/facts_*.sql), kept up to date by `crm-metrics load`
 -- for every conversation a file touches, and ordered by (tenant, time) so that a tenant's range
--- reads few row groups. Their presence switches queries to the 'facts' layout.
+-- reads few row groups. Their presence switches queries to the 'facts' layout. tenant_id is a
+-- UUID here: DuckDB keeps min/max statistics of a VARCHAR's first 8 bytes only, so on text
+-- ids sharing a prefix its zone maps cannot skip other tenants' row groups; on UUIDs they can.
 CREATE TABLE IF NOT EXISTS conversation_facts (
-  tenant_id VARCHAR NOT NULL,
+  tenant_id UUID NOT NULL,
   outlet_id VARCHAR,
   conversation_id VARCHAR NOT NULL,
   started_at TIMESTAMPTZ NOT NULL,
@@ -43,7 +45,7 @@ CREATE TABLE IF NOT EXISTS conversation_facts (
 );
 
 CREATE TABLE IF NOT EXISTS message_facts (
-  tenant_id VARCHAR NOT NULL,
+  tenant_id UUID NOT NULL,
   outlet_id VARCHAR,
   conversation_id VARCHAR NOT NULL,
   id VARCHAR NOT NULL,

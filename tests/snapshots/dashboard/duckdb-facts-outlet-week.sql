@@ -17,14 +17,38 @@ WITH buckets AS (
     CASE
       WHEN CAST(DATE_TRUNC(
         'WEEK',
-        CAST(CAST(started_at AS TIMESTAMPTZ) AT TIME ZONE CAST($tz AS TEXT) AS DATE)
+        CAST('1900-01-01' AS DATE) + CAST((
+          EPOCH_US(started_at) + CASE
+            WHEN EPOCH_US(started_at) < CAST($tz_change_1 AS BIGINT)
+            THEN CAST($tz_offset_0 AS BIGINT)
+            WHEN EPOCH_US(started_at) < CAST($tz_change_2 AS BIGINT)
+            THEN CAST($tz_offset_1 AS BIGINT)
+            WHEN EPOCH_US(started_at) < CAST($tz_change_3 AS BIGINT)
+            THEN CAST($tz_offset_2 AS BIGINT)
+            WHEN EPOCH_US(started_at) < CAST($tz_change_4 AS BIGINT)
+            THEN CAST($tz_offset_3 AS BIGINT)
+            ELSE CAST($tz_offset_4 AS BIGINT)
+          END + 2208988800000000
+        ) // 86400000000 AS INT)
       ) AS DATE) IS NULL
       OR CAST($start_date AS DATE) IS NULL
       THEN NULL
       ELSE GREATEST(
         CAST(DATE_TRUNC(
           'WEEK',
-          CAST(CAST(started_at AS TIMESTAMPTZ) AT TIME ZONE CAST($tz AS TEXT) AS DATE)
+          CAST('1900-01-01' AS DATE) + CAST((
+            EPOCH_US(started_at) + CASE
+              WHEN EPOCH_US(started_at) < CAST($tz_change_1 AS BIGINT)
+              THEN CAST($tz_offset_0 AS BIGINT)
+              WHEN EPOCH_US(started_at) < CAST($tz_change_2 AS BIGINT)
+              THEN CAST($tz_offset_1 AS BIGINT)
+              WHEN EPOCH_US(started_at) < CAST($tz_change_3 AS BIGINT)
+              THEN CAST($tz_offset_2 AS BIGINT)
+              WHEN EPOCH_US(started_at) < CAST($tz_change_4 AS BIGINT)
+              THEN CAST($tz_offset_3 AS BIGINT)
+              ELSE CAST($tz_offset_4 AS BIGINT)
+            END + 2208988800000000
+          ) // 86400000000 AS INT)
         ) AS DATE),
         CAST($start_date AS DATE)
       )
@@ -59,14 +83,38 @@ WITH buckets AS (
     CASE
       WHEN CAST(DATE_TRUNC(
         'WEEK',
-        CAST(CAST(ts AS TIMESTAMPTZ) AT TIME ZONE CAST($tz AS TEXT) AS DATE)
+        CAST('1900-01-01' AS DATE) + CAST((
+          EPOCH_US(ts) + CASE
+            WHEN EPOCH_US(ts) < CAST($tz_change_1 AS BIGINT)
+            THEN CAST($tz_offset_0 AS BIGINT)
+            WHEN EPOCH_US(ts) < CAST($tz_change_2 AS BIGINT)
+            THEN CAST($tz_offset_1 AS BIGINT)
+            WHEN EPOCH_US(ts) < CAST($tz_change_3 AS BIGINT)
+            THEN CAST($tz_offset_2 AS BIGINT)
+            WHEN EPOCH_US(ts) < CAST($tz_change_4 AS BIGINT)
+            THEN CAST($tz_offset_3 AS BIGINT)
+            ELSE CAST($tz_offset_4 AS BIGINT)
+          END + 2208988800000000
+        ) // 86400000000 AS INT)
       ) AS DATE) IS NULL
       OR CAST($start_date AS DATE) IS NULL
       THEN NULL
       ELSE GREATEST(
         CAST(DATE_TRUNC(
           'WEEK',
-          CAST(CAST(ts AS TIMESTAMPTZ) AT TIME ZONE CAST($tz AS TEXT) AS DATE)
+          CAST('1900-01-01' AS DATE) + CAST((
+            EPOCH_US(ts) + CASE
+              WHEN EPOCH_US(ts) < CAST($tz_change_1 AS BIGINT)
+              THEN CAST($tz_offset_0 AS BIGINT)
+              WHEN EPOCH_US(ts) < CAST($tz_change_2 AS BIGINT)
+              THEN CAST($tz_offset_1 AS BIGINT)
+              WHEN EPOCH_US(ts) < CAST($tz_change_3 AS BIGINT)
+              THEN CAST($tz_offset_2 AS BIGINT)
+              WHEN EPOCH_US(ts) < CAST($tz_change_4 AS BIGINT)
+              THEN CAST($tz_offset_3 AS BIGINT)
+              ELSE CAST($tz_offset_4 AS BIGINT)
+            END + 2208988800000000
+          ) // 86400000000 AS INT)
         ) AS DATE),
         CAST($start_date AS DATE)
       )
@@ -95,14 +143,38 @@ WITH buckets AS (
     CASE
       WHEN CAST(DATE_TRUNC(
         'WEEK',
-        CAST(CAST(turn_at AS TIMESTAMPTZ) AT TIME ZONE CAST($tz AS TEXT) AS DATE)
+        CAST('1900-01-01' AS DATE) + CAST((
+          EPOCH_US(turn_at) + CASE
+            WHEN EPOCH_US(turn_at) < CAST($tz_change_1 AS BIGINT)
+            THEN CAST($tz_offset_0 AS BIGINT)
+            WHEN EPOCH_US(turn_at) < CAST($tz_change_2 AS BIGINT)
+            THEN CAST($tz_offset_1 AS BIGINT)
+            WHEN EPOCH_US(turn_at) < CAST($tz_change_3 AS BIGINT)
+            THEN CAST($tz_offset_2 AS BIGINT)
+            WHEN EPOCH_US(turn_at) < CAST($tz_change_4 AS BIGINT)
+            THEN CAST($tz_offset_3 AS BIGINT)
+            ELSE CAST($tz_offset_4 AS BIGINT)
+          END + 2208988800000000
+        ) // 86400000000 AS INT)
       ) AS DATE) IS NULL
       OR CAST($start_date AS DATE) IS NULL
       THEN NULL
       ELSE GREATEST(
         CAST(DATE_TRUNC(
           'WEEK',
-          CAST(CAST(turn_at AS TIMESTAMPTZ) AT TIME ZONE CAST($tz AS TEXT) AS DATE)
+          CAST('1900-01-01' AS DATE) + CAST((
+            EPOCH_US(turn_at) + CASE
+              WHEN EPOCH_US(turn_at) < CAST($tz_change_1 AS BIGINT)
+              THEN CAST($tz_offset_0 AS BIGINT)
+              WHEN EPOCH_US(turn_at) < CAST($tz_change_2 AS BIGINT)
+              THEN CAST($tz_offset_1 AS BIGINT)
+              WHEN EPOCH_US(turn_at) < CAST($tz_change_3 AS BIGINT)
+              THEN CAST($tz_offset_2 AS BIGINT)
+              WHEN EPOCH_US(turn_at) < CAST($tz_change_4 AS BIGINT)
+              THEN CAST($tz_offset_3 AS BIGINT)
+              ELSE CAST($tz_offset_4 AS BIGINT)
+            END + 2208988800000000
+          ) // 86400000000 AS INT)
         ) AS DATE),
         CAST($start_date AS DATE)
       )

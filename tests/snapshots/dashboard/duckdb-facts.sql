@@ -9,7 +9,19 @@ WITH buckets AS (
   ) AS DATE[])) AS _t0(d)
 ), conversation_aggregates AS (
   SELECT
-    CAST(CAST(started_at AS TIMESTAMPTZ) AT TIME ZONE CAST($tz AS TEXT) AS DATE) AS bucket,
+    CAST('1900-01-01' AS DATE) + CAST((
+      EPOCH_US(started_at) + CASE
+        WHEN EPOCH_US(started_at) < CAST($tz_change_1 AS BIGINT)
+        THEN CAST($tz_offset_0 AS BIGINT)
+        WHEN EPOCH_US(started_at) < CAST($tz_change_2 AS BIGINT)
+        THEN CAST($tz_offset_1 AS BIGINT)
+        WHEN EPOCH_US(started_at) < CAST($tz_change_3 AS BIGINT)
+        THEN CAST($tz_offset_2 AS BIGINT)
+        WHEN EPOCH_US(started_at) < CAST($tz_change_4 AS BIGINT)
+        THEN CAST($tz_offset_3 AS BIGINT)
+        ELSE CAST($tz_offset_4 AS BIGINT)
+      END + 2208988800000000
+    ) // 86400000000 AS INT) AS bucket,
     COUNT(*) AS total_conversations,
     COUNT(CASE WHEN status = 'active' THEN 1 END) AS active_conversations,
     COUNT(CASE WHEN status = 'resolved' THEN 1 END) AS resolved_conversations,
@@ -36,7 +48,19 @@ WITH buckets AS (
     bucket
 ), message_aggregates AS (
   SELECT
-    CAST(CAST(ts AS TIMESTAMPTZ) AT TIME ZONE CAST($tz AS TEXT) AS DATE) AS bucket,
+    CAST('1900-01-01' AS DATE) + CAST((
+      EPOCH_US(ts) + CASE
+        WHEN EPOCH_US(ts) < CAST($tz_change_1 AS BIGINT)
+        THEN CAST($tz_offset_0 AS BIGINT)
+        WHEN EPOCH_US(ts) < CAST($tz_change_2 AS BIGINT)
+        THEN CAST($tz_offset_1 AS BIGINT)
+        WHEN EPOCH_US(ts) < CAST($tz_change_3 AS BIGINT)
+        THEN CAST($tz_offset_2 AS BIGINT)
+        WHEN EPOCH_US(ts) < CAST($tz_change_4 AS BIGINT)
+        THEN CAST($tz_offset_3 AS BIGINT)
+        ELSE CAST($tz_offset_4 AS BIGINT)
+      END + 2208988800000000
+    ) // 86400000000 AS INT) AS bucket,
     COUNT(*) AS total_messages,
     COUNT(CASE WHEN sender_type = 'customer' THEN 1 END) AS customer_messages,
     COUNT(CASE WHEN sender_type = 'llm' THEN 1 END) AS llm_messages,
@@ -57,7 +81,19 @@ WITH buckets AS (
     bucket
 ), turn_aggregates AS (
   SELECT
-    CAST(CAST(turn_at AS TIMESTAMPTZ) AT TIME ZONE CAST($tz AS TEXT) AS DATE) AS bucket,
+    CAST('1900-01-01' AS DATE) + CAST((
+      EPOCH_US(turn_at) + CASE
+        WHEN EPOCH_US(turn_at) < CAST($tz_change_1 AS BIGINT)
+        THEN CAST($tz_offset_0 AS BIGINT)
+        WHEN EPOCH_US(turn_at) < CAST($tz_change_2 AS BIGINT)
+        THEN CAST($tz_offset_1 AS BIGINT)
+        WHEN EPOCH_US(turn_at) < CAST($tz_change_3 AS BIGINT)
+        THEN CAST($tz_offset_2 AS BIGINT)
+        WHEN EPOCH_US(turn_at) < CAST($tz_change_4 AS BIGINT)
+        THEN CAST($tz_offset_3 AS BIGINT)
+        ELSE CAST($tz_offset_4 AS BIGINT)
+      END + 2208988800000000
+    ) // 86400000000 AS INT) AS bucket,
     AVG(DATE_DIFF('MICROSECOND', turn_at, reply_at)) / 1000000 AS average_response_time_seconds
   FROM (
     SELECT

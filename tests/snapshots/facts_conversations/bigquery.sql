@@ -39,6 +39,7 @@ WHERE
       t.conversation_id
     FROM crm_metrics_touched AS t
   )
+  AND REGEXP_CONTAINS(c.tenant_id, '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$')
 ORDER BY
   c.tenant_id,
   c.started_at

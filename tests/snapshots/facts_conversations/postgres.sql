@@ -42,6 +42,7 @@ WHERE
       t.conversation_id
     FROM crm_metrics_touched AS t
   )
+  AND c.tenant_id ~ '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
 ORDER BY
   c.tenant_id NULLS FIRST,
   c.started_at NULLS FIRST
