@@ -204,6 +204,12 @@ def test_sessions_are_pinned_to_utc_whatever_the_server_default(postgres: Postgr
         _retype_timestamps(metrics.executor, "timestamptz")
 
 
+def test_sessions_do_not_jit_compile(postgres: PostgresEngine) -> None:
+    # A dashboard's estimated cost crosses jit_above_cost although it reads few rows: JIT
+    # compiling would cost about a second per query.
+    assert postgres.executor.fetch(raw("SHOW jit", ("jit", "STRING")), {}) == [("off",)]
+
+
 @pytest.mark.parametrize("granularity", ["day", "week", "month"])
 def test_rendered_sql_does_not_depend_on_the_session_timezone(postgres: PostgresEngine, granularity: str) -> None:
     # `crm-metrics render --inline` prints SQL for a console, whose session may be in any
@@ -317,6 +323,14 @@ def test_replace_rows_copies_json_and_replaces_by_id(metrics: Metrics) -> None:
         ("m2", "array", "[1, 2]", dt.datetime(2025, 11, 1, 3, 0, 1, tzinfo=dt.UTC), "hi"),
         ("m3", None, None, dt.datetime(2025, 11, 1, 10, 0, 2, tzinfo=dt.UTC), "100% %(x)s \\N \t tab"),
     ]
+
+
+def test_a_load_refreshes_planner_statistics(metrics: Metrics) -> None:
+    metrics.load_rows("conversations", [conversation(f"c{i}", "2025-11-01T10:00:00Z") for i in range(500)])
+    (estimate,) = metrics.executor.fetch(
+        raw("SELECT reltuples::bigint FROM pg_class WHERE oid = 'conversations'::regclass", ("rows", "INT64")), {}
+    )
+    assert estimate == (500,)
 
 
 @pytest.mark.parametrize(

@@ -88,6 +88,10 @@ class PostgresExecutor:
         # then raises QueryCanceled. set_config() takes the value as a bound parameter.
         milliseconds = round(self.timeout * 1000) if self.timeout else 0
         conn.execute("SELECT set_config('statement_timeout', %s, false)", (f"{milliseconds}ms",))
+        # The planner cannot estimate the dense series' joins (generate_series, aggregates
+        # joined on their buckets), so a 30-day dashboard looks like millions of rows and
+        # crosses jit_above_cost: compiling takes about a second, running it a few hundred ms.
+        conn.execute("SET jit = off")
         if self.read_only:
             conn.execute("SET default_transaction_read_only = on")
 
@@ -174,6 +178,10 @@ class PostgresExecutor:
                 conn.execute(sql.SQL("INSERT INTO {} ({}) SELECT {} FROM crm_metrics_staging").format(target, columns, columns))
                 if derived and table in TOUCHED:
                     _refresh(conn, derived)
+                # Fresh planner statistics after a bulk load ("Populating a Database: Run
+                # ANALYZE Afterwards", PostgreSQL docs): autovacuum may take a minute, and until
+                # then the planner can pick nested loops that rerun a window per conversation.
+                conn.execute(sql.SQL("ANALYZE {}").format(target))
         except (psycopg.DataError, psycopg.IntegrityError) as error:
             # Values the loader accepts but PostgreSQL cannot store: a NUL character in text
             # or JSON, or a constraint of an existing table. COPY's context names the row.
