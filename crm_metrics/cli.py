@@ -10,8 +10,9 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
-from crm_metrics import output, templates
+from crm_metrics import loader, output, templates
 from crm_metrics.config import DEFAULT_DATABASE_URL, Settings
 from crm_metrics.dialects import Dialect
 from crm_metrics.errors import MetricsError
@@ -20,6 +21,14 @@ from crm_metrics.schema import TABLES
 from crm_metrics.service import Metrics
 
 PROG = "crm-metrics"
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line like every other error (its default prints the
+    whole usage first). Subcommand parsers are made of this class too."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -35,7 +44,7 @@ def _parser() -> argparse.ArgumentParser:
     request.add_argument("--outlet-id", help="only this outlet's conversations (UUID)")
     request.add_argument("--tz", help="IANA timezone that cuts days (default: the tenant's, else UTC)")
 
-    parser = argparse.ArgumentParser(prog=PROG, description="SQL-first metrics for WhatsApp CRMs.")
+    parser = _Parser(prog=PROG, description="SQL-first metrics for WhatsApp CRMs.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     query = commands.add_parser("query", help="print a dashboard or a summary")
@@ -93,6 +102,10 @@ def run(args: argparse.Namespace) -> None:
         serve(database_url=args.database_url, host=args.host, port=args.port)
         return
     settings = Settings.from_env(database_url=args.database_url)
+    if args.command == "load":
+        # Check the whole file before the database is opened: a bad file leaves no trace, not
+        # even a new database file or empty tables.
+        rows = loader.prepare_file(args.table, args.file)
     read_only = args.command == "query"
     with Metrics.connect(settings=settings, read_only=read_only) as metrics:
         if args.command == "query":
@@ -113,7 +126,7 @@ def run(args: argparse.Namespace) -> None:
             print(f"tables ready in {metrics.executor.description}")
         elif args.command == "load":
             metrics.init_db()
-            count = metrics.load(args.table, args.file)
+            count = metrics.write(args.table, rows)
             print(f"loaded {count} rows into {args.table} from {args.file}")
         elif args.command == "demo":
             from crm_metrics import demo
@@ -127,8 +140,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         run(args)
+        sys.stdout.flush()
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader went away (`crm-metrics query ... | head`): stop without a message. Point
+        # stdout at devnull so the flush at exit does not fail again (Python docs, signal
+        # module, "Note on SIGPIPE").
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     except Exception as error:
         if os.environ.get("CRM_METRICS_DEBUG"):
             raise

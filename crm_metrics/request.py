@@ -18,8 +18,8 @@ from crm_metrics.errors import InvalidParameter
 from crm_metrics.templates import GRANULARITIES
 
 DEFAULT_SPAN_DAYS = 30
-_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
-_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 # Every engine, and a day's UTC bounds in every timezone, are well defined in these years.
 MIN_DATE, MAX_DATE = dt.date(1900, 1, 1), dt.date(9998, 12, 31)
 
@@ -37,7 +37,7 @@ class Period:
 
 def uuid(field: str, value: object) -> str:
     """A UUID in its canonical lowercase text form (RFC 4122)."""
-    if not isinstance(value, str) or not _UUID.match(value):
+    if not isinstance(value, str) or not _UUID.fullmatch(value):
         raise InvalidParameter(field, f"must be a UUID like 123e4567-e89b-12d3-a456-426614174000, got {value!r}")
     return value.lower()
 
@@ -53,7 +53,7 @@ def date(field: str, value: object) -> dt.date | None:
         raise InvalidParameter(field, f"must be a date, not a datetime: {value!r}")
     if isinstance(value, dt.date):
         value = value.isoformat()
-    if not isinstance(value, str) or not _DATE.match(value):
+    if not isinstance(value, str) or not _DATE.fullmatch(value):
         raise InvalidParameter(field, f"must be a date as YYYY-MM-DD, got {value!r}")
     try:
         parsed = dt.date.fromisoformat(value)

@@ -138,11 +138,18 @@ class Metrics:
     def load(self, table: str, path: str | Path) -> int:
         """Load a CSV, JSON Lines or Parquet file into a table, all or nothing; rows whose id
         is already stored replace the stored ones. Returns the number of rows loaded."""
-        return self._write(table, loader.prepare_file(table, path))
+        return self.write(table, loader.prepare_file(table, path))
 
     def load_rows(self, table: str, rows: Iterable[Mapping[str, Any]], source: str = "rows") -> int:
         """Load rows (dicts with the table's columns) as `load` loads a file."""
-        return self._write(table, loader.prepare_rows(table, rows, source))
+        return self.write(table, loader.prepare_rows(table, rows, source))
+
+    def write(self, table: str, rows: pyarrow.Table) -> int:
+        """Write rows checked by `crm_metrics.loader.prepare_file` / `prepare_rows`, all or
+        nothing, keeping derived tables up to date. Returns the number of rows."""
+        self.executor.replace_rows(table, rows, self._derived())
+        self._tenants.clear()
+        return rows.num_rows
 
     def refresh(self) -> None:
         """Recompute the derived tables from the base tables (after writing those directly)."""
@@ -158,11 +165,6 @@ class Metrics:
         return self._layout
 
     # -- plumbing ---------------------------------------------------------------------------
-
-    def _write(self, table: str, rows: pyarrow.Table) -> int:
-        self.executor.replace_rows(table, rows, self._derived())
-        self._tenants.clear()
-        return rows.num_rows
 
     def _derived(self) -> list[Derived]:
         if self.layout != "facts":

@@ -57,13 +57,12 @@ class DuckDBExecutor:
         try:
             if timer:
                 timer.start()
-            rows = cursor.execute(query.sql, query.bind(values)).fetchall()
+            with _missing_tables_explained():
+                rows = cursor.execute(query.sql, query.bind(values)).fetchall()
         except duckdb.InterruptException as error:
             raise QueryTimeout(f"{query.name} ran longer than {self.timeout} s") from error
         except duckdb.ConnectionException as error:
             raise BackendUnavailable(f"DuckDB connection lost: {error}") from error
-        except duckdb.CatalogException as error:
-            raise BackendUnavailable(f"{error} (create the tables with `crm-metrics init-db`)") from error
         finally:
             if timer:
                 timer.cancel()
@@ -87,7 +86,7 @@ class DuckDBExecutor:
         columns = ", ".join(f'"{name}"' for name in rows.column_names)
         cursor.register("crm_metrics_staging", rows)
         try:
-            with self._transaction(cursor):
+            with self._transaction(cursor), _missing_tables_explained():
                 if derived and table in TOUCHED:
                     # Before the delete: a message may be moving to another conversation.
                     _run(cursor, f"CREATE TEMP TABLE crm_metrics_touched AS {TOUCHED[table]}")
@@ -134,6 +133,14 @@ class DuckDBExecutor:
                 cursor.close()
             self._cursors.clear()
         self._db.close()
+
+
+@contextlib.contextmanager
+def _missing_tables_explained() -> Iterator[None]:
+    try:
+        yield
+    except duckdb.CatalogException as error:
+        raise BackendUnavailable(f"{error} (create the tables with `crm-metrics init-db`)") from error
 
 
 def _run(cursor: duckdb.DuckDBPyConnection, sql: str) -> None:

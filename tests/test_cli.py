@@ -1,0 +1,436 @@
+"""The `crm-metrics` command: the library's answers, one-line errors, SQL to read or to paste."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+import pytest
+import sqlglot
+
+from crm_metrics import Dashboard, Metrics, Summary, demo, output, request, templates, to_json
+from crm_metrics.cli import main
+from crm_metrics.compiler import compile_sql
+
+TODAY = dt.date(2025, 11, 4)
+NOW = dt.datetime(2025, 11, 5, 17, 0, tzinfo=dt.UTC)
+TENANT = demo.TENANTS[0]  # Acme Corp, Asia/Jakarta
+OUTLET = TENANT.outlets[0]
+START, END = "2025-11-01", "2025-11-04"
+RANGE = ["--start-date", START, "--end-date", END]
+
+
+@pytest.fixture(autouse=True)
+def _environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The machine's settings must not leak into what these tests expect.
+    for name in ("DATABASE_URL", "CRM_METRICS_DEBUG", "MAX_RANGE_DAYS", "LLM_PRICE_PER_MILLION_TOKENS", "WHATSAPP_PRICE_PER_MESSAGE"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(scope="module")
+def database(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A DuckDB file with four days of demo data ending on TODAY; its URL."""
+    url = f"duckdb:///{tmp_path_factory.mktemp('cli') / 'demo.duckdb'}"
+    with Metrics.connect(url, clock=lambda: NOW) as metrics:
+        demo.write(metrics, today=TODAY, days=4)
+    return url
+
+
+@pytest.fixture
+def metrics(database: str) -> Iterator[Metrics]:
+    with Metrics.connect(database, read_only=True) as metrics:
+        yield metrics
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+# -- query ------------------------------------------------------------------------------------
+
+QUERIES = [
+    ("dashboard", []),
+    ("dashboard", ["--granularity", "week", "--tz", "UTC"]),
+    ("dashboard", ["--outlet-id", OUTLET, "--granularity", "month"]),
+    ("summary", []),
+    ("summary", ["--outlet-id", OUTLET.upper(), "--tz", "America/New_York"]),
+]
+
+
+def library_call(metrics: Metrics, kind: str, options: list[str]) -> Dashboard | Summary:
+    fields = {option.removeprefix("--").replace("-", "_"): value for option, value in zip(options[::2], options[1::2], strict=True)}
+    call = metrics.dashboard if kind == "dashboard" else metrics.summary
+    return call(TENANT.id, start_date=START, end_date=END, **fields)
+
+
+@pytest.mark.parametrize(("kind", "options"), QUERIES)
+def test_query_json_is_the_library_body_byte_for_byte(
+    capsys: pytest.CaptureFixture[str], database: str, metrics: Metrics, kind: str, options: list[str]
+) -> None:
+    code, out, err = run(capsys, "query", kind, "--tenant-id", TENANT.id, *RANGE, *options, "--database-url", database)
+
+    assert (code, err) == (0, "")
+    assert out == to_json(library_call(metrics, kind, options))
+
+
+def test_query_answers_come_from_the_data(capsys: pytest.CaptureFixture[str], database: str) -> None:
+    _, out, _ = run(capsys, "query", "summary", "--tenant-id", TENANT.id, *RANGE, "--database-url", database)
+    summary = json.loads(out)
+    _, out, _ = run(capsys, "query", "dashboard", "--tenant-id", TENANT.id, *RANGE, "--database-url", database)
+    dashboard = json.loads(out)
+
+    assert (summary["tenant_name"], summary["timezone"]) == ("Acme Corp", "Asia/Jakarta")
+    assert summary["total_conversations"] > 0
+    assert [row["date"] for row in dashboard["conversations"]] == ["2025-11-01", "2025-11-02", "2025-11-03", "2025-11-04"]
+    assert sum(row["total_conversations"] for row in dashboard["conversations"]) == summary["total_conversations"]
+
+
+@pytest.mark.parametrize("kind", ["dashboard", "summary"])
+def test_query_csv(capsys: pytest.CaptureFixture[str], database: str, metrics: Metrics, kind: str) -> None:
+    code, out, err = run(capsys, "query", kind, "--tenant-id", TENANT.id, *RANGE, "--format", "csv", "--database-url", database)
+
+    assert (code, err) == (0, "")
+    header, rows = output.rows(library_call(metrics, kind, []))
+    parsed = list(csv.reader(io.StringIO(out)))
+    assert parsed == [header, *[["" if v is None else str(v) for v in row] for row in rows]]
+    assert len(parsed) == (5 if kind == "dashboard" else 2)
+    assert parsed[0][0] == ("date" if kind == "dashboard" else "tenant_id")
+
+
+@pytest.mark.parametrize("kind", ["dashboard", "summary"])
+def test_query_table(capsys: pytest.CaptureFixture[str], database: str, metrics: Metrics, kind: str) -> None:
+    code, out, err = run(capsys, "query", kind, "--tenant-id", TENANT.id, *RANGE, "--format", "table", "--database-url", database)
+
+    assert (code, err) == (0, "")
+    assert out == output.to_table(library_call(metrics, kind, []))
+    if kind == "dashboard":
+        assert out.startswith(f"tenant {TENANT.id}, {START} .. {END} (Asia/Jakarta, by day)\n")
+        assert all(f"\n{series}\n" in out for series in ("conversations", "messages", "handoffs", "costs"))
+    else:
+        assert "tenant_name                    Acme Corp\n" in out
+
+
+def test_query_as_a_subprocess(database: str, metrics: Metrics, tmp_path: Path) -> None:
+    args = ["query", "summary", "--tenant-id", TENANT.id, *RANGE]
+    env = {**os.environ, "DATABASE_URL": database}
+    env.pop("CRM_METRICS_DEBUG", None)
+
+    done = subprocess.run([sys.executable, "-m", "crm_metrics", *args], capture_output=True, text=True, cwd=tmp_path, env=env, timeout=60)
+
+    assert (done.returncode, done.stderr) == (0, "")
+    assert done.stdout == to_json(metrics.summary(TENANT.id, START, END))
+
+    bad = subprocess.run([sys.executable, "-m", "crm_metrics", *args, "--tz", "Mars/Olympus"], capture_output=True, text=True, cwd=tmp_path, env=env, timeout=60)
+
+    assert (bad.returncode, bad.stdout) == (2, "")
+    assert bad.stderr == "crm-metrics: error: tz: unknown timezone 'Mars/Olympus' (an IANA name such as 'Asia/Jakarta' or 'UTC')\n"
+
+
+def test_a_reader_that_went_away_gets_no_error_message(database: str, tmp_path: Path) -> None:
+    # `crm-metrics query ... | head -1`, when head is gone before the answer is written.
+    read, write = os.pipe()
+    os.close(read)
+    command = [sys.executable, "-m", "crm_metrics", "query", "summary", "--tenant-id", TENANT.id, "--database-url", database]
+    try:
+        done = subprocess.run(command, stdout=write, stderr=subprocess.PIPE, cwd=tmp_path, timeout=60)
+    finally:
+        os.close(write)
+
+    assert (done.returncode, done.stderr) == (1, b"")
+
+
+# -- invalid input: exit 2, one line on stderr naming the field ---------------------------------
+
+INVALID = [
+    (["--tenant-id", "acme"], "tenant_id: must be a UUID"),
+    (["--tenant-id", TENANT.id, "--start-date", "2025-13-01"], "start_date: is not a calendar date: '2025-13-01'"),
+    (["--tenant-id", TENANT.id, "--start-date", "2025-02-29"], "start_date: is not a calendar date: '2025-02-29'"),
+    (["--tenant-id", TENANT.id, "--end-date", "04/11/2025"], "end_date: must be a date as YYYY-MM-DD, got '04/11/2025'"),
+    (["--tenant-id", TENANT.id, "--start-date", "2025-11-05", "--end-date", "2025-11-04"], "start_date: 2025-11-05 is after end_date 2025-11-04"),
+    (["--tenant-id", TENANT.id, "--start-date", "2024-11-03", "--end-date", "2025-11-04"], "end_date: the range is 367 days; at most 366 are allowed"),
+    (["--tenant-id", TENANT.id, "--tz", "Asia/Jakata"], "tz: unknown timezone 'Asia/Jakata'. Did you mean 'Asia/Jakarta'?"),
+    (["--tenant-id", TENANT.id, "--outlet-id", "outlet-1"], "outlet_id: must be a UUID"),
+]
+
+
+@pytest.mark.parametrize("kind", ["dashboard", "summary"])
+@pytest.mark.parametrize(("args", "error"), INVALID)
+def test_invalid_query_input(capsys: pytest.CaptureFixture[str], database: str, kind: str, args: list[str], error: str) -> None:
+    assert_one_line_error(run(capsys, "query", kind, *args, "--database-url", database), error)
+
+
+def test_unknown_granularity(capsys: pytest.CaptureFixture[str], database: str) -> None:
+    result = run(capsys, "query", "dashboard", "--tenant-id", TENANT.id, "--granularity", "year", "--database-url", database)
+
+    assert_one_line_error(result, "granularity: must be one of day, week, month, got 'year'")
+
+
+def test_a_missing_database_file_is_not_created(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    path = tmp_path / "missing.duckdb"
+
+    result = run(capsys, "query", "summary", "--tenant-id", TENANT.id, "--database-url", f"duckdb:///{path}")
+
+    assert_one_line_error(result, f"cannot open DuckDB database '{path}'")
+    assert "(create it with `crm-metrics init-db` or `crm-metrics demo`)" in result[2]
+    assert not path.exists()
+
+
+@pytest.mark.parametrize(
+    ("url", "error"),
+    [("mysql://localhost/crm", "Unknown database URL scheme 'mysql'"), ("duckdb://", "DuckDB URL 'duckdb://' must look like")],
+)
+def test_a_bad_database_url(capsys: pytest.CaptureFixture[str], url: str, error: str) -> None:
+    assert_one_line_error(run(capsys, "init-db", "--database-url", url), error)
+
+
+def test_a_bad_setting_in_the_environment(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, database: str) -> None:
+    monkeypatch.setenv("MAX_RANGE_DAYS", "a year")
+
+    result = run(capsys, "query", "summary", "--tenant-id", TENANT.id, "--database-url", database)
+
+    assert_one_line_error(result, "Config 'MAX_RANGE_DAYS' has value 'a year'")
+
+
+@pytest.mark.parametrize(
+    ("args", "error"),
+    [
+        (["--param", "tenant=x"], "tenant: unknown parameter; known: tenant_id, start_date, end_date, outlet_id, tz, granularity"),
+        (["--param", "tenant_id"], "--param takes KEY=VALUE, got 'tenant_id'"),
+        (["--param", "=x"], "--param takes KEY=VALUE, got '=x'"),
+        (["--param", "granularity=hour"], "granularity: must be one of day, week, month, got 'hour'"),
+        (["--param", "outlet_id=1"], "outlet_id: must be a UUID"),
+        (["--inline"], "tenant_id: is required to inline the parameters"),
+        (["--param", "tenant_id=acme"], "tenant_id: must be a UUID"),
+        (["--param", "start_date=2025-02-30"], "start_date: is not a calendar date"),
+    ],
+)
+def test_invalid_render_input(capsys: pytest.CaptureFixture[str], args: list[str], error: str) -> None:
+    assert_one_line_error(run(capsys, "render", "conversation_metrics", "--dialect", "duckdb", *args), error)
+
+
+@pytest.mark.parametrize(
+    ("args", "error"),
+    [
+        (["query", "dashboard"], "crm-metrics query dashboard: error: the following arguments are required: --tenant-id"),
+        (["query", "summary", "--tenant-id", TENANT.id, "--format", "xml"], "argument --format: invalid choice: 'xml'"),
+        (["query", "weekly"], "crm-metrics query: error: argument KIND: invalid choice: 'weekly'"),
+        (["render", "conversation_metrics", "--dialect", "mysql"], "argument --dialect: invalid choice: 'mysql'"),
+        (["render", "conversations", "--dialect", "duckdb"], "argument NAME: invalid choice: 'conversations'"),
+        (["demo", "--days", "ninety"], "argument --days: invalid int value: 'ninety'"),
+        (["load", "users", "users.csv"], "argument table: invalid choice: 'users'"),
+        (["export"], "crm-metrics: error: argument COMMAND: invalid choice: 'export'"),
+        ([], "crm-metrics: error: the following arguments are required: COMMAND"),
+        (["init-db", "--verbose"], "crm-metrics: error: unrecognized arguments: --verbose"),
+    ],
+)
+def test_a_usage_error_is_one_line_too(capsys: pytest.CaptureFixture[str], args: list[str], error: str) -> None:
+    with pytest.raises(SystemExit) as exit:
+        main(args)
+    out, err = capsys.readouterr()
+
+    assert_one_line_error((exit.value.code, out, err), error)
+    assert err.endswith(" --help)\n")
+
+
+def assert_one_line_error(result: tuple[int, str, str], error: str) -> None:
+    code, out, err = result
+    assert (code, out) == (2, "")
+    assert err.count("\n") == 1 and err.endswith("\n"), err
+    assert err.startswith("crm-metrics"), err
+    assert error in err
+    assert "Traceback" not in err and "internal error" not in err
+
+
+# -- init-db, load, demo ------------------------------------------------------------------------
+
+
+def test_init_db_creates_the_tables_and_can_run_again(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    url = f"duckdb:///{tmp_path / 'new.duckdb'}"
+
+    assert run(capsys, "init-db", "--database-url", url) == (0, f"tables ready in {url}\n", "")
+    assert run(capsys, "init-db", "--database-url", url) == (0, f"tables ready in {url}\n", "")
+
+    with Metrics.connect(url, read_only=True) as metrics:
+        assert all(metrics.executor.has_table(name) for name in ("tenants", "conversations", "messages"))
+
+
+def test_load_creates_the_tables_loads_and_refuses_a_bad_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    url = f"duckdb:///{tmp_path / 'load.duckdb'}"
+    good = tmp_path / "tenants.csv"
+    good.write_text(f"id,name,timezone\n{TENANT.id},Acme,Asia/Jakarta\nt-2,Beta,\n", encoding="utf-8")
+    bad = tmp_path / "tenants.jsonl"
+    bad.write_text('{"id": "t-3", "name": "Gamma"}\n{"id": "t-4", "name": "Delta", "timezone": "Europe/Lodnon"}\n', encoding="utf-8")
+
+    assert run(capsys, "load", "tenants", str(good), "--database-url", url) == (0, f"loaded 2 rows into tenants from {good}\n", "")
+    assert_one_line_error(
+        run(capsys, "load", "tenants", str(bad), "--database-url", url),
+        f"{bad}: row 2 (line 2), column timezone: unknown timezone 'Europe/Lodnon'. Did you mean 'Europe/London'?",
+    )
+    assert_one_line_error(run(capsys, "load", "tenants", str(tmp_path / "none.csv"), "--database-url", url), "none.csv: no such file")
+
+    with Metrics.connect(url, read_only=True) as metrics:
+        assert metrics.tenant(TENANT.id) == ("Acme", "Asia/Jakarta")
+        assert metrics.tenant("t-2") == ("Beta", None)
+        assert metrics.tenant("t-3") == (None, None)
+
+
+def test_a_failed_load_leaves_no_trace(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    bad = tmp_path / "tenants.csv"
+    bad.write_text("id,name\nt-1,\n", encoding="utf-8")
+    new, empty = tmp_path / "new.duckdb", tmp_path / "empty.duckdb"
+    duckdb.connect(str(empty)).close()
+
+    for path in (new, empty):
+        assert_one_line_error(run(capsys, "load", "tenants", str(bad), "--database-url", f"duckdb:///{path}"), "column name: must not be empty")
+
+    assert not new.exists()
+    with duckdb.connect(str(empty), read_only=True) as db:
+        assert db.execute("SELECT count(*) FROM information_schema.tables").fetchone() == (0,)
+
+
+def test_demo(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    url = f"duckdb:///{tmp_path / 'demo.duckdb'}"
+
+    code, out, err = run(capsys, "demo", "--days", "3", "--database-url", url)
+
+    assert code == 0
+    assert out.startswith(f"demo data written to {url}: {len(demo.TENANTS)} tenants, ")
+    assert out.endswith(" messages\n") and out.count("\n") == 1
+    # Progress, one line per tenant, on stderr.
+    assert [line.split(":")[0] for line in err.splitlines()] == [t.name for t in demo.TENANTS]
+
+    code, out, err = run(capsys, "query", "summary", "--tenant-id", TENANT.id, "--database-url", url)
+    summary = json.loads(out)
+    assert (code, err) == (0, "")
+    assert summary["tenant_name"] == TENANT.name
+    assert summary["total_conversations"] > 0
+
+
+def test_demo_refuses_a_bad_number_of_days(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    path = tmp_path / "demo.duckdb"
+
+    assert_one_line_error(run(capsys, "demo", "--days", "0", "--database-url", f"duckdb:///{path}"), "days")
+
+
+# -- where the database is --------------------------------------------------------------------
+
+
+def test_database_url_option_wins_over_the_environment(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from_env, from_option = f"duckdb:///{tmp_path / 'env.duckdb'}", f"duckdb:///{tmp_path / 'option.duckdb'}"
+    monkeypatch.setenv("DATABASE_URL", from_env)
+
+    assert run(capsys, "init-db") == (0, f"tables ready in {from_env}\n", "")
+    assert run(capsys, "init-db", "--database-url", from_option) == (0, f"tables ready in {from_option}\n", "")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["env.duckdb", "option.duckdb"]
+
+
+def test_the_default_database_is_crm_metrics_duckdb_in_the_working_directory(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)
+
+    assert run(capsys, "init-db") == (0, "tables ready in duckdb:///crm_metrics.duckdb\n", "")
+    assert (tmp_path / "crm_metrics.duckdb").is_file()
+
+
+# -- render -----------------------------------------------------------------------------------
+
+DIALECTS = ["bigquery", "postgres", "duckdb"]
+#: The templates that answer a request (the others maintain the embedded store's derived tables).
+REQUEST_TEMPLATES = [name for name in templates.names() if "tenant_id" in {p.name for p in templates.load(name).params}]
+PLACEHOLDERS = {"bigquery": "@{}", "postgres": "%({})s", "duckdb": "${}"}
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+@pytest.mark.parametrize("name", templates.names())
+def test_render(capsys: pytest.CaptureFixture[str], name: str, dialect: str) -> None:
+    code, out, err = run(capsys, "render", name, "--dialect", dialect)
+
+    assert (code, err) == (0, "")
+    query = compile_sql(name, dialect)
+    assert out == f"{templates.load(name).header()}\n{query.sql}\n"
+    assert out.startswith(f"-- name: {name}\n")
+    assert all(PLACEHOLDERS[dialect].format(p.name) in out for p in query.params)
+
+
+def inline_params(**extra: str) -> list[str]:
+    params = {"tenant_id": TENANT.id, "start_date": START, "end_date": END, "tz": TENANT.timezone, **extra}
+    return [arg for key, value in params.items() for arg in ("--param", f"{key}={value}")]
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+@pytest.mark.parametrize("name", REQUEST_TEMPLATES)
+def test_render_inline(capsys: pytest.CaptureFixture[str], name: str, dialect: str) -> None:
+    code, out, err = run(capsys, "render", name, "--dialect", dialect, "--inline", *inline_params(outlet_id=OUTLET))
+
+    assert (code, err) == (0, "")
+    assert out.startswith(templates.load(name).header() + "\n")
+    assert f"-- tenant_id: {TENANT.id}\n" in out
+    query = compile_sql(name, dialect, outlet=True)
+    assert not [p.name for p in query.params if PLACEHOLDERS[dialect].format(p.name) in out]
+    sqlglot.parse_one(out, read=dialect)
+
+
+SHAPES = [{}, {"outlet_id": OUTLET}, {"granularity": "week"}, {"granularity": "month", "tz": "America/Sao_Paulo"}]
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=["day", "outlet", "week", "month-elsewhere"])
+@pytest.mark.parametrize("name", REQUEST_TEMPLATES)
+def test_inlined_duckdb_sql_runs_as_is_and_gives_the_library_rows(
+    capsys: pytest.CaptureFixture[str], database: str, name: str, shape: dict[str, str]
+) -> None:
+    rows, expected = inlined_and_library_rows(capsys, database, name, shape)
+
+    assert rows == expected
+    assert expected and any(value not in (0, None) for row in expected for value in row[1:])
+
+
+def test_inlined_prices_are_the_ones_a_query_uses(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, database: str
+) -> None:
+    monkeypatch.setenv("LLM_PRICE_PER_MILLION_TOKENS", "0.6")
+    monkeypatch.setenv("WHATSAPP_PRICE_PER_MESSAGE", "0.0125")
+
+    rows, expected = inlined_and_library_rows(capsys, database, "cost_metrics", {})
+
+    assert rows == expected
+    assert any(tokens for _, _, tokens, *_ in expected)
+    for _, _, tokens, llm_cost, whatsapp_cost, *_ in expected:
+        assert llm_cost == pytest.approx(tokens * 0.6 / 1e6)
+        assert whatsapp_cost / 0.0125 == pytest.approx(round(whatsapp_cost / 0.0125))
+
+
+def inlined_and_library_rows(
+    capsys: pytest.CaptureFixture[str], database: str, name: str, shape: dict[str, str]
+) -> tuple[list[tuple], list[tuple]]:
+    """The rows of `render --inline` SQL run in a plain DuckDB console, and the library's rows."""
+    code, sql, _ = run(capsys, "render", name, "--dialect", "duckdb", "--inline", *inline_params(**shape))
+    assert code == 0
+    params = {"tenant_id": TENANT.id, "start_date": START, "end_date": END, "tz": TENANT.timezone, **shape}
+    query = compile_sql(name, "duckdb", outlet="outlet_id" in shape, granularity=shape.get("granularity", "day"))
+    period = request.period(dt.date.fromisoformat(START), dt.date.fromisoformat(END), params["tz"], now=NOW, max_days=366)
+    with Metrics.connect(database, read_only=True) as metrics:
+        values = request.values(TENANT.id, shape.get("outlet_id"), period, metrics.settings)
+        expected = metrics.executor.fetch(query, values)
+        # The library itself reads the embedded store's derived tables: the same rows.
+        assert metrics.layout == "facts"
+        served = compile_sql(name, "duckdb", outlet="outlet_id" in shape, granularity=shape.get("granularity", "day"), layout="facts")
+        assert metrics.executor.fetch(served, values) == expected
+
+    # A console in its own timezone, not the executor's pinned UTC session.
+    with duckdb.connect(database.removeprefix("duckdb:///"), read_only=True) as console:
+        console.execute("SET TimeZone = 'America/Los_Angeles'")
+        rows = console.execute(sql).fetchall()
+    return query.normalise(rows), expected

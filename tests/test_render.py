@@ -1,0 +1,200 @@
+"""`crm_metrics.render.render_sql` (`crm-metrics render`): the header, inlined values, no injection."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+import sqlglot
+from sqlglot import exp
+
+from crm_metrics import InvalidParameter, Settings, TemplateError, templates
+from crm_metrics.compiler import compile_sql
+from crm_metrics.render import PARAMS, render_sql
+
+TENANT = "7a1e3c1e-0000-4000-8000-00000000000a"
+OUTLET = "0b1e7000-0000-4000-8000-00000000000b"
+NOW = dt.datetime(2025, 3, 20, 12, 0, tzinfo=dt.UTC)
+DIALECTS = ("bigquery", "postgres", "duckdb")
+#: Request parameters that are valid together (a range crossing New York's DST start).
+VALID = {
+    "tenant_id": TENANT,
+    "start_date": "2025-03-08",
+    "end_date": "2025-03-10",
+    "outlet_id": OUTLET,
+    "tz": "America/New_York",
+    "granularity": "day",
+}
+#: The templates that read a range of a tenant's data.
+RANGED = [name for name in templates.names() if {"tenant_id", "range_start"} <= {p.name for p in templates.load(name).params}]
+
+
+def literals(sql: str, dialect: str) -> list[str]:
+    """The values of the string literals in `sql`, as sqlglot parses them back."""
+    return [node.this for node in sqlglot.parse_one(sql, read=dialect).find_all(exp.Literal) if node.is_string]
+
+
+def without_comments(sql: str) -> str:
+    return "\n".join(line for line in sql.splitlines() if not line.startswith("--"))
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+@pytest.mark.parametrize("name", templates.names())
+def test_the_header_comment_comes_first(name: str, dialect: str) -> None:
+    template = templates.load(name)
+
+    sql = render_sql(name, dialect)
+
+    assert sql.startswith(f"-- name: {name}\n-- table: ")
+    assert sql == f"{template.header()}\n{compile_sql(name, dialect).sql}\n"
+    header = sql[: len(template.header())]
+    assert "\n-- columns:\n" in header
+    assert ("\n-- params:\n" in header) == bool(template.params)
+    for field in (*template.params, *template.columns):
+        assert f"--   {field.name} " in header
+
+
+@pytest.mark.parametrize("name", RANGED)
+def test_inline_header_names_tenant_outlet_and_range_with_its_timezone(name: str) -> None:
+    sql = render_sql(name, "duckdb", VALID, inline_values=True, now=NOW)
+
+    header = sql.split("\n", len(templates.load(name).header().splitlines()))[-1]
+    assert header.startswith(
+        f"-- tenant_id: {TENANT}\n"
+        f"-- outlet_id: {OUTLET}\n"
+        # New York is UTC-5 on the 8th and UTC-4 from the 9th (DST starts at 02:00 that day).
+        "-- range: 2025-03-08 .. 2025-03-10 in America/New_York, by day"
+        " = [2025-03-08T05:00:00Z, 2025-03-11T04:00:00Z)\n"
+    )
+
+
+def test_inline_defaults_dates_to_the_30_days_before_today_in_utc() -> None:
+    sql = render_sql("message_metrics", "postgres", {"tenant_id": TENANT.upper(), "granularity": "week"}, inline_values=True, now=NOW)
+
+    assert f"-- tenant_id: {TENANT}\n" in sql
+    assert "-- outlet_id" not in sql
+    assert "-- range: 2025-02-18 .. 2025-03-20 in UTC, by week = [2025-02-18T00:00:00Z, 2025-03-21T00:00:00Z)\n" in sql
+
+
+def test_inline_of_the_tenant_lookup_shows_no_range() -> None:
+    sql = render_sql("tenant", "duckdb", {"tenant_id": TENANT}, inline_values=True, now=NOW)
+
+    header = templates.load("tenant").header()
+    assert sql.startswith(f"{header}\n-- tenant_id: {TENANT}\nSELECT")
+    assert literals(sql, "duckdb") == [TENANT]
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_inline_prices_come_from_the_settings(dialect: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("LLM_PRICE_PER_MILLION_TOKENS", "WHATSAPP_PRICE_PER_MESSAGE"):
+        monkeypatch.delenv(name, raising=False)
+    given = render_sql("cost_metrics", dialect, VALID, inline_values=True, now=NOW, settings=Settings(llm_price_per_million_tokens=0.6))
+    monkeypatch.setenv("WHATSAPP_PRICE_PER_MESSAGE", "0.0125")
+    from_env = render_sql("cost_metrics", dialect, VALID, inline_values=True, now=NOW)
+
+    assert "0.6" in literals(given, dialect) and "0.01" in literals(given, dialect)
+    assert "-- prices in USD: LLM 0.6 per million tokens, WhatsApp 0.01 per message\n" in given
+    assert "0.15" in literals(from_env, dialect) and "0.0125" in literals(from_env, dialect)
+    assert "-- prices" not in render_sql("conversation_metrics", dialect, VALID, inline_values=True, now=NOW)
+
+
+# -- values only ever as quoted literals ------------------------------------------------------
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+@pytest.mark.parametrize("name", templates.names())
+@pytest.mark.parametrize("tz", ["America/Port-au-Prince", "Etc/GMT+5"])
+def test_inlined_values_are_literals_equal_to_the_input(name: str, dialect: str, tz: str) -> None:
+    params = {**VALID, "tz": tz}
+
+    sql = render_sql(name, dialect, params, inline_values=True, now=NOW)
+
+    values = literals(sql, dialect)
+    used = {p.name for p in compile_sql(name, dialect, outlet=True).params}
+    for key in ("tenant_id", "outlet_id", "start_date", "end_date", "tz"):
+        if key in used:
+            assert params[key] in values, key
+            # Every occurrence in the SQL text is inside a string literal.
+            assert without_comments(sql).count(params[key]) == sum(value.count(params[key]) for value in values), key
+    assert not [node for node in sqlglot.parse_one(sql, read=dialect).find_all(exp.Parameter, exp.Placeholder)]
+
+
+INJECTIONS = [
+    "'; DROP TABLE conversations; --",
+    "x' OR '1'='1",
+    '" OR ""="',
+    "1); DELETE FROM messages; --",
+    "$tenant_id",
+    "%(tenant_id)s",
+    "@tenant_id",
+    "{{ 7 * 7 }}",
+    "{% if true %}x{% endif %}",
+    "\\'",
+    "UTC' --",
+    "day; SELECT 1",
+    "\x00",
+    "x\n-- comment\nSELECT 1",
+]
+
+
+def plausible(key: str, injection: str) -> str:
+    """The injection after a valid prefix, so that only a strict check can refuse it."""
+    return VALID[key] + injection
+
+
+@pytest.mark.parametrize("inline", [False, True], ids=["bound", "inline"])
+@pytest.mark.parametrize("key", PARAMS)
+@pytest.mark.parametrize("injection", INJECTIONS)
+def test_injection_in_every_parameter_is_refused_naming_it(key: str, injection: str, inline: bool) -> None:
+    for value in (injection, plausible(key, injection)):
+        with pytest.raises(InvalidParameter) as caught:
+            render_sql("conversation_metrics", "duckdb", {**VALID, key: value}, inline_values=inline, now=NOW)
+        assert caught.value.field == key
+        assert repr(value) in caught.value.message
+
+
+@pytest.mark.parametrize("key", PARAMS)
+def test_a_valid_value_with_a_trailing_newline_is_refused(key: str) -> None:
+    with pytest.raises(InvalidParameter) as caught:
+        render_sql("conversation_metrics", "duckdb", {**VALID, key: VALID[key] + "\n"}, inline_values=True, now=NOW)
+
+    assert caught.value.field == key
+
+
+@pytest.mark.parametrize("inline", [False, True], ids=["bound", "inline"])
+def test_an_unknown_parameter_is_refused_naming_it(inline: bool) -> None:
+    with pytest.raises(InvalidParameter) as caught:
+        render_sql("tenant_summary", "postgres", {**VALID, "tenant_id; DROP TABLE tenants": "x"}, inline_values=inline, now=NOW)
+
+    assert caught.value.field == "tenant_id; DROP TABLE tenants"
+    assert caught.value.message == f"unknown parameter; known: {', '.join(PARAMS)}"
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({**VALID, "start_date": "2025-03-11"}, "start_date"),
+        ({**VALID, "start_date": "2024-01-01"}, "end_date"),
+        ({**VALID, "end_date": "2025-02-29"}, "end_date"),
+    ],
+)
+@pytest.mark.parametrize("inline", [False, True], ids=["bound", "inline"])
+def test_the_range_is_checked_as_a_query_checks_it(params: dict[str, str], field: str, inline: bool) -> None:
+    with pytest.raises(InvalidParameter) as caught:
+        render_sql("conversation_metrics", "duckdb", params, inline_values=inline, now=NOW)
+
+    assert caught.value.field == field
+
+
+def test_inline_needs_a_tenant() -> None:
+    with pytest.raises(InvalidParameter) as caught:
+        render_sql("conversation_metrics", "duckdb", {"start_date": "2025-03-01"}, inline_values=True, now=NOW)
+
+    assert caught.value.field == "tenant_id"
+
+
+def test_unknown_template_or_dialect() -> None:
+    with pytest.raises(TemplateError, match="Unknown template 'conversation'. Known: conversation_metrics"):
+        render_sql("conversation", "duckdb")
+    with pytest.raises(TemplateError, match="Unknown dialect 'mysql'. Known: bigquery, postgres, duckdb"):
+        render_sql("conversation_metrics", "mysql")
