@@ -149,6 +149,8 @@ def test_missing_tables_and_other_schemas_say_what_to_do(postgres: PostgresEngin
     try:
         with pytest.raises(BackendUnavailable, match=r'relation "\w+" does not exist \(create the tables with `crm-metrics init-db`'):
             metrics.summary(TENANT, "2025-11-01", "2025-11-01")
+        with pytest.raises(BackendUnavailable, match=r'relation "conversations" does not exist \(create the tables'):
+            metrics.load_rows("conversations", [conversation("c1", "2025-11-01T10:00:00Z")])
     finally:
         metrics.close()
     metrics = postgres.fresh()
