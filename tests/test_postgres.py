@@ -305,6 +305,20 @@ def test_init_db_is_idempotent_and_creates_the_indexes(postgres: PostgresEngine,
     assert not metrics.executor.has_table("crm_metrics_no_such_table")
 
 
+def test_derived_tables_are_refused(metrics: Metrics) -> None:
+    # The facts layout is DuckDB's; tables of those names must not half-work here.
+    metrics.executor.run_script("CREATE TABLE conversation_facts (x int); CREATE TABLE message_facts (x int)")
+    try:
+        facts = Metrics(metrics.executor, metrics.settings)
+        assert facts.layout == "facts"
+        with pytest.raises(ConfigError, match="conversation_facts, message_facts: derived tables are DuckDB's layout"):
+            facts.load_rows("conversations", [conversation("c1", "2025-11-01T10:00:00Z")])
+        with pytest.raises(ConfigError, match="not supported on PostgreSQL"):
+            facts.refresh()
+    finally:
+        metrics.executor.run_script("DROP TABLE conversation_facts; DROP TABLE message_facts")
+
+
 def test_replace_rows_copies_json_and_replaces_by_id(metrics: Metrics) -> None:
     executor = metrics.executor
     metrics.load_rows("messages", [

@@ -19,7 +19,7 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from crm_metrics.errors import BackendUnavailable, ConfigError, LoadError, QueryTimeout
-from crm_metrics.executors.base import ALL_CONVERSATIONS, TOUCHED, Derived
+from crm_metrics.executors.base import Derived
 from crm_metrics.query import CompiledQuery
 
 if TYPE_CHECKING:
@@ -157,9 +157,9 @@ class PostgresExecutor:
         return bool(found)
 
     def replace_rows(self, table: str, rows: pyarrow.Table, derived: Sequence[Derived] = ()) -> None:
-        # COPY the rows into a temporary table, then replace by id (and recompute the derived
-        # rows of the conversations they touch), in one transaction: a failure anywhere, a bad
-        # value in COPY included, rolls everything back.
+        # COPY the rows into a temporary table, then replace by id, in one transaction: a
+        # failure anywhere, a bad value in COPY included, rolls everything back.
+        _no_derived(derived)
         target = sql.Identifier(table)
         columns = sql.SQL(", ").join(sql.Identifier(name) for name in rows.column_names)
         try:
@@ -171,13 +171,8 @@ class PostgresExecutor:
                 with conn.cursor().copy(sql.SQL("COPY crm_metrics_staging ({}) FROM STDIN").format(columns)) as copy:
                     for row in zip(*(column.to_pylist() for column in rows.columns), strict=True):
                         copy.write_row(row)
-                if derived and table in TOUCHED:
-                    # Before the delete: a message may be moving to another conversation.
-                    conn.execute(f"CREATE TEMPORARY TABLE crm_metrics_touched ON COMMIT DROP AS {TOUCHED[table]}")
                 conn.execute(sql.SQL("DELETE FROM {} WHERE id IN (SELECT id FROM crm_metrics_staging)").format(target))
                 conn.execute(sql.SQL("INSERT INTO {} ({}) SELECT {} FROM crm_metrics_staging").format(target, columns, columns))
-                if derived and table in TOUCHED:
-                    _refresh(conn, derived)
                 # Fresh planner statistics after a bulk load ("Populating a Database: Run
                 # ANALYZE Afterwards", PostgreSQL docs): autovacuum may take a minute, and until
                 # then the planner can pick nested loops that rerun a window per conversation.
@@ -188,10 +183,7 @@ class PostgresExecutor:
             raise LoadError(f"PostgreSQL refused the rows for {table}; nothing was written: {self._masked(error)}") from error
 
     def rebuild(self, derived: Sequence[Derived]) -> None:
-        with self._connection() as conn, conn.transaction():
-            conn.execute(_NO_TIMEOUT)
-            conn.execute(f"CREATE TEMPORARY TABLE crm_metrics_touched ON COMMIT DROP AS {ALL_CONVERSATIONS}")
-            _refresh(conn, derived)
+        _no_derived(derived)
 
     def ping(self) -> None:
         self._read("SELECT 1", ())
@@ -213,15 +205,13 @@ class PostgresExecutor:
         return text.replace(self._password, "***") if self._password else text
 
 
-def _refresh(conn: psycopg.Connection[Any], derived: Sequence[Derived]) -> None:
-    """Recompute the derived rows of the conversations in `crm_metrics_touched`."""
-    for table, query in derived:
-        target = sql.Identifier(table)
-        conn.execute(
-            sql.SQL("DELETE FROM {} WHERE conversation_id IN (SELECT conversation_id FROM crm_metrics_touched)").format(target)
-        )
-        # Bound like any compiled query (a mapping, even an empty one), so `%%` reads as `%`.
-        conn.execute(sql.SQL("INSERT INTO {} ").format(target) + sql.SQL(query.sql), query.bind({}))
+def _no_derived(derived: Sequence[Derived]) -> None:
+    # The derived tables (conversation_facts, message_facts) are the embedded store's layout,
+    # with DuckDB-only SQL; on PostgreSQL the queries read the seed's tables, which other
+    # writers keep current. `init-db` never makes them here.
+    if derived:
+        names = ", ".join(table for table, _ in derived)
+        raise ConfigError(f"{names}: derived tables are DuckDB's layout and not supported on PostgreSQL; drop them")
 
 
 class _ConnectionLost(BackendUnavailable):
