@@ -11,6 +11,7 @@ from crm_metrics.config import Settings
 from crm_metrics.errors import (
     BackendUnavailable,
     ConfigError,
+    CostLimitExceeded,
     InvalidParameter,
     LoadError,
     MetricsError,
@@ -34,6 +35,7 @@ __all__ = [
     "BackendUnavailable",
     "ConfigError",
     "ConversationMetrics",
+    "CostLimitExceeded",
     "CostMetrics",
     "Dashboard",
     "HandoffMetrics",

@@ -54,6 +54,11 @@ def _parser() -> argparse.ArgumentParser:
         if kind == "dashboard":
             sub.add_argument("--granularity", default="day", help="day (default), week (ISO, from Monday) or month")
         sub.add_argument("--format", default="json", choices=output.FORMATS, help="output format (default: json, the HTTP body)")
+        sub.add_argument(
+            "--dry-run",
+            action="store_true",
+            help="print the bytes the query would process instead (BigQuery only; it does not run)",
+        )
 
     render = commands.add_parser("render", help="print a template's SQL for a dialect")
     render.add_argument("name", choices=templates.names(), metavar="NAME", help=", ".join(templates.names()))
@@ -65,7 +70,18 @@ def _parser() -> argparse.ArgumentParser:
         metavar="KEY=VALUE",
         help="a request parameter: tenant_id, start_date, end_date, outlet_id, tz, granularity",
     )
-    render.add_argument("--inline", action="store_true", help="turn parameters into typed literals, to run as-is in a console")
+    style = render.add_mutually_exclusive_group()
+    style.add_argument("--inline", action="store_true", help="turn parameters into typed literals, to run as-is in a console")
+    style.add_argument(
+        "--declare",
+        action="store_true",
+        help="a BigQuery script: one DECLARE per parameter, then the query (--dialect bigquery)",
+    )
+    render.add_argument(
+        "--dataset",
+        metavar="PROJECT.DATASET",
+        help="qualify the tables for the BigQuery console (default: from DATABASE_URL or BIGQUERY_PROJECT_ID and BIGQUERY_DATASET)",
+    )
 
     commands.add_parser("init-db", help="create the tables where missing", parents=[database])
 
@@ -92,9 +108,17 @@ def _params(pairs: Sequence[str]) -> dict[str, str]:
     return params
 
 
+def _dry_run_report(kind: str, estimate: int, settings: Settings) -> str:
+    limit = settings.bigquery_maximum_bytes_billed
+    cap = f"at most {limit:,} bytes may be billed (BIGQUERY_MAXIMUM_BYTES_BILLED)" if limit else "no BIGQUERY_MAXIMUM_BYTES_BILLED limit"
+    return f"the {kind} query would process {estimate:,} bytes; {cap}\n"
+
+
 def run(args: argparse.Namespace) -> None:
     if args.command == "render":
-        print(render_sql(args.name, args.dialect, _params(args.param), inline_values=args.inline), end="")
+        style = "inline" if args.inline else "declare" if args.declare else "params"
+        sql = render_sql(args.name, args.dialect, _params(args.param), style=style, dataset=args.dataset, settings=Settings.from_env())
+        print(sql, end="")
         return
     if args.command == "serve":
         from server.serve import serve
@@ -116,6 +140,10 @@ def run(args: argparse.Namespace) -> None:
                 outlet_id=args.outlet_id,
                 tz=args.tz,
             )
+            if args.dry_run:
+                grain = {"granularity": args.granularity} if args.kind == "dashboard" else {}
+                print(_dry_run_report(args.kind, metrics.dry_run(args.kind, **fields, **grain), settings), end="")
+                return
             if args.kind == "dashboard":
                 result = metrics.dashboard(**fields, granularity=args.granularity)
             else:

@@ -19,6 +19,7 @@ from crm_metrics import templates
 from crm_metrics.dialects import CAST_PARAMETERS, PARAMETER_STYLE, SQL_TYPE, Dialect, escape_text, rewrite
 from crm_metrics.errors import TemplateError
 from crm_metrics.query import CompiledQuery, Field
+from crm_metrics.schema import TABLES
 
 _MARKER = "__crm_param_{}__"
 
@@ -96,8 +97,15 @@ def literal_text(value: Any) -> str:
     return str(value)
 
 
-def inline(query: CompiledQuery, values: Mapping[str, Any]) -> str:
-    """The query with each parameter replaced by a typed literal, to run as-is in a console.
+def _literal(value: Any, sql_type: str) -> exp.Expression:
+    """A typed literal: quoted and escaped by sqlglot, cast unless it is a string."""
+    text = exp.Literal.string(literal_text(value))
+    return text if sql_type == "STRING" else exp.cast(text, SQL_TYPE[sql_type].copy())
+
+
+def inline(query: CompiledQuery, values: Mapping[str, Any], *, dataset: str | None = None) -> str:
+    """The query with each parameter replaced by a typed literal, to run as-is in a console;
+    with `dataset` (`PROJECT.DATASET`), the seed's tables are qualified with it.
 
     Literals are syntax-tree nodes that sqlglot quotes and escapes; no value is pasted into text.
     """
@@ -107,9 +115,47 @@ def inline(query: CompiledQuery, values: Mapping[str, Any]) -> str:
     def literal(node: exp.Expression) -> exp.Expression:
         if not isinstance(node, exp.Parameter):
             return node
-        text = exp.Literal.string(literal_text(bound[node.name]))
-        if isinstance(node.parent, exp.Cast) or types[node.name] == "STRING":
-            return text
-        return exp.cast(text, SQL_TYPE[types[node.name]].copy())
+        if isinstance(node.parent, exp.Cast):
+            return exp.Literal.string(literal_text(bound[node.name]))
+        return _literal(bound[node.name], types[node.name])
 
-    return query.tree.transform(literal).sql(dialect=query.dialect, pretty=True, comments=False)
+    return _qualified(query.tree, dataset).transform(literal).sql(dialect=query.dialect, pretty=True, comments=False)
+
+
+#: Script variables get a prefix: in a BigQuery query a column wins over a variable of the same
+#: name, so a variable called `tenant_id` would compare `c.tenant_id` with itself.
+VARIABLE = "param_{}"
+
+
+def declare(query: CompiledQuery, values: Mapping[str, Any], *, dataset: str | None = None) -> str:
+    """A BigQuery script: `DECLARE param_x TYPE DEFAULT literal;` per parameter, then the query
+    reading the variables. Change a DEFAULT in the console to ask another question."""
+    if query.dialect != "bigquery":
+        raise TemplateError(f"DECLARE scripts are BigQuery scripting; {query.name} is compiled for {query.dialect}")
+    bound = query.bind(values)
+    lines = [
+        f"DECLARE {VARIABLE.format(p.name)} {p.type} DEFAULT {_literal(bound[p.name], p.type).sql(dialect='bigquery')};"
+        for p in query.params
+    ]
+    body = _qualified(query.tree, dataset).transform(
+        lambda node: exp.column(VARIABLE.format(node.name)) if isinstance(node, exp.Parameter) else node
+    )
+    return "\n".join(lines) + "\n" + body.sql(dialect="bigquery", pretty=True, comments=False)
+
+
+def _qualified(tree: exp.Expression, dataset: str | None) -> exp.Expression:
+    """`tree` with the seed's tables as `dataset.table` (a console has no default dataset)."""
+    if not dataset:
+        return tree
+    project, _, name = dataset.rpartition(".")
+    ctes = {cte.alias for cte in tree.find_all(exp.CTE)}
+
+    def qualify(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.Table) and node.name in TABLES and node.name not in ctes and not node.args.get("db"):
+            node = node.copy()
+            node.set("db", exp.to_identifier(name))
+            if project:
+                node.set("catalog", exp.to_identifier(project))
+        return node
+
+    return tree.transform(qualify)

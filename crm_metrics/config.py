@@ -38,6 +38,18 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise ValueError
+    return value
+
+
+#: 10 GiB: a dashboard of a large tenant over a year scans far less from the partitioned,
+#: clustered tables; a query over that is a mistake worth stopping (about $0.06 on demand).
+DEFAULT_MAXIMUM_BYTES_BILLED = 10 * 2**30
+
+
 SETTINGS: dict[str, Setting] = {
     "database_url": Setting("DATABASE_URL", DEFAULT_DATABASE_URL, str, "Where the data is: duckdb:///file.duckdb, duckdb:///:memory:, postgresql://user:pass@host:port/db or bigquery://PROJECT/DATASET"),
     "llm_price_per_million_tokens": Setting("LLM_PRICE_PER_MILLION_TOKENS", 0.15, _positive_float, "LLM price in dollars per million tokens (GPT-4o-mini input price)"),
@@ -45,6 +57,11 @@ SETTINGS: dict[str, Setting] = {
     "max_range_days": Setting("MAX_RANGE_DAYS", 366, _positive_int, "Longest accepted date range, counted inclusively"),
     "query_timeout_seconds": Setting("QUERY_TIMEOUT_SECONDS", 30.0, _positive_float, "A query running longer is cancelled (0 = no limit)"),
     "tenant_cache_seconds": Setting("TENANT_CACHE_SECONDS", 60.0, _positive_float, "How long a tenant's name and timezone are remembered (0 = look up every request)"),
+    "bigquery_project_id": Setting("BIGQUERY_PROJECT_ID", None, str, "BigQuery project, for a DATABASE_URL of bigquery:// that names none; set without DATABASE_URL, it selects BigQuery"),
+    "bigquery_dataset": Setting("BIGQUERY_DATASET", None, str, "BigQuery dataset holding the tables, for a DATABASE_URL that names none"),
+    "google_application_credentials": Setting("GOOGLE_APPLICATION_CREDENTIALS", None, str, "Google credentials file (a service-account key) for BigQuery; unset: Application Default Credentials"),
+    "bigquery_api_endpoint": Setting("BIGQUERY_API_ENDPOINT", None, str, "BigQuery REST endpoint instead of Google's, e.g. an emulator at http://127.0.0.1:9050 (plain http: anonymous credentials)"),
+    "bigquery_maximum_bytes_billed": Setting("BIGQUERY_MAXIMUM_BYTES_BILLED", DEFAULT_MAXIMUM_BYTES_BILLED, _non_negative_int, "A BigQuery query that would bill more bytes fails before it runs, at no cost (0 = no limit)"),
 }
 
 
@@ -56,6 +73,11 @@ class Settings:
     max_range_days: int = 366
     query_timeout_seconds: float = 30.0
     tenant_cache_seconds: float = 60.0
+    bigquery_project_id: str | None = None
+    bigquery_dataset: str | None = None
+    google_application_credentials: str | None = None
+    bigquery_api_endpoint: str | None = None
+    bigquery_maximum_bytes_billed: int = DEFAULT_MAXIMUM_BYTES_BILLED
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -70,6 +92,10 @@ class Settings:
             except ValueError:
                 raise ConfigError(f"Config '{setting.env}' has value {raw!r}: {setting.help}.") from None
         values.update({k: v for k, v in overrides.items() if v is not None})
+        if "database_url" not in values and (values.get("bigquery_project_id") or values.get("bigquery_dataset")):
+            # The seed configured BigQuery with these two alone: honour them rather than
+            # quietly serving the default DuckDB file (the seed's "mock data" trap).
+            values["database_url"] = "bigquery://"
         return cls(**values)
 
 

@@ -34,3 +34,8 @@ class BackendUnavailable(MetricsError):
 
 class QueryTimeout(MetricsError):
     """A query ran longer than the configured limit and was cancelled."""
+
+
+class CostLimitExceeded(MetricsError):
+    """A BigQuery query would bill more bytes than BIGQUERY_MAXIMUM_BYTES_BILLED allows; it
+    did not run and nothing was billed."""

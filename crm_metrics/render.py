@@ -1,21 +1,31 @@
 """Render a template as SQL to read or to paste into a console (`crm-metrics render`).
 
 Takes the request's own parameters (tenant_id, start_date, end_date, outlet_id, tz,
-granularity), validated as a query would validate them. Without `inline` the SQL keeps its
-bound parameters; with it, each parameter becomes a typed literal built by sqlglot.
+granularity), validated as a query would validate them. Three styles:
+- `params`: the SQL the library runs, with its bound parameters;
+- `inline`: each parameter a typed literal built by sqlglot, one statement for a console;
+- `declare` (BigQuery): a script, one `DECLARE` per parameter, then the query.
+For the BigQuery console the seed's tables are qualified with `PROJECT.DATASET` (the console
+has no default dataset), given or taken from the BigQuery settings.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Mapping
+from urllib.parse import urlsplit
 
 from crm_metrics import request, templates
-from crm_metrics.compiler import compile_sql, inline, parse_dialect
+from crm_metrics.compiler import compile_sql, declare, inline, parse_dialect
 from crm_metrics.config import Settings
+from crm_metrics.dialects import Dialect
 from crm_metrics.errors import InvalidParameter
+from crm_metrics.executors import bigquery_target
 
 PARAMS = ("tenant_id", "start_date", "end_date", "outlet_id", "tz", "granularity")
+STYLES = ("params", "inline", "declare")
+_DATASET = re.compile(r"^(?:[a-z][a-z0-9.:-]*[a-z0-9]\.)?[A-Za-z0-9_]+$")
 
 
 def render_sql(
@@ -23,15 +33,23 @@ def render_sql(
     dialect: str,
     params: Mapping[str, str] | None = None,
     *,
-    inline_values: bool = False,
+    style: str = "params",
+    dataset: str | None = None,
     settings: Settings | None = None,
     now: dt.datetime | None = None,
 ) -> str:
-    """The template `name` compiled for `dialect`, its header comment first."""
+    """The template `name` compiled for `dialect` in a style, its header comment first."""
     params = dict(params or {})
     for key in params:
         if key not in PARAMS:
             raise InvalidParameter(key, f"unknown parameter; known: {', '.join(PARAMS)}")
+    if style not in STYLES:
+        raise InvalidParameter("style", f"must be one of {', '.join(STYLES)}, got {style!r}")
+    parsed = parse_dialect(dialect)
+    if style == "declare" and parsed is not Dialect.BIGQUERY:
+        raise InvalidParameter("dialect", "DECLARE scripts are BigQuery scripting: use --dialect bigquery")
+    if dataset and (parsed is not Dialect.BIGQUERY or style == "params"):
+        raise InvalidParameter("dataset", "qualifies tables for the BigQuery console: use it with --dialect bigquery and --inline or --declare")
     template = templates.load(name)
     # Every value given is checked, inlined or not: a bad one never yields SQL.
     grain = request.granularity("granularity", params.get("granularity"))
@@ -46,9 +64,9 @@ def render_sql(
         now=now or dt.datetime.now(dt.UTC),
         max_days=settings.max_range_days,
     )
-    query = compile_sql(name, parse_dialect(dialect), outlet=outlet is not None, granularity=grain)
+    query = compile_sql(name, parsed, outlet=outlet is not None, granularity=grain)
     header = template.header()
-    if not inline_values:
+    if style == "params":
         return f"{header}\n{query.sql}\n"
     if tenant is None:
         raise InvalidParameter("tenant_id", "is required to inline the parameters")
@@ -66,4 +84,22 @@ def render_sql(
             f"-- prices in USD: LLM {settings.llm_price_per_million_tokens} per million tokens,"
             f" WhatsApp {settings.whatsapp_price_per_message} per message"
         )
-    return f"{header}\n" + "\n".join(lines) + f"\n{inline(query, values)};\n"
+    target = None
+    if parsed is Dialect.BIGQUERY:
+        target = console_dataset(dataset, settings)
+        lines.append(f"-- tables: {target}" if target else "-- tables: unqualified; pass --dataset PROJECT.DATASET for the console")
+    body = declare(query, values, dataset=target) if style == "declare" else inline(query, values, dataset=target)
+    return f"{header}\n" + "\n".join(lines) + f"\n{body};\n"
+
+
+def console_dataset(dataset: str | None, settings: Settings) -> str | None:
+    """`PROJECT.DATASET` (or `DATASET`) to qualify tables with: the one given, else the one the
+    BigQuery settings name, else none."""
+    if dataset:
+        if not _DATASET.match(dataset):
+            raise InvalidParameter("dataset", f"must look like PROJECT.DATASET or DATASET, got {dataset!r}")
+        return dataset
+    if urlsplit(settings.database_url).scheme.lower() != "bigquery":
+        return None
+    project, name = bigquery_target(settings.database_url, settings)
+    return f"{project}.{name}"

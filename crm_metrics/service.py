@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING, Any
 from crm_metrics import loader, request, schema
 from crm_metrics.compiler import compile_sql, parse_dialect
 from crm_metrics.config import Settings
-from crm_metrics.errors import InvalidParameter
+from crm_metrics.errors import ConfigError, InvalidParameter, MetricsError
 from crm_metrics.executors import Executor, connect
-from crm_metrics.executors.base import Derived
+from crm_metrics.executors.base import Derived, DryRunner
 from crm_metrics.models import DASHBOARD_TEMPLATE, SERIES, SUMMARY_TEMPLATE, Dashboard, Summary
 
 if TYPE_CHECKING:
@@ -57,7 +57,7 @@ class Metrics:
         """Open the database at `url` (default: `DATABASE_URL`, else `duckdb:///crm_metrics.duckdb`)."""
         settings = settings or Settings.from_env(database_url=url)
         timeout = settings.query_timeout_seconds or None
-        return cls(connect(settings.database_url, read_only=read_only, timeout=timeout), settings, **kwargs)
+        return cls(connect(settings.database_url, read_only=read_only, timeout=timeout, settings=settings), settings, **kwargs)
 
     def close(self) -> None:
         self.executor.close()
@@ -116,6 +116,43 @@ class Metrics:
         values = request.values(tenant, outlet, period, self.settings)
         _, (row,) = self._fetch(SUMMARY_TEMPLATE, values, outlet=outlet is not None)
         return Summary(tenant, name, period.start_date, period.end_date, outlet, period.tz, *row)
+
+    def dry_run(
+        self,
+        kind: str,
+        tenant_id: str,
+        start_date: str | dt.date | None = None,
+        end_date: str | dt.date | None = None,
+        outlet_id: str | None = None,
+        tz: str | None = None,
+        granularity: str = "day",
+    ) -> int:
+        """The bytes the statement of a `dashboard` or a `summary` would process (a BigQuery
+        dry run: it does not run and nothing is billed for it; the tenant's timezone is still
+        looked up, as it decides the range)."""
+        if not isinstance(self.executor, DryRunner):
+            raise ConfigError(f"dry runs are BigQuery-only; this database is {self.executor.description}")
+        if kind not in ("dashboard", "summary"):
+            raise InvalidParameter("kind", f"must be dashboard or summary, got {kind!r}")
+        grain = request.granularity("granularity", granularity)
+        tenant, outlet, period, _ = self._resolve(tenant_id, start_date, end_date, outlet_id, tz)
+        values = request.values(tenant, outlet, period, self.settings)
+        if kind == "dashboard":
+            name, shape = DASHBOARD_TEMPLATE, {"outlet": outlet is not None, "granularity": grain}
+        else:
+            name, shape = SUMMARY_TEMPLATE, {"outlet": outlet is not None}
+        return self.executor.dry_run(compile_sql(name, self.executor.dialect, layout=self.layout, **shape), values)
+
+    def bigquery_status(self) -> str:
+        """For /health: `not_configured` unless the database is BigQuery, then `configured`
+        when it answers and `unreachable` when it does not."""
+        if self.executor.dialect != "bigquery":
+            return "not_configured"
+        try:
+            self.executor.ping()
+        except MetricsError:
+            return "unreachable"
+        return "configured"
 
     def sql(self, name: str, dialect: str | None = None, *, outlet: bool = False, granularity: str = "day") -> str:
         """The SQL of a template, in a dialect (default: this database's, in its layout)."""

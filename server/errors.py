@@ -15,7 +15,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from crm_metrics import BackendUnavailable, InvalidParameter, MetricsError, QueryTimeout
+from crm_metrics import BackendUnavailable, CostLimitExceeded, InvalidParameter, MetricsError, QueryTimeout
 
 log = logging.getLogger("server.errors")
 
@@ -27,6 +27,7 @@ CODES: dict[str, int] = {
     "forbidden": 403,
     "not_found": 404,
     "method_not_allowed": 405,
+    "query_too_costly": 422,
     "internal_error": 500,
     "backend_unavailable": 503,
     "query_timeout": 504,
@@ -68,6 +69,9 @@ async def metrics_error(request: Request, exc: Exception) -> Response:
     if isinstance(exc, QueryTimeout):
         log.warning("query timeout: %s", exc)
         return error_response(ApiError("query_timeout", "the query ran longer than the server's limit; try a shorter range"))
+    if isinstance(exc, CostLimitExceeded):
+        log.warning("query too costly: %s", exc)
+        return error_response(ApiError("query_too_costly", "the query would scan more than the server's BigQuery limit; try a shorter range"))
     # Any other library error (a template or configuration fault) is ours, not the caller's.
     return await internal_error(request, exc)
 

@@ -7,7 +7,6 @@
 from __future__ import annotations
 
 import logging
-from urllib.parse import urlsplit
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -29,6 +28,7 @@ async def health(request: Request) -> Response:
         log.error("database does not answer: %s", error)
         database = "disconnected"
     cache = await state.results.status()
+    bigquery = await run_in_threadpool(state.metrics.bigquery_status)
     status = "unhealthy" if database != "connected" else "degraded" if cache == "unavailable" else "healthy"
     body = {
         "status": status,
@@ -36,11 +36,8 @@ async def health(request: Request) -> Response:
         "version": __version__,
         "environment": state.config.environment,
         "database": database,
-        "bigquery": bigquery(state.metrics.settings.database_url),
+        "bigquery": bigquery,
         "cache": cache,
     }
     return JSONResponse(body, status_code=503 if status == "unhealthy" else 200, headers={"Cache-Control": "no-store"})
 
-
-def bigquery(database_url: str) -> str:
-    return "configured" if urlsplit(database_url).scheme.lower() == "bigquery" else "not_configured"

@@ -27,6 +27,7 @@ ERROR_DESCRIPTIONS = {
     400: "Invalid request: a parameter or header is malformed, unknown or out of range; `field` names it",
     401: "Missing, malformed or expired bearer token",
     403: "The token is not for this tenant",
+    422: "BigQuery only: the query would bill more bytes than BIGQUERY_MAXIMUM_BYTES_BILLED; ask for a shorter range",
     500: "Internal error (a bug; never caused by input)",
     503: "The database cannot be reached",
     504: "The query ran longer than QUERY_TIMEOUT_SECONDS",
@@ -103,7 +104,7 @@ def build(*, auth: bool) -> dict[str, Any]:
         "ETag": {"description": "Tag of the body; send it back in If-None-Match to get 304", "required": True, "schema": {"type": "string"}},
         **request_id,
     }
-    statuses = [400, *([401, 403] if auth else []), 500, 503, 504]
+    statuses = [400, *([401, 403] if auth else []), 422, 500, 503, 504]
     paths: dict[str, Any] = {}
     for kind, model, summary in (
         ("dashboard", Dashboard, "Dense series per day, ISO week or month: conversations, messages, handoffs, costs"),

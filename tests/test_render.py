@@ -56,7 +56,7 @@ def test_the_header_comment_comes_first(name: str, dialect: str) -> None:
 
 @pytest.mark.parametrize("name", RANGED)
 def test_inline_header_names_tenant_outlet_and_range_with_its_timezone(name: str) -> None:
-    sql = render_sql(name, "duckdb", VALID, inline_values=True, now=NOW)
+    sql = render_sql(name, "duckdb", VALID, style="inline", now=NOW)
 
     header = sql.split("\n", len(templates.load(name).header().splitlines()))[-1]
     assert header.startswith(
@@ -69,7 +69,7 @@ def test_inline_header_names_tenant_outlet_and_range_with_its_timezone(name: str
 
 
 def test_inline_defaults_dates_to_the_30_days_before_today_in_utc() -> None:
-    sql = render_sql("message_metrics", "postgres", {"tenant_id": TENANT.upper(), "granularity": "week"}, inline_values=True, now=NOW)
+    sql = render_sql("message_metrics", "postgres", {"tenant_id": TENANT.upper(), "granularity": "week"}, style="inline", now=NOW)
 
     assert f"-- tenant_id: {TENANT}\n" in sql
     assert "-- outlet_id" not in sql
@@ -77,7 +77,7 @@ def test_inline_defaults_dates_to_the_30_days_before_today_in_utc() -> None:
 
 
 def test_inline_of_the_tenant_lookup_shows_no_range() -> None:
-    sql = render_sql("tenant", "duckdb", {"tenant_id": TENANT}, inline_values=True, now=NOW)
+    sql = render_sql("tenant", "duckdb", {"tenant_id": TENANT}, style="inline", now=NOW)
 
     header = templates.load("tenant").header()
     assert sql.startswith(f"{header}\n-- tenant_id: {TENANT}\nSELECT")
@@ -88,14 +88,14 @@ def test_inline_of_the_tenant_lookup_shows_no_range() -> None:
 def test_inline_prices_come_from_the_settings(dialect: str, monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("LLM_PRICE_PER_MILLION_TOKENS", "WHATSAPP_PRICE_PER_MESSAGE"):
         monkeypatch.delenv(name, raising=False)
-    given = render_sql("cost_metrics", dialect, VALID, inline_values=True, now=NOW, settings=Settings(llm_price_per_million_tokens=0.6))
+    given = render_sql("cost_metrics", dialect, VALID, style="inline", now=NOW, settings=Settings(llm_price_per_million_tokens=0.6))
     monkeypatch.setenv("WHATSAPP_PRICE_PER_MESSAGE", "0.0125")
-    from_env = render_sql("cost_metrics", dialect, VALID, inline_values=True, now=NOW)
+    from_env = render_sql("cost_metrics", dialect, VALID, style="inline", now=NOW)
 
     assert "0.6" in literals(given, dialect) and "0.01" in literals(given, dialect)
     assert "-- prices in USD: LLM 0.6 per million tokens, WhatsApp 0.01 per message\n" in given
     assert "0.15" in literals(from_env, dialect) and "0.0125" in literals(from_env, dialect)
-    assert "-- prices" not in render_sql("conversation_metrics", dialect, VALID, inline_values=True, now=NOW)
+    assert "-- prices" not in render_sql("conversation_metrics", dialect, VALID, style="inline", now=NOW)
 
 
 # -- values only ever as quoted literals ------------------------------------------------------
@@ -107,7 +107,7 @@ def test_inline_prices_come_from_the_settings(dialect: str, monkeypatch: pytest.
 def test_inlined_values_are_literals_equal_to_the_input(name: str, dialect: str, tz: str) -> None:
     params = {**VALID, "tz": tz}
 
-    sql = render_sql(name, dialect, params, inline_values=True, now=NOW)
+    sql = render_sql(name, dialect, params, style="inline", now=NOW)
 
     values = literals(sql, dialect)
     used = {p.name for p in compile_sql(name, dialect, outlet=True).params}
@@ -142,13 +142,13 @@ def plausible(key: str, injection: str) -> str:
     return VALID[key] + injection
 
 
-@pytest.mark.parametrize("inline", [False, True], ids=["bound", "inline"])
+@pytest.mark.parametrize("style", ["params", "inline"])
 @pytest.mark.parametrize("key", PARAMS)
 @pytest.mark.parametrize("injection", INJECTIONS)
-def test_injection_in_every_parameter_is_refused_naming_it(key: str, injection: str, inline: bool) -> None:
+def test_injection_in_every_parameter_is_refused_naming_it(key: str, injection: str, style: str) -> None:
     for value in (injection, plausible(key, injection)):
         with pytest.raises(InvalidParameter) as caught:
-            render_sql("conversation_metrics", "duckdb", {**VALID, key: value}, inline_values=inline, now=NOW)
+            render_sql("conversation_metrics", "duckdb", {**VALID, key: value}, style=style, now=NOW)
         assert caught.value.field == key
         assert repr(value) in caught.value.message
 
@@ -156,15 +156,15 @@ def test_injection_in_every_parameter_is_refused_naming_it(key: str, injection: 
 @pytest.mark.parametrize("key", PARAMS)
 def test_a_valid_value_with_a_trailing_newline_is_refused(key: str) -> None:
     with pytest.raises(InvalidParameter) as caught:
-        render_sql("conversation_metrics", "duckdb", {**VALID, key: VALID[key] + "\n"}, inline_values=True, now=NOW)
+        render_sql("conversation_metrics", "duckdb", {**VALID, key: VALID[key] + "\n"}, style="inline", now=NOW)
 
     assert caught.value.field == key
 
 
-@pytest.mark.parametrize("inline", [False, True], ids=["bound", "inline"])
-def test_an_unknown_parameter_is_refused_naming_it(inline: bool) -> None:
+@pytest.mark.parametrize("style", ["params", "inline"])
+def test_an_unknown_parameter_is_refused_naming_it(style: str) -> None:
     with pytest.raises(InvalidParameter) as caught:
-        render_sql("tenant_summary", "postgres", {**VALID, "tenant_id; DROP TABLE tenants": "x"}, inline_values=inline, now=NOW)
+        render_sql("tenant_summary", "postgres", {**VALID, "tenant_id; DROP TABLE tenants": "x"}, style=style, now=NOW)
 
     assert caught.value.field == "tenant_id; DROP TABLE tenants"
     assert caught.value.message == f"unknown parameter; known: {', '.join(PARAMS)}"
@@ -178,17 +178,17 @@ def test_an_unknown_parameter_is_refused_naming_it(inline: bool) -> None:
         ({**VALID, "end_date": "2025-02-29"}, "end_date"),
     ],
 )
-@pytest.mark.parametrize("inline", [False, True], ids=["bound", "inline"])
-def test_the_range_is_checked_as_a_query_checks_it(params: dict[str, str], field: str, inline: bool) -> None:
+@pytest.mark.parametrize("style", ["params", "inline"])
+def test_the_range_is_checked_as_a_query_checks_it(params: dict[str, str], field: str, style: str) -> None:
     with pytest.raises(InvalidParameter) as caught:
-        render_sql("conversation_metrics", "duckdb", params, inline_values=inline, now=NOW)
+        render_sql("conversation_metrics", "duckdb", params, style=style, now=NOW)
 
     assert caught.value.field == field
 
 
 def test_inline_needs_a_tenant() -> None:
     with pytest.raises(InvalidParameter) as caught:
-        render_sql("conversation_metrics", "duckdb", {"start_date": "2025-03-01"}, inline_values=True, now=NOW)
+        render_sql("conversation_metrics", "duckdb", {"start_date": "2025-03-01"}, style="inline", now=NOW)
 
     assert caught.value.field == "tenant_id"
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import re
+from urllib.parse import urlsplit
+
+from crm_metrics.config import Settings
 from crm_metrics.errors import ConfigError
 from crm_metrics.executors.base import Executor
 
@@ -10,11 +14,39 @@ __all__ = ["Executor", "connect", "SCHEMES"]
 SCHEMES = ("duckdb", "postgresql", "postgres", "bigquery")
 
 
-def connect(url: str, *, read_only: bool = False, timeout: float | None = None) -> Executor:
+def connect(
+    url: str,
+    *,
+    read_only: bool = False,
+    timeout: float | None = None,
+    settings: Settings | None = None,
+) -> Executor:
     """An executor for `url`: `duckdb:///file.duckdb`, `duckdb:///:memory:`, `postgresql://...`
-    or `bigquery://PROJECT/DATASET`. Drivers are imported only when their scheme is used."""
+    or `bigquery://PROJECT/DATASET`. Drivers are imported only when their scheme is used;
+    `settings` carries what an engine needs beyond its URL (BigQuery's credentials, endpoint
+    and cost limit)."""
+    settings = settings or Settings()
     # Not urlsplit: it raises ValueError on a malformed netloc, which the engine reports better.
     scheme = url.partition("://")[0].lower() if "://" in url else ""
+    if scheme != "bigquery" and (settings.bigquery_project_id or settings.bigquery_dataset):
+        # One database serves every answer; a half-configured BigQuery must not be ignored.
+        raise ConfigError(
+            f"BIGQUERY_PROJECT_ID/BIGQUERY_DATASET are set but DATABASE_URL is {scheme}://...: "
+            "set DATABASE_URL=bigquery://PROJECT/DATASET to use BigQuery, or unset them"
+        )
+    if scheme == "bigquery":
+        from crm_metrics.executors.bigquery import BigQueryExecutor
+
+        project, dataset = bigquery_target(url, settings)
+        return BigQueryExecutor(
+            project,
+            dataset,
+            credentials_file=settings.google_application_credentials,
+            api_endpoint=settings.bigquery_api_endpoint,
+            maximum_bytes_billed=settings.bigquery_maximum_bytes_billed or None,
+            read_only=read_only,
+            timeout=timeout,
+        )
     if scheme == "duckdb":
         from crm_metrics.executors.duckdb import DuckDBExecutor
 
@@ -35,3 +67,33 @@ def duckdb_path(url: str) -> str:
     if not url.lower().startswith(prefix) or len(url) == len(prefix):
         raise ConfigError(f"DuckDB URL {url!r} must look like duckdb:///path/file.duckdb or duckdb:///:memory:")
     return url[len(prefix):]
+
+
+#: BigQuery names: project ids are lowercase letters, digits, hyphens (and the dots and colon
+#: of legacy domain-scoped ids); dataset names are letters, digits and underscores.
+_PROJECT = re.compile(r"^[a-z][a-z0-9.:-]*[a-z0-9]$")
+_DATASET = re.compile(r"^[A-Za-z0-9_]{1,1024}$")
+
+
+def bigquery_target(url: str, settings: Settings) -> tuple[str, str]:
+    """(project, dataset) from `bigquery://PROJECT/DATASET`, a part the URL leaves out taken
+    from BIGQUERY_PROJECT_ID / BIGQUERY_DATASET. Where both give one, they must agree."""
+    parts = urlsplit(url)
+    if parts.query or parts.fragment or "@" in parts.netloc or parts.path.strip("/").count("/"):
+        raise ConfigError(f"BigQuery URL {url!r} must look like bigquery://PROJECT/DATASET")
+    found = {}
+    for what, from_url, env, from_env in (
+        # netloc, not hostname: hostname lowercases, and a legacy project id has a colon.
+        ("project", parts.netloc, "BIGQUERY_PROJECT_ID", settings.bigquery_project_id),
+        ("dataset", parts.path.strip("/"), "BIGQUERY_DATASET", settings.bigquery_dataset),
+    ):
+        if from_url and from_env and from_url != from_env:
+            raise ConfigError(f"DATABASE_URL names BigQuery {what} {from_url!r} but {env} is {from_env!r}; set one of them")
+        name = from_url or from_env
+        if not name:
+            raise ConfigError(f"No BigQuery {what}: use DATABASE_URL=bigquery://PROJECT/DATASET or set {env}")
+        pattern = _PROJECT if what == "project" else _DATASET
+        if not pattern.match(name):
+            raise ConfigError(f"BigQuery {what} {name!r} (DATABASE_URL or {env}) is not a valid {what} name")
+        found[what] = name
+    return found["project"], found["dataset"]

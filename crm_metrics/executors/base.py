@@ -60,3 +60,12 @@ class Executor(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class DryRunner(Protocol):
+    """An engine that can tell what a query would cost without running it (BigQuery)."""
+
+    def dry_run(self, query: CompiledQuery, values: Mapping[str, Any]) -> int:
+        """The bytes the query would process; nothing runs and nothing is billed."""
+        ...
