@@ -251,14 +251,13 @@ def test_results_are_plain_int_and_float(engine: Engine) -> None:
 
 def test_ties_are_ordered_by_id_byte_by_byte(engine: Engine) -> None:
     # Messages at the same instant are ordered by id in byte order (C collation): 'M' < 'm'
-    # and 'Z' < 'a', where a linguistic collation says the opposite. An id is any text:
-    # casting it to bytes (bytea, BLOB) would read backslashes as escapes and fail.
+    # and 'Z' < 'a', where a linguistic collation says the opposite.
     metrics = engine.fresh({
         "conversations": [conversation("c1", "2025-11-01T10:00:00Z"), conversation("c2", "2025-11-02T10:00:00Z")],
         "messages": [
-            # M\1 (customer) before m\1 (llm): a reply after 0 s.
-            message("M\\1", "c1", "2025-11-01T10:00:00Z", "customer"),
-            message("m\\1", "c1", "2025-11-01T10:00:00Z", "llm"),
+            # M1 (customer) before m1 (llm): a reply after 0 s.
+            message("M1", "c1", "2025-11-01T10:00:00Z", "customer"),
+            message("m1", "c1", "2025-11-01T10:00:00Z", "llm"),
             message("z1", "c1", "2025-11-01T10:00:10Z", "llm"),
             # Z2 (llm) before a2 (customer): the reply is the one 30 s later.
             message("a2", "c2", "2025-11-02T10:00:00Z", "customer"),
@@ -268,3 +267,23 @@ def test_ties_are_ordered_by_id_byte_by_byte(engine: Engine) -> None:
     })
     dashboard = metrics.dashboard(TENANT, "2025-11-01", "2025-11-02", tz="UTC")
     assert by_date(dashboard.messages, "average_response_time_seconds") == [("2025-11-01", 0.0), ("2025-11-02", 30.0)]
+
+
+def test_ids_with_backslashes_are_ordered_too(engine: Engine, request: pytest.FixtureRequest) -> None:
+    # An id is any text: casting it to bytes (bytea, BLOB) would read backslashes as escapes
+    # and fail; the byte order is taken without a cast (crm_metrics/dialects.py, _byte_order).
+    if engine.name == "bigquery":
+        # BigQuery's CAST(STRING AS BYTES) is the UTF-8 bytes; the emulator runs it on DuckDB
+        # as a BLOB cast, which parses escapes (dialect-traps.md: it proves the client path,
+        # not BigQuery's semantics).
+        request.applymarker(pytest.mark.xfail(reason="the BigQuery emulator casts to BYTES as DuckDB BLOB", strict=True))
+    metrics = engine.fresh({
+        "conversations": [conversation("c1", "2025-11-01T10:00:00Z")],
+        "messages": [
+            message("M\\1", "c1", "2025-11-01T10:00:00Z", "customer"),
+            message("m\\1", "c1", "2025-11-01T10:00:00Z", "llm"),
+            message("m\\x41", "c1", "2025-11-01T10:00:10Z", "llm"),
+        ],
+    })
+    dashboard = metrics.dashboard(TENANT, "2025-11-01", "2025-11-01", tz="UTC")
+    assert by_date(dashboard.messages, "average_response_time_seconds") == [("2025-11-01", 0.0)]
