@@ -226,7 +226,7 @@ def test_rendered_sql_does_not_depend_on_the_session_timezone(postgres: Postgres
     expected = metrics.dashboard(TENANT, "2024-09-03", "2024-09-09", tz="UTC", granularity=granularity)
     with psycopg.connect(with_option(postgres.url, "-cTimeZone=America/Santiago")) as conn:
         for name, series in (("conversation_metrics", expected.conversations), ("message_metrics", expected.messages)):
-            rows = conn.execute(render_sql(name, "postgres", params, inline_values=True)).fetchall()
+            rows = conn.execute(render_sql(name, "postgres", params, style="inline")).fetchall()
             answer = compile_sql(name, "postgres", granularity=granularity).normalise(rows)
             assert answer == [astuple(row) for row in series]
     assert sum(row.total_conversations for row in expected.conversations) == len(days)
