@@ -112,6 +112,21 @@ def _date_trunc(node: exp.Expression, dialect: Dialect) -> exp.Expression:
     return node
 
 
+def _zoneless_dates(node: exp.Expression, dialect: Dialect) -> exp.Expression:
+    # Trap: Postgres has no DATE variants of generate_series and date_trunc; a DATE argument
+    # becomes a timestamptz at local midnight of the session TimeZone, so the buckets depend
+    # on the session (America/Santiago has no midnight on its DST day: a day goes missing).
+    # Executors pin sessions to UTC, but SQL printed by `render --inline` may run in any
+    # session: count days in `timestamp` (without time zone), which has no zone at all.
+    timestamp = exp.DataType.build("TIMESTAMP")
+    if dialect is Dialect.POSTGRES and isinstance(node, exp.GenerateDateArray):
+        node.set("start", exp.cast(node.args["start"], timestamp))
+        node.set("end", exp.cast(node.args["end"], timestamp))
+    elif dialect is Dialect.POSTGRES and isinstance(node, exp.DateTrunc) and not node.this.is_type(timestamp):
+        node.set("this", exp.cast(node.this, timestamp))
+    return node
+
+
 def _integer_division(node: exp.Expression, dialect: Dialect) -> exp.Expression:
     # Trap (sqlglot 30.30): DIV(a + b, c) becomes `a + b // c` for DuckDB, dropping the
     # parentheses that `//`'s higher precedence needs. Parenthesise compound operands.
@@ -134,7 +149,9 @@ def _add_days(node: exp.Expression, dialect: Dialect) -> exp.Expression:
 REWRITES: dict[Dialect, tuple[Callable[[exp.Expression, Dialect], exp.Expression], ...]] = {
     Dialect.BIGQUERY: (),
     Dialect.DUCKDB: (_local_date, _json_text, _byte_order, _count_if, _date_trunc, _integer_division, _add_days),
-    Dialect.POSTGRES: (_local_date, _microseconds_between, _json_text, _byte_order, _count_if, _date_trunc),
+    Dialect.POSTGRES: (
+        _local_date, _microseconds_between, _json_text, _byte_order, _count_if, _date_trunc, _zoneless_dates,
+    ),
 }
 
 #: Wrap every parameter in CAST(@p AS type) so DuckDB can pick overloads and Postgres

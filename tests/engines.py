@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import secrets
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import pytest
 
@@ -121,5 +123,61 @@ class BigQueryEngine(Engine):
         self.executor.run_script("TRUNCATE TABLE tenants; TRUNCATE TABLE conversations; TRUNCATE TABLE messages;")
 
 
-#: Engines by name; PostgreSQL registers here too.
-ENGINES: dict[str, type[Engine]] = {"duckdb": DuckDBEngine, "duckdb-seed": DuckDBSeedEngine, "bigquery": BigQueryEngine}
+POSTGRES_URL = os.environ.get("CRM_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def with_option(url: str, option: str) -> str:
+    """`url` with a server setting for its sessions, e.g. `-csearch_path=s` (libpq `options`)."""
+    parts = urlsplit(url)
+    query = dict(parse_qsl(parts.query, keep_blank_values=True))
+    query["options"] = f"{query.get('options', '')} {option}".strip()
+    return urlunsplit(parts._replace(query=urlencode(query, quote_via=quote)))
+
+
+class PostgresEngine(Engine):
+    """The PostgreSQL server at CRM_TEST_POSTGRES_URL (the seed's tables, as `init-db` makes
+    them), in a schema of its own with a random name, so that parallel runs do not collide;
+    dropped at the end. One pool serves every test."""
+
+    name = "postgres"
+
+    def start(self) -> None:
+        import psycopg
+        from psycopg import sql
+
+        from crm_metrics.executors.postgres import PostgresExecutor, mask_password
+
+        self.schema = f"crm_test_{secrets.token_hex(4)}"
+        try:
+            with psycopg.connect(POSTGRES_URL, autocommit=True, connect_timeout=5) as conn:
+                conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(self.schema)))
+        except psycopg.OperationalError as error:
+            reason = " ".join(str(error).split())
+            unavailable(f"PostgreSQL at {mask_password(POSTGRES_URL)} is unreachable (set CRM_TEST_POSTGRES_URL): {reason}")
+        self.url = with_option(POSTGRES_URL, f"-csearch_path={self.schema}")
+        self.settings = Settings(database_url=self.url)
+        self.executor = PostgresExecutor(self.url, timeout=60)
+        metrics = Metrics(self.executor, self.settings)
+        metrics.init_db()
+        assert metrics.layout == "seed"
+
+    def stop(self) -> None:
+        import psycopg
+        from psycopg import sql
+
+        self.executor.close()
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(self.schema)))
+
+    def reset(self) -> None:
+        # One statement, fast enough for every hypothesis example.
+        self.executor.run_script("TRUNCATE tenants, conversations, messages")
+
+
+#: Engines by name.
+ENGINES: dict[str, type[Engine]] = {
+    "duckdb": DuckDBEngine,
+    "duckdb-seed": DuckDBSeedEngine,
+    "bigquery": BigQueryEngine,
+    "postgres": PostgresEngine,
+}

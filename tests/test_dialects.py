@@ -56,8 +56,19 @@ CASES = {
         "SELECT DATE_TRUNC(d, WEEK(MONDAY))",
         {
             "duckdb": "SELECT CAST(DATE_TRUNC('WEEK', d) AS DATE)",
-            "postgres": "SELECT CAST(DATE_TRUNC('WEEK', d) AS DATE)",
+            "postgres": "SELECT CAST(DATE_TRUNC('WEEK', CAST(d AS TIMESTAMP)) AS DATE)",
             "bigquery": "SELECT DATE_TRUNC(d, WEEK(MONDAY))",
+        },
+    ),
+    "days of a range counted without a zone": (
+        "SELECT d FROM UNNEST(GENERATE_DATE_ARRAY(s, e)) AS d",
+        {
+            "duckdb": "SELECT d FROM UNNEST(CAST(GENERATE_SERIES(s, e, INTERVAL '1' DAY) AS DATE[])) AS _t0(d)",
+            "postgres": (
+                "SELECT d FROM (SELECT CAST(value AS DATE) FROM GENERATE_SERIES(CAST(s AS TIMESTAMP),"
+                " CAST(e AS TIMESTAMP), INTERVAL '1 DAY') AS _t(value)) AS _t0(d)"
+            ),
+            "bigquery": "SELECT d FROM UNNEST(GENERATE_DATE_ARRAY(s, e, INTERVAL '1' DAY)) AS d",
         },
     ),
     "integer division keeps its operands": (

@@ -11,7 +11,7 @@ from crm_metrics.executors.base import Executor
 
 __all__ = ["Executor", "connect", "SCHEMES"]
 
-SCHEMES = ("duckdb", "postgresql", "bigquery")
+SCHEMES = ("duckdb", "postgresql", "postgres", "bigquery")
 
 
 def connect(
@@ -26,7 +26,8 @@ def connect(
     `settings` carries what an engine needs beyond its URL (BigQuery's credentials, endpoint
     and cost limit)."""
     settings = settings or Settings()
-    scheme = urlsplit(url).scheme.lower()
+    # Not urlsplit: it raises ValueError on a malformed netloc, which the engine reports better.
+    scheme = url.partition("://")[0].lower() if "://" in url else ""
     if scheme != "bigquery" and (settings.bigquery_project_id or settings.bigquery_dataset):
         # One database serves every answer; a half-configured BigQuery must not be ignored.
         raise ConfigError(
@@ -50,6 +51,12 @@ def connect(
         from crm_metrics.executors.duckdb import DuckDBExecutor
 
         return DuckDBExecutor(duckdb_path(url), read_only=read_only, timeout=timeout)
+    if scheme in ("postgresql", "postgres"):
+        # libpq reads both schemes (and the whole URL: host, port, dbname, user, password,
+        # and parameters such as sslmode or options).
+        from crm_metrics.executors.postgres import PostgresExecutor
+
+        return PostgresExecutor(url, read_only=read_only, timeout=timeout)
     raise ConfigError(f"Unknown database URL scheme {scheme!r} in DATABASE_URL. Known: {', '.join(SCHEMES)}")
 
 

@@ -6,8 +6,8 @@ WITH buckets AS (
     SELECT
       CAST(value AS DATE)
     FROM GENERATE_SERIES(
-      CAST(%(start_date)s AS DATE),
-      CAST(%(end_date)s AS DATE),
+      CAST(CAST(%(start_date)s AS DATE) AS TIMESTAMP),
+      CAST(CAST(%(end_date)s AS DATE) AS TIMESTAMP),
       INTERVAL '1 DAY'
     ) AS _t(value)
   ) AS _t0(d)

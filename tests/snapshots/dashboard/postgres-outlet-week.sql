@@ -1,13 +1,16 @@
 -- dashboard for postgres, seed layout, outlet filter on, by week
 WITH buckets AS (
   SELECT DISTINCT
-    GREATEST(CAST(DATE_TRUNC('WEEK', d) AS DATE), CAST(%(start_date)s AS DATE)) AS bucket
+    GREATEST(
+      CAST(DATE_TRUNC('WEEK', CAST(d AS TIMESTAMP)) AS DATE),
+      CAST(%(start_date)s AS DATE)
+    ) AS bucket
   FROM (
     SELECT
       CAST(value AS DATE)
     FROM GENERATE_SERIES(
-      CAST(%(start_date)s AS DATE),
-      CAST(%(end_date)s AS DATE),
+      CAST(CAST(%(start_date)s AS DATE) AS TIMESTAMP),
+      CAST(CAST(%(end_date)s AS DATE) AS TIMESTAMP),
       INTERVAL '1 DAY'
     ) AS _t(value)
   ) AS _t0(d)
@@ -16,7 +19,7 @@ WITH buckets AS (
     GREATEST(
       CAST(DATE_TRUNC(
         'WEEK',
-        CAST(CAST(started_at AS TIMESTAMPTZ) AT TIME ZONE CAST(%(tz)s AS TEXT) AS DATE)
+        CAST(CAST(CAST(started_at AS TIMESTAMPTZ) AT TIME ZONE CAST(%(tz)s AS TEXT) AS DATE) AS TIMESTAMP)
       ) AS DATE),
       CAST(%(start_date)s AS DATE)
     ) AS bucket,
@@ -82,7 +85,7 @@ WITH buckets AS (
     GREATEST(
       CAST(DATE_TRUNC(
         'WEEK',
-        CAST(CAST(ts AS TIMESTAMPTZ) AT TIME ZONE CAST(%(tz)s AS TEXT) AS DATE)
+        CAST(CAST(CAST(ts AS TIMESTAMPTZ) AT TIME ZONE CAST(%(tz)s AS TEXT) AS DATE) AS TIMESTAMP)
       ) AS DATE),
       CAST(%(start_date)s AS DATE)
     ) AS bucket,
@@ -116,7 +119,7 @@ WITH buckets AS (
     GREATEST(
       CAST(DATE_TRUNC(
         'WEEK',
-        CAST(CAST(turn_at AS TIMESTAMPTZ) AT TIME ZONE CAST(%(tz)s AS TEXT) AS DATE)
+        CAST(CAST(CAST(turn_at AS TIMESTAMPTZ) AT TIME ZONE CAST(%(tz)s AS TEXT) AS DATE) AS TIMESTAMP)
       ) AS DATE),
       CAST(%(start_date)s AS DATE)
     ) AS bucket,

@@ -1,0 +1,239 @@
+"""PostgreSQL: `postgresql://user:pass@host:port/db` (or `postgres://`), over psycopg 3 and a
+psycopg_pool connection pool.
+
+Queries arrive compiled to the postgres dialect, with `%(name)s` placeholders and every literal
+`%` doubled (crm_metrics.dialects), and their values are bound by psycopg, never pasted.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, ClassVar
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from crm_metrics.errors import BackendUnavailable, ConfigError, LoadError, QueryTimeout
+from crm_metrics.executors.base import Derived
+from crm_metrics.query import CompiledQuery
+
+if TYPE_CHECKING:
+    import pyarrow
+
+#: Seconds to wait for a connection (libpq's `connect_timeout` unless the URL sets one, and the
+#: wait for a free pooled connection): a request fails with BackendUnavailable after this long
+#: rather than hanging while the server is down.
+CONNECT_TIMEOUT = 5.0
+#: Connections kept open and the most opened at once (one per concurrent query).
+MIN_CONNECTIONS, MAX_CONNECTIONS = 1, 10
+#: The timeout is for queries; DDL and loads (a large COPY) run as long as they need, as on DuckDB.
+_NO_TIMEOUT = "SET LOCAL statement_timeout = 0"
+_PASSWORD_PARAMETER = re.compile(r"((?:^|&)password=)[^&]*")
+
+
+class PostgresExecutor:
+    dialect: ClassVar[str] = "postgres"
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        read_only: bool = False,
+        timeout: float | None = None,
+        connect_timeout: float = CONNECT_TIMEOUT,
+    ) -> None:
+        self.description = mask_password(url)
+        self.timeout = timeout
+        self.read_only = read_only
+        self.connect_timeout = connect_timeout
+        try:
+            params = conninfo_to_dict(url)
+        except psycopg.ProgrammingError as error:
+            # libpq may quote the whole URL in its message.
+            raise ConfigError(f"PostgreSQL URL {self.description!r} is not valid: {str(error).replace(url, self.description)}") from None
+        self._where = _where(params)
+        self._password = params.get("password")
+        params.setdefault("connect_timeout", str(max(1, round(connect_timeout))))
+        params.setdefault("application_name", "crm-metrics")
+        self._params: dict[str, Any] = {**params, "autocommit": True}
+        self._pool = ConnectionPool(
+            kwargs=self._params,
+            min_size=MIN_CONNECTIONS,
+            max_size=MAX_CONNECTIONS,
+            open=False,
+            configure=self._configure,
+            timeout=connect_timeout,
+            # While the server is down the pool retries with a growing delay; giving up after
+            # a short while lets the next request start afresh (first attempt at once), so
+            # recovery is noticed within about `connect_timeout` of the server coming back.
+            reconnect_timeout=connect_timeout,
+            name="crm-metrics",
+        )
+        # One direct attempt first: a server that cannot be reached fails at once, with
+        # libpq's reason; then the pool fills in the background.
+        if reason := self._probe():
+            raise BackendUnavailable(f"cannot connect to PostgreSQL at {self._where}: {reason}")
+        self._pool.open()
+
+    def _configure(self, conn: psycopg.Connection[Any]) -> None:
+        # Trap (dialect-traps.md): reading a naive `timestamp` column as an instant follows the
+        # session TimeZone; pin every session to UTC whatever the server or role default is.
+        conn.execute("SET TimeZone = 'UTC'")
+        # The server cancels a statement running longer than this (0 = no limit); psycopg
+        # then raises QueryCanceled. set_config() takes the value as a bound parameter.
+        milliseconds = round(self.timeout * 1000) if self.timeout else 0
+        conn.execute("SELECT set_config('statement_timeout', %s, false)", (f"{milliseconds}ms",))
+        # The planner cannot estimate the dense series' joins (generate_series, aggregates
+        # joined on their buckets), so a 30-day dashboard looks like millions of rows and
+        # crosses jit_above_cost: compiling takes about a second, running it a few hundred ms.
+        conn.execute("SET jit = off")
+        if self.read_only:
+            conn.execute("SET default_transaction_read_only = on")
+
+    @contextmanager
+    def _connection(self) -> Iterator[psycopg.Connection[Any]]:
+        """A pooled connection; failures become the library's errors."""
+        try:
+            with self._pool.connection() as conn:
+                try:
+                    yield conn
+                except psycopg.OperationalError as error:
+                    if not conn.broken:
+                        raise
+                    # The server closed this connection (a restart, pg_terminate_backend, a
+                    # network cut), and most likely the idle ones too: replace them all. The
+                    # pool's own `check` would find them one by one, sleeping a growing
+                    # back-off between them.
+                    self._pool.drain()
+                    raise _ConnectionLost(f"PostgreSQL at {self._where} closed the connection: {self._masked(error)}") from error
+        except psycopg.errors.UndefinedTable as error:
+            raise BackendUnavailable(
+                f"PostgreSQL at {self._where}: {error.diag.message_primary} (create the tables with"
+                " `crm-metrics init-db`, or name their schema in the URL: ?options=-csearch_path%3Dschema)"
+            ) from error
+        except (psycopg.errors.UndefinedColumn, psycopg.errors.UndefinedFunction) as error:
+            raise BackendUnavailable(
+                f"PostgreSQL at {self._where}: {error.diag.message_primary}: the tables differ from the seed's"
+                " (ids and texts as text, timestamps as timestamptz, metadata as jsonb or json)"
+            ) from error
+        except psycopg.errors.QueryCanceled as error:
+            raise QueryTimeout(f"PostgreSQL cancelled a statement after {self.timeout} s: {self._masked(error)}") from error
+        except PoolTimeout:
+            reason = self._probe() or f"all {MAX_CONNECTIONS} connections are busy"
+            raise BackendUnavailable(
+                f"PostgreSQL at {self._where} gave no connection within {self.connect_timeout} s: {reason}"
+            ) from None
+        except psycopg.OperationalError as error:
+            raise BackendUnavailable(f"PostgreSQL at {self._where} failed: {self._masked(error)}") from error
+
+    def _read(self, statement: str, params: Mapping[str, Any] | Sequence[Any]) -> list[tuple[Any, ...]]:
+        """Rows of a read-only statement. A read is safe to repeat, so one that met a closed
+        connection runs once more, on a new one: the server restarted, the process goes on."""
+        try:
+            with self._connection() as conn:
+                return conn.execute(statement, params).fetchall()
+        except _ConnectionLost:
+            with self._connection() as conn:
+                return conn.execute(statement, params).fetchall()
+
+    def fetch(self, query: CompiledQuery, values: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+        return query.normalise(self._read(query.sql, query.bind(values)))
+
+    def run_script(self, sql_text: str) -> None:
+        # Without parameters psycopg sends the text as a simple query: several statements run
+        # in one round trip, inside one transaction here.
+        with self._connection() as conn, conn.transaction():
+            conn.execute(_NO_TIMEOUT)
+            conn.execute(sql_text, prepare=False)
+
+    def has_table(self, name: str) -> bool:
+        # Resolved through the search_path, as the queries resolve it (a view counts).
+        ((found,),) = self._read("SELECT to_regclass(%s) IS NOT NULL", (name,))
+        return bool(found)
+
+    def replace_rows(self, table: str, rows: pyarrow.Table, derived: Sequence[Derived] = ()) -> None:
+        # COPY the rows into a temporary table, then replace by id, in one transaction: a
+        # failure anywhere, a bad value in COPY included, rolls everything back.
+        _no_derived(derived)
+        target = sql.Identifier(table)
+        columns = sql.SQL(", ").join(sql.Identifier(name) for name in rows.column_names)
+        try:
+            with self._connection() as conn, conn.transaction():
+                conn.execute(_NO_TIMEOUT)
+                conn.execute(sql.SQL("CREATE TEMPORARY TABLE crm_metrics_staging (LIKE {}) ON COMMIT DROP").format(target))
+                # Text COPY: the server parses each value as its column's type (metadata
+                # arrives as JSON text and becomes jsonb; timestamps as ISO text with offset).
+                with conn.cursor().copy(sql.SQL("COPY crm_metrics_staging ({}) FROM STDIN").format(columns)) as copy:
+                    for row in zip(*(column.to_pylist() for column in rows.columns), strict=True):
+                        copy.write_row(row)
+                conn.execute(sql.SQL("DELETE FROM {} WHERE id IN (SELECT id FROM crm_metrics_staging)").format(target))
+                conn.execute(sql.SQL("INSERT INTO {} ({}) SELECT {} FROM crm_metrics_staging").format(target, columns, columns))
+                # Fresh planner statistics after a bulk load ("Populating a Database: Run
+                # ANALYZE Afterwards", PostgreSQL docs): autovacuum may take a minute, and until
+                # then the planner can pick nested loops that rerun a window per conversation.
+                conn.execute(sql.SQL("ANALYZE {}").format(target))
+        except (psycopg.DataError, psycopg.IntegrityError) as error:
+            # Values the loader accepts but PostgreSQL cannot store: a NUL character in text
+            # or JSON, or a constraint of an existing table. COPY's context names the row.
+            raise LoadError(f"PostgreSQL refused the rows for {table}; nothing was written: {self._masked(error)}") from error
+
+    def rebuild(self, derived: Sequence[Derived]) -> None:
+        _no_derived(derived)
+
+    def ping(self) -> None:
+        self._read("SELECT 1", ())
+
+    def close(self) -> None:
+        self._pool.close()
+
+    def _probe(self) -> str | None:
+        """Why a connection cannot be made right now (one direct attempt), or None."""
+        try:
+            psycopg.connect(**self._params).close()
+        except psycopg.Error as error:
+            return self._masked(error)
+        return None
+
+    def _masked(self, error: Exception) -> str:
+        """libpq's message on one line, without the password."""
+        text = " ".join(str(error).split())
+        return text.replace(self._password, "***") if self._password else text
+
+
+def _no_derived(derived: Sequence[Derived]) -> None:
+    # The derived tables (conversation_facts, message_facts) are the embedded store's layout,
+    # with DuckDB-only SQL; on PostgreSQL the queries read the seed's tables, which other
+    # writers keep current. `init-db` never makes them here.
+    if derived:
+        names = ", ".join(table for table, _ in derived)
+        raise ConfigError(f"{names}: derived tables are DuckDB's layout and not supported on PostgreSQL; drop them")
+
+
+class _ConnectionLost(BackendUnavailable):
+    """The server closed a pooled connection under a statement."""
+
+
+def mask_password(url: str) -> str:
+    """The URL with its password (in the user part or a `password=` parameter) as `***`."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # e.g. an unclosed IPv6 bracket: show only the scheme
+        return f"{url.partition(':')[0]}://***"
+    netloc = parts.netloc
+    if "@" in netloc:
+        userinfo, _, hostinfo = netloc.rpartition("@")
+        user, colon, _ = userinfo.partition(":")
+        netloc = f"{user}{':***' if colon else ''}@{hostinfo}"
+    query = _PASSWORD_PARAMETER.sub(r"\1***", parts.query)
+    return urlunsplit(parts._replace(netloc=netloc, query=query))
+
+
+def _where(params: Mapping[str, str]) -> str:
+    """`host:port/db` of a connection, with libpq's defaults."""
+    host = params.get("host") or params.get("hostaddr") or "localhost"
+    return f"{host}:{params.get('port') or 5432}/{params.get('dbname') or params.get('user') or 'postgres'}"

@@ -1,0 +1,39 @@
+-- The seed's tables for PostgreSQL. Timestamps are instants (timestamptz); metadata is jsonb,
+-- which the queries read with `#>>` (a json column works too). Ids are text; the queries
+-- order message ids with COLLATE "C" themselves, so any database collation gives the
+-- contract's byte order. No primary keys: `crm-metrics load` replaces rows by id itself,
+-- and an existing seed database may hold keys of its own.
+CREATE TABLE IF NOT EXISTS tenants (
+  id text NOT NULL,
+  name text NOT NULL,
+  timezone text
+);
+
+CREATE TABLE IF NOT EXISTS conversations (
+  id text NOT NULL,
+  tenant_id text NOT NULL,
+  outlet_id text,
+  customer_phone text NOT NULL,
+  status text NOT NULL,
+  started_at timestamptz NOT NULL,
+  ended_at timestamptz,
+  last_message_at timestamptz
+);
+
+CREATE TABLE IF NOT EXISTS messages (
+  id text NOT NULL,
+  conversation_id text NOT NULL,
+  sender_type text NOT NULL,
+  sender_id text,
+  content text NOT NULL,
+  "timestamp" timestamptz NOT NULL,
+  metadata jsonb
+);
+
+-- Every query scopes by tenant and range on conversations, joins messages by conversation
+-- and orders a conversation's messages by time; `load` deletes by id.
+CREATE INDEX IF NOT EXISTS tenants_id ON tenants (id);
+CREATE INDEX IF NOT EXISTS conversations_id ON conversations (id);
+CREATE INDEX IF NOT EXISTS conversations_tenant_started ON conversations (tenant_id, started_at);
+CREATE INDEX IF NOT EXISTS messages_id ON messages (id);
+CREATE INDEX IF NOT EXISTS messages_conversation_timestamp ON messages (conversation_id, "timestamp");

@@ -1,0 +1,677 @@
+"""The PostgreSQL executor: connection errors, session settings, timeouts, recovery, loading;
+and the HTTP server over it (503 while the server is away, the same bodies as on DuckDB).
+
+The metrics themselves are checked on PostgreSQL by the conformance suite (the `engine`
+fixture); this module holds what only this executor does. Every test talks to the server at
+CRM_TEST_POSTGRES_URL, in a schema of its own, and cuts its own connections only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import secrets
+import socket
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import astuple
+from decimal import Decimal
+from urllib.parse import urlsplit
+
+import psycopg
+import pytest
+import sqlglot
+from psycopg import sql
+from starlette.testclient import TestClient
+
+from crm_metrics import (
+    BackendUnavailable,
+    ConfigError,
+    LoadError,
+    Metrics,
+    QueryTimeout,
+    Settings,
+    demo,
+)
+from crm_metrics.compiler import compile_sql
+from crm_metrics.executors import connect
+from crm_metrics.executors.postgres import PostgresExecutor, mask_password
+from crm_metrics.query import CompiledQuery, Field
+from crm_metrics.render import render_sql
+from server import ServerConfig, create_app
+from tests.engines import (
+    FIXED_NOW,
+    POSTGRES_URL,
+    DuckDBEngine,
+    PostgresEngine,
+    with_option,
+)
+from tests.server.support import ROWS, TENANT_A, assert_error
+
+TENANT = "00000000-0000-4000-8000-000000000001"
+
+
+@pytest.fixture(scope="module")
+def postgres() -> Iterator[PostgresEngine]:
+    engine = PostgresEngine()
+    engine.start()
+    yield engine
+    engine.stop()
+
+
+@pytest.fixture
+def metrics(postgres: PostgresEngine) -> Metrics:
+    return postgres.fresh()
+
+
+def raw(text: str, *columns: tuple[str, str]) -> CompiledQuery:
+    """A hand-written postgres query (no parameters) for the executor to run."""
+    return CompiledQuery(
+        name="raw",
+        dialect="postgres",
+        sql=text,
+        params=(),
+        columns=tuple(Field(name, type_, "") for name, type_ in columns),
+        tree=sqlglot.parse_one("SELECT 1"),
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def url_with(url: str, **params: str) -> str:
+    """`url` with extra libpq parameters."""
+    joiner = "&" if urlsplit(url).query else "?"
+    return url + joiner + "&".join(f"{key}={value}" for key, value in params.items())
+
+
+def conversation(id_: str, started: str, **extra: object) -> dict[str, object]:
+    return {"id": id_, "tenant_id": TENANT, "customer_phone": "+1", "status": "resolved", "started_at": started, **extra}
+
+
+def message(id_: str, at: str, sender: str = "customer", **extra: object) -> dict[str, object]:
+    return {"id": id_, "conversation_id": "c1", "sender_type": sender, "content": "hi", "timestamp": at, **extra}
+
+
+# -- the URL and start-up ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "masked"),
+    [
+        ("postgresql://crm:s3cret@db.internal:5433/crm", "postgresql://crm:***@db.internal:5433/crm"),
+        ("postgres://crm:p@ss@db/crm?sslmode=require", "postgres://crm:***@db/crm?sslmode=require"),
+        ("postgresql://crm@db/crm?password=s3cret&sslmode=require", "postgresql://crm@db/crm?password=***&sslmode=require"),
+        ("postgresql://db/crm", "postgresql://db/crm"),
+    ],
+)
+def test_mask_password(url: str, masked: str) -> None:
+    assert mask_password(url) == masked
+
+
+@pytest.mark.parametrize("scheme", ["postgresql", "postgres"])
+def test_unreachable_at_start_names_the_host_and_masks_the_password(scheme: str) -> None:
+    port = free_port()
+    url = f"{scheme}://crm:s3cret@127.0.0.1:{port}/analytics"
+    with pytest.raises(BackendUnavailable) as caught:
+        Metrics.connect(settings=Settings(database_url=url))
+    message = str(caught.value)
+    assert f"127.0.0.1:{port}/analytics" in message
+    assert "Connection refused" in message
+    assert "s3cret" not in message
+
+
+def test_a_missing_database_is_named(postgres: PostgresEngine) -> None:
+    url = url_with(POSTGRES_URL.rsplit("/", 1)[0] + "/crm_metrics_no_such_db", connect_timeout="2")
+    with pytest.raises(BackendUnavailable, match='database "crm_metrics_no_such_db" does not exist'):
+        connect(url)
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("postgresql://crm:s3cret@db/crm?bogus=1", "postgresql://crm:***@db/crm?bogus=1"),
+        ("postgresql://crm:s3cret@[::1/crm", "postgresql://***"),
+    ],
+)
+def test_an_invalid_url_is_a_config_error_without_the_password(url: str, shown: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(shown)) as caught:
+        connect(url)
+    assert "s3cret" not in str(caught.value)
+
+
+def test_missing_tables_and_other_schemas_say_what_to_do(postgres: PostgresEngine) -> None:
+    metrics = Metrics.connect(settings=Settings(database_url=with_option(postgres.url, "-csearch_path=crm_test_nowhere")))
+    try:
+        with pytest.raises(BackendUnavailable, match=r'relation "\w+" does not exist \(create the tables with `crm-metrics init-db`'):
+            metrics.summary(TENANT, "2025-11-01", "2025-11-01")
+        with pytest.raises(BackendUnavailable, match=r'relation "conversations" does not exist \(create the tables'):
+            metrics.load_rows("conversations", [conversation("c1", "2025-11-01T10:00:00Z")])
+    finally:
+        metrics.close()
+    metrics = postgres.fresh()
+    metrics.executor.run_script("ALTER TABLE messages ALTER COLUMN metadata TYPE text")
+    try:
+        with pytest.raises(BackendUnavailable, match=r"operator does not exist: text #>> .*metadata as jsonb or json"):
+            metrics.summary(TENANT, "2025-11-01", "2025-11-01")
+    finally:
+        metrics.executor.run_script("ALTER TABLE messages ALTER COLUMN metadata TYPE jsonb USING metadata::jsonb")
+
+
+def test_description_hides_the_password(postgres: PostgresEngine) -> None:
+    url = url_with(postgres.url, password="s3cret")
+    executor = connect(url)
+    try:
+        assert executor.dialect == "postgres"
+        assert "s3cret" not in executor.description
+        assert "password=***" in executor.description
+    finally:
+        executor.close()
+
+
+# -- sessions ------------------------------------------------------------------------------
+
+
+TIMESTAMP_COLUMNS = {"conversations": ("started_at", "ended_at", "last_message_at"), "messages": ("timestamp",)}
+
+
+def _retype_timestamps(executor: PostgresExecutor, type_: str) -> None:
+    for table, columns in TIMESTAMP_COLUMNS.items():
+        changes = ", ".join(f'ALTER COLUMN "{c}" TYPE {type_} USING "{c}" AT TIME ZONE \'UTC\'' for c in columns)
+        executor.run_script(f"ALTER TABLE {table} {changes}")
+
+
+def test_sessions_are_pinned_to_utc_whatever_the_server_default(postgres: PostgresEngine) -> None:
+    # A seed database may store naive `timestamp` columns, which the contract reads as UTC;
+    # converting them follows the session TimeZone, and a role or database default of another
+    # zone (here through libpq options) must not leak in (dialect-traps.md).
+    metrics = postgres.fresh({
+        "conversations": [conversation("c1", "2025-11-01T22:30:00Z")],
+        "messages": [message("m1", "2025-11-01T22:30:00Z")],
+    })
+    _retype_timestamps(metrics.executor, "timestamp")
+    executor = PostgresExecutor(with_option(postgres.url, "-cTimeZone=America/Santiago"))
+    try:
+        assert executor.fetch(raw("SHOW TimeZone", ("zone", "STRING")), {}) == [("UTC",)]
+        local = Metrics(executor, metrics.settings, clock=lambda: FIXED_NOW)
+        dashboard = local.dashboard(TENANT, "2025-11-01", "2025-11-02", tz="UTC")
+        assert [(d.date.isoformat(), d.total_conversations) for d in dashboard.conversations] == [("2025-11-01", 1), ("2025-11-02", 0)]
+        assert [(d.date.isoformat(), d.total_messages) for d in dashboard.messages] == [("2025-11-01", 1), ("2025-11-02", 0)]
+    finally:
+        executor.close()
+        _retype_timestamps(metrics.executor, "timestamptz")
+
+
+def test_sessions_do_not_jit_compile(postgres: PostgresEngine) -> None:
+    # A dashboard's estimated cost crosses jit_above_cost although it reads few rows: JIT
+    # compiling would cost about a second per query.
+    assert postgres.executor.fetch(raw("SHOW jit", ("jit", "STRING")), {}) == [("off",)]
+
+
+@pytest.mark.parametrize("granularity", ["day", "week", "month"])
+def test_rendered_sql_does_not_depend_on_the_session_timezone(postgres: PostgresEngine, granularity: str) -> None:
+    # `crm-metrics render --inline` prints SQL for a console, whose session may be in any
+    # zone. America/Santiago has no midnight on 2024-09-08 (DST): day arithmetic in
+    # timestamptz loses that day (crm_metrics/dialects.py, _zoneless_dates).
+    days = [f"2024-09-{day:02}T12:00:00Z" for day in range(3, 10)]
+    metrics = postgres.fresh({
+        "conversations": [conversation(f"c{i}", at) for i, at in enumerate(days)],
+        "messages": [message(f"m{i}", at) for i, at in enumerate(days)],
+    })
+    params = {"tenant_id": TENANT, "start_date": "2024-09-03", "end_date": "2024-09-09", "tz": "UTC", "granularity": granularity}
+    expected = metrics.dashboard(TENANT, "2024-09-03", "2024-09-09", tz="UTC", granularity=granularity)
+    with psycopg.connect(with_option(postgres.url, "-cTimeZone=America/Santiago")) as conn:
+        for name, series in (("conversation_metrics", expected.conversations), ("message_metrics", expected.messages)):
+            rows = conn.execute(render_sql(name, "postgres", params, style="inline")).fetchall()
+            answer = compile_sql(name, "postgres", granularity=granularity).normalise(rows)
+            assert answer == [astuple(row) for row in series]
+    assert sum(row.total_conversations for row in expected.conversations) == len(days)
+    assert len(expected.conversations) == {"day": 7, "week": 2, "month": 1}[granularity]
+
+
+def test_threads_share_one_executor(postgres: PostgresEngine) -> None:
+    metrics = postgres.fresh({
+        "conversations": [conversation(f"c{i}", f"2025-11-01T{i:02}:00:00Z") for i in range(12)],
+        "messages": [message(f"m{i}", f"2025-11-01T{i:02}:00:00Z") for i in range(12)],
+    })
+    expected = metrics.summary(TENANT, "2025-11-01", "2025-11-01")
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        answers = list(pool.map(lambda _: metrics.summary(TENANT, "2025-11-01", "2025-11-01"), range(64)))
+    assert answers == [expected] * 64 and expected.total_conversations == 12
+
+
+def test_statement_timeout_raises_query_timeout_and_the_pool_goes_on(postgres: PostgresEngine) -> None:
+    executor = PostgresExecutor(postgres.url, timeout=0.2)
+    try:
+        with pytest.raises(QueryTimeout):
+            executor.fetch(raw("SELECT pg_sleep(5)", ("slept", "STRING")), {})
+        assert executor.fetch(raw("SELECT 1", ("one", "INT64")), {}) == [(1,)]
+    finally:
+        executor.close()
+
+
+def test_loads_and_ddl_are_not_cut_by_the_query_timeout(postgres: PostgresEngine) -> None:
+    postgres.fresh()
+    executor = PostgresExecutor(postgres.url, timeout=0.001)
+    try:
+        executor.run_script("SELECT pg_sleep(0.05)")
+        Metrics(executor).load_rows("messages", [message(f"m{i}", "2025-11-01T10:00:00Z") for i in range(20_000)])
+        with pytest.raises(QueryTimeout):
+            executor.fetch(raw("SELECT count(*) FROM messages, pg_sleep(0.05)", ("n", "INT64")), {})
+    finally:
+        executor.close()
+
+
+def test_read_only_refuses_writes(postgres: PostgresEngine) -> None:
+    executor = connect(postgres.url, read_only=True)
+    try:
+        with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
+            executor.run_script("CREATE TABLE crm_metrics_read_only_probe (x int)")
+        assert executor.has_table("messages")
+    finally:
+        executor.close()
+
+
+# -- schema and loading --------------------------------------------------------------------
+
+
+def test_init_db_is_idempotent_and_creates_the_indexes(postgres: PostgresEngine, metrics: Metrics) -> None:
+    metrics.init_db()
+    metrics.init_db()
+    rows = metrics.executor.fetch(
+        raw(
+            "SELECT indexname FROM pg_indexes WHERE schemaname = current_schema() ORDER BY indexname",
+            ("name", "STRING"),
+        ),
+        {},
+    )
+    assert {"conversations_tenant_started", "messages_conversation_timestamp"} <= {name for (name,) in rows}
+    types = metrics.executor.fetch(
+        raw(
+            "SELECT column_name, data_type FROM information_schema.columns"
+            " WHERE table_schema = current_schema() AND table_name = 'messages'"
+            " AND column_name IN ('timestamp', 'metadata') ORDER BY column_name",
+            ("column", "STRING"),
+            ("type", "STRING"),
+        ),
+        {},
+    )
+    assert types == [("metadata", "jsonb"), ("timestamp", "timestamp with time zone")]
+    assert metrics.executor.has_table("tenants")
+    assert not metrics.executor.has_table("crm_metrics_no_such_table")
+
+
+def test_derived_tables_are_refused(metrics: Metrics) -> None:
+    # The facts layout is DuckDB's; tables of those names must not half-work here.
+    metrics.executor.run_script("CREATE TABLE conversation_facts (x int); CREATE TABLE message_facts (x int)")
+    try:
+        facts = Metrics(metrics.executor, metrics.settings)
+        assert facts.layout == "facts"
+        with pytest.raises(ConfigError, match="conversation_facts, message_facts: derived tables are DuckDB's layout"):
+            facts.load_rows("conversations", [conversation("c1", "2025-11-01T10:00:00Z")])
+        with pytest.raises(ConfigError, match="not supported on PostgreSQL"):
+            facts.refresh()
+    finally:
+        metrics.executor.run_script("DROP TABLE conversation_facts; DROP TABLE message_facts")
+
+
+def test_replace_rows_copies_json_and_replaces_by_id(metrics: Metrics) -> None:
+    executor = metrics.executor
+    metrics.load_rows("messages", [
+        message("m1", "2025-11-01T10:00:00Z", metadata={"tokens_used": 5, "nested": {"a": [1, "%s"]}}),
+        message("m2", "2025-11-01T10:00:01+07:00", metadata=[1, 2]),
+        message("m3", "2025-11-01T10:00:02", metadata=None, content="100% %(x)s \\N \t tab"),
+    ])
+    metrics.load_rows("messages", [message("m1", "2025-11-01T11:00:00Z", metadata='"replaced"')])
+    rows = executor.fetch(
+        raw(
+            "SELECT id, jsonb_typeof(metadata), metadata::text, \"timestamp\", content FROM messages ORDER BY id",
+            ("id", "STRING"), ("kind", "STRING"), ("metadata", "STRING"), ("at", "TIMESTAMP"), ("content", "STRING"),
+        ),
+        {},
+    )
+    assert rows == [
+        ("m1", "string", '"replaced"', dt.datetime(2025, 11, 1, 11, tzinfo=dt.UTC), "hi"),
+        ("m2", "array", "[1, 2]", dt.datetime(2025, 11, 1, 3, 0, 1, tzinfo=dt.UTC), "hi"),
+        ("m3", None, None, dt.datetime(2025, 11, 1, 10, 0, 2, tzinfo=dt.UTC), "100% %(x)s \\N \t tab"),
+    ]
+
+
+def test_a_load_refreshes_planner_statistics(metrics: Metrics) -> None:
+    metrics.load_rows("conversations", [conversation(f"c{i}", "2025-11-01T10:00:00Z") for i in range(500)])
+    (estimate,) = metrics.executor.fetch(
+        raw("SELECT reltuples::bigint FROM pg_class WHERE oid = 'conversations'::regclass", ("rows", "INT64")), {}
+    )
+    assert estimate == (500,)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        message("m9", "2025-11-01T10:00:00Z", content="nul \x00 byte"),
+        message("m9", "2025-11-01T10:00:00Z", metadata={"text": "nul \x00 byte"}),
+    ],
+    ids=["nul-in-text", "nul-in-jsonb"],
+)
+def test_replace_rows_is_all_or_nothing(metrics: Metrics, bad: dict[str, object]) -> None:
+    # PostgreSQL cannot store NUL characters; the loader accepts them (DuckDB can). The
+    # server refuses the batch in COPY, after the good row went in: nothing may remain.
+    metrics.load_rows("messages", [message("m1", "2025-11-01T10:00:00Z", content="before")])
+    with pytest.raises(LoadError, match="messages; nothing was written"):
+        metrics.load_rows("messages", [message("m1", "2025-11-01T10:00:00Z", content="after"), bad])
+    rows = metrics.executor.fetch(raw("SELECT id, content FROM messages ORDER BY id", ("id", "STRING"), ("c", "STRING")), {})
+    assert rows == [("m1", "before")]
+
+
+def test_replace_rows_rolls_back_the_delete_when_the_insert_fails(metrics: Metrics) -> None:
+    # A seed database may have constraints of its own. Here the INSERT fails after the DELETE
+    # of m1 ran: the transaction must bring m1 back as it was.
+    executor = metrics.executor
+    metrics.load_rows("messages", [message("m1", "2025-11-01T10:00:00Z", content="before")])
+    executor.run_script("ALTER TABLE messages ADD CONSTRAINT crm_test_no_forbidden CHECK (content <> 'forbidden')")
+    try:
+        with pytest.raises(LoadError, match="crm_test_no_forbidden"):
+            metrics.load_rows("messages", [
+                message("m1", "2025-11-01T10:00:00Z", content="after"),
+                message("m2", "2025-11-01T10:00:00Z", content="forbidden"),
+            ])
+    finally:
+        executor.run_script("ALTER TABLE messages DROP CONSTRAINT crm_test_no_forbidden")
+    rows = executor.fetch(raw("SELECT id, content FROM messages ORDER BY id", ("id", "STRING"), ("c", "STRING")), {})
+    assert rows == [("m1", "before")]
+
+
+def test_replace_rows_works_with_a_primary_key(metrics: Metrics) -> None:
+    # Existing seed tables usually have `id` as primary key: delete-then-insert of the same
+    # id in one transaction is fine on PostgreSQL.
+    executor = metrics.executor
+    executor.run_script("ALTER TABLE messages ADD CONSTRAINT crm_test_pk PRIMARY KEY (id)")
+    try:
+        metrics.load_rows("messages", [message("m1", "2025-11-01T10:00:00Z", content="before")])
+        metrics.load_rows("messages", [message("m1", "2025-11-01T10:00:00Z", content="after"), message("m2", "2025-11-01T10:00:00Z")])
+        rows = executor.fetch(raw("SELECT id, content FROM messages ORDER BY id", ("id", "STRING"), ("c", "STRING")), {})
+    finally:
+        executor.run_script("ALTER TABLE messages DROP CONSTRAINT crm_test_pk")
+    assert rows == [("m1", "after"), ("m2", "hi")]
+
+
+def test_uuid_ids_through_text_views(postgres: PostgresEngine) -> None:
+    # The recipe of docs/postgres.md for a seed database whose ids are `uuid`: views that
+    # cast them to text, in a schema put first on the search_path.
+    suffix = secrets.token_hex(4)
+    views_name = f"crm_test_views_{suffix}"
+    app, views = sql.Identifier(f"crm_test_app_{suffix}"), sql.Identifier(views_name)
+    conversation_id, other = "11111111-1111-4111-8111-111111111111", "22222222-2222-4222-8222-222222222222"
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE SCHEMA {}; CREATE SCHEMA {}").format(app, views))
+    try:
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as conn, conn.transaction():
+            conn.execute(sql.SQL("SET LOCAL search_path = {}").format(app))
+            conn.execute(
+                "CREATE TABLE conversations (id uuid PRIMARY KEY, tenant_id uuid NOT NULL, outlet_id uuid,"
+                " customer_phone text NOT NULL, status text NOT NULL, started_at timestamptz NOT NULL,"
+                " ended_at timestamptz, last_message_at timestamptz)"
+            )
+            conn.execute(
+                "CREATE TABLE messages (id uuid PRIMARY KEY, conversation_id uuid NOT NULL REFERENCES conversations,"
+                " sender_type text NOT NULL, sender_id uuid, content text NOT NULL, \"timestamp\" timestamptz NOT NULL,"
+                " metadata jsonb)"
+            )
+            conn.execute(
+                "INSERT INTO conversations VALUES (%s, %s, NULL, '+1', 'resolved', '2025-11-01T10:00Z', NULL, NULL)",
+                (conversation_id, TENANT),
+            )
+            conn.execute(
+                "INSERT INTO messages VALUES (gen_random_uuid(), %s, 'customer', NULL, 'hi', '2025-11-01T10:00Z', NULL),"
+                " (%s, %s, 'llm', NULL, 'hi', '2025-11-01T10:00:05Z', %s)",
+                (conversation_id, other, conversation_id, psycopg.types.json.Jsonb({"tokens_used": 10})),
+            )
+            conn.execute(sql.SQL(
+                "CREATE VIEW {views}.conversations AS SELECT id::text AS id, tenant_id::text AS tenant_id,"
+                " outlet_id::text AS outlet_id, customer_phone, status, started_at, ended_at, last_message_at"
+                " FROM {app}.conversations"
+            ).format(views=views, app=app))
+            conn.execute(sql.SQL(
+                "CREATE VIEW {views}.messages AS SELECT id::text AS id, conversation_id::text AS conversation_id,"
+                " sender_type, sender_id::text AS sender_id, content, \"timestamp\", metadata FROM {app}.messages"
+            ).format(views=views, app=app))
+        metrics = Metrics.connect(settings=Settings(database_url=with_option(POSTGRES_URL, f"-csearch_path={views_name}")))
+        try:
+            summary = metrics.summary(TENANT, "2025-11-01", "2025-11-01")
+        finally:
+            metrics.close()
+        assert (summary.total_conversations, summary.total_messages, summary.average_response_time_seconds) == (1, 2, 5.0)
+        assert summary.tenant_name is None  # no tenants table or view: fine
+    finally:
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP SCHEMA {} CASCADE; DROP SCHEMA {} CASCADE").format(views, app))
+
+
+# -- result types --------------------------------------------------------------------------
+
+
+def test_numeric_results_leave_as_int_and_float(postgres: PostgresEngine) -> None:
+    # Trap: PostgreSQL returns SUM(bigint) and AVG as numeric, which psycopg reads as
+    # Decimal; Decimal must never reach the models or JSON (dialect-traps.md).
+    metrics = postgres.fresh({
+        "conversations": [conversation("c1", "2025-11-01T10:00:00Z", ended_at="2025-11-01T10:00:10Z")],
+        "messages": [
+            message("m1", "2025-11-01T10:00:00Z"),
+            message("m2", "2025-11-01T10:00:01Z", "llm", metadata={"tokens_used": 7}),
+        ],
+    })
+    query = compile_sql("cost_metrics", "postgres")
+    values = {
+        "tenant_id": TENANT, "start_date": dt.date(2025, 11, 1), "end_date": dt.date(2025, 11, 1), "tz": "UTC",
+        "range_start": dt.datetime(2025, 11, 1, tzinfo=dt.UTC), "range_end": dt.datetime(2025, 11, 2, tzinfo=dt.UTC),
+        "llm_price_per_million_tokens": 0.15, "whatsapp_price_per_message": 0.01,
+    }
+    with psycopg.connect(postgres.url) as conn:
+        (driver_row,) = conn.execute(query.sql, query.bind(values)).fetchall()
+    assert isinstance(driver_row[2], Decimal)  # the normalisation below is not idle
+    (row,) = metrics.executor.fetch(query, values)
+    assert row[2] == 7 and type(row[2]) is int
+    assert all(type(value) is float for value in row[3:])
+    summary = metrics.summary(TENANT, "2025-11-01", "2025-11-01")
+    assert type(summary.average_response_time_seconds) is float and summary.average_response_time_seconds == 1.0
+    assert type(summary.total_messages) is int
+
+
+def test_id_order_is_bytewise_whatever_the_column_collation(postgres: PostgresEngine) -> None:
+    # Trap: ORDER BY id follows the column's collation; under ICU 'en' 'm1' sorts before 'M1',
+    # in byte order after. The queries compare ids under COLLATE "C" (crm_metrics/dialects.py),
+    # so a seed database with a linguistic collation still gives the contract's order.
+    metrics = postgres.fresh()
+    metrics.executor.run_script('ALTER TABLE messages ALTER COLUMN id TYPE text COLLATE "en-x-icu"')
+    try:
+        metrics.load_rows("conversations", [conversation("c1", "2025-11-01T10:00:00Z")])
+        metrics.load_rows("messages", [
+            message("M1", "2025-11-01T10:00:00Z", "customer"),
+            message("m1", "2025-11-01T10:00:00Z", "llm"),
+            message("z1", "2025-11-01T10:00:10Z", "llm"),
+        ])
+        ordered = metrics.executor.fetch(raw("SELECT id FROM messages ORDER BY id", ("id", "STRING")), {})
+        assert [i for (i,) in ordered] == ["m1", "M1", "z1"]  # the column's own order differs
+        # Byte order: M1 (customer) then m1 (llm) at the same instant: a reply after 0 s.
+        assert metrics.summary(TENANT, "2025-11-01", "2025-11-01").average_response_time_seconds == 0.0
+    finally:
+        metrics.executor.run_script('ALTER TABLE messages ALTER COLUMN id TYPE text COLLATE "default"')
+
+
+# -- failures while serving ----------------------------------------------------------------
+
+
+def _backends(application: str) -> list[int]:
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+        rows = conn.execute("SELECT pid FROM pg_stat_activity WHERE application_name = %s", (application,)).fetchall()
+    return [pid for (pid,) in rows]
+
+
+def test_terminated_backends_are_replaced(postgres: PostgresEngine) -> None:
+    application = f"crm-test-{secrets.token_hex(4)}"
+    metrics = postgres.fresh({"conversations": [conversation("c1", "2025-11-01T10:00:00Z")]})
+    executor = PostgresExecutor(url_with(postgres.url, application_name=application))
+    try:
+        served = Metrics(executor, metrics.settings, clock=lambda: FIXED_NOW)
+        assert served.summary(TENANT, "2025-11-01", "2025-11-01").total_conversations == 1
+        pids = _backends(application)
+        assert pids
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+            for pid in pids:
+                conn.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        # Every pooled connection is dead now; the next calls get new ones.
+        assert served.summary(TENANT, "2025-11-01", "2025-11-01").total_conversations == 1
+        executor.ping()
+        assert set(_backends(application)).isdisjoint(pids)
+    finally:
+        executor.close()
+
+
+class Proxy:
+    """A TCP proxy on a free loopback port to PostgreSQL, which a test can cut and restore."""
+
+    def __init__(self, target: tuple[str, int]) -> None:
+        self.target = target
+        self.port = free_port()
+        self._sockets: list[socket.socket] = []
+        self._stopped = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._stopped.clear()
+        listener = socket.create_server(("127.0.0.1", self.port))
+        listener.settimeout(0.05)
+        self._thread = threading.Thread(target=self._accept, args=(listener,), daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Refuse new connections and cut the open ones, like a server that went away."""
+        self._stopped.set()
+        if self._thread:
+            self._thread.join()
+        for sock in self._sockets:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            sock.close()
+        self._sockets.clear()
+
+    def _accept(self, listener: socket.socket) -> None:
+        with listener:
+            while not self._stopped.is_set():
+                try:
+                    client, _ = listener.accept()
+                except TimeoutError:
+                    continue
+                client.settimeout(None)
+                upstream = socket.create_connection(self.target)
+                self._sockets += [client, upstream]
+                for source, sink in ((client, upstream), (upstream, client)):
+                    threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()
+
+    @staticmethod
+    def _pump(source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+
+
+@pytest.fixture
+def proxy() -> Iterator[Proxy]:
+    parts = urlsplit(POSTGRES_URL)
+    proxy = Proxy((parts.hostname or "127.0.0.1", parts.port or 5432))
+    proxy.start()
+    yield proxy
+    proxy.stop()
+
+
+def test_unreachable_while_serving_then_recovers(postgres: PostgresEngine, proxy: Proxy) -> None:
+    metrics = postgres.fresh({"conversations": [conversation("c1", "2025-11-01T10:00:00Z")]})
+    parts = urlsplit(postgres.url)
+    through = parts._replace(netloc=f"{parts.username or 'postgres'}@127.0.0.1:{proxy.port}").geturl()
+    executor = PostgresExecutor(through, connect_timeout=1)
+    try:
+        served = Metrics(executor, metrics.settings, clock=lambda: FIXED_NOW)
+        assert served.summary(TENANT, "2025-11-01", "2025-11-01").total_conversations == 1
+
+        proxy.stop()
+        with pytest.raises(BackendUnavailable, match=f"127.0.0.1:{proxy.port}/") as caught:
+            served.summary(TENANT, "2025-11-01", "2025-11-01")
+        assert "Connection refused" in str(caught.value)
+        with pytest.raises(BackendUnavailable):
+            executor.ping()
+
+        proxy.start()
+        # Back by itself: no new executor, no restart.
+        assert served.summary(TENANT, "2025-11-01", "2025-11-01").total_conversations == 1
+        executor.ping()
+    finally:
+        executor.close()
+
+
+# -- the HTTP server on PostgreSQL ---------------------------------------------------------
+
+DASHBOARD, SUMMARY = "/api/v1/metrics/dashboard", "/api/v1/metrics/summary"
+
+
+def test_server_says_503_while_postgres_is_away_and_recovers(
+    postgres: PostgresEngine, proxy: Proxy, caplog: pytest.LogCaptureFixture
+) -> None:
+    metrics = postgres.fresh(ROWS)
+    parts = urlsplit(postgres.url)
+    # Trust authentication ignores the password; it is there to be masked.
+    through = parts._replace(netloc=f"{parts.username or 'postgres'}:s3cret@127.0.0.1:{proxy.port}").geturl()
+    served = Metrics(PostgresExecutor(through, connect_timeout=1), metrics.settings, clock=lambda: FIXED_NOW)
+    headers = {"X-Tenant-Id": TENANT_A}
+    query = "?start_date=2025-11-01&end_date=2025-11-04"
+    with TestClient(create_app(served, ServerConfig(cache_ttl_seconds=0))) as client:
+        assert client.get("/health").json()["database"] == "connected"
+        before = client.get(SUMMARY + query, headers=headers)
+        assert before.status_code == 200
+
+        proxy.stop()
+        health = client.get("/health")
+        assert (health.status_code, health.json()["status"], health.json()["database"]) == (503, "unhealthy", "disconnected")
+        assert_error(client.get(SUMMARY + query, headers=headers), 503, "backend_unavailable")
+        # The body stays generic; the log names the server, without the password.
+        (logged,) = [r.getMessage() for r in caplog.records if r.name == "server.errors"]
+        assert f"PostgreSQL at 127.0.0.1:{proxy.port}/" in logged and "s3cret" not in caplog.text
+
+        proxy.start()
+        # Back by itself: the same app, the same pool.
+        assert client.get(SUMMARY + query, headers=headers).content == before.content
+        assert client.get("/health").json()["database"] == "connected"
+    served.close()
+
+
+def test_server_bodies_are_the_same_on_postgres_and_duckdb(postgres: PostgresEngine) -> None:
+    today, now = dt.date(2025, 11, 4), dt.datetime(2025, 11, 5, 17, 0, tzinfo=dt.UTC)
+    duckdb = DuckDBEngine()
+    duckdb.start()
+    try:
+        bodies = []
+        for engine in (duckdb, postgres):
+            metrics = engine.fresh(clock=lambda: now)
+            demo.write(metrics, today=today, days=7)
+            with TestClient(create_app(metrics, ServerConfig(cache_ttl_seconds=0))) as client:
+                bodies.append([
+                    client.get(path, headers={"X-Tenant-Id": tenant.id}).content
+                    for tenant in demo.TENANTS
+                    for path in (
+                        f"{DASHBOARD}?start_date=2025-10-29&end_date=2025-11-04",
+                        f"{DASHBOARD}?start_date=2025-10-01&end_date=2025-11-04&granularity=week",
+                        f"{DASHBOARD}?start_date=2025-10-01&end_date=2025-11-04&granularity=month&tz=UTC",
+                        f"{SUMMARY}?start_date=2025-10-29&end_date=2025-11-04",
+                    )
+                ])
+    finally:
+        duckdb.stop()
+    assert all(body.startswith(b'{"tenant_id"') for body in bodies[0])
+    assert bodies[1] == bodies[0]
