@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -12,7 +13,7 @@ import sqlglot
 from crm_metrics import BackendUnavailable, Metrics, QueryTimeout
 from crm_metrics.errors import ConfigError
 from crm_metrics.executors import connect, duckdb_path
-from crm_metrics.executors.duckdb import DuckDBExecutor
+from crm_metrics.executors.duckdb import _WATCHDOG, DuckDBExecutor
 from crm_metrics.query import CompiledQuery, Field
 from tests.engines import DuckDBEngine
 from tests.test_golden import ROWS, TENANT
@@ -93,3 +94,19 @@ def test_duckdb_urls(url: str, path: str) -> None:
 def test_bad_urls_are_config_errors(url: str) -> None:
     with pytest.raises(ConfigError):
         connect(url)
+
+
+def test_the_time_limit_survives_a_closed_database() -> None:
+    """A deadline that falls after its executor closed must not stop later time limits."""
+    closing = DuckDBExecutor(":memory:", timeout=0.05)
+    slow = _query("SELECT count(*) FROM range(100000000000) AS a(x) WHERE x % 7 = 3", (Field("n", "INT64", ""),))
+    with pytest.raises(QueryTimeout):
+        closing.fetch(slow, {})
+    cursor = closing._cursor()
+    deadline = _WATCHDOG.watch(cursor, 0.01)
+    closing.close()
+    time.sleep(0.1)
+    _WATCHDOG.release(deadline)
+    executor = DuckDBExecutor(":memory:", timeout=0.2)
+    with pytest.raises(QueryTimeout):
+        executor.fetch(slow, {})

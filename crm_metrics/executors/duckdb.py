@@ -167,7 +167,10 @@ class _Watchdog:
                 for key, (deadline, cursor) in list(self._deadlines.items()):
                     if deadline <= now:
                         del self._deadlines[key]
-                        cursor.interrupt()
+                        try:
+                            cursor.interrupt()
+                        except duckdb.Error:
+                            pass  # closed meanwhile: nothing left to stop, and this thread must live on
                 soonest = min((deadline for deadline, _ in self._deadlines.values()), default=None)
                 self._wake.wait(None if soonest is None else soonest - now)
 
