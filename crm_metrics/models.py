@@ -7,6 +7,7 @@ together), so adding a metric table means one `.sql` file and one dataclass here
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
@@ -27,6 +28,7 @@ class _Result:
         return _plain(asdict(self))  # type: ignore[call-overload]
 
     @classmethod
+    @functools.cache
     def field_names(cls) -> tuple[str, ...]:
         return tuple(f.name for f in fields(cls))  # type: ignore[arg-type]
 

@@ -88,11 +88,11 @@ class Metrics:
         names, rows = self._fetch(
             DASHBOARD_TEMPLATE, values, outlet=outlet is not None, granularity=grain, offsets=offsets is not None
         )
-        records = [dict(zip(names, row, strict=True)) for row in rows]
-        series = {
-            key: [row_type(**{f: record[f] for f in row_type.field_names()}) for record in records]
-            for key, row_type in SERIES.items()
-        }
+        position = {name: i for i, name in enumerate(names)}
+        series = {}
+        for key, row_type in SERIES.items():
+            columns = [position[f] for f in row_type.field_names()]
+            series[key] = [row_type(*[row[i] for i in columns]) for row in rows]
         return Dashboard(
             tenant_id=tenant,
             outlet_id=outlet,
