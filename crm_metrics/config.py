@@ -16,6 +16,23 @@ from crm_metrics.errors import ConfigError
 DEFAULT_DATABASE_URL = "duckdb:///crm_metrics.duckdb"
 
 
+def read_env(table: Mapping[str, Setting], environ: Mapping[str, str] | None, overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """The settings of `table` found in the environment, cast, then the non-None overrides.
+    An empty variable counts as unset; a value that does not cast names the variable."""
+    environ = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for name, setting in table.items():
+        raw = environ.get(setting.env)
+        if raw is None or raw == "":
+            continue
+        try:
+            values[name] = setting.cast(raw)
+        except ValueError:
+            raise ConfigError(f"Config '{setting.env}' has value {raw!r}: {setting.help}.") from None
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    return values
+
+
 @dataclass(frozen=True)
 class Setting:
     env: str
@@ -81,17 +98,7 @@ class Settings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
-        environ = os.environ if environ is None else environ
-        values: dict[str, Any] = {}
-        for name, setting in SETTINGS.items():
-            raw = environ.get(setting.env)
-            if raw is None or raw == "":
-                continue
-            try:
-                values[name] = setting.cast(raw)
-            except ValueError:
-                raise ConfigError(f"Config '{setting.env}' has value {raw!r}: {setting.help}.") from None
-        values.update({k: v for k, v in overrides.items() if v is not None})
+        values = read_env(SETTINGS, environ, overrides)
         if "database_url" not in values and (values.get("bigquery_project_id") or values.get("bigquery_dataset")):
             # The seed configured BigQuery with these two alone: honour them rather than
             # quietly serving the default DuckDB file (the seed's "mock data" trap).

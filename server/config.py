@@ -7,13 +7,11 @@ library reads itself). Errors name the variable and its value.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
-from crm_metrics.config import Setting
-from crm_metrics import ConfigError
+from crm_metrics.config import Setting, read_env
 
 ENVIRONMENTS = ("development", "staging", "production", "test")
 
@@ -99,18 +97,7 @@ class ServerConfig:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> ServerConfig:
-        environ = os.environ if environ is None else environ
-        values: dict[str, Any] = {}
-        for name, setting in SETTINGS.items():
-            raw = environ.get(setting.env)
-            if raw is None or raw == "":
-                continue
-            try:
-                values[name] = setting.cast(raw)
-            except ValueError:
-                raise ConfigError(f"Config '{setting.env}' has value {raw!r}: {setting.help}.") from None
-        values.update({k: v for k, v in overrides.items() if v is not None})
-        return cls(**values)
+        return cls(**read_env(SETTINGS, environ, overrides))
 
 
 assert {f.name for f in fields(ServerConfig)} == SETTINGS.keys()
