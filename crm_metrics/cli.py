@@ -84,6 +84,11 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     commands.add_parser("init-db", help="create the tables where missing", parents=[database])
+    commands.add_parser(
+        "refresh",
+        help="rebuild the embedded store's derived tables after its tables were written directly",
+        parents=[database],
+    )
 
     load = commands.add_parser("load", help="load a CSV, JSON Lines or Parquet file (all or nothing)", parents=[database])
     load.add_argument("table", choices=list(TABLES))
@@ -152,6 +157,10 @@ def run(args: argparse.Namespace) -> None:
         elif args.command == "init-db":
             metrics.init_db()
             print(f"tables ready in {metrics.executor.description}")
+        elif args.command == "refresh":
+            metrics.refresh()
+            done = "derived tables rebuilt" if metrics.layout == "facts" else "nothing to rebuild (no derived tables)"
+            print(f"{done} in {metrics.executor.description}")
         elif args.command == "load":
             metrics.init_db()
             count = metrics.write(args.table, rows)

@@ -434,3 +434,19 @@ def inlined_and_library_rows(
         console.execute("SET TimeZone = 'America/Los_Angeles'")
         rows = console.execute(sql).fetchall()
     return query.normalise(rows), expected
+
+
+def test_refresh_rebuilds_the_derived_tables_after_direct_writes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    url = f"duckdb:///{tmp_path / 'store.duckdb'}"
+    tenant = "123e4567-e89b-12d3-a456-426614174000"
+    with Metrics.connect(url) as metrics:
+        metrics.init_db()
+        metrics.executor.run_script(
+            f"INSERT INTO conversations VALUES ('c1', '{tenant}', NULL, '+1', 'resolved', "
+            "TIMESTAMPTZ '2025-11-01 10:00:00+00', NULL, NULL)"
+        )
+        assert metrics.summary(tenant, "2025-11-01", "2025-11-01").total_conversations == 0
+    assert main(["refresh", "--database-url", url]) == 0
+    assert "derived tables rebuilt" in capsys.readouterr().out
+    with Metrics.connect(url, read_only=True) as metrics:
+        assert metrics.summary(tenant, "2025-11-01", "2025-11-01").total_conversations == 1
