@@ -32,7 +32,6 @@ def parse_dialect(dialect: str | Dialect) -> Dialect:
         raise TemplateError(f"Unknown dialect {dialect!r}. Known: {known}") from None
 
 
-@functools.lru_cache(maxsize=None)
 def compile_sql(
     name: str,
     dialect: str | Dialect,
@@ -43,8 +42,13 @@ def compile_sql(
     offsets: bool = False,
 ) -> CompiledQuery:
     """The template `name` for `dialect`, in the shape (outlet filter, granularity, layout,
-    local dates by known UTC offsets) given."""
-    dialect = parse_dialect(dialect)
+    local dates by known UTC offsets) given; compiled once per process for each."""
+    # One cache key per shape, however the caller spells it (a str or a Dialect, any keyword order).
+    return _compile(name, parse_dialect(dialect), bool(outlet), granularity, layout, bool(offsets))
+
+
+@functools.lru_cache(maxsize=None)
+def _compile(name: str, dialect: Dialect, outlet: bool, granularity: str, layout: str, offsets: bool) -> CompiledQuery:
     template = templates.load(name)
     text = templates.render(name, outlet=outlet, granularity=granularity, layout=layout, offsets=offsets)
     try:
@@ -159,3 +163,8 @@ def _qualified(tree: exp.Expression, dataset: str | None) -> exp.Expression:
         return node
 
     return tree.transform(qualify)
+
+
+#: The cache behind compile_sql, for tests and diagnostics.
+compile_sql.cache_info = _compile.cache_info  # type: ignore[attr-defined]
+compile_sql.cache_clear = _compile.cache_clear  # type: ignore[attr-defined]

@@ -181,3 +181,13 @@ def test_inlined_values_are_literals(dialect: str) -> None:
         assert len(statements) == 1
         literals = [lit.this for lit in statements[0].find_all(sqlglot.exp.Literal) if lit.is_string]
         assert value in literals
+
+
+def test_sql_shows_what_the_library_runs() -> None:
+    metrics = Metrics.connect("duckdb:///:memory:")
+    metrics.init_db()
+    compile_sql.cache_clear()
+    metrics.dashboard("123e4567-e89b-12d3-a456-426614174000", "2025-11-01", "2025-11-09")
+    before = compile_sql.cache_info().misses
+    metrics.sql("dashboard")
+    assert compile_sql.cache_info().misses == before, "sql() compiled a shape the dashboard did not run"
