@@ -159,7 +159,7 @@ def run(args: argparse.Namespace) -> None:
             print(f"tables ready in {metrics.executor.description}")
         elif args.command == "refresh":
             metrics.refresh()
-            done = "derived tables rebuilt" if metrics.layout == "facts" else "nothing to rebuild (no derived tables)"
+            done = "derived tables rebuilt" if metrics.layout != "seed" else "nothing to rebuild (no derived tables)"
             print(f"{done} in {metrics.executor.description}")
         elif args.command == "load":
             metrics.init_db()

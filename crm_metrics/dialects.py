@@ -146,9 +146,17 @@ def _add_days(node: exp.Expression, dialect: Dialect) -> exp.Expression:
     return node
 
 
+def _instant_from_micros(node: exp.Expression, dialect: Dialect) -> exp.Expression:
+    # BigQuery TIMESTAMP_MICROS is an instant; sqlglot's DuckDB MAKE_TIMESTAMP is a naive
+    # TIMESTAMP, which becomes an instant only by way of the session TimeZone.
+    if dialect is Dialect.DUCKDB and isinstance(node, exp.UnixToTime) and node.args.get("scale") == exp.UnixToTime.MICROS:
+        return exp.Anonymous(this="MAKE_TIMESTAMPTZ", expressions=[node.this])
+    return node
+
+
 REWRITES: dict[Dialect, tuple[Callable[[exp.Expression, Dialect], exp.Expression], ...]] = {
     Dialect.BIGQUERY: (),
-    Dialect.DUCKDB: (_local_date, _json_text, _byte_order, _count_if, _date_trunc, _integer_division, _add_days),
+    Dialect.DUCKDB: (_local_date, _json_text, _byte_order, _count_if, _date_trunc, _integer_division, _add_days, _instant_from_micros),
     Dialect.POSTGRES: (
         _local_date, _microseconds_between, _json_text, _byte_order, _count_if, _date_trunc, _zoneless_dates,
     ),

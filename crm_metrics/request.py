@@ -122,13 +122,16 @@ def period(
     )
 
 
+#: A range's UTC-offset changes and offsets, in microseconds (see utc_offsets).
+Offsets = tuple[tuple[int, ...], tuple[int, ...]]
 #: UTC-offset changes (DST) a range may have for the fast local-date arithmetic of the
 #: embedded store; no current zone changes more than twice a year.
 OFFSET_SLOTS = 4
 _MICROS = dt.timedelta(microseconds=1)
 
 
-def utc_offsets(period: Period) -> tuple[list[int], list[int]] | None:
+@functools.lru_cache(maxsize=4096)
+def utc_offsets(period: Period) -> Offsets | None:
     """The tz's UTC offset over the range as (changes, offsets) in microseconds since the
     epoch: offsets[0] before changes[0], offsets[i] from changes[i - 1]. Padded to
     OFFSET_SLOTS changes (unused ones at the range's end); None if it changes more often."""
@@ -156,10 +159,23 @@ def utc_offsets(period: Period) -> tuple[list[int], list[int]] | None:
     end = (period.range_end - EPOCH) // _MICROS
     padded_changes = [(c - EPOCH) // _MICROS for c in changes] + [end] * (OFFSET_SLOTS - len(changes))
     padded_offsets = [o // _MICROS for o in offsets] + [offsets[-1] // _MICROS] * (OFFSET_SLOTS - len(changes))
-    return padded_changes, padded_offsets
+    return tuple(padded_changes), tuple(padded_offsets)
 
 
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+#: The rollup's grain (sql/facts_slots.sql), in microseconds.
+SLOT_MICROS = 15 * 60 * 1_000_000
+
+
+def on_slots(period: Period, offsets: Offsets | None) -> bool:
+    """Whether every local day of the range is a whole number of 15-minute UTC slots: the
+    range's bounds, its UTC offsets and the instants they change fall on slot bounds. True
+    for every timezone in use today; not for local mean time (before about 1900) and a few
+    historical offsets such as Amsterdam's +00:20 until 1940."""
+    if offsets is None:
+        return False
+    bounds = [(period.range_start - EPOCH) // _MICROS, (period.range_end - EPOCH) // _MICROS]
+    return all(value % SLOT_MICROS == 0 for value in (*bounds, *offsets[0], *offsets[1]))
 
 
 def values(
@@ -167,11 +183,11 @@ def values(
     outlet_id: str | None,
     period: Period,
     settings: Settings,
-    offsets: tuple[list[int], list[int]] | None = None,
+    offsets: Offsets | None = None,
 ) -> dict[str, object]:
     """Every template parameter's value for one resolved request (each template binds the
     ones its header declares and its shape uses); `offsets` from `utc_offsets`, where used."""
-    offsets = offsets or ([0] * OFFSET_SLOTS, [0] * (OFFSET_SLOTS + 1))
+    offsets = offsets or ((0,) * OFFSET_SLOTS, (0,) * (OFFSET_SLOTS + 1))
     return {
         **{f"tz_change_{i + 1}": change for i, change in enumerate(offsets[0])},
         **{f"tz_offset_{i}": value for i, value in enumerate(offsets[1])},

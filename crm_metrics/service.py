@@ -15,20 +15,16 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from crm_metrics import loader, request, schema
+from crm_metrics import derived, loader, request, schema
 from crm_metrics.compiler import compile_sql, parse_dialect
 from crm_metrics.config import Settings
 from crm_metrics.errors import ConfigError, InvalidParameter, MetricsError
 from crm_metrics.executors import Executor, connect
-from crm_metrics.executors.base import Derived, DryRunner
+from crm_metrics.executors.base import DryRunner
 from crm_metrics.models import DASHBOARD_TEMPLATE, SERIES, SUMMARY_TEMPLATE, Dashboard, Summary
 
 if TYPE_CHECKING:
     import pyarrow
-
-#: The embedded store's derived tables and the templates that compute their rows.
-DERIVED = (("conversation_facts", "facts_conversations"), ("message_facts", "facts_messages"))
-
 
 def _utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
@@ -83,10 +79,10 @@ class Metrics:
         one statement (sql/dashboard.sql)."""
         grain = request.granularity("granularity", granularity)
         tenant, outlet, period, _ = self._resolve(tenant_id, start_date, end_date, outlet_id, tz)
-        offsets = request.utc_offsets(period) if self.layout == "facts" else None
+        layout, offsets = self.plan(period)
         values = request.values(tenant, outlet, period, self.settings, offsets)
         names, rows = self._fetch(
-            DASHBOARD_TEMPLATE, values, outlet=outlet is not None, granularity=grain, offsets=offsets is not None
+            DASHBOARD_TEMPLATE, values, layout, outlet=outlet is not None, granularity=grain, offsets=offsets is not None
         )
         position = {name: i for i, name in enumerate(names)}
         series = {}
@@ -113,8 +109,9 @@ class Metrics:
     ) -> Summary:
         """The whole range in one row, computed from raw rows (sql/tenant_summary.sql)."""
         tenant, outlet, period, name = self._resolve(tenant_id, start_date, end_date, outlet_id, tz)
+        layout, _ = self.plan(period)
         values = request.values(tenant, outlet, period, self.settings)
-        _, (row,) = self._fetch(SUMMARY_TEMPLATE, values, outlet=outlet is not None)
+        _, (row,) = self._fetch(SUMMARY_TEMPLATE, values, layout, outlet=outlet is not None)
         return Summary(tenant, name, period.start_date, period.end_date, outlet, period.tz, *row)
 
     def dry_run(
@@ -141,7 +138,7 @@ class Metrics:
             name, shape = DASHBOARD_TEMPLATE, {"outlet": outlet is not None, "granularity": grain}
         else:
             name, shape = SUMMARY_TEMPLATE, {"outlet": outlet is not None}
-        return self.executor.dry_run(compile_sql(name, self.executor.dialect, layout=self.layout, **shape), values)
+        return self.executor.dry_run(compile_sql(name, self.executor.dialect, **shape), values)
 
     def bigquery_status(self) -> str:
         """For /health: `not_configured` unless the database is BigQuery, then `configured`
@@ -159,7 +156,7 @@ class Metrics:
         library runs it: on the embedded store, local dates by the range's UTC offsets)."""
         layout = self.layout if dialect is None else "seed"
         dialect = parse_dialect(dialect or self.executor.dialect)
-        query = compile_sql(name, dialect, outlet=outlet, granularity=granularity, layout=layout, offsets=layout == "facts")
+        query = compile_sql(name, dialect, outlet=outlet, granularity=granularity, layout=layout, offsets=layout != "seed")
         return query.sql
 
     # -- data in ----------------------------------------------------------------------------
@@ -171,8 +168,8 @@ class Metrics:
         self.executor.run_script(schema.ddl(self.executor.dialect))
         self._layout = self._has_tenants = None
         self._tenants.clear()
-        if self.layout == "facts" and was != "facts":
-            self.executor.rebuild(self._derived())
+        if self.layout != "seed" and was != self.layout:
+            self.executor.rebuild(self._refresh())
 
     def load(self, table: str, path: str | Path) -> int:
         """Load a CSV, JSON Lines or Parquet file into a table, all or nothing; rows whose id
@@ -186,32 +183,48 @@ class Metrics:
     def write(self, table: str, rows: pyarrow.Table) -> int:
         """Write rows checked by `crm_metrics.loader.prepare_file` / `prepare_rows`, all or
         nothing, keeping derived tables up to date. Returns the number of rows."""
-        self.executor.replace_rows(table, rows, self._derived())
+        self.executor.replace_rows(table, rows, self._refresh())
         self._tenants.clear()
         return rows.num_rows
 
     def refresh(self) -> None:
         """Recompute the derived tables from the base tables (after writing those directly)."""
-        if self.layout == "facts":
-            self.executor.rebuild(self._derived())
+        if refresh := self._refresh():
+            self.executor.rebuild(refresh)
 
     @property
     def layout(self) -> str:
-        """'facts' where the derived tables exist (the embedded store), else 'seed'."""
+        """The store's richest layout: 'rollup' where the derived tables and the rollup exist
+        (the embedded store), 'facts' where only the derived tables do, else 'seed'."""
         if self._layout is None:
-            present = all(self.executor.has_table(table) for table, _ in DERIVED)
-            self._layout = "facts" if present else "seed"
+            self._layout = "seed"
+            if all(self.executor.has_table(table) for table in derived.FACTS):
+                self._layout = "rollup" if self.executor.has_table(derived.ROLLUP) else "facts"
         return self._layout
+
+    def plan(self, period: request.Period) -> tuple[str, request.Offsets | None]:
+        """The layout a request over `period` reads, and the range's UTC offsets where local
+        dates are computed from them. The rollup answers where the range's local days are
+        whole 15-minute slots (every current timezone); other ranges read the facts."""
+        layout = self.layout
+        if layout == "seed":
+            return layout, None
+        offsets = request.utc_offsets(period)
+        if layout == "rollup" and not request.on_slots(period, offsets):
+            layout = "facts"
+        return layout, offsets
 
     # -- plumbing ---------------------------------------------------------------------------
 
-    def _derived(self) -> list[Derived]:
-        if self.layout != "facts":
-            return []
-        return [(table, compile_sql(template, self.executor.dialect)) for table, template in DERIVED]
+    def _refresh(self) -> derived.Refresh | None:
+        if self.layout == "seed":
+            return None
+        return derived.refresh(parse_dialect(self.executor.dialect), rollup=self.layout == "rollup")
 
-    def _fetch(self, template: str, values: Mapping[str, Any], **shape: Any) -> tuple[list[str], list[tuple[Any, ...]]]:
-        query = compile_sql(template, self.executor.dialect, layout=self.layout, **shape)
+    def _fetch(
+        self, template: str, values: Mapping[str, Any], layout: str = "seed", **shape: Any
+    ) -> tuple[list[str], list[tuple[Any, ...]]]:
+        query = compile_sql(template, self.executor.dialect, layout=layout, **shape)
         return [c.name for c in query.columns], self.executor.fetch(query, values)
 
     def _resolve(

@@ -21,9 +21,9 @@ from crm_metrics.query import Field
 #: Types a header may use (BigQuery names) and nothing else.
 SQL_TYPES = frozenset({"STRING", "DATE", "TIMESTAMP", "INT64", "FLOAT64", "BOOL"})
 GRANULARITIES = ("day", "week", "month")
-#: Where the rows come from: the seed's tables as users have them, or the embedded store's
-#: derived tables (see sql/_macros.sql).
-LAYOUTS = ("seed", "facts")
+#: Where the rows come from: the seed's tables as users have them, the embedded store's
+#: derived tables, or its rollup (see sql/_macros.sql).
+LAYOUTS = ("seed", "facts", "rollup")
 
 
 def sql_dir() -> Path:

@@ -10,8 +10,12 @@
                  'facts': the embedded store, where `crm-metrics load` also keeps
                  conversation_facts and message_facts (sql/facts_*.sql) up to date: the same
                  derived columns, typed, carrying the tenant and ordered by (tenant, time).
+                 'rollup': the embedded store's `metric_slots` (sql/facts_slots.sql), every
+                 sum and count of the contract per tenant (and outlet) and 15-minute UTC
+                 slot; used where the range's local days are whole slots (`offsets` on).
     offsets      bool: local dates by the range's known UTC offsets (see local_date)
-  Each row source below has the same columns in both layouts.
+  Each row source below has the same columns in the 'seed' and 'facts' layouts; in the
+  'rollup' layout every aggregate macro is `slot_aggregates`, which has all their columns.
 -#}
 
 {#- The bucket a local date falls in, labelled by its first date and clipped to the range. -#}
@@ -191,8 +195,50 @@ DATE({{ ts }}, @tz)
 {%- endif -%}
 {%- endmacro %}
 
+{#-
+  The 15-minute UTC slot of an instant, as the instant it starts. Microseconds are counted
+  from 0001-01-01 so that the division never sees a negative number.
+-#}
+{% macro slot(ts) -%}
+TIMESTAMP_MICROS(DIV(UNIX_MICROS({{ ts }}) + 62135596800000000, 900000000) * 900000000 - 62135596800000000)
+{%- endmacro %}
+
+{#-
+  Per bucket, from the rollup (layout 'rollup'): every column of conversation_aggregates,
+  message_aggregates and turn_aggregates, as sums of the slots' sums. Exact only where the
+  range's bounds and local midnights fall on slot bounds (the library checks; see
+  crm_metrics/request.py `on_slots`). Rows with outlet_id NULL are the whole tenant's.
+-#}
+{% macro slot_aggregates() -%}
+SELECT
+      {{ bucket_of('r.slot_start') }} AS bucket,
+      SUM(r.conversations) AS total_conversations,
+      SUM(r.active_conversations) AS active_conversations,
+      SUM(r.resolved_conversations) AS resolved_conversations,
+      SUM(r.handed_off_conversations) AS handed_off_conversations,
+      SAFE_DIVIDE(SUM(r.duration_us), SUM(r.ended_conversations)) / 60000000 AS average_duration_minutes,
+      SUM(r.handoffs) AS total_handoffs,
+      SUM(r.keyword_handoffs) AS keyword_triggered,
+      SUM(r.confidence_handoffs) AS confidence_triggered,
+      SAFE_DIVIDE(SUM(r.handoff_us), SUM(r.handoffs)) / 60000000 AS average_time_to_handoff_minutes,
+      SUM(r.messages) AS total_messages,
+      SUM(r.customer_messages) AS customer_messages,
+      SUM(r.llm_messages) AS llm_messages,
+      SUM(r.agent_messages) AS agent_messages,
+      SUM(r.llm_tokens) AS total_tokens_used,
+      SAFE_DIVIDE(SUM(r.response_us), SUM(r.replied_turns)) / 1000000 AS average_response_time_seconds
+    FROM metric_slots AS r
+    WHERE r.tenant_id = @tenant_id
+      AND {% if outlet %}r.outlet_id = @outlet_id{% else %}r.outlet_id IS NULL{% endif %}
+      AND {{ in_range('r.slot_start') }}
+    GROUP BY bucket
+{%- endmacro %}
+
 {#- Per bucket of the conversations' start: the conversation and handoff counts and sums. -#}
 {% macro conversation_aggregates() -%}
+{%- if layout == 'rollup' -%}
+{{ slot_aggregates() }}
+{%- else -%}
 SELECT
       {{ bucket_of('started_at') }} AS bucket,
       COUNT(*) AS total_conversations,
@@ -206,10 +252,14 @@ SELECT
       AVG(TIMESTAMP_DIFF(handoff_at, started_at, MICROSECOND)) / 60000000 AS average_time_to_handoff_minutes
     FROM ({{ conversations_in_range() }}) AS conversation_rows
     GROUP BY bucket
+{%- endif -%}
 {%- endmacro %}
 
 {#- Per bucket of the messages' timestamps: counts by sender type and tokens of llm messages. -#}
 {% macro message_aggregates() -%}
+{%- if layout == 'rollup' -%}
+{{ slot_aggregates() }}
+{%- else -%}
 SELECT
       {{ bucket_of('ts') }} AS bucket,
       COUNT(*) AS total_messages,
@@ -219,16 +269,21 @@ SELECT
       SUM(IF(sender_type = 'llm', tokens_used, 0)) AS total_tokens_used
     FROM ({{ messages_in_range() }}) AS message_rows
     GROUP BY bucket
+{%- endif -%}
 {%- endmacro %}
 
 {#- Per bucket of the customer turns' starts: the mean time to the first reply. -#}
 {% macro turn_aggregates() -%}
+{%- if layout == 'rollup' -%}
+{{ slot_aggregates() }}
+{%- else -%}
 SELECT
       {{ bucket_of('turn_at') }} AS bucket,
       AVG(TIMESTAMP_DIFF(reply_at, turn_at, MICROSECOND)) / 1000000 AS average_response_time_seconds
     FROM ({{ turns_in_range() }}) AS turn_rows
     WHERE reply_at IS NOT NULL
     GROUP BY bucket
+{%- endif -%}
 {%- endmacro %}
 
 {#- Output columns from the aggregates `c` (conversations), `n` (messages), `t` (turns). -#}

@@ -19,7 +19,14 @@
 --   total_cost                     FLOAT64  LLM cost of the range's llm messages + WhatsApp cost of all its messages
 {% set granularity = 'range' -%}
 {% import '_macros.sql' as m with context -%}
+{#- In the rollup layout one aggregate carries every column: read it once. -#}
+{% set c, n, t = ('a', 'a', 'a') if layout == 'rollup' else ('c', 'n', 't') -%}
 WITH
+{%- if layout == 'rollup' %}
+  slot_aggregates AS (
+    {{ m.slot_aggregates() }}
+  )
+{%- else %}
   conversation_aggregates AS (
     {{ m.conversation_aggregates() }}
   ),
@@ -29,14 +36,19 @@ WITH
   turn_aggregates AS (
     {{ m.turn_aggregates() }}
   )
+{%- endif %}
 SELECT
-  COALESCE(c.total_conversations, 0) AS total_conversations,
-  COALESCE(n.total_messages, 0) AS total_messages,
-  t.average_response_time_seconds,
-  SAFE_DIVIDE(c.resolved_conversations, c.total_conversations) AS resolution_rate,
-  SAFE_DIVIDE(c.total_handoffs, c.total_conversations) AS handoff_rate,
-  {{ m.llm_cost('n') }} + {{ m.whatsapp_cost('n') }} AS total_cost
+  COALESCE({{ c }}.total_conversations, 0) AS total_conversations,
+  COALESCE({{ n }}.total_messages, 0) AS total_messages,
+  {{ t }}.average_response_time_seconds,
+  SAFE_DIVIDE({{ c }}.resolved_conversations, {{ c }}.total_conversations) AS resolution_rate,
+  SAFE_DIVIDE({{ c }}.total_handoffs, {{ c }}.total_conversations) AS handoff_rate,
+  {{ m.llm_cost(n) }} + {{ m.whatsapp_cost(n) }} AS total_cost
 FROM (SELECT 1 AS one) AS range_row
+{%- if layout == 'rollup' %}
+LEFT JOIN slot_aggregates AS a ON TRUE
+{%- else %}
 LEFT JOIN conversation_aggregates AS c ON TRUE
 LEFT JOIN message_aggregates AS n ON TRUE
 LEFT JOIN turn_aggregates AS t ON TRUE
+{%- endif %}

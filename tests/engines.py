@@ -38,7 +38,7 @@ class Engine:
     #: tests/conftest.py applies it to every property test that takes the `engine` fixture.
     max_examples: int | None = None
     #: Tables emptied between examples (the derived ones too, where the layout has them).
-    tables = ("tenants", "conversations", "messages", "conversation_facts", "message_facts")
+    tables = ("tenants", "conversations", "messages", "conversation_facts", "message_facts", "metric_slots")
 
     def start(self) -> None:
         """Connect once per test session (or call `unavailable`) and set `self.executor`
@@ -64,7 +64,9 @@ class Engine:
 
 
 class DuckDBEngine(Engine):
-    """The embedded store as `crm-metrics init-db` makes it (the 'facts' layout)."""
+    """The embedded store as `crm-metrics init-db` makes it: derived tables and the rollup
+    (the 'rollup' layout; a range whose local days are not whole 15-minute slots reads the
+    derived tables)."""
 
     name = "duckdb"
 
@@ -72,8 +74,22 @@ class DuckDBEngine(Engine):
         self.settings = Settings(database_url="duckdb:///:memory:")
         metrics = Metrics.connect(settings=self.settings)
         metrics.init_db()
-        assert metrics.layout == "facts"
+        assert metrics.layout == "rollup"
         self.executor = metrics.executor
+
+
+class DuckDBFactsEngine(Engine):
+    """The embedded store without its rollup (as stores made before it are, until `init-db`
+    adds it): every request reads the derived tables (the 'facts' layout)."""
+
+    name = "duckdb-facts"
+
+    def start(self) -> None:
+        self.settings = Settings(database_url="duckdb:///:memory:")
+        self.executor = Metrics.connect(settings=self.settings).executor
+        self.executor.run_script(ddl("duckdb"))
+        self.executor.run_script("DROP TABLE metric_slots")
+        assert Metrics(self.executor).layout == "facts"
 
 
 class DuckDBSeedEngine(Engine):
@@ -86,7 +102,7 @@ class DuckDBSeedEngine(Engine):
         self.settings = Settings(database_url="duckdb:///:memory:")
         self.executor = Metrics.connect(settings=self.settings).executor
         self.executor.run_script(ddl("duckdb"))
-        self.executor.run_script("DROP TABLE conversation_facts; DROP TABLE message_facts")
+        self.executor.run_script("DROP TABLE conversation_facts; DROP TABLE message_facts; DROP TABLE metric_slots")
         assert Metrics(self.executor).layout == "seed"
 
 
@@ -177,6 +193,7 @@ class PostgresEngine(Engine):
 #: Engines by name.
 ENGINES: dict[str, type[Engine]] = {
     "duckdb": DuckDBEngine,
+    "duckdb-facts": DuckDBFactsEngine,
     "duckdb-seed": DuckDBSeedEngine,
     "bigquery": BigQueryEngine,
     "postgres": PostgresEngine,

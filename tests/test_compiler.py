@@ -29,6 +29,9 @@ SHAPES = [(name, False, "day", "seed", dialect) for name in templates.names() fo
     ("dashboard", True, "week", "facts", "duckdb"),
     ("dashboard", False, "day", "facts", "duckdb"),
     ("tenant_summary", False, "day", "facts", "duckdb"),
+    ("dashboard", False, "day", "rollup", "duckdb"),
+    ("dashboard", True, "week", "rollup", "duckdb"),
+    ("tenant_summary", False, "day", "rollup", "duckdb"),
 ]
 
 
@@ -42,7 +45,7 @@ def _snapshot_path(name: str, outlet: bool, granularity: str, layout: str, diale
 @pytest.mark.parametrize(("name", "outlet", "granularity", "layout", "dialect"), SHAPES)
 def test_snapshot(request: pytest.FixtureRequest, name: str, outlet: bool, granularity: str, layout: str, dialect: str) -> None:
     path = _snapshot_path(name, outlet, granularity, layout, dialect)
-    query = compile_sql(name, dialect, outlet=outlet, granularity=granularity, layout=layout, offsets=layout == "facts")
+    query = compile_sql(name, dialect, outlet=outlet, granularity=granularity, layout=layout, offsets=layout != "seed")
     text = f"-- {name} for {dialect}, {layout} layout, outlet filter {'on' if outlet else 'off'}, by {granularity}\n{query.sql}\n"
     if request.config.getoption("--snapshot-update"):
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -88,7 +91,7 @@ def test_each_shape_compiles_once_for_many_requests() -> None:
 @pytest.mark.parametrize("name", templates.names())
 def test_header_declares_what_the_sql_uses(name: str) -> None:
     template = templates.load(name)
-    shapes = [compile_sql(name, "bigquery", outlet=True, granularity="week", layout=layout, offsets=layout == "facts") for layout in ("seed", "facts")]
+    shapes = [compile_sql(name, "bigquery", outlet=True, granularity="week", layout=layout, offsets=layout != "seed") for layout in ("seed", "facts")]
     used = {p.name for query in shapes for p in query.params}
     assert used == {p.name for p in template.params}
     assert all(query.columns == template.columns for query in shapes)

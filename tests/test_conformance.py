@@ -48,12 +48,12 @@ def test_each_series_template_alone_matches_the_dashboard(engine: Engine, case: 
     metrics = engine.fresh(case.rows)
     dashboard = metrics.dashboard(TENANT, case.start, case.end, outlet_id=case.outlet_id, tz=case.tz, granularity=case.granularity)
     period = request.period(case.start, case.end, case.tz, now=FIXED_NOW, max_days=366)
-    offsets = request.utc_offsets(period) if metrics.layout == "facts" else None
+    layout, offsets = metrics.plan(period)
     values = request.values(TENANT, case.outlet_id, period, metrics.settings, offsets)
     for series, template in SERIES_TEMPLATES.items():
         query = compile_sql(
             template, metrics.executor.dialect, outlet=case.outlet_id is not None, granularity=case.granularity,
-            layout=metrics.layout, offsets=offsets is not None,
+            layout=layout, offsets=offsets is not None,
         )
         alone = [SERIES[series](*row).to_dict() for row in metrics.executor.fetch(query, values)]
         assert_same(alone, dashboard.to_dict()[series], series)

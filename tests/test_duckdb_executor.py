@@ -13,6 +13,7 @@ import sqlglot
 from crm_metrics import BackendUnavailable, Metrics, QueryTimeout
 from crm_metrics.errors import ConfigError
 from crm_metrics.executors import connect, duckdb_path
+from crm_metrics.executors import duckdb as duckdb_executor
 from crm_metrics.executors.duckdb import _WATCHDOG, DuckDBExecutor
 from crm_metrics.query import CompiledQuery, Field
 from tests.engines import DuckDBEngine
@@ -64,6 +65,17 @@ def test_a_slow_query_is_cancelled() -> None:
     with pytest.raises(QueryTimeout, match="0.2"):
         executor.fetch(slow, {})
     assert executor.fetch(_query("SELECT 1", (Field("n", "INT64", ""),)), {}) == [(1,)]
+
+
+def test_every_deadline_is_released_after_its_query(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A deadline left behind interrupts whatever its cursor runs once it expires (a load, say):
+    # the first one, key 0, once was, for being falsy.
+    watchdog = duckdb_executor._Watchdog()
+    monkeypatch.setattr(duckdb_executor, "_WATCHDOG", watchdog)
+    executor = DuckDBExecutor(":memory:", timeout=30)
+    for _ in range(2):
+        assert executor.fetch(_query("SELECT 1", (Field("n", "INT64", ""),)), {}) == [(1,)]
+        assert watchdog._deadlines == {}
 
 
 def test_missing_file_and_missing_tables_say_what_to_do(tmp_path: Path) -> None:

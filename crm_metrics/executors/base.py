@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
 from crm_metrics.query import CompiledQuery
@@ -10,10 +10,8 @@ from crm_metrics.query import CompiledQuery
 if TYPE_CHECKING:
     import pyarrow
 
+    from crm_metrics.derived import Refresh
 
-#: A derived table and the compiled query that computes its rows for the conversations listed
-#: in the temporary table `crm_metrics_touched(conversation_id)`.
-Derived = tuple[str, CompiledQuery]
 
 #: Which conversations a load touches, from the staging table of the rows being loaded:
 #: their own ids, or the conversations of the messages (before and after the load).
@@ -46,13 +44,13 @@ class Executor(Protocol):
 
     def has_table(self, name: str) -> bool: ...
 
-    def replace_rows(self, table: str, rows: pyarrow.Table, derived: Sequence[Derived] = ()) -> None:
-        """Insert rows, replacing existing rows of the same `id`, then recompute the `derived`
-        tables' rows of every conversation the rows touch; all in one transaction."""
+    def replace_rows(self, table: str, rows: pyarrow.Table, refresh: Refresh | None = None) -> None:
+        """Insert rows, replacing existing rows of the same `id`, then run the `refresh` of the
+        derived tables for every conversation the rows touch (TOUCHED); all in one transaction."""
         ...
 
-    def rebuild(self, derived: Sequence[Derived]) -> None:
-        """Recompute the `derived` tables from the base tables, in one transaction."""
+    def rebuild(self, refresh: Refresh) -> None:
+        """Run the `refresh` for every conversation (ALL_CONVERSATIONS), in one transaction."""
         ...
 
     def ping(self) -> None:

@@ -38,7 +38,7 @@ from crm_metrics.query import CompiledQuery
 if TYPE_CHECKING:
     import pyarrow
 
-    from crm_metrics.executors.base import Derived
+    from crm_metrics.derived import Refresh
 
 SCOPES = ("https://www.googleapis.com/auth/bigquery",)
 #: Seconds for a metadata call (a dataset, a table), retries included: start-up and /health
@@ -215,12 +215,12 @@ class BigQueryExecutor:
             raise BackendUnavailable(f"BigQuery cannot be reached: {error}") from error
         return True
 
-    def replace_rows(self, table: str, rows: pyarrow.Table, derived: Sequence[Derived] = ()) -> None:
+    def replace_rows(self, table: str, rows: pyarrow.Table, refresh: Refresh | None = None) -> None:
         """All or nothing: a load job fills a staging table (atomic), then one MERGE replaces
         rows by id and inserts the rest (atomic). Load jobs, not streaming inserts, so that the
         rows can be updated by the next load at once (streamed rows refuse DML for a while)."""
         self._writable()
-        _seed_layout(derived)
+        _seed_layout(refresh)
         if rows.num_rows == 0:
             return
         try:
@@ -258,8 +258,8 @@ class BigQueryExecutor:
                 raise failure from error
             raise
 
-    def rebuild(self, derived: Sequence[Derived]) -> None:
-        _seed_layout(derived)
+    def rebuild(self, refresh: Refresh) -> None:
+        _seed_layout(refresh)
 
     def _writable(self) -> None:
         if self.read_only:
@@ -308,11 +308,11 @@ def credentials(credentials_file: str | None, api_endpoint: str | None) -> Crede
     return found
 
 
-def _seed_layout(derived: Sequence[Derived]) -> None:
+def _seed_layout(refresh: Refresh | None) -> None:
     # BigQuery keeps the seed's tables only (sql/schema/bigquery.sql): the derived tables are
     # the embedded store's, and Metrics asks for them only where it finds them.
-    if derived:
-        names = ", ".join(table for table, _ in derived)
+    if refresh:
+        names = ", ".join(refresh.tables)
         raise ConfigError(f"the BigQuery dataset has tables {names}, which crm-metrics keeps only in DuckDB: drop them")
 
 

@@ -6,17 +6,19 @@ import contextlib
 import itertools
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import duckdb
 
 from crm_metrics.errors import BackendUnavailable, QueryTimeout
-from crm_metrics.executors.base import ALL_CONVERSATIONS, TOUCHED, Derived
+from crm_metrics.executors.base import ALL_CONVERSATIONS, TOUCHED
 from crm_metrics.query import CompiledQuery
 
 if TYPE_CHECKING:
     import pyarrow
+
+    from crm_metrics.derived import Refresh
 
 
 class DuckDBExecutor:
@@ -64,7 +66,7 @@ class DuckDBExecutor:
         except duckdb.ConnectionException as error:
             raise BackendUnavailable(f"DuckDB connection lost: {error}") from error
         finally:
-            if deadline:
+            if deadline is not None:  # the first key is 0
                 _WATCHDOG.release(deadline)
         return query.normalise(rows)
 
@@ -81,33 +83,32 @@ class DuckDBExecutor:
             raise BackendUnavailable(f"DuckDB connection lost: {error}") from error
         return bool(found)
 
-    def replace_rows(self, table: str, rows: pyarrow.Table, derived: Sequence[Derived] = ()) -> None:
+    def replace_rows(self, table: str, rows: pyarrow.Table, refresh: Refresh | None = None) -> None:
         cursor = self._cursor()
         columns = ", ".join(f'"{name}"' for name in rows.column_names)
         cursor.register("crm_metrics_staging", rows)
         try:
             with self._transaction(cursor), _missing_tables_explained():
-                if derived and table in TOUCHED:
+                if refresh and table in TOUCHED:
                     # Before the delete: a message may be moving to another conversation.
                     _run(cursor, f"CREATE TEMP TABLE crm_metrics_touched AS {TOUCHED[table]}")
                 _run(cursor, f'DELETE FROM "{table}" WHERE id IN (SELECT id FROM crm_metrics_staging)')
                 _run(cursor, f'INSERT INTO "{table}" ({columns}) SELECT {columns} FROM crm_metrics_staging')
-                if derived and table in TOUCHED:
-                    self._refresh(cursor, derived)
+                if refresh and table in TOUCHED:
+                    self._refresh(cursor, refresh)
         finally:
             cursor.unregister("crm_metrics_staging")
 
-    def rebuild(self, derived: Sequence[Derived]) -> None:
+    def rebuild(self, refresh: Refresh) -> None:
         cursor = self._cursor()
         with self._transaction(cursor):
             _run(cursor, f"CREATE TEMP TABLE crm_metrics_touched AS {ALL_CONVERSATIONS}")
-            self._refresh(cursor, derived)
+            self._refresh(cursor, refresh)
 
     @staticmethod
-    def _refresh(cursor: duckdb.DuckDBPyConnection, derived: Sequence[Derived]) -> None:
-        for table, query in derived:
-            _run(cursor, f'DELETE FROM "{table}" WHERE conversation_id IN (SELECT conversation_id FROM crm_metrics_touched)')
-            _run(cursor, f'INSERT INTO "{table}" {query.sql}')
+    def _refresh(cursor: duckdb.DuckDBPyConnection, refresh: Refresh) -> None:
+        for statement in refresh.statements:
+            _run(cursor, statement)
         _run(cursor, "DROP TABLE crm_metrics_touched")
 
     @staticmethod

@@ -19,11 +19,12 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from crm_metrics.errors import BackendUnavailable, ConfigError, LoadError, QueryTimeout
-from crm_metrics.executors.base import Derived
 from crm_metrics.query import CompiledQuery
 
 if TYPE_CHECKING:
     import pyarrow
+
+    from crm_metrics.derived import Refresh
 
 #: Seconds to wait for a connection (libpq's `connect_timeout` unless the URL sets one, and the
 #: wait for a free pooled connection): a request fails with BackendUnavailable after this long
@@ -156,10 +157,10 @@ class PostgresExecutor:
         ((found,),) = self._read("SELECT to_regclass(%s) IS NOT NULL", (name,))
         return bool(found)
 
-    def replace_rows(self, table: str, rows: pyarrow.Table, derived: Sequence[Derived] = ()) -> None:
+    def replace_rows(self, table: str, rows: pyarrow.Table, refresh: Refresh | None = None) -> None:
         # COPY the rows into a temporary table, then replace by id, in one transaction: a
         # failure anywhere, a bad value in COPY included, rolls everything back.
-        _no_derived(derived)
+        _no_derived(refresh)
         target = sql.Identifier(table)
         columns = sql.SQL(", ").join(sql.Identifier(name) for name in rows.column_names)
         try:
@@ -182,8 +183,8 @@ class PostgresExecutor:
             # or JSON, or a constraint of an existing table. COPY's context names the row.
             raise LoadError(f"PostgreSQL refused the rows for {table}; nothing was written: {self._masked(error)}") from error
 
-    def rebuild(self, derived: Sequence[Derived]) -> None:
-        _no_derived(derived)
+    def rebuild(self, refresh: Refresh) -> None:
+        _no_derived(refresh)
 
     def ping(self) -> None:
         self._read("SELECT 1", ())
@@ -205,12 +206,12 @@ class PostgresExecutor:
         return text.replace(self._password, "***") if self._password else text
 
 
-def _no_derived(derived: Sequence[Derived]) -> None:
+def _no_derived(refresh: Refresh | None) -> None:
     # The derived tables (conversation_facts, message_facts) are the embedded store's layout,
     # with DuckDB-only SQL; on PostgreSQL the queries read the seed's tables, which other
     # writers keep current. `init-db` never makes them here.
-    if derived:
-        names = ", ".join(table for table, _ in derived)
+    if refresh:
+        names = ", ".join(refresh.tables)
         raise ConfigError(f"{names}: derived tables are DuckDB's layout and not supported on PostgreSQL; drop them")
 
 

@@ -55,3 +55,30 @@ CREATE TABLE IF NOT EXISTS message_facts (
   turn_start BOOLEAN NOT NULL,
   reply_at TIMESTAMPTZ
 );
+
+-- The rollup (sql/facts_slots.sql): the contract's counts and sums per tenant (outlet_id NULL)
+-- and per outlet, per 15-minute UTC slot, recomputed by every load for the slots its
+-- conversations touch. Requests whose local days are whole slots read it (the 'rollup'
+-- layout). Sums are HUGEINT: microsecond and token sums of a busy slot can pass 2^63.
+CREATE TABLE IF NOT EXISTS metric_slots (
+  tenant_id UUID NOT NULL,
+  outlet_id VARCHAR,
+  slot_start TIMESTAMPTZ NOT NULL,
+  conversations BIGINT NOT NULL,
+  active_conversations BIGINT NOT NULL,
+  resolved_conversations BIGINT NOT NULL,
+  handed_off_conversations BIGINT NOT NULL,
+  ended_conversations BIGINT NOT NULL,
+  duration_us HUGEINT NOT NULL,
+  handoffs BIGINT NOT NULL,
+  keyword_handoffs BIGINT NOT NULL,
+  confidence_handoffs BIGINT NOT NULL,
+  handoff_us HUGEINT NOT NULL,
+  messages BIGINT NOT NULL,
+  customer_messages BIGINT NOT NULL,
+  llm_messages BIGINT NOT NULL,
+  agent_messages BIGINT NOT NULL,
+  llm_tokens HUGEINT NOT NULL,
+  replied_turns BIGINT NOT NULL,
+  response_us HUGEINT NOT NULL
+);

@@ -1,0 +1,64 @@
+"""The embedded store's derived tables, and how a load keeps them exact.
+
+`conversation_facts` and `message_facts` (sql/facts_conversations.sql, sql/facts_messages.sql)
+hold each conversation's and message's derived columns: tenant, typed metadata, turn starts
+and first replies, first handoff. `metric_slots` (sql/facts_slots.sql) is the rollup: the
+contract's counts and sums per tenant (and outlet) and 15-minute UTC slot.
+
+The rule for late and changed rows: a load lists every conversation its rows touch (before
+and after the change: a message may move), recomputes those conversations' facts, then
+recomputes every rollup slot that those conversations fed before or feed after, from the
+facts of all conversations. All of it runs in the load's own transaction, so an answer never
+sees the base tables and the derived ones disagree.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+from crm_metrics.compiler import compile_sql
+from crm_metrics.dialects import Dialect
+
+#: Derived table -> the template that computes its rows for the touched conversations.
+FACTS = {"conversation_facts": "facts_conversations", "message_facts": "facts_messages"}
+ROLLUP = "metric_slots"
+
+
+@dataclass(frozen=True)
+class Refresh:
+    """Statements that bring the derived `tables` up to date for the conversations listed in
+    the temporary table `crm_metrics_touched(conversation_id)`, to run in order, in the
+    transaction that wrote the base tables. They drop the temporary tables they create."""
+
+    tables: tuple[str, ...]
+    statements: tuple[str, ...]
+
+
+@functools.cache
+def refresh(dialect: Dialect, *, rollup: bool) -> Refresh:
+    """The refresh of the facts tables, and of the rollup too when `rollup`."""
+    touched = "SELECT t.conversation_id FROM crm_metrics_touched AS t"
+    facts = []
+    for table, template in FACTS.items():
+        facts += [
+            f"DELETE FROM {table} WHERE conversation_id IN ({touched})",
+            f"INSERT INTO {table} {compile_sql(template, dialect).sql}",
+        ]
+    if not rollup:
+        return Refresh(tuple(FACTS), tuple(facts))
+    keys = compile_sql("facts_slot_keys", dialect).sql
+    return Refresh(
+        (*FACTS, ROLLUP),
+        (
+            # The slots the touched conversations fed before the change...
+            f"CREATE TEMP TABLE crm_metrics_touched_slots AS {keys}",
+            *facts,
+            # ... and those they feed now.
+            f"INSERT INTO crm_metrics_touched_slots {keys}",
+            f"DELETE FROM {ROLLUP} USING crm_metrics_touched_slots AS k"
+            f" WHERE {ROLLUP}.tenant_id = k.tenant_id AND {ROLLUP}.slot_start = k.slot_start",
+            f"INSERT INTO {ROLLUP} {compile_sql('facts_slots', dialect).sql}",
+            "DROP TABLE crm_metrics_touched_slots",
+        ),
+    )

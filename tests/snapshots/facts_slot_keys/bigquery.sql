@@ -1,0 +1,26 @@
+-- facts_slot_keys for bigquery, seed layout, outlet filter off, by day
+SELECT
+  f.tenant_id,
+  TIMESTAMP_MICROS(
+    DIV(UNIX_MICROS(f.started_at) + 62135596800000000, 900000000) * 900000000 - 62135596800000000
+  ) AS slot_start
+FROM conversation_facts AS f
+WHERE
+  f.conversation_id IN (
+    SELECT
+      t.conversation_id
+    FROM crm_metrics_touched AS t
+  )
+UNION DISTINCT
+SELECT
+  f.tenant_id,
+  TIMESTAMP_MICROS(
+    DIV(UNIX_MICROS(f.ts) + 62135596800000000, 900000000) * 900000000 - 62135596800000000
+  ) AS slot_start
+FROM message_facts AS f
+WHERE
+  f.conversation_id IN (
+    SELECT
+      t.conversation_id
+    FROM crm_metrics_touched AS t
+  )

@@ -1,0 +1,26 @@
+-- facts_slot_keys for postgres, seed layout, outlet filter off, by day
+SELECT
+  f.tenant_id,
+  TO_TIMESTAMP(
+    CAST(DIV(UNIX_MICROS(f.started_at) + 62135596800000000, 900000000) * 900000000 - 62135596800000000 AS DOUBLE PRECISION) / POWER(10, 6)
+  ) AS slot_start
+FROM conversation_facts AS f
+WHERE
+  f.conversation_id IN (
+    SELECT
+      t.conversation_id
+    FROM crm_metrics_touched AS t
+  )
+UNION
+SELECT
+  f.tenant_id,
+  TO_TIMESTAMP(
+    CAST(DIV(UNIX_MICROS(f.ts) + 62135596800000000, 900000000) * 900000000 - 62135596800000000 AS DOUBLE PRECISION) / POWER(10, 6)
+  ) AS slot_start
+FROM message_facts AS f
+WHERE
+  f.conversation_id IN (
+    SELECT
+      t.conversation_id
+    FROM crm_metrics_touched AS t
+  )
