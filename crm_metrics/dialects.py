@@ -59,8 +59,9 @@ def _local_date(node: exp.Expression, dialect: Dialect) -> exp.Expression:
 def _microseconds_between(node: exp.Expression, dialect: Dialect) -> exp.Expression:
     # Trap: `TIMESTAMP_DIFF(a, b, unit)` becomes `TIMESTAMPDIFF(a, b, unit)` on Postgres
     # ("column microsecond does not exist"). EXTRACT(EPOCH FROM interval) is exact (numeric)
-    # since Postgres 14. DuckDB's DATE_DIFF counts unit boundaries, which is exact for
-    # microseconds, so sqlglot's own DuckDB output is kept.
+    # since Postgres 14; BigQuery's result is an INT64, and a numeric of scale 6 summed into
+    # the rollup would keep six zero decimals per value. DuckDB's DATE_DIFF counts unit
+    # boundaries, which is exact for microseconds, so sqlglot's own DuckDB output is kept.
     if (
         dialect is Dialect.POSTGRES
         and isinstance(node, exp.TimestampDiff)
@@ -68,7 +69,7 @@ def _microseconds_between(node: exp.Expression, dialect: Dialect) -> exp.Express
         and node.unit.name.upper() == "MICROSECOND"
     ):
         seconds = exp.Extract(this=exp.var("EPOCH"), expression=exp.Sub(this=node.this, expression=node.expression))
-        return exp.Mul(this=seconds, expression=exp.Literal.number(1_000_000))
+        return exp.cast(exp.Mul(this=seconds, expression=exp.Literal.number(1_000_000)), exp.DataType.build("BIGINT"))
     return node
 
 
@@ -130,17 +131,26 @@ def _zoneless_dates(node: exp.Expression, dialect: Dialect) -> exp.Expression:
 def _integer_division(node: exp.Expression, dialect: Dialect) -> exp.Expression:
     # Trap (sqlglot 30.30): DIV(a + b, c) becomes `a + b // c` for DuckDB, dropping the
     # parentheses that `//`'s higher precedence needs. Parenthesise compound operands.
-    if isinstance(node, exp.IntDiv):
-        for key in ("this", "expression"):
-            operand = node.args[key]
-            if isinstance(operand, exp.Binary):
-                node.set(key, exp.Paren(this=operand))
+    # Postgres keeps DIV, which is numeric's (an INT64 result would arrive as a Decimal, and
+    # numeric arithmetic per row is slow); BigQuery's DIV of INT64s truncates toward zero,
+    # as bigint `/` does.
+    if not isinstance(node, exp.IntDiv):
+        return node
+    if dialect is Dialect.POSTGRES:
+        bigint = exp.DataType.build("BIGINT")
+        operands = [o if isinstance(o, exp.Literal) else exp.cast(o, bigint) for o in (node.this, node.expression)]
+        return exp.Div(this=operands[0], expression=operands[1], typed=True)
+    for key in ("this", "expression"):
+        operand = node.args[key]
+        if isinstance(operand, exp.Binary):
+            node.set(key, exp.Paren(this=operand))
     return node
 
 
 def _add_days(node: exp.Expression, dialect: Dialect) -> exp.Expression:
-    # BigQuery DATE_ADD(date, INTERVAL n DAY) is a DATE; DuckDB's `date + INTERVAL` is a
-    # TIMESTAMP (and slower). DuckDB's date + integer is a date.
+    # BigQuery DATE_ADD(date, INTERVAL n DAY) is a DATE; DuckDB's `date + INTERVAL` and
+    # Postgres' `date + INTERVAL '1 DAY' * n` are TIMESTAMPs (and slower). On both,
+    # date + integer is a date.
     if isinstance(node, exp.DateAdd) and node.unit and node.unit.name.upper() == "DAY":
         return exp.Add(this=node.this, expression=exp.cast(node.expression, exp.DataType.build("INT")))
     return node
@@ -148,9 +158,31 @@ def _add_days(node: exp.Expression, dialect: Dialect) -> exp.Expression:
 
 def _instant_from_micros(node: exp.Expression, dialect: Dialect) -> exp.Expression:
     # BigQuery TIMESTAMP_MICROS is an instant; sqlglot's DuckDB MAKE_TIMESTAMP is a naive
-    # TIMESTAMP, which becomes an instant only by way of the session TimeZone.
-    if dialect is Dialect.DUCKDB and isinstance(node, exp.UnixToTime) and node.args.get("scale") == exp.UnixToTime.MICROS:
+    # TIMESTAMP, which becomes an instant only by way of the session TimeZone. Its Postgres
+    # TO_TIMESTAMP(x / 1e6) divides in double precision, a microsecond off for most instants
+    # of this century: whole seconds and the rest apart are exact (to the year 20000).
+    if not (isinstance(node, exp.UnixToTime) and node.args.get("scale") == exp.UnixToTime.MICROS):
+        return node
+    if dialect is Dialect.DUCKDB:
         return exp.Anonymous(this="MAKE_TIMESTAMPTZ", expressions=[node.this])
+    if dialect is Dialect.POSTGRES:
+        micros = exp.cast(node.this, exp.DataType.build("BIGINT"))
+        million = exp.Literal.number(1_000_000)
+        seconds = exp.UnixToTime(this=exp.Div(this=micros.copy(), expression=million.copy(), typed=True))
+        rest = exp.Mul(
+            this=exp.Paren(this=exp.Mod(this=micros, expression=million)),
+            expression=exp.Interval(this=exp.Literal.string("1"), unit=exp.var("MICROSECOND")),
+        )
+        return exp.Add(this=seconds, expression=rest)
+    return node
+
+
+def _epoch_micros(node: exp.Expression, dialect: Dialect) -> exp.Expression:
+    # Trap: BigQuery UNIX_MICROS(ts) stays UNIX_MICROS on Postgres, which has no such
+    # function. EXTRACT(EPOCH FROM timestamptz) is exact (numeric) since Postgres 14.
+    if dialect is Dialect.POSTGRES and isinstance(node, exp.UnixMicros):
+        seconds = exp.Extract(this=exp.var("EPOCH"), expression=node.this)
+        return exp.cast(exp.Mul(this=seconds, expression=exp.Literal.number(1_000_000)), exp.DataType.build("BIGINT"))
     return node
 
 
@@ -159,6 +191,7 @@ REWRITES: dict[Dialect, tuple[Callable[[exp.Expression, Dialect], exp.Expression
     Dialect.DUCKDB: (_local_date, _json_text, _byte_order, _count_if, _date_trunc, _integer_division, _add_days, _instant_from_micros),
     Dialect.POSTGRES: (
         _local_date, _microseconds_between, _json_text, _byte_order, _count_if, _date_trunc, _zoneless_dates,
+        _epoch_micros, _integer_division, _add_days, _instant_from_micros,
     ),
 }
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from crm_metrics.errors import ConfigError
 from crm_metrics.templates import sql_dir
 
 
@@ -43,6 +44,22 @@ TABLES: dict[str, tuple[Column, ...]] = {
 }
 
 
-def ddl(dialect: str) -> str:
-    """The CREATE TABLE IF NOT EXISTS script of an engine."""
-    return (sql_dir() / "schema" / f"{dialect}.sql").read_text(encoding="utf-8")
+#: Engines whose `init_db` makes the derived tables and the rollup unless told otherwise: the
+#: embedded store, which only crm-metrics writes. Elsewhere other writers may fill the seed's
+#: tables, and derived tables would then answer from stale rows: users opt in.
+ROLLUP_BY_DEFAULT = frozenset({"duckdb"})
+
+
+def ddl(dialect: str, *, rollup: bool = False) -> str:
+    """The CREATE ... IF NOT EXISTS script of an engine: the seed's tables, and with `rollup`
+    the derived tables and the rollup too (sql/schema/<engine>-rollup.sql)."""
+    directory = sql_dir() / "schema"
+    script = (directory / f"{dialect}.sql").read_text(encoding="utf-8")
+    if not rollup:
+        return script
+    derived = directory / f"{dialect}-rollup.sql"
+    if not derived.exists():
+        raise ConfigError(
+            f"{dialect} keeps the seed's tables only: derived tables and the rollup are made on DuckDB and PostgreSQL"
+        )
+    return script + "\n" + derived.read_text(encoding="utf-8")

@@ -161,15 +161,22 @@ class Metrics:
 
     # -- data in ----------------------------------------------------------------------------
 
-    def init_db(self) -> None:
-        """Create the tables where missing (and fill derived tables made new from the rows
-        already there)."""
-        was = self.layout
-        self.executor.run_script(schema.ddl(self.executor.dialect))
+    def init_db(self, *, rollup: bool | None = None) -> None:
+        """Create the tables where missing; with `rollup`, the derived tables and the rollup
+        too, filled from the rows already there in the same transaction (all or nothing).
+        `rollup` defaults to True on DuckDB (the embedded store, which only crm-metrics
+        writes) and False elsewhere; BigQuery has no derived tables (ConfigError). Tables are
+        never dropped: without `rollup`, derived tables already there stay and stay exact."""
+        dialect = self.executor.dialect
+        if rollup is None:
+            rollup = dialect in schema.ROLLUP_BY_DEFAULT
+        script = schema.ddl(dialect, rollup=rollup)
+        if rollup and self.layout != "rollup":
+            self.executor.rebuild(derived.refresh(parse_dialect(dialect), rollup=True), ddl=script)
+        else:
+            self.executor.run_script(script)
         self._layout = self._has_tenants = None
         self._tenants.clear()
-        if self.layout != "seed" and was != self.layout:
-            self.executor.rebuild(self._refresh())
 
     def load(self, table: str, path: str | Path) -> int:
         """Load a CSV, JSON Lines or Parquet file into a table, all or nothing; rows whose id
@@ -183,19 +190,24 @@ class Metrics:
     def write(self, table: str, rows: pyarrow.Table) -> int:
         """Write rows checked by `crm_metrics.loader.prepare_file` / `prepare_rows`, all or
         nothing, keeping derived tables up to date. Returns the number of rows."""
+        # Looked up afresh: another process may have made the derived tables since (init-db
+        # --rollup), and a write that skipped them would leave them stale.
+        self._layout = None
         self.executor.replace_rows(table, rows, self._refresh())
         self._tenants.clear()
         return rows.num_rows
 
     def refresh(self) -> None:
         """Recompute the derived tables from the base tables (after writing those directly)."""
+        self._layout = None
         if refresh := self._refresh():
             self.executor.rebuild(refresh)
 
     @property
     def layout(self) -> str:
         """The store's richest layout: 'rollup' where the derived tables and the rollup exist
-        (the embedded store), 'facts' where only the derived tables do, else 'seed'."""
+        (the embedded store; PostgreSQL after `init-db --rollup`), 'facts' where only the
+        derived tables do, else 'seed'. Looked up once (and again by every write)."""
         if self._layout is None:
             self._layout = "seed"
             if all(self.executor.has_table(table) for table in derived.FACTS):

@@ -87,7 +87,7 @@ class DuckDBFactsEngine(Engine):
     def start(self) -> None:
         self.settings = Settings(database_url="duckdb:///:memory:")
         self.executor = Metrics.connect(settings=self.settings).executor
-        self.executor.run_script(ddl("duckdb"))
+        self.executor.run_script(ddl("duckdb", rollup=True))
         self.executor.run_script("DROP TABLE metric_slots")
         assert Metrics(self.executor).layout == "facts"
 
@@ -100,10 +100,10 @@ class DuckDBSeedEngine(Engine):
 
     def start(self) -> None:
         self.settings = Settings(database_url="duckdb:///:memory:")
-        self.executor = Metrics.connect(settings=self.settings).executor
-        self.executor.run_script(ddl("duckdb"))
-        self.executor.run_script("DROP TABLE conversation_facts; DROP TABLE message_facts; DROP TABLE metric_slots")
-        assert Metrics(self.executor).layout == "seed"
+        metrics = Metrics.connect(settings=self.settings)
+        metrics.init_db(rollup=False)
+        assert metrics.layout == "seed"
+        self.executor = metrics.executor
 
 
 class BigQueryEngine(Engine):
@@ -152,10 +152,12 @@ def with_option(url: str, option: str) -> str:
 
 class PostgresEngine(Engine):
     """The PostgreSQL server at CRM_TEST_POSTGRES_URL (the seed's tables, as `init-db` makes
-    them), in a schema of its own with a random name, so that parallel runs do not collide;
-    dropped at the end. One pool serves every test."""
+    them: the 'seed' layout), in a schema of its own with a random name, so that parallel runs
+    do not collide; dropped at the end. One pool serves every test."""
 
     name = "postgres"
+    #: `init_db(rollup=...)`: the derived tables and the rollup too.
+    rollup = False
 
     def start(self) -> None:
         import psycopg
@@ -174,8 +176,8 @@ class PostgresEngine(Engine):
         self.settings = Settings(database_url=self.url)
         self.executor = PostgresExecutor(self.url, timeout=60)
         metrics = Metrics(self.executor, self.settings)
-        metrics.init_db()
-        assert metrics.layout == "seed"
+        metrics.init_db(rollup=self.rollup)
+        assert metrics.layout == ("rollup" if self.rollup else "seed")
 
     def stop(self) -> None:
         import psycopg
@@ -187,7 +189,17 @@ class PostgresEngine(Engine):
 
     def reset(self) -> None:
         # One statement, fast enough for every hypothesis example.
-        self.executor.run_script("TRUNCATE tenants, conversations, messages")
+        tables = self.tables if self.rollup else ("tenants", "conversations", "messages")
+        self.executor.run_script(f"TRUNCATE {', '.join(tables)}")
+
+
+class PostgresRollupEngine(PostgresEngine):
+    """PostgreSQL after `crm-metrics init-db --rollup`: the derived tables and the rollup,
+    kept exact by every load (the 'rollup' layout; a range whose local days are not whole
+    15-minute slots reads the derived tables)."""
+
+    name = "postgres-rollup"
+    rollup = True
 
 
 #: Engines by name.
@@ -197,4 +209,5 @@ ENGINES: dict[str, type[Engine]] = {
     "duckdb-seed": DuckDBSeedEngine,
     "bigquery": BigQueryEngine,
     "postgres": PostgresEngine,
+    "postgres-rollup": PostgresRollupEngine,
 }

@@ -22,7 +22,12 @@ TOUCHED = {
         "SELECT conversation_id FROM messages WHERE id IN (SELECT id FROM crm_metrics_staging)"
     ),
 }
-ALL_CONVERSATIONS = "SELECT id AS conversation_id FROM conversations UNION SELECT conversation_id FROM messages"
+#: Every conversation, for a rebuild: those of the base tables, and those only the derived
+#: tables still know (deleted from the base tables directly), whose rows must go.
+ALL_CONVERSATIONS = (
+    "SELECT id AS conversation_id FROM conversations UNION SELECT conversation_id FROM messages UNION "
+    "SELECT conversation_id FROM conversation_facts UNION SELECT conversation_id FROM message_facts"
+)
 
 
 @runtime_checkable
@@ -49,8 +54,9 @@ class Executor(Protocol):
         derived tables for every conversation the rows touch (TOUCHED); all in one transaction."""
         ...
 
-    def rebuild(self, refresh: Refresh) -> None:
-        """Run the `refresh` for every conversation (ALL_CONVERSATIONS), in one transaction."""
+    def rebuild(self, refresh: Refresh, ddl: str | None = None) -> None:
+        """Run the `refresh` for every conversation (ALL_CONVERSATIONS), in one transaction;
+        first the script `ddl` (which makes the derived tables), in the same transaction."""
         ...
 
     def ping(self) -> None:

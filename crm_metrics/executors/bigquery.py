@@ -258,7 +258,7 @@ class BigQueryExecutor:
                 raise failure from error
             raise
 
-    def rebuild(self, refresh: Refresh) -> None:
+    def rebuild(self, refresh: Refresh, ddl: str | None = None) -> None:
         _seed_layout(refresh)
 
     def _writable(self) -> None:
@@ -310,10 +310,10 @@ def credentials(credentials_file: str | None, api_endpoint: str | None) -> Crede
 
 def _seed_layout(refresh: Refresh | None) -> None:
     # BigQuery keeps the seed's tables only (sql/schema/bigquery.sql): the derived tables are
-    # the embedded store's, and Metrics asks for them only where it finds them.
+    # made on DuckDB and PostgreSQL, and Metrics asks for them only where it finds them.
     if refresh:
         names = ", ".join(refresh.tables)
-        raise ConfigError(f"the BigQuery dataset has tables {names}, which crm-metrics keeps only in DuckDB: drop them")
+        raise ConfigError(f"the BigQuery dataset has tables {names}, which crm-metrics keeps only on DuckDB and PostgreSQL: drop them")
 
 
 def merge_sql(table: str, staging: str, columns: Sequence[str], types: Mapping[str, str]) -> str:

@@ -99,9 +99,11 @@ class DuckDBExecutor:
         finally:
             cursor.unregister("crm_metrics_staging")
 
-    def rebuild(self, refresh: Refresh) -> None:
+    def rebuild(self, refresh: Refresh, ddl: str | None = None) -> None:
         cursor = self._cursor()
         with self._transaction(cursor):
+            if ddl:
+                _run(cursor, ddl)
             _run(cursor, f"CREATE TEMP TABLE crm_metrics_touched AS {ALL_CONVERSATIONS}")
             self._refresh(cursor, refresh)
 

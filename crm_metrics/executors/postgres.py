@@ -19,6 +19,7 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from crm_metrics.errors import BackendUnavailable, ConfigError, LoadError, QueryTimeout
+from crm_metrics.executors.base import ALL_CONVERSATIONS, TOUCHED
 from crm_metrics.query import CompiledQuery
 
 if TYPE_CHECKING:
@@ -34,6 +35,10 @@ CONNECT_TIMEOUT = 5.0
 MIN_CONNECTIONS, MAX_CONNECTIONS = 1, 10
 #: The timeout is for queries; DDL and loads (a large COPY) run as long as they need, as on DuckDB.
 _NO_TIMEOUT = "SET LOCAL statement_timeout = 0"
+#: A refresh touching more conversations than this share of those in conversation_facts
+#: ends with ANALYZE of the derived tables: the planner should know of that many new rows at
+#: once (autovacuum may take a minute), while a small load need not pay for the sampling.
+_ANALYZE_SHARE = 0.1
 _PASSWORD_PARAMETER = re.compile(r"((?:^|&)password=)[^&]*")
 
 
@@ -158,33 +163,49 @@ class PostgresExecutor:
         return bool(found)
 
     def replace_rows(self, table: str, rows: pyarrow.Table, refresh: Refresh | None = None) -> None:
-        # COPY the rows into a temporary table, then replace by id, in one transaction: a
-        # failure anywhere, a bad value in COPY included, rolls everything back.
-        _no_derived(refresh)
+        # COPY the rows into a temporary table, then replace by id and bring the derived
+        # tables up to date, in one transaction: a failure anywhere, a bad value in COPY
+        # included, rolls everything back.
         target = sql.Identifier(table)
         columns = sql.SQL(", ").join(sql.Identifier(name) for name in rows.column_names)
+        refresh = refresh if table in TOUCHED else None
         try:
             with self._connection() as conn, conn.transaction():
                 conn.execute(_NO_TIMEOUT)
+                if refresh:
+                    _lock(conn, refresh)
                 conn.execute(sql.SQL("CREATE TEMPORARY TABLE crm_metrics_staging (LIKE {}) ON COMMIT DROP").format(target))
                 # Text COPY: the server parses each value as its column's type (metadata
                 # arrives as JSON text and becomes jsonb; timestamps as ISO text with offset).
                 with conn.cursor().copy(sql.SQL("COPY crm_metrics_staging ({}) FROM STDIN").format(columns)) as copy:
                     for row in zip(*(column.to_pylist() for column in rows.columns), strict=True):
                         copy.write_row(row)
+                # Before the delete: a message may be moving to another conversation.
+                touched = _touch(conn, TOUCHED[table]) if refresh else 0
                 conn.execute(sql.SQL("DELETE FROM {} WHERE id IN (SELECT id FROM crm_metrics_staging)").format(target))
                 conn.execute(sql.SQL("INSERT INTO {} ({}) SELECT {} FROM crm_metrics_staging").format(target, columns, columns))
                 # Fresh planner statistics after a bulk load ("Populating a Database: Run
                 # ANALYZE Afterwards", PostgreSQL docs): autovacuum may take a minute, and until
                 # then the planner can pick nested loops that rerun a window per conversation.
                 conn.execute(sql.SQL("ANALYZE {}").format(target))
+                if refresh:
+                    _refresh(conn, refresh, analyze=touched > _ANALYZE_SHARE * _estimated_rows(conn, "conversation_facts"))
         except (psycopg.DataError, psycopg.IntegrityError) as error:
             # Values the loader accepts but PostgreSQL cannot store: a NUL character in text
             # or JSON, or a constraint of an existing table. COPY's context names the row.
             raise LoadError(f"PostgreSQL refused the rows for {table}; nothing was written: {self._masked(error)}") from error
 
-    def rebuild(self, refresh: Refresh) -> None:
-        _no_derived(refresh)
+    def rebuild(self, refresh: Refresh, ddl: str | None = None) -> None:
+        with self._connection() as conn, conn.transaction():
+            # One snapshot for every statement: the derived tables agree with the base tables
+            # as they were when it began, whatever other writers commit meanwhile.
+            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            conn.execute(_NO_TIMEOUT)
+            if ddl:
+                conn.execute(ddl, prepare=False)
+            _lock(conn, refresh)
+            _touch(conn, ALL_CONVERSATIONS)
+            _refresh(conn, refresh, analyze=True)
 
     def ping(self) -> None:
         self._read("SELECT 1", ())
@@ -206,13 +227,36 @@ class PostgresExecutor:
         return text.replace(self._password, "***") if self._password else text
 
 
-def _no_derived(refresh: Refresh | None) -> None:
-    # The derived tables (conversation_facts, message_facts) are the embedded store's layout,
-    # with DuckDB-only SQL; on PostgreSQL the queries read the seed's tables, which other
-    # writers keep current. `init-db` never makes them here.
-    if refresh:
-        names = ", ".join(refresh.tables)
-        raise ConfigError(f"{names}: derived tables are DuckDB's layout and not supported on PostgreSQL; drop them")
+def _lock(conn: psycopg.Connection[Any], refresh: Refresh) -> None:
+    """Serialise writers of the derived tables, queries still read them. Two loads touching
+    one conversation at once would each recompute its facts without the other's rows."""
+    tables = sql.SQL(", ").join(sql.Identifier(name) for name in refresh.tables)
+    conn.execute(sql.SQL("LOCK TABLE {} IN SHARE ROW EXCLUSIVE MODE").format(tables))
+
+
+def _touch(conn: psycopg.Connection[Any], conversations: str) -> int:
+    """Fill the temporary table `crm_metrics_touched` that the refresh statements read; the
+    number of its rows. ANALYZE: autovacuum never sees temporary tables, and the plans of the
+    refresh (a hash join over every conversation, or index lookups for a few) depend on it."""
+    cursor = conn.execute(f"CREATE TEMPORARY TABLE crm_metrics_touched AS {conversations}", prepare=False)
+    conn.execute("ANALYZE crm_metrics_touched")
+    return max(cursor.rowcount, 0)
+
+
+def _refresh(conn: psycopg.Connection[Any], refresh: Refresh, *, analyze: bool) -> None:
+    # Empty parameters: psycopg then reads the statements' `%%` (escape_text) as `%`.
+    for statement in refresh.statements:
+        conn.execute(statement, {}, prepare=False)
+    conn.execute("DROP TABLE crm_metrics_touched")
+    if analyze:
+        for table in refresh.tables:
+            conn.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(table)))
+
+
+def _estimated_rows(conn: psycopg.Connection[Any], table: str) -> float:
+    """The planner's row count of a table (0 before its first ANALYZE)."""
+    ((rows,),) = conn.execute("SELECT reltuples FROM pg_class WHERE oid = to_regclass(%s)", (table,)).fetchall()
+    return max(rows or 0.0, 0.0)
 
 
 class _ConnectionLost(BackendUnavailable):

@@ -1,0 +1,64 @@
+-- Derived tables and the rollup on PostgreSQL (sql/facts_*.sql), made by `crm-metrics init-db
+-- --rollup` and filled from the rows already there in the same transaction. From then on
+-- `crm-metrics load` keeps them exact in each load's transaction; rows written to
+-- conversations or messages any other way reach them only through `crm-metrics refresh`.
+-- Their presence switches queries to the 'rollup' layout (crm_metrics/service.py, plan).
+-- Ids stay text as in the seed's tables; rows of tenant ids that are not lowercase UUIDs are
+-- left out, as no request can ask for them.
+CREATE TABLE IF NOT EXISTS conversation_facts (
+  tenant_id text NOT NULL,
+  outlet_id text,
+  conversation_id text NOT NULL,
+  started_at timestamptz NOT NULL,
+  status text NOT NULL,
+  duration_us bigint,
+  handoff_at timestamptz,
+  handoff_trigger text
+);
+
+CREATE TABLE IF NOT EXISTS message_facts (
+  tenant_id text NOT NULL,
+  outlet_id text,
+  conversation_id text NOT NULL,
+  id text NOT NULL,
+  ts timestamptz NOT NULL,
+  sender_type text NOT NULL,
+  tokens_used bigint NOT NULL,
+  turn_start boolean NOT NULL,
+  reply_at timestamptz
+);
+
+-- The contract's counts and sums per tenant (outlet_id NULL) and per outlet, per 15-minute
+-- UTC slot (sql/facts_slots.sql). Sums are numeric: microseconds and tokens (up to 18 digits
+-- each) summed over a busy slot can pass bigint's 2^63, and durations may be negative.
+CREATE TABLE IF NOT EXISTS metric_slots (
+  tenant_id text NOT NULL,
+  outlet_id text,
+  slot_start timestamptz NOT NULL,
+  conversations bigint NOT NULL,
+  active_conversations bigint NOT NULL,
+  resolved_conversations bigint NOT NULL,
+  handed_off_conversations bigint NOT NULL,
+  ended_conversations bigint NOT NULL,
+  duration_us numeric NOT NULL,
+  handoffs bigint NOT NULL,
+  keyword_handoffs bigint NOT NULL,
+  confidence_handoffs bigint NOT NULL,
+  handoff_us numeric NOT NULL,
+  messages bigint NOT NULL,
+  customer_messages bigint NOT NULL,
+  llm_messages bigint NOT NULL,
+  agent_messages bigint NOT NULL,
+  llm_tokens numeric NOT NULL,
+  replied_turns bigint NOT NULL,
+  response_us numeric NOT NULL
+);
+
+-- Queries read a tenant's (or an outlet's) slots or facts over a time range; a load finds the
+-- facts of the conversations it touches, and replaces the rollup's rows of the slots they feed.
+CREATE INDEX IF NOT EXISTS conversation_facts_tenant_started ON conversation_facts (tenant_id, started_at);
+CREATE INDEX IF NOT EXISTS conversation_facts_conversation ON conversation_facts (conversation_id);
+CREATE INDEX IF NOT EXISTS message_facts_tenant_ts ON message_facts (tenant_id, ts);
+CREATE INDEX IF NOT EXISTS message_facts_conversation ON message_facts (conversation_id);
+CREATE INDEX IF NOT EXISTS metric_slots_tenant_outlet_slot ON metric_slots (tenant_id, outlet_id, slot_start);
+CREATE INDEX IF NOT EXISTS metric_slots_tenant_slot ON metric_slots (tenant_id, slot_start);
