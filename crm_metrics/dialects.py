@@ -159,8 +159,8 @@ def _add_days(node: exp.Expression, dialect: Dialect) -> exp.Expression:
 def _instant_from_micros(node: exp.Expression, dialect: Dialect) -> exp.Expression:
     # BigQuery TIMESTAMP_MICROS is an instant; sqlglot's DuckDB MAKE_TIMESTAMP is a naive
     # TIMESTAMP, which becomes an instant only by way of the session TimeZone. Its Postgres
-    # TO_TIMESTAMP(x / 1e6) divides in double precision, a microsecond off for most instants
-    # of this century: whole seconds and the rest apart are exact (to the year 20000).
+    # TO_TIMESTAMP(x / 1e6) divides in double precision, exact near 1970 only: 9999-12-31
+    # 23:59:59.999999 becomes year 10000. Whole seconds and the rest apart are exact.
     if not (isinstance(node, exp.UnixToTime) and node.args.get("scale") == exp.UnixToTime.MICROS):
         return node
     if dialect is Dialect.DUCKDB:

@@ -22,7 +22,8 @@ from crm_metrics.query import CompiledQuery
 SNAPSHOTS = Path(__file__).parent / "snapshots"
 DIALECTS = [d.value for d in Dialect]
 #: (template, outlet filter, granularity, layout, dialect): every template in its default shape
-#: on every dialect, the other shapes of the dashboard, and the embedded store's layout.
+#: on every dialect, the other shapes of the dashboard, and the layouts with derived tables
+#: (DuckDB's embedded store; PostgreSQL after `init-db --rollup`).
 SHAPES = [(name, False, "day", "seed", dialect) for name in templates.names() for dialect in DIALECTS] + [
     ("dashboard", True, "week", "seed", "postgres"),
     ("dashboard", False, "month", "seed", "bigquery"),
@@ -32,6 +33,11 @@ SHAPES = [(name, False, "day", "seed", dialect) for name in templates.names() fo
     ("dashboard", False, "day", "rollup", "duckdb"),
     ("dashboard", True, "week", "rollup", "duckdb"),
     ("tenant_summary", False, "day", "rollup", "duckdb"),
+    ("dashboard", False, "day", "facts", "postgres"),
+    ("tenant_summary", False, "day", "facts", "postgres"),
+    ("dashboard", False, "day", "rollup", "postgres"),
+    ("dashboard", True, "week", "rollup", "postgres"),
+    ("tenant_summary", False, "day", "rollup", "postgres"),
 ]
 
 
@@ -138,7 +144,7 @@ class RecordingExecutor:
 
     def run_script(self, sql: str) -> None: ...
     def replace_rows(self, table: str, rows: object, derived: object = ()) -> None: ...
-    def rebuild(self, derived: object) -> None: ...
+    def rebuild(self, derived: object, ddl: object = None) -> None: ...
     def ping(self) -> None: ...
     def close(self) -> None: ...
 

@@ -24,7 +24,7 @@ CASES = {
         "SELECT TIMESTAMP_DIFF(a, b, MICROSECOND)",
         {
             "duckdb": "SELECT DATE_DIFF('MICROSECOND', b, a)",
-            "postgres": "SELECT EXTRACT(EPOCH FROM a - b) * 1000000",
+            "postgres": "SELECT CAST(EXTRACT(EPOCH FROM a - b) * 1000000 AS BIGINT)",
             "bigquery": "SELECT TIMESTAMP_DIFF(a, b, MICROSECOND)",
         },
     ),
@@ -75,7 +75,7 @@ CASES = {
         "SELECT DIV(a + b, c)",
         {
             "duckdb": "SELECT (a + b) // c",
-            "postgres": "SELECT DIV(a + b, c)",
+            "postgres": "SELECT CAST(a + b AS BIGINT) / CAST(c AS BIGINT)",
             "bigquery": "SELECT DIV(a + b, c)",
         },
     ),
@@ -83,8 +83,26 @@ CASES = {
         "SELECT DATE_ADD(d, INTERVAL n DAY)",
         {
             "duckdb": "SELECT d + CAST(n AS INT)",
-            "postgres": "SELECT d + (INTERVAL '1 DAY' * n)",
+            "postgres": "SELECT d + CAST(n AS INT)",
             "bigquery": "SELECT DATE_ADD(d, INTERVAL n DAY)",
+        },
+    ),
+    "epoch microseconds of an instant": (
+        "SELECT UNIX_MICROS(ts)",
+        {
+            "duckdb": "SELECT EPOCH_US(ts)",
+            "postgres": "SELECT CAST(EXTRACT(EPOCH FROM ts) * 1000000 AS BIGINT)",
+            "bigquery": "SELECT UNIX_MICROS(ts)",
+        },
+    ),
+    "an instant from epoch microseconds, exact": (
+        "SELECT TIMESTAMP_MICROS(x)",
+        {
+            "duckdb": "SELECT MAKE_TIMESTAMPTZ(x)",
+            "postgres": (
+                "SELECT TO_TIMESTAMP(CAST(x AS BIGINT) / 1000000) + (CAST(x AS BIGINT) % 1000000) * INTERVAL '1 MICROSECOND'"
+            ),
+            "bigquery": "SELECT TIMESTAMP_MICROS(x)",
         },
     ),
 }

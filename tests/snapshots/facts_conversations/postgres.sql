@@ -5,7 +5,7 @@ SELECT
   c.id AS conversation_id,
   c.started_at,
   c.status,
-  EXTRACT(EPOCH FROM c.ended_at - c.started_at) * 1000000 AS duration_us,
+  CAST(EXTRACT(EPOCH FROM c.ended_at - c.started_at) * 1000000 AS BIGINT) AS duration_us,
   h.handoff_at,
   h.handoff_trigger
 FROM conversations AS c

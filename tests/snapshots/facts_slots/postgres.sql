@@ -9,8 +9,10 @@ WITH touched AS (
     f.tenant_id,
     f.outlet_id,
     TO_TIMESTAMP(
-      CAST(DIV(UNIX_MICROS(f.started_at) + 62135596800000000, 900000000) * 900000000 - 62135596800000000 AS DOUBLE PRECISION) / POWER(10, 6)
-    ) AS slot_start,
+      CAST(CAST(CAST(EXTRACT(EPOCH FROM f.started_at) * 1000000 AS BIGINT) + 62135596800000000 AS BIGINT) / 900000000 * 900000000 - 62135596800000000 AS BIGINT) / 1000000
+    ) + (
+      CAST(CAST(CAST(EXTRACT(EPOCH FROM f.started_at) * 1000000 AS BIGINT) + 62135596800000000 AS BIGINT) / 900000000 * 900000000 - 62135596800000000 AS BIGINT) %% 1000000
+    ) * INTERVAL '1 MICROSECOND' AS slot_start,
     1 AS conversations,
     CASE WHEN f.status = 'active' THEN 1 ELSE 0 END AS active_conversations,
     CASE WHEN f.status = 'resolved' THEN 1 ELSE 0 END AS resolved_conversations,
@@ -28,7 +30,7 @@ WITH touched AS (
       THEN 1
       ELSE 0
     END AS confidence_handoffs,
-    COALESCE(EXTRACT(EPOCH FROM f.handoff_at - f.started_at) * 1000000, 0) AS handoff_us,
+    COALESCE(CAST(EXTRACT(EPOCH FROM f.handoff_at - f.started_at) * 1000000 AS BIGINT), 0) AS handoff_us,
     0 AS messages,
     0 AS customer_messages,
     0 AS llm_messages,
@@ -48,8 +50,10 @@ WITH touched AS (
     f.tenant_id,
     f.outlet_id,
     TO_TIMESTAMP(
-      CAST(DIV(UNIX_MICROS(f.ts) + 62135596800000000, 900000000) * 900000000 - 62135596800000000 AS DOUBLE PRECISION) / POWER(10, 6)
-    ) AS slot_start,
+      CAST(CAST(CAST(EXTRACT(EPOCH FROM f.ts) * 1000000 AS BIGINT) + 62135596800000000 AS BIGINT) / 900000000 * 900000000 - 62135596800000000 AS BIGINT) / 1000000
+    ) + (
+      CAST(CAST(CAST(EXTRACT(EPOCH FROM f.ts) * 1000000 AS BIGINT) + 62135596800000000 AS BIGINT) / 900000000 * 900000000 - 62135596800000000 AS BIGINT) %% 1000000
+    ) * INTERVAL '1 MICROSECOND' AS slot_start,
     0,
     0,
     0,
@@ -68,7 +72,7 @@ WITH touched AS (
     CASE WHEN f.turn_start AND NOT f.reply_at IS NULL THEN 1 ELSE 0 END,
     CASE
       WHEN f.turn_start AND NOT f.reply_at IS NULL
-      THEN EXTRACT(EPOCH FROM f.reply_at - f.ts) * 1000000
+      THEN CAST(EXTRACT(EPOCH FROM f.reply_at - f.ts) * 1000000 AS BIGINT)
       ELSE 0
     END
   FROM message_facts AS f

@@ -22,12 +22,12 @@ WITH buckets AS (
     COUNT(handoff_at) AS total_handoffs,
     COUNT(CASE WHEN handoff_trigger = 'keyword' THEN 1 END) AS keyword_triggered,
     COUNT(CASE WHEN handoff_trigger = 'confidence' THEN 1 END) AS confidence_triggered,
-    CAST(AVG(EXTRACT(EPOCH FROM handoff_at - started_at) * 1000000) AS DOUBLE PRECISION) / 60000000 AS average_time_to_handoff_minutes
+    CAST(AVG(CAST(EXTRACT(EPOCH FROM handoff_at - started_at) * 1000000 AS BIGINT)) AS DOUBLE PRECISION) / 60000000 AS average_time_to_handoff_minutes
   FROM (
     SELECT
       c.started_at,
       c.status,
-      EXTRACT(EPOCH FROM c.ended_at - c.started_at) * 1000000 AS duration_us,
+      CAST(EXTRACT(EPOCH FROM c.ended_at - c.started_at) * 1000000 AS BIGINT) AS duration_us,
       h.handoff_at,
       h.handoff_trigger
     FROM conversations AS c

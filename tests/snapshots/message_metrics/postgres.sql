@@ -41,7 +41,7 @@ WITH buckets AS (
 ), turn_aggregates AS (
   SELECT
     CAST(CAST(turn_at AS TIMESTAMPTZ) AT TIME ZONE CAST(%(tz)s AS TEXT) AS DATE) AS bucket,
-    CAST(AVG(EXTRACT(EPOCH FROM reply_at - turn_at) * 1000000) AS DOUBLE PRECISION) / 1000000 AS average_response_time_seconds
+    CAST(AVG(CAST(EXTRACT(EPOCH FROM reply_at - turn_at) * 1000000 AS BIGINT)) AS DOUBLE PRECISION) / 1000000 AS average_response_time_seconds
   FROM (
     SELECT
       t.turn_at,
