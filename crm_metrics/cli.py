@@ -83,10 +83,17 @@ def _parser() -> argparse.ArgumentParser:
         help="qualify the tables for the BigQuery console (default: from DATABASE_URL or BIGQUERY_PROJECT_ID and BIGQUERY_DATASET)",
     )
 
-    commands.add_parser("init-db", help="create the tables where missing", parents=[database])
+    init_db = commands.add_parser("init-db", help="create the tables where missing", parents=[database])
+    init_db.add_argument(
+        "--rollup",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="also the derived tables and the rollup, filled from the rows there, which loads keep"
+        " exact and queries then read (default: on DuckDB yes, on PostgreSQL no; never dropped)",
+    )
     commands.add_parser(
         "refresh",
-        help="rebuild the embedded store's derived tables after its tables were written directly",
+        help="rebuild the derived tables and the rollup after the seed's tables were written directly",
         parents=[database],
     )
 
@@ -155,8 +162,9 @@ def run(args: argparse.Namespace) -> None:
                 result = metrics.summary(**fields)
             sys.stdout.write(output.render(result, args.format))
         elif args.command == "init-db":
-            metrics.init_db()
-            print(f"tables ready in {metrics.executor.description}")
+            metrics.init_db(rollup=args.rollup)
+            made = "tables, derived tables and rollup" if args.rollup else "tables"
+            print(f"{made} ready in {metrics.executor.description}")
         elif args.command == "refresh":
             metrics.refresh()
             done = "derived tables rebuilt" if metrics.layout != "seed" else "nothing to rebuild (no derived tables)"

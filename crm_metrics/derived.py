@@ -1,4 +1,5 @@
-"""The embedded store's derived tables, and how a load keeps them exact.
+"""The derived tables (the embedded store's; PostgreSQL's after `init-db --rollup`), and how a
+load keeps them exact.
 
 `conversation_facts` and `message_facts` (sql/facts_conversations.sql, sql/facts_messages.sql)
 hold each conversation's and message's derived columns: tenant, typed metadata, turn starts
@@ -48,6 +49,9 @@ def refresh(dialect: Dialect, *, rollup: bool) -> Refresh:
     if not rollup:
         return Refresh(tuple(FACTS), tuple(facts))
     keys = compile_sql("facts_slot_keys", dialect).sql
+    # PostgreSQL plans the rollup's statements from the slots' statistics, which autovacuum
+    # never gathers for a temporary table: a few slots want index lookups, all of them scans.
+    analyze = ("ANALYZE crm_metrics_touched_slots",) if dialect is Dialect.POSTGRES else ()
     return Refresh(
         (*FACTS, ROLLUP),
         (
@@ -56,6 +60,7 @@ def refresh(dialect: Dialect, *, rollup: bool) -> Refresh:
             *facts,
             # ... and those they feed now.
             f"INSERT INTO crm_metrics_touched_slots {keys}",
+            *analyze,
             f"DELETE FROM {ROLLUP} USING crm_metrics_touched_slots AS k"
             f" WHERE {ROLLUP}.tenant_id = k.tenant_id AND {ROLLUP}.slot_start = k.slot_start",
             f"INSERT INTO {ROLLUP} {compile_sql('facts_slots', dialect).sql}",

@@ -153,7 +153,7 @@ class Metrics:
 
     def sql(self, name: str, dialect: str | None = None, *, outlet: bool = False, granularity: str = "day") -> str:
         """The SQL of a template, in a dialect (default: this database's, in its layout, as the
-        library runs it: on the embedded store, local dates by the range's UTC offsets)."""
+        library runs it: with derived tables, local dates by the range's UTC offsets)."""
         layout = self.layout if dialect is None else "seed"
         dialect = parse_dialect(dialect or self.executor.dialect)
         query = compile_sql(name, dialect, outlet=outlet, granularity=granularity, layout=layout, offsets=layout != "seed")

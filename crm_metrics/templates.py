@@ -21,8 +21,8 @@ from crm_metrics.query import Field
 #: Types a header may use (BigQuery names) and nothing else.
 SQL_TYPES = frozenset({"STRING", "DATE", "TIMESTAMP", "INT64", "FLOAT64", "BOOL"})
 GRANULARITIES = ("day", "week", "month")
-#: Where the rows come from: the seed's tables as users have them, the embedded store's
-#: derived tables, or its rollup (see sql/_macros.sql).
+#: Where the rows come from: the seed's tables as users have them, the derived tables (the
+#: embedded store's; PostgreSQL's after `init-db --rollup`), or their rollup (see sql/_macros.sql).
 LAYOUTS = ("seed", "facts", "rollup")
 
 

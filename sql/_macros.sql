@@ -7,10 +7,11 @@
     granularity  'day', 'week' or 'month' (a summary sets 'range': one bucket, the whole range)
     layout       'seed': the seed's tables as users have them (messages carry no tenant;
                  metadata is JSON; turns and handoffs are derived at query time);
-                 'facts': the embedded store, where `crm-metrics load` also keeps
-                 conversation_facts and message_facts (sql/facts_*.sql) up to date: the same
-                 derived columns, typed, carrying the tenant and ordered by (tenant, time).
-                 'rollup': the embedded store's `metric_slots` (sql/facts_slots.sql), every
+                 'facts': the embedded store (and PostgreSQL after `init-db --rollup`),
+                 where `crm-metrics load` also keeps conversation_facts and message_facts
+                 (sql/facts_*.sql) up to date: the same derived columns, typed, carrying the
+                 tenant and ordered by (tenant, time).
+                 'rollup': their `metric_slots` (sql/facts_slots.sql), every
                  sum and count of the contract per tenant (and outlet) and 15-minute UTC
                  slot; used where the range's local days are whole slots (`offsets` on).
     offsets      bool: local dates by the range's known UTC offsets (see local_date)
@@ -171,7 +172,7 @@ SELECT t.turn_at, t.reply_at
 {%- endmacro %}
 
 {#-
-  The local date of an instant. With `offsets` (the embedded store, where a range's UTC
+  The local date of an instant. With `offsets` (with derived tables, where a range's UTC
   offsets are known: @tz_offset_0 before @tz_change_1, and so on) it is integer arithmetic on
   epoch microseconds, several times faster than a time zone conversion per row; days are
   counted from 1900-01-01 so that the division never sees a negative number.

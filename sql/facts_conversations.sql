@@ -1,5 +1,5 @@
 -- name: facts_conversations
--- table: The rows of `conversation_facts` (the embedded store's derived table) for the
+-- table: The rows of `conversation_facts` (a derived table: DuckDB, PostgreSQL with --rollup) for the
 --   conversations listed in `crm_metrics_touched`: each conversation with its tenant, its
 --   duration and its first handoff request, so that queries read typed columns instead of
 --   JSON and windows. `crm-metrics load` recomputes them for every conversation a file touches.

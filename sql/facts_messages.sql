@@ -1,5 +1,5 @@
 -- name: facts_messages
--- table: The rows of `message_facts` (the embedded store's derived table) for the messages of
+-- table: The rows of `message_facts` (a derived table: DuckDB, PostgreSQL with --rollup) for the messages of
 --   the conversations listed in `crm_metrics_touched`: each message with its conversation's
 --   tenant and outlet, its tokens_used read by the contract's rule, and whether it starts a
 --   customer turn (with the turn's first reply). `crm-metrics load` recomputes them for every

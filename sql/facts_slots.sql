@@ -1,5 +1,5 @@
 -- name: facts_slots
--- table: The rows of `metric_slots` (the embedded store's rollup) for the (tenant, slot) pairs
+-- table: The rows of `metric_slots` (the rollup: DuckDB, PostgreSQL with --rollup) for the (tenant, slot) pairs
 --   listed in `crm_metrics_touched_slots`: every count and sum the contract's series and
 --   summary need, per 15-minute UTC slot, from the derived tables. Offsets of every timezone
 --   in use come in 15-minute steps, so any range's local days are whole slots; a bucket's
@@ -32,6 +32,14 @@ WITH
   touched AS (
     SELECT DISTINCT k.tenant_id, k.slot_start FROM crm_metrics_touched_slots AS k
   ),
+  -- Per tenant, from its first touched slot to the end of its last: facts outside cannot feed
+  -- those slots, and the facts' (tenant, time) order lets a load read only this span of a
+  -- large tenant's history.
+  spans AS (
+    SELECT k.tenant_id, MIN(k.slot_start) AS span_start, TIMESTAMP_ADD(MAX(k.slot_start), INTERVAL 15 MINUTE) AS span_end
+    FROM touched AS k
+    GROUP BY k.tenant_id
+  ),
   activity AS (
     SELECT
       f.tenant_id,
@@ -55,7 +63,7 @@ WITH
       0 AS replied_turns,
       0 AS response_us
     FROM conversation_facts AS f
-    WHERE f.tenant_id IN (SELECT k.tenant_id FROM touched AS k)
+    JOIN spans AS s ON s.tenant_id = f.tenant_id AND f.started_at >= s.span_start AND f.started_at < s.span_end
     UNION ALL
     SELECT
       f.tenant_id,
@@ -70,7 +78,7 @@ WITH
       IF(f.turn_start AND f.reply_at IS NOT NULL, 1, 0),
       IF(f.turn_start AND f.reply_at IS NOT NULL, TIMESTAMP_DIFF(f.reply_at, f.ts, MICROSECOND), 0)
     FROM message_facts AS f
-    WHERE f.tenant_id IN (SELECT k.tenant_id FROM touched AS k)
+    JOIN spans AS s ON s.tenant_id = f.tenant_id AND f.ts >= s.span_start AND f.ts < s.span_end
   )
 SELECT
   a.tenant_id,

@@ -369,6 +369,13 @@ def test_init_db_creates_the_tables_once(metrics: Metrics, emulator: bigquery_em
     assert not metrics.executor.has_table("no_such_table")
 
 
+def test_init_db_with_the_rollup_is_refused_and_changes_nothing(metrics: Metrics, emulator: bigquery_emulator.Emulator, dataset: str) -> None:
+    with pytest.raises(ConfigError, match="bigquery keeps the seed's tables only: derived tables and the rollup are made on DuckDB and PostgreSQL"):
+        metrics.init_db(rollup=True)
+    assert _tables(emulator, dataset) == set(schema.TABLES)
+    assert metrics.layout == "seed"
+
+
 def test_loads_replace_rows_by_id_and_leave_no_staging_table(metrics: Metrics, emulator: bigquery_emulator.Emulator, dataset: str) -> None:
     metrics.load_rows("conversations", [_conversation("a"), _conversation("b")])
     metrics.load_rows("conversations", [_conversation("a", status="resolved"), _conversation("c")])

@@ -34,6 +34,8 @@ from crm_metrics import (
     Settings,
     demo,
 )
+from crm_metrics import request
+from crm_metrics.cli import main
 from crm_metrics.compiler import compile_sql
 from crm_metrics.executors import connect
 from crm_metrics.executors.postgres import PostgresExecutor, mask_password
@@ -45,8 +47,11 @@ from tests.engines import (
     POSTGRES_URL,
     DuckDBEngine,
     PostgresEngine,
+    PostgresRollupEngine,
     with_option,
 )
+from tests import reference
+from tests.compare import assert_same
 from tests.server.support import ROWS, TENANT_A, assert_error
 
 TENANT = "00000000-0000-4000-8000-000000000001"
@@ -305,18 +310,218 @@ def test_init_db_is_idempotent_and_creates_the_indexes(postgres: PostgresEngine,
     assert not metrics.executor.has_table("crm_metrics_no_such_table")
 
 
-def test_derived_tables_are_refused(metrics: Metrics) -> None:
-    # The facts layout is DuckDB's; tables of those names must not half-work here.
-    metrics.executor.run_script("CREATE TABLE conversation_facts (x int); CREATE TABLE message_facts (x int)")
+# -- derived tables and the rollup (init-db --rollup) ----------------------------------------
+
+OTHER_TENANT = "00000000-0000-4000-8000-000000000002"
+OUTLET_A, OUTLET_B = "0b1e7000-0000-4000-8000-00000000000a", "0b1e7000-0000-4000-8000-00000000000b"
+DERIVED = ("conversation_facts", "message_facts", "metric_slots")
+
+
+@pytest.fixture(scope="module")
+def rollup() -> Iterator[PostgresRollupEngine]:
+    engine = PostgresRollupEngine()
+    engine.start()
+    yield engine
+    engine.stop()
+
+
+def at(hour: int, minute: int = 0, second: int = 0, day: int = 1) -> dt.datetime:
+    return dt.datetime(2025, 11, day, hour, minute, second, tzinfo=dt.UTC)
+
+
+def talk(id_: str, conversation_id: str, when: dt.datetime, sender: str = "customer", **extra: object) -> dict[str, object]:
+    return {"id": id_, "conversation_id": conversation_id, "sender_type": sender, "sender_id": None, "content": "hi",
+            "timestamp": when, "metadata": None, **extra}
+
+
+def started(id_: str, when: dt.datetime, **extra: object) -> dict[str, object]:
+    return {"id": id_, "tenant_id": TENANT, "outlet_id": None, "customer_phone": "+1", "status": "resolved",
+            "started_at": when, "ended_at": None, "last_message_at": None, **extra}
+
+
+class Store:
+    """A Metrics and the rows its base tables hold after the writes so far (replaced by id),
+    from which the plain-Python reference (tests/reference.py) computes the contract's answer."""
+
+    def __init__(self, metrics: Metrics, rows: dict[str, list[dict[str, object]]] | None = None) -> None:
+        self.metrics = metrics
+        self.rows: dict[str, dict[object, dict[str, object]]] = {"conversations": {}, "messages": {}}
+        for table, table_rows in (rows or {}).items():
+            self.load(table, table_rows)
+
+    def load(self, table: str, rows: list[dict[str, object]]) -> None:
+        self.metrics.load_rows(table, rows)
+        self.wrote(table, rows)
+
+    def wrote(self, table: str, rows: list[dict[str, object]]) -> None:
+        self.rows[table].update((row["id"], row) for row in rows)
+
+    def deleted(self, table: str, *ids: str) -> None:
+        for id_ in ids:
+            del self.rows[table][id_]
+
+    def assert_exact(self, start: str = "2025-10-31", end: str = "2025-11-02", tz: str = "UTC", layout: str = "rollup") -> None:
+        """Every tenant's and outlet's dashboard and summary equal the reference's, read from
+        `layout` (the rollup, or the derived tables where local days are not whole slots)."""
+        period = request.period(dt.date.fromisoformat(start), dt.date.fromisoformat(end), tz, now=FIXED_NOW, max_days=366)
+        assert self.metrics.plan(period)[0] == layout
+        rows = {table: list(by_id.values()) for table, by_id in self.rows.items()}
+        first, last = period.start_date, period.end_date
+        for tenant in (TENANT, OTHER_TENANT):
+            for outlet in (None, OUTLET_A, OUTLET_B):
+                got = self.metrics.dashboard(tenant, start, end, outlet_id=outlet, tz=tz).to_dict()
+                expected = reference.dashboard(rows, tenant_id=tenant, start=first, end=last, tz=tz, granularity="day", outlet_id=outlet)
+                for series in ("conversations", "messages", "handoffs", "costs"):
+                    assert_same(got[series], expected[series], f"{tenant} {outlet} {series}")
+                summary = self.metrics.summary(tenant, start, end, outlet_id=outlet, tz=tz).to_dict()
+                expected = reference.summary(rows, tenant_id=tenant, start=first, end=last, tz=tz, outlet_id=outlet)
+                assert_same({key: summary[key] for key in expected}, expected, f"{tenant} {outlet} summary")
+
+
+def _derived_rows(executor: PostgresExecutor) -> list[list[tuple[object, ...]]]:
+    return [executor._read(f"SELECT * FROM {table} ORDER BY 1, 2, 3, 4", ()) for table in DERIVED]
+
+
+def test_derived_tables_are_opt_in(postgres: PostgresEngine, capsys: pytest.CaptureFixture[str]) -> None:
+    # Without --rollup PostgreSQL keeps the seed's tables only: other writers may fill them.
+    store = Store(postgres.fresh(), {
+        "conversations": [started("c1", at(10), outlet_id=OUTLET_A, ended_at=at(10, 20)), started("c2", at(23, 50), status="active")],
+        "messages": [talk("m1", "c1", at(10)), talk("m2", "c1", at(10, 0, 5), "llm", metadata={"tokens_used": 7}),
+                     talk("m3", "c2", at(23, 55)), talk("m4", "c2", at(0, 10, day=2), "agent")],
+    })
+    metrics = store.metrics
+    metrics.init_db()
+    assert metrics.layout == "seed" and not any(metrics.executor.has_table(table) for table in DERIVED)
+    store.assert_exact(layout="seed")
     try:
-        facts = Metrics(metrics.executor, metrics.settings)
-        assert facts.layout == "facts"
-        with pytest.raises(ConfigError, match="conversation_facts, message_facts: derived tables are DuckDB's layout"):
-            facts.load_rows("conversations", [conversation("c1", "2025-11-01T10:00:00Z")])
-        with pytest.raises(ConfigError, match="not supported on PostgreSQL"):
-            facts.refresh()
+        assert main(["init-db", "--rollup", "--database-url", postgres.url]) == 0
+        assert capsys.readouterr().out == f"tables, derived tables and rollup ready in {postgres.url}\n"
+        rollup = Store(Metrics(metrics.executor, metrics.settings, clock=lambda: FIXED_NOW))
+        rollup.rows = store.rows
+        # Filled from the rows already there, then kept by every load.
+        rollup.assert_exact(tz="Asia/Kathmandu")
+        rollup.load("messages", [talk("m5", "c1", at(10, 0, 2), "agent")])
+        rollup.assert_exact()
+        # Without the flag, init-db leaves them in place: they stay exact and in use.
+        rollup.metrics.init_db()
+        assert rollup.metrics.layout == "rollup"
     finally:
-        metrics.executor.run_script("DROP TABLE conversation_facts; DROP TABLE message_facts")
+        metrics.executor.run_script("DROP TABLE IF EXISTS conversation_facts, message_facts, metric_slots")
+
+
+def test_loads_keep_the_rollup_exact(rollup: PostgresRollupEngine) -> None:
+    store = Store(rollup.fresh(), {
+        "conversations": [
+            started("c1", at(10), outlet_id=OUTLET_A, ended_at=at(10, 20)),
+            started("c2", at(11), outlet_id=OUTLET_B, status="active"),
+        ],
+        "messages": [
+            talk("m1", "c1", at(10)),
+            talk("m2", "c1", at(10, 0, 5), "llm", metadata={"tokens_used": 7, "handoff_requested": True, "trigger": "keyword"}),
+            talk("m3", "c2", at(11)),
+        ],
+    })
+    store.assert_exact()
+    summary = store.metrics.summary
+    assert summary(TENANT, "2025-11-01", "2025-11-01").average_response_time_seconds == 5.0
+    # A late message re-decides an earlier turn: the turn now starts a minute sooner.
+    store.load("messages", [talk("m0", "c1", at(9, 59)), talk("m4", "c2", at(11, 30), "agent")])
+    store.assert_exact()
+    assert summary(TENANT, "2025-11-01", "2025-11-01").average_response_time_seconds == (65 + 1800) / 2
+    # A late handoff request before the first one becomes the conversation's handoff.
+    store.load("messages", [talk("m6", "c1", at(10, 0, 1), "agent", metadata={"handoff_requested": "true", "trigger": "confidence"})])
+    store.assert_exact()
+    # A conversation moves to another outlet, then to another tenant; a message to another conversation.
+    store.load("conversations", [started("c2", at(11), outlet_id=OUTLET_A, status="resolved")])
+    store.assert_exact()
+    store.load("conversations", [started("c1", at(10), tenant_id=OTHER_TENANT, outlet_id=OUTLET_B, ended_at=at(10, 20))])
+    store.load("messages", [talk("m3", "c1", at(11, 45))])
+    store.assert_exact()
+    assert summary(OTHER_TENANT, "2025-11-01", "2025-11-01").total_messages == 5
+
+
+def test_concurrent_loads_of_one_conversation_stay_exact(rollup: PostgresRollupEngine) -> None:
+    # Each load recomputes the facts of the conversations it touches: two at once, each
+    # without the other's rows, would leave duplicate or missing facts (loads take turns).
+    # (Loads of one table already wait for each other's ANALYZE; here the two tables mix.)
+    conversation = started("c1", at(10))
+    store = Store(rollup.fresh(), {"conversations": [conversation]})
+    messages = [talk(f"m{i:02}", "c1", at(10, 0, i), "customer" if i % 3 else "llm") for i in range(24)]
+    loads = [load for row in messages for load in (("messages", [row]), ("conversations", [conversation]))]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(lambda load: store.metrics.load_rows(*load), loads))
+    store.wrote("messages", messages)
+    store.assert_exact()
+
+
+def test_refresh_rebuilds_the_rollup_after_direct_writes(rollup: PostgresRollupEngine) -> None:
+    store = Store(rollup.fresh(), {
+        "conversations": [started("c1", at(10), outlet_id=OUTLET_A), started("c2", at(12), outlet_id=OUTLET_B)],
+        "messages": [talk("m1", "c1", at(10)), talk("m2", "c2", at(12)), talk("m3", "c2", at(12, 0, 9), "llm")],
+    })
+    # The application writes the seed's tables itself: a message, a moved conversation, a
+    # deleted one (which only the derived tables still know).
+    store.metrics.executor.run_script(
+        "INSERT INTO messages VALUES ('m4', 'c1', 'llm', NULL, 'hi', '2025-11-01 10:00:03+00', '{\"tokens_used\": 9}');"
+        f" UPDATE conversations SET outlet_id = '{OUTLET_B}', started_at = '2025-11-02 08:00+00' WHERE id = 'c1';"
+        " DELETE FROM messages WHERE conversation_id = 'c2'; DELETE FROM conversations WHERE id = 'c2'"
+    )
+    store.wrote("messages", [talk("m4", "c1", at(10, 0, 3), "llm", metadata={"tokens_used": 9})])
+    store.wrote("conversations", [started("c1", at(8, day=2), outlet_id=OUTLET_B)])
+    store.deleted("messages", "m2", "m3")
+    store.deleted("conversations", "c2")
+    with pytest.raises(AssertionError):
+        store.assert_exact()  # the rollup does not see them ...
+    store.metrics.refresh()
+    store.assert_exact()  # ... until it is rebuilt
+
+
+def test_a_failed_load_leaves_the_derived_tables_as_they_were(rollup: PostgresRollupEngine) -> None:
+    store = Store(rollup.fresh(), {
+        "conversations": [started("c1", at(10))],
+        "messages": [talk("m1", "c1", at(10)), talk("m2", "c1", at(10, 1), "llm")],
+    })
+    executor = store.metrics.executor
+    before = _derived_rows(executor)
+    # The last statement of the refresh fails, after the base tables and the facts changed.
+    executor.run_script("ALTER TABLE metric_slots ADD CONSTRAINT crm_test_few CHECK (messages < 3)")
+    try:
+        with pytest.raises(LoadError, match="crm_test_few"):
+            store.metrics.load_rows("messages", [talk("m3", "c1", at(10, 2), "agent"), talk("m1", "c1", at(10, 4), "llm")])
+    finally:
+        executor.run_script("ALTER TABLE metric_slots DROP CONSTRAINT crm_test_few")
+    assert _derived_rows(executor) == before
+    store.assert_exact()
+
+
+def test_ranges_off_the_slots_read_the_derived_tables(rollup: PostgresRollupEngine) -> None:
+    # Amsterdam was UTC+01:19:32 in the summer of 1935: its local days are not whole 15-minute
+    # slots. Local midnight fell at 22:40:28 UTC, within the slot of these two messages.
+    def utc(hour: int, minute: int, second: int = 0) -> dt.datetime:
+        return dt.datetime(1935, 6, 1, hour, minute, second, tzinfo=dt.UTC)
+
+    store = Store(rollup.fresh(), {
+        "conversations": [started("c1", utc(22, 40, 10), ended_at=utc(23, 0))],
+        "messages": [talk("m1", "c1", utc(22, 40)), talk("m2", "c1", utc(22, 41), "llm")],
+    })
+    store.assert_exact("1935-06-01", "1935-06-03", tz="Europe/Amsterdam", layout="facts")
+    dashboard = store.metrics.dashboard(TENANT, "1935-06-01", "1935-06-03", tz="Europe/Amsterdam")
+    assert [row.total_messages for row in dashboard.messages] == [1, 1, 0]
+
+
+def test_rollup_sums_pass_bigint(rollup: PostgresRollupEngine) -> None:
+    # Tokens of up to 18 digits and durations of millennia, summed over one slot.
+    store = Store(rollup.fresh(), {
+        "conversations": [
+            started(f"c{i}", at(10), ended_at=dt.datetime(1, 1, 1, tzinfo=dt.UTC)) for i in range(200)
+        ],
+        "messages": [
+            talk(f"m{i}", "c0", at(10, 0, i), "llm", metadata={"tokens_used": "999999999999999999"}) for i in range(10)
+        ],
+    })
+    store.assert_exact()
+    (costs,) = store.metrics.dashboard(TENANT, "2025-11-01", "2025-11-01").costs
+    assert costs.total_tokens_used == 9_999_999_999_999_999_990 and type(costs.total_tokens_used) is int
 
 
 def test_replace_rows_copies_json_and_replaces_by_id(metrics: Metrics) -> None:

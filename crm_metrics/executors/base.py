@@ -22,12 +22,11 @@ TOUCHED = {
         "SELECT conversation_id FROM messages WHERE id IN (SELECT id FROM crm_metrics_staging)"
     ),
 }
-#: Every conversation, for a rebuild: those of the base tables, and those only the derived
-#: tables still know (deleted from the base tables directly), whose rows must go.
-ALL_CONVERSATIONS = (
-    "SELECT id AS conversation_id FROM conversations UNION SELECT conversation_id FROM messages UNION "
-    "SELECT conversation_id FROM conversation_facts UNION SELECT conversation_id FROM message_facts"
-)
+#: Every conversation, for a rebuild: those of `conversations`, and those only the derived
+#: tables still know (deleted behind the loader's back), whose rows must go. Messages of a
+#: conversation that does not exist have no facts, and message_facts holds only conversations
+#: that conversation_facts holds (both keep the same conversations): neither needs scanning.
+ALL_CONVERSATIONS = "SELECT id AS conversation_id FROM conversations UNION SELECT conversation_id FROM conversation_facts"
 
 
 @runtime_checkable

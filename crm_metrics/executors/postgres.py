@@ -35,9 +35,10 @@ CONNECT_TIMEOUT = 5.0
 MIN_CONNECTIONS, MAX_CONNECTIONS = 1, 10
 #: The timeout is for queries; DDL and loads (a large COPY) run as long as they need, as on DuckDB.
 _NO_TIMEOUT = "SET LOCAL statement_timeout = 0"
-#: A refresh touching more conversations than this share of those in conversation_facts
-#: ends with ANALYZE of the derived tables: the planner should know of that many new rows at
-#: once (autovacuum may take a minute), while a small load need not pay for the sampling.
+#: A load of more rows than this share of a table's (and a refresh touching this share of the
+#: conversations, for the derived tables) ends with ANALYZE: the planner should know of that
+#: many new rows at once, while a small load into a large table need not pay for sampling it
+#: (about a second for 10M messages). Autovacuum's default threshold, which it acts on later.
 _ANALYZE_SHARE = 0.1
 _PASSWORD_PARAMETER = re.compile(r"((?:^|&)password=)[^&]*")
 
@@ -187,7 +188,8 @@ class PostgresExecutor:
                 # Fresh planner statistics after a bulk load ("Populating a Database: Run
                 # ANALYZE Afterwards", PostgreSQL docs): autovacuum may take a minute, and until
                 # then the planner can pick nested loops that rerun a window per conversation.
-                conn.execute(sql.SQL("ANALYZE {}").format(target))
+                if rows.num_rows > _ANALYZE_SHARE * _estimated_rows(conn, table):
+                    conn.execute(sql.SQL("ANALYZE {}").format(target))
                 if refresh:
                     _refresh(conn, refresh, analyze=touched > _ANALYZE_SHARE * _estimated_rows(conn, "conversation_facts"))
         except (psycopg.DataError, psycopg.IntegrityError) as error:

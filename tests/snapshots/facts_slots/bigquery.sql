@@ -4,6 +4,14 @@ WITH touched AS (
     k.tenant_id,
     k.slot_start
   FROM crm_metrics_touched_slots AS k
+), spans AS (
+  SELECT
+    k.tenant_id,
+    MIN(k.slot_start) AS span_start,
+    TIMESTAMP_ADD(MAX(k.slot_start), INTERVAL '15' MINUTE) AS span_end
+  FROM touched AS k
+  GROUP BY
+    k.tenant_id
 ), activity AS (
   SELECT
     f.tenant_id,
@@ -29,12 +37,10 @@ WITH touched AS (
     0 AS replied_turns,
     0 AS response_us
   FROM conversation_facts AS f
-  WHERE
-    f.tenant_id IN (
-      SELECT
-        k.tenant_id
-      FROM touched AS k
-    )
+  JOIN spans AS s
+    ON s.tenant_id = f.tenant_id
+    AND f.started_at >= s.span_start
+    AND f.started_at < s.span_end
   UNION ALL
   SELECT
     f.tenant_id,
@@ -64,12 +70,8 @@ WITH touched AS (
       0
     )
   FROM message_facts AS f
-  WHERE
-    f.tenant_id IN (
-      SELECT
-        k.tenant_id
-      FROM touched AS k
-    )
+  JOIN spans AS s
+    ON s.tenant_id = f.tenant_id AND f.ts >= s.span_start AND f.ts < s.span_end
 )
 SELECT
   a.tenant_id,
