@@ -227,11 +227,16 @@ SELECT
       SUM(r.agent_messages) AS agent_messages,
       SUM(r.llm_tokens) AS total_tokens_used,
       SAFE_DIVIDE(SUM(r.response_us), SUM(r.replied_turns)) / 1000000 AS average_response_time_seconds
-    FROM metric_slots AS r
+    {{ slots_in_range() }}
+    GROUP BY bucket
+{%- endmacro %}
+
+{#- The rollup's rows `r` of the range: the whole tenant's, or the outlet's. -#}
+{% macro slots_in_range() -%}
+FROM metric_slots AS r
     WHERE r.tenant_id = @tenant_id
       AND {% if outlet %}r.outlet_id = @outlet_id{% else %}r.outlet_id IS NULL{% endif %}
       AND {{ in_range('r.slot_start') }}
-    GROUP BY bucket
 {%- endmacro %}
 
 {#- Per bucket of the conversations' start: the conversation and handoff counts and sums. -#}

@@ -24,7 +24,15 @@
 WITH
 {%- if layout == 'rollup' %}
   slot_aggregates AS (
-    {{ m.slot_aggregates() }}
+    {#- Only the sums the summary needs, over the whole range: each costs DuckDB planning time. #}
+    SELECT
+      SUM(r.conversations) AS total_conversations,
+      SUM(r.resolved_conversations) AS resolved_conversations,
+      SUM(r.handoffs) AS total_handoffs,
+      SUM(r.messages) AS total_messages,
+      SUM(r.llm_tokens) AS total_tokens_used,
+      SAFE_DIVIDE(SUM(r.response_us), SUM(r.replied_turns)) / 1000000 AS average_response_time_seconds
+    {{ m.slots_in_range() }}
   )
 {%- else %}
   conversation_aggregates AS (

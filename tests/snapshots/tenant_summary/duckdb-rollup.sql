@@ -1,28 +1,10 @@
 -- tenant_summary for duckdb, rollup layout, outlet filter off, by day
 WITH slot_aggregates AS (
   SELECT
-    CAST($start_date AS DATE) AS bucket,
     SUM(r.conversations) AS total_conversations,
-    SUM(r.active_conversations) AS active_conversations,
     SUM(r.resolved_conversations) AS resolved_conversations,
-    SUM(r.handed_off_conversations) AS handed_off_conversations,
-    CASE
-      WHEN SUM(r.ended_conversations) <> 0
-      THEN SUM(r.duration_us) / SUM(r.ended_conversations)
-      ELSE NULL
-    END / 60000000 AS average_duration_minutes,
     SUM(r.handoffs) AS total_handoffs,
-    SUM(r.keyword_handoffs) AS keyword_triggered,
-    SUM(r.confidence_handoffs) AS confidence_triggered,
-    CASE
-      WHEN SUM(r.handoffs) <> 0
-      THEN SUM(r.handoff_us) / SUM(r.handoffs)
-      ELSE NULL
-    END / 60000000 AS average_time_to_handoff_minutes,
     SUM(r.messages) AS total_messages,
-    SUM(r.customer_messages) AS customer_messages,
-    SUM(r.llm_messages) AS llm_messages,
-    SUM(r.agent_messages) AS agent_messages,
     SUM(r.llm_tokens) AS total_tokens_used,
     CASE
       WHEN SUM(r.replied_turns) <> 0
@@ -35,8 +17,6 @@ WITH slot_aggregates AS (
     AND r.outlet_id IS NULL
     AND r.slot_start >= CAST($range_start AS TIMESTAMPTZ)
     AND r.slot_start < CAST($range_end AS TIMESTAMPTZ)
-  GROUP BY
-    bucket
 )
 SELECT
   COALESCE(a.total_conversations, 0) AS total_conversations,
