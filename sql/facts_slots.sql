@@ -28,6 +28,12 @@
 --   replied_turns             INT64      customer turns starting in the slot that got a reply (whenever)
 --   response_us               INT64      their sum of reply - turn start, in microseconds
 {% import '_macros.sql' as m with context -%}
+{#- Between the first and the last touched slot: the facts are ordered by (tenant, time), so a
+    small load reads a few row groups, not the tenant's whole history. -#}
+{% macro within_touched(ts) -%}
+{{ ts }} >= (SELECT MIN(k.slot_start) FROM touched AS k)
+      AND {{ ts }} < TIMESTAMP_ADD((SELECT MAX(k.slot_start) FROM touched AS k), INTERVAL 15 MINUTE)
+{%- endmacro %}
 WITH
   touched AS (
     SELECT DISTINCT k.tenant_id, k.slot_start FROM crm_metrics_touched_slots AS k
@@ -56,6 +62,7 @@ WITH
       0 AS response_us
     FROM conversation_facts AS f
     WHERE f.tenant_id IN (SELECT k.tenant_id FROM touched AS k)
+      AND {{ within_touched('f.started_at') }}
     UNION ALL
     SELECT
       f.tenant_id,
@@ -71,6 +78,7 @@ WITH
       IF(f.turn_start AND f.reply_at IS NOT NULL, TIMESTAMP_DIFF(f.reply_at, f.ts, MICROSECOND), 0)
     FROM message_facts AS f
     WHERE f.tenant_id IN (SELECT k.tenant_id FROM touched AS k)
+      AND {{ within_touched('f.ts') }}
   )
 SELECT
   a.tenant_id,

@@ -35,6 +35,16 @@ WITH touched AS (
         k.tenant_id
       FROM touched AS k
     )
+    AND f.started_at >= (
+      SELECT
+        MIN(k.slot_start)
+      FROM touched AS k
+    )
+    AND f.started_at < TIMESTAMP_ADD((
+      SELECT
+        MAX(k.slot_start)
+      FROM touched AS k
+    ), INTERVAL '15' MINUTE)
   UNION ALL
   SELECT
     f.tenant_id,
@@ -70,6 +80,16 @@ WITH touched AS (
         k.tenant_id
       FROM touched AS k
     )
+    AND f.ts >= (
+      SELECT
+        MIN(k.slot_start)
+      FROM touched AS k
+    )
+    AND f.ts < TIMESTAMP_ADD((
+      SELECT
+        MAX(k.slot_start)
+      FROM touched AS k
+    ), INTERVAL '15' MINUTE)
 )
 SELECT
   a.tenant_id,

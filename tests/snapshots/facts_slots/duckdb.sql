@@ -45,6 +45,18 @@ WITH touched AS (
         k.tenant_id
       FROM touched AS k
     )
+    AND f.started_at >= (
+      SELECT
+        MIN(k.slot_start)
+      FROM touched AS k
+    )
+    AND f.started_at < (
+      (
+        SELECT
+          MAX(k.slot_start)
+        FROM touched AS k
+      ) + INTERVAL '15' MINUTE
+    )
   UNION ALL
   SELECT
     f.tenant_id,
@@ -81,6 +93,18 @@ WITH touched AS (
       SELECT
         k.tenant_id
       FROM touched AS k
+    )
+    AND f.ts >= (
+      SELECT
+        MIN(k.slot_start)
+      FROM touched AS k
+    )
+    AND f.ts < (
+      (
+        SELECT
+          MAX(k.slot_start)
+        FROM touched AS k
+      ) + INTERVAL '15' MINUTE
     )
 )
 SELECT
