@@ -143,6 +143,47 @@ def duckdb_replay(connection: Any) -> Replay:
     return replay
 
 
+def duckdb_phases(connection: Any, recorded: Sequence[tuple[CompiledQuery, dict[str, Any]]], runs: int = 15) -> dict[str, dict[str, float]]:
+    """Where a statement's time goes in DuckDB, medians over `runs`: parsing (timed around
+    `extract_statements`), binding, optimizing and physical planning (DuckDB's own profiler, in
+    detailed mode), execution (the profiler's total less those), and the wall time of the call."""
+    import json
+    import tempfile
+
+    phases: dict[str, dict[str, float]] = {}
+    with tempfile.TemporaryDirectory() as directory:
+        output = f"{directory}/profile.json"
+        for query, values in recorded:
+            samples: dict[str, list[float]] = {}
+            for _ in range(runs):
+                started = time.perf_counter()
+                connection.extract_statements(query.sql)
+                parse = time.perf_counter() - started
+                connection.execute("PRAGMA enable_profiling = 'json'")
+                connection.execute("SET profiling_mode = 'detailed'")
+                connection.execute(f"SET profiling_output = '{output}'")
+                started = time.perf_counter()
+                connection.execute(query.sql, values).fetchall()
+                wall = time.perf_counter() - started
+                connection.execute("PRAGMA disable_profiling")
+                with open(output) as file:
+                    profile = json.load(file)
+                bind = profile["planner"]["total_time"]
+                optimize = profile["optimizer"]["total_time"]
+                plan = profile["physical_planner"]["total_time"]
+                for name, seconds in (
+                    ("parse", parse),
+                    ("bind", bind),
+                    ("optimize", optimize),
+                    ("physical plan", plan),
+                    ("execute", profile["query"]["total_time"] - bind - optimize - plan),
+                    ("wall", wall),
+                ):
+                    samples.setdefault(name, []).append(seconds)
+            phases[query.name] = {name: round(statistics.median(values) * 1000, 2) for name, values in samples.items()}
+    return phases
+
+
 def postgres_replay(connection: Any, metrics: Metrics) -> Replay:
     """Run statements on a raw psycopg connection given the same session settings as the
     library's connections (its executor sets some, such as jit = off: without them the driver

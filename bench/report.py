@@ -257,6 +257,9 @@ def _engines(report: Mapping[str, Any]) -> list[str]:
             result = engine[tenant]
             statements = ", ".join(f"{n} {_ms(v)}" for n, v in result["statement_ms"].items())
             lines.append(f"- {tenant}: {result['statements']} statements per dashboard + summary; each alone via the driver: {statements}.")
+            for statement, phases in result.get("phases", {}).items():
+                parts = ", ".join(f"{phase} {_ms(ms)}" for phase, ms in phases.items())
+                lines.append(f"  - where {statement}'s time goes (DuckDB's profiler, medians): {parts}.")
             for problem in result["pandas_disagreements"][:5]:
                 lines.append(f"  - pandas disagrees: {problem}")
         lines.append("")

@@ -67,6 +67,7 @@ def measure_duckdb(path: str, targets: dict[str, measure.Window], progress: Cloc
             raw = duckdb.connect(path, read_only=True)
             reader = pandas_metrics.duckdb_reader(raw)
             results[label] = measure.paths(metrics, measure.duckdb_replay(raw), _pandas(reader, window), window)
+            results[label]["phases"] = measure.duckdb_phases(raw, measure.statements(metrics, window))
             raw.close()
         _said(progress, results[label])
     return results

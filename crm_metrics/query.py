@@ -46,11 +46,19 @@ class CompiledQuery:
 
     def normalise(self, rows: Iterable[Iterable[Any]]) -> list[tuple[Any, ...]]:
         """Rows as plain Python values of the header's types."""
-        casts = [_CASTS[c.type] for c in self.columns]
-        return [tuple(None if v is None else cast(v) for cast, v in zip(casts, row, strict=True)) for row in rows]
+        rows = list(rows)
+        if not rows:
+            return []
+        if any(len(row) != len(self.columns) for row in rows):
+            raise ValueError(f"{self.name}: rows do not have the header's {len(self.columns)} columns")
+        # Column by column: one cast per column, mapped in C (a dashboard's 700 values per request).
+        columns = [list(map(_CASTS[c.type], values)) for c, values in zip(self.columns, zip(*rows), strict=True)]
+        return list(zip(*columns))
 
 
-def _to_date(value: Any) -> dt.date:
+def _to_date(value: Any) -> dt.date | None:
+    if value is None or type(value) is dt.date:
+        return value
     if isinstance(value, dt.datetime):
         return value.date()
     if isinstance(value, dt.date):
@@ -58,7 +66,9 @@ def _to_date(value: Any) -> dt.date:
     return dt.date.fromisoformat(str(value))
 
 
-def _to_timestamp(value: Any) -> dt.datetime:
+def _to_timestamp(value: Any) -> dt.datetime | None:
+    if value is None:
+        return None
     if not isinstance(value, dt.datetime):
         value = dt.datetime.fromisoformat(str(value))
     if value.tzinfo is None:
@@ -66,7 +76,9 @@ def _to_timestamp(value: Any) -> dt.datetime:
     return value.astimezone(dt.UTC)
 
 
-def _to_int(value: Any) -> int:
+def _to_int(value: Any) -> int | None:
+    if value is None or type(value) is int:
+        return value
     if isinstance(value, (float, Decimal)) and value != int(value):
         raise ValueError(f"expected a whole number, got {value!r}")
     return int(value)
@@ -75,15 +87,21 @@ def _to_int(value: Any) -> int:
 def _to_float(value: Any) -> float | None:
     # 12 significant digits: far inside the contract's 1e-9 tolerance, and float noise such
     # as 2.5086250000000003 (or a Decimal's 28 digits) never reaches a user.
+    if value is None:
+        return None
     number = float(value)
-    return None if math.isnan(number) else float(f"{number:.12g}")
+    return None if math.isnan(number) else float("%.12g" % number)
+
+
+def _optional(cast: Any) -> Any:
+    return lambda value: None if value is None else cast(value)
 
 
 _CASTS = {
-    "STRING": str,
+    "STRING": _optional(str),
     "DATE": _to_date,
     "TIMESTAMP": _to_timestamp,
     "INT64": _to_int,
     "FLOAT64": _to_float,
-    "BOOL": bool,
+    "BOOL": _optional(bool),
 }

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import operator
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -87,8 +88,9 @@ class Metrics:
         position = {name: i for i, name in enumerate(names)}
         series = {}
         for key, row_type in SERIES.items():
-            columns = [position[f] for f in row_type.field_names()]
-            series[key] = [row_type(*[row[i] for i in columns]) for row in rows]
+            # Every series has a date and more than one figure: itemgetter gives tuples.
+            pick = operator.itemgetter(*[position[f] for f in row_type.field_names()])
+            series[key] = [row_type(*pick(row)) for row in rows]
         return Dashboard(
             tenant_id=tenant,
             outlet_id=outlet,

@@ -15,8 +15,8 @@
                  sum and count of the contract per tenant (and outlet) and 15-minute UTC
                  slot; used where the range's local days are whole slots (`offsets` on).
     offsets      bool: local dates by the range's known UTC offsets (see local_date)
-  Each row source below has the same columns in the 'seed' and 'facts' layouts; in the
-  'rollup' layout every aggregate macro is `slot_aggregates`, which has all their columns.
+  Each row source below has the same columns in the 'seed' and 'facts' layouts; the 'rollup'
+  layout has its own, leaner query (slot_series).
 -#}
 
 {#- The bucket a local date falls in, labelled by its first date and clipped to the range. -#}
@@ -205,41 +205,92 @@ TIMESTAMP_MICROS(DIV(UNIX_MICROS({{ ts }}) + 62135596800000000, 900000000) * 900
 {%- endmacro %}
 
 {#-
-  Per bucket, from the rollup (layout 'rollup'): every column of conversation_aggregates,
-  message_aggregates and turn_aggregates, as sums of the slots' sums. Exact only where the
-  range's bounds and local midnights fall on slot bounds (the library checks; see
-  crm_metrics/request.py `on_slots`). Rows with outlet_id NULL are the whole tenant's.
+  The dashboard's columns from the rollup (layout 'rollup'), one row per bucket in date order:
+  the sums of the bucket's slots, with a zero row for every day of the range so that empty
+  buckets appear without a join; rates and averages are sums divided by counts (NULL where the
+  count is 0), exactly the raw rows' figures. Exact only where the range's bounds and local
+  midnights fall on slot bounds (crm_metrics/request.py `on_slots`). Kept lean on purpose:
+  every expression costs DuckDB parse, bind and optimize time, most of a small tenant's answer.
 -#}
-{% macro slot_aggregates() -%}
+{% macro slot_series(costs=True) -%}
 SELECT
-      {{ bucket_of('r.slot_start') }} AS bucket,
-      SUM(r.conversations) AS total_conversations,
-      SUM(r.active_conversations) AS active_conversations,
-      SUM(r.resolved_conversations) AS resolved_conversations,
-      SUM(r.handed_off_conversations) AS handed_off_conversations,
-      SAFE_DIVIDE(SUM(r.duration_us), SUM(r.ended_conversations)) / 60000000 AS average_duration_minutes,
-      SUM(r.handoffs) AS total_handoffs,
-      SUM(r.keyword_handoffs) AS keyword_triggered,
-      SUM(r.confidence_handoffs) AS confidence_triggered,
-      SAFE_DIVIDE(SUM(r.handoff_us), SUM(r.handoffs)) / 60000000 AS average_time_to_handoff_minutes,
-      SUM(r.messages) AS total_messages,
-      SUM(r.customer_messages) AS customer_messages,
-      SUM(r.llm_messages) AS llm_messages,
-      SUM(r.agent_messages) AS agent_messages,
-      SUM(r.llm_tokens) AS total_tokens_used,
-      SAFE_DIVIDE(SUM(r.response_us), SUM(r.replied_turns)) / 1000000 AS average_response_time_seconds
-    FROM metric_slots AS r
+  date,
+  conversations AS total_conversations,
+  active_conversations,
+  resolved_conversations,
+  handed_off_conversations,
+  SAFE_DIVIDE(duration_us, ended_conversations) / 60000000 AS average_duration_minutes,
+  SAFE_DIVIDE(resolved_conversations, conversations) AS resolution_rate,
+  messages AS total_messages,
+  customer_messages,
+  llm_messages,
+  agent_messages,
+  SAFE_DIVIDE(response_us, replied_turns) / 1000000 AS average_response_time_seconds,
+  handoffs AS total_handoffs,
+  keyword_handoffs AS keyword_triggered,
+  confidence_handoffs AS confidence_triggered,
+  SAFE_DIVIDE(handoff_us, handoffs) / 60000000 AS average_time_to_handoff_minutes,
+  SAFE_DIVIDE(handoffs, conversations) AS handoff_rate
+  {%- if costs %},
+  llm_messages AS total_llm_calls,
+  llm_tokens AS total_tokens_used,
+  llm_cost AS total_llm_cost,
+  whatsapp_cost AS total_whatsapp_cost,
+  llm_cost + whatsapp_cost AS total_cost,
+  SAFE_DIVIDE(llm_cost + whatsapp_cost, conversations) AS cost_per_conversation
+  {%- endif %}
+FROM (
+  SELECT *{% if costs %}, {{ llm_cost('llm_tokens') }} AS llm_cost, {{ whatsapp_cost('messages') }} AS whatsapp_cost{% endif %}
+  FROM (
+    SELECT
+      bucket AS date,
+      SUM(conversations) AS conversations,
+      SUM(active_conversations) AS active_conversations,
+      SUM(resolved_conversations) AS resolved_conversations,
+      SUM(handed_off_conversations) AS handed_off_conversations,
+      SUM(ended_conversations) AS ended_conversations,
+      SUM(duration_us) AS duration_us,
+      SUM(handoffs) AS handoffs,
+      SUM(keyword_handoffs) AS keyword_handoffs,
+      SUM(confidence_handoffs) AS confidence_handoffs,
+      SUM(handoff_us) AS handoff_us,
+      SUM(messages) AS messages,
+      SUM(customer_messages) AS customer_messages,
+      SUM(llm_messages) AS llm_messages,
+      SUM(agent_messages) AS agent_messages,
+      SUM(llm_tokens) AS llm_tokens,
+      SUM(replied_turns) AS replied_turns,
+      SUM(response_us) AS response_us
+    FROM (
+      SELECT {{ bucket_of('r.slot_start') }} AS bucket, r.conversations, r.active_conversations, r.resolved_conversations, r.handed_off_conversations, r.ended_conversations, r.duration_us, r.handoffs, r.keyword_handoffs, r.confidence_handoffs, r.handoff_us, r.messages, r.customer_messages, r.llm_messages, r.agent_messages, r.llm_tokens, r.replied_turns, r.response_us
+      {{ slots_in_range() }}
+      UNION ALL
+      SELECT {{ bucket('d') }}, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
+      FROM UNNEST(GENERATE_DATE_ARRAY(@start_date, @end_date)) AS d
+    ) AS slot_rows
+    GROUP BY bucket
+  ) AS sums
+) AS money
+ORDER BY date
+{%- endmacro %}
+
+{#- A series' columns alone, from slot_series (the prices are parameters of the costs only). -#}
+{% macro series_from_slots(columns, costs=False) -%}
+SELECT date, {{ columns | join(', ') }}
+FROM ({{ slot_series(costs) }}) AS series
+ORDER BY date
+{%- endmacro %}
+
+{#- The rollup's rows `r` of the range: the whole tenant's, or the outlet's. -#}
+{% macro slots_in_range() -%}
+FROM metric_slots AS r
     WHERE r.tenant_id = @tenant_id
       AND {% if outlet %}r.outlet_id = @outlet_id{% else %}r.outlet_id IS NULL{% endif %}
       AND {{ in_range('r.slot_start') }}
-    GROUP BY bucket
 {%- endmacro %}
 
 {#- Per bucket of the conversations' start: the conversation and handoff counts and sums. -#}
 {% macro conversation_aggregates() -%}
-{%- if layout == 'rollup' -%}
-{{ slot_aggregates() }}
-{%- else -%}
 SELECT
       {{ bucket_of('started_at') }} AS bucket,
       COUNT(*) AS total_conversations,
@@ -253,14 +304,10 @@ SELECT
       AVG(TIMESTAMP_DIFF(handoff_at, started_at, MICROSECOND)) / 60000000 AS average_time_to_handoff_minutes
     FROM ({{ conversations_in_range() }}) AS conversation_rows
     GROUP BY bucket
-{%- endif -%}
 {%- endmacro %}
 
 {#- Per bucket of the messages' timestamps: counts by sender type and tokens of llm messages. -#}
 {% macro message_aggregates() -%}
-{%- if layout == 'rollup' -%}
-{{ slot_aggregates() }}
-{%- else -%}
 SELECT
       {{ bucket_of('ts') }} AS bucket,
       COUNT(*) AS total_messages,
@@ -270,21 +317,16 @@ SELECT
       SUM(IF(sender_type = 'llm', tokens_used, 0)) AS total_tokens_used
     FROM ({{ messages_in_range() }}) AS message_rows
     GROUP BY bucket
-{%- endif -%}
 {%- endmacro %}
 
 {#- Per bucket of the customer turns' starts: the mean time to the first reply. -#}
 {% macro turn_aggregates() -%}
-{%- if layout == 'rollup' -%}
-{{ slot_aggregates() }}
-{%- else -%}
 SELECT
       {{ bucket_of('turn_at') }} AS bucket,
       AVG(TIMESTAMP_DIFF(reply_at, turn_at, MICROSECOND)) / 1000000 AS average_response_time_seconds
     FROM ({{ turns_in_range() }}) AS turn_rows
     WHERE reply_at IS NOT NULL
     GROUP BY bucket
-{%- endif -%}
 {%- endmacro %}
 
 {#- Output columns from the aggregates `c` (conversations), `n` (messages), `t` (turns). -#}
@@ -314,19 +356,20 @@ COALESCE({{ c }}.total_handoffs, 0) AS total_handoffs,
 {%- endmacro %}
 
 {#- Money: tokens x price per million tokens / 1e6, messages x price per message. -#}
-{% macro llm_cost(n) -%}
-COALESCE({{ n }}.total_tokens_used, 0) * @llm_price_per_million_tokens / 1000000
+{% macro llm_cost(tokens) -%}
+{{ tokens }} * @llm_price_per_million_tokens / 1000000
 {%- endmacro %}
 
-{% macro whatsapp_cost(n) -%}
-COALESCE({{ n }}.total_messages, 0) * @whatsapp_price_per_message
+{% macro whatsapp_cost(messages) -%}
+{{ messages }} * @whatsapp_price_per_message
 {%- endmacro %}
 
 {% macro cost_columns(n, c) -%}
+{%- set tokens, messages = 'COALESCE(' ~ n ~ '.total_tokens_used, 0)', 'COALESCE(' ~ n ~ '.total_messages, 0)' -%}
 COALESCE({{ n }}.llm_messages, 0) AS total_llm_calls,
-  COALESCE({{ n }}.total_tokens_used, 0) AS total_tokens_used,
-  {{ llm_cost(n) }} AS total_llm_cost,
-  {{ whatsapp_cost(n) }} AS total_whatsapp_cost,
-  {{ llm_cost(n) }} + {{ whatsapp_cost(n) }} AS total_cost,
-  SAFE_DIVIDE({{ llm_cost(n) }} + {{ whatsapp_cost(n) }}, {{ c }}.total_conversations) AS cost_per_conversation
+  {{ tokens }} AS total_tokens_used,
+  {{ llm_cost(tokens) }} AS total_llm_cost,
+  {{ whatsapp_cost(messages) }} AS total_whatsapp_cost,
+  {{ llm_cost(tokens) }} + {{ whatsapp_cost(messages) }} AS total_cost,
+  SAFE_DIVIDE({{ llm_cost(tokens) }} + {{ whatsapp_cost(messages) }}, {{ c }}.total_conversations) AS cost_per_conversation
 {%- endmacro %}

@@ -29,6 +29,9 @@
 --   average_duration_minutes         FLOAT64  mean of (ended_at - started_at) in fractional minutes, over those with ended_at
 --   resolution_rate                  FLOAT64  resolved_conversations / total_conversations
 {% import '_macros.sql' as m with context -%}
+{% if layout == 'rollup' -%}
+{{ m.series_from_slots(['total_conversations', 'active_conversations', 'resolved_conversations', 'handed_off_conversations', 'average_duration_minutes', 'resolution_rate']) }}
+{% else -%}
 WITH
   buckets AS (
     {{ m.buckets() }}
@@ -42,3 +45,4 @@ SELECT
 FROM buckets AS b
 LEFT JOIN conversation_aggregates AS c ON c.bucket = b.bucket
 ORDER BY date
+{% endif -%}

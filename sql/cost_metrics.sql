@@ -32,6 +32,9 @@
 --   total_cost                       FLOAT64  total_llm_cost + total_whatsapp_cost
 --   cost_per_conversation            FLOAT64  total_cost / conversations started in the bucket
 {% import '_macros.sql' as m with context -%}
+{% if layout == 'rollup' -%}
+{{ m.series_from_slots(['total_llm_calls', 'total_tokens_used', 'total_llm_cost', 'total_whatsapp_cost', 'total_cost', 'cost_per_conversation'], costs=True) }}
+{% else -%}
 WITH
   buckets AS (
     {{ m.buckets() }}
@@ -49,3 +52,4 @@ FROM buckets AS b
 LEFT JOIN message_aggregates AS n ON n.bucket = b.bucket
 LEFT JOIN conversation_aggregates AS c ON c.bucket = b.bucket
 ORDER BY date
+{% endif -%}

@@ -48,17 +48,13 @@
 --   total_cost                       FLOAT64  total_llm_cost + total_whatsapp_cost
 --   cost_per_conversation            FLOAT64  total_cost / conversations started in the bucket
 {% import '_macros.sql' as m with context -%}
-{#- In the rollup layout one aggregate carries every series' columns: read it once. -#}
-{% set c, n, t = ('a', 'a', 'a') if layout == 'rollup' else ('c', 'n', 't') -%}
+{% if layout == 'rollup' -%}
+{{ m.slot_series() }}
+{% else -%}
 WITH
   buckets AS (
     {{ m.buckets() }}
   ),
-{%- if layout == 'rollup' %}
-  slot_aggregates AS (
-    {{ m.slot_aggregates() }}
-  )
-{%- else %}
   conversation_aggregates AS (
     {{ m.conversation_aggregates() }}
   ),
@@ -68,19 +64,15 @@ WITH
   turn_aggregates AS (
     {{ m.turn_aggregates() }}
   )
-{%- endif %}
 SELECT
   b.bucket AS date,
-  {{ m.conversation_columns(c) }},
-  {{ m.message_columns(n, t) }},
-  {{ m.handoff_columns(c) }},
-  {{ m.cost_columns(n, c) }}
+  {{ m.conversation_columns('c') }},
+  {{ m.message_columns('n', 't') }},
+  {{ m.handoff_columns('c') }},
+  {{ m.cost_columns('n', 'c') }}
 FROM buckets AS b
-{%- if layout == 'rollup' %}
-LEFT JOIN slot_aggregates AS a ON a.bucket = b.bucket
-{%- else %}
 LEFT JOIN conversation_aggregates AS c ON c.bucket = b.bucket
 LEFT JOIN message_aggregates AS n ON n.bucket = b.bucket
 LEFT JOIN turn_aggregates AS t ON t.bucket = b.bucket
-{%- endif %}
 ORDER BY date
+{% endif -%}

@@ -14,4 +14,10 @@ WHERE f.conversation_id IN (SELECT t.conversation_id FROM crm_metrics_touched AS
 UNION DISTINCT
 SELECT f.tenant_id, {{ m.slot('f.ts') }} AS slot_start
 FROM message_facts AS f
-WHERE f.conversation_id IN (SELECT t.conversation_id FROM crm_metrics_touched AS t)
+-- A message's facts carry its conversation's tenant: looking in those tenants only lets the
+-- store skip other tenants' row groups.
+WHERE f.tenant_id IN (
+    SELECT c.tenant_id FROM conversation_facts AS c
+    WHERE c.conversation_id IN (SELECT t.conversation_id FROM crm_metrics_touched AS t)
+  )
+  AND f.conversation_id IN (SELECT t.conversation_id FROM crm_metrics_touched AS t)

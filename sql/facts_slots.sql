@@ -1,5 +1,5 @@
 -- name: facts_slots
--- table: The rows of `metric_slots` (the rollup: DuckDB, PostgreSQL with --rollup) for the (tenant, slot) pairs
+-- table: The rows of `metric_slots` (the embedded store's rollup) for the (tenant, slot) pairs
 --   listed in `crm_metrics_touched_slots`: every count and sum the contract's series and
 --   summary need, per 15-minute UTC slot, from the derived tables. Offsets of every timezone
 --   in use come in 15-minute steps, so any range's local days are whole slots; a bucket's
@@ -28,17 +28,15 @@
 --   replied_turns             INT64      customer turns starting in the slot that got a reply (whenever)
 --   response_us               INT64      their sum of reply - turn start, in microseconds
 {% import '_macros.sql' as m with context -%}
+{#- Between the first and the last touched slot: the facts are ordered by (tenant, time), so a
+    small load reads a few row groups, not the tenant's whole history. -#}
+{% macro within_touched(ts) -%}
+{{ ts }} >= (SELECT MIN(k.slot_start) FROM touched AS k)
+      AND {{ ts }} < TIMESTAMP_ADD((SELECT MAX(k.slot_start) FROM touched AS k), INTERVAL 15 MINUTE)
+{%- endmacro %}
 WITH
   touched AS (
     SELECT DISTINCT k.tenant_id, k.slot_start FROM crm_metrics_touched_slots AS k
-  ),
-  -- Per tenant, from its first touched slot to the end of its last: facts outside cannot feed
-  -- those slots, and the facts' (tenant, time) order lets a load read only this span of a
-  -- large tenant's history.
-  spans AS (
-    SELECT k.tenant_id, MIN(k.slot_start) AS span_start, TIMESTAMP_ADD(MAX(k.slot_start), INTERVAL 15 MINUTE) AS span_end
-    FROM touched AS k
-    GROUP BY k.tenant_id
   ),
   activity AS (
     SELECT
@@ -63,7 +61,8 @@ WITH
       0 AS replied_turns,
       0 AS response_us
     FROM conversation_facts AS f
-    JOIN spans AS s ON s.tenant_id = f.tenant_id AND f.started_at >= s.span_start AND f.started_at < s.span_end
+    WHERE f.tenant_id IN (SELECT k.tenant_id FROM touched AS k)
+      AND {{ within_touched('f.started_at') }}
     UNION ALL
     SELECT
       f.tenant_id,
@@ -78,7 +77,8 @@ WITH
       IF(f.turn_start AND f.reply_at IS NOT NULL, 1, 0),
       IF(f.turn_start AND f.reply_at IS NOT NULL, TIMESTAMP_DIFF(f.reply_at, f.ts, MICROSECOND), 0)
     FROM message_facts AS f
-    JOIN spans AS s ON s.tenant_id = f.tenant_id AND f.ts >= s.span_start AND f.ts < s.span_end
+    WHERE f.tenant_id IN (SELECT k.tenant_id FROM touched AS k)
+      AND {{ within_touched('f.ts') }}
   )
 SELECT
   a.tenant_id,

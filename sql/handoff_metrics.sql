@@ -29,6 +29,9 @@
 --   average_time_to_handoff_minutes  FLOAT64  mean of (first request - started_at) in fractional minutes; the request may fall outside the range
 --   handoff_rate                     FLOAT64  total_handoffs / conversations started in the bucket
 {% import '_macros.sql' as m with context -%}
+{% if layout == 'rollup' -%}
+{{ m.series_from_slots(['total_handoffs', 'keyword_triggered', 'confidence_triggered', 'average_time_to_handoff_minutes', 'handoff_rate']) }}
+{% else -%}
 WITH
   buckets AS (
     {{ m.buckets() }}
@@ -42,3 +45,4 @@ SELECT
 FROM buckets AS b
 LEFT JOIN conversation_aggregates AS c ON c.bucket = b.bucket
 ORDER BY date
+{% endif -%}

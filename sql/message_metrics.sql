@@ -29,6 +29,9 @@
 --   agent_messages                   INT64    of those, sender_type = 'agent'
 --   average_response_time_seconds    FLOAT64  mean seconds from the start of each customer turn starting in the bucket to its first later llm or agent message (even after the range); turns without a reply are left out
 {% import '_macros.sql' as m with context -%}
+{% if layout == 'rollup' -%}
+{{ m.series_from_slots(['total_messages', 'customer_messages', 'llm_messages', 'agent_messages', 'average_response_time_seconds']) }}
+{% else -%}
 WITH
   buckets AS (
     {{ m.buckets() }}
@@ -46,3 +49,4 @@ FROM buckets AS b
 LEFT JOIN message_aggregates AS n ON n.bucket = b.bucket
 LEFT JOIN turn_aggregates AS t ON t.bucket = b.bucket
 ORDER BY date
+{% endif -%}

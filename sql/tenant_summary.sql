@@ -19,14 +19,29 @@
 --   total_cost                     FLOAT64  LLM cost of the range's llm messages + WhatsApp cost of all its messages
 {% set granularity = 'range' -%}
 {% import '_macros.sql' as m with context -%}
-{#- In the rollup layout one aggregate carries every column: read it once. -#}
-{% set c, n, t = ('a', 'a', 'a') if layout == 'rollup' else ('c', 'n', 't') -%}
+{% if layout == 'rollup' -%}
+{#- The range's sums from the rollup, only those the summary needs (each expression costs DuckDB
+    planning time); over no rows they are NULL, read as 0. #}
+SELECT
+  COALESCE(conversations, 0) AS total_conversations,
+  COALESCE(messages, 0) AS total_messages,
+  SAFE_DIVIDE(response_us, replied_turns) / 1000000 AS average_response_time_seconds,
+  SAFE_DIVIDE(resolved_conversations, conversations) AS resolution_rate,
+  SAFE_DIVIDE(handoffs, conversations) AS handoff_rate,
+  {{ m.llm_cost('COALESCE(llm_tokens, 0)') }} + {{ m.whatsapp_cost('COALESCE(messages, 0)') }} AS total_cost
+FROM (
+  SELECT
+    SUM(r.conversations) AS conversations,
+    SUM(r.resolved_conversations) AS resolved_conversations,
+    SUM(r.handoffs) AS handoffs,
+    SUM(r.messages) AS messages,
+    SUM(r.llm_tokens) AS llm_tokens,
+    SUM(r.replied_turns) AS replied_turns,
+    SUM(r.response_us) AS response_us
+  {{ m.slots_in_range() }}
+) AS sums
+{% else -%}
 WITH
-{%- if layout == 'rollup' %}
-  slot_aggregates AS (
-    {{ m.slot_aggregates() }}
-  )
-{%- else %}
   conversation_aggregates AS (
     {{ m.conversation_aggregates() }}
   ),
@@ -36,19 +51,15 @@ WITH
   turn_aggregates AS (
     {{ m.turn_aggregates() }}
   )
-{%- endif %}
 SELECT
-  COALESCE({{ c }}.total_conversations, 0) AS total_conversations,
-  COALESCE({{ n }}.total_messages, 0) AS total_messages,
-  {{ t }}.average_response_time_seconds,
-  SAFE_DIVIDE({{ c }}.resolved_conversations, {{ c }}.total_conversations) AS resolution_rate,
-  SAFE_DIVIDE({{ c }}.total_handoffs, {{ c }}.total_conversations) AS handoff_rate,
-  {{ m.llm_cost(n) }} + {{ m.whatsapp_cost(n) }} AS total_cost
+  COALESCE(c.total_conversations, 0) AS total_conversations,
+  COALESCE(n.total_messages, 0) AS total_messages,
+  t.average_response_time_seconds,
+  SAFE_DIVIDE(c.resolved_conversations, c.total_conversations) AS resolution_rate,
+  SAFE_DIVIDE(c.total_handoffs, c.total_conversations) AS handoff_rate,
+  {{ m.llm_cost('COALESCE(n.total_tokens_used, 0)') }} + {{ m.whatsapp_cost('COALESCE(n.total_messages, 0)') }} AS total_cost
 FROM (SELECT 1 AS one) AS range_row
-{%- if layout == 'rollup' %}
-LEFT JOIN slot_aggregates AS a ON TRUE
-{%- else %}
 LEFT JOIN conversation_aggregates AS c ON TRUE
 LEFT JOIN message_aggregates AS n ON TRUE
 LEFT JOIN turn_aggregates AS t ON TRUE
-{%- endif %}
+{% endif -%}

@@ -424,10 +424,11 @@ def inlined_and_library_rows(
     with Metrics.connect(database, read_only=True) as metrics:
         values = request.values(TENANT.id, shape.get("outlet_id"), period, metrics.settings)
         expected = metrics.executor.fetch(query, values)
-        # The library itself reads the embedded store's derived tables: the same rows.
-        assert metrics.layout == "facts"
-        served = compile_sql(name, "duckdb", outlet="outlet_id" in shape, granularity=shape.get("granularity", "day"), layout="facts")
-        assert metrics.executor.fetch(served, values) == expected
+        # The library itself reads the embedded store's rollup and derived tables: the same rows.
+        assert metrics.layout == "rollup"
+        for layout in ("rollup", "facts"):
+            served = compile_sql(name, "duckdb", outlet="outlet_id" in shape, granularity=shape.get("granularity", "day"), layout=layout)
+            assert metrics.executor.fetch(served, values) == expected
 
     # A console in its own timezone, not the executor's pinned UTC session.
     with duckdb.connect(database.removeprefix("duckdb:///"), read_only=True) as console:

@@ -67,6 +67,17 @@ def test_a_slow_query_is_cancelled() -> None:
     assert executor.fetch(_query("SELECT 1", (Field("n", "INT64", ""),)), {}) == [(1,)]
 
 
+def test_a_deadline_later_than_the_watchdogs_next_look_still_holds() -> None:
+    # Such a deadline does not wake the watchdog thread; its next regular look must find it.
+    executor = DuckDBExecutor(":memory:", timeout=duckdb_executor._Watchdog.IDLE_WAKE * 1.5)
+    executor.fetch(_query("SELECT 1", (Field("n", "INT64", ""),)), {})  # the thread is running and idle
+    slow = _query("SELECT count(*) FROM range(100000000000) AS a(x) WHERE x % 7 = 3", (Field("n", "INT64", ""),))
+    started = time.monotonic()
+    with pytest.raises(QueryTimeout):
+        executor.fetch(slow, {})
+    assert time.monotonic() - started < duckdb_executor._Watchdog.IDLE_WAKE * 3
+
+
 def test_every_deadline_is_released_after_its_query(monkeypatch: pytest.MonkeyPatch) -> None:
     # A deadline left behind interrupts whatever its cursor runs once it expires (a load, say):
     # the first one, key 0, once was, for being falsy.

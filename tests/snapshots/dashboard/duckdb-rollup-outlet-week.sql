@@ -1,134 +1,165 @@
 -- dashboard for duckdb, rollup layout, outlet filter on, by week
-WITH buckets AS (
-  SELECT DISTINCT
-    CASE
-      WHEN CAST(DATE_TRUNC('WEEK', d) AS DATE) IS NULL
-      OR CAST($start_date AS DATE) IS NULL
-      THEN NULL
-      ELSE GREATEST(CAST(DATE_TRUNC('WEEK', d) AS DATE), CAST($start_date AS DATE))
-    END AS bucket
-  FROM UNNEST(CAST(GENERATE_SERIES(
-    CAST($start_date AS DATE),
-    CAST($end_date AS DATE),
-    INTERVAL '1' DAY
-  ) AS DATE[])) AS _t0(d)
-), slot_aggregates AS (
-  SELECT
-    CASE
-      WHEN CAST(DATE_TRUNC(
-        'WEEK',
-        CAST('1900-01-01' AS DATE) + CAST((
-          EPOCH_US(r.slot_start) + CASE
-            WHEN EPOCH_US(r.slot_start) < CAST($tz_change_1 AS BIGINT)
-            THEN CAST($tz_offset_0 AS BIGINT)
-            WHEN EPOCH_US(r.slot_start) < CAST($tz_change_2 AS BIGINT)
-            THEN CAST($tz_offset_1 AS BIGINT)
-            WHEN EPOCH_US(r.slot_start) < CAST($tz_change_3 AS BIGINT)
-            THEN CAST($tz_offset_2 AS BIGINT)
-            WHEN EPOCH_US(r.slot_start) < CAST($tz_change_4 AS BIGINT)
-            THEN CAST($tz_offset_3 AS BIGINT)
-            ELSE CAST($tz_offset_4 AS BIGINT)
-          END + 2208988800000000
-        ) // 86400000000 AS INT)
-      ) AS DATE) IS NULL
-      OR CAST($start_date AS DATE) IS NULL
-      THEN NULL
-      ELSE GREATEST(
-        CAST(DATE_TRUNC(
-          'WEEK',
-          CAST('1900-01-01' AS DATE) + CAST((
-            EPOCH_US(r.slot_start) + CASE
-              WHEN EPOCH_US(r.slot_start) < CAST($tz_change_1 AS BIGINT)
-              THEN CAST($tz_offset_0 AS BIGINT)
-              WHEN EPOCH_US(r.slot_start) < CAST($tz_change_2 AS BIGINT)
-              THEN CAST($tz_offset_1 AS BIGINT)
-              WHEN EPOCH_US(r.slot_start) < CAST($tz_change_3 AS BIGINT)
-              THEN CAST($tz_offset_2 AS BIGINT)
-              WHEN EPOCH_US(r.slot_start) < CAST($tz_change_4 AS BIGINT)
-              THEN CAST($tz_offset_3 AS BIGINT)
-              ELSE CAST($tz_offset_4 AS BIGINT)
-            END + 2208988800000000
-          ) // 86400000000 AS INT)
-        ) AS DATE),
-        CAST($start_date AS DATE)
-      )
-    END AS bucket,
-    SUM(r.conversations) AS total_conversations,
-    SUM(r.active_conversations) AS active_conversations,
-    SUM(r.resolved_conversations) AS resolved_conversations,
-    SUM(r.handed_off_conversations) AS handed_off_conversations,
-    CASE
-      WHEN SUM(r.ended_conversations) <> 0
-      THEN SUM(r.duration_us) / SUM(r.ended_conversations)
-      ELSE NULL
-    END / 60000000 AS average_duration_minutes,
-    SUM(r.handoffs) AS total_handoffs,
-    SUM(r.keyword_handoffs) AS keyword_triggered,
-    SUM(r.confidence_handoffs) AS confidence_triggered,
-    CASE
-      WHEN SUM(r.handoffs) <> 0
-      THEN SUM(r.handoff_us) / SUM(r.handoffs)
-      ELSE NULL
-    END / 60000000 AS average_time_to_handoff_minutes,
-    SUM(r.messages) AS total_messages,
-    SUM(r.customer_messages) AS customer_messages,
-    SUM(r.llm_messages) AS llm_messages,
-    SUM(r.agent_messages) AS agent_messages,
-    SUM(r.llm_tokens) AS total_tokens_used,
-    CASE
-      WHEN SUM(r.replied_turns) <> 0
-      THEN SUM(r.response_us) / SUM(r.replied_turns)
-      ELSE NULL
-    END / 1000000 AS average_response_time_seconds
-  FROM metric_slots AS r
-  WHERE
-    r.tenant_id = CAST($tenant_id AS TEXT)
-    AND r.outlet_id = CAST($outlet_id AS TEXT)
-    AND r.slot_start >= CAST($range_start AS TIMESTAMPTZ)
-    AND r.slot_start < CAST($range_end AS TIMESTAMPTZ)
-  GROUP BY
-    bucket
-)
 SELECT
-  b.bucket AS date,
-  COALESCE(a.total_conversations, 0) AS total_conversations,
-  COALESCE(a.active_conversations, 0) AS active_conversations,
-  COALESCE(a.resolved_conversations, 0) AS resolved_conversations,
-  COALESCE(a.handed_off_conversations, 0) AS handed_off_conversations,
-  a.average_duration_minutes,
+  date,
+  conversations AS total_conversations,
+  active_conversations,
+  resolved_conversations,
+  handed_off_conversations,
   CASE
-    WHEN a.total_conversations <> 0
-    THEN a.resolved_conversations / a.total_conversations
+    WHEN ended_conversations <> 0
+    THEN duration_us / ended_conversations
+    ELSE NULL
+  END / 60000000 AS average_duration_minutes,
+  CASE
+    WHEN conversations <> 0
+    THEN resolved_conversations / conversations
     ELSE NULL
   END AS resolution_rate,
-  COALESCE(a.total_messages, 0) AS total_messages,
-  COALESCE(a.customer_messages, 0) AS customer_messages,
-  COALESCE(a.llm_messages, 0) AS llm_messages,
-  COALESCE(a.agent_messages, 0) AS agent_messages,
-  a.average_response_time_seconds,
-  COALESCE(a.total_handoffs, 0) AS total_handoffs,
-  COALESCE(a.keyword_triggered, 0) AS keyword_triggered,
-  COALESCE(a.confidence_triggered, 0) AS confidence_triggered,
-  a.average_time_to_handoff_minutes,
+  messages AS total_messages,
+  customer_messages,
+  llm_messages,
+  agent_messages,
+  CASE WHEN replied_turns <> 0 THEN response_us / replied_turns ELSE NULL END / 1000000 AS average_response_time_seconds,
+  handoffs AS total_handoffs,
+  keyword_handoffs AS keyword_triggered,
+  confidence_handoffs AS confidence_triggered,
+  CASE WHEN handoffs <> 0 THEN handoff_us / handoffs ELSE NULL END / 60000000 AS average_time_to_handoff_minutes,
+  CASE WHEN conversations <> 0 THEN handoffs / conversations ELSE NULL END AS handoff_rate,
+  llm_messages AS total_llm_calls,
+  llm_tokens AS total_tokens_used,
+  llm_cost AS total_llm_cost,
+  whatsapp_cost AS total_whatsapp_cost,
+  llm_cost + whatsapp_cost AS total_cost,
   CASE
-    WHEN a.total_conversations <> 0
-    THEN a.total_handoffs / a.total_conversations
-    ELSE NULL
-  END AS handoff_rate,
-  COALESCE(a.llm_messages, 0) AS total_llm_calls,
-  COALESCE(a.total_tokens_used, 0) AS total_tokens_used,
-  COALESCE(a.total_tokens_used, 0) * CAST($llm_price_per_million_tokens AS DOUBLE) / 1000000 AS total_llm_cost,
-  COALESCE(a.total_messages, 0) * CAST($whatsapp_price_per_message AS DOUBLE) AS total_whatsapp_cost,
-  COALESCE(a.total_tokens_used, 0) * CAST($llm_price_per_million_tokens AS DOUBLE) / 1000000 + COALESCE(a.total_messages, 0) * CAST($whatsapp_price_per_message AS DOUBLE) AS total_cost,
-  CASE
-    WHEN a.total_conversations <> 0
+    WHEN conversations <> 0
     THEN (
-      COALESCE(a.total_tokens_used, 0) * CAST($llm_price_per_million_tokens AS DOUBLE) / 1000000 + COALESCE(a.total_messages, 0) * CAST($whatsapp_price_per_message AS DOUBLE)
-    ) / a.total_conversations
+      llm_cost + whatsapp_cost
+    ) / conversations
     ELSE NULL
   END AS cost_per_conversation
-FROM buckets AS b
-LEFT JOIN slot_aggregates AS a
-  ON a.bucket = b.bucket
+FROM (
+  SELECT
+    *,
+    llm_tokens * CAST($llm_price_per_million_tokens AS DOUBLE) / 1000000 AS llm_cost,
+    messages * CAST($whatsapp_price_per_message AS DOUBLE) AS whatsapp_cost
+  FROM (
+    SELECT
+      bucket AS date,
+      SUM(conversations) AS conversations,
+      SUM(active_conversations) AS active_conversations,
+      SUM(resolved_conversations) AS resolved_conversations,
+      SUM(handed_off_conversations) AS handed_off_conversations,
+      SUM(ended_conversations) AS ended_conversations,
+      SUM(duration_us) AS duration_us,
+      SUM(handoffs) AS handoffs,
+      SUM(keyword_handoffs) AS keyword_handoffs,
+      SUM(confidence_handoffs) AS confidence_handoffs,
+      SUM(handoff_us) AS handoff_us,
+      SUM(messages) AS messages,
+      SUM(customer_messages) AS customer_messages,
+      SUM(llm_messages) AS llm_messages,
+      SUM(agent_messages) AS agent_messages,
+      SUM(llm_tokens) AS llm_tokens,
+      SUM(replied_turns) AS replied_turns,
+      SUM(response_us) AS response_us
+    FROM (
+      SELECT
+        CASE
+          WHEN CAST(DATE_TRUNC(
+            'WEEK',
+            CAST('1900-01-01' AS DATE) + CAST((
+              EPOCH_US(r.slot_start) + CASE
+                WHEN EPOCH_US(r.slot_start) < CAST($tz_change_1 AS BIGINT)
+                THEN CAST($tz_offset_0 AS BIGINT)
+                WHEN EPOCH_US(r.slot_start) < CAST($tz_change_2 AS BIGINT)
+                THEN CAST($tz_offset_1 AS BIGINT)
+                WHEN EPOCH_US(r.slot_start) < CAST($tz_change_3 AS BIGINT)
+                THEN CAST($tz_offset_2 AS BIGINT)
+                WHEN EPOCH_US(r.slot_start) < CAST($tz_change_4 AS BIGINT)
+                THEN CAST($tz_offset_3 AS BIGINT)
+                ELSE CAST($tz_offset_4 AS BIGINT)
+              END + 2208988800000000
+            ) // 86400000000 AS INT)
+          ) AS DATE) IS NULL
+          OR CAST($start_date AS DATE) IS NULL
+          THEN NULL
+          ELSE GREATEST(
+            CAST(DATE_TRUNC(
+              'WEEK',
+              CAST('1900-01-01' AS DATE) + CAST((
+                EPOCH_US(r.slot_start) + CASE
+                  WHEN EPOCH_US(r.slot_start) < CAST($tz_change_1 AS BIGINT)
+                  THEN CAST($tz_offset_0 AS BIGINT)
+                  WHEN EPOCH_US(r.slot_start) < CAST($tz_change_2 AS BIGINT)
+                  THEN CAST($tz_offset_1 AS BIGINT)
+                  WHEN EPOCH_US(r.slot_start) < CAST($tz_change_3 AS BIGINT)
+                  THEN CAST($tz_offset_2 AS BIGINT)
+                  WHEN EPOCH_US(r.slot_start) < CAST($tz_change_4 AS BIGINT)
+                  THEN CAST($tz_offset_3 AS BIGINT)
+                  ELSE CAST($tz_offset_4 AS BIGINT)
+                END + 2208988800000000
+              ) // 86400000000 AS INT)
+            ) AS DATE),
+            CAST($start_date AS DATE)
+          )
+        END AS bucket,
+        r.conversations,
+        r.active_conversations,
+        r.resolved_conversations,
+        r.handed_off_conversations,
+        r.ended_conversations,
+        r.duration_us,
+        r.handoffs,
+        r.keyword_handoffs,
+        r.confidence_handoffs,
+        r.handoff_us,
+        r.messages,
+        r.customer_messages,
+        r.llm_messages,
+        r.agent_messages,
+        r.llm_tokens,
+        r.replied_turns,
+        r.response_us
+      FROM metric_slots AS r
+      WHERE
+        r.tenant_id = CAST($tenant_id AS TEXT)
+        AND r.outlet_id = CAST($outlet_id AS TEXT)
+        AND r.slot_start >= CAST($range_start AS TIMESTAMPTZ)
+        AND r.slot_start < CAST($range_end AS TIMESTAMPTZ)
+      UNION ALL
+      SELECT
+        CASE
+          WHEN CAST(DATE_TRUNC('WEEK', d) AS DATE) IS NULL
+          OR CAST($start_date AS DATE) IS NULL
+          THEN NULL
+          ELSE GREATEST(CAST(DATE_TRUNC('WEEK', d) AS DATE), CAST($start_date AS DATE))
+        END,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0
+      FROM UNNEST(CAST(GENERATE_SERIES(
+        CAST($start_date AS DATE),
+        CAST($end_date AS DATE),
+        INTERVAL '1' DAY
+      ) AS DATE[])) AS _t0(d)
+    ) AS slot_rows
+    GROUP BY
+      bucket
+  ) AS sums
+) AS money
 ORDER BY
   date NULLS FIRST

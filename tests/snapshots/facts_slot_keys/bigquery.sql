@@ -19,7 +19,18 @@ SELECT
   ) AS slot_start
 FROM message_facts AS f
 WHERE
-  f.conversation_id IN (
+  f.tenant_id IN (
+    SELECT
+      c.tenant_id
+    FROM conversation_facts AS c
+    WHERE
+      c.conversation_id IN (
+        SELECT
+          t.conversation_id
+        FROM crm_metrics_touched AS t
+      )
+  )
+  AND f.conversation_id IN (
     SELECT
       t.conversation_id
     FROM crm_metrics_touched AS t

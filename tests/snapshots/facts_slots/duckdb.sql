@@ -4,14 +4,6 @@ WITH touched AS (
     k.tenant_id,
     k.slot_start
   FROM crm_metrics_touched_slots AS k
-), spans AS (
-  SELECT
-    k.tenant_id,
-    MIN(k.slot_start) AS span_start,
-    MAX(k.slot_start) + INTERVAL '15' MINUTE AS span_end
-  FROM touched AS k
-  GROUP BY
-    k.tenant_id
 ), activity AS (
   SELECT
     f.tenant_id,
@@ -47,10 +39,24 @@ WITH touched AS (
     0 AS replied_turns,
     0 AS response_us
   FROM conversation_facts AS f
-  JOIN spans AS s
-    ON s.tenant_id = f.tenant_id
-    AND f.started_at >= s.span_start
-    AND f.started_at < s.span_end
+  WHERE
+    f.tenant_id IN (
+      SELECT
+        k.tenant_id
+      FROM touched AS k
+    )
+    AND f.started_at >= (
+      SELECT
+        MIN(k.slot_start)
+      FROM touched AS k
+    )
+    AND f.started_at < (
+      (
+        SELECT
+          MAX(k.slot_start)
+        FROM touched AS k
+      ) + INTERVAL '15' MINUTE
+    )
   UNION ALL
   SELECT
     f.tenant_id,
@@ -82,8 +88,24 @@ WITH touched AS (
       ELSE 0
     END
   FROM message_facts AS f
-  JOIN spans AS s
-    ON s.tenant_id = f.tenant_id AND f.ts >= s.span_start AND f.ts < s.span_end
+  WHERE
+    f.tenant_id IN (
+      SELECT
+        k.tenant_id
+      FROM touched AS k
+    )
+    AND f.ts >= (
+      SELECT
+        MIN(k.slot_start)
+      FROM touched AS k
+    )
+    AND f.ts < (
+      (
+        SELECT
+          MAX(k.slot_start)
+        FROM touched AS k
+      ) + INTERVAL '15' MINUTE
+    )
 )
 SELECT
   a.tenant_id,
