@@ -494,6 +494,22 @@ def test_a_failed_load_leaves_the_derived_tables_as_they_were(rollup: PostgresRo
     store.assert_exact()
 
 
+def test_a_refresh_that_fails_changes_nothing(rollup: PostgresRollupEngine) -> None:
+    store = Store(rollup.fresh(), {"conversations": [started("c1", at(10))], "messages": [talk("m1", "c1", at(10))]})
+    executor = store.metrics.executor
+    before = _derived_rows(executor)
+    executor.run_script(
+        "ALTER TABLE metric_slots ADD CONSTRAINT crm_test_few CHECK (messages < 2);"
+        " INSERT INTO messages VALUES ('m2', 'c1', 'llm', NULL, 'hi', '2025-11-01 10:01+00', NULL)"
+    )
+    try:
+        with pytest.raises(LoadError, match=r"could not rebuild conversation_facts, message_facts, metric_slots .*nothing was changed: .*crm_test_few"):
+            store.metrics.refresh()
+    finally:
+        executor.run_script("ALTER TABLE metric_slots DROP CONSTRAINT crm_test_few")
+    assert _derived_rows(executor) == before
+
+
 def test_ranges_off_the_slots_read_the_derived_tables(rollup: PostgresRollupEngine) -> None:
     # Amsterdam was UTC+01:19:32 in the summer of 1935: its local days are not whole 15-minute
     # slots. Local midnight fell at 22:40:28 UTC, within the slot of these two messages.

@@ -40,6 +40,13 @@ _NO_TIMEOUT = "SET LOCAL statement_timeout = 0"
 #: many new rows at once, while a small load into a large table need not pay for sampling it
 #: (about a second for 10M messages). Autovacuum's default threshold, which it acts on later.
 _ANALYZE_SHARE = 0.1
+#: Memory per sort or hash of a rebuild (a maintenance run over every row, like CREATE INDEX
+#: with maintenance_work_mem), instead of the default 4MB that sends them to disk.
+_REBUILD_WORK_MEM = "SET LOCAL work_mem = '256MB'"
+#: The CREATE INDEX statements of a DDL script (one per line in sql/schema/): a rebuild that
+#: makes the derived tables builds their indexes once they are filled, which is faster than
+#: maintaining them row by row.
+_CREATE_INDEX = re.compile(r"^CREATE INDEX .*;[ \t]*$", re.MULTILINE)
 _PASSWORD_PARAMETER = re.compile(r"((?:^|&)password=)[^&]*")
 
 
@@ -191,23 +198,35 @@ class PostgresExecutor:
                 if rows.num_rows > _ANALYZE_SHARE * _estimated_rows(conn, table):
                     conn.execute(sql.SQL("ANALYZE {}").format(target))
                 if refresh:
-                    _refresh(conn, refresh, analyze=touched > _ANALYZE_SHARE * _estimated_rows(conn, "conversation_facts"))
+                    _refresh(conn, refresh)
+                    if touched > _ANALYZE_SHARE * _estimated_rows(conn, "conversation_facts"):
+                        _analyze(conn, refresh.tables)
         except (psycopg.DataError, psycopg.IntegrityError) as error:
             # Values the loader accepts but PostgreSQL cannot store: a NUL character in text
             # or JSON, or a constraint of an existing table. COPY's context names the row.
             raise LoadError(f"PostgreSQL refused the rows for {table}; nothing was written: {self._masked(error)}") from error
 
     def rebuild(self, refresh: Refresh, ddl: str | None = None) -> None:
-        with self._connection() as conn, conn.transaction():
-            # One snapshot for every statement: the derived tables agree with the base tables
-            # as they were when it began, whatever other writers commit meanwhile.
-            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-            conn.execute(_NO_TIMEOUT)
-            if ddl:
-                conn.execute(ddl, prepare=False)
-            _lock(conn, refresh)
-            _touch(conn, ALL_CONVERSATIONS)
-            _refresh(conn, refresh, analyze=True)
+        try:
+            with self._connection() as conn, conn.transaction():
+                # One snapshot for every statement: the derived tables agree with the base
+                # tables as they were when it began, whatever other writers commit meanwhile.
+                conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                conn.execute(_NO_TIMEOUT)
+                conn.execute(_REBUILD_WORK_MEM)
+                if ddl:
+                    conn.execute(_CREATE_INDEX.sub("", ddl), prepare=False)
+                _lock(conn, refresh)
+                _touch(conn, ALL_CONVERSATIONS)
+                _refresh(conn, refresh)
+                for index in _CREATE_INDEX.findall(ddl or ""):
+                    conn.execute(index)
+                _analyze(conn, refresh.tables)
+        except (psycopg.DataError, psycopg.IntegrityError) as error:
+            # Rows written behind the loader that the derived tables cannot hold (a duration
+            # past bigint's microseconds, a constraint of the user's own).
+            names = ", ".join(refresh.tables)
+            raise LoadError(f"PostgreSQL could not rebuild {names} from the rows there; nothing was changed: {self._masked(error)}") from error
 
     def ping(self) -> None:
         self._read("SELECT 1", ())
@@ -245,14 +264,16 @@ def _touch(conn: psycopg.Connection[Any], conversations: str) -> int:
     return max(cursor.rowcount, 0)
 
 
-def _refresh(conn: psycopg.Connection[Any], refresh: Refresh, *, analyze: bool) -> None:
+def _refresh(conn: psycopg.Connection[Any], refresh: Refresh) -> None:
     # Empty parameters: psycopg then reads the statements' `%%` (escape_text) as `%`.
     for statement in refresh.statements:
         conn.execute(statement, {}, prepare=False)
     conn.execute("DROP TABLE crm_metrics_touched")
-    if analyze:
-        for table in refresh.tables:
-            conn.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(table)))
+
+
+def _analyze(conn: psycopg.Connection[Any], tables: Sequence[str]) -> None:
+    for table in tables:
+        conn.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(table)))
 
 
 def _estimated_rows(conn: psycopg.Connection[Any], table: str) -> float:

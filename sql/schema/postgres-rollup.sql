@@ -56,6 +56,7 @@ CREATE TABLE IF NOT EXISTS metric_slots (
 
 -- Queries read a tenant's (or an outlet's) slots or facts over a time range; a load finds the
 -- facts of the conversations it touches, and replaces the rollup's rows of the slots they feed.
+-- One CREATE INDEX per line: `init-db --rollup` builds those it adds after filling the tables.
 CREATE INDEX IF NOT EXISTS conversation_facts_tenant_started ON conversation_facts (tenant_id, started_at);
 CREATE INDEX IF NOT EXISTS conversation_facts_conversation ON conversation_facts (conversation_id);
 CREATE INDEX IF NOT EXISTS message_facts_tenant_ts ON message_facts (tenant_id, ts);
