@@ -1,5 +1,5 @@
 # crm-metrics: `make run` (install, demo data, serve on :3007), `make test` (everything) and
-# `make bench` (the benchmark: bench/report.md; about 8 minutes, not part of `make test`).
+# `make bench` (the benchmark: bench/report.md; about 16 minutes, not part of `make test`).
 VENV ?= .venv
 PY := $(VENV)/bin/python
 CLI := $(VENV)/bin/crm-metrics
