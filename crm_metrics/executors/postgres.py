@@ -223,8 +223,8 @@ class PostgresExecutor:
                     conn.execute(index)
                 _analyze(conn, refresh.tables)
         except (psycopg.DataError, psycopg.IntegrityError) as error:
-            # Rows written behind the loader that the derived tables cannot hold (a duration
-            # past bigint's microseconds, a constraint of the user's own).
+            # Rows written behind the loader that the derived tables cannot hold (a value out
+            # of a column's range, a constraint of the user's own on them).
             names = ", ".join(refresh.tables)
             raise LoadError(f"PostgreSQL could not rebuild {names} from the rows there; nothing was changed: {self._masked(error)}") from error
 

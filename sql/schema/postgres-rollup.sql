@@ -30,27 +30,29 @@ CREATE TABLE IF NOT EXISTS message_facts (
 
 -- The contract's counts and sums per tenant (outlet_id NULL) and per outlet, per 15-minute
 -- UTC slot (sql/facts_slots.sql). Sums are numeric: microseconds and tokens (up to 18 digits
--- each) summed over a busy slot can pass bigint's 2^63, and durations may be negative.
+-- each) summed over a busy slot can pass bigint's 2^63, and durations may be negative. Counts
+-- are integers (a slot's fit easily): their SUM is a bigint, which reaches Python as an int,
+-- where a SUM of bigints is a numeric that arrives as a Decimal, slow to convert.
 CREATE TABLE IF NOT EXISTS metric_slots (
   tenant_id text NOT NULL,
   outlet_id text,
   slot_start timestamptz NOT NULL,
-  conversations bigint NOT NULL,
-  active_conversations bigint NOT NULL,
-  resolved_conversations bigint NOT NULL,
-  handed_off_conversations bigint NOT NULL,
-  ended_conversations bigint NOT NULL,
+  conversations integer NOT NULL,
+  active_conversations integer NOT NULL,
+  resolved_conversations integer NOT NULL,
+  handed_off_conversations integer NOT NULL,
+  ended_conversations integer NOT NULL,
   duration_us numeric NOT NULL,
-  handoffs bigint NOT NULL,
-  keyword_handoffs bigint NOT NULL,
-  confidence_handoffs bigint NOT NULL,
+  handoffs integer NOT NULL,
+  keyword_handoffs integer NOT NULL,
+  confidence_handoffs integer NOT NULL,
   handoff_us numeric NOT NULL,
-  messages bigint NOT NULL,
-  customer_messages bigint NOT NULL,
-  llm_messages bigint NOT NULL,
-  agent_messages bigint NOT NULL,
+  messages integer NOT NULL,
+  customer_messages integer NOT NULL,
+  llm_messages integer NOT NULL,
+  agent_messages integer NOT NULL,
   llm_tokens numeric NOT NULL,
-  replied_turns bigint NOT NULL,
+  replied_turns integer NOT NULL,
   response_us numeric NOT NULL
 );
 
