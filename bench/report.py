@@ -330,9 +330,10 @@ def _method() -> list[str]:
         "(the tenant's conversations overlapping the window, and their messages) into DataFrames, then "
         "vectorised pandas with `json.loads` on metadata; every field of the day dashboard and the "
         "summary is checked against the library's (counts exactly, floats to 1e-9).",
-        "- Each comparison runs its contestants interleaved, one warm-up round, then at least 5 timed "
-        "rounds and more while a 20 s budget lasts (at most 31). Times are medians; a ratio is the "
-        "median of the per-round ratios (library / driver, pandas / library, full / small store), "
+        "- Each comparison runs its contestants interleaved, in reverse order every other round (the "
+        "library against the driver in one loop, the library against pandas in another), one warm-up round, "
+        "then at least 5 timed rounds and more while a 20 s budget lasts (at most 31). Times are medians; a "
+        "ratio is the median of the per-round ratios (library / driver, pandas / library, full / small store), "
         "each round's contestants having run back to back.",
         "",
     ]
