@@ -11,7 +11,7 @@ from tests.engines import ENGINES, Engine
 
 settings.register_profile(
     "default",
-    max_examples=int(os.environ.get("HYPOTHESIS_MAX_EXAMPLES", "50")),
+    max_examples=int(os.environ.get("HYPOTHESIS_MAX_EXAMPLES", "20")),
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
     derandomize=os.environ.get("CI", "").lower() == "true",

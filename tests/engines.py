@@ -84,8 +84,8 @@ class DuckDBFactsEngine(Engine):
 
     name = "duckdb-facts"
     # The same store as "duckdb" but for the rollup; that engine reads these tables too for
-    # ranges off the 15-minute slots (tests/test_rollup.py). Half the examples keep the suite short.
-    max_examples = 25
+    # ranges off the 15-minute slots (tests/test_rollup.py). Fewer examples keep the suite short.
+    max_examples = 10
 
     def start(self) -> None:
         self.settings = Settings(database_url="duckdb:///:memory:")

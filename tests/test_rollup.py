@@ -92,7 +92,7 @@ def _stale(row: dict, table: str, draw: st.DrawFn) -> dict:
 
 
 # Several loads per example, each with its refresh of the derived tables: half the budget.
-@settings(max_examples=25)
+@settings(max_examples=10)
 @given(case=cases(), data=st.data())
 def test_rows_loaded_late_in_pieces_and_corrected_match_the_reference(engine: Engine, case: Case, data: st.DataObject) -> None:
     """Loads in any order and any pieces, some rows first in a wrong version that a later load
