@@ -204,6 +204,15 @@ DATE({{ ts }}, @tz)
 TIMESTAMP_MICROS(DIV(UNIX_MICROS({{ ts }}) + 62135596800000000, 900000000) * 900000000 - 62135596800000000)
 {%- endmacro %}
 
+{#- The rollup's measures: the columns of metric_slots after its key, in the table's order. -#}
+{% set SLOT_SUMS = ['conversations', 'active_conversations', 'resolved_conversations', 'handed_off_conversations', 'ended_conversations', 'duration_us', 'handoffs', 'keyword_handoffs', 'confidence_handoffs', 'handoff_us', 'messages', 'customer_messages', 'llm_messages', 'agent_messages', 'llm_tokens', 'replied_turns', 'response_us'] %}
+
+{#- Each measure summed over the rows `rows`, under its own name. -#}
+{% macro sum_slots(rows) -%}
+{% for c in SLOT_SUMS %}SUM({{ rows }}.{{ c }}) AS {{ c }}{{ ',' if not loop.last }}
+  {% endfor %}
+{%- endmacro %}
+
 {#-
   The dashboard's columns from the rollup (layout 'rollup'), one row per bucket in date order:
   the sums of the bucket's slots, with a zero row for every day of the range so that empty
@@ -244,28 +253,12 @@ FROM (
   FROM (
     SELECT
       bucket AS date,
-      SUM(conversations) AS conversations,
-      SUM(active_conversations) AS active_conversations,
-      SUM(resolved_conversations) AS resolved_conversations,
-      SUM(handed_off_conversations) AS handed_off_conversations,
-      SUM(ended_conversations) AS ended_conversations,
-      SUM(duration_us) AS duration_us,
-      SUM(handoffs) AS handoffs,
-      SUM(keyword_handoffs) AS keyword_handoffs,
-      SUM(confidence_handoffs) AS confidence_handoffs,
-      SUM(handoff_us) AS handoff_us,
-      SUM(messages) AS messages,
-      SUM(customer_messages) AS customer_messages,
-      SUM(llm_messages) AS llm_messages,
-      SUM(agent_messages) AS agent_messages,
-      SUM(llm_tokens) AS llm_tokens,
-      SUM(replied_turns) AS replied_turns,
-      SUM(response_us) AS response_us
+      {{ sum_slots('slot_rows') }}
     FROM (
-      SELECT {{ bucket_of('r.slot_start') }} AS bucket, r.conversations, r.active_conversations, r.resolved_conversations, r.handed_off_conversations, r.ended_conversations, r.duration_us, r.handoffs, r.keyword_handoffs, r.confidence_handoffs, r.handoff_us, r.messages, r.customer_messages, r.llm_messages, r.agent_messages, r.llm_tokens, r.replied_turns, r.response_us
+      SELECT {{ bucket_of('r.slot_start') }} AS bucket{% for c in SLOT_SUMS %}, r.{{ c }}{% endfor %}
       {{ slots_in_range() }}
       UNION ALL
-      SELECT {{ bucket('d') }}, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
+      SELECT {{ bucket('d') }}{% for c in SLOT_SUMS %}, 0{% endfor %}
       FROM UNNEST(GENERATE_DATE_ARRAY(@start_date, @end_date)) AS d
     ) AS slot_rows
     GROUP BY bucket

@@ -84,23 +84,7 @@ SELECT
   a.tenant_id,
   a.outlet_id,
   a.slot_start,
-  SUM(a.conversations) AS conversations,
-  SUM(a.active_conversations) AS active_conversations,
-  SUM(a.resolved_conversations) AS resolved_conversations,
-  SUM(a.handed_off_conversations) AS handed_off_conversations,
-  SUM(a.ended_conversations) AS ended_conversations,
-  SUM(a.duration_us) AS duration_us,
-  SUM(a.handoffs) AS handoffs,
-  SUM(a.keyword_handoffs) AS keyword_handoffs,
-  SUM(a.confidence_handoffs) AS confidence_handoffs,
-  SUM(a.handoff_us) AS handoff_us,
-  SUM(a.messages) AS messages,
-  SUM(a.customer_messages) AS customer_messages,
-  SUM(a.llm_messages) AS llm_messages,
-  SUM(a.agent_messages) AS agent_messages,
-  SUM(a.llm_tokens) AS llm_tokens,
-  SUM(a.replied_turns) AS replied_turns,
-  SUM(a.response_us) AS response_us
+  {{ m.sum_slots('a') }}
 FROM activity AS a
 JOIN touched AS k ON k.tenant_id = a.tenant_id AND k.slot_start = a.slot_start
 GROUP BY GROUPING SETS ((a.tenant_id, a.slot_start), (a.tenant_id, a.outlet_id, a.slot_start))

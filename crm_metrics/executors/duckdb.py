@@ -86,15 +86,16 @@ class DuckDBExecutor:
     def replace_rows(self, table: str, rows: pyarrow.Table, refresh: Refresh | None = None) -> None:
         cursor = self._cursor()
         columns = ", ".join(f'"{name}"' for name in rows.column_names)
+        refresh = refresh if table in TOUCHED else None
         cursor.register("crm_metrics_staging", rows)
         try:
             with self._transaction(cursor), _missing_tables_explained():
-                if refresh and table in TOUCHED:
+                if refresh:
                     # Before the delete: a message may be moving to another conversation.
                     _run(cursor, f"CREATE TEMP TABLE crm_metrics_touched AS {TOUCHED[table]}")
                 _run(cursor, f'DELETE FROM "{table}" WHERE id IN (SELECT id FROM crm_metrics_staging)')
                 _run(cursor, f'INSERT INTO "{table}" ({columns}) SELECT {columns} FROM crm_metrics_staging')
-                if refresh and table in TOUCHED:
+                if refresh:
                     self._refresh(cursor, refresh)
         finally:
             cursor.unregister("crm_metrics_staging")

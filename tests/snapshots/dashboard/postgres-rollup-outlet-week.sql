@@ -57,23 +57,23 @@ FROM (
   FROM (
     SELECT
       bucket AS date,
-      SUM(conversations) AS conversations,
-      SUM(active_conversations) AS active_conversations,
-      SUM(resolved_conversations) AS resolved_conversations,
-      SUM(handed_off_conversations) AS handed_off_conversations,
-      SUM(ended_conversations) AS ended_conversations,
-      SUM(duration_us) AS duration_us,
-      SUM(handoffs) AS handoffs,
-      SUM(keyword_handoffs) AS keyword_handoffs,
-      SUM(confidence_handoffs) AS confidence_handoffs,
-      SUM(handoff_us) AS handoff_us,
-      SUM(messages) AS messages,
-      SUM(customer_messages) AS customer_messages,
-      SUM(llm_messages) AS llm_messages,
-      SUM(agent_messages) AS agent_messages,
-      SUM(llm_tokens) AS llm_tokens,
-      SUM(replied_turns) AS replied_turns,
-      SUM(response_us) AS response_us
+      SUM(slot_rows.conversations) AS conversations,
+      SUM(slot_rows.active_conversations) AS active_conversations,
+      SUM(slot_rows.resolved_conversations) AS resolved_conversations,
+      SUM(slot_rows.handed_off_conversations) AS handed_off_conversations,
+      SUM(slot_rows.ended_conversations) AS ended_conversations,
+      SUM(slot_rows.duration_us) AS duration_us,
+      SUM(slot_rows.handoffs) AS handoffs,
+      SUM(slot_rows.keyword_handoffs) AS keyword_handoffs,
+      SUM(slot_rows.confidence_handoffs) AS confidence_handoffs,
+      SUM(slot_rows.handoff_us) AS handoff_us,
+      SUM(slot_rows.messages) AS messages,
+      SUM(slot_rows.customer_messages) AS customer_messages,
+      SUM(slot_rows.llm_messages) AS llm_messages,
+      SUM(slot_rows.agent_messages) AS agent_messages,
+      SUM(slot_rows.llm_tokens) AS llm_tokens,
+      SUM(slot_rows.replied_turns) AS replied_turns,
+      SUM(slot_rows.response_us) AS response_us
     FROM (
       SELECT
         GREATEST(
