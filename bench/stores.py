@@ -8,7 +8,7 @@ derived tables up to date), and `loader_rate` measures what the loader's own che
 have cost.
 
 PostgreSQL is where users already keep the seed's tables; crm-metrics reads them. The
-executor's `replace_rows` copies row by row from Python (about 7 minutes for the 10M
+executor's `upsert_rows` copies row by row from Python (about 7 minutes for the 10M
 messages here), so the harness creates the tables with `Metrics.init_db` (the library's DDL
 and indexes) and fills them as a user's own bulk load would: indexes dropped, one
 `COPY ... FROM STDIN (FORMAT csv)` per chunk written by Arrow, indexes built again by
@@ -33,7 +33,7 @@ import pyarrow.parquet as pq
 
 from bench.generate import TABLES, DataSet
 from crm_metrics import Metrics, Settings
-from crm_metrics.loader import ARROW_TYPES, prepare_file
+from crm_metrics.loader import ARROW_TYPES, Batch, prepare_file
 from crm_metrics.schema import TABLES as COLUMNS
 
 POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
@@ -57,7 +57,7 @@ def load(metrics: Metrics, dataset: DataSet, progress: Progress) -> dict[str, fl
     for table in TABLES:
         started = time.perf_counter()
         rows = arrow_table(dataset, table)
-        metrics.write(table, rows)
+        metrics.write(Batch(table, rows, str(dataset.path(table))))
         seconds[table] = time.perf_counter() - started
         progress(f"  {table}: {rows.num_rows:,} rows in {seconds[table]:.1f} s")
     return seconds

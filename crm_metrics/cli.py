@@ -100,6 +100,11 @@ def _parser() -> argparse.ArgumentParser:
     load = commands.add_parser("load", help="load a CSV, JSON Lines or Parquet file (all or nothing)", parents=[database])
     load.add_argument("table", choices=list(TABLES))
     load.add_argument("file")
+    load.add_argument(
+        "--assume-tz",
+        metavar="ZONE",
+        help="IANA timezone of timestamps written without a UTC offset (default: UTC); the load says how many it read",
+    )
 
     demo = commands.add_parser("demo", help="write the deterministic demo dataset", parents=[database])
     demo.add_argument("--days", type=int, default=90, help="days ending today (default: 90)")
@@ -141,9 +146,11 @@ def run(args: argparse.Namespace) -> None:
     if args.command == "load":
         # Check the whole file before the database is opened: a bad file leaves no trace, not
         # even a new database file or empty tables.
-        rows = loader.prepare_file(args.table, args.file)
+        batch = loader.prepare_file(args.table, args.file, assume_tz=args.assume_tz)
+    # Only the commands that make or fill a store may create one.
     read_only = args.command == "query"
-    with Metrics.connect(settings=settings, read_only=read_only) as metrics:
+    create = args.command in ("init-db", "load", "demo")
+    with Metrics.connect(settings=settings, read_only=read_only, create=create) as metrics:
         if args.command == "query":
             fields = dict(
                 tenant_id=args.tenant_id,
@@ -171,8 +178,11 @@ def run(args: argparse.Namespace) -> None:
             print(f"{done} in {metrics.executor.description}")
         elif args.command == "load":
             metrics.init_db()
-            count = metrics.write(args.table, rows)
-            print(f"loaded {count} rows into {args.table} from {args.file}")
+            report = metrics.write(batch)
+            first, *notes = report.lines()
+            print(first)
+            for note in notes:
+                print(note, file=sys.stderr)
         elif args.command == "demo":
             from crm_metrics import demo
 

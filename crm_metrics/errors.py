@@ -3,6 +3,19 @@
 from __future__ import annotations
 
 
+#: The longest echo of a caller's value in a message: errors reach HTTP bodies and logs,
+#: and a 100 KB value must not come back as a 100 KB answer.
+SHOWN_CHARS = 64
+
+
+def shown(value: object) -> str:
+    """`repr(value)`, cut to SHOWN_CHARS characters (with the length it had)."""
+    text = repr(value)
+    if len(text) <= SHOWN_CHARS:
+        return text
+    return f"{text[:SHOWN_CHARS]}... ({len(text):,} characters)"
+
+
 class MetricsError(Exception):
     """Root of every error crm-metrics raises on purpose."""
 

@@ -14,18 +14,21 @@ class Column:
     #: STRING, TIMESTAMP or JSON
     type: str
     required: bool
+    #: A UUID that requests name (a tenant, an outlet): stored in lowercase, so that it
+    #: matches the request's canonical form on every engine.
+    uuid: bool = False
 
 
 TABLES: dict[str, tuple[Column, ...]] = {
     "tenants": (
-        Column("id", "STRING", True),
+        Column("id", "STRING", True, uuid=True),
         Column("name", "STRING", True),
         Column("timezone", "STRING", False),
     ),
     "conversations": (
         Column("id", "STRING", True),
-        Column("tenant_id", "STRING", True),
-        Column("outlet_id", "STRING", False),
+        Column("tenant_id", "STRING", True, uuid=True),
+        Column("outlet_id", "STRING", False, uuid=True),
         Column("customer_phone", "STRING", True),
         Column("status", "STRING", True),
         Column("started_at", "TIMESTAMP", True),

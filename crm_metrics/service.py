@@ -40,8 +40,10 @@ class Metrics:
         settings: Settings | None = None,
         *,
         clock: Callable[[], dt.datetime] = _utc_now,
+        read_only: bool = False,
     ) -> None:
         self.executor = executor
+        self.read_only = read_only
         self.settings = settings or Settings()
         self.clock = clock
         self._layout: str | None = None
@@ -50,11 +52,21 @@ class Metrics:
         self._tenants: dict[str, tuple[float, str | None, str | None]] = {}
 
     @classmethod
-    def connect(cls, url: str | None = None, *, read_only: bool = False, settings: Settings | None = None, **kwargs: Any) -> Metrics:
-        """Open the database at `url` (default: `DATABASE_URL`, else `duckdb:///crm_metrics.duckdb`)."""
+    def connect(
+        cls,
+        url: str | None = None,
+        *,
+        read_only: bool = False,
+        create: bool = True,
+        settings: Settings | None = None,
+        **kwargs: Any,
+    ) -> Metrics:
+        """Open the database at `url` (default: `DATABASE_URL`, else `duckdb:///crm_metrics.duckdb`).
+        A DuckDB file that does not exist is made unless `read_only` or `create=False`."""
         settings = settings or Settings.from_env(database_url=url)
         timeout = settings.query_timeout_seconds or None
-        return cls(connect(settings.database_url, read_only=read_only, timeout=timeout, settings=settings), settings, **kwargs)
+        executor = connect(settings.database_url, read_only=read_only, create=create, timeout=timeout, settings=settings)
+        return cls(executor, settings, read_only=read_only, **kwargs)
 
     def close(self) -> None:
         self.executor.close()
@@ -169,6 +181,7 @@ class Metrics:
         `rollup` defaults to True on DuckDB (the embedded store, which only crm-metrics
         writes) and False elsewhere; BigQuery has no derived tables (ConfigError). Tables are
         never dropped: without `rollup`, derived tables already there stay and stay exact."""
+        self._writable()
         dialect = self.executor.dialect
         if rollup is None:
             rollup = dialect in schema.ROLLUP_BY_DEFAULT
@@ -180,30 +193,50 @@ class Metrics:
         self._layout = self._has_tenants = None
         self._tenants.clear()
 
-    def load(self, table: str, path: str | Path) -> int:
-        """Load a CSV, JSON Lines or Parquet file into a table, all or nothing; rows whose id
-        is already stored replace the stored ones. Returns the number of rows loaded."""
-        return self.write(table, loader.prepare_file(table, path))
+    def load(self, table: str, path: str | Path, *, assume_tz: str | None = None) -> loader.LoadReport:
+        """Load a CSV, JSON Lines or Parquet file into a table, all or nothing; stored rows
+        with the same id are updated in place. Timestamps without a UTC offset are read in
+        `assume_tz` (default UTC)."""
+        return self.write(loader.prepare_file(table, path, assume_tz=assume_tz))
 
-    def load_rows(self, table: str, rows: Iterable[Mapping[str, Any]], source: str = "rows") -> int:
+    def load_rows(
+        self, table: str, rows: Iterable[Mapping[str, Any]], source: str = "rows", *, assume_tz: str | None = None
+    ) -> loader.LoadReport:
         """Load rows (dicts with the table's columns) as `load` loads a file."""
-        return self.write(table, loader.prepare_rows(table, rows, source))
+        return self.write(loader.prepare_rows(table, rows, source, assume_tz=assume_tz))
 
-    def write(self, table: str, rows: pyarrow.Table) -> int:
-        """Write rows checked by `crm_metrics.loader.prepare_file` / `prepare_rows`, all or
-        nothing, keeping derived tables up to date. Returns the number of rows."""
+    def write(self, batch: loader.Batch) -> loader.LoadReport:
+        """Write a batch checked by `crm_metrics.loader.prepare_file` / `prepare_rows`, all
+        or nothing, keeping derived tables up to date."""
+        self._writable()
         # Looked up afresh: another process may have made the derived tables since (init-db
         # --rollup), and a write that skipped them would leave them stale.
         self._layout = None
-        self.executor.replace_rows(table, rows, self._refresh())
+        written = self.executor.upsert_rows(batch.table, batch.rows, self._refresh())
         self._tenants.clear()
-        return rows.num_rows
+        return loader.LoadReport(
+            table=batch.table,
+            source=batch.source,
+            rows=batch.rows.num_rows,
+            inserted=written.inserted,
+            updated=written.updated,
+            naive_timestamps=batch.naive_timestamps,
+            assumed_tz=batch.assumed_tz,
+            orphan_messages=written.orphan_messages,
+            orphan_conversations=written.orphan_conversations,
+            orphan_examples=written.orphan_examples,
+        )
 
     def refresh(self) -> None:
         """Recompute the derived tables from the base tables (after writing those directly)."""
+        self._writable()
         self._layout = None
         if refresh := self._refresh():
             self.executor.rebuild(refresh)
+
+    def _writable(self) -> None:
+        if self.read_only:
+            raise ConfigError(f"{self.executor.description} is opened read-only: open it without read_only to write")
 
     @property
     def layout(self) -> str:

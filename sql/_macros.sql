@@ -40,10 +40,19 @@ SELECT DISTINCT {{ bucket('d') }} AS bucket
 {%- endif -%}
 {%- endmacro %}
 
-{#- The tenant's conversations (and only the outlet's, when filtered). -#}
-{% macro scope(c) -%}
+{#-
+  The tenant's conversations (and only the outlet's, when filtered). Requests name them in
+  lowercase; the seed's tables may hold them in any case (rows that other applications write),
+  so those are compared lowercased; the derived tables store them lowercased (`derived`).
+-#}
+{% macro scope(c, derived=False) -%}
+{%- if derived -%}
 {{ c }}.tenant_id = @tenant_id
 {%- if outlet %} AND {{ c }}.outlet_id = @outlet_id{% endif %}
+{%- else -%}
+LOWER({{ c }}.tenant_id) = @tenant_id
+{%- if outlet %} AND LOWER({{ c }}.outlet_id) = @outlet_id{% endif %}
+{%- endif -%}
 {%- endmacro %}
 
 {#- An instant falls in the range: [start_date 00:00, end_date + 1 00:00) local time. -#}
@@ -126,7 +135,7 @@ SELECT conversation_id, handoff_at, handoff_trigger
 {%- if layout == 'facts' -%}
 SELECT f.started_at, f.status, f.duration_us, f.handoff_at, f.handoff_trigger
     FROM conversation_facts AS f
-    WHERE {{ scope('f') }} AND {{ in_range('f.started_at') }}
+    WHERE {{ scope('f', derived=True) }} AND {{ in_range('f.started_at') }}
 {%- else -%}
 SELECT
       c.started_at,
@@ -147,7 +156,7 @@ SELECT
 {%- if layout == 'facts' -%}
 SELECT f.ts, f.sender_type, f.tokens_used
     FROM message_facts AS f
-    WHERE {{ scope('f') }} AND {{ in_range('f.ts') }}
+    WHERE {{ scope('f', derived=True) }} AND {{ in_range('f.ts') }}
 {%- else -%}
 SELECT msg.timestamp AS ts, msg.sender_type, {{ tokens_used('msg.metadata') }} AS tokens_used
     FROM messages AS msg
@@ -161,7 +170,7 @@ SELECT msg.timestamp AS ts, msg.sender_type, {{ tokens_used('msg.metadata') }} A
 {%- if layout == 'facts' -%}
 SELECT f.ts AS turn_at, f.reply_at
     FROM message_facts AS f
-    WHERE {{ scope('f') }} AND {{ in_range('f.ts') }} AND f.turn_start
+    WHERE {{ scope('f', derived=True) }} AND {{ in_range('f.ts') }} AND f.turn_start
 {%- else -%}
 SELECT t.turn_at, t.reply_at
     FROM (

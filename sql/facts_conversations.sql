@@ -5,8 +5,8 @@
 --   JSON and windows. `crm-metrics load` recomputes them for every conversation a file touches.
 -- grain: one row per conversation, ordered by (tenant_id, started_at).
 -- columns:
---   tenant_id        STRING     the conversation's tenant
---   outlet_id        STRING     its outlet, or null
+--   tenant_id        STRING     the conversation's tenant, lowercased
+--   outlet_id        STRING     its outlet, lowercased, or null
 --   conversation_id  STRING     the conversation
 --   started_at       TIMESTAMP  when it started
 --   status           STRING     its current status
@@ -15,8 +15,8 @@
 --   handoff_trigger  STRING     that message's metadata.trigger
 {% import '_macros.sql' as m with context -%}
 SELECT
-  c.tenant_id,
-  c.outlet_id,
+  LOWER(c.tenant_id) AS tenant_id,
+  LOWER(c.outlet_id) AS outlet_id,
   c.id AS conversation_id,
   c.started_at,
   c.status,
@@ -28,7 +28,8 @@ LEFT JOIN (
   {{ m.first_handoffs("m.conversation_id IN (SELECT t.conversation_id FROM crm_metrics_touched AS t)") }}
 ) AS h ON h.conversation_id = c.id
 WHERE c.id IN (SELECT t.conversation_id FROM crm_metrics_touched AS t)
-  -- A request's tenant is always a lowercase UUID: rows of other tenant ids can never answer
-  -- one, and leaving them out lets the store keep tenant_id as a UUID.
-  AND REGEXP_CONTAINS(c.tenant_id, r'^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$')
-ORDER BY c.tenant_id, c.started_at
+  -- A request's tenant is always a UUID (compared lowercased): rows of other tenant ids, which
+  -- only other writers can store (the loader refuses them), can never answer one, and leaving
+  -- them out lets the store keep tenant_id as a UUID.
+  AND REGEXP_CONTAINS(LOWER(c.tenant_id), r'^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$')
+ORDER BY tenant_id, c.started_at

@@ -6,8 +6,8 @@
 --   conversation a file touches, so a late message re-decides its neighbours' turns.
 -- grain: one row per message whose conversation exists, ordered by (tenant_id, ts).
 -- columns:
---   tenant_id        STRING     the tenant of the message's conversation
---   outlet_id        STRING     that conversation's outlet, or null
+--   tenant_id        STRING     the tenant of the message's conversation, lowercased
+--   outlet_id        STRING     that conversation's outlet, lowercased, or null
 --   conversation_id  STRING     the conversation
 --   id               STRING     the message
 --   ts               TIMESTAMP  when it was sent
@@ -17,8 +17,8 @@
 --   reply_at         TIMESTAMP  for a turn start, the first later llm or agent message; else null
 {% import '_macros.sql' as m with context -%}
 SELECT
-  c.tenant_id,
-  c.outlet_id,
+  LOWER(c.tenant_id) AS tenant_id,
+  LOWER(c.outlet_id) AS outlet_id,
   msg.conversation_id,
   msg.id,
   msg.timestamp AS ts,
@@ -32,7 +32,8 @@ LEFT JOIN (
   {{ m.turn_windows("m.conversation_id IN (SELECT t.conversation_id FROM crm_metrics_touched AS t)") }}
 ) AS w ON w.conversation_id = msg.conversation_id AND w.id = msg.id
 WHERE msg.conversation_id IN (SELECT t.conversation_id FROM crm_metrics_touched AS t)
-  -- A request's tenant is always a lowercase UUID: rows of other tenant ids can never answer
-  -- one, and leaving them out lets the store keep tenant_id as a UUID.
-  AND REGEXP_CONTAINS(c.tenant_id, r'^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$')
-ORDER BY c.tenant_id, msg.timestamp
+  -- A request's tenant is always a UUID (compared lowercased): rows of other tenant ids, which
+  -- only other writers can store (the loader refuses them), can never answer one, and leaving
+  -- them out lets the store keep tenant_id as a UUID.
+  AND REGEXP_CONTAINS(LOWER(c.tenant_id), r'^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$')
+ORDER BY tenant_id, msg.timestamp

@@ -8,5 +8,6 @@
 --   timezone  STRING  the tenant's IANA timezone, or null
 SELECT t.name, t.timezone
 FROM tenants AS t
-WHERE t.id = @tenant_id
+-- Ids in any case (rows that other applications write); requests name them in lowercase.
+WHERE LOWER(t.id) = @tenant_id
 LIMIT 1

@@ -89,8 +89,11 @@ class Reference:
     """One tenant's (and optionally one outlet's) view of the rows."""
 
     def __init__(self, rows: Mapping[str, Sequence[Mapping[str, Any]]], tenant_id: str, outlet_id: str | None) -> None:
+        # Tenant and outlet ids are UUIDs, matched whatever their case (docs: ids that requests name).
         self.conversations = [
-            c for c in rows.get("conversations", ()) if c["tenant_id"] == tenant_id and (outlet_id is None or c.get("outlet_id") == outlet_id)
+            c
+            for c in rows.get("conversations", ())
+            if c["tenant_id"].lower() == tenant_id.lower() and (outlet_id is None or (c.get("outlet_id") or "").lower() == outlet_id.lower())
         ]
         ids = {c["id"] for c in self.conversations}
         self.messages = [m for m in rows.get("messages", ()) if m["conversation_id"] in ids]

@@ -100,8 +100,9 @@ def datasets(draw: st.DrawFn, window: dt.date, start: dt.date, end: dt.date) -> 
         conversations.append(
             {
                 "id": conversation_id,
-                "tenant_id": draw(st.sampled_from([TENANT, TENANT, TENANT, OTHER_TENANT])),
-                "outlet_id": draw(st.sampled_from([None, OUTLETS[0], OUTLETS[0], OUTLETS[1]])),
+                # Now and then in upper case, as other applications may write UUIDs.
+                "tenant_id": draw(st.sampled_from([TENANT, TENANT, TENANT.upper(), OTHER_TENANT])),
+                "outlet_id": draw(st.sampled_from([None, OUTLETS[0], OUTLETS[0].upper(), OUTLETS[1]])),
                 "customer_phone": f"+1555{i:07d}",
                 "status": draw(st.sampled_from(STATUSES)),
                 "started_at": started,

@@ -84,7 +84,7 @@ def test_console_sql_says_what_it_asks() -> None:
     assert f"DECLARE param_tenant_id STRING DEFAULT '{TENANT}';" in text
     assert "DECLARE param_range_start TIMESTAMP DEFAULT CAST('2025-10-29 17:00:00+00:00' AS TIMESTAMP);" in text
     # A variable never shares a name with a column: in BigQuery the column would win.
-    assert "c.tenant_id = param_tenant_id" in text
+    assert "LOWER(c.tenant_id) = param_tenant_id" in text
     assert "FROM `my-project`.crm_analytics.conversations AS c" in text
 
 
@@ -134,7 +134,8 @@ def test_cli_init_db_load_and_query_on_bigquery(bigquery_env: str, tmp_path: Pat
     for table in ("tenants", "conversations", "messages"):
         path = _jsonl(tmp_path / f"{table}.jsonl", ROWS[table])
         assert main(["load", table, str(path)]) == 0
-        assert capsys.readouterr().out == f"loaded {len(ROWS[table])} rows into {table} from {path}\n"
+        n = len(ROWS[table])
+        assert capsys.readouterr().out == f"loaded {n} rows into {table} from {path}: {n} new, 0 changed, 0 unchanged\n"
     assert main(["query", "summary", "--tenant-id", TENANT, "--start-date", "2025-11-01", "--end-date", "2025-11-01"]) == 0
     summary = json.loads(capsys.readouterr().out)
     assert (summary["tenant_name"], summary["total_conversations"], summary["total_messages"], summary["total_cost"]) == ("Acme Corp", 25, 250, 2.508625)

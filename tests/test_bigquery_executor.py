@@ -376,7 +376,7 @@ def test_init_db_with_the_rollup_is_refused_and_changes_nothing(metrics: Metrics
     assert metrics.layout == "seed"
 
 
-def test_loads_replace_rows_by_id_and_leave_no_staging_table(metrics: Metrics, emulator: bigquery_emulator.Emulator, dataset: str) -> None:
+def test_loads_update_rows_in_place_by_id_and_leave_no_staging_table(metrics: Metrics, emulator: bigquery_emulator.Emulator, dataset: str) -> None:
     metrics.load_rows("conversations", [_conversation("a"), _conversation("b")])
     metrics.load_rows("conversations", [_conversation("a", status="resolved"), _conversation("c")])
     assert _rows(emulator, f"SELECT id, status FROM {dataset}.conversations ORDER BY id") == [
@@ -387,11 +387,11 @@ def test_loads_replace_rows_by_id_and_leave_no_staging_table(metrics: Metrics, e
 
 def test_a_file_bigquery_refuses_changes_nothing(metrics: Metrics, emulator: bigquery_emulator.Emulator, dataset: str) -> None:
     metrics.load_rows("conversations", [_conversation("a")])
-    rows = prepare("conversations", [("row 1", _conversation("a", status="resolved")), ("row 2", _conversation("b"))])
+    rows = prepare("conversations", [("row 1", _conversation("a", status="resolved")), ("row 2", _conversation("b"))]).rows
     # A NULL in a NOT NULL column, which the loader itself would have refused.
     rows = rows.set_column(rows.column_names.index("customer_phone"), "customer_phone", pa.array(["+62", None], pa.string()))
     with pytest.raises(LoadError, match="BigQuery refused the rows for conversations"):
-        metrics.executor.replace_rows("conversations", rows)
+        metrics.executor.upsert_rows("conversations", rows)
     assert _rows(emulator, f"SELECT id, status FROM {dataset}.conversations") == [("a", "active")]
     assert _tables(emulator, dataset) == set(schema.TABLES)
 
@@ -403,8 +403,9 @@ def test_json_metadata_is_parsed_into_a_json_column(emulator: bigquery_emulator.
     from google.cloud import bigquery
 
     client = emulator.client()
-    columns = [bigquery.SchemaField(c.name, c.type) for c in schema.TABLES["messages"]]
-    client.create_table(bigquery.Table(f"{PROJECT}.{dataset}.messages", schema=columns))
+    for table in ("conversations", "messages"):
+        columns = [bigquery.SchemaField(c.name, c.type) for c in schema.TABLES[table]]
+        client.create_table(bigquery.Table(f"{PROJECT}.{dataset}.{table}", schema=columns))
     client.close()
     executor = BigQueryExecutor(PROJECT, dataset, api_endpoint=proxy.endpoint)
     message = {"conversation_id": "c", "sender_type": "llm", "sender_id": None, "content": "hi",

@@ -175,16 +175,6 @@ def test_unknown_granularity(capsys: pytest.CaptureFixture[str], database: str) 
     assert_one_line_error(result, "granularity: must be one of day, week, month, got 'year'")
 
 
-def test_a_missing_database_file_is_not_created(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    path = tmp_path / "missing.duckdb"
-
-    result = run(capsys, "query", "summary", "--tenant-id", TENANT.id, "--database-url", f"duckdb:///{path}")
-
-    assert_one_line_error(result, f"cannot open DuckDB database '{path}'")
-    assert "(create it with `crm-metrics init-db` or `crm-metrics demo`)" in result[2]
-    assert not path.exists()
-
-
 @pytest.mark.parametrize(
     ("url", "error"),
     [("mysql://localhost/crm", "Unknown database URL scheme 'mysql'"), ("duckdb://", "DuckDB URL 'duckdb://' must look like")],
@@ -266,27 +256,107 @@ def test_init_db_creates_the_tables_and_can_run_again(capsys: pytest.CaptureFixt
 
 def test_load_creates_the_tables_loads_and_refuses_a_bad_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     url = f"duckdb:///{tmp_path / 'load.duckdb'}"
+    beta, gamma = "00000000-0000-4000-8000-0000000000b2", "00000000-0000-4000-8000-0000000000b3"
     good = tmp_path / "tenants.csv"
-    good.write_text(f"id,name,timezone\n{TENANT.id},Acme,Asia/Jakarta\nt-2,Beta,\n", encoding="utf-8")
+    good.write_text(f"id,name,timezone\n{TENANT.id},Acme,Asia/Jakarta\n{beta.upper()},Beta,\n", encoding="utf-8")
     bad = tmp_path / "tenants.jsonl"
-    bad.write_text('{"id": "t-3", "name": "Gamma"}\n{"id": "t-4", "name": "Delta", "timezone": "Europe/Lodnon"}\n', encoding="utf-8")
+    bad.write_text(f'{{"id": "{gamma}", "name": "Gamma"}}\n{{"id": "t-4", "name": "Delta", "timezone": "Europe/Lodnon"}}\n', encoding="utf-8")
 
-    assert run(capsys, "load", "tenants", str(good), "--database-url", url) == (0, f"loaded 2 rows into tenants from {good}\n", "")
+    summary = f"loaded 2 rows into tenants from {good}: 2 new, 0 changed, 0 unchanged\n"
+    assert run(capsys, "load", "tenants", str(good), "--database-url", url) == (0, summary, "")
     assert_one_line_error(
         run(capsys, "load", "tenants", str(bad), "--database-url", url),
-        f"{bad}: row 2 (line 2), column timezone: unknown timezone 'Europe/Lodnon'. Did you mean 'Europe/London'?",
+        f"{bad}: row 2 (line 2), column id: must be a UUID like 123e4567-e89b-12d3-a456-426614174000, got 't-4'",
     )
     assert_one_line_error(run(capsys, "load", "tenants", str(tmp_path / "none.csv"), "--database-url", url), "none.csv: no such file")
 
     with Metrics.connect(url, read_only=True) as metrics:
         assert metrics.tenant(TENANT.id) == ("Acme", "Asia/Jakarta")
-        assert metrics.tenant("t-2") == ("Beta", None)
-        assert metrics.tenant("t-3") == (None, None)
+        assert metrics.tenant(beta) == ("Beta", None)
+        assert metrics.tenant(gamma) == (None, None)
+
+
+def test_load_says_what_it_did_and_what_to_look_at(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    url = f"duckdb:///{tmp_path / 'load.duckdb'}"
+    conversations = tmp_path / "conversations.csv"
+    conversations.write_text(
+        "id,tenant_id,customer_phone,status,started_at\n"
+        f"c1,{TENANT.id},+1,active,2025-11-01 09:00:00\nc2,{TENANT.id},+1,active,2025-11-01T09:00:00-03:00\n",
+        encoding="utf-8",
+    )
+    messages = tmp_path / "messages.jsonl"
+    messages.write_text(
+        "".join(
+            json.dumps({"id": f"m{n}", "conversation_id": conversation, "sender_type": "customer", "content": "hi", "timestamp": "2025-11-01T09:00:00Z"}) + "\n"
+            for n, conversation in enumerate(["c1", "c9", "c9", "c8"])
+        ),
+        encoding="utf-8",
+    )
+
+    code, out, err = run(capsys, "load", "conversations", str(conversations), "--assume-tz", "America/Sao_Paulo", "--database-url", url)
+    assert (code, out) == (0, f"loaded 2 rows into conversations from {conversations}: 2 new, 0 changed, 0 unchanged\n")
+    assert err == "note: 1 timestamps had no UTC offset and were read in America/Sao_Paulo\n"
+    code, out, err = run(capsys, "load", "messages", str(messages), "--database-url", url)
+    assert (code, out) == (0, f"loaded 4 rows into messages from {messages}: 4 new, 0 changed, 0 unchanged\n")
+    assert err == (
+        "warning: 3 messages belong to 2 conversations that are not stored (c8, c9): "
+        "no answer counts them until those conversations are loaded\n"
+    )
+    with Metrics.connect(url, read_only=True) as metrics:
+        # 09:00 in São Paulo is 12:00 UTC, as the row written with its offset.
+        assert metrics.summary(TENANT.id, "2025-11-01", "2025-11-01", tz="UTC").total_conversations == 2
+        assert metrics.dashboard(TENANT.id, "2025-11-01", "2025-11-01", tz="America/Sao_Paulo").conversations[0].total_conversations == 2
+
+
+def test_commands_that_read_never_create_a_store(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    path = tmp_path / "none.duckdb"
+    for command in (["refresh"], ["query", "summary", "--tenant-id", TENANT.id]):
+        assert_one_line_error(
+            run(capsys, *command, "--database-url", f"duckdb:///{path}"),
+            f"no DuckDB store at '{path}' (create it with `crm-metrics demo`, `crm-metrics init-db` or `crm-metrics load`)",
+        )
+        assert not path.exists()
+
+
+def test_a_store_without_tables_says_so(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    path = tmp_path / "empty.duckdb"
+    duckdb.connect(str(path)).close()
+    assert_one_line_error(
+        run(capsys, "query", "summary", "--tenant-id", TENANT.id, "--database-url", f"duckdb:///{path}"),
+        "the store has no table conversations (create the tables with `crm-metrics init-db`)",
+    )
+
+
+def test_a_store_held_by_another_process_is_explained(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    path = tmp_path / "held.duckdb"
+    with Metrics.connect(f"duckdb:///{path}") as metrics:
+        metrics.init_db()
+    # A server holds the store open (read-only, as `crm-metrics serve` does).
+    holder = subprocess.Popen(
+        [sys.executable, "-c", f"import duckdb, sys, time; db = duckdb.connect({str(path)!r}, read_only=True); print('open', flush=True); time.sleep(60)"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "open\n"
+        tenants = tmp_path / "tenants.csv"
+        tenants.write_text(f"id,name\n{TENANT.id},Acme\n", encoding="utf-8")
+        code, out, err = run(capsys, "load", "tenants", str(tenants), "--database-url", f"duckdb:///{path}")
+    finally:
+        holder.kill()
+        holder.wait()
+        holder.stdout.close()  # type: ignore[union-attr]
+    assert_one_line_error(
+        (code, out, err),
+        f"the DuckDB store '{path}' is in use by another process (PID {holder.pid}, ",
+    )
+    assert "most likely `crm-metrics serve`" in err and "Stop that process, run this command, then start it again" in err
+    assert "-readonly" not in err
 
 
 def test_a_failed_load_leaves_no_trace(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     bad = tmp_path / "tenants.csv"
-    bad.write_text("id,name\nt-1,\n", encoding="utf-8")
+    bad.write_text(f"id,name\n{TENANT.id},\n", encoding="utf-8")
     new, empty = tmp_path / "new.duckdb", tmp_path / "empty.duckdb"
     duckdb.connect(str(empty)).close()
 

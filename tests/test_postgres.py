@@ -294,7 +294,7 @@ def test_init_db_is_idempotent_and_creates_the_indexes(postgres: PostgresEngine,
         ),
         {},
     )
-    assert {"conversations_tenant_started", "messages_conversation_timestamp"} <= {name for (name,) in rows}
+    assert {"conversations_lower_tenant_started", "messages_conversation_timestamp"} <= {name for (name,) in rows}
     types = metrics.executor.fetch(
         raw(
             "SELECT column_name, data_type FROM information_schema.columns"

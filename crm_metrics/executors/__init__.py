@@ -18,13 +18,15 @@ def connect(
     url: str,
     *,
     read_only: bool = False,
+    create: bool = True,
     timeout: float | None = None,
     settings: Settings | None = None,
 ) -> Executor:
     """An executor for `url`: `duckdb:///file.duckdb`, `duckdb:///:memory:`, `postgresql://...`
     or `bigquery://PROJECT/DATASET`. Drivers are imported only when their scheme is used;
     `settings` carries what an engine needs beyond its URL (BigQuery's credentials, endpoint
-    and cost limit)."""
+    and cost limit). `create=False` refuses to make a new embedded store (commands that
+    only read)."""
     settings = settings or Settings()
     # Not urlsplit: it raises ValueError on a malformed netloc, which the engine reports better.
     scheme = url.partition("://")[0].lower() if "://" in url else ""
@@ -50,7 +52,7 @@ def connect(
     if scheme == "duckdb":
         from crm_metrics.executors.duckdb import DuckDBExecutor
 
-        return DuckDBExecutor(duckdb_path(url), read_only=read_only, timeout=timeout)
+        return DuckDBExecutor(duckdb_path(url), read_only=read_only, create=create, timeout=timeout)
     if scheme in ("postgresql", "postgres"):
         # libpq reads both schemes (and the whole URL: host, port, dbname, user, password,
         # and parameters such as sslmode or options).

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
 from crm_metrics.query import CompiledQuery
@@ -29,6 +30,62 @@ TOUCHED = {
 ALL_CONVERSATIONS = "SELECT id AS conversation_id FROM conversations UNION SELECT conversation_id FROM conversation_facts"
 
 
+#: The rows being written, as every engine names them during a write.
+STAGING = "crm_metrics_staging"
+
+
+def orphans(table: str, run: Callable[[str], list[tuple[Any, ...]]], staging: str = STAGING) -> tuple[int, int, tuple[str, ...]]:
+    """For a write of `messages`, run (with `run`, inside the write) the count of the written
+    messages whose conversation is not stored, of their conversations, and three of those
+    conversations' ids. Such messages load, but no answer counts them until their conversation
+    arrives: a write says so. Other tables have none."""
+    if table != "messages":
+        return 0, 0, ()
+    rows = f"SELECT s.conversation_id FROM {staging} AS s WHERE NOT EXISTS (SELECT 1 FROM conversations AS c WHERE c.id = s.conversation_id)"
+    ((messages, conversations),) = run(f"SELECT COUNT(*), COUNT(DISTINCT conversation_id) FROM ({rows}) AS o")
+    if not messages:
+        return 0, 0, ()
+    examples = run(f"SELECT DISTINCT conversation_id FROM ({rows}) AS o ORDER BY conversation_id LIMIT 3")
+    return int(messages), int(conversations), tuple(str(row[0]) for row in examples)
+
+
+@dataclass(frozen=True)
+class Written:
+    """What a write did: rows new to the table, stored rows changed in place, and for
+    messages those whose conversation is not stored (how many, of how many conversations, and
+    a few of those conversations' ids)."""
+
+    inserted: int
+    updated: int
+    orphan_messages: int = 0
+    orphan_conversations: int = 0
+    orphan_examples: tuple[str, ...] = ()
+
+
+def upsert(table: str, columns: Sequence[str], *, as_text: Collection[str] = ()) -> tuple[str, str]:
+    """The two statements that write the staging table's rows into `table` in place: an
+    UPDATE of the stored rows with the same id whose values differ, then an INSERT of the
+    others. Never a DELETE: the tables may be the CRM's own, with foreign keys (ON DELETE
+    CASCADE would take the messages with their conversation), triggers and columns of other
+    applications, which must all survive. No unique constraint on `id` is needed (MERGE and
+    ON CONFLICT want one). Columns in `as_text` are compared as text (PostgreSQL's `json` has
+    no equality). Names come from the schema, never from data."""
+    quoted = [f'"{name}"' for name in columns]
+
+    def compared(side: str, name: str) -> str:
+        column = f'{side}."{name}"'
+        return f"CAST({column} AS TEXT)" if name in as_text else column
+
+    changes = " OR ".join(f"{compared('t', name)} IS DISTINCT FROM {compared('s', name)}" for name in columns if name != "id")
+    assignments = ", ".join(f'"{name}" = s."{name}"' for name in columns if name != "id")
+    update = f'UPDATE "{table}" AS t SET {assignments} FROM {STAGING} AS s WHERE t.id = s.id AND ({changes})'
+    insert = (
+        f'INSERT INTO "{table}" ({", ".join(quoted)}) SELECT {", ".join(f"s.{q}" for q in quoted)} FROM {STAGING} AS s'
+        f' WHERE NOT EXISTS (SELECT 1 FROM "{table}" AS t WHERE t.id = s.id)'
+    )
+    return update, insert
+
+
 @runtime_checkable
 class Executor(Protocol):
     """One engine. Implementations are safe to share between threads."""
@@ -48,9 +105,10 @@ class Executor(Protocol):
 
     def has_table(self, name: str) -> bool: ...
 
-    def replace_rows(self, table: str, rows: pyarrow.Table, refresh: Refresh | None = None) -> None:
-        """Insert rows, replacing existing rows of the same `id`, then run the `refresh` of the
-        derived tables for every conversation the rows touch (TOUCHED); all in one transaction."""
+    def upsert_rows(self, table: str, rows: pyarrow.Table, refresh: Refresh | None = None) -> Written:
+        """Write rows in place (`upsert`): stored rows with the same `id` are updated, the
+        others inserted; then run the `refresh` of the derived tables for every conversation
+        the rows touch (TOUCHED); all in one transaction."""
         ...
 
     def rebuild(self, refresh: Refresh, ddl: str | None = None) -> None:

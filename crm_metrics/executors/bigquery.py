@@ -33,6 +33,7 @@ from google.cloud import bigquery
 from google.cloud.bigquery.retry import DEFAULT_JOB_RETRY, DEFAULT_RETRY
 
 from crm_metrics.errors import BackendUnavailable, ConfigError, CostLimitExceeded, LoadError, MetricsError, QueryTimeout
+from crm_metrics.executors.base import Written, orphans
 from crm_metrics.query import CompiledQuery
 
 if TYPE_CHECKING:
@@ -215,14 +216,15 @@ class BigQueryExecutor:
             raise BackendUnavailable(f"BigQuery cannot be reached: {error}") from error
         return True
 
-    def replace_rows(self, table: str, rows: pyarrow.Table, refresh: Refresh | None = None) -> None:
-        """All or nothing: a load job fills a staging table (atomic), then one MERGE replaces
-        rows by id and inserts the rest (atomic). Load jobs, not streaming inserts, so that the
-        rows can be updated by the next load at once (streamed rows refuse DML for a while)."""
+    def upsert_rows(self, table: str, rows: pyarrow.Table, refresh: Refresh | None = None) -> Written:
+        """All or nothing: a load job fills a staging table (atomic), then one MERGE updates
+        rows in place by id and inserts the rest (atomic). Load jobs, not streaming inserts, so
+        that the rows can be updated by the next load at once (streamed rows refuse DML for a
+        while)."""
         self._writable()
         _seed_layout(refresh)
         if rows.num_rows == 0:
-            return
+            return Written(0, 0)
         try:
             target = self._client.get_table(self._dataset.table(table), retry=self._metadata_retry)
         except api.NotFound as error:
@@ -248,7 +250,11 @@ class BigQueryExecutor:
                 load.result()
                 config = bigquery.QueryJobConfig(default_dataset=self._dataset, labels={"app": "crm-metrics", "load": table})
                 merge = merge_sql(table, staging.table_id, rows.column_names, types)
-                self._client.query(merge, job_config=config, location=self.location).result()
+                job = self._client.query(merge, job_config=config, location=self.location)
+                job.result()
+                stats = job.dml_stats
+                inserted, updated = (stats.inserted_row_count, stats.updated_row_count) if stats else (rows.num_rows, 0)
+                return Written(inserted, updated, *orphans(table, lambda q: self._run(q, config), f"`{staging.table_id}`"))
             finally:
                 self._client.delete_table(staging, not_found_ok=True)
         except api.BadRequest as error:
@@ -257,6 +263,9 @@ class BigQueryExecutor:
             if failure := self._failure(f"the load into {table}", error):
                 raise failure from error
             raise
+
+    def _run(self, sql: str, config: bigquery.QueryJobConfig) -> list[tuple[Any, ...]]:
+        return [row.values() for row in self._client.query(sql, job_config=config, location=self.location).result()]
 
     def rebuild(self, refresh: Refresh, ddl: str | None = None) -> None:
         _seed_layout(refresh)

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import re
 import threading
 import time
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import duckdb
 
 from crm_metrics.errors import BackendUnavailable, QueryTimeout
-from crm_metrics.executors.base import ALL_CONVERSATIONS, TOUCHED
+from crm_metrics.executors.base import ALL_CONVERSATIONS, STAGING, TOUCHED, Written, orphans, upsert
 from crm_metrics.query import CompiledQuery
 
 if TYPE_CHECKING:
@@ -24,16 +26,19 @@ if TYPE_CHECKING:
 class DuckDBExecutor:
     dialect: ClassVar[str] = "duckdb"
 
-    def __init__(self, path: str = ":memory:", *, read_only: bool = False, timeout: float | None = None) -> None:
+    def __init__(self, path: str = ":memory:", *, read_only: bool = False, create: bool = True, timeout: float | None = None) -> None:
         self.description = f"duckdb:///{path}"
         self.timeout = timeout
         # An in-memory database cannot be opened read-only; it is private to this process anyway.
         read_only = read_only and path != ":memory:"
+        if path != ":memory:" and not (create and not read_only) and not Path(path).exists():
+            # Without this check DuckDB makes an empty file for a writer: a command that
+            # only reads (refresh, query, serve) would leave a store behind that has no tables.
+            raise BackendUnavailable(f"no DuckDB store at {path!r} (create it with `crm-metrics demo`, `crm-metrics init-db` or `crm-metrics load`)")
         try:
             self._db = duckdb.connect(path, read_only=read_only)
         except duckdb.Error as error:
-            hint = " (create it with `crm-metrics init-db` or `crm-metrics demo`)" if "does not exist" in str(error) else ""
-            raise BackendUnavailable(f"cannot open DuckDB database {path!r}: {error}{hint}") from error
+            raise BackendUnavailable(_open_failure(path, error)) from error
         self._local = threading.local()
         self._cursors: list[duckdb.DuckDBPyConnection] = []
         self._lock = threading.Lock()
@@ -83,22 +88,24 @@ class DuckDBExecutor:
             raise BackendUnavailable(f"DuckDB connection lost: {error}") from error
         return bool(found)
 
-    def replace_rows(self, table: str, rows: pyarrow.Table, refresh: Refresh | None = None) -> None:
+    def upsert_rows(self, table: str, rows: pyarrow.Table, refresh: Refresh | None = None) -> Written:
         cursor = self._cursor()
-        columns = ", ".join(f'"{name}"' for name in rows.column_names)
         refresh = refresh if table in TOUCHED else None
-        cursor.register("crm_metrics_staging", rows)
+        update, insert = upsert(table, rows.column_names)
+        cursor.register(STAGING, rows)
         try:
             with self._transaction(cursor), _missing_tables_explained():
                 if refresh:
-                    # Before the delete: a message may be moving to another conversation.
+                    # Before the update: a message may be moving to another conversation.
                     _run(cursor, f"CREATE TEMP TABLE crm_metrics_touched AS {TOUCHED[table]}")
-                _run(cursor, f'DELETE FROM "{table}" WHERE id IN (SELECT id FROM crm_metrics_staging)')
-                _run(cursor, f'INSERT INTO "{table}" ({columns}) SELECT {columns} FROM crm_metrics_staging')
+                ((updated,),) = cursor.execute(update).fetchall()
+                ((inserted,),) = cursor.execute(insert).fetchall()
+                written = Written(inserted, updated, *orphans(table, lambda q: cursor.execute(q).fetchall()))
                 if refresh:
                     self._refresh(cursor, refresh)
         finally:
-            cursor.unregister("crm_metrics_staging")
+            cursor.unregister(STAGING)
+        return written
 
     def rebuild(self, refresh: Refresh, ddl: str | None = None) -> None:
         cursor = self._cursor()
@@ -196,7 +203,29 @@ def _missing_tables_explained() -> Iterator[None]:
     try:
         yield
     except duckdb.CatalogException as error:
-        raise BackendUnavailable(f"{error} (create the tables with `crm-metrics init-db`)") from error
+        # DuckDB's message carries the statement and a "Did you mean" of system tables.
+        missing = _MISSING_TABLE.search(str(error))
+        what = f"the store has no table {missing[1]}" if missing else str(error)
+        raise BackendUnavailable(f"{what} (create the tables with `crm-metrics init-db`)") from error
+
+
+_MISSING_TABLE = re.compile(r"Table with name (\S+) does not exist")
+
+
+#: DuckDB's words when another process holds the file: "Could not set lock on file ...:
+#: Conflicting lock is held in /usr/bin/python3 (PID 123)" (duckdb.org/docs/current/connect/concurrency).
+_LOCKED = re.compile(r"Conflicting lock is held in (?P<program>.*?) \(PID (?P<pid>\d+)\)")
+
+
+def _open_failure(path: str, error: duckdb.Error) -> str:
+    """Why a store cannot be opened, in this tool's words."""
+    if locked := _LOCKED.search(str(error)):
+        return (
+            f"the DuckDB store {path!r} is in use by another process (PID {locked['pid']}, {locked['program']}), most likely"
+            " `crm-metrics serve`: DuckDB lets one process at a time open a store for writing, and none while another"
+            " has it open. Stop that process, run this command, then start it again"
+        )
+    return f"cannot open DuckDB database {path!r}: {error}"
 
 
 def _run(cursor: duckdb.DuckDBPyConnection, sql: str) -> None:

@@ -19,7 +19,7 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from crm_metrics.errors import BackendUnavailable, ConfigError, LoadError, QueryTimeout
-from crm_metrics.executors.base import ALL_CONVERSATIONS, TOUCHED
+from crm_metrics.executors.base import ALL_CONVERSATIONS, STAGING, TOUCHED, Written, orphans, upsert
 from crm_metrics.query import CompiledQuery
 
 if TYPE_CHECKING:
@@ -170,10 +170,10 @@ class PostgresExecutor:
         ((found,),) = self._read("SELECT to_regclass(%s) IS NOT NULL", (name,))
         return bool(found)
 
-    def replace_rows(self, table: str, rows: pyarrow.Table, refresh: Refresh | None = None) -> None:
-        # COPY the rows into a temporary table, then replace by id and bring the derived
-        # tables up to date, in one transaction: a failure anywhere, a bad value in COPY
-        # included, rolls everything back.
+    def upsert_rows(self, table: str, rows: pyarrow.Table, refresh: Refresh | None = None) -> Written:
+        # COPY the rows into a temporary table, then write them in place by id and bring the
+        # derived tables up to date, in one transaction: a failure anywhere, a bad value in
+        # COPY included, rolls everything back.
         target = sql.Identifier(table)
         columns = sql.SQL(", ").join(sql.Identifier(name) for name in rows.column_names)
         refresh = refresh if table in TOUCHED else None
@@ -182,29 +182,40 @@ class PostgresExecutor:
                 conn.execute(_NO_TIMEOUT)
                 if refresh:
                     _lock(conn, refresh)
-                conn.execute(sql.SQL("CREATE TEMPORARY TABLE crm_metrics_staging (LIKE {}) ON COMMIT DROP").format(target))
+                # The staging table has the target's types for our columns only: not its
+                # constraints, defaults or other columns (another application's NOT NULL
+                # column would refuse a COPY of ours).
+                conn.execute(
+                    sql.SQL("CREATE TEMPORARY TABLE {} ON COMMIT DROP AS SELECT {} FROM {} WITH NO DATA").format(
+                        sql.Identifier(STAGING), columns, target
+                    )
+                )
                 # Text COPY: the server parses each value as its column's type (metadata
                 # arrives as JSON text and becomes jsonb; timestamps as ISO text with offset).
-                with conn.cursor().copy(sql.SQL("COPY crm_metrics_staging ({}) FROM STDIN").format(columns)) as copy:
+                with conn.cursor().copy(sql.SQL("COPY {} ({}) FROM STDIN").format(sql.Identifier(STAGING), columns)) as copy:
                     for row in zip(*(column.to_pylist() for column in rows.columns), strict=True):
                         copy.write_row(row)
-                # Before the delete: a message may be moving to another conversation.
+                # Before the update: a message may be moving to another conversation.
                 touched = _touch(conn, TOUCHED[table]) if refresh else 0
-                conn.execute(sql.SQL("DELETE FROM {} WHERE id IN (SELECT id FROM crm_metrics_staging)").format(target))
-                conn.execute(sql.SQL("INSERT INTO {} ({}) SELECT {} FROM crm_metrics_staging").format(target, columns, columns))
+                update, insert = upsert(table, rows.column_names, as_text=_json_columns(conn))
+                updated = conn.execute(update, prepare=False).rowcount
+                inserted = conn.execute(insert, prepare=False).rowcount
+                written = Written(inserted, updated, *orphans(table, lambda q: conn.execute(q, prepare=False).fetchall()))
                 # Fresh planner statistics after a bulk load ("Populating a Database: Run
                 # ANALYZE Afterwards", PostgreSQL docs): autovacuum may take a minute, and until
                 # then the planner can pick nested loops that rerun a window per conversation.
-                if rows.num_rows > _ANALYZE_SHARE * _estimated_rows(conn, table):
+                if inserted + updated > _ANALYZE_SHARE * _estimated_rows(conn, table):
                     conn.execute(sql.SQL("ANALYZE {}").format(target))
                 if refresh:
                     _refresh(conn, refresh)
                     if touched > _ANALYZE_SHARE * _estimated_rows(conn, "conversation_facts"):
                         _analyze(conn, refresh.tables)
         except (psycopg.DataError, psycopg.IntegrityError) as error:
-            # Values the loader accepts but PostgreSQL cannot store: a NUL character in text
-            # or JSON, or a constraint of an existing table. COPY's context names the row.
+            # Values the loader accepts but PostgreSQL cannot store (a NUL character in text
+            # or JSON), or a constraint of the user's own tables (a foreign key to a
+            # conversation that is not there). COPY's context names the row.
             raise LoadError(f"PostgreSQL refused the rows for {table}; nothing was written: {self._masked(error)}") from error
+        return written
 
     def rebuild(self, refresh: Refresh, ddl: str | None = None) -> None:
         try:
@@ -269,6 +280,15 @@ def _refresh(conn: psycopg.Connection[Any], refresh: Refresh) -> None:
     for statement in refresh.statements:
         conn.execute(statement, {}, prepare=False)
     conn.execute("DROP TABLE crm_metrics_touched")
+
+
+def _json_columns(conn: psycopg.Connection[Any]) -> list[str]:
+    """The staging table's `json` columns (a seed database may use json, not jsonb)."""
+    rows = conn.execute(
+        "SELECT attname FROM pg_attribute WHERE attrelid = %s::regclass AND atttypid = 'json'::regtype AND attnum > 0",
+        (STAGING,),
+    ).fetchall()
+    return [name for (name,) in rows]
 
 
 def _analyze(conn: psycopg.Connection[Any], tables: Sequence[str]) -> None:

@@ -1,6 +1,6 @@
 -- The seed's tables for the embedded DuckDB store. Timestamps are instants (TIMESTAMPTZ);
--- metadata is JSON. No primary keys: `crm-metrics load` replaces rows by id itself, and
--- DuckDB's index checks reject a delete-then-insert of one key in one transaction.
+-- metadata is JSON. No primary keys: `crm-metrics load` updates rows in place by id itself
+-- (a key would cost every load an index check and add nothing the loader does not ensure).
 CREATE TABLE IF NOT EXISTS tenants (
   id VARCHAR NOT NULL,
   name VARCHAR NOT NULL,

@@ -1,8 +1,8 @@
 -- The seed's tables for PostgreSQL. Timestamps are instants (timestamptz); metadata is jsonb,
 -- which the queries read with `#>>` (a json column works too). Ids are text; the queries
 -- order message ids with COLLATE "C" themselves, so any database collation gives the
--- contract's byte order. No primary keys: `crm-metrics load` replaces rows by id itself,
--- and an existing seed database may hold keys of its own.
+-- contract's byte order. No primary keys: `crm-metrics load` updates rows in place by id
+-- itself, and an existing seed database may hold keys and foreign keys of its own.
 CREATE TABLE IF NOT EXISTS tenants (
   id text NOT NULL,
   name text NOT NULL,
@@ -30,10 +30,11 @@ CREATE TABLE IF NOT EXISTS messages (
   metadata jsonb
 );
 
--- Every query scopes by tenant and range on conversations, joins messages by conversation
--- and orders a conversation's messages by time; `load` deletes by id.
-CREATE INDEX IF NOT EXISTS tenants_id ON tenants (id);
+-- Every query scopes by tenant (lowercased: other writers may store ids in upper case) and
+-- range on conversations, joins messages by conversation and orders a conversation's messages
+-- by time; `load` updates by id.
+CREATE INDEX IF NOT EXISTS tenants_lower_id ON tenants (lower(id));
 CREATE INDEX IF NOT EXISTS conversations_id ON conversations (id);
-CREATE INDEX IF NOT EXISTS conversations_tenant_started ON conversations (tenant_id, started_at);
+CREATE INDEX IF NOT EXISTS conversations_lower_tenant_started ON conversations (lower(tenant_id), started_at);
 CREATE INDEX IF NOT EXISTS messages_id ON messages (id);
 CREATE INDEX IF NOT EXISTS messages_conversation_timestamp ON messages (conversation_id, "timestamp");

@@ -30,7 +30,7 @@ WITH buckets AS (
     JOIN conversations AS c
       ON c.id = msg.conversation_id
     WHERE
-      c.tenant_id = CAST($tenant_id AS TEXT)
+      LOWER(c.tenant_id) = CAST($tenant_id AS TEXT)
       AND msg.timestamp >= CAST($range_start AS TIMESTAMPTZ)
       AND msg.timestamp < CAST($range_end AS TIMESTAMPTZ)
   ) AS message_rows
@@ -77,7 +77,7 @@ WITH buckets AS (
               s.id
             FROM conversations AS s
             WHERE
-              s.tenant_id = CAST($tenant_id AS TEXT)
+              LOWER(s.tenant_id) = CAST($tenant_id AS TEXT)
               AND s.started_at >= CAST($range_start AS TIMESTAMPTZ)
               AND s.started_at < CAST($range_end AS TIMESTAMPTZ)
           )
@@ -87,7 +87,7 @@ WITH buckets AS (
     ) AS h
       ON h.conversation_id = c.id
     WHERE
-      c.tenant_id = CAST($tenant_id AS TEXT)
+      LOWER(c.tenant_id) = CAST($tenant_id AS TEXT)
       AND c.started_at >= CAST($range_start AS TIMESTAMPTZ)
       AND c.started_at < CAST($range_end AS TIMESTAMPTZ)
   ) AS conversation_rows

@@ -42,7 +42,7 @@ WITH buckets AS (
               s.id
             FROM conversations AS s
             WHERE
-              s.tenant_id = @tenant_id
+              LOWER(s.tenant_id) = @tenant_id
               AND s.started_at >= @range_start
               AND s.started_at < @range_end
           )
@@ -52,7 +52,7 @@ WITH buckets AS (
     ) AS h
       ON h.conversation_id = c.id
     WHERE
-      c.tenant_id = @tenant_id
+      LOWER(c.tenant_id) = @tenant_id
       AND c.started_at >= @range_start
       AND c.started_at < @range_end
   ) AS conversation_rows
@@ -79,7 +79,7 @@ WITH buckets AS (
     JOIN conversations AS c
       ON c.id = msg.conversation_id
     WHERE
-      c.tenant_id = @tenant_id
+      LOWER(c.tenant_id) = @tenant_id
       AND msg.timestamp >= @range_start
       AND msg.timestamp < @range_end
   ) AS message_rows
@@ -119,7 +119,7 @@ WITH buckets AS (
             ON c.id = r.conversation_id
           WHERE
             r.sender_type = 'customer'
-            AND c.tenant_id = @tenant_id
+            AND LOWER(c.tenant_id) = @tenant_id
             AND r.timestamp >= @range_start
             AND r.timestamp < @range_end
         )

@@ -53,7 +53,7 @@ WITH buckets AS (
               s.id
             FROM conversations AS s
             WHERE
-              s.tenant_id = CAST(%(tenant_id)s AS TEXT)
+              LOWER(s.tenant_id) = CAST(%(tenant_id)s AS TEXT)
               AND s.started_at >= CAST(%(range_start)s AS TIMESTAMPTZ)
               AND s.started_at < CAST(%(range_end)s AS TIMESTAMPTZ)
           )
@@ -63,7 +63,7 @@ WITH buckets AS (
     ) AS h
       ON h.conversation_id = c.id
     WHERE
-      c.tenant_id = CAST(%(tenant_id)s AS TEXT)
+      LOWER(c.tenant_id) = CAST(%(tenant_id)s AS TEXT)
       AND c.started_at >= CAST(%(range_start)s AS TIMESTAMPTZ)
       AND c.started_at < CAST(%(range_end)s AS TIMESTAMPTZ)
   ) AS conversation_rows
@@ -90,7 +90,7 @@ WITH buckets AS (
     JOIN conversations AS c
       ON c.id = msg.conversation_id
     WHERE
-      c.tenant_id = CAST(%(tenant_id)s AS TEXT)
+      LOWER(c.tenant_id) = CAST(%(tenant_id)s AS TEXT)
       AND msg.timestamp >= CAST(%(range_start)s AS TIMESTAMPTZ)
       AND msg.timestamp < CAST(%(range_end)s AS TIMESTAMPTZ)
   ) AS message_rows
@@ -133,7 +133,7 @@ WITH buckets AS (
             ON c.id = r.conversation_id
           WHERE
             r.sender_type = 'customer'
-            AND c.tenant_id = CAST(%(tenant_id)s AS TEXT)
+            AND LOWER(c.tenant_id) = CAST(%(tenant_id)s AS TEXT)
             AND r.timestamp >= CAST(%(range_start)s AS TIMESTAMPTZ)
             AND r.timestamp < CAST(%(range_end)s AS TIMESTAMPTZ)
         )

@@ -1,7 +1,7 @@
 -- facts_conversations for duckdb, seed layout, outlet filter off, by day
 SELECT
-  c.tenant_id,
-  c.outlet_id,
+  LOWER(c.tenant_id) AS tenant_id,
+  LOWER(c.outlet_id) AS outlet_id,
   c.id AS conversation_id,
   c.started_at,
   c.status,
@@ -41,7 +41,10 @@ WHERE
       t.conversation_id
     FROM crm_metrics_touched AS t
   )
-  AND REGEXP_MATCHES(c.tenant_id, '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$')
+  AND REGEXP_MATCHES(
+    LOWER(c.tenant_id),
+    '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
+  )
 ORDER BY
-  c.tenant_id NULLS FIRST,
+  tenant_id NULLS FIRST,
   c.started_at NULLS FIRST

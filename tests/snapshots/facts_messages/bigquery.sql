@@ -1,7 +1,7 @@
 -- facts_messages for bigquery, seed layout, outlet filter off, by day
 SELECT
-  c.tenant_id,
-  c.outlet_id,
+  LOWER(c.tenant_id) AS tenant_id,
+  LOWER(c.outlet_id) AS outlet_id,
   msg.conversation_id,
   msg.id,
   msg.timestamp AS ts,
@@ -47,7 +47,10 @@ WHERE
       t.conversation_id
     FROM crm_metrics_touched AS t
   )
-  AND REGEXP_CONTAINS(c.tenant_id, '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$')
+  AND REGEXP_CONTAINS(
+    LOWER(c.tenant_id),
+    '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
+  )
 ORDER BY
-  c.tenant_id,
+  tenant_id,
   msg.timestamp

@@ -42,7 +42,7 @@ WITH buckets AS (
               s.id
             FROM conversations AS s
             WHERE
-              s.tenant_id = @tenant_id
+              LOWER(s.tenant_id) = @tenant_id
               AND s.started_at >= @range_start
               AND s.started_at < @range_end
           )
@@ -52,7 +52,7 @@ WITH buckets AS (
     ) AS h
       ON h.conversation_id = c.id
     WHERE
-      c.tenant_id = @tenant_id
+      LOWER(c.tenant_id) = @tenant_id
       AND c.started_at >= @range_start
       AND c.started_at < @range_end
   ) AS conversation_rows

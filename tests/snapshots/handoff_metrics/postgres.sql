@@ -53,7 +53,7 @@ WITH buckets AS (
               s.id
             FROM conversations AS s
             WHERE
-              s.tenant_id = CAST(%(tenant_id)s AS TEXT)
+              LOWER(s.tenant_id) = CAST(%(tenant_id)s AS TEXT)
               AND s.started_at >= CAST(%(range_start)s AS TIMESTAMPTZ)
               AND s.started_at < CAST(%(range_end)s AS TIMESTAMPTZ)
           )
@@ -63,7 +63,7 @@ WITH buckets AS (
     ) AS h
       ON h.conversation_id = c.id
     WHERE
-      c.tenant_id = CAST(%(tenant_id)s AS TEXT)
+      LOWER(c.tenant_id) = CAST(%(tenant_id)s AS TEXT)
       AND c.started_at >= CAST(%(range_start)s AS TIMESTAMPTZ)
       AND c.started_at < CAST(%(range_end)s AS TIMESTAMPTZ)
   ) AS conversation_rows

@@ -24,7 +24,7 @@ WITH buckets AS (
     JOIN conversations AS c
       ON c.id = msg.conversation_id
     WHERE
-      c.tenant_id = @tenant_id
+      LOWER(c.tenant_id) = @tenant_id
       AND msg.timestamp >= @range_start
       AND msg.timestamp < @range_end
   ) AS message_rows
@@ -64,7 +64,7 @@ WITH buckets AS (
             ON c.id = r.conversation_id
           WHERE
             r.sender_type = 'customer'
-            AND c.tenant_id = @tenant_id
+            AND LOWER(c.tenant_id) = @tenant_id
             AND r.timestamp >= @range_start
             AND r.timestamp < @range_end
         )

@@ -30,7 +30,7 @@ WITH buckets AS (
     JOIN conversations AS c
       ON c.id = msg.conversation_id
     WHERE
-      c.tenant_id = CAST($tenant_id AS TEXT)
+      LOWER(c.tenant_id) = CAST($tenant_id AS TEXT)
       AND msg.timestamp >= CAST($range_start AS TIMESTAMPTZ)
       AND msg.timestamp < CAST($range_end AS TIMESTAMPTZ)
   ) AS message_rows
@@ -70,7 +70,7 @@ WITH buckets AS (
             ON c.id = r.conversation_id
           WHERE
             r.sender_type = 'customer'
-            AND c.tenant_id = CAST($tenant_id AS TEXT)
+            AND LOWER(c.tenant_id) = CAST($tenant_id AS TEXT)
             AND r.timestamp >= CAST($range_start AS TIMESTAMPTZ)
             AND r.timestamp < CAST($range_end AS TIMESTAMPTZ)
         )

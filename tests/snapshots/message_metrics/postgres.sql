@@ -32,7 +32,7 @@ WITH buckets AS (
     JOIN conversations AS c
       ON c.id = msg.conversation_id
     WHERE
-      c.tenant_id = CAST(%(tenant_id)s AS TEXT)
+      LOWER(c.tenant_id) = CAST(%(tenant_id)s AS TEXT)
       AND msg.timestamp >= CAST(%(range_start)s AS TIMESTAMPTZ)
       AND msg.timestamp < CAST(%(range_end)s AS TIMESTAMPTZ)
   ) AS message_rows
@@ -75,7 +75,7 @@ WITH buckets AS (
             ON c.id = r.conversation_id
           WHERE
             r.sender_type = 'customer'
-            AND c.tenant_id = CAST(%(tenant_id)s AS TEXT)
+            AND LOWER(c.tenant_id) = CAST(%(tenant_id)s AS TEXT)
             AND r.timestamp >= CAST(%(range_start)s AS TIMESTAMPTZ)
             AND r.timestamp < CAST(%(range_end)s AS TIMESTAMPTZ)
         )

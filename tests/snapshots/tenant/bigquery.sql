@@ -4,5 +4,5 @@ SELECT
   t.timezone
 FROM tenants AS t
 WHERE
-  t.id = @tenant_id
+  LOWER(t.id) = @tenant_id
 LIMIT 1

@@ -4,5 +4,5 @@ SELECT
   t.timezone
 FROM tenants AS t
 WHERE
-  t.id = CAST($tenant_id AS TEXT)
+  LOWER(t.id) = CAST($tenant_id AS TEXT)
 LIMIT 1

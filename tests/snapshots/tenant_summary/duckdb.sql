@@ -40,7 +40,7 @@ WITH conversation_aggregates AS (
               s.id
             FROM conversations AS s
             WHERE
-              s.tenant_id = CAST($tenant_id AS TEXT)
+              LOWER(s.tenant_id) = CAST($tenant_id AS TEXT)
               AND s.started_at >= CAST($range_start AS TIMESTAMPTZ)
               AND s.started_at < CAST($range_end AS TIMESTAMPTZ)
           )
@@ -50,7 +50,7 @@ WITH conversation_aggregates AS (
     ) AS h
       ON h.conversation_id = c.id
     WHERE
-      c.tenant_id = CAST($tenant_id AS TEXT)
+      LOWER(c.tenant_id) = CAST($tenant_id AS TEXT)
       AND c.started_at >= CAST($range_start AS TIMESTAMPTZ)
       AND c.started_at < CAST($range_end AS TIMESTAMPTZ)
   ) AS conversation_rows
@@ -79,7 +79,7 @@ WITH conversation_aggregates AS (
     JOIN conversations AS c
       ON c.id = msg.conversation_id
     WHERE
-      c.tenant_id = CAST($tenant_id AS TEXT)
+      LOWER(c.tenant_id) = CAST($tenant_id AS TEXT)
       AND msg.timestamp >= CAST($range_start AS TIMESTAMPTZ)
       AND msg.timestamp < CAST($range_end AS TIMESTAMPTZ)
   ) AS message_rows
@@ -119,7 +119,7 @@ WITH conversation_aggregates AS (
             ON c.id = r.conversation_id
           WHERE
             r.sender_type = 'customer'
-            AND c.tenant_id = CAST($tenant_id AS TEXT)
+            AND LOWER(c.tenant_id) = CAST($tenant_id AS TEXT)
             AND r.timestamp >= CAST($range_start AS TIMESTAMPTZ)
             AND r.timestamp < CAST($range_end AS TIMESTAMPTZ)
         )

@@ -41,7 +41,7 @@ WITH conversation_aggregates AS (
               s.id
             FROM conversations AS s
             WHERE
-              s.tenant_id = CAST(%(tenant_id)s AS TEXT)
+              LOWER(s.tenant_id) = CAST(%(tenant_id)s AS TEXT)
               AND s.started_at >= CAST(%(range_start)s AS TIMESTAMPTZ)
               AND s.started_at < CAST(%(range_end)s AS TIMESTAMPTZ)
           )
@@ -51,7 +51,7 @@ WITH conversation_aggregates AS (
     ) AS h
       ON h.conversation_id = c.id
     WHERE
-      c.tenant_id = CAST(%(tenant_id)s AS TEXT)
+      LOWER(c.tenant_id) = CAST(%(tenant_id)s AS TEXT)
       AND c.started_at >= CAST(%(range_start)s AS TIMESTAMPTZ)
       AND c.started_at < CAST(%(range_end)s AS TIMESTAMPTZ)
   ) AS conversation_rows
@@ -78,7 +78,7 @@ WITH conversation_aggregates AS (
     JOIN conversations AS c
       ON c.id = msg.conversation_id
     WHERE
-      c.tenant_id = CAST(%(tenant_id)s AS TEXT)
+      LOWER(c.tenant_id) = CAST(%(tenant_id)s AS TEXT)
       AND msg.timestamp >= CAST(%(range_start)s AS TIMESTAMPTZ)
       AND msg.timestamp < CAST(%(range_end)s AS TIMESTAMPTZ)
   ) AS message_rows
@@ -121,7 +121,7 @@ WITH conversation_aggregates AS (
             ON c.id = r.conversation_id
           WHERE
             r.sender_type = 'customer'
-            AND c.tenant_id = CAST(%(tenant_id)s AS TEXT)
+            AND LOWER(c.tenant_id) = CAST(%(tenant_id)s AS TEXT)
             AND r.timestamp >= CAST(%(range_start)s AS TIMESTAMPTZ)
             AND r.timestamp < CAST(%(range_end)s AS TIMESTAMPTZ)
         )
