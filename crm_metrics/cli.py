@@ -31,6 +31,13 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
+def _port(text: str) -> int:
+    """--port, read as the PORT variable is (a bad one is a usage error, not a failed bind)."""
+    if not (text.isascii() and text.isdigit() and 1 <= int(text) <= 65535):
+        raise argparse.ArgumentTypeError(f"must be a TCP port from 1 to 65535, got {text!r}")
+    return int(text)
+
+
 def _parser() -> argparse.ArgumentParser:
     database = argparse.ArgumentParser(add_help=False)
     database.add_argument(
@@ -106,7 +113,7 @@ def _parser() -> argparse.ArgumentParser:
 
     serve = commands.add_parser("serve", help="serve the HTTP API (opens the database read-only)", parents=[database])
     serve.add_argument("--host", help="interface to listen on (default: $HOST, else 127.0.0.1)")
-    serve.add_argument("--port", type=int, help="TCP port (default: $PORT, else 3007)")
+    serve.add_argument("--port", type=_port, help="TCP port, 1 to 65535 (default: $PORT, else 3007)")
     return parser
 
 

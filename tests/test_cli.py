@@ -231,6 +231,10 @@ def test_invalid_render_input(capsys: pytest.CaptureFixture[str], args: list[str
         (["export"], "crm-metrics: error: argument COMMAND: invalid choice: 'export'"),
         ([], "crm-metrics: error: the following arguments are required: COMMAND"),
         (["init-db", "--verbose"], "crm-metrics: error: unrecognized arguments: --verbose"),
+        (["serve", "--port", "80000"], "crm-metrics serve: error: argument --port: must be a TCP port from 1 to 65535, got '80000'"),
+        (["serve", "--port", "-1"], "crm-metrics serve: error: argument --port: must be a TCP port from 1 to 65535, got '-1'"),
+        (["serve", "--port", "0"], "argument --port: must be a TCP port from 1 to 65535, got '0'"),
+        (["serve", "--port", "http"], "argument --port: must be a TCP port from 1 to 65535, got 'http'"),
     ],
 )
 def test_a_usage_error_is_one_line_too(capsys: pytest.CaptureFixture[str], args: list[str], error: str) -> None:
