@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
+from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 from crm_metrics.config import Settings
@@ -35,7 +37,8 @@ def connect(
             "set DATABASE_URL=bigquery://PROJECT/DATASET to use BigQuery, or unset them"
         )
     if scheme == "bigquery":
-        from crm_metrics.executors.bigquery import BigQueryExecutor
+        with _driver("BigQuery", "bigquery", ("google", "requests")):
+            from crm_metrics.executors.bigquery import BigQueryExecutor
 
         project, dataset = bigquery_target(url, settings)
         return BigQueryExecutor(
@@ -54,10 +57,25 @@ def connect(
     if scheme in ("postgresql", "postgres"):
         # libpq reads both schemes (and the whole URL: host, port, dbname, user, password,
         # and parameters such as sslmode or options).
-        from crm_metrics.executors.postgres import PostgresExecutor
+        with _driver("PostgreSQL", "postgres", ("psycopg", "psycopg_pool")):
+            from crm_metrics.executors.postgres import PostgresExecutor
 
         return PostgresExecutor(url, read_only=read_only, timeout=timeout)
     raise ConfigError(f"Unknown database URL scheme {scheme!r} in DATABASE_URL. Known: {', '.join(SCHEMES)}")
+
+
+@contextlib.contextmanager
+def _driver(engine: str, extra: str, modules: tuple[str, ...]) -> Iterator[None]:
+    """Turn the driver's ImportError into a ConfigError naming the extra that installs it.
+    Only the driver's: an ImportError of another module is a bug, and stays one. psycopg raises
+    a nameless ImportError when it finds no libpq, which its binary build (our extra) brings."""
+    try:
+        yield
+    except ImportError as error:
+        if error.name is not None and error.name.partition(".")[0] not in modules:
+            raise
+        missing = f"module {error.name} is missing" if error.name else str(error).splitlines()[0]
+        raise ConfigError(f"{engine} needs the {extra} extra: pip install 'crm-metrics[{extra}]' ({missing})") from None
 
 
 def duckdb_path(url: str) -> str:
