@@ -9,12 +9,25 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Callable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, fields
 from typing import Any
 
 from crm_metrics.errors import ConfigError
 
 DEFAULT_DATABASE_URL = "duckdb:///crm_metrics.duckdb"
+#: What messages call the database URL: the variable, or the CLI's option while it holds the
+#: URL the user gave (errors must name what the user wrote, not a variable they never set).
+URL_SETTING: ContextVar[str] = ContextVar("url_setting", default="DATABASE_URL")
+
+
+def url_setting(value: str | None = None) -> str:
+    """The database URL's setting as messages name it, given `value` if any:
+    `DATABASE_URL=bigquery://...`, or `--database-url bigquery://...` from the CLI."""
+    name = URL_SETTING.get()
+    if value is None:
+        return name
+    return f"{name} {value}" if name.startswith("--") else f"{name}={value}"
 
 
 def read_env(table: Mapping[str, Setting], environ: Mapping[str, str] | None, overrides: Mapping[str, Any]) -> dict[str, Any]:

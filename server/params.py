@@ -34,7 +34,7 @@ class Param:
 PARAMS: dict[str, Param] = {
     p.name: p
     for p in (
-        Param("start_date", {"type": "string", "format": "date"}, f"First local date, inclusive, YYYY-MM-DD (default: end_date - {DEFAULT_SPAN_DAYS} days)"),
+        Param("start_date", {"type": "string", "format": "date"}, f"First local date, inclusive, YYYY-MM-DD (default: end_date - {DEFAULT_SPAN_DAYS} days: {DEFAULT_SPAN_DAYS + 1} days, both ends included)"),
         Param("end_date", {"type": "string", "format": "date"}, "Last local date, inclusive, YYYY-MM-DD (default: today in the timezone)"),
         Param("outlet_id", {"type": "string", "format": "uuid"}, "Only this outlet's conversations and their messages"),
         Param("tz", {"type": "string", "examples": ["Asia/Jakarta"]}, "IANA timezone in which days are cut (default: the tenant's timezone, else UTC)"),

@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterator
 from urllib.parse import urlsplit
 
-from crm_metrics.config import Settings
+from crm_metrics.config import Settings, url_setting
 from crm_metrics.errors import ConfigError
 from crm_metrics.executors.base import Executor
 
@@ -33,8 +33,8 @@ def connect(
     if scheme != "bigquery" and (settings.bigquery_project_id or settings.bigquery_dataset):
         # One database serves every answer; a half-configured BigQuery must not be ignored.
         raise ConfigError(
-            f"BIGQUERY_PROJECT_ID/BIGQUERY_DATASET are set but DATABASE_URL is {scheme}://...: "
-            "set DATABASE_URL=bigquery://PROJECT/DATASET to use BigQuery, or unset them"
+            f"BIGQUERY_PROJECT_ID/BIGQUERY_DATASET are set but {url_setting()} is {scheme}://...: "
+            f"use {url_setting('bigquery://PROJECT/DATASET')} to use BigQuery, or unset them"
         )
     if scheme == "bigquery":
         with _driver("BigQuery", "bigquery", ("google", "requests")):
@@ -61,7 +61,10 @@ def connect(
             from crm_metrics.executors.postgres import PostgresExecutor
 
         return PostgresExecutor(url, read_only=read_only, timeout=timeout)
-    raise ConfigError(f"Unknown database URL scheme {scheme!r} in DATABASE_URL. Known: {', '.join(SCHEMES)}")
+    if not scheme and url and (":" not in url or url == ":memory:"):
+        # A bare path: the user meant a DuckDB file.
+        raise ConfigError(f"{url_setting()} {url!r} is a path, not a URL: for a DuckDB file use {url_setting('duckdb:///' + url)}")
+    raise ConfigError(f"Unknown database URL scheme {scheme!r} in {url_setting()}. Known: {', '.join(SCHEMES)}")
 
 
 @contextlib.contextmanager
@@ -106,12 +109,12 @@ def bigquery_target(url: str, settings: Settings) -> tuple[str, str]:
         ("dataset", parts.path.strip("/"), "BIGQUERY_DATASET", settings.bigquery_dataset),
     ):
         if from_url and from_env and from_url != from_env:
-            raise ConfigError(f"DATABASE_URL names BigQuery {what} {from_url!r} but {env} is {from_env!r}; set one of them")
+            raise ConfigError(f"{url_setting()} names BigQuery {what} {from_url!r} but {env} is {from_env!r}; set one of them")
         name = from_url or from_env
         if not name:
-            raise ConfigError(f"No BigQuery {what}: use DATABASE_URL=bigquery://PROJECT/DATASET or set {env}")
+            raise ConfigError(f"No BigQuery {what}: use {url_setting('bigquery://PROJECT/DATASET')} or set {env}")
         pattern = _PROJECT if what == "project" else _DATASET
         if not pattern.match(name):
-            raise ConfigError(f"BigQuery {what} {name!r} (DATABASE_URL or {env}) is not a valid {what} name")
+            raise ConfigError(f"BigQuery {what} {name!r} ({url_setting()} or {env}) is not a valid {what} name")
         found[what] = name
     return found["project"], found["dataset"]

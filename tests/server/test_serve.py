@@ -132,3 +132,9 @@ def test_a_setting_that_would_fail_every_request_stops_the_start(database: str, 
     assert result.returncode == 2
     assert result.stderr.startswith(f"crm-metrics: error: Config '{env}' has value '{value}': ")
     assert result.stderr.count("\n") == 1, result.stderr
+
+
+def test_a_bare_path_names_the_option_and_the_url_to_write() -> None:
+    result = _serve("--database-url", "data.duckdb")
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr == "crm-metrics: error: --database-url 'data.duckdb' is a path, not a URL: for a DuckDB file use --database-url duckdb:///data.duckdb\n"
