@@ -29,6 +29,11 @@ def without(monkeypatch: pytest.MonkeyPatch) -> Callable[[str], None]:
 
     def block(name: str) -> None:
         monkeypatch.setitem(sys.modules, name, None)
+        # `from google.cloud import bigquery` takes the package's attribute when an earlier
+        # test imported the module: hide that too.
+        parent, _, child = name.rpartition(".")
+        if parent in sys.modules:
+            monkeypatch.delattr(sys.modules[parent], child, raising=False)
 
     return block
 
