@@ -1,7 +1,7 @@
 """The `crm-metrics` command: the same answers as the library and the HTTP server.
 
 Errors print one line on stderr and exit with status 2 (set CRM_METRICS_DEBUG=1 for the
-traceback).
+traceback); a command left out prints the help, with status 2.
 """
 
 from __future__ import annotations
@@ -12,11 +12,12 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
-from crm_metrics import loader, output, templates
-from crm_metrics.config import DEFAULT_DATABASE_URL, Settings
+from crm_metrics import __version__, loader, output, templates
+from crm_metrics.config import DEFAULT_DATABASE_URL, URL_SETTING, Settings
 from crm_metrics.dialects import Dialect
 from crm_metrics.errors import MetricsError
 from crm_metrics.render import render_sql
+from crm_metrics.request import DEFAULT_SPAN_DAYS
 from crm_metrics.schema import TABLES
 from crm_metrics.service import Metrics
 
@@ -31,6 +32,13 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
+def _port(text: str) -> int:
+    """--port, read as the PORT variable is (a bad one is a usage error, not a failed bind)."""
+    if not (text.isascii() and text.isdigit() and 1 <= int(text) <= 65535):
+        raise argparse.ArgumentTypeError(f"must be a TCP port from 1 to 65535, got {text!r}")
+    return int(text)
+
+
 def _parser() -> argparse.ArgumentParser:
     database = argparse.ArgumentParser(add_help=False)
     database.add_argument(
@@ -39,16 +47,24 @@ def _parser() -> argparse.ArgumentParser:
     )
     request = argparse.ArgumentParser(add_help=False)
     request.add_argument("--tenant-id", required=True, help="tenant UUID")
-    request.add_argument("--start-date", help="first local date, YYYY-MM-DD (default: end date - 30 days)")
+    request.add_argument(
+        "--start-date",
+        help=f"first local date, YYYY-MM-DD (default: end date - {DEFAULT_SPAN_DAYS} days: {DEFAULT_SPAN_DAYS + 1} days, both ends included)",
+    )
     request.add_argument("--end-date", help="last local date, YYYY-MM-DD (default: today in the timezone)")
     request.add_argument("--outlet-id", help="only this outlet's conversations (UUID)")
     request.add_argument("--tz", help="IANA timezone that cuts days (default: the tenant's, else UTC)")
 
     parser = _Parser(prog=PROG, description="SQL-first metrics for WhatsApp CRMs.")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}", help="print the version and exit")
+    # Not required: a command (or a query's kind) left out prints the whole help (main), not
+    # argparse's one line "the following arguments are required".
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    parser.set_defaults(full_help=parser.format_help)
 
     query = commands.add_parser("query", help="print a dashboard or a summary")
-    kinds = query.add_subparsers(dest="kind", required=True, metavar="KIND")
+    kinds = query.add_subparsers(dest="kind", metavar="KIND")
+    query.set_defaults(full_help=query.format_help)
     for kind, help_text in (("dashboard", "dense series per day, week or month"), ("summary", "the whole range in one row")):
         sub = kinds.add_parser(kind, help=help_text, parents=[request, database])
         if kind == "dashboard":
@@ -111,7 +127,7 @@ def _parser() -> argparse.ArgumentParser:
 
     serve = commands.add_parser("serve", help="serve the HTTP API (opens the database read-only)", parents=[database])
     serve.add_argument("--host", help="interface to listen on (default: $HOST, else 127.0.0.1)")
-    serve.add_argument("--port", type=int, help="TCP port (default: $PORT, else 3007)")
+    serve.add_argument("--port", type=_port, help="TCP port, 1 to 65535 (default: $PORT, else 3007)")
     return parser
 
 
@@ -193,6 +209,11 @@ def run(args: argparse.Namespace) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command is None or (args.command == "query" and args.kind is None):
+        sys.stderr.write(args.full_help())
+        return 2
+    # Errors about the database URL then name the option the user gave it with.
+    named = URL_SETTING.set("--database-url") if getattr(args, "database_url", None) is not None else None
     try:
         run(args)
         sys.stdout.flush()
@@ -212,6 +233,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             message = f"internal error ({type(error).__name__}): {message}; CRM_METRICS_DEBUG=1 shows the traceback"
         print(f"{PROG}: error: {message}", file=sys.stderr)
         return 2
+    finally:
+        if named is not None:
+            URL_SETTING.reset(named)
     return 0
 
 

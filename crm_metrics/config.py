@@ -6,14 +6,28 @@ together). Errors name the variable and its value.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, fields
 from typing import Any
 
 from crm_metrics.errors import ConfigError
 
 DEFAULT_DATABASE_URL = "duckdb:///crm_metrics.duckdb"
+#: What messages call the database URL: the variable, or the CLI's option while it holds the
+#: URL the user gave (errors must name what the user wrote, not a variable they never set).
+URL_SETTING: ContextVar[str] = ContextVar("url_setting", default="DATABASE_URL")
+
+
+def url_setting(value: str | None = None) -> str:
+    """The database URL's setting as messages name it, given `value` if any:
+    `DATABASE_URL=bigquery://...`, or `--database-url bigquery://...` from the CLI."""
+    name = URL_SETTING.get()
+    if value is None:
+        return name
+    return f"{name} {value}" if name.startswith("--") else f"{name}={value}"
 
 
 def read_env(table: Mapping[str, Setting], environ: Mapping[str, str] | None, overrides: Mapping[str, Any]) -> dict[str, Any]:
@@ -41,11 +55,26 @@ class Setting:
     help: str
 
 
-def _positive_float(text: str) -> float:
-    value = float(text)
-    if not value >= 0:
-        raise ValueError
-    return value
+def _amount(high: float) -> Callable[[str], float]:
+    """A cast to a finite float in [0, high]. `float()` also reads 'inf', 'nan' and 1e308, which
+    pass start-up and then fail every request (a cost of inf is not JSON; a timeout of inf
+    overflows PostgreSQL's statement_timeout): refuse them here, where the message names the
+    variable."""
+
+    def cast(text: str) -> float:
+        value = float(text)
+        if not (math.isfinite(value) and 0 <= value <= high):
+            raise ValueError
+        return value
+
+    return cast
+
+
+#: Upper bounds of the float settings. Prices: far above any real price, and low enough that no
+#: cost (an int64 count of messages or tokens times a price) can overflow to inf. Durations: a
+#: day; PostgreSQL's statement_timeout stops at about 24.8 days.
+MAX_PRICE = 1_000_000.0
+MAX_SECONDS = 86_400.0
 
 
 def _positive_int(text: str) -> int:
@@ -69,11 +98,11 @@ DEFAULT_MAXIMUM_BYTES_BILLED = 10 * 2**30
 
 SETTINGS: dict[str, Setting] = {
     "database_url": Setting("DATABASE_URL", DEFAULT_DATABASE_URL, str, "Where the data is: duckdb:///file.duckdb, duckdb:///:memory:, postgresql://user:pass@host:port/db or bigquery://PROJECT/DATASET"),
-    "llm_price_per_million_tokens": Setting("LLM_PRICE_PER_MILLION_TOKENS", 0.15, _positive_float, "LLM price in dollars per million tokens (GPT-4o-mini input price)"),
-    "whatsapp_price_per_message": Setting("WHATSAPP_PRICE_PER_MESSAGE", 0.01, _positive_float, "WhatsApp price in dollars per message"),
+    "llm_price_per_million_tokens": Setting("LLM_PRICE_PER_MILLION_TOKENS", 0.15, _amount(MAX_PRICE), "LLM price in dollars per million tokens (GPT-4o-mini input price); 0 to 1,000,000"),
+    "whatsapp_price_per_message": Setting("WHATSAPP_PRICE_PER_MESSAGE", 0.01, _amount(MAX_PRICE), "WhatsApp price in dollars per message; 0 to 1,000,000"),
     "max_range_days": Setting("MAX_RANGE_DAYS", 366, _positive_int, "Longest accepted date range, counted inclusively"),
-    "query_timeout_seconds": Setting("QUERY_TIMEOUT_SECONDS", 30.0, _positive_float, "A query running longer is cancelled (0 = no limit)"),
-    "tenant_cache_seconds": Setting("TENANT_CACHE_SECONDS", 60.0, _positive_float, "How long a tenant's name and timezone are remembered (0 = look up every request)"),
+    "query_timeout_seconds": Setting("QUERY_TIMEOUT_SECONDS", 30.0, _amount(MAX_SECONDS), "A query running longer is cancelled (0 = no limit; at most 86,400: a day)"),
+    "tenant_cache_seconds": Setting("TENANT_CACHE_SECONDS", 60.0, _amount(MAX_SECONDS), "How long a tenant's name and timezone are remembered (0 = look up every request; at most 86,400: a day)"),
     "bigquery_project_id": Setting("BIGQUERY_PROJECT_ID", None, str, "BigQuery project, for a DATABASE_URL of bigquery:// that names none; set without DATABASE_URL, it selects BigQuery"),
     "bigquery_dataset": Setting("BIGQUERY_DATASET", None, str, "BigQuery dataset holding the tables, for a DATABASE_URL that names none"),
     "google_application_credentials": Setting("GOOGLE_APPLICATION_CREDENTIALS", None, str, "Google credentials file (a service-account key) for BigQuery; unset: Application Default Credentials"),

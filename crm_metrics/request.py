@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import functools
+import importlib.resources
 import re
 import zoneinfo
 from dataclasses import dataclass
@@ -22,6 +23,21 @@ _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 # Every engine, and a day's UTC bounds in every timezone, are well defined in these years.
 MIN_DATE, MAX_DATE = dt.date(1900, 1, 1), dt.date(9998, 12, 31)
+#: An error message shows at most this many characters of a value it echoes: messages reach
+#: HTTP bodies and logs, and must not grow with the input (a 100 KB tz).
+SHOWN_CHARS = 64
+
+
+def shown(value: object) -> str:
+    """`repr(value)` for an error message, a long one cut: `'Asia/Jakar'… (100,000 characters)`."""
+    if isinstance(value, str) and len(value) > SHOWN_CHARS:
+        return f"{value[:SHOWN_CHARS]!r}… ({len(value):,} characters)"
+    return cut(repr(value))
+
+
+def cut(text: str, limit: int = SHOWN_CHARS) -> str:
+    """`text`, or its first `limit` characters and an ellipsis."""
+    return text if len(text) <= limit else f"{text[:limit]}…"
 
 
 @dataclass(frozen=True)
@@ -38,7 +54,7 @@ class Period:
 def uuid(field: str, value: object) -> str:
     """A UUID in its canonical lowercase text form (RFC 4122)."""
     if not isinstance(value, str) or not _UUID.fullmatch(value):
-        raise InvalidParameter(field, f"must be a UUID like 123e4567-e89b-12d3-a456-426614174000, got {value!r}")
+        raise InvalidParameter(field, f"must be a UUID like 123e4567-e89b-12d3-a456-426614174000, got {shown(value)}")
     return value.lower()
 
 
@@ -50,23 +66,37 @@ def date(field: str, value: object) -> dt.date | None:
     if value is None or value == "":
         return None
     if isinstance(value, dt.datetime):
-        raise InvalidParameter(field, f"must be a date, not a datetime: {value!r}")
+        raise InvalidParameter(field, f"must be a date, not a datetime: {shown(value)}")
     if isinstance(value, dt.date):
         value = value.isoformat()
     if not isinstance(value, str) or not _DATE.fullmatch(value):
-        raise InvalidParameter(field, f"must be a date as YYYY-MM-DD, got {value!r}")
+        raise InvalidParameter(field, f"must be a date as YYYY-MM-DD, got {shown(value)}")
     try:
         parsed = dt.date.fromisoformat(value)
     except ValueError:
-        raise InvalidParameter(field, f"is not a calendar date: {value!r}") from None
+        raise InvalidParameter(field, f"is not a calendar date: {shown(value)}") from None
     if not MIN_DATE <= parsed <= MAX_DATE:
-        raise InvalidParameter(field, f"must be between {MIN_DATE} and {MAX_DATE}, got {value!r}")
+        raise InvalidParameter(field, f"must be between {MIN_DATE} and {MAX_DATE}, got {shown(value)}")
     return parsed
 
 
 @functools.cache
 def _zones() -> frozenset[str]:
-    return frozenset(zoneinfo.available_timezones())
+    """The zone names of the tz database as the `tzdata` package ships it (a dependency, and
+    zoneinfo's fallback), not the host's `zoneinfo.available_timezones()`: that also lists
+    names whose meaning depends on the machine (`localtime`, and `posixrules` on some), and
+    engines other than Python know only the database's names. `Factory` is in the database
+    but is no place: it stands for "timezone not configured" (abbreviation -00)."""
+    zones = importlib.resources.files("tzdata").joinpath("zones").read_text(encoding="utf-8").split()
+    return frozenset(zones) - _NOT_PLACES.keys()
+
+
+#: Names a host's zoneinfo may list that are no place, with what they stand for.
+_NOT_PLACES = {
+    "localtime": "the host's own timezone",
+    "posixrules": "the host's default daylight-saving rules",
+    "Factory": "the tz database's placeholder for a timezone not set",
+}
 
 
 def timezone(field: str, value: object) -> str | None:
@@ -75,16 +105,19 @@ def timezone(field: str, value: object) -> str | None:
         return None
     if isinstance(value, str) and value in _zones():
         return value
-    hint = difflib.get_close_matches(str(value), _zones(), n=1)
-    suffix = f". Did you mean {hint[0]!r}?" if hint else " (an IANA name such as 'Asia/Jakarta' or 'UTC')"
-    raise InvalidParameter(field, f"unknown timezone {value!r}{suffix}")
+    if isinstance(value, str) and value in _NOT_PLACES:
+        raise InvalidParameter(field, f"{value!r} is not a portable timezone ({_NOT_PLACES[value]}); use an IANA name such as 'Asia/Jakarta' or 'UTC'")
+    # A hint for a near miss; a long value is no typo (and would only cost time to compare).
+    near = difflib.get_close_matches(value, _zones(), n=1) if isinstance(value, str) and len(value) <= SHOWN_CHARS else []
+    suffix = f". Did you mean {near[0]!r}?" if near else " (an IANA name such as 'Asia/Jakarta' or 'UTC')"
+    raise InvalidParameter(field, f"unknown timezone {shown(value)}{suffix}")
 
 
 def granularity(field: str, value: object) -> str:
     if value is None or value == "":
         return "day"
     if value not in GRANULARITIES:
-        raise InvalidParameter(field, f"must be one of {', '.join(GRANULARITIES)}, got {value!r}")
+        raise InvalidParameter(field, f"must be one of {', '.join(GRANULARITIES)}, got {shown(value)}")
     return str(value)
 
 
@@ -103,16 +136,29 @@ def period(
     now: dt.datetime,
     max_days: int,
 ) -> Period:
-    """Fill in default dates (end = today in tz, start = end - 30 days) and check the range."""
+    """Fill in default dates (end = today in tz, start = end - 30 days: 31 days, both
+    inclusive) and check the range. An error names a date the caller gave, and says which
+    bound was a default."""
+    defaulted_end = end_date is None
+    defaulted_start = start_date is None
     if end_date is None:
         end_date = now.astimezone(zoneinfo.ZoneInfo(tz)).date()
     if start_date is None:
         start_date = end_date - dt.timedelta(days=DEFAULT_SPAN_DAYS)
+    default_end = f" (end_date defaults to today in {tz})" if defaulted_end else ""
     if start_date > end_date:
-        raise InvalidParameter("start_date", f"{start_date} is after end_date {end_date}")
+        raise InvalidParameter("start_date", f"{start_date} is after end_date {end_date}{default_end}")
     days = (end_date - start_date).days + 1
     if days > max_days:
-        raise InvalidParameter("end_date", f"the range is {days} days; at most {max_days} are allowed")
+        limit = f"at most {max_days} are allowed"
+        if defaulted_end and not defaulted_start:
+            # `?start_date=2020-01-01` alone: the caller gave the start; the end is today.
+            raise InvalidParameter("start_date", f"the range {start_date} .. {end_date}{default_end} is {days} days; {limit}")
+        if defaulted_start:
+            # The default span itself is longer than MAX_RANGE_DAYS: the caller must give a start.
+            defaults = f"start_date defaults to end_date - {DEFAULT_SPAN_DAYS} days" + (f", end_date to today in {tz}" if defaulted_end else "")
+            raise InvalidParameter("end_date", f"the range {start_date} .. {end_date} ({defaults}) is {days} days; {limit}: give a start_date")
+        raise InvalidParameter("end_date", f"the range is {days} days; {limit}")
     return Period(
         start_date=start_date,
         end_date=end_date,

@@ -46,6 +46,8 @@ def create_app(metrics: Metrics, config: ServerConfig | None = None) -> Starlett
             )
         )
     app = Starlette(routes=ROUTES, middleware=middleware, exception_handlers=EXCEPTION_HANDLERS, lifespan=lifespan)
+    # A trailing slash gets the JSON 404 (naming the route without it), not an empty 307.
+    app.router.redirect_slashes = False
     app.state.metrics = metrics
     app.state.config = config
     app.state.auth = auth

@@ -13,6 +13,7 @@ import jwt
 from jwt.algorithms import get_default_algorithms
 
 from crm_metrics import ConfigError
+from crm_metrics.request import SHOWN_CHARS, cut
 
 from server.config import ServerConfig
 from server.errors import ApiError
@@ -51,7 +52,9 @@ class Authenticator:
         except jwt.ExpiredSignatureError:
             raise _unauthorized("the token has expired", invalid=True) from None
         except jwt.InvalidTokenError as error:
-            raise _unauthorized(f"the token is not valid: {error}", invalid=True) from None
+            # PyJWT's reasons may quote the token's header ("Unsupported critical extension: ..."):
+            # cut, as every echoed value is.
+            raise _unauthorized(f"the token is not valid: {cut(str(error), 2 * SHOWN_CHARS)}", invalid=True) from None
         tenant = claims.get(self.tenant_claim)
         if not isinstance(tenant, str) or not tenant:
             raise ApiError("forbidden", f"the token carries no {self.tenant_claim!r} claim", "Authorization")

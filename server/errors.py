@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from crm_metrics import BackendUnavailable, CostLimitExceeded, InvalidParameter, MetricsError, QueryTimeout
+from crm_metrics.request import shown
 
 log = logging.getLogger("server.errors")
 
@@ -80,10 +81,22 @@ async def http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     # Routing raises these two; nothing else in the app raises HTTPException.
     if exc.status_code == 404:
-        return error_response(ApiError("not_found", f"no route {request.url.path}"))
+        return error_response(ApiError("not_found", _no_route(request)))
     if exc.status_code == 405:
         return error_response(ApiError("method_not_allowed", f"{request.method} is not allowed on {request.url.path}", headers=exc.headers))
     return await internal_error(request, exc)
+
+
+def _no_route(request: Request) -> str:
+    """What a 404 says: the path (cut when long), and the route it nearly is. A path with a
+    trailing slash is not redirected (Starlette's 307 has an empty body, and clients drop the
+    headers they sent on some redirects): the message names the route without it."""
+    path = request.url.path
+    message = f"no route {shown(path)}"
+    bare = path.rstrip("/")
+    if bare != path and bare in {getattr(route, "path", None) for route in request.app.routes}:
+        message += f"; did you mean {bare} (without the trailing slash)?"
+    return message
 
 
 async def internal_error(request: Request, exc: Exception) -> Response:

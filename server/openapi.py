@@ -12,7 +12,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from crm_metrics import Dashboard, Summary, __version__
+from crm_metrics import Dashboard, Summary, __version__, templates
 
 from server import params
 from server.errors import CODES
@@ -48,13 +48,25 @@ def _type_schema(hint: Any, components: dict[str, Any]) -> dict[str, Any]:
     return dict(simple[hint])
 
 
+def _column_docs(cls: type) -> dict[str, str]:
+    """What each figure of an answer means, in the words of the SQL headers (the summary's from
+    tenant_summary, the series rows' from dashboard, which holds them all side by side)."""
+    template = "tenant_summary" if cls is Summary else "dashboard"
+    return {column.name: column.doc for column in templates.load(template).columns}
+
+
 def _component(cls: type, components: dict[str, Any]) -> str:
     if cls.__name__ not in components:
         hints = typing.get_type_hints(cls)
         names = [f.name for f in dataclasses.fields(cls)]
+        docs = {} if cls is Dashboard else _column_docs(cls)
+        properties = {name: _type_schema(hints[name], components) for name in names}
+        for name, doc in docs.items():
+            if name in properties:
+                properties[name]["description"] = doc
         components[cls.__name__] = {
             "type": "object",
-            "properties": {name: _type_schema(hints[name], components) for name in names},
+            "properties": properties,
             "required": names,
             "additionalProperties": False,
         }

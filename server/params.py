@@ -14,12 +14,14 @@ from typing import Any
 from starlette.datastructures import Headers, QueryParams
 
 from crm_metrics import request as rules
-from crm_metrics.request import DEFAULT_SPAN_DAYS
+from crm_metrics.request import DEFAULT_SPAN_DAYS, cut, shown
 from crm_metrics.templates import GRANULARITIES
 
 from server.errors import ApiError
 
 TENANT_HEADER = "X-Tenant-Id"
+#: Unknown query parameters an error lists by name at most.
+UNKNOWN_LISTED = 5
 
 
 @dataclass(frozen=True)
@@ -32,7 +34,7 @@ class Param:
 PARAMS: dict[str, Param] = {
     p.name: p
     for p in (
-        Param("start_date", {"type": "string", "format": "date"}, f"First local date, inclusive, YYYY-MM-DD (default: end_date - {DEFAULT_SPAN_DAYS} days)"),
+        Param("start_date", {"type": "string", "format": "date"}, f"First local date, inclusive, YYYY-MM-DD (default: end_date - {DEFAULT_SPAN_DAYS} days: {DEFAULT_SPAN_DAYS + 1} days, both ends included)"),
         Param("end_date", {"type": "string", "format": "date"}, "Last local date, inclusive, YYYY-MM-DD (default: today in the timezone)"),
         Param("outlet_id", {"type": "string", "format": "uuid"}, "Only this outlet's conversations and their messages"),
         Param("tz", {"type": "string", "examples": ["Asia/Jakarta"]}, "IANA timezone in which days are cut (default: the tenant's timezone, else UTC)"),
@@ -73,18 +75,30 @@ def tenant(headers: Headers) -> str:
         raise ApiError("invalid_parameter", "the header is required (the tenant's UUID)", TENANT_HEADER)
     if len(values) > 1:
         raise ApiError("invalid_parameter", f"give the header once, not {len(values)} times", TENANT_HEADER)
-    return rules.uuid(TENANT_HEADER, values[0])
+    return rules.uuid(TENANT_HEADER, as_sent(values[0]))
+
+
+def as_sent(value: str) -> str:
+    """A header value as the client wrote it. Starlette decodes header bytes as latin-1 (HTTP
+    leaves non-ASCII octets opaque); clients send UTF-8, which latin-1 turns into mojibake
+    ('cafÃ©'). Bytes that are not UTF-8 stay as latin-1 read them."""
+    try:
+        return value.encode("latin-1").decode("utf-8")
+    except UnicodeError:
+        return value
 
 
 def query(kind: str, tenant_id: str, params: QueryParams) -> Query:
     accepted = ACCEPTS[kind]
     unknown = sorted(set(params) - set(accepted))
     if unknown:
-        names = ", ".join(repr(name) for name in unknown)
+        # Names are input too: each is cut, and a few are listed (the first is `field`).
+        names = ", ".join(shown(name) for name in unknown[:UNKNOWN_LISTED])
+        more = f" and {len(unknown) - UNKNOWN_LISTED} more" if len(unknown) > UNKNOWN_LISTED else ""
         raise ApiError(
             "unknown_parameter",
-            f"unknown query parameter {names}; this endpoint accepts {', '.join(accepted)}",
-            unknown[0],
+            f"unknown query parameter {names}{more}; this endpoint accepts {', '.join(accepted)}",
+            cut(unknown[0]),
         )
     values: dict[str, str | None] = {}
     for name in accepted:

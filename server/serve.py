@@ -3,21 +3,50 @@ SIGINT/SIGTERM, letting in-flight requests finish (up to SHUTDOWN_TIMEOUT_SECOND
 
 from __future__ import annotations
 
+import logging
 import signal
+import socket
 import sys
 from types import FrameType
 
 import uvicorn
 
-from crm_metrics import Metrics, Settings
+from crm_metrics import ConfigError, Metrics, MetricsError, Settings
 
 from server import logs
 from server.app import create_app
 from server.config import ServerConfig
 
+log = logging.getLogger("server.serve")
+
 
 def _exit(signum: int, frame: FrameType | None) -> None:
     sys.exit(0)
+
+
+def _address(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to host:port, or a ConfigError saying why not ("cannot listen on
+    127.0.0.1:3007: address already in use"). Bound here rather than by uvicorn, which logs a
+    bind failure as a JSON line and exits 3: the CLI promises one plain line and status 2."""
+    where = _address(host, port)
+    sock = None
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+        sock = socket.socket(family, kind, proto)
+        # As uvicorn and asyncio do: a restarted server may bind while old connections linger
+        # in TIME_WAIT (a port another process listens on stays refused).
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+    except OSError as error:
+        if sock is not None:
+            sock.close()
+        reason = (error.strerror or str(error)).lower()
+        raise ConfigError(f"cannot listen on {where}: {reason}") from None
+    return sock
 
 
 def serve(database_url: str | None = None, host: str | None = None, port: int | None = None) -> None:
@@ -29,12 +58,20 @@ def serve(database_url: str | None = None, host: str | None = None, port: int | 
     settings = Settings.from_env(database_url=database_url)
     with Metrics.connect(settings=settings, read_only=True) as metrics:
         app = create_app(metrics, config)
-        uvicorn.run(
-            app,
-            host=config.host,
-            port=config.port,
-            log_config=None,  # uvicorn's records go through our JSON handler
-            access_log=False,  # server.access_log writes the one line per request
-            server_header=False,
-            timeout_graceful_shutdown=config.shutdown_timeout_seconds or None,
+        server = uvicorn.Server(
+            uvicorn.Config(
+                app,
+                host=config.host,
+                port=config.port,
+                log_config=None,  # uvicorn's records go through our JSON handler
+                access_log=False,  # server.access_log writes the one line per request
+                server_header=False,
+                timeout_graceful_shutdown=config.shutdown_timeout_seconds or None,
+            )
         )
+        with listen(config.host, config.port) as sock:
+            # uvicorn logs where it listens only when it binds the socket itself.
+            log.info("listening on http://%s (Ctrl-C to stop)", _address(*sock.getsockname()[:2]))
+            server.run(sockets=[sock])
+        if not server.started:
+            raise MetricsError("the HTTP server did not start (its log says why)")

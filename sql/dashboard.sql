@@ -40,7 +40,7 @@
 --   keyword_triggered                INT64    of those, the first request's trigger = 'keyword'
 --   confidence_triggered             INT64    of those, the first request's trigger = 'confidence'
 --   average_time_to_handoff_minutes  FLOAT64  mean of (first request - started_at) in fractional minutes; the request may fall outside the range
---   handoff_rate                     FLOAT64  total_handoffs / conversations started in the bucket
+--   handoff_rate                     FLOAT64  total_handoffs / conversations started in the bucket: the share with a handoff request, whatever their current status
 --   total_llm_calls                  INT64    llm messages sent in the bucket
 --   total_tokens_used                INT64    sum of metadata.tokens_used over those (a whole number, else 0)
 --   total_llm_cost                   FLOAT64  total_tokens_used x LLM price per token

@@ -27,7 +27,7 @@
 --   keyword_triggered                INT64    of those, the first request's trigger = 'keyword'
 --   confidence_triggered             INT64    of those, the first request's trigger = 'confidence'
 --   average_time_to_handoff_minutes  FLOAT64  mean of (first request - started_at) in fractional minutes; the request may fall outside the range
---   handoff_rate                     FLOAT64  total_handoffs / conversations started in the bucket
+--   handoff_rate                     FLOAT64  total_handoffs / conversations started in the bucket: the share with a handoff request, whatever their current status
 {% import '_macros.sql' as m with context -%}
 {% if layout == 'rollup' -%}
 {{ m.series_from_slots(['total_handoffs', 'keyword_triggered', 'confidence_triggered', 'average_time_to_handoff_minutes', 'handoff_rate']) }}

@@ -15,7 +15,7 @@
 --   total_messages                 INT64    messages sent in the range, of any sender type
 --   average_response_time_seconds  FLOAT64  mean response time over all customer turns that start in the range (their replies possibly after it)
 --   resolution_rate                FLOAT64  resolved / conversations started in the range
---   handoff_rate                   FLOAT64  handed-off / conversations started in the range
+--   handoff_rate                   FLOAT64  share of the conversations started in the range with a handoff request (a message whose metadata.handoff_requested is JSON true or "true"), whatever their current status
 --   total_cost                     FLOAT64  LLM cost of the range's llm messages + WhatsApp cost of all its messages
 {% set granularity = 'range' -%}
 {% import '_macros.sql' as m with context -%}

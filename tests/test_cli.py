@@ -16,7 +16,7 @@ import duckdb
 import pytest
 import sqlglot
 
-from crm_metrics import Dashboard, Metrics, Summary, demo, output, request, templates, to_json
+from crm_metrics import Dashboard, Metrics, MetricsError, Summary, demo, output, request, templates, to_json
 from crm_metrics.cli import main
 from crm_metrics.compiler import compile_sql
 
@@ -183,6 +183,31 @@ def test_a_bad_database_url(capsys: pytest.CaptureFixture[str], url: str, error:
     assert_one_line_error(run(capsys, "init-db", "--database-url", url), error)
 
 
+@pytest.mark.parametrize(
+    ("url", "error"),
+    [
+        ("data.duckdb", "--database-url 'data.duckdb' is a path, not a URL: for a DuckDB file use --database-url duckdb:///data.duckdb"),
+        ("/srv/crm.duckdb", "for a DuckDB file use --database-url duckdb:////srv/crm.duckdb"),
+        ("mysql://localhost/crm", "Unknown database URL scheme 'mysql' in --database-url."),
+        ("bigquery://My_Project/crm", "BigQuery project 'My_Project' (--database-url or BIGQUERY_PROJECT_ID) is not a valid project name"),
+        ("bigquery://my-project", "No BigQuery dataset: use --database-url bigquery://PROJECT/DATASET or set BIGQUERY_DATASET"),
+    ],
+)
+@pytest.mark.parametrize("command", [["init-db"], ["query", "summary", "--tenant-id", TENANT.id]])
+def test_database_url_errors_name_the_option_it_came_from(capsys: pytest.CaptureFixture[str], command: list[str], url: str, error: str) -> None:
+    assert_one_line_error(run(capsys, *command, "--database-url", url), error)
+    assert "DATABASE_URL" not in capsys.readouterr().err
+
+
+def test_database_url_errors_name_the_variable_it_came_from(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", "data.duckdb")
+    assert_one_line_error(run(capsys, "init-db"), "DATABASE_URL 'data.duckdb' is a path, not a URL: for a DuckDB file use DATABASE_URL=duckdb:///data.duckdb")
+    # The CLI's wording does not outlive the command: the library names the variable again.
+    run(capsys, "init-db", "--database-url", "data.duckdb")
+    with pytest.raises(MetricsError, match="^DATABASE_URL 'x.duckdb' is a path"):
+        Metrics.connect("x.duckdb")
+
+
 def test_a_bad_setting_in_the_environment(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, database: str) -> None:
     monkeypatch.setenv("MAX_RANGE_DAYS", "a year")
 
@@ -219,8 +244,11 @@ def test_invalid_render_input(capsys: pytest.CaptureFixture[str], args: list[str
         (["demo", "--days", "ninety"], "argument --days: invalid int value: 'ninety'"),
         (["load", "users", "users.csv"], "argument table: invalid choice: 'users'"),
         (["export"], "crm-metrics: error: argument COMMAND: invalid choice: 'export'"),
-        ([], "crm-metrics: error: the following arguments are required: COMMAND"),
         (["init-db", "--verbose"], "crm-metrics: error: unrecognized arguments: --verbose"),
+        (["serve", "--port", "80000"], "crm-metrics serve: error: argument --port: must be a TCP port from 1 to 65535, got '80000'"),
+        (["serve", "--port", "-1"], "crm-metrics serve: error: argument --port: must be a TCP port from 1 to 65535, got '-1'"),
+        (["serve", "--port", "0"], "argument --port: must be a TCP port from 1 to 65535, got '0'"),
+        (["serve", "--port", "http"], "argument --port: must be a TCP port from 1 to 65535, got 'http'"),
     ],
 )
 def test_a_usage_error_is_one_line_too(capsys: pytest.CaptureFixture[str], args: list[str], error: str) -> None:
@@ -230,6 +258,26 @@ def test_a_usage_error_is_one_line_too(capsys: pytest.CaptureFixture[str], args:
 
     assert_one_line_error((exit.value.code, out, err), error)
     assert err.endswith(" --help)\n")
+
+
+@pytest.mark.parametrize(("args", "usage"), [([], "usage: crm-metrics [-h] [--version] COMMAND ..."), (["query"], "usage: crm-metrics query [-h] KIND ...")])
+def test_a_command_left_out_prints_the_whole_help(capsys: pytest.CaptureFixture[str], args: list[str], usage: str) -> None:
+    """Not argparse's one line "the following arguments are required": the help, with the commands."""
+    assert main(args) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.startswith(usage + "\n")
+    for command in (["query", "render", "init-db", "refresh", "load", "demo", "serve"] if not args else ["dashboard", "summary"]):
+        assert f"\n    {command}" in err
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    from crm_metrics import __version__
+
+    with pytest.raises(SystemExit) as exit:
+        main(["--version"])
+    assert exit.value.code == 0
+    assert capsys.readouterr() == (f"crm-metrics {__version__}\n", "")
 
 
 def assert_one_line_error(result: tuple[int, str, str], error: str) -> None:

@@ -32,6 +32,10 @@ BAD = [
     ({"tz": "utc"}, "tz"),
     ({"tz": "+07:00"}, "tz"),
     ({"tz": "../../etc/passwd"}, "tz"),
+    # In zoneinfo.available_timezones() on some hosts, but no place: their meaning is the host's.
+    ({"tz": "localtime"}, "tz"),
+    ({"tz": "Factory"}, "tz"),
+    ({"tz": "posixrules"}, "tz"),
     ({"granularity": "year"}, "granularity"),
     ({"granularity": "Day"}, "granularity"),
 ]
@@ -98,3 +102,62 @@ def test_local_midnight_as_an_instant(day: dt.date, tz: str, utc: dt.datetime) -
 def test_a_dst_day_is_23_hours_long() -> None:
     p = period(dt.date(2025, 3, 9), dt.date(2025, 3, 9), "America/New_York", now=NOW, max_days=366)
     assert p.range_end - p.range_start == dt.timedelta(hours=23)
+
+
+LONG = "x" * 100_000
+
+
+@pytest.mark.parametrize("field", ["tenant_id", "start_date", "end_date", "outlet_id", "tz", "granularity"])
+def test_an_echoed_value_is_cut(metrics: Metrics, field: str) -> None:
+    """Messages reach HTTP bodies: a 100 KB value comes back as a few dozen characters."""
+    with pytest.raises(InvalidParameter) as error:
+        metrics.dashboard(**{"tenant_id": TENANT, field: LONG})
+    assert error.value.field == field
+    assert len(str(error.value)) < 250
+    assert "'xxxxxxxx" in error.value.message and "… (100,000 characters)" in error.value.message
+
+
+def test_shown_keeps_short_values_whole() -> None:
+    from crm_metrics.request import shown
+
+    assert shown("Asia/Jakata") == "'Asia/Jakata'"
+    assert shown(None) == "None"
+    assert shown(["y" * 100]) == "['" + "y" * 62 + "…"
+
+
+def test_host_dependent_names_say_why(metrics: Metrics) -> None:
+    with pytest.raises(InvalidParameter, match=r"^tz: 'localtime' is not a portable timezone \(the host's own timezone\)"):
+        metrics.summary(TENANT, tz="localtime")
+
+
+def test_every_accepted_name_is_a_zone_of_the_tz_database() -> None:
+    import zoneinfo
+
+    from crm_metrics.request import _zones
+
+    assert {"UTC", "Asia/Jakarta", "America/Sao_Paulo", "US/Eastern", "Etc/GMT+7"} <= _zones()
+    assert not {"localtime", "Factory", "posixrules"} & _zones()
+    for name in _zones():
+        zoneinfo.ZoneInfo(name)
+
+
+def test_a_too_long_range_blames_the_date_the_caller_gave(metrics: Metrics) -> None:
+    """`start_date` alone: the end is today's default, so start_date is what to change."""
+    with pytest.raises(InvalidParameter) as error:
+        metrics.summary(TENANT, start_date="2020-01-01")
+    assert error.value.field == "start_date"
+    assert error.value.message == "the range 2020-01-01 .. 2025-11-04 (end_date defaults to today in UTC) is 2135 days; at most 366 are allowed"
+
+    narrow = Metrics(metrics.executor, Settings(max_range_days=7), clock=lambda: NOW)
+    with pytest.raises(InvalidParameter) as error:
+        narrow.summary(TENANT, end_date="2025-11-04")
+    assert error.value.field == "end_date"
+    assert "(start_date defaults to end_date - 30 days) is 31 days; at most 7 are allowed: give a start_date" in error.value.message
+    with pytest.raises(InvalidParameter) as error:
+        narrow.summary(TENANT)
+    assert error.value.field == "end_date"
+    assert "end_date to today in UTC" in error.value.message
+
+    with pytest.raises(InvalidParameter) as error:
+        metrics.summary(TENANT, start_date="2025-12-01")
+    assert (error.value.field, error.value.message) == ("start_date", "2025-12-01 is after end_date 2025-11-04 (end_date defaults to today in UTC)")

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
+from collections.abc import Iterator
 from urllib.parse import urlsplit
 
-from crm_metrics.config import Settings
+from crm_metrics.config import Settings, url_setting
 from crm_metrics.errors import ConfigError
 from crm_metrics.executors.base import Executor
 
@@ -33,11 +35,12 @@ def connect(
     if scheme != "bigquery" and (settings.bigquery_project_id or settings.bigquery_dataset):
         # One database serves every answer; a half-configured BigQuery must not be ignored.
         raise ConfigError(
-            f"BIGQUERY_PROJECT_ID/BIGQUERY_DATASET are set but DATABASE_URL is {scheme}://...: "
-            "set DATABASE_URL=bigquery://PROJECT/DATASET to use BigQuery, or unset them"
+            f"BIGQUERY_PROJECT_ID/BIGQUERY_DATASET are set but {url_setting()} is {scheme}://...: "
+            f"use {url_setting('bigquery://PROJECT/DATASET')} to use BigQuery, or unset them"
         )
     if scheme == "bigquery":
-        from crm_metrics.executors.bigquery import BigQueryExecutor
+        with _driver("BigQuery", "bigquery", ("google", "requests")):
+            from crm_metrics.executors.bigquery import BigQueryExecutor
 
         project, dataset = bigquery_target(url, settings)
         return BigQueryExecutor(
@@ -56,10 +59,28 @@ def connect(
     if scheme in ("postgresql", "postgres"):
         # libpq reads both schemes (and the whole URL: host, port, dbname, user, password,
         # and parameters such as sslmode or options).
-        from crm_metrics.executors.postgres import PostgresExecutor
+        with _driver("PostgreSQL", "postgres", ("psycopg", "psycopg_pool")):
+            from crm_metrics.executors.postgres import PostgresExecutor
 
         return PostgresExecutor(url, read_only=read_only, timeout=timeout)
-    raise ConfigError(f"Unknown database URL scheme {scheme!r} in DATABASE_URL. Known: {', '.join(SCHEMES)}")
+    if not scheme and url and (":" not in url or url == ":memory:"):
+        # A bare path: the user meant a DuckDB file.
+        raise ConfigError(f"{url_setting()} {url!r} is a path, not a URL: for a DuckDB file use {url_setting('duckdb:///' + url)}")
+    raise ConfigError(f"Unknown database URL scheme {scheme!r} in {url_setting()}. Known: {', '.join(SCHEMES)}")
+
+
+@contextlib.contextmanager
+def _driver(engine: str, extra: str, modules: tuple[str, ...]) -> Iterator[None]:
+    """Turn the driver's ImportError into a ConfigError naming the extra that installs it.
+    Only the driver's: an ImportError of another module is a bug, and stays one. psycopg raises
+    a nameless ImportError when it finds no libpq, which its binary build (our extra) brings."""
+    try:
+        yield
+    except ImportError as error:
+        if error.name is not None and error.name.partition(".")[0] not in modules:
+            raise
+        missing = f"module {error.name} is missing" if error.name else str(error).splitlines()[0]
+        raise ConfigError(f"{engine} needs the {extra} extra: pip install 'crm-metrics[{extra}]' ({missing})") from None
 
 
 def duckdb_path(url: str) -> str:
@@ -90,12 +111,12 @@ def bigquery_target(url: str, settings: Settings) -> tuple[str, str]:
         ("dataset", parts.path.strip("/"), "BIGQUERY_DATASET", settings.bigquery_dataset),
     ):
         if from_url and from_env and from_url != from_env:
-            raise ConfigError(f"DATABASE_URL names BigQuery {what} {from_url!r} but {env} is {from_env!r}; set one of them")
+            raise ConfigError(f"{url_setting()} names BigQuery {what} {from_url!r} but {env} is {from_env!r}; set one of them")
         name = from_url or from_env
         if not name:
-            raise ConfigError(f"No BigQuery {what}: use DATABASE_URL=bigquery://PROJECT/DATASET or set {env}")
+            raise ConfigError(f"No BigQuery {what}: use {url_setting('bigquery://PROJECT/DATASET')} or set {env}")
         pattern = _PROJECT if what == "project" else _DATASET
         if not pattern.match(name):
-            raise ConfigError(f"BigQuery {what} {name!r} (DATABASE_URL or {env}) is not a valid {what} name")
+            raise ConfigError(f"BigQuery {what} {name!r} ({url_setting()} or {env}) is not a valid {what} name")
         found[what] = name
     return found["project"], found["dataset"]

@@ -32,6 +32,7 @@ from google.auth.credentials import AnonymousCredentials, Credentials
 from google.cloud import bigquery
 from google.cloud.bigquery.retry import DEFAULT_JOB_RETRY, DEFAULT_RETRY
 
+from crm_metrics.config import url_setting
 from crm_metrics.errors import BackendUnavailable, ConfigError, CostLimitExceeded, LoadError, MetricsError, QueryTimeout
 from crm_metrics.executors.base import Written, orphans
 from crm_metrics.query import CompiledQuery
@@ -123,13 +124,13 @@ class BigQueryExecutor:
             list(self._client.list_datasets(self.project, max_results=1, retry=self._metadata_retry, timeout=self.connect_timeout))
         except (api.NotFound, api.Forbidden) as project_error:
             return (
-                f"BigQuery project {self.project!r} (DATABASE_URL or BIGQUERY_PROJECT_ID) does not exist "
+                f"BigQuery project {self.project!r} ({url_setting()} or BIGQUERY_PROJECT_ID) does not exist "
                 f"or these credentials cannot use it: {project_error.message}"
             )
         if isinstance(error, api.Forbidden):
             return f"these credentials may not read BigQuery dataset {self.project}.{self.dataset}: {error.message}"
         return (
-            f"BigQuery dataset {self.dataset!r} (DATABASE_URL or BIGQUERY_DATASET) does not exist in project "
+            f"BigQuery dataset {self.dataset!r} ({url_setting()} or BIGQUERY_DATASET) does not exist in project "
             f"{self.project!r}; create it with `bq mk --dataset --location=LOCATION {self.project}:{self.dataset}`"
         )
 

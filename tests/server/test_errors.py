@@ -32,6 +32,10 @@ BAD_REQUESTS: list[tuple[str, dict[str, str], str, str]] = [
     ("?outlet_id=main-street", TENANT, "invalid_parameter", "outlet_id"),
     ("?tz=Mars/Olympus", TENANT, "invalid_parameter", "tz"),
     ("?tz=asia/jakarta", TENANT, "invalid_parameter", "tz"),
+    ("?tz=localtime", TENANT, "invalid_parameter", "tz"),
+    ("?tz=Factory", TENANT, "invalid_parameter", "tz"),
+    ("?tz=posixrules", TENANT, "invalid_parameter", "tz"),
+    ("?start_date=2020-01-01", TENANT, "invalid_parameter", "start_date"),
     ("?start_date=2025-11-01&start_date=2025-11-02", TENANT, "invalid_parameter", "start_date"),
     ("?tenant_id=" + TENANT_A, TENANT, "unknown_parameter", "tenant_id"),
     ("?page=2&limit=10", TENANT, "unknown_parameter", "limit"),
@@ -52,6 +56,52 @@ def test_summary_rejects_granularity(client: TestClient) -> None:
     """A summary is one row for the whole range: a granularity would be silently meaningless."""
     error = assert_error(client.get(SUMMARY + "?granularity=day", headers=TENANT), 400, "unknown_parameter", "granularity")
     assert "start_date, end_date, outlet_id, tz" in error["message"]
+
+
+LONG = "x" * 60_000  # httpx refuses URLs over 64 KiB
+
+
+@pytest.mark.parametrize(
+    ("query", "headers", "field"),
+    [
+        (f"?tz={LONG}", TENANT, "tz"),
+        (f"?start_date={LONG}", TENANT, "start_date"),
+        (f"?outlet_id={LONG}", TENANT, "outlet_id"),
+        ("", {"X-Tenant-Id": LONG}, "X-Tenant-Id"),
+        (f"?{LONG}=1", TENANT, "x" * 64 + "…"),
+        ("?" + "&".join(f"p{n:03d}{'y' * 50}=1" for n in range(500)), TENANT, "p000" + "y" * 50),
+    ],
+    ids=["tz", "start_date", "outlet_id", "header", "parameter-name", "many-names"],
+)
+def test_an_echoed_value_is_cut(client: TestClient, query: str, headers: dict[str, str], field: str) -> None:
+    """A 100 KB value comes back as a few dozen characters, not a 100 KB body."""
+    response = client.get(DASHBOARD + query, headers=headers)
+    error = assert_error(response, 400, response.json()["error"]["code"], field)
+    assert len(response.content) < 1000, error["message"]
+
+
+def test_a_long_path_is_cut_in_the_404(client: TestClient) -> None:
+    response = client.get("/" + LONG, headers=TENANT)
+    assert_error(response, 404, "not_found")
+    assert len(response.content) < 300
+
+
+@pytest.mark.parametrize("route", [route.path for route in ROUTES])
+def test_a_trailing_slash_is_a_json_404_naming_the_route(client: TestClient, route: str) -> None:
+    """Not Starlette's 307 with an empty body."""
+    response = client.get(route + "/", headers=TENANT, follow_redirects=False)
+    error = assert_error(response, 404, "not_found")
+    assert error["message"] == f"no route '{route}/'; did you mean {route} (without the trailing slash)?"
+
+
+def test_a_non_ascii_header_comes_back_as_sent(client: TestClient) -> None:
+    """Starlette reads header bytes as latin-1; the message shows the client's UTF-8."""
+    for value in ("café", "テナント"):
+        response = client.get(SUMMARY, headers={"X-Tenant-Id": value.encode()})
+        error = assert_error(response, 400, "invalid_parameter", "X-Tenant-Id")
+        assert error["message"].endswith(f"got {value!r}")
+    latin1 = client.get(SUMMARY, headers={"X-Tenant-Id": "café".encode("latin-1")})
+    assert assert_error(latin1, 400, "invalid_parameter", "X-Tenant-Id")["message"].endswith("got 'café'")
 
 
 def test_unknown_route(client: TestClient) -> None:

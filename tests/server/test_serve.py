@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -97,3 +98,43 @@ def test_refuses_a_missing_database(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert "crm-metrics demo" in result.stderr
+
+
+def _serve(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if k not in ("HOST", "PORT", "DATABASE_URL")}
+    return subprocess.run(
+        [sys.executable, "-m", "crm_metrics", "serve", *args], capture_output=True, text=True, timeout=60, env={**clean, **(env or {})}
+    )
+
+
+def test_a_port_in_use_is_one_plain_line_and_status_2(database: str) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = _serve("--database-url", database, "--port", str(port))
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr == f"crm-metrics: error: cannot listen on 127.0.0.1:{port}: address already in use\n"
+
+
+def test_a_host_it_cannot_listen_on_is_one_plain_line_and_status_2(database: str) -> None:
+    port = free_port()
+    # 192.0.2.1 (TEST-NET-1) is no interface of this machine; an address, so no DNS is asked.
+    result = _serve("--database-url", database, "--host", "192.0.2.1", "--port", str(port))
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr == f"crm-metrics: error: cannot listen on 192.0.2.1:{port}: cannot assign requested address\n"
+
+
+@pytest.mark.parametrize("setting", ["WHATSAPP_PRICE_PER_MESSAGE=inf", "LLM_PRICE_PER_MILLION_TOKENS=1e308", "PORT=80000"])
+def test_a_setting_that_would_fail_every_request_stops_the_start(database: str, setting: str) -> None:
+    env, value = setting.split("=")
+    result = _serve("--database-url", database, env={env: value})
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"crm-metrics: error: Config '{env}' has value '{value}': ")
+    assert result.stderr.count("\n") == 1, result.stderr
+
+
+def test_a_bare_path_names_the_option_and_the_url_to_write() -> None:
+    result = _serve("--database-url", "data.duckdb")
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr == "crm-metrics: error: --database-url 'data.duckdb' is a path, not a URL: for a DuckDB file use --database-url duckdb:///data.duckdb\n"
