@@ -9,11 +9,15 @@ SHOWN_CHARS = 64
 
 
 def shown(value: object) -> str:
-    """`repr(value)`, cut to SHOWN_CHARS characters (with the length it had)."""
-    text = repr(value)
-    if len(text) <= SHOWN_CHARS:
-        return text
-    return f"{text[:SHOWN_CHARS]}... ({len(text):,} characters)"
+    """`repr(value)` for an error message, a long one cut: `'Asia/Jakar'… (100,000 characters)`."""
+    if isinstance(value, str) and len(value) > SHOWN_CHARS:
+        return f"{value[:SHOWN_CHARS]!r}… ({len(value):,} characters)"
+    return cut(repr(value))
+
+
+def cut(text: str, limit: int = SHOWN_CHARS) -> str:
+    """`text`, or its first `limit` characters and an ellipsis."""
+    return text if len(text) <= limit else f"{text[:limit]}…"
 
 
 class MetricsError(Exception):

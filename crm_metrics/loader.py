@@ -18,7 +18,6 @@ import csv
 import datetime as dt
 import io
 import json
-import re
 import sys
 import zoneinfo
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -29,14 +28,13 @@ from typing import Any
 import pyarrow as pa
 
 from crm_metrics.errors import InvalidParameter, LoadError, shown
-from crm_metrics.request import timezone
+from crm_metrics.request import UUID, timezone
 from crm_metrics.schema import TABLES, Column
 
 FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet"}
 #: Columns that identify something may not be empty strings.
 NON_EMPTY = {"id", "tenant_id", "conversation_id", "name", "status", "sender_type"}
 ARROW_TYPES = {"STRING": pa.string(), "JSON": pa.string(), "TIMESTAMP": pa.timestamp("us", tz="UTC")}
-_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 #: The csv module refuses fields over 128 KiB by default; a message's content or metadata may
 #: be longer, and JSON Lines and Parquet have no such limit. The C long limits it.
 _CSV_FIELD_LIMIT = min(sys.maxsize, 2**31 - 1)
@@ -256,7 +254,7 @@ def _string(column: Column, value: Any) -> str:
     if column.uuid:
         # Requests name tenants and outlets by UUID, in lowercase: an id of another form, or
         # in another case, would load and never be found.
-        if not _UUID.fullmatch(value):
+        if not UUID.fullmatch(value):
             raise _BadValue(f"must be a UUID like 123e4567-e89b-12d3-a456-426614174000, got {shown(value)}")
         return value.lower()
     if column.name == "timezone":

@@ -15,29 +15,15 @@ import zoneinfo
 from dataclasses import dataclass
 
 from crm_metrics.config import Settings
-from crm_metrics.errors import InvalidParameter
+from crm_metrics.errors import SHOWN_CHARS, InvalidParameter, shown
 from crm_metrics.templates import GRANULARITIES
 
 DEFAULT_SPAN_DAYS = 30
-_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+#: A UUID in any case (RFC 4122 text form); canonical is lowercase.
+UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 # Every engine, and a day's UTC bounds in every timezone, are well defined in these years.
 MIN_DATE, MAX_DATE = dt.date(1900, 1, 1), dt.date(9998, 12, 31)
-#: An error message shows at most this many characters of a value it echoes: messages reach
-#: HTTP bodies and logs, and must not grow with the input (a 100 KB tz).
-SHOWN_CHARS = 64
-
-
-def shown(value: object) -> str:
-    """`repr(value)` for an error message, a long one cut: `'Asia/Jakar'… (100,000 characters)`."""
-    if isinstance(value, str) and len(value) > SHOWN_CHARS:
-        return f"{value[:SHOWN_CHARS]!r}… ({len(value):,} characters)"
-    return cut(repr(value))
-
-
-def cut(text: str, limit: int = SHOWN_CHARS) -> str:
-    """`text`, or its first `limit` characters and an ellipsis."""
-    return text if len(text) <= limit else f"{text[:limit]}…"
 
 
 @dataclass(frozen=True)
@@ -53,7 +39,7 @@ class Period:
 
 def uuid(field: str, value: object) -> str:
     """A UUID in its canonical lowercase text form (RFC 4122)."""
-    if not isinstance(value, str) or not _UUID.fullmatch(value):
+    if not isinstance(value, str) or not UUID.fullmatch(value):
         raise InvalidParameter(field, f"must be a UUID like 123e4567-e89b-12d3-a456-426614174000, got {shown(value)}")
     return value.lower()
 

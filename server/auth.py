@@ -13,7 +13,7 @@ import jwt
 from jwt.algorithms import get_default_algorithms
 
 from crm_metrics import ConfigError
-from crm_metrics.request import SHOWN_CHARS, cut
+from crm_metrics.errors import SHOWN_CHARS, cut
 
 from server.config import ServerConfig
 from server.errors import ApiError

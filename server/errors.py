@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from crm_metrics import BackendUnavailable, CostLimitExceeded, InvalidParameter, MetricsError, QueryTimeout
-from crm_metrics.request import shown
+from crm_metrics.errors import shown
 
 log = logging.getLogger("server.errors")
 

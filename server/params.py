@@ -14,7 +14,8 @@ from typing import Any
 from starlette.datastructures import Headers, QueryParams
 
 from crm_metrics import request as rules
-from crm_metrics.request import DEFAULT_SPAN_DAYS, cut, shown
+from crm_metrics.errors import cut, shown
+from crm_metrics.request import DEFAULT_SPAN_DAYS
 from crm_metrics.templates import GRANULARITIES
 
 from server.errors import ApiError

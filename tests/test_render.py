@@ -11,7 +11,7 @@ from sqlglot import exp
 from crm_metrics import InvalidParameter, Settings, TemplateError, templates
 from crm_metrics.compiler import compile_sql
 from crm_metrics.render import PARAMS, render_sql
-from crm_metrics.request import shown
+from crm_metrics.errors import shown
 
 TENANT = "7a1e3c1e-0000-4000-8000-00000000000a"
 OUTLET = "0b1e7000-0000-4000-8000-00000000000b"

@@ -118,7 +118,7 @@ def test_an_echoed_value_is_cut(metrics: Metrics, field: str) -> None:
 
 
 def test_shown_keeps_short_values_whole() -> None:
-    from crm_metrics.request import shown
+    from crm_metrics.errors import shown
 
     assert shown("Asia/Jakata") == "'Asia/Jakata'"
     assert shown(None) == "None"
