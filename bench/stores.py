@@ -53,11 +53,11 @@ def load(metrics: Metrics, dataset: DataSet, progress: Progress) -> dict[str, fl
     """Create the tables and write every table of `dataset` through `Metrics.write`, which
     keeps the library's derived tables up to date; seconds per table."""
     seconds: dict[str, float] = {}
-    metrics.init_db()
+    metrics.store.init_db()
     for table in TABLES:
         started = time.perf_counter()
         rows = arrow_table(dataset, table)
-        metrics.write(Batch(table, rows, str(dataset.path(table))))
+        metrics.store.write(Batch(table, rows, str(dataset.path(table))))
         seconds[table] = time.perf_counter() - started
         progress(f"  {table}: {rows.num_rows:,} rows in {seconds[table]:.1f} s")
     return seconds
@@ -116,7 +116,7 @@ def postgres_store(dataset: DataSet, url: str, progress: Progress) -> dict[str, 
     seconds: dict[str, float] = {}
     settings = Settings(database_url=url, query_timeout_seconds=0)
     with Metrics.connect(url, settings=settings) as metrics:
-        metrics.init_db()
+        metrics.store.init_db()
     with psycopg.connect(url, autocommit=True) as conn:
         # PostgreSQL's advice for a bulk load ("Populating a Database"): drop the indexes,
         # COPY, build them again (init_db below creates the ones it defines), then ANALYZE.
@@ -141,7 +141,7 @@ def postgres_store(dataset: DataSet, url: str, progress: Progress) -> dict[str, 
             progress(f"  {table}: {rows.num_rows:,} rows in {seconds[table]:.1f} s")
         started = time.perf_counter()
         with Metrics.connect(url, settings=settings) as metrics:
-            metrics.init_db()
+            metrics.store.init_db()
         seconds["indexes"] = time.perf_counter() - started
         progress(f"  {len(indexes)} indexes built in {seconds['indexes']:.1f} s")
         started = time.perf_counter()
@@ -156,7 +156,7 @@ def postgres_rollup(url: str) -> float:
     filled from its rows, in one transaction; seconds."""
     started = time.perf_counter()
     with Metrics.connect(url, settings=Settings(database_url=url, query_timeout_seconds=0)) as metrics:
-        metrics.init_db(rollup=True)
+        metrics.store.init_db(rollup=True)
         assert metrics.layout == "rollup"
     return time.perf_counter() - started
 

@@ -10,13 +10,13 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
-from typing import NoReturn
+from typing import Any, NoReturn
 
-from crm_metrics import __version__, loader, output, templates
+from crm_metrics import __version__, loader, output, request, templates
 from crm_metrics.config import DEFAULT_DATABASE_URL, URL_SETTING, Settings
 from crm_metrics.dialects import Dialect
-from crm_metrics.errors import MetricsError
-from crm_metrics.render import render_sql
+from crm_metrics.console import console_sql
+from crm_metrics.errors import ConfigError, MetricsError
 from crm_metrics.request import DEFAULT_SPAN_DAYS
 from crm_metrics.schema import TABLES
 from crm_metrics.service import Metrics
@@ -76,9 +76,10 @@ def _parser() -> argparse.ArgumentParser:
             help="print the bytes the query would process instead (BigQuery only; it does not run)",
         )
 
-    render = commands.add_parser("render", help="print a template's SQL for a dialect")
-    render.add_argument("name", choices=templates.names(), metavar="NAME", help=", ".join(templates.names()))
-    render.add_argument("--dialect", required=True, choices=[d.value for d in Dialect])
+    render = commands.add_parser("render", help="print a metric's SQL for a dialect (or --list the metrics)")
+    render.add_argument("name", nargs="?", choices=templates.names(), metavar="NAME", help=", ".join(templates.names()))
+    render.add_argument("--list", action="store_true", help="list the metric templates with what each answers, and stop")
+    render.add_argument("--dialect", choices=[d.value for d in Dialect], help="bigquery, duckdb or postgres (required with NAME)")
     render.add_argument(
         "--param",
         action="append",
@@ -149,14 +150,18 @@ def _dry_run_report(kind: str, estimate: int, settings: Settings) -> str:
 
 def run(args: argparse.Namespace) -> None:
     if args.command == "render":
+        if args.list:
+            for name in templates.names():
+                print(f"{name}: {templates.load(name).table}")
+            return
+        if not args.name or not args.dialect:
+            raise MetricsError("render takes NAME and --dialect (or --list)")
         style = "inline" if args.inline else "declare" if args.declare else "params"
-        sql = render_sql(args.name, args.dialect, _params(args.param), style=style, dataset=args.dataset, settings=Settings.from_env())
+        sql = console_sql(args.name, args.dialect, _params(args.param), style=style, dataset=args.dataset, settings=Settings.from_env())
         print(sql, end="")
         return
     if args.command == "serve":
-        from server.serve import serve
-
-        serve(database_url=args.database_url, host=args.host, port=args.port)
+        _server().serve(database_url=args.database_url, host=args.host, port=args.port)
         return
     settings = Settings.from_env(database_url=args.database_url)
     if args.command == "load":
@@ -168,33 +173,22 @@ def run(args: argparse.Namespace) -> None:
     create = args.command in ("init-db", "load", "demo")
     with Metrics.connect(settings=settings, read_only=read_only, create=create) as metrics:
         if args.command == "query":
-            fields = dict(
-                tenant_id=args.tenant_id,
-                start_date=args.start_date,
-                end_date=args.end_date,
-                outlet_id=args.outlet_id,
-                tz=args.tz,
-            )
+            query = request.query(args.tenant_id, args.start_date, args.end_date, args.outlet_id, args.tz, getattr(args, "granularity", None))
             if args.dry_run:
-                grain = {"granularity": args.granularity} if args.kind == "dashboard" else {}
-                print(_dry_run_report(args.kind, metrics.dry_run(args.kind, **fields, **grain), settings), end="")
+                print(_dry_run_report(args.kind, metrics.dry_run(args.kind, query), settings), end="")
                 return
-            if args.kind == "dashboard":
-                result = metrics.dashboard(**fields, granularity=args.granularity)
-            else:
-                result = metrics.summary(**fields)
-            sys.stdout.write(output.render(result, args.format))
+            sys.stdout.write(output.formatted(metrics.answer(args.kind, query), args.format))
         elif args.command == "init-db":
-            metrics.init_db(rollup=args.rollup)
+            metrics.store.init_db(rollup=args.rollup)
             made = "tables, derived tables and rollup" if args.rollup else "tables"
             print(f"{made} ready in {metrics.executor.description}")
         elif args.command == "refresh":
-            metrics.refresh()
-            done = "derived tables rebuilt" if metrics.layout != "seed" else "nothing to rebuild (no derived tables)"
+            rebuilt = metrics.store.refresh()
+            done = "derived tables rebuilt" if rebuilt else "nothing to rebuild (no derived tables)"
             print(f"{done} in {metrics.executor.description}")
         elif args.command == "load":
-            metrics.init_db()
-            report = metrics.write(batch)
+            metrics.store.init_db()
+            report = metrics.store.write(batch)
             first, *notes = report.lines()
             print(first)
             for note in notes:
@@ -205,6 +199,23 @@ def run(args: argparse.Namespace) -> None:
             counts = demo.write(metrics, days=args.days, progress=lambda line: print(line, file=sys.stderr))
             written = ", ".join(f"{n:,} {table}" for table, n in counts.items())
             print(f"demo data written to {metrics.executor.description}: {written}")
+
+
+def _server() -> Any:
+    """The server package, or what to install: it is the `server` extra's (starlette, uvicorn, pyjwt)."""
+    try:
+        from server import serve
+    except ModuleNotFoundError as error:
+        if error.name and error.name.split(".")[0] in SERVER_MODULES:
+            raise ConfigError(
+                f"crm-metrics serve needs the server extra: pip install 'crm-metrics[server]' (module {error.name} is missing)"
+            ) from None
+        raise
+    return serve
+
+
+#: What the `server` extra installs, by the top-level module a missing one would name.
+SERVER_MODULES = frozenset({"starlette", "uvicorn", "jwt"})
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -18,6 +18,7 @@ from sqlglot.errors import ParseError
 from crm_metrics import templates
 from crm_metrics.dialects import CAST_PARAMETERS, PARAMETER_STYLE, SQL_TYPE, Dialect, escape_text, rewrite
 from crm_metrics.errors import TemplateError
+from crm_metrics.planning import Shape
 from crm_metrics.query import CompiledQuery, Field
 from crm_metrics.schema import TABLES
 
@@ -32,25 +33,24 @@ def parse_dialect(dialect: str | Dialect) -> Dialect:
         raise TemplateError(f"Unknown dialect {dialect!r}. Known: {known}") from None
 
 
-def compile_sql(
-    name: str,
-    dialect: str | Dialect,
-    *,
-    outlet: bool = False,
-    granularity: str = "day",
-    layout: str = "seed",
-    offsets: bool = False,
-) -> CompiledQuery:
-    """The template `name` for `dialect`, in the shape (outlet filter, granularity, layout,
-    local dates by known UTC offsets) given; compiled once per process for each."""
-    # One cache key per shape, however the caller spells it (a str or a Dialect, any keyword order).
-    return _compile(name, parse_dialect(dialect), bool(outlet), granularity, layout, bool(offsets))
+def compile_sql(name: str, dialect: str | Dialect, shape: Shape | None = None) -> CompiledQuery:
+    """The template `name` for `dialect`, in `shape` (default: the seed layout, by day, no
+    outlet filter); compiled once per process for each (template, dialect, shape)."""
+    # One cache key per shape, however the caller spells the dialect (a str or a Dialect).
+    return _compile(name, parse_dialect(dialect), shape or default_shape(name))
+
+
+def default_shape(name: str) -> Shape:
+    """A template's plainest shape: the seed layout, its first granularity, no outlet filter."""
+    return Shape(granularity=templates.load(name).granularities[0])
 
 
 @functools.lru_cache(maxsize=None)
-def _compile(name: str, dialect: Dialect, outlet: bool, granularity: str, layout: str, offsets: bool) -> CompiledQuery:
+def _compile(name: str, dialect: Dialect, shape: Shape) -> CompiledQuery:
     template = templates.load(name)
-    text = templates.render(name, outlet=outlet, granularity=granularity, layout=layout, offsets=offsets)
+    text = templates.render_template(
+        name, outlet=shape.outlet, granularity=shape.granularity, layout=shape.layout, offsets=shape.offsets
+    )
     try:
         tree = sqlglot.parse_one(text, read="bigquery")
     except ParseError as error:
@@ -65,7 +65,8 @@ def _compile(name: str, dialect: Dialect, outlet: bool, granularity: str, layout
     if CAST_PARAMETERS[dialect]:
         tree = tree.transform(lambda node: _typed(node, declared), copy=False)
     return CompiledQuery(
-        name=name,
+        # The file's stem (`tenant` for lookup/tenant): it labels BigQuery jobs and errors.
+        name=template.name,
         dialect=dialect.value,
         sql=_generate(tree, dialect),
         params=tuple(p for p in template.params if p.name in used),

@@ -441,12 +441,12 @@ def write(
     """Create the tables if missing and write the demo data; returns rows written per table.
     Rows already there with the same ids are updated in place (to identical values for days both runs cover)."""
     tenants = generate(today, days, now=metrics.clock())
-    metrics.init_db()
-    counts = {"tenants": metrics.load_rows("tenants", tenant_rows(), "demo tenants").rows}
+    metrics.store.init_db()
+    counts = {"tenants": metrics.store.load_rows("tenants", tenant_rows(), "demo tenants").rows}
     counts.update(conversations=0, messages=0)
     for data in tenants:
-        counts["conversations"] += metrics.load_rows("conversations", data.conversations, f"demo {data.tenant.name}").rows
-        counts["messages"] += metrics.load_rows("messages", data.messages, f"demo {data.tenant.name}").rows
+        counts["conversations"] += metrics.store.load_rows("conversations", data.conversations, f"demo {data.tenant.name}").rows
+        counts["messages"] += metrics.store.load_rows("messages", data.messages, f"demo {data.tenant.name}").rows
         if progress:
             progress(f"{data.tenant.name}: {len(data.conversations):,} conversations, {len(data.messages):,} messages")
     return counts

@@ -1,9 +1,9 @@
 """The derived tables (the embedded store's; PostgreSQL's after `init-db --rollup`), and how a
 load keeps them exact.
 
-`conversation_facts` and `message_facts` (sql/facts_conversations.sql, sql/facts_messages.sql)
+`conversation_facts` and `message_facts` (sql/derived/conversation_facts.sql, message_facts.sql)
 hold each conversation's and message's derived columns: tenant, typed metadata, turn starts
-and first replies, first handoff. `metric_slots` (sql/facts_slots.sql) is the rollup: the
+and first replies, first handoff. `metric_slots` (sql/derived/metric_slots.sql) is the rollup: the
 contract's counts and sums per tenant (and outlet) and 15-minute UTC slot.
 
 The rule for late and changed rows: a load lists every conversation its rows touch (before
@@ -22,7 +22,7 @@ from crm_metrics.compiler import compile_sql
 from crm_metrics.dialects import Dialect
 
 #: Derived table -> the template that computes its rows for the touched conversations.
-FACTS = {"conversation_facts": "facts_conversations", "message_facts": "facts_messages"}
+FACTS = {"conversation_facts": "derived/conversation_facts", "message_facts": "derived/message_facts"}
 ROLLUP = "metric_slots"
 
 
@@ -48,7 +48,7 @@ def refresh(dialect: Dialect, *, rollup: bool) -> Refresh:
         ]
     if not rollup:
         return Refresh(tuple(FACTS), tuple(facts))
-    keys = compile_sql("facts_slot_keys", dialect).sql
+    keys = compile_sql("derived/slot_keys", dialect).sql
     # PostgreSQL plans the rollup's statements from the slots' statistics, which autovacuum
     # never gathers for a temporary table: a few slots want index lookups, all of them scans.
     analyze = ("ANALYZE crm_metrics_touched_slots",) if dialect is Dialect.POSTGRES else ()
@@ -63,7 +63,7 @@ def refresh(dialect: Dialect, *, rollup: bool) -> Refresh:
             *analyze,
             f"DELETE FROM {ROLLUP} USING crm_metrics_touched_slots AS k"
             f" WHERE {ROLLUP}.tenant_id = k.tenant_id AND {ROLLUP}.slot_start = k.slot_start",
-            f"INSERT INTO {ROLLUP} {compile_sql('facts_slots', dialect).sql}",
+            f"INSERT INTO {ROLLUP} {compile_sql('derived/metric_slots', dialect).sql}",
             "DROP TABLE crm_metrics_touched_slots",
         ),
     )

@@ -118,6 +118,3 @@ SERIES_TEMPLATES = {
     "handoffs": "handoff_metrics",
     "costs": "cost_metrics",
 }
-#: The statement the library runs for a dashboard (all series side by side), and for a summary.
-DASHBOARD_TEMPLATE = "dashboard"
-SUMMARY_TEMPLATE = "tenant_summary"

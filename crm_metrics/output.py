@@ -78,5 +78,6 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def render(result: Dashboard | Summary, fmt: str) -> str:
+def formatted(result: Dashboard | Summary, fmt: str) -> str:
+    """The result in an output format: json, csv or table."""
     return {"json": to_json, "csv": to_csv, "table": to_table}[fmt](result)

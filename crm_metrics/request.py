@@ -14,7 +14,6 @@ import re
 import zoneinfo
 from dataclasses import dataclass
 
-from crm_metrics.config import Settings
 from crm_metrics.errors import SHOWN_CHARS, InvalidParameter, shown
 from crm_metrics.templates import GRANULARITIES
 
@@ -99,7 +98,8 @@ def timezone(field: str, value: object) -> str | None:
     raise InvalidParameter(field, f"unknown timezone {shown(value)}{suffix}")
 
 
-def granularity(field: str, value: object) -> str:
+def grain(field: str, value: object) -> str:
+    """A granularity: day (default), week or month."""
     if value is None or value == "":
         return "day"
     if value not in GRANULARITIES:
@@ -154,82 +154,36 @@ def period(
     )
 
 
-#: A range's UTC-offset changes and offsets, in microseconds (see utc_offsets).
-Offsets = tuple[tuple[int, ...], tuple[int, ...]]
-#: UTC-offset changes (DST) a range may have for the fast local-date arithmetic of the
-#: embedded store; no current zone changes more than twice a year.
-OFFSET_SLOTS = 4
-_MICROS = dt.timedelta(microseconds=1)
+@dataclass(frozen=True)
+class Query:
+    """One request, validated, in canonical form (UUIDs lowercase). Dates and the timezone are
+    as the caller gave them (None: the default, resolved with the tenant's timezone)."""
+
+    tenant_id: str
+    start_date: dt.date | None = None
+    end_date: dt.date | None = None
+    outlet_id: str | None = None
+    tz: str | None = None
+    granularity: str = "day"
 
 
-@functools.lru_cache(maxsize=4096)
-def utc_offsets(period: Period) -> Offsets | None:
-    """The tz's UTC offset over the range as (changes, offsets) in microseconds since the
-    epoch: offsets[0] before changes[0], offsets[i] from changes[i - 1]. Padded to
-    OFFSET_SLOTS changes (unused ones at the range's end); None if it changes more often."""
-    zone = zoneinfo.ZoneInfo(period.tz)
-
-    def offset(moment: dt.datetime) -> dt.timedelta:
-        return moment.astimezone(zone).utcoffset() or dt.timedelta(0)
-
-    changes, offsets = [], [offset(period.range_start)]
-    # Offsets change at most a few times a year: step by half a day, then bisect to the
-    # microsecond (`high` ends as the first instant of the new offset).
-    step, moment = dt.timedelta(hours=12), period.range_start
-    while moment < period.range_end:
-        following = min(moment + step, period.range_end)
-        if offset(following) != offset(moment):
-            low, high = moment, following
-            while high - low > _MICROS:
-                middle = low + (high - low) // 2
-                low, high = (middle, high) if offset(middle) == offset(low) else (low, middle)
-            changes.append(high)
-            offsets.append(offset(high))
-        moment = following
-    if len(changes) > OFFSET_SLOTS:
-        return None
-    end = (period.range_end - EPOCH) // _MICROS
-    padded_changes = [(c - EPOCH) // _MICROS for c in changes] + [end] * (OFFSET_SLOTS - len(changes))
-    padded_offsets = [o // _MICROS for o in offsets] + [offsets[-1] // _MICROS] * (OFFSET_SLOTS - len(changes))
-    return tuple(padded_changes), tuple(padded_offsets)
-
-
-EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-#: The rollup's grain (sql/facts_slots.sql), in microseconds.
-SLOT_MICROS = 15 * 60 * 1_000_000
-
-
-def on_slots(period: Period, offsets: Offsets | None) -> bool:
-    """Whether every local day of the range is a whole number of 15-minute UTC slots: the
-    range's bounds, its UTC offsets and the instants they change fall on slot bounds. True
-    for every timezone in use today; not for local mean time (before about 1900) and a few
-    historical offsets such as Amsterdam's +00:20 until 1940."""
-    if offsets is None:
-        return False
-    bounds = [(period.range_start - EPOCH) // _MICROS, (period.range_end - EPOCH) // _MICROS]
-    return all(value % SLOT_MICROS == 0 for value in (*bounds, *offsets[0], *offsets[1]))
-
-
-def values(
-    tenant_id: str,
-    outlet_id: str | None,
-    period: Period,
-    settings: Settings,
-    offsets: Offsets | None = None,
-) -> dict[str, object]:
-    """Every template parameter's value for one resolved request (each template binds the
-    ones its header declares and its shape uses); `offsets` from `utc_offsets`, where used."""
-    offsets = offsets or ((0,) * OFFSET_SLOTS, (0,) * (OFFSET_SLOTS + 1))
-    return {
-        **{f"tz_change_{i + 1}": change for i, change in enumerate(offsets[0])},
-        **{f"tz_offset_{i}": value for i, value in enumerate(offsets[1])},
-        "tenant_id": tenant_id,
-        "outlet_id": outlet_id,
-        "start_date": period.start_date,
-        "end_date": period.end_date,
-        "tz": period.tz,
-        "range_start": period.range_start,
-        "range_end": period.range_end,
-        "llm_price_per_million_tokens": settings.llm_price_per_million_tokens,
-        "whatsapp_price_per_message": settings.whatsapp_price_per_message,
-    }
+def query(
+    tenant_id: object,
+    start_date: object = None,
+    end_date: object = None,
+    outlet_id: object = None,
+    tz: object = None,
+    granularity: object = None,
+    *,
+    tenant_field: str = "tenant_id",
+) -> Query:
+    """Validate every field of a request; an error names the field as the caller spells it
+    (`tenant_field`: the HTTP server's is the X-Tenant-Id header)."""
+    return Query(
+        tenant_id=uuid(tenant_field, tenant_id),
+        start_date=date("start_date", start_date),
+        end_date=date("end_date", end_date),
+        outlet_id=optional_uuid("outlet_id", outlet_id),
+        tz=timezone("tz", tz),
+        granularity=grain("granularity", granularity),
+    )

@@ -1,13 +1,23 @@
 """SQL templates: the `.sql` files, their comment headers, and Jinja rendering.
 
-Each template is BigQuery SQL with `@name` parameters and a comment header (aiosql style):
-`name`, `table`, `grain`, then `params` and `columns`, one per line with a type. The header is
-the single source of the parameter and column types used by the compiler, the executors and
-the result models. Jinja shapes a query (`outlet`, `granularity`); it never sees a value.
+`sql/` holds the templates by role:
+- `metrics/`: the public answers, one file per answer (what users query and render);
+- `sources/<layout>/`: the row sources of each layout, included by the metric templates;
+- `derived/`: what loads and refreshes run to keep the derived tables;
+- `lookup/`: small lookups (a tenant's name and timezone);
+- `macros/`: shared Jinja macros; `schema/`: DDL per engine.
+
+A template is named by its file: a metric by its bare name (`dashboard`), any other by its
+path under sql/ (`derived/metric_slots`, `lookup/tenant`). Each is BigQuery SQL with `@name`
+parameters and a comment header (aiosql style): `name`, `table`, `grain`, optionally
+`granularities`, then `params` and `columns`, one per line with a type. The header is the
+single source of the parameter and column types. Jinja shapes a query (crm_metrics/planning.py
+`Shape`); it never sees a value.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import re
 from dataclasses import dataclass
@@ -20,10 +30,37 @@ from crm_metrics.query import Field
 
 #: Types a header may use (BigQuery names) and nothing else.
 SQL_TYPES = frozenset({"STRING", "DATE", "TIMESTAMP", "INT64", "FLOAT64", "BOOL"})
+#: The buckets a request may ask for; `range` (one bucket, the whole range) is a summary's.
 GRANULARITIES = ("day", "week", "month")
+TEMPLATE_GRANULARITIES = (*GRANULARITIES, "range")
 #: Where the rows come from: the seed's tables as users have them, the derived tables (the
-#: embedded store's; PostgreSQL's after `init-db --rollup`), or their rollup (see sql/_macros.sql).
+#: embedded store's; PostgreSQL's after `init-db --rollup`), or their rollup.
 LAYOUTS = ("seed", "facts", "rollup")
+METRICS = "metrics"
+
+_MICROS = dt.timedelta(microseconds=1)
+_EPOCH = dt.datetime(1970, 1, 1)
+#: The 15-minute UTC slots of the rollup (sql/derived/metric_slots.sql).
+SLOT_MINUTES = 15
+#: UTC-offset changes a range may have for the fast local-date arithmetic of the derived
+#: tables (sql/macros/request.sql local_date); no current zone changes more than twice a year.
+OFFSET_SLOTS = 4
+#: Constants the templates use by name (Jinja globals): numbers of the calendar and of the
+#: layouts, named once here rather than written as bare literals in SQL.
+CONSTANTS: dict[str, int] = {
+    "MICROS_PER_SECOND": dt.timedelta(seconds=1) // _MICROS,
+    "MICROS_PER_MINUTE": dt.timedelta(minutes=1) // _MICROS,
+    "MICROS_PER_DAY": dt.timedelta(days=1) // _MICROS,
+    # Local dates are counted from 1900-01-01 and slots from 0001-01-01, so that integer
+    # division never sees a negative number (DuckDB and PostgreSQL truncate toward zero).
+    "MICROS_FROM_1900_TO_EPOCH": (_EPOCH - dt.datetime(1900, 1, 1)) // _MICROS,
+    "MICROS_FROM_0001_TO_EPOCH": (_EPOCH - dt.datetime(1, 1, 1)) // _MICROS,
+    "SLOT_MINUTES": SLOT_MINUTES,
+    "SLOT_MICROS": dt.timedelta(minutes=SLOT_MINUTES) // _MICROS,
+    "OFFSET_SLOTS": OFFSET_SLOTS,
+    # Prices are per million tokens.
+    "TOKENS_PER_PRICE_UNIT": 1_000_000,
+}
 
 
 def sql_dir() -> Path:
@@ -38,6 +75,8 @@ class Template:
     path: Path
     table: str
     grain: str
+    #: The granularities it renders for (a series: day, week, month; a summary: range).
+    granularities: tuple[str, ...]
     params: tuple[Field, ...]
     columns: tuple[Field, ...]
     source: str
@@ -82,11 +121,15 @@ def parse_header(path: Path, source: str) -> Template:
             raise TemplateError(f"{path.name}: header has no '{required}:' section")
     if sections["name"] != path.stem:
         raise TemplateError(f"{path.name}: header names it {sections['name']!r}, expected {path.stem!r}")
+    granularities = tuple(sections.get("granularities", "day").split())
+    if unknown := set(granularities) - set(TEMPLATE_GRANULARITIES):
+        raise TemplateError(f"{path.name}: unknown granularities {', '.join(sorted(unknown))}")
     return Template(
         name=path.stem,
         path=path,
         table=sections["table"],
         grain=sections["grain"],
+        granularities=granularities,
         params=tuple(items["params"]),
         columns=tuple(items["columns"]),
         source=source,
@@ -95,35 +138,41 @@ def parse_header(path: Path, source: str) -> Template:
 
 @functools.cache
 def _environment() -> jinja2.Environment:
-    return jinja2.Environment(
+    environment = jinja2.Environment(
         loader=jinja2.FileSystemLoader(sql_dir()),
         undefined=jinja2.StrictUndefined,
         autoescape=False,
         keep_trailing_newline=True,
     )
+    environment.globals.update(CONSTANTS)
+    return environment
 
 
 @functools.cache
 def names() -> tuple[str, ...]:
-    """Every template name (files starting with `_` hold shared macros, not queries)."""
-    return tuple(sorted(p.stem for p in sql_dir().glob("*.sql") if not p.name.startswith("_")))
+    """The public metric templates (sql/metrics/): what `render` offers and the docs list."""
+    return tuple(sorted(p.stem for p in (sql_dir() / METRICS).glob("*.sql")))
+
+
+def _path(name: str) -> str:
+    """A template's file under sql/: a metric's bare name, or a path like `derived/x`."""
+    return f"{name}.sql" if "/" in name else f"{METRICS}/{name}.sql"
 
 
 @functools.cache
 def load(name: str) -> Template:
-    if name not in names():
+    path = sql_dir() / _path(name)
+    if "/" not in name and name not in names() or not path.is_file():
         close = ", ".join(n for n in names() if name.split("_")[0] in n) or ", ".join(names())
-        raise TemplateError(f"Unknown template {name!r}. Known: {close}")
-    path = sql_dir() / f"{name}.sql"
+        raise TemplateError(f"Unknown metric {name!r}. Known: {close}")
     return parse_header(path, path.read_text(encoding="utf-8"))
 
 
-def render(name: str, *, outlet: bool = False, granularity: str = "day", layout: str = "seed", offsets: bool = False) -> str:
+def render_template(name: str, *, outlet: bool, granularity: str, layout: str, offsets: bool) -> str:
     """Render a template to BigQuery SQL for one shape. Takes no values, by design."""
-    if granularity not in GRANULARITIES:
-        raise TemplateError(f"Unknown granularity {granularity!r}")
+    template = load(name)
+    if granularity not in template.granularities:
+        raise TemplateError(f"{template.path.name} renders for {', '.join(template.granularities)}, not {granularity!r}")
     if layout not in LAYOUTS:
         raise TemplateError(f"Unknown layout {layout!r}")
-    load(name)
-    template = _environment().get_template(f"{name}.sql")
-    return template.render(outlet=bool(outlet), granularity=granularity, layout=layout, offsets=bool(offsets))
+    return _environment().get_template(_path(name)).render(outlet=outlet, granularity=granularity, layout=layout, offsets=offsets)

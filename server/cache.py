@@ -26,7 +26,7 @@ from typing import Protocol
 from crm_metrics import ConfigError, __version__
 
 from server.config import ServerConfig
-from server.params import Query
+from server.params import Ask
 
 log = logging.getLogger("server.cache")
 
@@ -40,16 +40,17 @@ REDIS_COMMAND_TIMEOUT = 1.0
 REDIS_RETRY_AFTER = 1.0
 
 
-def cache_key(prefix: str, query: Query) -> str:
+def cache_key(prefix: str, ask: Ask) -> str:
+    query = ask.query
     segments = (
         query.tenant_id,
         query.start_date.isoformat() if query.start_date else None,
         query.end_date.isoformat() if query.end_date else None,
         query.outlet_id,
         query.tz,
-        query.granularity,
+        ask.granularity,
     )
-    return ":".join([prefix, query.kind, f"v{CACHE_VERSION}", *(s or "-" for s in segments)])
+    return ":".join([prefix, ask.kind, f"v{CACHE_VERSION}", *(s or "-" for s in segments)])
 
 
 class Store(Protocol):

@@ -21,14 +21,15 @@ SERVICE = "crm-metrics"
 
 async def health(request: Request) -> Response:
     state = request.app.state
+    # One round trip to the database answers both `database` and `bigquery`.
     try:
-        await run_in_threadpool(state.metrics.executor.ping)
-        database = "connected"
+        checked = await run_in_threadpool(state.metrics.health)
     except Exception as error:  # whatever the failure, the answer is "disconnected"
-        log.error("database does not answer: %s", error)
-        database = "disconnected"
+        checked = {"database": "disconnected", "bigquery": "not_configured", "reason": str(error)}
+    database, bigquery = checked["database"], checked["bigquery"]
+    if database != "connected":
+        log.error("database does not answer: %s", checked.get("reason"))
     cache = await state.results.status()
-    bigquery = await run_in_threadpool(state.metrics.bigquery_status)
     status = "unhealthy" if database != "connected" else "degraded" if cache == "unavailable" else "healthy"
     body = {
         "status": status,

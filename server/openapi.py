@@ -50,8 +50,8 @@ def _type_schema(hint: Any, components: dict[str, Any]) -> dict[str, Any]:
 
 def _column_docs(cls: type) -> dict[str, str]:
     """What each figure of an answer means, in the words of the SQL headers (the summary's from
-    tenant_summary, the series rows' from dashboard, which holds them all side by side)."""
-    template = "tenant_summary" if cls is Summary else "dashboard"
+    summary, the series rows' from dashboard, which holds them all side by side)."""
+    template = "summary" if cls is Summary else "dashboard"
     return {column.name: column.doc for column in templates.load(template).columns}
 
 

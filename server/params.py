@@ -1,13 +1,13 @@
 """What each metrics endpoint accepts, parsed: the one table the handlers and /openapi.json share.
 
-Values are validated by `crm_metrics.request` (the library's rules, errors naming the field),
-so an invalid request never reaches the cache or the database. Checks that need the tenant
-(default dates, range order and length) stay in `Metrics`.
+Values are validated here, once, by `crm_metrics.request`'s rules (errors naming the field), so
+an invalid request never reaches the cache or the database; the library takes the resulting
+`Query` as it is. Checks that need the tenant (default dates, range order and length) stay in
+`Metrics`.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,7 +15,7 @@ from starlette.datastructures import Headers, QueryParams
 
 from crm_metrics import request as rules
 from crm_metrics.errors import cut, shown
-from crm_metrics.request import DEFAULT_SPAN_DAYS
+from crm_metrics.request import DEFAULT_SPAN_DAYS, Query
 from crm_metrics.templates import GRANULARITIES
 
 from server.errors import ApiError
@@ -51,23 +51,16 @@ ACCEPTS: dict[str, tuple[str, ...]] = {
 
 
 @dataclass(frozen=True)
-class Query:
-    """One metrics request, validated and in canonical form (UUIDs lowercase)."""
+class Ask:
+    """One metrics request: the answer asked for and the library's validated query."""
 
     kind: str
-    tenant_id: str
-    start_date: dt.date | None
-    end_date: dt.date | None
-    outlet_id: str | None
-    tz: str | None
-    granularity: str | None
+    query: Query
 
-    def arguments(self) -> dict[str, Any]:
-        """Keyword arguments of `Metrics.dashboard` / `Metrics.summary`."""
-        args: dict[str, Any] = dict(start_date=self.start_date, end_date=self.end_date, outlet_id=self.outlet_id, tz=self.tz)
-        if self.granularity is not None:
-            args["granularity"] = self.granularity
-        return args
+    @property
+    def granularity(self) -> str | None:
+        """The granularity the request chose; None where the endpoint has none."""
+        return self.query.granularity if "granularity" in ACCEPTS[self.kind] else None
 
 
 def tenant(headers: Headers) -> str:
@@ -89,7 +82,7 @@ def as_sent(value: str) -> str:
         return value
 
 
-def query(kind: str, tenant_id: str, params: QueryParams) -> Query:
+def ask(kind: str, tenant_id: str, params: QueryParams) -> Ask:
     accepted = ACCEPTS[kind]
     unknown = sorted(set(params) - set(accepted))
     if unknown:
@@ -107,12 +100,15 @@ def query(kind: str, tenant_id: str, params: QueryParams) -> Query:
         if len(given) > 1:
             raise ApiError("invalid_parameter", f"give it once, not {len(given)} times", name)
         values[name] = given[0] if given else None
-    return Query(
-        kind=kind,
-        tenant_id=tenant_id,
-        start_date=rules.date("start_date", values["start_date"]),
-        end_date=rules.date("end_date", values["end_date"]),
-        outlet_id=rules.optional_uuid("outlet_id", values["outlet_id"]),
-        tz=rules.timezone("tz", values["tz"]),
-        granularity=rules.granularity("granularity", values["granularity"]) if "granularity" in accepted else None,
+    # Validated here, once: the handler hands the library this Query as it is.
+    return Ask(
+        kind,
+        Query(
+            tenant_id=tenant_id,
+            start_date=rules.date("start_date", values["start_date"]),
+            end_date=rules.date("end_date", values["end_date"]),
+            outlet_id=rules.optional_uuid("outlet_id", values["outlet_id"]),
+            tz=rules.timezone("tz", values["tz"]),
+            granularity=rules.grain("granularity", values.get("granularity")),
+        ),
     )

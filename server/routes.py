@@ -41,9 +41,9 @@ async def _answer(request: Request, kind: str) -> Response:
     if claimed is not None and claimed != tenant:
         raise ApiError("forbidden", f"the token does not grant access to tenant {tenant}", params.TENANT_HEADER)
     request.state.tenant_id = tenant
-    query = params.query(kind, tenant, request.query_params)
-    compute = functools.partial(run_in_threadpool, _body, state.metrics, query)
-    body, outcome = await state.results.get(cache_key(state.config.cache_key_prefix, query), compute)
+    ask = params.ask(kind, tenant, request.query_params)
+    compute = functools.partial(run_in_threadpool, _body, state.metrics, ask)
+    body, outcome = await state.results.get(cache_key(state.config.cache_key_prefix, ask), compute)
     request.state.cache = outcome
     tag = etag(body)
     headers = {"ETag": tag, "Cache-Control": CACHE_CONTROL, "Vary": VARY}
@@ -52,9 +52,8 @@ async def _answer(request: Request, kind: str) -> Response:
     return Response(body, media_type="application/json", headers=headers)
 
 
-def _body(metrics: Metrics, query: params.Query) -> bytes:
-    ask = metrics.dashboard if query.kind == "dashboard" else metrics.summary
-    return to_json(ask(query.tenant_id, **query.arguments())).encode()
+def _body(metrics: Metrics, ask: params.Ask) -> bytes:
+    return to_json(metrics.answer(ask.kind, ask.query)).encode()
 
 
 ROUTES = [

@@ -59,7 +59,7 @@ class Engine:
         metrics = Metrics(self.executor, self.settings, clock=clock)
         for table in ("tenants", "conversations", "messages"):
             if rows and rows.get(table):
-                metrics.load_rows(table, rows[table])
+                metrics.store.load_rows(table, rows[table])
         return metrics
 
 
@@ -73,7 +73,7 @@ class DuckDBEngine(Engine):
     def start(self) -> None:
         self.settings = Settings(database_url="duckdb:///:memory:")
         metrics = Metrics.connect(settings=self.settings)
-        metrics.init_db()
+        metrics.store.init_db()
         assert metrics.layout == "rollup"
         self.executor = metrics.executor
 
@@ -104,7 +104,7 @@ class DuckDBSeedEngine(Engine):
     def start(self) -> None:
         self.settings = Settings(database_url="duckdb:///:memory:")
         metrics = Metrics.connect(settings=self.settings)
-        metrics.init_db(rollup=False)
+        metrics.store.init_db(rollup=False)
         assert metrics.layout == "seed"
         self.executor = metrics.executor
 
@@ -134,7 +134,7 @@ class BigQueryEngine(Engine):
         )
         self.executor = connect(self.settings.database_url, timeout=60, settings=self.settings)
         metrics = Metrics(self.executor, self.settings)
-        metrics.init_db()
+        metrics.store.init_db()
         assert metrics.layout == "seed"
 
     def reset(self) -> None:
@@ -179,7 +179,7 @@ class PostgresEngine(Engine):
         self.settings = Settings(database_url=self.url)
         self.executor = PostgresExecutor(self.url, timeout=60)
         metrics = Metrics(self.executor, self.settings)
-        metrics.init_db(rollup=self.rollup)
+        metrics.store.init_db(rollup=self.rollup)
         assert metrics.layout == ("rollup" if self.rollup else "seed")
 
     def stop(self) -> None:

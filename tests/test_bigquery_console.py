@@ -12,10 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from crm_metrics import InvalidParameter, Metrics, Settings, request
+from crm_metrics import InvalidParameter, Metrics, Settings, planning, request
+from crm_metrics.planning import Shape
 from crm_metrics.cli import main
 from crm_metrics.compiler import compile_sql
-from crm_metrics.render import render_sql
+from crm_metrics.console import console_sql
 from tests import bigquery_emulator
 from tests.engines import unavailable
 from tests.test_bigquery_executor import SHAPES
@@ -40,9 +41,9 @@ def golden(emulator: bigquery_emulator.Emulator) -> Iterator[Metrics]:
     """The seed's example rows in a dataset of their own."""
     dataset = emulator.create_dataset()
     metrics = Metrics.connect(settings=Settings(database_url=f"bigquery://{PROJECT}/{dataset}", bigquery_api_endpoint=emulator.endpoint))
-    metrics.init_db()
+    metrics.store.init_db()
     for table in ("tenants", "conversations", "messages"):
-        metrics.load_rows(table, ROWS[table])
+        metrics.store.load_rows(table, ROWS[table])
     yield metrics
     metrics.close()
 
@@ -60,22 +61,22 @@ def _console(emulator: bigquery_emulator.Emulator, text: str) -> list[tuple[obje
 def test_console_sql_runs_unchanged_and_answers_as_the_library(
     emulator: bigquery_emulator.Emulator, golden: Metrics, name: str, outlet: bool, granularity: str
 ) -> None:
-    params = dict(PARAMS, granularity=granularity)
+    params = dict(PARAMS, granularity=granularity) if granularity != "range" else dict(PARAMS)
     if outlet:
         params["outlet_id"] = "0b1e7000-0000-4000-8000-00000000000a"
-    query = compile_sql(name, "bigquery", outlet=outlet, granularity=granularity)
+    query = compile_sql(name, "bigquery", Shape(outlet=outlet, granularity=granularity))
     period = request.period(dt.date(2025, 10, 30), dt.date(2025, 11, 3), "Asia/Jakarta", now=dt.datetime.now(dt.UTC), max_days=366)
-    expected = golden.executor.fetch(query, request.values(TENANT, params.get("outlet_id"), period, golden.settings))
+    expected = query.normalise(golden.executor.fetch(query, planning.values(TENANT, params.get("outlet_id"), period, golden.settings)))
     assert expected, "the parameterised query answers something"
 
     dataset = golden.executor.description.removeprefix("bigquery://").split(" ")[0].replace("/", ".")
     for style in ("inline", "declare"):
-        text = render_sql(name, "bigquery", params, style=style, dataset=dataset)
+        text = console_sql(name, "bigquery", params, style=style, dataset=dataset)
         assert query.normalise(_console(emulator, text)) == expected, style
 
 
 def test_console_sql_says_what_it_asks() -> None:
-    text = render_sql("conversation_metrics", "bigquery", PARAMS, style="declare", dataset="my-project.crm_analytics")
+    text = console_sql("conversation_metrics", "bigquery", PARAMS, style="declare", dataset="my-project.crm_analytics")
     header = [line for line in text.splitlines() if line.startswith("-- ") and ":" in line and not line.startswith("--  ")]
     assert header[0] == "-- name: conversation_metrics"
     assert f"-- tenant_id: {TENANT}" in header
@@ -90,8 +91,8 @@ def test_console_sql_says_what_it_asks() -> None:
 
 def test_console_tables_come_from_the_bigquery_settings() -> None:
     settings = Settings.from_env({"BIGQUERY_PROJECT_ID": "my-project", "BIGQUERY_DATASET": "crm_analytics"})
-    assert "FROM `my-project`.crm_analytics.conversations" in render_sql("conversation_metrics", "bigquery", PARAMS, style="inline", settings=settings)
-    unqualified = render_sql("conversation_metrics", "bigquery", PARAMS, style="inline", settings=Settings())
+    assert "FROM `my-project`.crm_analytics.conversations" in console_sql("conversation_metrics", "bigquery", PARAMS, style="inline", settings=settings)
+    unqualified = console_sql("conversation_metrics", "bigquery", PARAMS, style="inline", settings=Settings())
     assert "-- tables: unqualified; pass --dataset PROJECT.DATASET for the console" in unqualified
     assert "FROM conversations AS c" in unqualified
 
@@ -108,7 +109,7 @@ def test_console_tables_come_from_the_bigquery_settings() -> None:
 )
 def test_render_refuses_what_does_not_fit(dialect: str, style: str, dataset: str | None, field: str) -> None:
     with pytest.raises(InvalidParameter) as failure:
-        render_sql("conversation_metrics", dialect, PARAMS, style=style, dataset=dataset)
+        console_sql("conversation_metrics", dialect, PARAMS, style=style, dataset=dataset)
     assert failure.value.field == field
 
 

@@ -13,11 +13,12 @@ import pytest
 import sqlglot
 from sqlglot import exp
 
-from crm_metrics import BackendUnavailable, ConfigError, CostLimitExceeded, LoadError, Metrics, QueryTimeout, Settings, schema, templates
+from crm_metrics import BackendUnavailable, ConfigError, CostLimitExceeded, LoadError, Metrics, QueryTimeout, Settings, request, schema, templates
 from crm_metrics.compiler import compile_sql
 from crm_metrics.executors import bigquery_target
 from crm_metrics.executors.bigquery import BigQueryExecutor
 from crm_metrics.loader import prepare
+from crm_metrics.planning import Shape
 from crm_metrics.query import CompiledQuery, Field
 from tests import bigquery_emulator
 from tests.engines import unavailable
@@ -26,7 +27,7 @@ from tests.wire import FakeBigQuery, Proxy, error
 TENANT = "123e4567-e89b-12d3-a456-426614174000"
 PROJECT = bigquery_emulator.PROJECT
 #: What BigQuery runs: every template of the seed's layout, and the dashboard's other shapes.
-SHAPES = [(name, False, "day") for name in templates.names() if not name.startswith("facts_")] + [
+SHAPES = [(name, False, templates.load(name).granularities[0]) for name in templates.names()] + [
     ("dashboard", True, "week"),
     ("dashboard", False, "month"),
 ]
@@ -60,7 +61,7 @@ def _settings(endpoint: str, dataset: str, **options: object) -> Settings:
 @pytest.fixture
 def metrics(emulator: bigquery_emulator.Emulator, dataset: str) -> Iterator[Metrics]:
     metrics = Metrics.connect(settings=_settings(emulator.endpoint, dataset))
-    metrics.init_db()
+    metrics.store.init_db()
     yield metrics
     metrics.close()
 
@@ -215,14 +216,14 @@ def test_every_job_carries_the_cost_controls_labels_and_typed_parameters(emulato
     # The emulator keeps none of these on its jobs: they are read off the requests sent.
     settings = _settings(proxy.endpoint, dataset, bigquery_maximum_bytes_billed=12_345, query_timeout_seconds=7.0)
     with Metrics.connect(settings=settings) as metrics:
-        metrics.init_db()
+        metrics.store.init_db()
         metrics.dashboard(TENANT, "2025-11-01", "2025-11-03", granularity="week")
     jobs = [job for job in proxy.jobs() if "metric" in job["configuration"].get("labels", {})]
     assert sorted(job["configuration"]["labels"]["metric"] for job in jobs) == ["dashboard", "tenant"]
     for job in jobs:
         configuration = job["configuration"]
         name = configuration["labels"]["metric"]
-        compiled = compile_sql(name, "bigquery", granularity="week" if name != "tenant" else "day")
+        compiled = compile_sql("dashboard" if name == "dashboard" else "lookup/tenant", "bigquery", Shape(granularity="week") if name == "dashboard" else None)
         assert configuration["labels"] == {"app": "crm-metrics", "metric": name, "tenant": TENANT}
         assert configuration["jobTimeoutMs"] == "7000"
         query = configuration["query"]
@@ -237,19 +238,19 @@ def test_every_job_carries_the_cost_controls_labels_and_typed_parameters(emulato
 
 def test_a_dry_run_asks_bigquery_and_runs_nothing(emulator: bigquery_emulator.Emulator, dataset: str, proxy: Proxy) -> None:
     with Metrics.connect(settings=_settings(proxy.endpoint, dataset)) as metrics:
-        metrics.init_db()
+        metrics.store.init_db()
         # The emulator estimates 0 bytes for anything; BigQuery says what the query would scan.
-        assert metrics.dry_run("summary", TENANT, "2025-11-01", "2025-11-30", tz="UTC") == 0
-    (job,) = [job for job in proxy.jobs() if job["configuration"].get("labels", {}).get("metric") == "tenant_summary"]
+        assert metrics.dry_run("summary", request.query(TENANT, "2025-11-01", "2025-11-30", tz="UTC")) == 0
+    (job,) = [job for job in proxy.jobs() if job["configuration"].get("labels", {}).get("metric") == "summary"]
     assert job["configuration"]["dryRun"] is True
     assert job["configuration"]["query"]["useQueryCache"] is False
-    assert job["configuration"]["query"]["query"] == compile_sql("tenant_summary", "bigquery").sql
+    assert job["configuration"]["query"]["query"] == compile_sql("summary", "bigquery").sql
 
 
 def test_a_dry_run_elsewhere_says_it_is_bigquery_only() -> None:
     with Metrics.connect("duckdb:///:memory:", settings=Settings(database_url="duckdb:///:memory:")) as metrics:
         with pytest.raises(ConfigError, match="dry runs are BigQuery-only; this database is duckdb:///:memory:"):
-            metrics.dry_run("summary", TENANT)
+            metrics.dry_run("summary", request.query(TENANT))
 
 
 @pytest.mark.parametrize("job_failure", ["from getQueryResults", "in the job's errorResult"])
@@ -299,8 +300,8 @@ def test_a_query_past_the_timeout_is_cancelled() -> None:
 
 def test_threads_share_one_executor(emulator: bigquery_emulator.Emulator, dataset: str) -> None:
     with Metrics.connect(settings=_settings(emulator.endpoint, dataset)) as metrics:
-        metrics.init_db()
-        metrics.load_rows("conversations", [_conversation(f"c{i}", status=("active", "resolved")[i % 2]) for i in range(5)])
+        metrics.store.init_db()
+        metrics.store.load_rows("conversations", [_conversation(f"c{i}", status=("active", "resolved")[i % 2]) for i in range(5)])
         expected = metrics.summary(TENANT, "2025-11-01", "2025-11-01").to_dict()
         with ThreadPoolExecutor(max_workers=4) as pool:
             answers = list(pool.map(lambda _: metrics.summary(TENANT, "2025-11-01", "2025-11-01").to_dict(), range(8)))
@@ -326,7 +327,7 @@ def test_the_sql_sent_keeps_bigquery_semantics_the_emulator_cannot_check(name: s
       order); the emulator's DuckDB BLOB cast would read backslash escapes in an id.
     - only declared @parameters (BigQuery binds them by name, typed) and unqualified tables
       (the job's default dataset)."""
-    query = compile_sql(name, "bigquery", outlet=outlet, granularity=granularity)
+    query = compile_sql(name, "bigquery", Shape(outlet=outlet, granularity=granularity))
     tree = sqlglot.parse_one(query.sql, read="bigquery")
     assert {d.unit.name for d in tree.find_all(exp.TimestampDiff)} <= {"MICROSECOND"}
     for truncation in tree.find_all(exp.DateTrunc):
@@ -363,7 +364,7 @@ def test_the_schema_partitions_and_clusters_as_the_queries_filter() -> None:
 
 
 def test_init_db_creates_the_tables_once(metrics: Metrics, emulator: bigquery_emulator.Emulator, dataset: str) -> None:
-    metrics.init_db()
+    metrics.store.init_db()
     assert _tables(emulator, dataset) == set(schema.TABLES)
     assert all(metrics.executor.has_table(name) for name in schema.TABLES)
     assert not metrics.executor.has_table("no_such_table")
@@ -371,14 +372,14 @@ def test_init_db_creates_the_tables_once(metrics: Metrics, emulator: bigquery_em
 
 def test_init_db_with_the_rollup_is_refused_and_changes_nothing(metrics: Metrics, emulator: bigquery_emulator.Emulator, dataset: str) -> None:
     with pytest.raises(ConfigError, match="bigquery keeps the seed's tables only: derived tables and the rollup are made on DuckDB and PostgreSQL"):
-        metrics.init_db(rollup=True)
+        metrics.store.init_db(rollup=True)
     assert _tables(emulator, dataset) == set(schema.TABLES)
     assert metrics.layout == "seed"
 
 
 def test_loads_update_rows_in_place_by_id_and_leave_no_staging_table(metrics: Metrics, emulator: bigquery_emulator.Emulator, dataset: str) -> None:
-    metrics.load_rows("conversations", [_conversation("a"), _conversation("b")])
-    metrics.load_rows("conversations", [_conversation("a", status="resolved"), _conversation("c")])
+    metrics.store.load_rows("conversations", [_conversation("a"), _conversation("b")])
+    metrics.store.load_rows("conversations", [_conversation("a", status="resolved"), _conversation("c")])
     assert _rows(emulator, f"SELECT id, status FROM {dataset}.conversations ORDER BY id") == [
         ("a", "resolved"), ("b", "active"), ("c", "active"),
     ]
@@ -386,7 +387,7 @@ def test_loads_update_rows_in_place_by_id_and_leave_no_staging_table(metrics: Me
 
 
 def test_a_file_bigquery_refuses_changes_nothing(metrics: Metrics, emulator: bigquery_emulator.Emulator, dataset: str) -> None:
-    metrics.load_rows("conversations", [_conversation("a")])
+    metrics.store.load_rows("conversations", [_conversation("a")])
     rows = prepare("conversations", [("row 1", _conversation("a", status="resolved")), ("row 2", _conversation("b"))]).rows
     # A NULL in a NOT NULL column, which the loader itself would have refused.
     rows = rows.set_column(rows.column_names.index("customer_phone"), "customer_phone", pa.array(["+62", None], pa.string()))
@@ -411,7 +412,7 @@ def test_json_metadata_is_parsed_into_a_json_column(emulator: bigquery_emulator.
     message = {"conversation_id": "c", "sender_type": "llm", "sender_id": None, "content": "hi",
                "timestamp": dt.datetime(2025, 11, 1, tzinfo=dt.UTC)}
     try:
-        Metrics(executor).load_rows("messages", [
+        Metrics(executor).store.load_rows("messages", [
             {**message, "id": "m1", "metadata": {"tokens_used": 12345678901234567890, "handoff_requested": True, "trigger": "keyword"}},
             {**message, "id": "m2", "metadata": '"just a string"'},
             {**message, "id": "m3", "metadata": None},
@@ -429,9 +430,9 @@ def test_read_only_serves_but_refuses_writes(metrics: Metrics, emulator: bigquer
     with Metrics.connect(settings=_settings(emulator.endpoint, dataset), read_only=True) as reader:
         assert reader.summary(TENANT, "2025-11-01", "2025-11-01").total_conversations == 0
         with pytest.raises(ConfigError, match="opened read-only"):
-            reader.init_db()
+            reader.store.init_db()
         with pytest.raises(ConfigError, match="opened read-only"):
-            reader.load_rows("conversations", [_conversation("a")])
+            reader.store.load_rows("conversations", [_conversation("a")])
 
 
 # -- /health ---------------------------------------------------------------------------------
@@ -440,9 +441,9 @@ def test_read_only_serves_but_refuses_writes(metrics: Metrics, emulator: bigquer
 def test_health_reports_configured_then_unreachable(metrics: Metrics, dataset: str, proxy: Proxy) -> None:
     executor = BigQueryExecutor(PROJECT, dataset, api_endpoint=proxy.endpoint, timeout=2, connect_timeout=1)
     through_proxy = Metrics(executor, _settings(proxy.endpoint, dataset))
-    assert through_proxy.bigquery_status() == "configured"
+    assert through_proxy.health() == {"database": "connected", "bigquery": "configured"}
     proxy.close()
-    assert through_proxy.bigquery_status() == "unreachable"
+    assert through_proxy.health()["bigquery"] == "unreachable"
     with pytest.raises(BackendUnavailable):
         through_proxy.summary(TENANT, "2025-11-01", "2025-11-01")
     through_proxy.close()
@@ -450,4 +451,4 @@ def test_health_reports_configured_then_unreachable(metrics: Metrics, dataset: s
 
 def test_health_reports_not_configured_on_other_engines() -> None:
     with Metrics.connect("duckdb:///:memory:", settings=Settings(database_url="duckdb:///:memory:")) as metrics:
-        assert metrics.bigquery_status() == "not_configured"
+        assert metrics.health() == {"database": "connected", "bigquery": "not_configured"}

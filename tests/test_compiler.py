@@ -15,35 +15,45 @@ from jinja2 import meta
 from crm_metrics import Metrics, templates
 from crm_metrics.compiler import compile_sql, inline
 from crm_metrics.dialects import Dialect
-from crm_metrics.errors import InvalidParameter
-from crm_metrics.models import DASHBOARD_TEMPLATE, SERIES, SERIES_TEMPLATES, SUMMARY_TEMPLATE, Summary
+from crm_metrics.errors import InvalidParameter, TemplateError
+from crm_metrics.models import SERIES, SERIES_TEMPLATES, Summary
+from crm_metrics.planning import Shape
 from crm_metrics.query import CompiledQuery
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
 DIALECTS = [d.value for d in Dialect]
-#: (template, outlet filter, granularity, layout, dialect): every template in its default shape
-#: on every dialect, the other shapes of the dashboard, and the layouts with derived tables
-#: (DuckDB's embedded store; PostgreSQL after `init-db --rollup`).
-SHAPES = [(name, False, "day", "seed", dialect) for name in templates.names() for dialect in DIALECTS] + [
+#: Layouts each engine runs: BigQuery reads the seed's tables only; DuckDB and PostgreSQL also
+#: their derived tables and rollup.
+ENGINE_LAYOUTS = {"bigquery": ("seed",), "duckdb": ("seed", "facts", "rollup"), "postgres": ("seed", "facts", "rollup")}
+
+
+def _default(name: str) -> str:
+    return templates.load(name).granularities[0]
+
+
+#: (metric, outlet filter, granularity, layout, dialect): every metric template in its default
+#: shape on every dialect, the other shapes of the dashboard, and the layouts with derived
+#: tables on the engines that have them. Only shapes that run on their engine.
+SHAPES = [(name, False, _default(name), "seed", dialect) for name in templates.names() for dialect in DIALECTS] + [
     ("dashboard", True, "week", "seed", "postgres"),
     ("dashboard", False, "month", "seed", "bigquery"),
-    ("dashboard", True, "week", "facts", "duckdb"),
-    ("dashboard", False, "day", "facts", "duckdb"),
-    ("tenant_summary", False, "day", "facts", "duckdb"),
-    ("dashboard", False, "day", "rollup", "duckdb"),
-    ("dashboard", True, "week", "rollup", "duckdb"),
-    ("tenant_summary", False, "day", "rollup", "duckdb"),
-    ("dashboard", False, "day", "facts", "postgres"),
-    ("tenant_summary", False, "day", "facts", "postgres"),
-    ("dashboard", False, "day", "rollup", "postgres"),
-    ("dashboard", True, "week", "rollup", "postgres"),
-    ("tenant_summary", False, "day", "rollup", "postgres"),
+    *[
+        shape
+        for dialect in ("duckdb", "postgres")
+        for layout in ("facts", "rollup")
+        for shape in (("dashboard", False, "day", layout, dialect), ("dashboard", True, "week", layout, dialect), ("summary", False, "range", layout, dialect))
+    ],
 ]
+assert all(layout in ENGINE_LAYOUTS[dialect] for _, _, _, layout, dialect in SHAPES)
+
+
+def _shape(outlet: bool, granularity: str, layout: str) -> Shape:
+    return Shape(layout, outlet, granularity, offsets=layout != "seed")
 
 
 def _snapshot_path(name: str, outlet: bool, granularity: str, layout: str, dialect: str) -> Path:
     shape = "".join(
-        [f"-{layout}" if layout != "seed" else "", "-outlet" if outlet else "", f"-{granularity}" if granularity != "day" else ""]
+        [f"-{layout}" if layout != "seed" else "", "-outlet" if outlet else "", f"-{granularity}" if granularity != _default(name) else ""]
     )
     return SNAPSHOTS / name / f"{dialect}{shape}.sql"
 
@@ -51,7 +61,7 @@ def _snapshot_path(name: str, outlet: bool, granularity: str, layout: str, diale
 @pytest.mark.parametrize(("name", "outlet", "granularity", "layout", "dialect"), SHAPES)
 def test_snapshot(request: pytest.FixtureRequest, name: str, outlet: bool, granularity: str, layout: str, dialect: str) -> None:
     path = _snapshot_path(name, outlet, granularity, layout, dialect)
-    query = compile_sql(name, dialect, outlet=outlet, granularity=granularity, layout=layout, offsets=layout != "seed")
+    query = compile_sql(name, dialect, _shape(outlet, granularity, layout))
     text = f"-- {name} for {dialect}, {layout} layout, outlet filter {'on' if outlet else 'off'}, by {granularity}\n{query.sql}\n"
     if request.config.getoption("--snapshot-update"):
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -71,17 +81,17 @@ def test_no_stale_snapshots() -> None:
 
 def test_second_compile_does_no_sqlglot_work() -> None:
     compile_sql.cache_clear()
-    first = compile_sql("message_metrics", "postgres", outlet=True, granularity="week")
+    first = compile_sql("message_metrics", "postgres", Shape(outlet=True, granularity="week"))
     with mock.patch.object(sqlglot, "parse_one", side_effect=AssertionError("parsed again")), mock.patch(
         "sqlglot.expressions.Expression.sql", side_effect=AssertionError("generated again")
     ):
-        again = compile_sql("message_metrics", "postgres", outlet=True, granularity="week")
+        again = compile_sql("message_metrics", "postgres", Shape(outlet=True, granularity="week"))
     assert again is first
 
 
 def test_each_shape_compiles_once_for_many_requests() -> None:
     metrics = Metrics.connect("duckdb:///:memory:")
-    metrics.init_db()
+    metrics.store.init_db()
     compile_sql.cache_clear()
     tenant = "123e4567-e89b-12d3-a456-426614174000"
     for day in range(1, 6):
@@ -97,15 +107,36 @@ def test_each_shape_compiles_once_for_many_requests() -> None:
 @pytest.mark.parametrize("name", templates.names())
 def test_header_declares_what_the_sql_uses(name: str) -> None:
     template = templates.load(name)
-    shapes = [compile_sql(name, "bigquery", outlet=True, granularity="week", layout=layout, offsets=layout != "seed") for layout in ("seed", "facts")]
+    grain = "week" if "week" in template.granularities else template.granularities[0]
+    shapes = [compile_sql(name, "bigquery", Shape(layout, True, grain, layout != "seed")) for layout in ("seed", "facts")]
     used = {p.name for query in shapes for p in query.params}
     assert used == {p.name for p in template.params}
     assert all(query.columns == template.columns for query in shapes)
+
+
+def test_jinja_only_shapes_the_query() -> None:
+    # Every template, source and macro file reads nothing but the shape and named constants.
     env = templates._environment()
-    source = env.loader.get_source(env, f"{name}.sql")[0]
-    macros = env.loader.get_source(env, "_macros.sql")[0]
-    shaping = meta.find_undeclared_variables(env.parse(source)) | meta.find_undeclared_variables(env.parse(macros))
-    assert shaping <= {"outlet", "granularity", "layout", "offsets"}, "Jinja may only shape the query"
+    shaping: set[str] = set()
+    for path in templates.sql_dir().rglob("*.sql"):
+        if "schema" not in path.parts:
+            source = env.loader.get_source(env, path.relative_to(templates.sql_dir()).as_posix())[0]
+            shaping |= meta.find_undeclared_variables(env.parse(source))
+    assert shaping - set(templates.CONSTANTS) <= {"outlet", "granularity", "layout", "offsets"}, "Jinja may only shape the query"
+
+
+def test_only_metric_templates_are_public() -> None:
+    assert templates.names() == ("conversation_metrics", "cost_metrics", "dashboard", "handoff_metrics", "message_metrics", "summary")
+    with pytest.raises(TemplateError, match="Unknown metric 'conversation_facts'"):
+        templates.load("conversation_facts")
+    assert templates.load("derived/conversation_facts").name == "conversation_facts"
+
+
+def test_a_template_renders_only_for_its_granularities() -> None:
+    with pytest.raises(TemplateError, match="summary.sql renders for range, not 'week'"):
+        compile_sql("summary", "duckdb", Shape(granularity="week"))
+    with pytest.raises(TemplateError, match="dashboard.sql renders for day, week, month, not 'range'"):
+        compile_sql("dashboard", "duckdb", Shape(granularity="range"))
 
 
 @pytest.mark.parametrize("series", sorted(SERIES))
@@ -116,11 +147,11 @@ def test_result_types_mirror_the_header(series: str) -> None:
 
 def test_the_dashboard_is_the_series_side_by_side() -> None:
     fields = ["date"] + [f for row_type in SERIES.values() for f in row_type.field_names() if f != "date"]
-    assert [c.name for c in templates.load(DASHBOARD_TEMPLATE).columns] == fields
+    assert [c.name for c in templates.load("dashboard").columns] == fields
 
 
 def test_summary_type_mirrors_the_header() -> None:
-    columns = [c.name for c in templates.load(SUMMARY_TEMPLATE).columns]
+    columns = [c.name for c in templates.load("summary").columns]
     assert list(Summary.field_names())[-len(columns) :] == columns
 
 
@@ -135,7 +166,7 @@ class RecordingExecutor:
 
     def fetch(self, query: CompiledQuery, values: Mapping[str, Any]) -> list[tuple[Any, ...]]:
         self.calls.append((query.sql, query.bind(values)))
-        if query.name == SUMMARY_TEMPLATE:
+        if query.name == "summary":
             return [(0, 0, None, None, None, 0.0)]
         return []
 
@@ -143,7 +174,7 @@ class RecordingExecutor:
         return name == "tenants"
 
     def run_script(self, sql: str) -> None: ...
-    def replace_rows(self, table: str, rows: object, derived: object = ()) -> None: ...
+    def upsert_rows(self, table: str, rows: object, derived: object = ()) -> None: ...
     def rebuild(self, derived: object, ddl: object = None) -> None: ...
     def ping(self) -> None: ...
     def close(self) -> None: ...
@@ -183,7 +214,7 @@ def test_values_never_reach_sql_text(dialect: str) -> None:
 
 @pytest.mark.parametrize("dialect", DIALECTS)
 def test_inlined_values_are_literals(dialect: str) -> None:
-    query = compile_sql("tenant", dialect)
+    query = compile_sql("lookup/tenant", dialect)
     for value in INJECTIONS:
         text = inline(query, {"tenant_id": value})
         statements = sqlglot.parse(text, read=dialect)
@@ -194,7 +225,7 @@ def test_inlined_values_are_literals(dialect: str) -> None:
 
 def test_sql_shows_what_the_library_runs() -> None:
     metrics = Metrics.connect("duckdb:///:memory:")
-    metrics.init_db()
+    metrics.store.init_db()
     compile_sql.cache_clear()
     metrics.dashboard("123e4567-e89b-12d3-a456-426614174000", "2025-11-01", "2025-11-09")
     before = compile_sql.cache_info().misses

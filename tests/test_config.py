@@ -32,9 +32,9 @@ def test_the_highest_prices_keep_every_cost_finite() -> None:
 
     settings = Settings.from_env({"LLM_PRICE_PER_MILLION_TOKENS": "1000000", "WHATSAPP_PRICE_PER_MESSAGE": "1000000"}, database_url="duckdb:///:memory:")
     with Metrics.connect(settings=settings) as metrics:
-        metrics.init_db()
-        metrics.load_rows("conversations", [{"id": "c", "tenant_id": "00000000-0000-0000-0000-000000000001", "outlet_id": None, "customer_phone": "+1", "status": "active", "started_at": "2025-11-01T00:00:00Z", "ended_at": None, "last_message_at": None}])
-        metrics.load_rows("messages", [{"id": "m", "conversation_id": "c", "sender_type": "llm", "sender_id": None, "content": "x", "timestamp": "2025-11-01T00:00:01Z", "metadata": {"tokens_used": 10**17}}])
+        metrics.store.init_db()
+        metrics.store.load_rows("conversations", [{"id": "c", "tenant_id": "00000000-0000-0000-0000-000000000001", "outlet_id": None, "customer_phone": "+1", "status": "active", "started_at": "2025-11-01T00:00:00Z", "ended_at": None, "last_message_at": None}])
+        metrics.store.load_rows("messages", [{"id": "m", "conversation_id": "c", "sender_type": "llm", "sender_id": None, "content": "x", "timestamp": "2025-11-01T00:00:01Z", "metadata": {"tokens_used": 10**17}}])
         summary = metrics.summary("00000000-0000-0000-0000-000000000001", "2025-11-01", "2025-11-01")
     assert summary.total_cost == 10**17 + 1e6
     assert "Infinity" not in to_json(summary)

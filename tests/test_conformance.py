@@ -5,6 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 
 from crm_metrics import request
+from crm_metrics import planning
 from crm_metrics.compiler import compile_sql
 from crm_metrics.models import SERIES, SERIES_TEMPLATES
 from tests import reference
@@ -48,12 +49,9 @@ def test_each_series_template_alone_matches_the_dashboard(engine: Engine, case: 
     metrics = engine.fresh(case.rows)
     dashboard = metrics.dashboard(TENANT, case.start, case.end, outlet_id=case.outlet_id, tz=case.tz, granularity=case.granularity)
     period = request.period(case.start, case.end, case.tz, now=FIXED_NOW, max_days=366)
-    layout, offsets = metrics.plan(period)
-    values = request.values(TENANT, case.outlet_id, period, metrics.settings, offsets)
+    plan = metrics.plan(period, outlet=case.outlet_id is not None, granularity=case.granularity)
+    values = planning.values(TENANT, case.outlet_id, period, metrics.settings, plan.offsets)
     for series, template in SERIES_TEMPLATES.items():
-        query = compile_sql(
-            template, metrics.executor.dialect, outlet=case.outlet_id is not None, granularity=case.granularity,
-            layout=layout, offsets=offsets is not None,
-        )
-        alone = [SERIES[series](*row).to_dict() for row in metrics.executor.fetch(query, values)]
+        query = compile_sql(template, metrics.executor.dialect, plan.shape)
+        alone = [SERIES[series](*row).to_dict() for row in query.normalise(metrics.executor.fetch(query, values))]
         assert_same(alone, dashboard.to_dict()[series], series)

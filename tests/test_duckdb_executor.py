@@ -28,9 +28,9 @@ def _query(sql: str, columns: tuple[Field, ...], params: tuple[Field, ...] = ())
 def database(tmp_path: Path) -> str:
     url = f"duckdb:///{tmp_path / 'metrics.duckdb'}"
     with Metrics.connect(url) as metrics:
-        metrics.init_db()
+        metrics.store.init_db()
         for table in ("tenants", "conversations", "messages"):
-            metrics.load_rows(table, ROWS[table])
+            metrics.store.load_rows(table, ROWS[table])
     return url
 
 
@@ -47,7 +47,7 @@ def test_read_only_serves_but_refuses_writes(database: str) -> None:
     metrics = Metrics.connect(database, read_only=True)
     assert metrics.summary(TENANT, "2025-11-01", "2025-11-01").total_conversations == 25
     with pytest.raises(Exception, match="read-only"):
-        metrics.init_db()
+        metrics.store.init_db()
     metrics.close()
 
 

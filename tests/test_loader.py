@@ -108,8 +108,8 @@ def write_parquet(path: Path, columns: dict[str, pa.Array]) -> Path:
 @pytest.fixture
 def metrics() -> Iterator[Metrics]:
     with Metrics.connect("duckdb:///:memory:") as metrics:
-        metrics.init_db()
-        metrics.load_rows("conversations", BEFORE)
+        metrics.store.init_db()
+        metrics.store.load_rows("conversations", BEFORE)
         yield metrics
 
 
@@ -124,7 +124,7 @@ def test_text_formats_load(metrics: Metrics, tmp_path: Path, suffix: str) -> Non
     else:
         write_jsonl(path, [CONVERSATION])
 
-    assert metrics.load("conversations", path).rows == 1
+    assert metrics.store.load("conversations", path).rows == 1
     assert stored(metrics, "conversations") == [*BEFORE, STORED_CONVERSATION]
 
 
@@ -144,7 +144,7 @@ def test_parquet_loads(metrics: Metrics, tmp_path: Path) -> None:
         },
     )
 
-    assert metrics.load("conversations", path).rows == 1
+    assert metrics.store.load("conversations", path).rows == 1
     assert stored(metrics, "conversations") == [*BEFORE, STORED_CONVERSATION]
 
 
@@ -163,7 +163,7 @@ def test_parquet_nanosecond_timestamps_load_to_the_microsecond(metrics: Metrics,
         },
     )
 
-    assert metrics.load("conversations", path).rows == 2
+    assert metrics.store.load("conversations", path).rows == 2
 
     rows = {row["id"]: row for row in stored(metrics, "conversations")}
     assert rows["conv-3"]["started_at"] == rows["conv-3"]["ended_at"] == at("2025-03-02T02:00:00.123456+00:00")
@@ -197,7 +197,7 @@ def test_metadata_as_object_or_json_string_stores_the_same_json(metrics: Metrics
     )
 
     for name in ("objects.jsonl", "strings.csv", "strings.parquet", "structs.parquet"):
-        metrics.load("messages", tmp_path / name)
+        metrics.store.load("messages", tmp_path / name)
 
     metadata = {row["id"]: row["metadata"] for row in stored(metrics, "messages")}
     assert metadata.pop("m-3") is None
@@ -219,7 +219,7 @@ def test_metadata_as_object_or_json_string_stores_the_same_json(metrics: Metrics
     ],
 )
 def test_timestamps_are_stored_as_utc_instants(metrics: Metrics, tmp_path: Path, text: str, instant: str) -> None:
-    metrics.load("messages", write_jsonl(tmp_path / "m.jsonl", [message("m-1", None, timestamp=text)]))
+    metrics.store.load("messages", write_jsonl(tmp_path / "m.jsonl", [message("m-1", None, timestamp=text)]))
 
     (row,) = stored(metrics, "messages")
     assert row["timestamp"] == at(instant)
@@ -229,7 +229,7 @@ def test_timestamps_are_stored_as_utc_instants(metrics: Metrics, tmp_path: Path,
 def test_tenants_load_with_an_iana_timezone_or_none(metrics: Metrics, tmp_path: Path) -> None:
     rows = [{"id": TENANT, "name": "Acme", "timezone": "Asia/Jakarta"}, {"id": "00000000-0000-4000-8000-0000000000a2", "name": "Beta", "timezone": None}]
 
-    assert metrics.load("tenants", write_csv(tmp_path / "tenants.csv", rows)).rows == 2
+    assert metrics.store.load("tenants", write_csv(tmp_path / "tenants.csv", rows)).rows == 2
     assert stored(metrics, "tenants") == sorted(rows, key=lambda row: row["id"])
     assert metrics.tenant(TENANT) == ("Acme", "Asia/Jakarta")
 
@@ -238,7 +238,7 @@ def test_csv_with_a_byte_order_mark_and_crlf_lines(metrics: Metrics, tmp_path: P
     path = tmp_path / "tenants.csv"
     path.write_bytes("id,name,timezone\r\n00000000-0000-4000-8000-0000000000a1,Café Bandung,Asia/Jakarta\r\n".encode("utf-8-sig"))
 
-    assert metrics.load("tenants", path).rows == 1
+    assert metrics.store.load("tenants", path).rows == 1
     assert stored(metrics, "tenants") == [{"id": "00000000-0000-4000-8000-0000000000a1", "name": "Café Bandung", "timezone": "Asia/Jakarta"}]
 
 
@@ -247,7 +247,7 @@ def test_jsonl_skips_blank_lines_and_numbers_rows_and_lines(metrics: Metrics, tm
     path.write_text('\n{"id": "00000000-0000-4000-8000-0000000000a1", "name": "A"}\r\n\n   \n{"id": "00000000-0000-4000-8000-0000000000a2", "name": ""}\n', encoding="utf-8")
 
     with pytest.raises(LoadError, match=r"row 2 \(line 5\), column name: must not be empty"):
-        metrics.load("tenants", path)
+        metrics.store.load("tenants", path)
 
 
 def test_empty_text_is_null_in_optional_columns_and_kept_in_required_ones(metrics: Metrics, tmp_path: Path) -> None:
@@ -259,7 +259,7 @@ def test_empty_text_is_null_in_optional_columns_and_kept_in_required_ones(metric
     write_parquet(tmp_path / "m.parquet", {k: [v] for k, v in {**row, "id": "m-3"}.items()})
 
     for name in ("m.csv", "m.jsonl", "m.parquet"):
-        metrics.load("messages", tmp_path / name)
+        metrics.store.load("messages", tmp_path / name)
 
     rows = stored(metrics, "messages")
     assert [(r["id"], r["sender_id"], r["content"], r["metadata"]) for r in rows] == [
@@ -272,7 +272,7 @@ def test_empty_text_is_null_in_optional_columns_and_kept_in_required_ones(metric
 def test_a_multi_line_csv_field_loads(metrics: Metrics, tmp_path: Path) -> None:
     rows = [message("m-1", None, content="line one\nline two, with a comma and \"quotes\"")]
 
-    metrics.load("messages", write_csv(tmp_path / "m.csv", rows))
+    metrics.store.load("messages", write_csv(tmp_path / "m.csv", rows))
 
     assert stored(metrics, "messages")[0]["content"] == rows[0]["content"]
 
@@ -284,8 +284,8 @@ def test_loading_the_same_ids_again_replaces_the_rows(metrics: Metrics, tmp_path
     changed = {**CONVERSATION, "id": "conv-1", "status": "resolved", "ended_at": "2025-03-01T02:10:00Z"}
     path = write_jsonl(tmp_path / "c.jsonl", [changed, CONVERSATION])
 
-    assert metrics.load("conversations", path).rows == 2
-    assert metrics.load("conversations", path).rows == 2
+    assert metrics.store.load("conversations", path).rows == 2
+    assert metrics.store.load("conversations", path).rows == 2
 
     rows = stored(metrics, "conversations")
     assert [row["id"] for row in rows] == ["conv-1", "conv-2", "conv-3"]
@@ -305,7 +305,7 @@ def test_an_empty_file_loads_nothing(metrics: Metrics, tmp_path: Path, name: str
     path = tmp_path / name
     path.write_text(content, encoding="utf-8")
 
-    assert metrics.load("tenants", path).rows == 0
+    assert metrics.store.load("tenants", path).rows == 0
     assert stored(metrics, "tenants") == []
     assert stored(metrics, "conversations") == BEFORE
 
@@ -313,7 +313,7 @@ def test_an_empty_file_loads_nothing(metrics: Metrics, tmp_path: Path, name: str
 def test_an_empty_parquet_file_loads_nothing(metrics: Metrics, tmp_path: Path) -> None:
     path = write_parquet(tmp_path / "t.parquet", {"id": pa.array([], pa.string()), "name": pa.array([], pa.string())})
 
-    assert metrics.load("tenants", path).rows == 0
+    assert metrics.store.load("tenants", path).rows == 0
     assert stored(metrics, "tenants") == []
 
 
@@ -322,7 +322,7 @@ def test_an_unknown_file_type_is_refused(metrics: Metrics, tmp_path: Path, name:
     path = write_csv(tmp_path / name, [CONVERSATION])
 
     with pytest.raises(LoadError) as caught:
-        metrics.load("conversations", path)
+        metrics.store.load("conversations", path)
 
     assert str(path) in str(caught.value)
     assert "use .csv, .jsonl, .ndjson or .parquet" in str(caught.value)
@@ -333,15 +333,15 @@ def test_a_missing_file_is_refused(metrics: Metrics, tmp_path: Path) -> None:
     path = tmp_path / "nowhere.csv"
 
     with pytest.raises(LoadError, match=f"^{path}: no such file$"):
-        metrics.load("conversations", path)
+        metrics.store.load("conversations", path)
     (tmp_path / "folder.jsonl").mkdir()
     with pytest.raises(LoadError, match="folder.jsonl: no such file"):
-        metrics.load("conversations", tmp_path / "folder.jsonl")
+        metrics.store.load("conversations", tmp_path / "folder.jsonl")
 
 
 def test_an_unknown_table_is_refused(metrics: Metrics, tmp_path: Path) -> None:
     with pytest.raises(LoadError, match="Unknown table 'users'. Known: tenants, conversations, messages"):
-        metrics.load("users", write_csv(tmp_path / "u.csv", [{"id": "u"}]))
+        metrics.store.load("users", write_csv(tmp_path / "u.csv", [{"id": "u"}]))
 
 
 def test_a_file_that_is_not_parquet_is_refused(metrics: Metrics, tmp_path: Path) -> None:
@@ -349,7 +349,7 @@ def test_a_file_that_is_not_parquet_is_refused(metrics: Metrics, tmp_path: Path)
     path.write_text("id,name\n", encoding="utf-8")
 
     with pytest.raises(LoadError, match="c.parquet: not a readable Parquet file"):
-        metrics.load("conversations", path)
+        metrics.store.load("conversations", path)
     assert stored(metrics, "conversations") == BEFORE
 
 
@@ -533,8 +533,8 @@ BAD_FILES = [
 
 @pytest.fixture
 def filled(metrics: Metrics) -> Metrics:
-    metrics.load_rows("tenants", [{"id": "00000000-0000-4000-8000-0000000000a1", "name": "Old name", "timezone": "UTC"}])
-    metrics.load_rows("messages", [message("m-1", {"tokens_used": 1}, content="old")])
+    metrics.store.load_rows("tenants", [{"id": "00000000-0000-4000-8000-0000000000a1", "name": "Old name", "timezone": "UTC"}])
+    metrics.store.load_rows("messages", [message("m-1", {"tokens_used": 1}, content="old")])
     return metrics
 
 
@@ -547,7 +547,7 @@ def test_a_bad_row_loads_nothing_and_names_file_row_line_and_column(
     path.write_text(content, encoding="utf-8")
 
     with pytest.raises(LoadError) as caught:
-        filled.load(table, path)
+        filled.store.load(table, path)
 
     assert str(caught.value).startswith(f"{path}: {error}")
     assert {t: stored(filled, t) for t in TABLES} == before
@@ -562,7 +562,7 @@ def test_a_file_that_is_not_utf8_loads_nothing_and_names_the_line(filled: Metric
     line = 3 if name.endswith(".csv") else 2
 
     with pytest.raises(LoadError, match=rf"^{path}: line {line}: not UTF-8 text \(byte 0xe9\); save the file as UTF-8$"):
-        filled.load("tenants", path)
+        filled.store.load("tenants", path)
     assert stored(filled, "tenants") == before
 
 
@@ -581,7 +581,7 @@ def test_a_bad_parquet_row_loads_nothing(filled: Metrics, tmp_path: Path) -> Non
     )
 
     with pytest.raises(LoadError, match=rf"^{path}: row 2, column ended_at: not a timestamp: datetime.date\(2025, 3, 1\)$"):
-        filled.load("conversations", path)
+        filled.store.load("conversations", path)
     assert stored(filled, "conversations") == before
 
 
@@ -590,8 +590,8 @@ def test_a_bad_parquet_row_loads_nothing(filled: Metrics, tmp_path: Path) -> Non
 
 def test_tenant_and_outlet_ids_are_stored_lowercase_and_answer_requests(metrics: Metrics) -> None:
     upper = {**CONVERSATION, "id": "conv-9", "tenant_id": TENANT.upper(), "outlet_id": "0B1E7000-0000-4000-8000-00000000000A"}
-    metrics.load_rows("conversations", [upper])
-    metrics.load_rows("tenants", [{"id": TENANT.upper(), "name": "Acme", "timezone": "Asia/Jakarta"}])
+    metrics.store.load_rows("conversations", [upper])
+    metrics.store.load_rows("tenants", [{"id": TENANT.upper(), "name": "Acme", "timezone": "Asia/Jakarta"}])
 
     (row,) = [r for r in stored(metrics, "conversations") if r["id"] == "conv-9"]
     assert (row["tenant_id"], row["outlet_id"]) == (TENANT, "0b1e7000-0000-4000-8000-00000000000a")
@@ -611,7 +611,7 @@ def test_ids_that_requests_name_must_be_uuids(metrics: Metrics, tmp_path: Path, 
     path = write_csv(tmp_path / f"{table}.csv", [row])
     message = rf"^{path}: row 1 \(line 2\), column {column}: must be a UUID like 123e4567-e89b-12d3-a456-426614174000, got '{row[column]}'$"
     with pytest.raises(LoadError, match=message):
-        metrics.load(table, path)
+        metrics.store.load(table, path)
 
 
 # -- CSV headers and fields --------------------------------------------------------------------------
@@ -621,7 +621,7 @@ def test_csv_fields_have_no_128_kib_limit(metrics: Metrics, tmp_path: Path) -> N
     content = "x" * 300_000
     path = write_csv(tmp_path / "m.csv", [message("m-big", json.dumps({"note": "y" * 200_000}), content=content)])
 
-    assert metrics.load("messages", path).rows == 1
+    assert metrics.store.load("messages", path).rows == 1
     (row,) = stored(metrics, "messages")
     assert row["content"] == content and len(row["metadata"]) > 200_000
 
@@ -639,14 +639,14 @@ def test_header_problems_are_the_headers_named_once_at_line_1(metrics: Metrics, 
     path = tmp_path / "t.csv"
     path.write_text(header, encoding="utf-8")
     with pytest.raises(LoadError) as caught:
-        metrics.load("tenants", path)
+        metrics.store.load("tenants", path)
     assert str(caught.value).startswith(f"{path}: {error}")
 
 
 def test_a_parquet_schema_is_checked_like_a_header(metrics: Metrics, tmp_path: Path) -> None:
     path = write_parquet(tmp_path / "t.parquet", {"__index_level_0__": [0], "id": [TENANT], "name": ["A"]})
     with pytest.raises(LoadError, match=rf"^{path}: schema: unknown column\(s\) '__index_level_0__'; tenants has"):
-        metrics.load("tenants", path)
+        metrics.store.load("tenants", path)
 
 
 # -- timestamps without an offset -----------------------------------------------------------------
@@ -654,7 +654,7 @@ def test_a_parquet_schema_is_checked_like_a_header(metrics: Metrics, tmp_path: P
 
 def test_naive_timestamps_are_utc_by_default_and_counted(metrics: Metrics, tmp_path: Path) -> None:
     row = {**CONVERSATION, "id": "conv-9", "started_at": "2025-03-02 09:00:00", "ended_at": "2025-03-02T09:30:00Z", "last_message_at": None}
-    report = metrics.load("conversations", write_csv(tmp_path / "c.csv", [row]))
+    report = metrics.store.load("conversations", write_csv(tmp_path / "c.csv", [row]))
 
     assert report.naive_timestamps == 1
     assert report.lines()[1] == "note: 1 timestamps had no UTC offset and were read in UTC (--assume-tz ZONE reads them in another timezone)"
@@ -665,7 +665,7 @@ def test_naive_timestamps_are_utc_by_default_and_counted(metrics: Metrics, tmp_p
 def test_assume_tz_reads_naive_timestamps_in_that_zone(metrics: Metrics, tmp_path: Path) -> None:
     # A São Paulo export in local wall time: 09:00 there is 12:00 UTC. Values with an offset keep it.
     row = {**CONVERSATION, "id": "conv-9", "started_at": "2025-03-02 09:00:00", "ended_at": "2025-03-02T09:30:00-03:00", "last_message_at": None}
-    report = metrics.load("conversations", write_csv(tmp_path / "c.csv", [row]), assume_tz="America/Sao_Paulo")
+    report = metrics.store.load("conversations", write_csv(tmp_path / "c.csv", [row]), assume_tz="America/Sao_Paulo")
 
     assert (report.naive_timestamps, report.assumed_tz) == (1, "America/Sao_Paulo")
     (stored_row,) = [r for r in stored(metrics, "conversations") if r["id"] == "conv-9"]
@@ -677,12 +677,12 @@ def test_assume_tz_refuses_a_wall_time_that_never_happened(metrics: Metrics, tmp
     row = {**CONVERSATION, "id": "conv-9", "started_at": "2025-03-09 02:30:00", "ended_at": None, "last_message_at": None}
     path = write_csv(tmp_path / "c.csv", [row])
     with pytest.raises(LoadError, match=r"row 1 \(line 2\), column started_at: 2025-03-09 02:30:00 never happened in America/New_York"):
-        metrics.load("conversations", path, assume_tz="America/New_York")
+        metrics.store.load("conversations", path, assume_tz="America/New_York")
 
 
 def test_assume_tz_must_be_a_timezone(metrics: Metrics, tmp_path: Path) -> None:
     with pytest.raises(InvalidParameter, match="assume_tz: unknown timezone 'America/Sao_Paolo'. Did you mean 'America/Sao_Paulo'"):
-        metrics.load("conversations", write_csv(tmp_path / "c.csv", [CONVERSATION]), assume_tz="America/Sao_Paolo")
+        metrics.store.load("conversations", write_csv(tmp_path / "c.csv", [CONVERSATION]), assume_tz="America/Sao_Paolo")
 
 
 # -- what a load reports ----------------------------------------------------------------------------
@@ -691,14 +691,14 @@ def test_assume_tz_must_be_a_timezone(metrics: Metrics, tmp_path: Path) -> None:
 def test_a_load_reports_new_changed_and_unchanged_rows(metrics: Metrics) -> None:
     changed = {**CONVERSATION, "id": "conv-1", "status": "resolved"}
     same = {**BEFORE[1], "started_at": BEFORE[1]["started_at"].isoformat(), "ended_at": BEFORE[1]["ended_at"].isoformat(), "last_message_at": BEFORE[1]["last_message_at"].isoformat()}
-    report = metrics.load_rows("conversations", [changed, same, CONVERSATION], "c.jsonl")
+    report = metrics.store.load_rows("conversations", [changed, same, CONVERSATION], "c.jsonl")
 
     assert (report.inserted, report.updated, report.unchanged) == (1, 1, 1)
     assert report.lines()[0] == "loaded 3 rows into conversations from c.jsonl: 1 new, 1 changed, 1 unchanged"
 
 
 def test_messages_without_a_stored_conversation_are_reported_then_count_once_it_arrives(metrics: Metrics) -> None:
-    report = metrics.load_rows("messages", [
+    report = metrics.store.load_rows("messages", [
         message("m-1", None, conversation_id="conv-1"),
         *[message(f"m-{n}", None, conversation_id="conv-8") for n in range(2, 5)],
         message("m-5", None, conversation_id="conv-9"),
@@ -710,7 +710,7 @@ def test_messages_without_a_stored_conversation_are_reported_then_count_once_it_
     )
     before = metrics.summary(TENANT, "2025-03-01", "2025-03-02", tz="UTC").total_messages
 
-    metrics.load_rows("conversations", [{**CONVERSATION, "id": "conv-8"}])
+    metrics.store.load_rows("conversations", [{**CONVERSATION, "id": "conv-8"}])
 
     assert metrics.summary(TENANT, "2025-03-01", "2025-03-02", tz="UTC").total_messages == before + 3
 
@@ -718,12 +718,12 @@ def test_messages_without_a_stored_conversation_are_reported_then_count_once_it_
 def test_a_read_only_library_refuses_writes_with_a_metrics_error(tmp_path: Path) -> None:
     url = f"duckdb:///{tmp_path / 'store.duckdb'}"
     with Metrics.connect(url) as metrics:
-        metrics.init_db()
+        metrics.store.init_db()
     with Metrics.connect(url, read_only=True) as metrics:
         for write in (
-            lambda: metrics.load_rows("tenants", [{"id": TENANT, "name": "Acme"}]),
-            lambda: metrics.init_db(),
-            lambda: metrics.refresh(),
+            lambda: metrics.store.load_rows("tenants", [{"id": TENANT, "name": "Acme"}]),
+            lambda: metrics.store.init_db(),
+            lambda: metrics.store.refresh(),
         ):
             with pytest.raises(ConfigError, match="is opened read-only"):
                 write()

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from crm_metrics import demo
-from crm_metrics.render import render_sql
+from crm_metrics.console import console_sql
 from tests.engines import unavailable
 
 REPO = Path(__file__).resolve().parent.parent
@@ -72,7 +72,7 @@ def test_the_wheel_holds_the_package_its_sql_and_the_command(installed: Installe
     python = {f"crm_metrics/{p.relative_to(REPO / 'crm_metrics').as_posix()}" for p in (REPO / "crm_metrics").rglob("*.py")}
     sql = {f"crm_metrics/sql/{p.relative_to(REPO / 'sql').as_posix()}" for p in (REPO / "sql").rglob("*.sql")}
     server = {p.relative_to(REPO).as_posix() for p in (REPO / "server").rglob("*.py")}
-    assert {"crm_metrics/sql/_macros.sql", "crm_metrics/sql/schema/duckdb.sql", "crm_metrics/sql/conversation_metrics.sql"} <= sql
+    assert {"crm_metrics/sql/macros/request.sql", "crm_metrics/sql/schema/duckdb.sql", "crm_metrics/sql/metrics/conversation_metrics.sql"} <= sql
     assert "server/app.py" in server
     assert python | sql | server | {"crm_metrics/py.typed"} <= names
     assert not [name for name in names if name.startswith("tests/") or "__pycache__" in name]
@@ -104,7 +104,7 @@ def test_installed_render(installed: Installed) -> None:
     done = installed.run("crm-metrics", "render", "conversation_metrics", "--dialect", "duckdb")
 
     assert (done.returncode, done.stderr) == (0, "")
-    assert done.stdout == render_sql("conversation_metrics", "duckdb")
+    assert done.stdout == console_sql("conversation_metrics", "duckdb")
     assert done.stdout.startswith("-- name: conversation_metrics\n")
 
 

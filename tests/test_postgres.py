@@ -36,11 +36,12 @@ from crm_metrics import (
 )
 from crm_metrics import request
 from crm_metrics.cli import main
+from crm_metrics.planning import Shape
 from crm_metrics.compiler import compile_sql
 from crm_metrics.executors import connect
 from crm_metrics.executors.postgres import PostgresExecutor, mask_password
 from crm_metrics.query import CompiledQuery, Field
-from crm_metrics.render import render_sql
+from crm_metrics.console import console_sql
 from server import ServerConfig, create_app
 from tests.engines import (
     FIXED_NOW,
@@ -155,7 +156,7 @@ def test_missing_tables_and_other_schemas_say_what_to_do(postgres: PostgresEngin
         with pytest.raises(BackendUnavailable, match=r'relation "\w+" does not exist \(create the tables with `crm-metrics init-db`'):
             metrics.summary(TENANT, "2025-11-01", "2025-11-01")
         with pytest.raises(BackendUnavailable, match=r'relation "conversations" does not exist \(create the tables'):
-            metrics.load_rows("conversations", [conversation("c1", "2025-11-01T10:00:00Z")])
+            metrics.store.load_rows("conversations", [conversation("c1", "2025-11-01T10:00:00Z")])
     finally:
         metrics.close()
     metrics = postgres.fresh()
@@ -231,8 +232,8 @@ def test_rendered_sql_does_not_depend_on_the_session_timezone(postgres: Postgres
     expected = metrics.dashboard(TENANT, "2024-09-03", "2024-09-09", tz="UTC", granularity=granularity)
     with psycopg.connect(with_option(postgres.url, "-cTimeZone=America/Santiago")) as conn:
         for name, series in (("conversation_metrics", expected.conversations), ("message_metrics", expected.messages)):
-            rows = conn.execute(render_sql(name, "postgres", params, style="inline")).fetchall()
-            answer = compile_sql(name, "postgres", granularity=granularity).normalise(rows)
+            rows = conn.execute(console_sql(name, "postgres", params, style="inline")).fetchall()
+            answer = compile_sql(name, "postgres", Shape(granularity=granularity)).normalise(rows)
             assert answer == [astuple(row) for row in series]
     assert sum(row.total_conversations for row in expected.conversations) == len(days)
     assert len(expected.conversations) == {"day": 7, "week": 2, "month": 1}[granularity]
@@ -264,7 +265,7 @@ def test_loads_and_ddl_are_not_cut_by_the_query_timeout(postgres: PostgresEngine
     executor = PostgresExecutor(postgres.url, timeout=0.001)
     try:
         executor.run_script("SELECT pg_sleep(0.05)")
-        Metrics(executor).load_rows("messages", [message(f"m{i}", "2025-11-01T10:00:00Z") for i in range(20_000)])
+        Metrics(executor).store.load_rows("messages", [message(f"m{i}", "2025-11-01T10:00:00Z") for i in range(20_000)])
         with pytest.raises(QueryTimeout):
             executor.fetch(raw("SELECT count(*) FROM messages, pg_sleep(0.05)", ("n", "INT64")), {})
     finally:
@@ -285,8 +286,8 @@ def test_read_only_refuses_writes(postgres: PostgresEngine) -> None:
 
 
 def test_init_db_is_idempotent_and_creates_the_indexes(postgres: PostgresEngine, metrics: Metrics) -> None:
-    metrics.init_db()
-    metrics.init_db()
+    metrics.store.init_db()
+    metrics.store.init_db()
     rows = metrics.executor.fetch(
         raw(
             "SELECT indexname FROM pg_indexes WHERE schemaname = current_schema() ORDER BY indexname",
@@ -350,7 +351,7 @@ class Store:
             self.load(table, table_rows)
 
     def load(self, table: str, rows: list[dict[str, object]]) -> None:
-        self.metrics.load_rows(table, rows)
+        self.metrics.store.load_rows(table, rows)
         self.wrote(table, rows)
 
     def wrote(self, table: str, rows: list[dict[str, object]]) -> None:
@@ -364,7 +365,7 @@ class Store:
         """Every tenant's and outlet's dashboard and summary equal the reference's, read from
         `layout` (the rollup, or the derived tables where local days are not whole slots)."""
         period = request.period(dt.date.fromisoformat(start), dt.date.fromisoformat(end), tz, now=FIXED_NOW, max_days=366)
-        assert self.metrics.plan(period)[0] == layout
+        assert self.metrics.plan(period).shape.layout == layout
         rows = {table: list(by_id.values()) for table, by_id in self.rows.items()}
         first, last = period.start_date, period.end_date
         for tenant in (TENANT, OTHER_TENANT):
@@ -390,7 +391,7 @@ def test_derived_tables_are_opt_in(postgres: PostgresEngine, capsys: pytest.Capt
                      talk("m3", "c2", at(23, 55)), talk("m4", "c2", at(0, 10, day=2), "agent")],
     })
     metrics = store.metrics
-    metrics.init_db()
+    metrics.store.init_db()
     assert metrics.layout == "seed" and not any(metrics.executor.has_table(table) for table in DERIVED)
     store.assert_exact(layout="seed")
     try:
@@ -403,7 +404,7 @@ def test_derived_tables_are_opt_in(postgres: PostgresEngine, capsys: pytest.Capt
         rollup.load("messages", [talk("m5", "c1", at(10, 0, 2), "agent")])
         rollup.assert_exact()
         # Without the flag, init-db leaves them in place: they stay exact and in use.
-        rollup.metrics.init_db()
+        rollup.metrics.store.init_db()
         assert rollup.metrics.layout == "rollup"
     finally:
         metrics.executor.run_script("DROP TABLE IF EXISTS conversation_facts, message_facts, metric_slots")
@@ -449,7 +450,7 @@ def test_concurrent_loads_of_one_conversation_stay_exact(rollup: PostgresRollupE
     messages = [talk(f"m{i:02}", "c1", at(10, 0, i), "customer" if i % 3 else "llm") for i in range(24)]
     loads = [load for row in messages for load in (("messages", [row]), ("conversations", [conversation]))]
     with ThreadPoolExecutor(max_workers=8) as pool:
-        list(pool.map(lambda load: store.metrics.load_rows(*load), loads))
+        list(pool.map(lambda load: store.metrics.store.load_rows(*load), loads))
     store.wrote("messages", messages)
     store.assert_exact()
 
@@ -472,7 +473,7 @@ def test_refresh_rebuilds_the_rollup_after_direct_writes(rollup: PostgresRollupE
     store.deleted("conversations", "c2")
     with pytest.raises(AssertionError):
         store.assert_exact()  # the rollup does not see them ...
-    store.metrics.refresh()
+    store.metrics.store.refresh()
     store.assert_exact()  # ... until it is rebuilt
 
 
@@ -487,7 +488,7 @@ def test_a_failed_load_leaves_the_derived_tables_as_they_were(rollup: PostgresRo
     executor.run_script("ALTER TABLE metric_slots ADD CONSTRAINT crm_test_few CHECK (messages < 3)")
     try:
         with pytest.raises(LoadError, match="crm_test_few"):
-            store.metrics.load_rows("messages", [talk("m3", "c1", at(10, 2), "agent"), talk("m1", "c1", at(10, 4), "llm")])
+            store.metrics.store.load_rows("messages", [talk("m3", "c1", at(10, 2), "agent"), talk("m1", "c1", at(10, 4), "llm")])
     finally:
         executor.run_script("ALTER TABLE metric_slots DROP CONSTRAINT crm_test_few")
     assert _derived_rows(executor) == before
@@ -504,7 +505,7 @@ def test_a_refresh_that_fails_changes_nothing(rollup: PostgresRollupEngine) -> N
     )
     try:
         with pytest.raises(LoadError, match=r"could not rebuild conversation_facts, message_facts, metric_slots .*nothing was changed: .*crm_test_few"):
-            store.metrics.refresh()
+            store.metrics.store.refresh()
     finally:
         executor.run_script("ALTER TABLE metric_slots DROP CONSTRAINT crm_test_few")
     assert _derived_rows(executor) == before
@@ -542,12 +543,12 @@ def test_rollup_sums_pass_bigint(rollup: PostgresRollupEngine) -> None:
 
 def test_replace_rows_copies_json_and_replaces_by_id(metrics: Metrics) -> None:
     executor = metrics.executor
-    metrics.load_rows("messages", [
+    metrics.store.load_rows("messages", [
         message("m1", "2025-11-01T10:00:00Z", metadata={"tokens_used": 5, "nested": {"a": [1, "%s"]}}),
         message("m2", "2025-11-01T10:00:01+07:00", metadata=[1, 2]),
         message("m3", "2025-11-01T10:00:02", metadata=None, content="100% %(x)s \\N \t tab"),
     ])
-    metrics.load_rows("messages", [message("m1", "2025-11-01T11:00:00Z", metadata='"replaced"')])
+    metrics.store.load_rows("messages", [message("m1", "2025-11-01T11:00:00Z", metadata='"replaced"')])
     rows = executor.fetch(
         raw(
             "SELECT id, jsonb_typeof(metadata), metadata::text, \"timestamp\", content FROM messages ORDER BY id",
@@ -563,7 +564,7 @@ def test_replace_rows_copies_json_and_replaces_by_id(metrics: Metrics) -> None:
 
 
 def test_a_load_refreshes_planner_statistics(metrics: Metrics) -> None:
-    metrics.load_rows("conversations", [conversation(f"c{i}", "2025-11-01T10:00:00Z") for i in range(500)])
+    metrics.store.load_rows("conversations", [conversation(f"c{i}", "2025-11-01T10:00:00Z") for i in range(500)])
     (estimate,) = metrics.executor.fetch(
         raw("SELECT reltuples::bigint FROM pg_class WHERE oid = 'conversations'::regclass", ("rows", "INT64")), {}
     )
@@ -581,9 +582,9 @@ def test_a_load_refreshes_planner_statistics(metrics: Metrics) -> None:
 def test_replace_rows_is_all_or_nothing(metrics: Metrics, bad: dict[str, object]) -> None:
     # PostgreSQL cannot store NUL characters; the loader accepts them (DuckDB can). The
     # server refuses the batch in COPY, after the good row went in: nothing may remain.
-    metrics.load_rows("messages", [message("m1", "2025-11-01T10:00:00Z", content="before")])
+    metrics.store.load_rows("messages", [message("m1", "2025-11-01T10:00:00Z", content="before")])
     with pytest.raises(LoadError, match="messages; nothing was written"):
-        metrics.load_rows("messages", [message("m1", "2025-11-01T10:00:00Z", content="after"), bad])
+        metrics.store.load_rows("messages", [message("m1", "2025-11-01T10:00:00Z", content="after"), bad])
     rows = metrics.executor.fetch(raw("SELECT id, content FROM messages ORDER BY id", ("id", "STRING"), ("c", "STRING")), {})
     assert rows == [("m1", "before")]
 
@@ -592,11 +593,11 @@ def test_replace_rows_rolls_back_the_delete_when_the_insert_fails(metrics: Metri
     # A seed database may have constraints of its own. Here the INSERT fails after the DELETE
     # of m1 ran: the transaction must bring m1 back as it was.
     executor = metrics.executor
-    metrics.load_rows("messages", [message("m1", "2025-11-01T10:00:00Z", content="before")])
+    metrics.store.load_rows("messages", [message("m1", "2025-11-01T10:00:00Z", content="before")])
     executor.run_script("ALTER TABLE messages ADD CONSTRAINT crm_test_no_forbidden CHECK (content <> 'forbidden')")
     try:
         with pytest.raises(LoadError, match="crm_test_no_forbidden"):
-            metrics.load_rows("messages", [
+            metrics.store.load_rows("messages", [
                 message("m1", "2025-11-01T10:00:00Z", content="after"),
                 message("m2", "2025-11-01T10:00:00Z", content="forbidden"),
             ])
@@ -612,8 +613,8 @@ def test_replace_rows_works_with_a_primary_key(metrics: Metrics) -> None:
     executor = metrics.executor
     executor.run_script("ALTER TABLE messages ADD CONSTRAINT crm_test_pk PRIMARY KEY (id)")
     try:
-        metrics.load_rows("messages", [message("m1", "2025-11-01T10:00:00Z", content="before")])
-        metrics.load_rows("messages", [message("m1", "2025-11-01T10:00:00Z", content="after"), message("m2", "2025-11-01T10:00:00Z")])
+        metrics.store.load_rows("messages", [message("m1", "2025-11-01T10:00:00Z", content="before")])
+        metrics.store.load_rows("messages", [message("m1", "2025-11-01T10:00:00Z", content="after"), message("m2", "2025-11-01T10:00:00Z")])
         rows = executor.fetch(raw("SELECT id, content FROM messages ORDER BY id", ("id", "STRING"), ("c", "STRING")), {})
     finally:
         executor.run_script("ALTER TABLE messages DROP CONSTRAINT crm_test_pk")
@@ -709,8 +710,8 @@ def test_id_order_is_bytewise_whatever_the_column_collation(postgres: PostgresEn
     metrics = postgres.fresh()
     metrics.executor.run_script('ALTER TABLE messages ALTER COLUMN id TYPE text COLLATE "en-x-icu"')
     try:
-        metrics.load_rows("conversations", [conversation("c1", "2025-11-01T10:00:00Z")])
-        metrics.load_rows("messages", [
+        metrics.store.load_rows("conversations", [conversation("c1", "2025-11-01T10:00:00Z")])
+        metrics.store.load_rows("messages", [
             message("M1", "2025-11-01T10:00:00Z", "customer"),
             message("m1", "2025-11-01T10:00:00Z", "llm"),
             message("z1", "2025-11-01T10:00:10Z", "llm"),

@@ -80,7 +80,7 @@ def crm_database(schema: str, ddl: str, *, rollup: bool = False) -> tuple[Metric
         conn.execute(ddl)
     # Tenants are looked up on every request: the CRM writes them behind the library.
     metrics = Metrics.connect(settings=Settings(database_url=url, tenant_cache_seconds=0), clock=lambda: FIXED_NOW)
-    metrics.init_db(rollup=rollup)
+    metrics.store.init_db(rollup=rollup)
     return metrics, conn
 
 
@@ -132,15 +132,15 @@ def count(conn: psycopg.Connection, query: str) -> int:
 def test_reloading_conversations_keeps_their_messages_and_other_applications_columns(schema: str, shape: str, rollup: bool) -> None:
     metrics, crm = crm_database(schema, SCHEMAS[shape], rollup=rollup)
     with metrics, crm:
-        metrics.load_rows("conversations", conversations("resolved"))
-        metrics.load_rows("messages", messages())
+        metrics.store.load_rows("conversations", conversations("resolved"))
+        metrics.store.load_rows("messages", messages())
         if shape == "own-columns-and-trigger":
             crm.execute("UPDATE conversations SET crm_notes = 'VIP', crm_version = 7 WHERE id = 'c1'")
         first = answers(metrics)
         assert first["summary"]["total_messages"] == 48
 
         for status in ("handed_off", "resolved", "closed"):
-            report = metrics.load_rows("conversations", conversations(status))
+            report = metrics.store.load_rows("conversations", conversations(status))
             # Only the conversations whose status changed are written (a third stay active).
             assert (report.inserted, report.updated, report.unchanged) == (0, 8, 4)
             assert count(crm, "SELECT count(*) FROM messages") == 48
@@ -158,9 +158,9 @@ def test_reloading_conversations_keeps_their_messages_and_other_applications_col
 def test_messages_reload_in_place_under_a_foreign_key(schema: str) -> None:
     metrics, crm = crm_database(schema, SCHEMAS["plain-fk"])
     with metrics, crm:
-        metrics.load_rows("conversations", conversations("resolved"))
-        metrics.load_rows("messages", messages())
-        report = metrics.load_rows("messages", [{**row, "content": "edited"} for row in messages()[:5]])
+        metrics.store.load_rows("conversations", conversations("resolved"))
+        metrics.store.load_rows("messages", messages())
+        report = metrics.store.load_rows("messages", [{**row, "content": "edited"} for row in messages()[:5]])
         assert (report.inserted, report.updated) == (0, 5)
         assert count(crm, "SELECT count(*) FROM messages WHERE content = 'edited'") == 5
 
@@ -168,20 +168,20 @@ def test_messages_reload_in_place_under_a_foreign_key(schema: str) -> None:
 def test_a_message_whose_conversation_is_missing_fails_under_a_foreign_key_and_writes_nothing(schema: str) -> None:
     metrics, crm = crm_database(schema, SCHEMAS["cascading-fk"])
     with metrics, crm:
-        metrics.load_rows("conversations", conversations("resolved"))
+        metrics.store.load_rows("conversations", conversations("resolved"))
         orphan = {**messages()[0], "id": "m-orphan", "conversation_id": "c-missing"}
         with pytest.raises(LoadError, match="PostgreSQL refused the rows for messages; nothing was written: .*foreign key"):
-            metrics.load_rows("messages", [messages()[1], orphan])
+            metrics.store.load_rows("messages", [messages()[1], orphan])
         assert count(crm, "SELECT count(*) FROM messages") == 0
 
 
 def test_without_constraints_messages_of_a_missing_conversation_load_are_reported_and_count_later(schema: str) -> None:
     metrics, crm = crm_database(schema, SCHEMAS["no-constraints"], rollup=True)
     with metrics, crm:
-        report = metrics.load_rows("messages", messages())
+        report = metrics.store.load_rows("messages", messages())
         assert (report.orphan_messages, report.orphan_conversations, report.orphan_examples) == (48, 12, ("c0", "c1", "c10"))
         assert answers(metrics)["summary"]["total_messages"] == 0
-        metrics.load_rows("conversations", conversations("resolved"))
+        metrics.store.load_rows("conversations", conversations("resolved"))
         assert answers(metrics)["summary"]["total_messages"] == 48
 
 
@@ -189,8 +189,8 @@ def test_without_constraints_messages_of_a_missing_conversation_load_are_reporte
 def test_upper_case_ids_written_by_other_applications_answer_lowercase_requests(schema: str, rollup: bool) -> None:
     metrics, crm = crm_database(schema, SCHEMAS["cascading-fk"], rollup=rollup)
     with metrics, crm:
-        metrics.load_rows("conversations", conversations("resolved"))
-        metrics.load_rows("messages", messages())
+        metrics.store.load_rows("conversations", conversations("resolved"))
+        metrics.store.load_rows("messages", messages())
         expected = {
             "tenant": answers(metrics),
             "outlet": metrics.summary(TENANT, "2025-11-01", "2025-11-03", outlet_id=OUTLET, tz="UTC").to_dict(),
@@ -200,7 +200,7 @@ def test_upper_case_ids_written_by_other_applications_answer_lowercase_requests(
         crm.execute("CREATE TABLE IF NOT EXISTS tenants (id text NOT NULL, name text NOT NULL, timezone text)")
         crm.execute("INSERT INTO tenants VALUES (%s, 'Acme', 'UTC')", (TENANT.upper(),))
         if rollup:
-            metrics.refresh()
+            metrics.store.refresh()
         assert answers(metrics)["dashboard"] == expected["tenant"]["dashboard"]
         summary = metrics.summary(TENANT, "2025-11-01", "2025-11-03", tz="UTC").to_dict()
         assert {**summary, "tenant_name": None} == expected["tenant"]["summary"] and summary["tenant_name"] == "Acme"

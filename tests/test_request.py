@@ -44,7 +44,7 @@ BAD = [
 @pytest.fixture(scope="module")
 def metrics() -> Metrics:
     metrics = Metrics.connect("duckdb:///:memory:", clock=lambda: NOW)
-    metrics.init_db()
+    metrics.store.init_db()
     return metrics
 
 

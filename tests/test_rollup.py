@@ -36,7 +36,7 @@ def test_the_rollup_answers_where_local_days_are_whole_slots(tz: str, start: str
         metrics = engine.fresh()
         first = dt.date.fromisoformat(start)
         period = request.period(first, first + dt.timedelta(days=29), tz, now=FIXED_NOW, max_days=366)
-        assert metrics.plan(period)[0] == layout
+        assert metrics.plan(period).shape.layout == layout
     finally:
         engine.stop()
 
@@ -110,12 +110,12 @@ def test_rows_loaded_late_in_pieces_and_corrected_match_the_reference(engine: En
     last: dict[tuple[str, str], dict] = {}
     for index in data.draw(st.permutations(range(len(loads)))):
         table, rows = loads[index]
-        metrics.load_rows(table, rows)
+        metrics.store.load_rows(table, rows)
         last |= {(table, row["id"]): row for row in rows}
     # Where a wrong version landed last, a final load corrects it.
     for table in ("conversations", "messages"):
         if fixes := [row for row in case.rows[table] if last[(table, row["id"])] != row]:
-            metrics.load_rows(table, fixes)
+            metrics.store.load_rows(table, fixes)
     got = metrics.dashboard(TENANT, case.start, case.end, outlet_id=case.outlet_id, tz=case.tz, granularity=case.granularity).to_dict()
     expected = reference.dashboard(
         case.rows, tenant_id=TENANT, start=case.start, end=case.end, tz=case.tz, granularity=case.granularity, outlet_id=case.outlet_id
@@ -135,14 +135,14 @@ def test_init_db_adds_the_rollup_to_a_store_made_before_it(tmp_path: Path) -> No
                       "timestamp": "2025-11-01T10:00:04Z", "metadata": {"tokens_used": 40}}],
     }
     with Metrics.connect(url) as metrics:
-        metrics.init_db()
+        metrics.store.init_db()
         metrics.executor.run_script("DROP TABLE metric_slots")
     with Metrics.connect(url) as metrics:
         assert metrics.layout == "facts"
         for table, table_rows in rows.items():
-            metrics.load_rows(table, table_rows)
+            metrics.store.load_rows(table, table_rows)
         before = metrics.summary(TENANT, "2025-11-01", "2025-11-01").to_dict()
-        metrics.init_db()
+        metrics.store.init_db()
         assert metrics.layout == "rollup"
         assert metrics.summary(TENANT, "2025-11-01", "2025-11-01").to_dict() == before
         assert before["total_messages"] == 2 and before["average_response_time_seconds"] == 4.0

@@ -96,7 +96,8 @@ class Executor(Protocol):
     description: str
 
     def fetch(self, query: CompiledQuery, values: Mapping[str, Any]) -> list[tuple[Any, ...]]:
-        """Run a compiled query with its parameters bound; rows normalised by `query.normalise`."""
+        """Run a compiled query with its parameters bound: the driver's rows, as tuples
+        (the caller normalises them, once, by the query's column types)."""
         ...
 
     def run_script(self, sql: str) -> None:

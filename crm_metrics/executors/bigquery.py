@@ -161,7 +161,7 @@ class BigQueryExecutor:
             # success, which would hide a broken query behind empty results in the tests.
             job = self._client.query(query.sql, job_config=config, location=self.location, retry=self._retry, job_retry=self._job_retry)
             rows = job.result(timeout=self.timeout, retry=self._retry)
-            return query.normalise(row.values() for row in rows)
+            return [row.values() for row in rows]
         except (concurrent.futures.TimeoutError, requests.exceptions.Timeout) as error:
             if job is not None:
                 _cancel(job)

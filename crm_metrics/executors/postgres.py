@@ -156,7 +156,7 @@ class PostgresExecutor:
                 return conn.execute(statement, params).fetchall()
 
     def fetch(self, query: CompiledQuery, values: Mapping[str, Any]) -> list[tuple[Any, ...]]:
-        return query.normalise(self._read(query.sql, query.bind(values)))
+        return self._read(query.sql, query.bind(values))
 
     def run_script(self, sql_text: str) -> None:
         # Without parameters psycopg sends the text as a simple query: several statements run

@@ -67,9 +67,9 @@ ROWS: dict[str, list[dict[str, Any]]] = {
 
 
 def load(metrics: Metrics) -> Metrics:
-    metrics.init_db()
+    metrics.store.init_db()
     for table, rows in ROWS.items():
-        metrics.load_rows(table, rows)
+        metrics.store.load_rows(table, rows)
     return metrics
 
 

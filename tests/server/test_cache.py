@@ -23,7 +23,8 @@ from starlette.testclient import TestClient
 from crm_metrics import ConfigError, Metrics, __version__
 from server import ServerConfig, create_app
 from server.cache import MemoryStore, cache_key
-from server.params import Query
+from crm_metrics.request import Query
+from server.params import Ask
 
 from tests.engines import unavailable
 from tests.server.support import TENANT_A, assert_error, free_port
@@ -48,13 +49,9 @@ class CountingMetrics(Metrics):
             self.calls += 1
         time.sleep(self.delay)
 
-    def dashboard(self, *args: Any, **kwargs: Any) -> Any:
+    def answer(self, *args: Any, **kwargs: Any) -> Any:
         self._counted()
-        return super().dashboard(*args, **kwargs)
-
-    def summary(self, *args: Any, **kwargs: Any) -> Any:
-        self._counted()
-        return super().summary(*args, **kwargs)
+        return super().answer(*args, **kwargs)
 
 
 def outcomes(caplog: pytest.LogCaptureFixture) -> list[str]:
@@ -129,11 +126,11 @@ def private_redis() -> Iterator[PrivateRedis]:
 
 
 def test_cache_key() -> None:
-    query = Query("dashboard", TENANT_A, dt.date(2025, 11, 1), dt.date(2025, 11, 4), "11111111-1111-1111-1111-111111111111", "Asia/Jakarta", "week")
+    query = Ask("dashboard", Query(TENANT_A, dt.date(2025, 11, 1), dt.date(2025, 11, 4), "11111111-1111-1111-1111-111111111111", "Asia/Jakarta", "week"))
     assert cache_key("analytics", query) == (
         f"analytics:dashboard:v{__version__}:{TENANT_A}:2025-11-01:2025-11-04:11111111-1111-1111-1111-111111111111:Asia/Jakarta:week"
     )
-    defaults = Query("summary", TENANT_A, None, None, None, None, None)
+    defaults = Ask("summary", Query(TENANT_A))
     assert cache_key("analytics", defaults) == f"analytics:summary:v{__version__}:{TENANT_A}:-:-:-:-:-"
 
 

@@ -170,14 +170,14 @@ def test_errors_are_not_cached(connect: Callable[..., TestClient], metrics: Metr
     calls = []
 
     class Flaky(Metrics):
-        def summary(self, *args: Any, **kwargs: Any) -> Any:
+        def answer(self, *args: Any, **kwargs: Any) -> Any:
             with lock:
                 calls.append(1)
                 if len(calls) == 1:
                     from crm_metrics import BackendUnavailable
 
                     raise BackendUnavailable("down for a moment")
-            return super().summary(*args, **kwargs)
+            return super().answer(*args, **kwargs)
 
     client = connect(over=Flaky(metrics.executor, metrics.settings, clock=metrics.clock))
     assert_error(client.get(SUMMARY, headers=TENANT), 503, "backend_unavailable")

@@ -1,0 +1,136 @@
+"""Planning: which rows a request reads and in which shape its SQL is compiled.
+
+A request, validated and resolved (crm_metrics/request.py), becomes a `Plan`: one frozen
+`Shape` (the compiler's cache key: layout, outlet filter, granularity, local dates by known UTC
+offsets) and the values to bind. The layout is the store's richest (seed, facts, rollup; see
+crm_metrics/store.py), except that the rollup answers only ranges whose local days are whole
+15-minute UTC slots (every timezone in use today); others read the derived tables.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import zoneinfo
+from dataclasses import dataclass
+
+from crm_metrics.config import Settings
+from crm_metrics.request import Period
+from crm_metrics.templates import CONSTANTS, LAYOUTS, OFFSET_SLOTS, TEMPLATE_GRANULARITIES
+
+
+#: A range's UTC-offset changes and offsets, in microseconds (see utc_offsets).
+Offsets = tuple[tuple[int, ...], tuple[int, ...]]
+NO_OFFSETS: Offsets = ((0,) * OFFSET_SLOTS, (0,) * (OFFSET_SLOTS + 1))
+
+
+@dataclass(frozen=True)
+class Shape:
+    """What Jinja may branch on: everything that changes a query's text, nothing else."""
+
+    layout: str = "seed"
+    outlet: bool = False
+    granularity: str = "day"
+    #: Local dates by the range's known UTC offsets (the derived tables' fast path).
+    offsets: bool = False
+
+    def __post_init__(self) -> None:
+        # A Shape is a cache key: a wrong one must fail where it is made, not in a template.
+        if self.layout not in LAYOUTS or self.granularity not in TEMPLATE_GRANULARITIES:
+            raise ValueError(f"no such shape: {self}")
+
+
+@dataclass(frozen=True)
+class Plan:
+    shape: Shape
+    offsets: Offsets | None
+
+
+def plan(layout: str, period: Period, *, outlet: bool, granularity: str) -> Plan:
+    """The shape a request over `period` runs in, on a store whose richest layout is `layout`."""
+    if layout == "seed":
+        return Plan(Shape("seed", outlet, granularity), None)
+    offsets = utc_offsets(period)
+    if layout == "rollup" and not on_slots(period, offsets):
+        layout = "facts"
+    return Plan(Shape(layout, outlet, granularity, offsets is not None), offsets)
+
+
+def typical(layout: str, *, outlet: bool = False, granularity: str = "day") -> Shape:
+    """The shape most requests on `layout` run in (what `Metrics.sql` shows)."""
+    return Shape(layout, outlet, granularity, layout != "seed")
+
+
+_MICROS = dt.timedelta(microseconds=1)
+
+
+@functools.lru_cache(maxsize=4096)
+def utc_offsets(period: Period) -> Offsets | None:
+    """The tz's UTC offset over the range as (changes, offsets) in microseconds since the
+    epoch: offsets[0] before changes[0], offsets[i] from changes[i - 1]. Padded to
+    OFFSET_SLOTS changes (unused ones at the range's end); None if it changes more often."""
+    zone = zoneinfo.ZoneInfo(period.tz)
+
+    def offset(moment: dt.datetime) -> dt.timedelta:
+        return moment.astimezone(zone).utcoffset() or dt.timedelta(0)
+
+    changes, offsets = [], [offset(period.range_start)]
+    # Offsets change at most a few times a year: step by half a day, then bisect to the
+    # microsecond (`high` ends as the first instant of the new offset).
+    step, moment = dt.timedelta(hours=12), period.range_start
+    while moment < period.range_end:
+        following = min(moment + step, period.range_end)
+        if offset(following) != offset(moment):
+            low, high = moment, following
+            while high - low > _MICROS:
+                middle = low + (high - low) // 2
+                low, high = (middle, high) if offset(middle) == offset(low) else (low, middle)
+            changes.append(high)
+            offsets.append(offset(high))
+        moment = following
+    if len(changes) > OFFSET_SLOTS:
+        return None
+    end = (period.range_end - EPOCH) // _MICROS
+    padded_changes = [(c - EPOCH) // _MICROS for c in changes] + [end] * (OFFSET_SLOTS - len(changes))
+    padded_offsets = [o // _MICROS for o in offsets] + [offsets[-1] // _MICROS] * (OFFSET_SLOTS - len(changes))
+    return tuple(padded_changes), tuple(padded_offsets)
+
+
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+SLOT_MICROS = CONSTANTS["SLOT_MICROS"]
+
+
+def on_slots(period: Period, offsets: Offsets | None) -> bool:
+    """Whether every local day of the range is a whole number of 15-minute UTC slots: the
+    range's bounds, its UTC offsets and the instants they change fall on slot bounds. True
+    for every timezone in use today; not for local mean time (before about 1900) and a few
+    historical offsets such as Amsterdam's +00:20 until 1940."""
+    if offsets is None:
+        return False
+    bounds = [(period.range_start - EPOCH) // _MICROS, (period.range_end - EPOCH) // _MICROS]
+    return all(value % SLOT_MICROS == 0 for value in (*bounds, *offsets[0], *offsets[1]))
+
+
+def values(
+    tenant_id: str,
+    outlet_id: str | None,
+    period: Period,
+    settings: Settings,
+    offsets: Offsets | None = None,
+) -> dict[str, object]:
+    """Every template parameter's value for one resolved request (each template binds the
+    ones its header declares and its shape uses); `offsets` from `utc_offsets`, where used."""
+    offsets = offsets or NO_OFFSETS
+    return {
+        **{f"tz_change_{i + 1}": change for i, change in enumerate(offsets[0])},
+        **{f"tz_offset_{i}": value for i, value in enumerate(offsets[1])},
+        "tenant_id": tenant_id,
+        "outlet_id": outlet_id,
+        "start_date": period.start_date,
+        "end_date": period.end_date,
+        "tz": period.tz,
+        "range_start": period.range_start,
+        "range_end": period.range_end,
+        "llm_price_per_million_tokens": settings.llm_price_per_million_tokens,
+        "whatsapp_price_per_message": settings.whatsapp_price_per_message,
+    }

@@ -1,0 +1,119 @@
+"""The write path: tables, loads and the derived tables (`Metrics.store`).
+
+    metrics.store.init_db()                        # the tables where missing
+    report = metrics.store.load("messages", "messages.jsonl")
+    print(*report.lines(), sep="\\n")
+
+Every write is all or nothing and updates stored rows in place by id (never a delete); on a
+store with derived tables it brings them up to date in its own transaction (crm_metrics/derived.py),
+so an answer never sees the base tables and the derived ones disagree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from crm_metrics import derived, loader, schema
+from crm_metrics.compiler import parse_dialect
+from crm_metrics.errors import ConfigError
+from crm_metrics.executors import Executor
+
+
+class Store:
+    """The tables of one database, for writing. Safe to share between threads."""
+
+    def __init__(self, executor: Executor, *, read_only: bool = False, on_write: Callable[[], None] = lambda: None) -> None:
+        self.executor = executor
+        self.read_only = read_only
+        #: Called after every write (the facade forgets the tenants it remembers).
+        self._on_write = on_write
+        self._layout: str | None = None
+
+    @property
+    def layout(self) -> str:
+        """The store's richest layout: 'rollup' where the derived tables and the rollup exist
+        (the embedded store; PostgreSQL after `init-db --rollup`), 'facts' where only the
+        derived tables do, else 'seed'. Looked up once (and again by every write)."""
+        if self._layout is None:
+            layout = "seed"
+            if all(self.executor.has_table(table) for table in derived.FACTS):
+                layout = "rollup" if self.executor.has_table(derived.ROLLUP) else "facts"
+            self._layout = layout
+        return self._layout
+
+    def init_db(self, *, rollup: bool | None = None) -> None:
+        """Create the tables where missing; with `rollup`, the derived tables and the rollup
+        too, filled from the rows already there in the same transaction (all or nothing).
+        `rollup` defaults to True on DuckDB (the embedded store, which only crm-metrics
+        writes) and False elsewhere; BigQuery has no derived tables (ConfigError). Tables are
+        never dropped: without `rollup`, derived tables already there stay and stay exact."""
+        self._writable()
+        dialect = self.executor.dialect
+        if rollup is None:
+            rollup = dialect in schema.ROLLUP_BY_DEFAULT
+        script = schema.ddl(dialect, rollup=rollup)
+        if rollup and self.layout != "rollup":
+            self.executor.rebuild(derived.refresh(parse_dialect(dialect), rollup=True), ddl=script)
+        else:
+            self.executor.run_script(script)
+        self._changed()
+
+    def load(self, table: str, path: str | Path, *, assume_tz: str | None = None) -> loader.LoadReport:
+        """Load a CSV, JSON Lines or Parquet file into a table, all or nothing; stored rows
+        with the same id are updated in place. Timestamps without a UTC offset are read in
+        `assume_tz` (default UTC)."""
+        return self.write(loader.prepare_file(table, path, assume_tz=assume_tz))
+
+    def load_rows(
+        self, table: str, rows: Iterable[Mapping[str, Any]], source: str = "rows", *, assume_tz: str | None = None
+    ) -> loader.LoadReport:
+        """Load rows (dicts with the table's columns) as `load` loads a file."""
+        return self.write(loader.prepare_rows(table, rows, source, assume_tz=assume_tz))
+
+    def write(self, batch: loader.Batch) -> loader.LoadReport:
+        """Write a batch checked by `crm_metrics.loader.prepare_file` / `prepare_rows`, all
+        or nothing, keeping derived tables up to date."""
+        self._writable()
+        # Looked up afresh: another process may have made the derived tables since (init-db
+        # --rollup), and a write that skipped them would leave them stale.
+        self._layout = None
+        written = self.executor.upsert_rows(batch.table, batch.rows, self._refresh())
+        self._changed()
+        return loader.LoadReport(
+            table=batch.table,
+            source=batch.source,
+            rows=batch.rows.num_rows,
+            inserted=written.inserted,
+            updated=written.updated,
+            naive_timestamps=batch.naive_timestamps,
+            assumed_tz=batch.assumed_tz,
+            orphan_messages=written.orphan_messages,
+            orphan_conversations=written.orphan_conversations,
+            orphan_examples=written.orphan_examples,
+        )
+
+    def refresh(self) -> bool:
+        """Recompute the derived tables from the base tables (after writing those directly);
+        False when the store has none."""
+        self._writable()
+        self._layout = None
+        refresh = self._refresh()
+        if refresh:
+            self.executor.rebuild(refresh)
+        self._changed()
+        return refresh is not None
+
+    def _refresh(self) -> derived.Refresh | None:
+        if self.layout == "seed":
+            return None
+        return derived.refresh(parse_dialect(self.executor.dialect), rollup=self.layout == "rollup")
+
+    def _writable(self) -> None:
+        if self.read_only:
+            raise ConfigError(f"{self.executor.description} is opened read-only: open it without read_only to write")
+
+    def _changed(self) -> None:
+        self._layout = None
+        self._on_write()

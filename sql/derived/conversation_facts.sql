@@ -1,0 +1,35 @@
+-- name: conversation_facts
+-- table: The rows of `conversation_facts` (a derived table: DuckDB, PostgreSQL with --rollup) for the
+--   conversations listed in `crm_metrics_touched`: each conversation with its tenant, its
+--   duration and its first handoff request, so that queries read typed columns instead of
+--   JSON and windows. `crm-metrics load` recomputes them for every conversation a file touches.
+-- grain: one row per conversation, ordered by (tenant_id, started_at).
+-- columns:
+--   tenant_id        STRING     the conversation's tenant, lowercased
+--   outlet_id        STRING     its outlet, lowercased, or null
+--   conversation_id  STRING     the conversation
+--   started_at       TIMESTAMP  when it started
+--   status           STRING     its current status
+--   duration_us      INT64      ended_at - started_at in microseconds; null without ended_at
+--   handoff_at       TIMESTAMP  its first message with metadata.handoff_requested true; null if none
+--   handoff_trigger  STRING     that message's metadata.trigger
+{% import 'macros/rows.sql' as rows with context -%}
+SELECT
+  LOWER(c.tenant_id) AS tenant_id,
+  LOWER(c.outlet_id) AS outlet_id,
+  c.id AS conversation_id,
+  c.started_at,
+  c.status,
+  TIMESTAMP_DIFF(c.ended_at, c.started_at, MICROSECOND) AS duration_us,
+  h.handoff_at,
+  h.handoff_trigger
+FROM conversations AS c
+LEFT JOIN (
+  {{ rows.first_handoffs("SELECT t.conversation_id FROM crm_metrics_touched AS t") }}
+) AS h ON h.conversation_id = c.id
+WHERE c.id IN (SELECT t.conversation_id FROM crm_metrics_touched AS t)
+  -- A request's tenant is always a UUID (compared lowercased): rows of other tenant ids, which
+  -- only other writers can store (the loader refuses them), can never answer one, and leaving
+  -- them out lets the store keep tenant_id as a UUID.
+  AND REGEXP_CONTAINS(LOWER(c.tenant_id), r'^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$')
+ORDER BY tenant_id, c.started_at

@@ -1,0 +1,93 @@
+-- name: metric_slots
+-- table: The rows of `metric_slots` (the embedded store's rollup) for the (tenant, slot) pairs
+--   listed in `crm_metrics_touched_slots`: every count and sum the contract's series and
+--   summary need, per 15-minute UTC slot, from the derived tables. Offsets of every timezone
+--   in use come in 15-minute steps, so any range's local days are whole slots; a bucket's
+--   averages are its sums divided by its counts, exactly as over the raw rows.
+-- grain: per tenant and slot with any activity, one row for the whole tenant (outlet_id null)
+--   and one per outlet; ordered by (tenant_id, outlet_id, slot_start).
+-- columns:
+--   tenant_id                 STRING     the tenant
+--   outlet_id                 STRING     the outlet; null: the whole tenant (every outlet, and conversations without one)
+--   slot_start                TIMESTAMP  the slot's first instant (UTC, on a 15-minute bound)
+--   conversations             INT64      conversations started in the slot
+--   active_conversations      INT64      of those, current status = 'active'
+--   resolved_conversations    INT64      of those, current status = 'resolved'
+--   handed_off_conversations  INT64      of those, current status = 'handed_off'
+--   ended_conversations       INT64      of those, with ended_at
+--   duration_us               INT64      their sum of ended_at - started_at, in microseconds
+--   handoffs                  INT64      conversations started in the slot with a handoff request
+--   keyword_handoffs          INT64      of those, the first request's trigger = 'keyword'
+--   confidence_handoffs       INT64      of those, the first request's trigger = 'confidence'
+--   handoff_us                INT64      their sum of first request - started_at, in microseconds
+--   messages                  INT64      messages sent in the slot, of any sender type
+--   customer_messages         INT64      of those, sender_type = 'customer'
+--   llm_messages              INT64      of those, sender_type = 'llm'
+--   agent_messages            INT64      of those, sender_type = 'agent'
+--   llm_tokens                INT64      tokens_used summed over the llm messages
+--   replied_turns             INT64      customer turns starting in the slot that got a reply (whenever)
+--   response_us               INT64      their sum of reply - turn start, in microseconds
+{% import 'macros/rollup.sql' as m with context -%}
+{#- Between the first and the last touched slot: the facts are ordered by (tenant, time), so a
+    small load reads a few row groups, not the tenant's whole history. -#}
+{% macro within_touched(ts) -%}
+{{ ts }} >= (SELECT MIN(k.slot_start) FROM touched AS k)
+      AND {{ ts }} < TIMESTAMP_ADD((SELECT MAX(k.slot_start) FROM touched AS k), INTERVAL {{ SLOT_MINUTES }} MINUTE)
+{%- endmacro %}
+WITH
+  touched AS (
+    SELECT DISTINCT k.tenant_id, k.slot_start FROM crm_metrics_touched_slots AS k
+  ),
+  activity AS (
+    SELECT
+      f.tenant_id,
+      f.outlet_id,
+      {{ m.slot('f.started_at') }} AS slot_start,
+      1 AS conversations,
+      IF(f.status = 'active', 1, 0) AS active_conversations,
+      IF(f.status = 'resolved', 1, 0) AS resolved_conversations,
+      IF(f.status = 'handed_off', 1, 0) AS handed_off_conversations,
+      IF(f.duration_us IS NULL, 0, 1) AS ended_conversations,
+      COALESCE(f.duration_us, 0) AS duration_us,
+      IF(f.handoff_at IS NULL, 0, 1) AS handoffs,
+      IF(f.handoff_at IS NOT NULL AND f.handoff_trigger = 'keyword', 1, 0) AS keyword_handoffs,
+      IF(f.handoff_at IS NOT NULL AND f.handoff_trigger = 'confidence', 1, 0) AS confidence_handoffs,
+      COALESCE(TIMESTAMP_DIFF(f.handoff_at, f.started_at, MICROSECOND), 0) AS handoff_us,
+      0 AS messages,
+      0 AS customer_messages,
+      0 AS llm_messages,
+      0 AS agent_messages,
+      0 AS llm_tokens,
+      0 AS replied_turns,
+      0 AS response_us
+    FROM conversation_facts AS f
+    WHERE f.tenant_id IN (SELECT k.tenant_id FROM touched AS k)
+      AND {{ within_touched('f.started_at') }}
+    UNION ALL
+    SELECT
+      f.tenant_id,
+      f.outlet_id,
+      {{ m.slot('f.ts') }} AS slot_start,
+      0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+      1,
+      IF(f.sender_type = 'customer', 1, 0),
+      IF(f.sender_type = 'llm', 1, 0),
+      IF(f.sender_type = 'agent', 1, 0),
+      IF(f.sender_type = 'llm', f.tokens_used, 0),
+      IF(f.turn_start AND f.reply_at IS NOT NULL, 1, 0),
+      IF(f.turn_start AND f.reply_at IS NOT NULL, TIMESTAMP_DIFF(f.reply_at, f.ts, MICROSECOND), 0)
+    FROM message_facts AS f
+    WHERE f.tenant_id IN (SELECT k.tenant_id FROM touched AS k)
+      AND {{ within_touched('f.ts') }}
+  )
+SELECT
+  a.tenant_id,
+  a.outlet_id,
+  a.slot_start,
+  {{ m.sum_slots('a') }}
+FROM activity AS a
+JOIN touched AS k ON k.tenant_id = a.tenant_id AND k.slot_start = a.slot_start
+GROUP BY GROUPING SETS ((a.tenant_id, a.slot_start), (a.tenant_id, a.outlet_id, a.slot_start))
+-- The outlet rows of conversations without an outlet would repeat the whole tenant's key.
+HAVING a.outlet_id IS NOT NULL OR GROUPING(a.outlet_id) = 1
+ORDER BY a.tenant_id, a.outlet_id NULLS FIRST, a.slot_start

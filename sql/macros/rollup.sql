@@ -1,0 +1,95 @@
+{#-
+  The rollup (layout 'rollup'): metric_slots, every sum and count of the contract per tenant
+  (and outlet) and 15-minute UTC slot (sql/derived/metric_slots.sql), and the series read from
+  it. Exact only where the range's bounds and local midnights fall on slot bounds
+  (crm_metrics/planning.py).
+-#}
+{% import 'macros/request.sql' as req with context -%}
+{% import 'macros/series.sql' as s with context -%}
+
+{#-
+  The 15-minute UTC slot of an instant, as the instant it starts. Microseconds are counted
+  from 0001-01-01 so that the division never sees a negative number.
+-#}
+{% macro slot(ts) -%}
+TIMESTAMP_MICROS(DIV(UNIX_MICROS({{ ts }}) + {{ MICROS_FROM_0001_TO_EPOCH }}, {{ SLOT_MICROS }}) * {{ SLOT_MICROS }} - {{ MICROS_FROM_0001_TO_EPOCH }})
+{%- endmacro %}
+
+{#- The rollup's measures: the columns of metric_slots after its key, in the table's order. -#}
+{% set SLOT_SUMS = ['conversations', 'active_conversations', 'resolved_conversations', 'handed_off_conversations', 'ended_conversations', 'duration_us', 'handoffs', 'keyword_handoffs', 'confidence_handoffs', 'handoff_us', 'messages', 'customer_messages', 'llm_messages', 'agent_messages', 'llm_tokens', 'replied_turns', 'response_us'] %}
+
+{#- Each measure summed over the rows `rows`, under its own name. -#}
+{% macro sum_slots(rows) -%}
+{% for c in SLOT_SUMS %}SUM({{ rows }}.{{ c }}) AS {{ c }}{{ ',' if not loop.last }}
+  {% endfor %}
+{%- endmacro %}
+
+{#-
+  The dashboard's columns from the rollup (layout 'rollup'), one row per bucket in date order:
+  the sums of the bucket's slots, with a zero row for every day of the range so that empty
+  buckets appear without a join; rates and averages are sums divided by counts (NULL where the
+  count is 0), exactly the raw rows' figures. Exact only where the range's bounds and local
+  midnights fall on slot bounds (crm_metrics/planning.py `on_slots`). Kept lean on purpose:
+  every expression costs DuckDB parse, bind and optimize time, most of a small tenant's answer.
+-#}
+{% macro slot_series(costs=True) -%}
+SELECT
+  date,
+  conversations AS total_conversations,
+  active_conversations,
+  resolved_conversations,
+  handed_off_conversations,
+  SAFE_DIVIDE(duration_us, ended_conversations) / {{ MICROS_PER_MINUTE }} AS average_duration_minutes,
+  SAFE_DIVIDE(resolved_conversations, conversations) AS resolution_rate,
+  messages AS total_messages,
+  customer_messages,
+  llm_messages,
+  agent_messages,
+  SAFE_DIVIDE(response_us, replied_turns) / {{ MICROS_PER_SECOND }} AS average_response_time_seconds,
+  handoffs AS total_handoffs,
+  keyword_handoffs AS keyword_triggered,
+  confidence_handoffs AS confidence_triggered,
+  SAFE_DIVIDE(handoff_us, handoffs) / {{ MICROS_PER_MINUTE }} AS average_time_to_handoff_minutes,
+  SAFE_DIVIDE(handoffs, conversations) AS handoff_rate
+  {%- if costs %},
+  llm_messages AS total_llm_calls,
+  llm_tokens AS total_tokens_used,
+  llm_cost AS total_llm_cost,
+  whatsapp_cost AS total_whatsapp_cost,
+  llm_cost + whatsapp_cost AS total_cost,
+  SAFE_DIVIDE(llm_cost + whatsapp_cost, conversations) AS cost_per_conversation
+  {%- endif %}
+FROM (
+  SELECT *{% if costs %}, {{ s.llm_cost('llm_tokens') }} AS llm_cost, {{ s.whatsapp_cost('messages') }} AS whatsapp_cost{% endif %}
+  FROM (
+    SELECT
+      bucket AS date,
+      {{ sum_slots('slot_rows') }}
+    FROM (
+      SELECT {{ req.bucket_of('r.slot_start') }} AS bucket{% for c in SLOT_SUMS %}, r.{{ c }}{% endfor %}
+      {{ slots_in_range() }}
+      UNION ALL
+      SELECT {{ req.bucket('d') }}{% for c in SLOT_SUMS %}, 0{% endfor %}
+      FROM UNNEST(GENERATE_DATE_ARRAY(@start_date, @end_date)) AS d
+    ) AS slot_rows
+    GROUP BY bucket
+  ) AS sums
+) AS money
+ORDER BY date
+{%- endmacro %}
+
+{#- A series' columns alone, from slot_series (the prices are parameters of the costs only). -#}
+{% macro series_from_slots(columns, costs=False) -%}
+SELECT date, {{ columns | join(', ') }}
+FROM ({{ slot_series(costs) }}) AS series
+ORDER BY date
+{%- endmacro %}
+
+{#- The rollup's rows `r` of the range: the whole tenant's, or the outlet's. -#}
+{% macro slots_in_range() -%}
+FROM metric_slots AS r
+    WHERE r.tenant_id = @tenant_id
+      AND {% if outlet %}r.outlet_id = @outlet_id{% else %}r.outlet_id IS NULL{% endif %}
+      AND {{ req.in_range('r.slot_start') }}
+{%- endmacro %}
+

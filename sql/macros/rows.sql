@@ -1,0 +1,72 @@
+{#-
+  Reading the seed's rows by the contract's rules (docs/metrics.md §1, §3): metadata keys, the
+  order of a conversation's messages, customer turns and first handoffs. Used by the seed
+  layout's row sources (sql/sources/seed/) and by the derivation (sql/derived/).
+-#}
+
+{#- The order of a conversation's messages: timestamp, then id compared byte by byte. -#}
+{% macro message_order(m) -%}
+{{ m }}.timestamp, CAST({{ m }}.id AS BYTES)
+{%- endmacro %}
+
+{#-
+  metadata.tokens_used as an integer: a whole number in plain ASCII digits, optionally signed,
+  JSON number or string; anything else is 0. More than 18 digits would overflow INT64: 0 too.
+-#}
+{% macro tokens_used(metadata) -%}
+CASE
+    WHEN REGEXP_CONTAINS(JSON_VALUE({{ metadata }}, '$.tokens_used'), r'^[+-]?[0-9]{1,18}$')
+      THEN CAST(JSON_VALUE({{ metadata }}, '$.tokens_used') AS INT64)
+    ELSE 0
+  END
+{%- endmacro %}
+
+{#- metadata.handoff_requested is JSON true or the string "true"; nothing else counts. -#}
+{% macro handoff_requested(metadata) -%}
+JSON_VALUE({{ metadata }}, '$.handoff_requested') = 'true'
+{%- endmacro %}
+
+{#-
+  Customer turns of the conversations whose ids the query `conversation_ids` selects, each
+  message with whether it starts a turn and the turn's first reply. A turn starts at a
+  `customer` message whose previous non-`system` message in the same conversation is absent or
+  not `customer`; its reply is the first later `llm` or `agent` message, wherever it falls.
+  Every message of each conversation is windowed, so history before any range decides where
+  turns start. Columns: id, conversation_id, turn_at, turn_start, reply_at.
+-#}
+{% macro turn_windows(conversation_ids) -%}
+SELECT
+    m.id,
+    m.conversation_id,
+    m.timestamp AS turn_at,
+    m.sender_type = 'customer' AND COALESCE(LAG(m.sender_type) OVER (
+      PARTITION BY m.conversation_id ORDER BY {{ message_order('m') }}
+    ) <> 'customer', TRUE) AS turn_start,
+    MIN(IF(m.sender_type IN ('llm', 'agent'), m.timestamp, NULL)) OVER (
+      PARTITION BY m.conversation_id ORDER BY {{ message_order('m') }}
+      ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING
+    ) AS reply_at
+  FROM messages AS m
+  WHERE m.sender_type <> 'system' AND m.conversation_id IN ({{ conversation_ids }})
+{%- endmacro %}
+
+{#-
+  The first handoff request of each conversation that `conversation_ids` selects: its earliest
+  message (any sender) whose metadata.handoff_requested is true.
+  Columns: conversation_id, handoff_at, handoff_trigger.
+-#}
+{% macro first_handoffs(conversation_ids) -%}
+SELECT conversation_id, handoff_at, handoff_trigger
+  FROM (
+    SELECT
+      m.conversation_id,
+      m.timestamp AS handoff_at,
+      JSON_VALUE(m.metadata, '$.trigger') AS handoff_trigger,
+      ROW_NUMBER() OVER (
+        PARTITION BY m.conversation_id ORDER BY {{ message_order('m') }}
+      ) AS n
+    FROM messages AS m
+    WHERE {{ handoff_requested('m.metadata') }} AND m.conversation_id IN ({{ conversation_ids }})
+  ) AS requests
+  WHERE n = 1
+{%- endmacro %}

@@ -1,0 +1,60 @@
+-- name: cost_metrics
+-- table: Cost metrics, the dashboard's "costs" series, by the message's timestamp. Prices are
+--   parameters, not code.
+-- grain: one row per bucket (day, ISO week from Monday, or month; the first and last bucket
+--   clipped to the range) in the request's timezone. Every bucket of the range appears, in date
+--   order; empty buckets have zero counts and null rates and averages.
+-- granularities: day week month
+-- params:
+--   tenant_id                     STRING     the tenant whose rows are read
+--   outlet_id                     STRING     only conversations of this outlet, and their messages (only when the outlet filter is on)
+--   start_date                    DATE       first local date of the range, inclusive
+--   end_date                      DATE       last local date of the range, inclusive
+--   tz                            STRING     IANA timezone in which days are cut
+--   range_start                   TIMESTAMP  start_date 00:00 in tz, as an instant
+--   range_end                     TIMESTAMP  (end_date + 1 day) 00:00 in tz, as an instant
+--   tz_change_1                   INT64      with known offsets: the first UTC-offset change in the range, in epoch microseconds (unused: the range's end)
+--   tz_change_2                   INT64      the second one
+--   tz_change_3                   INT64      the third one
+--   tz_change_4                   INT64      the fourth one
+--   tz_offset_0                   INT64      the UTC offset before tz_change_1, in microseconds
+--   tz_offset_1                   INT64      the UTC offset from tz_change_1
+--   tz_offset_2                   INT64      the UTC offset from tz_change_2
+--   tz_offset_3                   INT64      the UTC offset from tz_change_3
+--   tz_offset_4                   INT64      the UTC offset from tz_change_4
+--   llm_price_per_million_tokens  FLOAT64    LLM price in dollars per million tokens (default 0.15)
+--   whatsapp_price_per_message    FLOAT64    WhatsApp price in dollars per message (default 0.01)
+-- columns:
+--   date                             DATE     first date of the bucket
+--   total_llm_calls                  INT64    llm messages sent in the bucket
+--   total_tokens_used                INT64    sum of metadata.tokens_used over those (a whole number, else 0)
+--   total_llm_cost                   FLOAT64  total_tokens_used x LLM price per token
+--   total_whatsapp_cost              FLOAT64  messages sent in the bucket x WhatsApp price per message
+--   total_cost                       FLOAT64  total_llm_cost + total_whatsapp_cost
+--   cost_per_conversation            FLOAT64  total_cost / conversations started in the bucket
+{% import 'macros/request.sql' as r with context -%}
+{% import 'macros/series.sql' as m with context -%}
+{% import 'macros/rollup.sql' as rollup with context -%}
+{#- The layout's row sources: sql/sources/seed/ or sql/sources/facts/ (the rollup reads metric_slots). -#}
+{% set sources = 'sources/' ~ layout ~ '/' -%}
+{% if layout == 'rollup' -%}
+{{ rollup.series_from_slots(['total_llm_calls', 'total_tokens_used', 'total_llm_cost', 'total_whatsapp_cost', 'total_cost', 'cost_per_conversation'], costs=True) }}
+{% else -%}
+WITH
+  buckets AS (
+    {{ r.buckets() }}
+  ),
+  message_aggregates AS (
+    {% call m.message_aggregates() %}{% include sources ~ 'messages.sql' %}{% endcall %}
+  ),
+  conversation_aggregates AS (
+    {% call m.conversation_aggregates() %}{% include sources ~ 'conversations.sql' %}{% endcall %}
+  )
+SELECT
+  b.bucket AS date,
+  {{ m.cost_columns('n', 'c') }}
+FROM buckets AS b
+LEFT JOIN message_aggregates AS n ON n.bucket = b.bucket
+LEFT JOIN conversation_aggregates AS c ON c.bucket = b.bucket
+ORDER BY date
+{% endif -%}

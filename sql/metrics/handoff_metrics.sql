@@ -1,0 +1,53 @@
+-- name: handoff_metrics
+-- table: Handoff metrics, the dashboard's "handoffs" series, by the conversation's start (the
+--   cohort of the conversation metrics).
+-- grain: one row per bucket (day, ISO week from Monday, or month; the first and last bucket
+--   clipped to the range) in the request's timezone. Every bucket of the range appears, in date
+--   order; empty buckets have zero counts and null rates and averages.
+-- granularities: day week month
+-- params:
+--   tenant_id                     STRING     the tenant whose rows are read
+--   outlet_id                     STRING     only conversations of this outlet, and their messages (only when the outlet filter is on)
+--   start_date                    DATE       first local date of the range, inclusive
+--   end_date                      DATE       last local date of the range, inclusive
+--   tz                            STRING     IANA timezone in which days are cut
+--   range_start                   TIMESTAMP  start_date 00:00 in tz, as an instant
+--   range_end                     TIMESTAMP  (end_date + 1 day) 00:00 in tz, as an instant
+--   tz_change_1                   INT64      with known offsets: the first UTC-offset change in the range, in epoch microseconds (unused: the range's end)
+--   tz_change_2                   INT64      the second one
+--   tz_change_3                   INT64      the third one
+--   tz_change_4                   INT64      the fourth one
+--   tz_offset_0                   INT64      the UTC offset before tz_change_1, in microseconds
+--   tz_offset_1                   INT64      the UTC offset from tz_change_1
+--   tz_offset_2                   INT64      the UTC offset from tz_change_2
+--   tz_offset_3                   INT64      the UTC offset from tz_change_3
+--   tz_offset_4                   INT64      the UTC offset from tz_change_4
+-- columns:
+--   date                             DATE     first date of the bucket
+--   total_handoffs                   INT64    conversations started in the bucket with a handoff request (metadata.handoff_requested JSON true or "true"), counted once
+--   keyword_triggered                INT64    of those, the first request's trigger = 'keyword'
+--   confidence_triggered             INT64    of those, the first request's trigger = 'confidence'
+--   average_time_to_handoff_minutes  FLOAT64  mean of (first request - started_at) in fractional minutes; the request may fall outside the range
+--   handoff_rate                     FLOAT64  total_handoffs / conversations started in the bucket: the share with a handoff request, whatever their current status
+{% import 'macros/request.sql' as r with context -%}
+{% import 'macros/series.sql' as m with context -%}
+{% import 'macros/rollup.sql' as rollup with context -%}
+{#- The layout's row sources: sql/sources/seed/ or sql/sources/facts/ (the rollup reads metric_slots). -#}
+{% set sources = 'sources/' ~ layout ~ '/' -%}
+{% if layout == 'rollup' -%}
+{{ rollup.series_from_slots(['total_handoffs', 'keyword_triggered', 'confidence_triggered', 'average_time_to_handoff_minutes', 'handoff_rate']) }}
+{% else -%}
+WITH
+  buckets AS (
+    {{ r.buckets() }}
+  ),
+  conversation_aggregates AS (
+    {% call m.conversation_aggregates() %}{% include sources ~ 'conversations.sql' %}{% endcall %}
+  )
+SELECT
+  b.bucket AS date,
+  {{ m.handoff_columns('c') }}
+FROM buckets AS b
+LEFT JOIN conversation_aggregates AS c ON c.bucket = b.bucket
+ORDER BY date
+{% endif -%}

@@ -1,0 +1,57 @@
+-- name: message_metrics
+-- table: Message metrics, the dashboard's "messages" series, by the message's timestamp.
+--   Messages belong to the tenant (and outlet) of their conversation.
+-- grain: one row per bucket (day, ISO week from Monday, or month; the first and last bucket
+--   clipped to the range) in the request's timezone. Every bucket of the range appears, in date
+--   order; empty buckets have zero counts and null rates and averages.
+-- granularities: day week month
+-- params:
+--   tenant_id                     STRING     the tenant whose rows are read
+--   outlet_id                     STRING     only conversations of this outlet, and their messages (only when the outlet filter is on)
+--   start_date                    DATE       first local date of the range, inclusive
+--   end_date                      DATE       last local date of the range, inclusive
+--   tz                            STRING     IANA timezone in which days are cut
+--   range_start                   TIMESTAMP  start_date 00:00 in tz, as an instant
+--   range_end                     TIMESTAMP  (end_date + 1 day) 00:00 in tz, as an instant
+--   tz_change_1                   INT64      with known offsets: the first UTC-offset change in the range, in epoch microseconds (unused: the range's end)
+--   tz_change_2                   INT64      the second one
+--   tz_change_3                   INT64      the third one
+--   tz_change_4                   INT64      the fourth one
+--   tz_offset_0                   INT64      the UTC offset before tz_change_1, in microseconds
+--   tz_offset_1                   INT64      the UTC offset from tz_change_1
+--   tz_offset_2                   INT64      the UTC offset from tz_change_2
+--   tz_offset_3                   INT64      the UTC offset from tz_change_3
+--   tz_offset_4                   INT64      the UTC offset from tz_change_4
+-- columns:
+--   date                             DATE     first date of the bucket
+--   total_messages                   INT64    messages sent in the bucket, of any sender type
+--   customer_messages                INT64    of those, sender_type = 'customer'
+--   llm_messages                     INT64    of those, sender_type = 'llm'
+--   agent_messages                   INT64    of those, sender_type = 'agent'
+--   average_response_time_seconds    FLOAT64  mean seconds from the start of each customer turn starting in the bucket to its first later llm or agent message (even after the range); turns without a reply are left out
+{% import 'macros/request.sql' as r with context -%}
+{% import 'macros/series.sql' as m with context -%}
+{% import 'macros/rollup.sql' as rollup with context -%}
+{#- The layout's row sources: sql/sources/seed/ or sql/sources/facts/ (the rollup reads metric_slots). -#}
+{% set sources = 'sources/' ~ layout ~ '/' -%}
+{% if layout == 'rollup' -%}
+{{ rollup.series_from_slots(['total_messages', 'customer_messages', 'llm_messages', 'agent_messages', 'average_response_time_seconds']) }}
+{% else -%}
+WITH
+  buckets AS (
+    {{ r.buckets() }}
+  ),
+  message_aggregates AS (
+    {% call m.message_aggregates() %}{% include sources ~ 'messages.sql' %}{% endcall %}
+  ),
+  turn_aggregates AS (
+    {% call m.turn_aggregates() %}{% include sources ~ 'turns.sql' %}{% endcall %}
+  )
+SELECT
+  b.bucket AS date,
+  {{ m.message_columns('n', 't') }}
+FROM buckets AS b
+LEFT JOIN message_aggregates AS n ON n.bucket = b.bucket
+LEFT JOIN turn_aggregates AS t ON t.bucket = b.bucket
+ORDER BY date
+{% endif -%}

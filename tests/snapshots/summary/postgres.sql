@@ -1,0 +1,163 @@
+-- summary for postgres, seed layout, outlet filter off, by range
+WITH conversation_aggregates AS (
+  SELECT
+    CAST(%(start_date)s AS DATE) AS bucket,
+    COUNT(*) AS total_conversations,
+    COUNT(CASE WHEN status = 'active' THEN 1 END) AS active_conversations,
+    COUNT(CASE WHEN status = 'resolved' THEN 1 END) AS resolved_conversations,
+    COUNT(CASE WHEN status = 'handed_off' THEN 1 END) AS handed_off_conversations,
+    CAST(AVG(duration_us) AS DOUBLE PRECISION) / 60000000 AS average_duration_minutes,
+    COUNT(handoff_at) AS total_handoffs,
+    COUNT(CASE WHEN handoff_trigger = 'keyword' THEN 1 END) AS keyword_triggered,
+    COUNT(CASE WHEN handoff_trigger = 'confidence' THEN 1 END) AS confidence_triggered,
+    CAST(AVG(CAST(EXTRACT(EPOCH FROM handoff_at - started_at) * 1000000 AS BIGINT)) AS DOUBLE PRECISION) / 60000000 AS average_time_to_handoff_minutes
+  FROM (
+    SELECT
+      c.started_at,
+      c.status,
+      CAST(EXTRACT(EPOCH FROM c.ended_at - c.started_at) * 1000000 AS BIGINT) AS duration_us,
+      h.handoff_at,
+      h.handoff_trigger
+    FROM conversations AS c
+    LEFT JOIN (
+      SELECT
+        conversation_id,
+        handoff_at,
+        handoff_trigger
+      FROM (
+        SELECT
+          m.conversation_id,
+          m.timestamp AS handoff_at,
+          m.metadata #>> '{trigger}' AS handoff_trigger,
+          ROW_NUMBER() OVER (
+            PARTITION BY m.conversation_id
+            ORDER BY m.timestamp NULLS FIRST, m.id COLLATE "C" NULLS FIRST
+          ) AS n
+        FROM messages AS m
+        WHERE
+          m.metadata #>> '{handoff_requested}' = 'true'
+          AND m.conversation_id IN (
+            SELECT
+              s.id
+            FROM conversations AS s
+            WHERE
+              LOWER(s.tenant_id) = CAST(%(tenant_id)s AS TEXT)
+              AND s.started_at >= CAST(%(range_start)s AS TIMESTAMPTZ)
+              AND s.started_at < CAST(%(range_end)s AS TIMESTAMPTZ)
+          )
+      ) AS requests
+      WHERE
+        n = 1
+    ) AS h
+      ON h.conversation_id = c.id
+    WHERE
+      LOWER(c.tenant_id) = CAST(%(tenant_id)s AS TEXT)
+      AND c.started_at >= CAST(%(range_start)s AS TIMESTAMPTZ)
+      AND c.started_at < CAST(%(range_end)s AS TIMESTAMPTZ)
+  ) AS conversation_rows
+  GROUP BY
+    bucket
+), message_aggregates AS (
+  SELECT
+    CAST(%(start_date)s AS DATE) AS bucket,
+    COUNT(*) AS total_messages,
+    COUNT(CASE WHEN sender_type = 'customer' THEN 1 END) AS customer_messages,
+    COUNT(CASE WHEN sender_type = 'llm' THEN 1 END) AS llm_messages,
+    COUNT(CASE WHEN sender_type = 'agent' THEN 1 END) AS agent_messages,
+    SUM(CASE WHEN sender_type = 'llm' THEN tokens_used ELSE 0 END) AS total_tokens_used
+  FROM (
+    SELECT
+      msg.timestamp AS ts,
+      msg.sender_type,
+      CASE
+        WHEN msg.metadata #>> '{tokens_used}' ~ '^[+-]?[0-9]{1,18}$'
+        THEN CAST(msg.metadata #>> '{tokens_used}' AS BIGINT)
+        ELSE 0
+      END AS tokens_used
+    FROM messages AS msg
+    JOIN conversations AS c
+      ON c.id = msg.conversation_id
+    WHERE
+      LOWER(c.tenant_id) = CAST(%(tenant_id)s AS TEXT)
+      AND msg.timestamp >= CAST(%(range_start)s AS TIMESTAMPTZ)
+      AND msg.timestamp < CAST(%(range_end)s AS TIMESTAMPTZ)
+  ) AS message_rows
+  GROUP BY
+    bucket
+), turn_aggregates AS (
+  SELECT
+    CAST(%(start_date)s AS DATE) AS bucket,
+    CAST(AVG(CAST(EXTRACT(EPOCH FROM reply_at - turn_at) * 1000000 AS BIGINT)) AS DOUBLE PRECISION) / 1000000 AS average_response_time_seconds
+  FROM (
+    SELECT
+      t.turn_at,
+      t.reply_at
+    FROM (
+      SELECT
+        m.id,
+        m.conversation_id,
+        m.timestamp AS turn_at,
+        m.sender_type = 'customer'
+        AND COALESCE(
+          LAG(m.sender_type) OVER (
+            PARTITION BY m.conversation_id
+            ORDER BY m.timestamp NULLS FIRST, m.id COLLATE "C" NULLS FIRST
+          ) <> 'customer',
+          TRUE
+        ) AS turn_start,
+        MIN(CASE WHEN m.sender_type IN ('llm', 'agent') THEN m.timestamp ELSE NULL END) OVER (
+          PARTITION BY m.conversation_id
+          ORDER BY m.timestamp NULLS FIRST, m.id COLLATE "C" NULLS FIRST
+          ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING
+        ) AS reply_at
+      FROM messages AS m
+      WHERE
+        m.sender_type <> 'system'
+        AND m.conversation_id IN (
+          SELECT
+            r.conversation_id
+          FROM messages AS r
+          JOIN conversations AS c
+            ON c.id = r.conversation_id
+          WHERE
+            r.sender_type = 'customer'
+            AND LOWER(c.tenant_id) = CAST(%(tenant_id)s AS TEXT)
+            AND r.timestamp >= CAST(%(range_start)s AS TIMESTAMPTZ)
+            AND r.timestamp < CAST(%(range_end)s AS TIMESTAMPTZ)
+        )
+    ) AS t
+    WHERE
+      t.turn_start
+      AND t.turn_at >= CAST(%(range_start)s AS TIMESTAMPTZ)
+      AND t.turn_at < CAST(%(range_end)s AS TIMESTAMPTZ)
+  ) AS turn_rows
+  WHERE
+    NOT reply_at IS NULL
+  GROUP BY
+    bucket
+)
+SELECT
+  COALESCE(c.total_conversations, 0) AS total_conversations,
+  COALESCE(n.total_messages, 0) AS total_messages,
+  t.average_response_time_seconds,
+  CASE
+    WHEN c.total_conversations <> 0
+    THEN CAST(c.resolved_conversations AS DOUBLE PRECISION) / c.total_conversations
+    ELSE NULL
+  END AS resolution_rate,
+  CASE
+    WHEN c.total_conversations <> 0
+    THEN CAST(c.total_handoffs AS DOUBLE PRECISION) / c.total_conversations
+    ELSE NULL
+  END AS handoff_rate,
+  CAST(COALESCE(n.total_tokens_used, 0) * CAST(%(llm_price_per_million_tokens)s AS DOUBLE PRECISION) AS DOUBLE PRECISION) / 1000000 + COALESCE(n.total_messages, 0) * CAST(%(whatsapp_price_per_message)s AS DOUBLE PRECISION) AS total_cost
+FROM (
+  SELECT
+    1 AS one
+) AS range_row
+LEFT JOIN conversation_aggregates AS c
+  ON TRUE
+LEFT JOIN message_aggregates AS n
+  ON TRUE
+LEFT JOIN turn_aggregates AS t
+  ON TRUE

@@ -1,8 +1,0 @@
--- tenant for postgres, seed layout, outlet filter off, by day
-SELECT
-  t.name,
-  t.timezone
-FROM tenants AS t
-WHERE
-  LOWER(t.id) = CAST(%(tenant_id)s AS TEXT)
-LIMIT 1
