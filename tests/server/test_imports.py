@@ -13,7 +13,7 @@ import pytest
 SERVER = Path(__file__).parents[2] / "server"
 #: The crm_metrics modules the server may use: the package API, the request rules and
 #: granularities it validates with, the Setting type of its configuration table.
-ALLOWED_CRM_METRICS = {"crm_metrics", "crm_metrics.request", "crm_metrics.templates", "crm_metrics.config"}
+ALLOWED_CRM_METRICS = {"crm_metrics", "crm_metrics.request", "crm_metrics.templates", "crm_metrics.config", "crm_metrics.errors"}
 THIRD_PARTY = {"starlette", "uvicorn", "jwt", "redis"}
 
 
