@@ -279,7 +279,7 @@ def _timestamp(value: Any, zone: zoneinfo.ZoneInfo | None) -> tuple[dt.datetime,
         raise _BadValue(f"not a timestamp: {shown(value)}")
     naive = value.tzinfo is None
     if naive:
-        # Contract §1: a naive timestamp is UTC, unless the load says where it was written.
+        # docs/metrics.md §1: a naive timestamp is UTC, unless the load says where it was written.
         value = value.replace(tzinfo=zone or dt.UTC)
         if zone is not None and _skipped(value, zone):
             raise _BadValue(f"{value.replace(tzinfo=None).isoformat(sep=' ')} never happened in {zone.key} (a clock change skipped it)")

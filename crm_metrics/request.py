@@ -1,4 +1,4 @@
-"""Request parameters (contract §2): validation and defaults.
+"""Request parameters (docs/metrics.md §2): validation and defaults.
 
 Every invalid value raises `InvalidParameter` naming the field as the caller spells it
 (`tenant_id`, `start_date`, `end_date`, `outlet_id`, `tz`, `granularity`).

@@ -1,4 +1,4 @@
-"""Compare answers field by field: counts exactly, floats to 1e-9 relative (contract §5)."""
+"""Compare answers field by field: counts exactly, floats to 1e-9 relative (docs/metrics.md §5)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The same rows give the same answers on every engine (contract §5): each engine against
+"""The same rows give the same answers on every engine (docs/metrics.md §5): each engine against
 DuckDB, field by field, counts exactly and floats to 1e-9 relative.
 
 The conformance suite already holds each engine to the plain-Python reference; this test holds

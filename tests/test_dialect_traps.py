@@ -1,4 +1,4 @@
-"""One test per trap of ../shared/docs/dialect-traps.md, on every engine.
+"""One test per dialect trap, on every engine.
 
 sqlglot transpiles each of these without an error and the result is wrong (or fails) at run
 time, so each test runs real SQL on the engine: a metric over edge data with answers worked out

@@ -1,9 +1,14 @@
-"""The README's generated sections match the code (`make docs` rewrites them)."""
+"""The docs match the code: the README's generated sections (`make docs` rewrites them), the
+metrics contract in docs/metrics.md, and no file pointing outside the repository."""
 
 from __future__ import annotations
 
 import datetime as dt
 import re
+import subprocess
+from pathlib import Path
+
+import pytest
 
 from crm_metrics.request import DEFAULT_SPAN_DAYS
 
@@ -81,3 +86,45 @@ def test_handoff_rate_is_described_as_the_contract_defines_it() -> None:
     schemas = openapi.build(auth=False)["components"]["schemas"]
     for schema in ("Summary", "HandoffMetrics"):
         assert "handoff request" in schemas[schema]["properties"]["handoff_rate"]["description"]
+
+
+ROOT = Path(__file__).resolve().parents[1]
+METRICS_DOC = ROOT / "docs" / "metrics.md"
+#: A clone is complete on its own: no file names a document kept outside the repository.
+OUTSIDE = ("shared/", "metrics-contract.md", "DEVELOPERS.md")
+
+
+def _tracked(*patterns: str) -> list[Path]:
+    try:
+        listed = subprocess.run(
+            ["git", "ls-files", "-z", "--", *patterns], cwd=ROOT, capture_output=True, check=True, text=True
+        ).stdout
+    except (OSError, subprocess.CalledProcessError):
+        pytest.skip("not a git checkout: the tracked files are unknown")
+    return [ROOT / name for name in listed.split("\0") if name]
+
+
+def test_no_file_points_outside_the_repository() -> None:
+    files = [path for path in _tracked("*.py", "*.md", "*.sql") if path != Path(__file__).resolve() and path.is_file()]
+    assert METRICS_DOC in files
+    found = [
+        f"{path.relative_to(ROOT)}:{number}: {needle}"
+        for path in files
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        for needle in OUTSIDE
+        if needle in line
+    ]
+    assert not found, "files point outside the repository (say it here, or link docs/metrics.md):\n" + "\n".join(found)
+
+
+def test_the_metrics_contract_has_its_numbered_sections() -> None:
+    """Tests and code comments cite docs/metrics.md by section number: §1 to §8, in order, and
+    §7's parts 7.1 to 7.6."""
+    headings = re.findall(r"^(#{2,3}) (.+)$", METRICS_DOC.read_text(encoding="utf-8"), flags=re.MULTILINE)
+    sections = [title for level, title in headings if level == "##"]
+    assert [re.match(r"(\d+)\. \S", title) and int(title.split(".")[0]) for title in sections] == list(range(1, 9)), sections
+    parts = [title.split(" ")[0] for level, title in headings if level == "###" and re.match(r"7\.\d ", title)]
+    assert parts == [f"7.{n}" for n in range(1, 7)]
+    # Anchors stay stable and unambiguous: no heading text twice.
+    titles = [title for _, title in headings]
+    assert len(titles) == len(set(titles)), sorted(t for t in titles if titles.count(t) > 1)

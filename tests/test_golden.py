@@ -1,4 +1,4 @@
-"""The seed's worked example (contract §6), exact on every engine.
+"""The golden worked example (docs/metrics.md §6), exact on every engine.
 
 2025-11-01 (UTC): 25 conversations (5 active, 18 resolved, 2 handed off, mean duration 12.5
 min, rate 0.72); 250 messages (100 customer, 115 llm, 35 agent, mean response 25.3 s);

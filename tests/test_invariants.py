@@ -1,4 +1,4 @@
-"""The invariants of contract §5, on every engine, over generated data."""
+"""The invariants of docs/metrics.md §5, on every engine, over generated data."""
 
 from __future__ import annotations
 

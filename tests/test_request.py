@@ -1,4 +1,4 @@
-"""Request validation (contract §2): every bad value is an InvalidParameter naming its field."""
+"""Request validation (docs/metrics.md §2): every bad value is an InvalidParameter naming its field."""
 
 from __future__ import annotations
 
