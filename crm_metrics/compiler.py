@@ -18,7 +18,6 @@ from sqlglot.errors import ParseError
 from crm_metrics import templates
 from crm_metrics.dialects import CAST_PARAMETERS, PARAMETER_STYLE, SQL_TYPE, Dialect, escape_text, rewrite
 from crm_metrics.errors import TemplateError
-from crm_metrics.planning import Shape
 from crm_metrics.query import CompiledQuery, Field
 from crm_metrics.schema import TABLES
 
@@ -33,24 +32,22 @@ def parse_dialect(dialect: str | Dialect) -> Dialect:
         raise TemplateError(f"Unknown dialect {dialect!r}. Known: {known}") from None
 
 
-def compile_sql(name: str, dialect: str | Dialect, shape: Shape | None = None) -> CompiledQuery:
+def compile_sql(name: str, dialect: str | Dialect, shape: templates.Shape | None = None) -> CompiledQuery:
     """The template `name` for `dialect`, in `shape` (default: the seed layout, by day, no
     outlet filter); compiled once per process for each (template, dialect, shape)."""
     # One cache key per shape, however the caller spells the dialect (a str or a Dialect).
     return _compile(name, parse_dialect(dialect), shape or default_shape(name))
 
 
-def default_shape(name: str) -> Shape:
+def default_shape(name: str) -> templates.Shape:
     """A template's plainest shape: the seed layout, its first granularity, no outlet filter."""
-    return Shape(granularity=templates.load(name).granularities[0])
+    return templates.Shape(granularity=templates.load(name).granularities[0])
 
 
 @functools.lru_cache(maxsize=None)
-def _compile(name: str, dialect: Dialect, shape: Shape) -> CompiledQuery:
+def _compile(name: str, dialect: Dialect, shape: templates.Shape) -> CompiledQuery:
     template = templates.load(name)
-    text = templates.render_template(
-        name, outlet=shape.outlet, granularity=shape.granularity, layout=shape.layout, offsets=shape.offsets
-    )
+    text = templates.render_template(name, shape)
     try:
         tree = sqlglot.parse_one(text, read="bigquery")
     except ParseError as error:

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 from crm_metrics import planning, request, templates
 from crm_metrics.compiler import compile_sql, declare, inline, parse_dialect
 from crm_metrics.config import Settings
-from crm_metrics.planning import Shape
+from crm_metrics.templates import Shape
 from crm_metrics.dialects import Dialect
 from crm_metrics.errors import InvalidParameter, TemplateError
 from crm_metrics.executors import bigquery_target

@@ -16,28 +16,12 @@ from dataclasses import dataclass
 
 from crm_metrics.config import Settings
 from crm_metrics.request import Period
-from crm_metrics.templates import CONSTANTS, LAYOUTS, OFFSET_SLOTS, TEMPLATE_GRANULARITIES
+from crm_metrics.templates import CONSTANTS, OFFSET_SLOTS, Shape
 
 
 #: A range's UTC-offset changes and offsets, in microseconds (see utc_offsets).
 Offsets = tuple[tuple[int, ...], tuple[int, ...]]
 NO_OFFSETS: Offsets = ((0,) * OFFSET_SLOTS, (0,) * (OFFSET_SLOTS + 1))
-
-
-@dataclass(frozen=True)
-class Shape:
-    """What Jinja may branch on: everything that changes a query's text, nothing else."""
-
-    layout: str = "seed"
-    outlet: bool = False
-    granularity: str = "day"
-    #: Local dates by the range's known UTC offsets (the derived tables' fast path).
-    offsets: bool = False
-
-    def __post_init__(self) -> None:
-        # A Shape is a cache key: a wrong one must fail where it is made, not in a template.
-        if self.layout not in LAYOUTS or self.granularity not in TEMPLATE_GRANULARITIES:
-            raise ValueError(f"no such shape: {self}")
 
 
 @dataclass(frozen=True)

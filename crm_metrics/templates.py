@@ -11,8 +11,8 @@ A template is named by its file: a metric by its bare name (`dashboard`), any ot
 path under sql/ (`derived/metric_slots`, `lookup/tenant`). Each is BigQuery SQL with `@name`
 parameters and a comment header (aiosql style): `name`, `table`, `grain`, optionally
 `granularities`, then `params` and `columns`, one per line with a type. The header is the
-single source of the parameter and column types. Jinja shapes a query (crm_metrics/planning.py
-`Shape`); it never sees a value.
+single source of the parameter and column types. Jinja shapes a query (`Shape`, decided by
+crm_metrics/planning.py); it never sees a value.
 """
 
 from __future__ import annotations
@@ -61,6 +61,22 @@ CONSTANTS: dict[str, int] = {
     # Prices are per million tokens.
     "TOKENS_PER_PRICE_UNIT": 1_000_000,
 }
+
+
+@dataclass(frozen=True)
+class Shape:
+    """What Jinja may branch on: everything that changes a query's text, nothing else."""
+
+    layout: str = "seed"
+    outlet: bool = False
+    granularity: str = "day"
+    #: Local dates by the range's known UTC offsets (the derived tables' fast path).
+    offsets: bool = False
+
+    def __post_init__(self) -> None:
+        # A Shape is a cache key: a wrong one must fail where it is made, not in a template.
+        if self.layout not in LAYOUTS or self.granularity not in TEMPLATE_GRANULARITIES:
+            raise ValueError(f"no such shape: {self}")
 
 
 def sql_dir() -> Path:
@@ -168,11 +184,10 @@ def load(name: str) -> Template:
     return parse_header(path, path.read_text(encoding="utf-8"))
 
 
-def render_template(name: str, *, outlet: bool, granularity: str, layout: str, offsets: bool) -> str:
+def render_template(name: str, shape: Shape) -> str:
     """Render a template to BigQuery SQL for one shape. Takes no values, by design."""
     template = load(name)
-    if granularity not in template.granularities:
-        raise TemplateError(f"{template.path.name} renders for {', '.join(template.granularities)}, not {granularity!r}")
-    if layout not in LAYOUTS:
-        raise TemplateError(f"Unknown layout {layout!r}")
-    return _environment().get_template(_path(name)).render(outlet=outlet, granularity=granularity, layout=layout, offsets=offsets)
+    if shape.granularity not in template.granularities:
+        raise TemplateError(f"{template.path.name} renders for {', '.join(template.granularities)}, not {shape.granularity!r}")
+    variables = {"outlet": shape.outlet, "granularity": shape.granularity, "layout": shape.layout, "offsets": shape.offsets}
+    return _environment().get_template(_path(name)).render(**variables)

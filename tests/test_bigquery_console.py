@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from crm_metrics import InvalidParameter, Metrics, Settings, planning, request
-from crm_metrics.planning import Shape
+from crm_metrics.templates import Shape
 from crm_metrics.cli import main
 from crm_metrics.compiler import compile_sql
 from crm_metrics.console import console_sql

@@ -18,7 +18,7 @@ from crm_metrics.compiler import compile_sql
 from crm_metrics.executors import bigquery_target
 from crm_metrics.executors.bigquery import BigQueryExecutor
 from crm_metrics.loader import prepare
-from crm_metrics.planning import Shape
+from crm_metrics.templates import Shape
 from crm_metrics.query import CompiledQuery, Field
 from tests import bigquery_emulator
 from tests.engines import unavailable
@@ -270,7 +270,7 @@ def test_a_query_over_the_cost_limit_is_cost_limit_exceeded(job_failure: str) ->
     executor = BigQueryExecutor("my-project", "crm_analytics", api_endpoint=fake.endpoint, maximum_bytes_billed=1000, timeout=5, connect_timeout=1)
     try:
         with pytest.raises(CostLimitExceeded, match=r"tenant would bill more than BIGQUERY_MAXIMUM_BYTES_BILLED=1,000 bytes"):
-            executor.fetch(compile_sql("tenant", "bigquery"), {"tenant_id": TENANT})
+            executor.fetch(compile_sql("lookup/tenant", "bigquery"), {"tenant_id": TENANT})
     finally:
         executor.close()
         fake.close()
@@ -291,7 +291,7 @@ def test_a_query_past_the_timeout_is_cancelled() -> None:
     executor = BigQueryExecutor("my-project", "crm_analytics", api_endpoint=fake.endpoint, timeout=1, connect_timeout=1)
     try:
         with pytest.raises(QueryTimeout, match="tenant ran longer than 1 s"):
-            executor.fetch(compile_sql("tenant", "bigquery"), {"tenant_id": TENANT})
+            executor.fetch(compile_sql("lookup/tenant", "bigquery"), {"tenant_id": TENANT})
     finally:
         executor.close()
         fake.close()

@@ -19,7 +19,7 @@ import sqlglot
 from crm_metrics import Dashboard, Metrics, MetricsError, Summary, demo, output, request, templates, to_json
 from crm_metrics import planning
 from crm_metrics.cli import main
-from crm_metrics.planning import Shape
+from crm_metrics.templates import Shape
 from crm_metrics.compiler import compile_sql
 
 TODAY = dt.date(2025, 11, 4)

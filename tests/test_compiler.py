@@ -17,7 +17,7 @@ from crm_metrics.compiler import compile_sql, inline
 from crm_metrics.dialects import Dialect
 from crm_metrics.errors import InvalidParameter, TemplateError
 from crm_metrics.models import SERIES, SERIES_TEMPLATES, Summary
-from crm_metrics.planning import Shape
+from crm_metrics.templates import Shape
 from crm_metrics.query import CompiledQuery
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"

@@ -9,7 +9,7 @@ import sqlglot
 from sqlglot import exp
 
 from crm_metrics import InvalidParameter, Settings, TemplateError, templates
-from crm_metrics.planning import Shape
+from crm_metrics.templates import Shape
 from crm_metrics.compiler import compile_sql
 from crm_metrics.console import PARAMS, console_sql
 from crm_metrics.errors import shown

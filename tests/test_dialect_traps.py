@@ -36,7 +36,8 @@ def bigquery_template(tmp_path: Path) -> Compile:
     """Compile a template written here (header and BigQuery SQL) with the real compiler."""
 
     def compile_(name: str, source: str, dialect: str) -> CompiledQuery:
-        (tmp_path / f"{name}.sql").write_text(source, encoding="utf-8")
+        (tmp_path / "metrics").mkdir(exist_ok=True)
+        (tmp_path / "metrics" / f"{name}.sql").write_text(source, encoding="utf-8")
         with pytest.MonkeyPatch.context() as patch:
             patch.setattr(templates, "sql_dir", lambda: tmp_path)
             _clear_template_caches()

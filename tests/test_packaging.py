@@ -79,7 +79,10 @@ def test_the_wheel_holds_the_package_its_sql_and_the_command(installed: Installe
 
     assert metadata["Name"] == "crm-metrics"
     assert metadata["Requires-Python"] == ">=3.11"
-    assert {"postgres", "bigquery", "redis", "dev"} <= set(metadata.get_all("Provides-Extra"))
+    assert {"server", "postgres", "bigquery", "redis", "dev"} <= set(metadata.get_all("Provides-Extra"))
+    # The library alone needs no web framework, no JWT and no other database's driver.
+    required = {line.split(";")[0].split(">")[0].split("[")[0].strip() for line in metadata.get_all("Requires-Dist") if "extra ==" not in line}
+    assert required == {"sqlglot", "jinja2", "duckdb", "pyarrow", "tzdata"}
     assert "crm-metrics = crm_metrics.cli:main" in entry_points
 
 
@@ -93,11 +96,25 @@ def test_the_installed_package_is_the_one_that_runs(installed: Installed) -> Non
     assert Path(sql_dir).name == "sql" and Path(sql_dir).parent.name == "crm_metrics"
 
 
-def test_the_installed_server_imports_without_extras(installed: Installed) -> None:
-    modules = sorted(p.stem for p in (REPO / "server").glob("*.py") if p.stem != "__init__")
-    done = installed.run("python", "-c", f"import {', '.join(f'server.{m}' for m in modules)}")
+def test_the_library_answers_without_extras(installed: Installed) -> None:
+    code = (
+        "from crm_metrics import Metrics, demo\n"
+        "with Metrics.connect('duckdb:///:memory:') as metrics:\n"
+        "    demo.write(metrics, days=2)\n"
+        "    dashboard = metrics.dashboard(demo.TENANTS[0].id)\n"
+        "    print(sum(row.total_conversations for row in dashboard.conversations))\n"
+    )
+    done = installed.run("python", "-c", code)
 
     assert (done.returncode, done.stderr) == (0, "")
+    assert int(done.stdout) > 0
+
+
+def test_serve_without_the_server_extra_says_which_extra(installed: Installed) -> None:
+    done = installed.run("crm-metrics", "serve", "--database-url", "duckdb:///:memory:")
+
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr == "crm-metrics: error: crm-metrics serve needs the server extra: pip install 'crm-metrics[server]' (module starlette is missing)\n"
 
 
 def test_installed_render(installed: Installed) -> None:
