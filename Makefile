@@ -48,4 +48,4 @@ clean:
 	rm -rf $(VENV) dist build .pytest_cache .hypothesis crm_metrics.duckdb crm_metrics.duckdb.wal
 
 docs: install
-	$(PY) -m tests.readme
+	$(PY) -m tests.support.docs

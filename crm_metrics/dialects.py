@@ -2,7 +2,7 @@
 
 The templates are BigQuery SQL. sqlglot transpiles them to DuckDB and PostgreSQL, and the
 rewrites below, applied on the syntax tree first, fix the cases where its output is wrong or
-fails at run time (each rewrite says which trap; tests/test_dialect_traps.py runs each on the engines).
+fails at run time (each rewrite says which trap; tests/conformance/test_dialect_traps.py runs each on the engines).
 A rewrite keys on BigQuery semantics, so the generated SQL means what the template means.
 """
 

@@ -1,6 +1,6 @@
 """Per-dialect rewrites, as tables: this BigQuery input, these outputs per dialect.
 
-Each row is a dialect trap (tests/test_dialect_traps.py) whose plain sqlglot output is wrong;
+Each row is a dialect trap (tests/conformance/test_dialect_traps.py) whose plain sqlglot output is wrong;
 the numbers behind them are checked on real engines by the conformance suite.
 """
 

@@ -12,7 +12,7 @@ import pytest
 
 from crm_metrics.request import DEFAULT_SPAN_DAYS
 
-from tests.readme import README, _subparsers, render
+from tests.support.docs import README, _subparsers, render
 
 
 def test_readme_sections_are_current() -> None:

@@ -17,7 +17,7 @@ import pytest
 
 from crm_metrics import demo
 from crm_metrics.console import console_sql
-from tests.engines import unavailable
+from tests.support.engines import unavailable
 
 REPO = Path(__file__).resolve().parent.parent
 

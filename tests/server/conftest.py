@@ -9,7 +9,7 @@ from starlette.testclient import TestClient
 from crm_metrics import Metrics
 from server import ServerConfig, create_app
 
-from tests.server.support import TENANT_A, memory_metrics
+from tests.support.api import TENANT_A, memory_metrics
 
 
 @pytest.fixture

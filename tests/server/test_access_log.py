@@ -8,7 +8,7 @@ from starlette.testclient import TestClient
 
 from server.logs import JsonFormatter
 
-from tests.server.support import TENANT_A
+from tests.support.api import TENANT_A
 
 
 def access(caplog: pytest.LogCaptureFixture) -> list[dict[str, object]]:

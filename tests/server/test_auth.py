@@ -22,7 +22,7 @@ from starlette.testclient import TestClient
 from crm_metrics import ConfigError, Metrics
 from server import ServerConfig, create_app
 
-from tests.server.support import TENANT_A, TENANT_B, assert_error
+from tests.support.api import TENANT_A, TENANT_B, assert_error
 
 SUMMARY = "/api/v1/metrics/summary"
 SECRET = "s" * 64

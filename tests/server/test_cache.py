@@ -26,8 +26,8 @@ from server.cache import MemoryStore, cache_key
 from crm_metrics.request import Query
 from server.params import Ask
 
-from tests.engines import unavailable
-from tests.server.support import TENANT_A, assert_error, free_port
+from tests.support.engines import unavailable
+from tests.support.api import TENANT_A, assert_error, free_port
 
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 DASHBOARD = "/api/v1/metrics/dashboard?start_date=2025-11-01&end_date=2025-11-04"

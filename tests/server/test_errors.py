@@ -12,7 +12,7 @@ from starlette.testclient import TestClient
 from crm_metrics import Metrics, Settings
 from server.routes import ROUTES
 
-from tests.server.support import TENANT_A, assert_error, memory_metrics
+from tests.support.api import TENANT_A, assert_error, memory_metrics
 
 DASHBOARD = "/api/v1/metrics/dashboard"
 SUMMARY = "/api/v1/metrics/summary"

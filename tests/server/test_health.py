@@ -8,7 +8,7 @@ from starlette.testclient import TestClient
 from crm_metrics import BackendUnavailable, Metrics, Settings, __version__
 from server import ServerConfig
 
-from tests.server.support import memory_metrics
+from tests.support.api import memory_metrics
 
 
 def test_healthy(client: TestClient) -> None:

@@ -18,7 +18,7 @@ from server.errors import CODES
 from server.params import ACCEPTS
 from server.routes import ROUTES
 
-from tests.server.support import TENANT_A, memory_metrics
+from tests.support.api import TENANT_A, memory_metrics
 
 SECRET = "s" * 64
 

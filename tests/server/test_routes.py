@@ -13,7 +13,7 @@ from starlette.testclient import TestClient
 
 from crm_metrics import Metrics, Settings, to_json
 
-from tests.server.support import OUTLET, TENANT_A, TENANT_B, assert_error, load
+from tests.support.api import OUTLET, TENANT_A, TENANT_B, assert_error, load
 
 DASHBOARD = "/api/v1/metrics/dashboard"
 SUMMARY = "/api/v1/metrics/summary"

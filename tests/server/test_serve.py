@@ -17,7 +17,7 @@ import pytest
 
 from crm_metrics import Metrics, Settings
 
-from tests.server.support import TENANT_A, free_port, load
+from tests.support.api import TENANT_A, free_port, load
 
 QUERY = "start_date=2025-10-20&end_date=2025-11-04"
 

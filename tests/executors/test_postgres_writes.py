@@ -14,7 +14,7 @@ import pytest
 from psycopg import sql
 
 from crm_metrics import LoadError, Metrics, Settings
-from tests.engines import FIXED_NOW, POSTGRES_URL, PostgresEngine, with_option
+from tests.support.engines import FIXED_NOW, POSTGRES_URL, PostgresEngine, with_option
 
 TENANT = "7a1e3c1e-0000-4000-8000-00000000000f"
 OUTLET = "0b1e7000-0000-4000-8000-00000000000a"

@@ -1,6 +1,6 @@
 """The README's generated sections: CLI reference (from --help), settings, metric columns.
 
-`python -m tests.readme` (or `make docs`) rewrites them; tests/test_docs.py fails when they
+`python -m tests.support.docs` (or `make docs`) rewrites them; tests/test_docs.py fails when they
 are stale, so the docs cannot drift from the code.
 """
 
@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-README = Path(__file__).parent.parent / "README.md"
+README = Path(__file__).parents[2] / "README.md"
 
 
 def _subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:

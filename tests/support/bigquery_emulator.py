@@ -7,7 +7,7 @@ use and kept between runs. One emulator process serves the whole test session: s
 free loopback port when a test first needs it, stopped by its PID when the session ends (and
 by the kernel should pytest die first).
 
-`python -m tests.bigquery_emulator` builds the environment ahead of time.
+`python -m tests.support.bigquery_emulator` builds the environment ahead of time.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 VENV = ROOT / ".cache" / "bqemulator-venv"
 SERVE = Path(__file__).resolve().parent / "bqemulator_serve.py"
 #: What the environment holds; a change rebuilds it. The spatial extension ships as a wheel

@@ -6,10 +6,10 @@ import datetime as dt
 from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import given
 
-from tests.engines import Engine
-from tests.strategies import OUTLETS, TENANT, Case, cases
+from tests.support.properties import on_engines
+from tests.support.engines import Engine
+from tests.support.strategies import OUTLETS, TENANT, Case, cases
 
 COUNTS = {
     "conversations": ("total_conversations", "total_conversations"),
@@ -17,7 +17,7 @@ COUNTS = {
 }
 
 
-@given(case=cases())
+@on_engines(case=cases())
 def test_series_sum_to_the_summary(engine: Engine, case: Case) -> None:
     metrics = engine.fresh(case.rows)
     dashboard = metrics.dashboard(TENANT, case.start, case.end, outlet_id=case.outlet_id, tz=case.tz, granularity=case.granularity)
@@ -34,7 +34,7 @@ def test_series_sum_to_the_summary(engine: Engine, case: Case) -> None:
     assert summary.total_cost == _approx(sum(row["total_cost"] for row in data["costs"]))
 
 
-@given(case=cases())
+@on_engines(case=cases())
 def test_parts_never_exceed_totals(engine: Engine, case: Case) -> None:
     metrics = engine.fresh(case.rows)
     data = metrics.dashboard(TENANT, case.start, case.end, tz=case.tz, granularity=case.granularity).to_dict()
@@ -47,7 +47,7 @@ def test_parts_never_exceed_totals(engine: Engine, case: Case) -> None:
         assert conv["active_conversations"] + conv["resolved_conversations"] + conv["handed_off_conversations"] <= conv["total_conversations"]
 
 
-@given(case=cases())
+@on_engines(case=cases())
 def test_other_tenants_rows_change_nothing(engine: Engine, case: Case) -> None:
     mine = {
         # Tenant ids match whatever their case (the strategies write some in upper case).
@@ -69,7 +69,7 @@ def test_other_tenants_rows_change_nothing(engine: Engine, case: Case) -> None:
     assert got == expected
 
 
-@given(case=cases())
+@on_engines(case=cases())
 def test_outlets_and_no_outlet_add_up_to_the_tenant(engine: Engine, case: Case) -> None:
     metrics = engine.fresh(case.rows)
     whole = metrics.summary(TENANT, case.start, case.end, tz=case.tz)

@@ -34,8 +34,8 @@ class Engine:
     """Base: subclasses connect in `start`; `fresh` empties the tables and loads rows."""
 
     name: str
-    #: At most this many examples per hypothesis property on this engine (None: the profile's).
-    #: tests/conftest.py applies it to every property test that takes the `engine` fixture.
+    #: At most this many examples per hypothesis property on this engine (None: the default
+    #: profile's); registered as the profile `engine-<name>` (tests/conftest.py).
     max_examples: int | None = None
     #: Tables emptied between examples (the derived ones too, where the layout has them).
     tables = ("tenants", "conversations", "messages", "conversation_facts", "message_facts", "metric_slots")
@@ -84,7 +84,7 @@ class DuckDBFactsEngine(Engine):
 
     name = "duckdb-facts"
     # The same store as "duckdb" but for the rollup; that engine reads these tables too for
-    # ranges off the 15-minute slots (tests/test_rollup.py). Fewer examples keep the suite short.
+    # ranges off the 15-minute slots (tests/conformance/test_rollup.py). Fewer examples keep the suite short.
     max_examples = 10
 
     def start(self) -> None:
@@ -110,7 +110,7 @@ class DuckDBSeedEngine(Engine):
 
 
 class BigQueryEngine(Engine):
-    """BigQuery through google-cloud-bigquery, on the local emulator (tests/bigquery_emulator.py),
+    """BigQuery through google-cloud-bigquery, on the local emulator (tests/support/bigquery_emulator.py),
     in a dataset of its own, with the seed's tables (BigQuery's layout). One executor serves
     every test."""
 
@@ -122,7 +122,7 @@ class BigQueryEngine(Engine):
 
     def start(self) -> None:
         from crm_metrics.executors import connect
-        from tests import bigquery_emulator
+        from tests.support import bigquery_emulator
 
         try:
             emulator = bigquery_emulator.shared()

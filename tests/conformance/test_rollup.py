@@ -7,14 +7,14 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from crm_metrics import Metrics, request
-from tests import reference
-from tests.compare import assert_same
-from tests.engines import FIXED_NOW, DuckDBEngine, Engine
-from tests.strategies import TENANT, Case, cases, datasets
+from tests.support import reference
+from tests.support.compare import assert_same
+from tests.support.properties import on_engines
+from tests.support.engines import FIXED_NOW, DuckDBEngine, Engine
+from tests.support.strategies import TENANT, Case, cases, datasets
 
 
 @pytest.mark.parametrize(
@@ -58,7 +58,7 @@ def old_cases(draw: st.DrawFn) -> Case:
     )
 
 
-@given(case=old_cases())
+@on_engines(case=old_cases())
 def test_ranges_off_the_slots_match_the_reference(engine: Engine, case: Case) -> None:
     metrics = engine.fresh(case.rows)
     got = metrics.dashboard(TENANT, case.start, case.end, tz=case.tz, granularity=case.granularity).to_dict()
@@ -92,8 +92,7 @@ def _stale(row: dict, table: str, draw: st.DrawFn) -> dict:
 
 
 # Several loads per example, each with its refresh of the derived tables: half the budget.
-@settings(max_examples=10)
-@given(case=cases(), data=st.data())
+@on_engines(share=0.5, case=cases(), data=st.data())
 def test_rows_loaded_late_in_pieces_and_corrected_match_the_reference(engine: Engine, case: Case, data: st.DataObject) -> None:
     """Loads in any order and any pieces, some rows first in a wrong version that a later load
     replaces (same id): the answer is the final rows' answer."""

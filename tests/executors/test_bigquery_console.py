@@ -17,10 +17,10 @@ from crm_metrics.templates import Shape
 from crm_metrics.cli import main
 from crm_metrics.compiler import compile_sql
 from crm_metrics.console import console_sql
-from tests import bigquery_emulator
-from tests.engines import unavailable
-from tests.test_bigquery_executor import SHAPES
-from tests.test_golden import ROWS, TENANT
+from tests.support import bigquery_emulator
+from tests.support.engines import unavailable
+from tests.executors.test_bigquery_executor import SHAPES
+from tests.support.golden import ROWS, TENANT
 
 PROJECT = bigquery_emulator.PROJECT
 #: Crosses the seed's example day in Jakarta: local days differ from UTC days.

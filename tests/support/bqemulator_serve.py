@@ -1,5 +1,5 @@
 """Start bqemulator with two of its translation faults corrected. Run by the emulator's own
-Python (tests/bigquery_emulator.py builds that environment), never imported by the test suite.
+Python (tests/support/bigquery_emulator.py builds that environment), never imported by the test suite.
 
 bqemulator runs BigQuery SQL on DuckDB by translating it with sqlglot. Two translations go
 wrong for our templates, in ways BigQuery does not:

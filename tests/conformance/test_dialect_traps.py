@@ -20,8 +20,8 @@ import pytest
 from crm_metrics import templates, to_json
 from crm_metrics.compiler import compile_sql
 from crm_metrics.query import CompiledQuery
-from tests.engines import Engine
-from tests.strategies import TENANT
+from tests.support.engines import Engine
+from tests.support.strategies import TENANT
 
 Compile = Callable[[str, str, str], CompiledQuery]
 

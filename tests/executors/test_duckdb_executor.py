@@ -16,8 +16,8 @@ from crm_metrics.executors import connect, duckdb_path
 from crm_metrics.executors import duckdb as duckdb_executor
 from crm_metrics.executors.duckdb import _WATCHDOG, DuckDBExecutor
 from crm_metrics.query import CompiledQuery, Field
-from tests.engines import DuckDBEngine
-from tests.test_golden import ROWS, TENANT
+from tests.support.engines import DuckDBEngine
+from tests.support.golden import ROWS, TENANT
 
 
 def _query(sql: str, columns: tuple[Field, ...], params: tuple[Field, ...] = ()) -> CompiledQuery:

@@ -10,7 +10,7 @@ from typing import Any
 
 from crm_metrics import Metrics, Settings
 
-from tests.engines import FIXED_NOW
+from tests.support.engines import FIXED_NOW
 
 TENANT_A = "00000000-0000-0000-0000-000000000001"
 TENANT_B = "00000000-0000-0000-0000-000000000002"

@@ -43,7 +43,7 @@ from crm_metrics.executors.postgres import PostgresExecutor, mask_password
 from crm_metrics.query import CompiledQuery, Field
 from crm_metrics.console import console_sql
 from server import ServerConfig, create_app
-from tests.engines import (
+from tests.support.engines import (
     FIXED_NOW,
     POSTGRES_URL,
     DuckDBEngine,
@@ -51,9 +51,9 @@ from tests.engines import (
     PostgresRollupEngine,
     with_option,
 )
-from tests import reference
-from tests.compare import assert_same
-from tests.server.support import ROWS, TENANT_A, assert_error
+from tests.support import reference
+from tests.support.compare import assert_same
+from tests.support.api import ROWS, TENANT_A, assert_error
 
 TENANT = "00000000-0000-4000-8000-000000000001"
 
@@ -343,7 +343,7 @@ def started(id_: str, when: dt.datetime, **extra: object) -> dict[str, object]:
 
 class Store:
     """A Metrics and the rows its base tables hold after the writes so far (replaced by id),
-    from which the plain-Python reference (tests/reference.py) computes the contract's answer."""
+    from which the plain-Python reference (tests/support/reference.py) computes the contract's answer."""
 
     def __init__(self, metrics: Metrics, rows: dict[str, list[dict[str, object]]] | None = None) -> None:
         self.metrics = metrics

@@ -20,9 +20,9 @@ from crm_metrics.executors.bigquery import BigQueryExecutor
 from crm_metrics.loader import prepare
 from crm_metrics.templates import Shape
 from crm_metrics.query import CompiledQuery, Field
-from tests import bigquery_emulator
-from tests.engines import unavailable
-from tests.wire import FakeBigQuery, Proxy, error
+from tests.support import bigquery_emulator
+from tests.support.engines import unavailable
+from tests.support.wire import FakeBigQuery, Proxy, error
 
 TENANT = "123e4567-e89b-12d3-a456-426614174000"
 PROJECT = bigquery_emulator.PROJECT
@@ -322,7 +322,7 @@ def test_the_sql_sent_keeps_bigquery_semantics_the_emulator_cannot_check(name: s
     - TIMESTAMP_DIFF only in MICROSECOND: BigQuery truncates a difference to whole units while
       DuckDB (so the emulator) counts unit boundaries crossed; microseconds are exact on both.
     - weeks only as WEEK(MONDAY): a plain WEEK is a Sunday week in BigQuery (and the emulator
-      mistranslates WEEK(MONDAY) itself, see tests/bqemulator_serve.py).
+      mistranslates WEEK(MONDAY) itself, see tests/support/bqemulator_serve.py).
     - message order by CAST(id AS BYTES): BigQuery compares the UTF-8 bytes (the contract's C
       order); the emulator's DuckDB BLOB cast would read backslash escapes in an id.
     - only declared @parameters (BigQuery binds them by name, typed) and unqualified tables

@@ -1,17 +1,17 @@
-"""The contract, checked on every engine against the plain-Python reference (tests/reference.py)."""
+"""The contract, checked on every engine against the plain-Python reference (tests/support/reference.py)."""
 
 from __future__ import annotations
 
-from hypothesis import given
 
 from crm_metrics import request
 from crm_metrics import planning
 from crm_metrics.compiler import compile_sql
 from crm_metrics.models import SERIES, SERIES_TEMPLATES
-from tests import reference
-from tests.compare import assert_same
-from tests.engines import FIXED_NOW, Engine
-from tests.strategies import TENANT, Case, cases
+from tests.support import reference
+from tests.support.compare import assert_same
+from tests.support.properties import on_engines
+from tests.support.engines import FIXED_NOW, Engine
+from tests.support.strategies import TENANT, Case, cases
 
 
 def _expected_dashboard(case: Case) -> dict:
@@ -21,7 +21,7 @@ def _expected_dashboard(case: Case) -> dict:
     )
 
 
-@given(case=cases())
+@on_engines(case=cases())
 def test_dashboard_matches_reference(engine: Engine, case: Case) -> None:
     metrics = engine.fresh(case.rows)
     got = metrics.dashboard(TENANT, case.start, case.end, outlet_id=case.outlet_id, tz=case.tz, granularity=case.granularity)
@@ -34,7 +34,7 @@ def test_dashboard_matches_reference(engine: Engine, case: Case) -> None:
         assert_same(data[series], expected[series], series)
 
 
-@given(case=cases())
+@on_engines(case=cases())
 def test_summary_matches_reference(engine: Engine, case: Case) -> None:
     metrics = engine.fresh(case.rows)
     data = metrics.summary(TENANT, case.start, case.end, outlet_id=case.outlet_id, tz=case.tz).to_dict()
@@ -42,7 +42,7 @@ def test_summary_matches_reference(engine: Engine, case: Case) -> None:
     assert_same({k: data[k] for k in expected}, expected, "summary")
 
 
-@given(case=cases())
+@on_engines(case=cases())
 def test_each_series_template_alone_matches_the_dashboard(engine: Engine, case: Case) -> None:
     """The per-table templates (for consoles and readers) and sql/dashboard.sql (what the
     library runs) give the same rows."""
