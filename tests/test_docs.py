@@ -1,63 +1,173 @@
-"""The docs match the code: the README's generated sections (`make docs` rewrites them), the
-metrics contract in docs/metrics.md, and no file pointing outside the repository."""
+"""The docs match the code: the generated sections of docs/ (`make docs` rewrites them), the
+README's examples answering against the demo, every link resolving, the metrics contract in
+docs/metrics.md, and no file pointing outside the repository."""
 
 from __future__ import annotations
 
-import datetime as dt
 import re
+import shlex
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from crm_metrics import templates
 from crm_metrics.request import DEFAULT_SPAN_DAYS
 
-from tests.support.docs import README, _subparsers, render
+from tests.support.docs import DOCS, MARKER, PAGES, README, ROOT, _subparsers, render
+from tests.support.markdown import anchors, links
+
+#: The pages a reader reaches from the front page, and whose links must resolve.
+PAGES_READ = [README, *sorted(DOCS.glob("*.md")), ROOT / "bench" / "README.md"]
+HTTP_DOC = DOCS / "http.md"
+FRONT_PAGE_LINES = 250
 
 
-def test_readme_sections_are_current() -> None:
-    text = README.read_text()
-    assert render(text) == text, "README.md is stale: run `make docs` and commit the result"
+def _name(path: Path) -> str:
+    return str(path.relative_to(ROOT))
+
+
+@pytest.mark.parametrize("page", list(PAGES), ids=_name)
+def test_generated_sections_are_current(page: Path) -> None:
+    text = page.read_text(encoding="utf-8")
+    assert render(page, text) == text, f"{_name(page)} is stale: run `make docs` and commit the result"
+
+
+def test_generated_sections_are_where_the_generator_writes() -> None:
+    """A section's markers in a page `make docs` does not rewrite would hold text nobody keeps
+    current."""
+    for page in PAGES_READ:
+        names = {name for name, _ in MARKER.findall(page.read_text(encoding="utf-8"))}
+        assert names == set(PAGES.get(page, {})), f"{_name(page)}: generated sections {sorted(names)}"
+
+
+def test_readme_is_a_front_page() -> None:
+    """Short, and every page of docs/ is linked from it."""
+    text = README.read_text(encoding="utf-8")
+    assert len(text.splitlines()) <= FRONT_PAGE_LINES
+    linked = {(README.parent / target.partition("#")[0]).resolve() for target in links(README)}
+    unlinked = [_name(page) for page in sorted(DOCS.glob("*.md")) if page.resolve() not in linked]
+    assert not unlinked, f"README.md does not link {unlinked}"
 
 
 def test_readme_starts_with_the_quickstart() -> None:
-    text = README.read_text()
+    text = README.read_text(encoding="utf-8")
     assert text.index("make run") < text.index("make test") < text.index("crm-metrics query")
 
 
-def _curl_examples(text: str) -> list[tuple[str, str]]:
-    """(path and query, tenant) of every README curl of /api/v1, continuation lines joined."""
-    commands = text.replace("\\\n", " ").splitlines()
+def test_every_link_resolves() -> None:
+    """Every relative link of the README, docs/ and bench/README.md names a file or folder of
+    the repository, and a heading of it where the link has an #anchor."""
+    broken = []
+    for page in PAGES_READ:
+        for target in links(page):
+            path, _, anchor = target.partition("#")
+            resolved = (page.parent / path).resolve() if path else page
+            if not resolved.is_relative_to(ROOT) or not resolved.exists():
+                broken.append(f"{_name(page)}: {target} (no such file)")
+            elif anchor and (resolved.suffix != ".md" or anchor not in anchors(resolved)):
+                broken.append(f"{_name(page)}: {target} (no such heading)")
+    assert not broken, "broken links:\n" + "\n".join(broken)
+
+
+def test_the_link_check_sees_links_and_anchors(tmp_path: Path) -> None:
+    """What the link check reads: links outside code, headings as GitHub anchors them."""
+    page = tmp_path / "page.md"
+    page.write_text(
+        "# Derived tables: `init-db --rollup`\n\n## Notes\n\n## Notes\n\n"
+        "See [a](other.md#x), ![b](img.png), [c](https://example.com) and `[d](code.md)`.\n\n"
+        "| table |\n|---|\n| [e](cell.md) |\n\n```\n[f](fenced.md)\n```\n",
+        encoding="utf-8",
+    )
+    assert list(links(page)) == ["other.md#x", "img.png", "cell.md"]
+    assert anchors(page) == {"derived-tables-init-db---rollup", "notes", "notes-1"}
+
+
+# -- the README's examples, against the demo `make run` writes --------------------------------
+
+
+@pytest.fixture(scope="module")
+def demo_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A DuckDB store with the demo data, as `make run` writes it: the 90 days up to today."""
+    from crm_metrics import Metrics, demo
+
+    url = f"duckdb:///{tmp_path_factory.mktemp('demo') / 'crm_metrics.duckdb'}"
+    with Metrics.connect(url) as metrics:
+        demo.write(metrics)
+    return url
+
+
+def _curl_examples(text: str) -> list[tuple[str, str | None]]:
+    """(path and query, tenant or None) of every curl of the local server, continuation lines
+    joined."""
     found = []
-    for command in commands:
-        url = re.search(r'curl [^"]*"http://(?:localhost|127\.0\.0\.1):3007(/api/v1/[^"]*)"', command)
+    for command in text.replace("\\\n", " ").splitlines():
+        url = re.search(r'curl [^"]*"http://(?:localhost|127\.0\.0\.1):3007(/[^"]*)"', command)
         if url:
             tenant = re.search(r'-H "X-Tenant-Id: ([0-9a-f-]{36})"', command)
-            assert tenant, command
-            found.append((url.group(1), tenant.group(1)))
+            found.append((url.group(1), tenant.group(1) if tenant else None))
     return found
 
 
-def test_the_curl_examples_answer_with_data_against_the_demo() -> None:
-    """The README's curl examples, against `make run` (the demo: the 90 days up to today), get
-    answers with conversations in them, not zeros for dates the demo does not hold."""
+def test_the_readme_has_one_curl_per_endpoint() -> None:
+    from server.routes import ROUTES
+
+    paths = [path.partition("?")[0] for path, _ in _curl_examples(README.read_text(encoding="utf-8"))]
+    assert sorted(paths) == sorted(route.path for route in ROUTES)
+
+
+@pytest.mark.parametrize("page", [README, HTTP_DOC], ids=_name)
+def test_the_curl_examples_answer_with_data_against_the_demo(page: Path, demo_url: str) -> None:
+    """The curl examples, against `make run` (the demo: the 90 days up to today), get answers
+    with conversations in them, not zeros for dates the demo does not hold."""
     from starlette.testclient import TestClient
 
-    from crm_metrics import Metrics, demo
+    from crm_metrics import Metrics
     from server import ServerConfig, create_app
 
-    examples = _curl_examples(README.read_text())
-    assert len(examples) >= 4
-    now = dt.datetime.now(dt.UTC)
-    with Metrics.connect("duckdb:///:memory:", clock=lambda: now) as metrics:
-        demo.write(metrics)
-        with TestClient(create_app(metrics, ServerConfig())) as client:
-            for path, tenant in examples:
-                response = client.get(path, headers={"X-Tenant-Id": tenant})
-                assert response.status_code == 200, (path, response.text)
-                body = response.json()
+    examples = _curl_examples(page.read_text(encoding="utf-8"))
+    assert sum(path.startswith("/api/v1/") for path, _ in examples) >= 2
+    with Metrics.connect(demo_url, read_only=True) as metrics, TestClient(create_app(metrics, ServerConfig())) as client:
+        for path, tenant in examples:
+            response = client.get(path, headers={"X-Tenant-Id": tenant} if tenant else {})
+            assert response.status_code == 200, (path, response.text)
+            body = response.json()
+            if path.startswith("/api/v1/"):
                 total = body["total_conversations"] if "summary" in path else sum(row["total_conversations"] for row in body["conversations"])
                 assert total > 0, f"{path} answers zeros against the demo"
+
+
+def _blocks(text: str, language: str) -> Iterator[str]:
+    yield from re.findall(rf"^```{language}\n(.*?)^```", text, flags=re.S | re.M)
+
+
+def test_the_library_snippet_runs_against_the_demo(demo_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    (snippet,) = [block for block in _blocks(README.read_text(encoding="utf-8"), "python")]
+    assert snippet.count('"duckdb:///crm_metrics.duckdb"') == 1
+    exec(compile(snippet.replace("duckdb:///crm_metrics.duckdb", demo_url), "README.md", "exec"), {})
+    printed = capsys.readouterr().out
+    assert "Acme Corp" in printed  # the summary's tenant_name
+    assert "tenant_id must be a UUID" in printed  # the InvalidParameter's field and message
+
+
+def test_the_cli_examples_run_against_the_demo(demo_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from crm_metrics.cli import main
+
+    commands = [
+        shlex.split(line, comments=True)[1:]
+        for block in _blocks(README.read_text(encoding="utf-8"), "bash")
+        for line in block.splitlines()
+        if line.startswith(".venv/bin/crm-metrics ")
+    ]
+    assert any(command[:1] == ["query"] for command in commands)
+    monkeypatch.setenv("DATABASE_URL", demo_url)
+    for command in commands:
+        assert main(command) == 0, (command, capsys.readouterr().err)
+        assert capsys.readouterr().out.strip(), command
+
+
+# -- what the docs say, against the code ------------------------------------------------------
 
 
 def test_the_default_range_is_said_to_be_31_days() -> None:
@@ -70,26 +180,27 @@ def test_the_default_range_is_said_to_be_31_days() -> None:
     assert days in " ".join(summary.format_help().split())
     parameters = openapi.build(auth=False)["paths"]["/api/v1/metrics/summary"]["get"]["parameters"]
     assert days in next(p["description"] for p in parameters if p["name"] == "start_date")
-    text = README.read_text()
-    assert "last 30 days" not in text
-    assert text.count(days) >= 3
+    for page in PAGES_READ:
+        assert "last 30 days" not in page.read_text(encoding="utf-8"), _name(page)
+    assert days in README.read_text(encoding="utf-8")
+    assert HTTP_DOC.read_text(encoding="utf-8").count(days) >= 2
 
 
 def test_handoff_rate_is_described_as_the_contract_defines_it() -> None:
     """Conversations with a handoff request (metadata.handoff_requested), not "handed-off" ones,
     which reads as status = 'handed_off'."""
-    from crm_metrics import templates
     from server import openapi
 
-    sources = [README.read_text(), *(path.read_text() for path in templates.sql_dir().glob("*.sql"))]
+    sql = sorted(templates.sql_dir().rglob("*.sql"))
+    assert sql, "no SQL templates found"
+    sources = [path.read_text(encoding="utf-8") for path in [*PAGES_READ, *sql]]
     assert not any("handed-off /" in source for source in sources)
     schemas = openapi.build(auth=False)["components"]["schemas"]
     for schema in ("Summary", "HandoffMetrics"):
         assert "handoff request" in schemas[schema]["properties"]["handoff_rate"]["description"]
 
 
-ROOT = Path(__file__).resolve().parents[1]
-METRICS_DOC = ROOT / "docs" / "metrics.md"
+METRICS_DOC = DOCS / "metrics.md"
 #: A clone is complete on its own: no file names a document kept outside the repository.
 OUTSIDE = ("shared/", "metrics-contract.md", "DEVELOPERS.md")
 

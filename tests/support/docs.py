@@ -1,5 +1,7 @@
-"""The README's generated sections: CLI reference (from --help), settings, metric columns.
+"""The generated sections of the docs: the CLI reference (from --help) in docs/cli.md, the
+settings table in docs/configuration.md, the metric templates' columns in docs/sql.md.
 
+Each section sits between `<!-- name:start -->` and `<!-- name:end -->` in its page.
 `python -m tests.support.docs` (or `make docs`) rewrites them; tests/test_docs.py fails when they
 are stale, so the docs cannot drift from the code.
 """
@@ -10,10 +12,12 @@ import argparse
 import os
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
-README = Path(__file__).parents[2] / "README.md"
+ROOT = Path(__file__).parents[2]
+README = ROOT / "README.md"
+DOCS = ROOT / "docs"
 
 
 def _subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
@@ -68,25 +72,46 @@ def metric_tables() -> str:
     parts = []
     for name in templates.names():
         template = templates.load(name)
-        parts.append(f"#### [`{name}`](sql/{name}.sql)\n\n{template.table} Grain: {template.grain}\n")
+        # Linked from docs/sql.md, where this section lives.
+        parts.append(f"### [`{name}`](../sql/{templates.METRICS}/{name}.sql)\n\n{template.table} Grain: {template.grain}\n")
         parts.append("| column | type | meaning |\n|---|---|---|")
         parts.extend(f"| `{c.name}` | {c.type} | {c.doc} |" for c in template.columns)
         parts.append("")
     return "\n".join(parts)
 
 
-SECTIONS: dict[str, Callable[[], str]] = {"cli": cli_reference, "settings": settings_table, "metrics": metric_tables}
+Sections = Mapping[str, Callable[[], str]]
+
+#: Every generated section, by the page it lives in.
+PAGES: dict[Path, Sections] = {
+    DOCS / "cli.md": {"cli": cli_reference},
+    DOCS / "configuration.md": {"settings": settings_table},
+    DOCS / "sql.md": {"metrics": metric_tables},
+}
+
+#: A section's markers, whatever its name.
+MARKER = re.compile(r"<!-- ([\w-]+):(start|end) -->")
 
 
-def render(text: str) -> str:
-    for name, make in SECTIONS.items():
+def render(page: Path, text: str) -> str:
+    """`text` of `page` with each of its generated sections made anew."""
+    for name, make in PAGES[page].items():
         pattern = re.compile(rf"(<!-- {name}:start -->\n).*?(<!-- {name}:end -->)", re.S)
         if not pattern.search(text):
-            raise SystemExit(f"README.md has no <!-- {name}:start --> ... <!-- {name}:end --> section")
+            raise SystemExit(f"{page.relative_to(ROOT)} has no <!-- {name}:start --> ... <!-- {name}:end --> section")
         text = pattern.sub(lambda m: m.group(1) + make() + m.group(2), text)
     return text
 
 
+def main() -> int:
+    for page in PAGES:
+        text = page.read_text(encoding="utf-8")
+        made = render(page, text)
+        if made != text:
+            page.write_text(made, encoding="utf-8")
+            print(f"rewrote {page.relative_to(ROOT)}")
+    return 0
+
+
 if __name__ == "__main__":
-    README.write_text(render(README.read_text()))
-    sys.exit(0)
+    sys.exit(main())
