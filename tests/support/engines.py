@@ -2,7 +2,7 @@
 
 Every engine gives a `Metrics` over empty seed tables (`fresh`), loaded through the public
 loader. An engine that cannot run here skips with its reason, except under CI=true, where a
-missing service fails the run (README.md, Tests).
+missing service fails the run (docs/testing.md).
 """
 
 from __future__ import annotations
