@@ -108,10 +108,22 @@ def grain(field: str, value: object) -> str:
 
 
 def instant(day: dt.date, tz: str) -> dt.datetime:
-    """Local midnight starting `day` in `tz`, as a UTC instant. Where DST skips midnight,
-    the day starts at the transition (zoneinfo's fold=0 reading of the missing time)."""
-    local = dt.datetime.combine(day, dt.time(0), tzinfo=zoneinfo.ZoneInfo(tz))
-    return local.astimezone(dt.UTC)
+    """The first instant of `day` in `tz`, in UTC: local midnight, or, where a clock change
+    skips midnight, the change itself (the first instant whose local date is `day`)."""
+    zone = zoneinfo.ZoneInfo(tz)
+    midnight = dt.datetime.combine(day, dt.time(0), tzinfo=zone)
+    start = midnight.astimezone(dt.UTC)
+    if start.astimezone(zone).replace(tzinfo=None) == midnight.replace(tzinfo=None):
+        return start
+    # Midnight falls in a gap. Its two readings (the offsets before and after the change)
+    # bracket the change; zoneinfo's fold=0 reading alone is late when the gap starts
+    # before midnight (Toronto 1919-03-30 23:30 -> 00:30: the day starts at 04:30 UTC, not
+    # 05:00). Offsets change on whole seconds: bisect to the second.
+    low, high = sorted(int(moment.timestamp()) for moment in (start, midnight.replace(fold=1).astimezone(dt.UTC)))
+    while high - low > 1:
+        middle = (low + high) // 2
+        low, high = (low, middle) if dt.datetime.fromtimestamp(middle, zone).date() == day else (middle, high)
+    return dt.datetime.fromtimestamp(high, dt.UTC)
 
 
 def period(

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import zoneinfo
 
 import pytest
 
-from crm_metrics import InvalidParameter, Metrics, Settings
+from crm_metrics import InvalidParameter, Metrics, Settings, request
 from crm_metrics.request import instant, period
 
 TENANT = "123e4567-e89b-12d3-a456-426614174000"
@@ -161,3 +162,34 @@ def test_a_too_long_range_blames_the_date_the_caller_gave(metrics: Metrics) -> N
     with pytest.raises(InvalidParameter) as error:
         metrics.summary(TENANT, start_date="2025-12-01")
     assert (error.value.field, error.value.message) == ("start_date", "2025-12-01 is after end_date 2025-11-04 (end_date defaults to today in UTC)")
+
+
+@pytest.mark.parametrize("tz", ["America/Toronto", "America/Santiago", "America/Havana", "Asia/Beirut", "America/Sao_Paulo"])
+def test_a_day_starts_at_its_first_instant_where_a_clock_change_skips_midnight(tz: str) -> None:
+    # Every day from 1900 to 2040 whose midnight a clock change skips: the day starts at the
+    # change, the first instant whose local date is that day (Toronto 1919-03-30: the clocks
+    # went from 23:30 to 00:30, so March 31 starts at 04:30 UTC, not at 05:00).
+    zone = zoneinfo.ZoneInfo(tz)
+    day, gaps = dt.date(1900, 1, 2), 0
+    while day < dt.date(2040, 1, 1):
+        midnight = dt.datetime.combine(day, dt.time(0), tzinfo=zone)
+        if midnight.astimezone(dt.UTC).astimezone(zone).replace(tzinfo=None) != midnight.replace(tzinfo=None):
+            start = request.instant(day, tz)
+            assert start.astimezone(zone).date() == day and (start - dt.timedelta(seconds=1)).astimezone(zone).date() < day, day
+            gaps += 1
+        day += dt.timedelta(days=1)
+    assert gaps
+    assert request.instant(dt.date(1919, 3, 31), "America/Toronto") == dt.datetime(1919, 3, 31, 4, 30, tzinfo=dt.UTC)
+
+
+def test_a_day_whose_midnight_a_change_skips_counts_its_first_half_hour() -> None:
+    with Metrics.connect("duckdb:///:memory:") as metrics:
+        metrics.store.init_db()
+        tenant = "7a1e3c1e-0000-4000-8000-000000000001"
+        metrics.store.load_rows("conversations", [
+            {"id": "c1", "tenant_id": tenant, "customer_phone": "+1", "status": "active", "started_at": "1919-03-31T04:45:00Z"}
+        ])
+        for day, count in (("1919-03-30", 0), ("1919-03-31", 1)):
+            assert metrics.summary(tenant, day, day, tz="America/Toronto").total_conversations == count
+        dashboard = metrics.dashboard(tenant, "1919-03-30", "1919-03-31", tz="America/Toronto")
+        assert [row.total_conversations for row in dashboard.conversations] == [0, 1]

@@ -452,3 +452,14 @@ def test_health_reports_configured_then_unreachable(metrics: Metrics, dataset: s
 def test_health_reports_not_configured_on_other_engines() -> None:
     with Metrics.connect("duckdb:///:memory:", settings=Settings(database_url="duckdb:///:memory:")) as metrics:
         assert metrics.health() == {"database": "connected", "bigquery": "not_configured"}
+
+
+def test_upper_case_ids_written_by_other_clients_answer(metrics: Metrics, emulator: bigquery_emulator.Emulator, dataset: str) -> None:
+    # The CRM's pipeline syncs rows into BigQuery itself, ids in whatever case it has them.
+    outlet = "0b1e7000-0000-4000-8000-00000000000a"
+    metrics.store.load_rows("conversations", [_conversation("a", outlet_id=outlet), _conversation("b")])
+    expected = (metrics.summary(TENANT, "2025-11-01", "2025-11-01", tz="UTC"), metrics.summary(TENANT, "2025-11-01", "2025-11-01", outlet_id=outlet, tz="UTC"))
+    _rows(emulator, f"UPDATE {dataset}.conversations SET tenant_id = UPPER(tenant_id), outlet_id = UPPER(outlet_id) WHERE TRUE")
+    assert _rows(emulator, f"SELECT DISTINCT tenant_id FROM {dataset}.conversations") == [(TENANT.upper(),)]
+    got = (metrics.summary(TENANT, "2025-11-01", "2025-11-01", tz="UTC"), metrics.summary(TENANT, "2025-11-01", "2025-11-01", outlet_id=outlet.upper(), tz="UTC"))
+    assert got == expected and expected[0].total_conversations == 2 and expected[1].total_conversations == 1

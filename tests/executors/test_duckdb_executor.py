@@ -133,3 +133,20 @@ def test_the_time_limit_survives_a_closed_database() -> None:
     executor = DuckDBExecutor(":memory:", timeout=0.2)
     with pytest.raises(QueryTimeout):
         executor.fetch(slow, {})
+
+
+@pytest.mark.parametrize("rollup", [False, True], ids=["seed-tables", "rollup"])
+def test_upper_case_ids_written_behind_the_loader_answer(rollup: bool) -> None:
+    # A DuckDB file of the user's own, written by another program with upper-case UUIDs.
+    with Metrics.connect("duckdb:///:memory:") as metrics:
+        metrics.store.init_db(rollup=rollup)
+        metrics.store.load_rows("tenants", ROWS["tenants"])
+        metrics.store.load_rows("conversations", ROWS["conversations"])
+        metrics.store.load_rows("messages", ROWS["messages"])
+        expected = metrics.dashboard(TENANT, "2025-11-01", "2025-11-01").to_dict(), metrics.summary(TENANT, "2025-11-01", "2025-11-01").to_dict()
+        metrics.executor.run_script("UPDATE conversations SET tenant_id = upper(tenant_id); UPDATE tenants SET id = upper(id)")
+        if rollup:
+            metrics.store.refresh()
+        metrics.tenants.forget()
+        got = metrics.dashboard(TENANT.upper(), "2025-11-01", "2025-11-01").to_dict(), metrics.summary(TENANT, "2025-11-01", "2025-11-01").to_dict()
+    assert got == expected and expected[1]["tenant_name"] == "Acme Corp" and expected[1]["total_conversations"] == 25
