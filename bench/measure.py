@@ -136,7 +136,7 @@ Replay = Callable[[Sequence[tuple[CompiledQuery, dict[str, Any]]]], None]
 
 def duckdb_replay(connection: Any) -> Replay:
     """Run statements on a raw DuckDB connection, fetching every row (as the executor does)."""
-    # The executor pins each session to UTC (dialect-traps.md); the driver run must too.
+    # The executor pins each session to UTC (tests/conformance/test_dialect_traps.py); the driver run must too.
     connection.execute("SET TimeZone = 'UTC'")
 
     def replay(recorded: Sequence[tuple[CompiledQuery, dict[str, Any]]]) -> None:

@@ -118,7 +118,7 @@ def markdown(report: Mapping[str, Any]) -> str:
         f"{' (with uncommitted changes)' if m['dirty'] else ''} (\"{m['commit_subject']}\"), "
         f"in {report['seconds'] / 60:.1f} minutes. Every figure is in bench/report.json.",
         "",
-        "## Targets (issue 6)",
+        "## Targets",
         "",
     ]
     lines += _table(("measure", "target", "measured", "met?"), targets(report))

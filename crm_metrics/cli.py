@@ -180,14 +180,14 @@ def run(args: argparse.Namespace) -> None:
             sys.stdout.write(output.formatted(metrics.answer(args.kind, query), args.format))
         elif args.command == "init-db":
             metrics.store.init_db(rollup=args.rollup)
-            made = "tables, derived tables and rollup" if args.rollup else "tables"
+            made = {"rollup": "tables, derived tables and rollup", "facts": "tables and derived tables"}.get(metrics.layout, "tables")
             print(f"{made} ready in {metrics.executor.description}")
         elif args.command == "refresh":
             rebuilt = metrics.store.refresh()
             done = "derived tables rebuilt" if rebuilt else "nothing to rebuild (no derived tables)"
             print(f"{done} in {metrics.executor.description}")
         elif args.command == "load":
-            metrics.store.init_db()
+            metrics.store.ensure_tables()
             report = metrics.store.write(batch)
             first, *notes = report.lines()
             print(first)

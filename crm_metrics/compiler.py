@@ -1,7 +1,7 @@
 """Compile a template for one dialect: render, parse, rewrite, set the parameter style.
 
 `compile_sql` is cached per (template, dialect, shape): sqlglot runs once per process for each,
-never per request (transpiling costs milliseconds; see dialect-traps.md).
+never per request (transpiling a 40-line query costs milliseconds in pure Python).
 """
 
 from __future__ import annotations

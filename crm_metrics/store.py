@@ -60,6 +60,13 @@ class Store:
             self.executor.run_script(script)
         self._changed()
 
+    def ensure_tables(self) -> None:
+        """`init_db` where one of the seed's tables is missing; nothing where they exist: a
+        role that may write the CRM's tables need not own them (DDL, even CREATE INDEX IF NOT
+        EXISTS, is the owner's)."""
+        if not all(self.executor.has_table(table) for table in schema.TABLES):
+            self.init_db()
+
     def load(self, table: str, path: str | Path, *, assume_tz: str | None = None) -> loader.LoadReport:
         """Load a CSV, JSON Lines or Parquet file into a table, all or nothing; stored rows
         with the same id are updated in place. Timestamps without a UTC offset are read in

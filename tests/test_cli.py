@@ -297,8 +297,8 @@ def assert_one_line_error(result: tuple[int, str, str], error: str) -> None:
 def test_init_db_creates_the_tables_and_can_run_again(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     url = f"duckdb:///{tmp_path / 'new.duckdb'}"
 
-    assert run(capsys, "init-db", "--database-url", url) == (0, f"tables ready in {url}\n", "")
-    assert run(capsys, "init-db", "--database-url", url) == (0, f"tables ready in {url}\n", "")
+    assert run(capsys, "init-db", "--database-url", url) == (0, f"tables, derived tables and rollup ready in {url}\n", "")
+    assert run(capsys, "init-db", "--database-url", url) == (0, f"tables, derived tables and rollup ready in {url}\n", "")
 
     with Metrics.connect(url, read_only=True) as metrics:
         assert all(metrics.executor.has_table(name) for name in ("tenants", "conversations", "messages"))
@@ -451,8 +451,8 @@ def test_database_url_option_wins_over_the_environment(
     from_env, from_option = f"duckdb:///{tmp_path / 'env.duckdb'}", f"duckdb:///{tmp_path / 'option.duckdb'}"
     monkeypatch.setenv("DATABASE_URL", from_env)
 
-    assert run(capsys, "init-db") == (0, f"tables ready in {from_env}\n", "")
-    assert run(capsys, "init-db", "--database-url", from_option) == (0, f"tables ready in {from_option}\n", "")
+    assert run(capsys, "init-db") == (0, f"tables, derived tables and rollup ready in {from_env}\n", "")
+    assert run(capsys, "init-db", "--database-url", from_option) == (0, f"tables, derived tables and rollup ready in {from_option}\n", "")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["env.duckdb", "option.duckdb"]
 
 
@@ -461,7 +461,7 @@ def test_the_default_database_is_crm_metrics_duckdb_in_the_working_directory(
 ) -> None:
     monkeypatch.chdir(tmp_path)
 
-    assert run(capsys, "init-db") == (0, "tables ready in duckdb:///crm_metrics.duckdb\n", "")
+    assert run(capsys, "init-db") == (0, "tables, derived tables and rollup ready in duckdb:///crm_metrics.duckdb\n", "")
     assert (tmp_path / "crm_metrics.duckdb").is_file()
 
 

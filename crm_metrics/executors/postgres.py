@@ -95,7 +95,7 @@ class PostgresExecutor:
         self._pool.open()
 
     def _configure(self, conn: psycopg.Connection[Any]) -> None:
-        # Trap (dialect-traps.md): reading a naive `timestamp` column as an instant follows the
+        # Trap (tests/conformance/test_dialect_traps.py): reading a naive `timestamp` column as an instant follows the
         # session TimeZone; pin every session to UTC whatever the server or role default is.
         conn.execute("SET TimeZone = 'UTC'")
         # The server cancels a statement running longer than this (0 = no limit); psycopg
@@ -134,6 +134,10 @@ class PostgresExecutor:
             raise BackendUnavailable(
                 f"PostgreSQL at {self._where}: {error.diag.message_primary}: the tables differ from the seed's"
                 " (ids and texts as text, timestamps as timestamptz, metadata as jsonb or json)"
+            ) from error
+        except psycopg.errors.InsufficientPrivilege as error:
+            raise ConfigError(
+                f"PostgreSQL at {self._where} refused: {error.diag.message_primary} (docs/postgres.md lists the privileges each command needs)"
             ) from error
         except psycopg.errors.QueryCanceled as error:
             raise QueryTimeout(f"PostgreSQL cancelled a statement after {self.timeout} s: {self._masked(error)}") from error

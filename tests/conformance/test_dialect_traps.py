@@ -275,7 +275,7 @@ def test_ids_with_backslashes_are_ordered_too(engine: Engine, request: pytest.Fi
     # and fail; the byte order is taken without a cast (crm_metrics/dialects.py, _byte_order).
     if engine.name == "bigquery":
         # BigQuery's CAST(STRING AS BYTES) is the UTF-8 bytes; the emulator runs it on DuckDB
-        # as a BLOB cast, which parses escapes (dialect-traps.md: it proves the client path,
+        # as a BLOB cast, which parses escapes (docs/bigquery.md: the emulator proves the client path,
         # not BigQuery's semantics).
         request.applymarker(pytest.mark.xfail(reason="the BigQuery emulator casts to BYTES as DuckDB BLOB", strict=True))
     metrics = engine.fresh({

@@ -194,7 +194,7 @@ def _retype_timestamps(executor: PostgresExecutor, type_: str) -> None:
 def test_sessions_are_pinned_to_utc_whatever_the_server_default(postgres: PostgresEngine) -> None:
     # A seed database may store naive `timestamp` columns, which the contract reads as UTC;
     # converting them follows the session TimeZone, and a role or database default of another
-    # zone (here through libpq options) must not leak in (dialect-traps.md).
+    # zone (here through libpq options) must not leak in (tests/conformance/test_dialect_traps.py).
     metrics = postgres.fresh({
         "conversations": [conversation("c1", "2025-11-01T22:30:00Z")],
         "messages": [message("m1", "2025-11-01T22:30:00Z")],
@@ -679,7 +679,7 @@ def test_uuid_ids_through_text_views(postgres: PostgresEngine) -> None:
 
 def test_numeric_results_leave_as_int_and_float(postgres: PostgresEngine) -> None:
     # Trap: PostgreSQL returns SUM(bigint) and AVG as numeric, which psycopg reads as
-    # Decimal; Decimal must never reach the models or JSON (dialect-traps.md).
+    # Decimal; Decimal must never reach the models or JSON (tests/conformance/test_dialect_traps.py).
     metrics = postgres.fresh({
         "conversations": [conversation("c1", "2025-11-01T10:00:00Z", ended_at="2025-11-01T10:00:10Z")],
         "messages": [

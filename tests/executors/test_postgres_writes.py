@@ -6,14 +6,17 @@ And ids that requests name, written in upper case by other applications, still a
 from __future__ import annotations
 
 import datetime as dt
+import json
 import secrets
 from collections.abc import Iterator
+from pathlib import Path
 
 import psycopg
 import pytest
 from psycopg import sql
 
-from crm_metrics import LoadError, Metrics, Settings
+from crm_metrics import ConfigError, LoadError, Metrics, Settings
+from crm_metrics.cli import main
 from tests.support.engines import FIXED_NOW, POSTGRES_URL, PostgresEngine, with_option
 
 TENANT = "7a1e3c1e-0000-4000-8000-00000000000f"
@@ -206,3 +209,32 @@ def test_upper_case_ids_written_by_other_applications_answer_lowercase_requests(
         assert {**summary, "tenant_name": None} == expected["tenant"]["summary"] and summary["tenant_name"] == "Acme"
         outlet = metrics.summary(TENANT.upper(), "2025-11-01", "2025-11-03", outlet_id=OUTLET.upper(), tz="UTC").to_dict()
         assert {**outlet, "tenant_name": None} == expected["outlet"]
+
+
+def test_a_role_that_may_write_but_not_own_loads_and_a_missing_privilege_is_named(schema: str, tmp_path: Path) -> None:
+    # The CRM's tables belong to the CRM; the analytics role was granted what loads need.
+    metrics, crm = crm_database(schema, SCHEMAS["cascading-fk"])
+    role = f"crm_test_writer_{secrets.token_hex(3)}"
+    with metrics, crm:
+        crm.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(role)))
+        try:
+            crm.execute(sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(sql.Identifier(schema), sql.Identifier(role)))
+            crm.execute(sql.SQL("GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA {} TO {}").format(sql.Identifier(schema), sql.Identifier(role)))
+            crm.execute(sql.SQL("REVOKE UPDATE ON messages FROM {}").format(sql.Identifier(role)))
+            url = with_option(POSTGRES_URL.replace("postgres@", f"{role}@"), f"-csearch_path={schema}")
+            path = tmp_path / "conversations.jsonl"
+            path.write_text("".join(json.dumps(row) + "\n" for row in conversations("resolved")), encoding="utf-8")
+            assert main(["load", "conversations", str(path), "--database-url", url]) == 0
+            assert count(crm, "SELECT count(*) FROM conversations") == 12
+            path = tmp_path / "messages.jsonl"
+            path.write_text("".join(json.dumps(row) + "\n" for row in messages()), encoding="utf-8")
+            # A load updates rows in place: PostgreSQL asks for UPDATE even when every row is new.
+            with Metrics.connect(settings=Settings(database_url=url)) as writer:
+                with pytest.raises(ConfigError, match="refused: permission denied for table messages .*docs/postgres.md"):
+                    writer.store.load(table="messages", path=path)
+            assert count(crm, "SELECT count(*) FROM messages") == 0
+            crm.execute(sql.SQL("GRANT UPDATE ON messages TO {}").format(sql.Identifier(role)))
+            assert main(["load", "messages", str(path), "--database-url", url]) == 0
+            assert count(crm, "SELECT count(*) FROM messages") == 48
+        finally:
+            crm.execute(sql.SQL("DROP OWNED BY {}; DROP ROLE {}").format(sql.Identifier(role), sql.Identifier(role)))
