@@ -26,7 +26,7 @@ from crm_metrics.models import (
     MessageMetrics,
     Summary,
 )
-from crm_metrics.output import to_json
+from crm_metrics.output import to_csv, to_json
 from crm_metrics.service import Metrics
 
 __version__ = "0.1.0"
@@ -49,5 +49,6 @@ __all__ = [
     "Summary",
     "TemplateError",
     "__version__",
+    "to_csv",
     "to_json",
 ]

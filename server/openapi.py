@@ -107,6 +107,15 @@ def _json(ref: str, description: str, headers: dict[str, Any] | None = None) -> 
     return response
 
 
+def _answer(ref: str, kind: str, headers: dict[str, Any]) -> dict[str, Any]:
+    """The 200 of a metrics endpoint: JSON, or CSV for `?format=csv` / `Accept: text/csv`."""
+    response = _json(ref, f"The answer, exactly as `crm-metrics query {kind} --format json` (or `--format csv`) prints it", headers)
+    csv_headers = {**headers, "Content-Disposition": {"description": "CSV only: attachment; filename=...", "schema": {"type": "string"}}}
+    response["headers"] = csv_headers
+    response["content"]["text/csv"] = {"schema": {"type": "string", "description": "RFC 4180: a header row of the JSON's field names, then the rows"}}
+    return response
+
+
 def build(*, auth: bool) -> dict[str, Any]:
     """The document; `auth` says whether this server requires bearer tokens."""
     components: dict[str, Any] = {"Error": _error_schema(), "Health": _health_schema()}
@@ -154,7 +163,7 @@ def build(*, auth: bool) -> dict[str, Any]:
             "summary": summary,
             "parameters": parameters,
             "responses": {
-                "200": _json(_component(model, components), "The answer, exactly as `crm-metrics query " + kind + " --format json` prints it", tag_headers),
+                "200": _answer(_component(model, components), kind, tag_headers),
                 "304": {"description": "Not modified: If-None-Match matched the current ETag", "headers": tag_headers},
                 **{str(status): _json(error, ERROR_DESCRIPTIONS[status], request_id) for status in statuses},
             },

@@ -19,6 +19,7 @@ from crm_metrics.request import DEFAULT_SPAN_DAYS, Query
 from crm_metrics.templates import GRANULARITIES
 
 from server.errors import ApiError
+from server.formats import FORMATS
 
 TENANT_HEADER = "X-Tenant-Id"
 #: Unknown query parameters an error lists by name at most.
@@ -40,13 +41,14 @@ PARAMS: dict[str, Param] = {
         Param("outlet_id", {"type": "string", "format": "uuid"}, "Only this outlet's conversations and their messages"),
         Param("tz", {"type": "string", "examples": ["Asia/Jakarta"]}, "IANA timezone in which days are cut (default: the tenant's timezone, else UTC)"),
         Param("granularity", {"type": "string", "enum": list(GRANULARITIES), "default": "day"}, "Bucket size: day, week (ISO, from Monday) or month"),
+        Param("format", {"type": "string", "enum": list(FORMATS), "default": "json"}, "json (default) or csv (RFC 4180: one header row of the JSON's field names); without it, the Accept header chooses (text/csv)"),
     )
 }
 
 #: The query parameters of each endpoint, by kind; anything else is rejected.
 ACCEPTS: dict[str, tuple[str, ...]] = {
-    "dashboard": ("start_date", "end_date", "outlet_id", "tz", "granularity"),
-    "summary": ("start_date", "end_date", "outlet_id", "tz"),
+    "dashboard": ("start_date", "end_date", "outlet_id", "tz", "granularity", "format"),
+    "summary": ("start_date", "end_date", "outlet_id", "tz", "format"),
 }
 
 
@@ -56,6 +58,8 @@ class Ask:
 
     kind: str
     query: Query
+    #: The format `?format=` asked for (json, csv), or None: the Accept header chooses.
+    format: str | None = None
 
     @property
     def granularity(self) -> str | None:
@@ -111,4 +115,13 @@ def ask(kind: str, tenant_id: str, params: QueryParams) -> Ask:
             tz=rules.timezone("tz", values["tz"]),
             granularity=rules.grain("granularity", values.get("granularity")),
         ),
+        _format(values.get("format")),
     )
+
+
+def _format(value: str | None) -> str | None:
+    if not value:
+        return None
+    if value not in FORMATS:
+        raise ApiError("invalid_parameter", f"must be one of {', '.join(FORMATS)}, got {shown(value)}", "format")
+    return value
