@@ -6,7 +6,7 @@ CLI := $(VENV)/bin/crm-metrics
 PORT ?= 3007
 export DATABASE_URL ?= duckdb:///crm_metrics.duckdb
 
-.PHONY: install run demo test snapshots docs clean bench
+.PHONY: install run demo test snapshots docs clean bench vendor
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -49,3 +49,15 @@ clean:
 
 docs: install
 	$(PY) -m tests.support.docs
+
+# The chart libraries of the dashboard page, from the npm registry, into server/static/vendor/
+# (committed: the package ships them and the page never loads code from elsewhere).
+VENDOR := server/static/vendor
+vendor:
+	@tmp=$$(mktemp -d) && grep -v '^#' $(VENDOR)/VERSIONS | while read -r spec file; do \
+		name=$${spec%@*}; \
+		( cd $$tmp && npm pack --silent "$$spec" >/dev/null ) && \
+		tar -xzf $$tmp/$$name-$${spec##*@}.tgz -C $$tmp package/$$file package/LICENSE && \
+		sed '/^\/\/# sourceMappingURL=/d; s|//# sourceMappingURL=[^ ]*$$||' $$tmp/package/$$file > $(VENDOR)/$$(basename $$file) && \
+		cp $$tmp/package/LICENSE $(VENDOR)/$$name.LICENSE && rm -rf $$tmp/package && echo "vendored $$spec"; \
+	done; rm -rf $$tmp

@@ -24,6 +24,8 @@ from crm_metrics.models import (
     Dashboard,
     HandoffMetrics,
     MessageMetrics,
+    Outlets,
+    StoredTenant,
     Summary,
 )
 from crm_metrics.output import to_csv, to_json
@@ -44,8 +46,10 @@ __all__ = [
     "MessageMetrics",
     "Metrics",
     "MetricsError",
+    "Outlets",
     "QueryTimeout",
     "Settings",
+    "StoredTenant",
     "Summary",
     "TemplateError",
     "__version__",

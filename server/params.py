@@ -87,7 +87,26 @@ def as_sent(value: str) -> str:
 
 
 def ask(kind: str, tenant_id: str, params: QueryParams) -> Ask:
-    accepted = ACCEPTS[kind]
+    values = given(ACCEPTS[kind], params)
+    # Validated here, once: the handler hands the library this Query as it is.
+    return Ask(kind, query(tenant_id, values), _format(values.get("format")))
+
+
+def query(tenant_id: str, values: dict[str, str | None]) -> Query:
+    """The library's query from the parameters `given` found (those left out are defaults)."""
+    return Query(
+        tenant_id=tenant_id,
+        start_date=rules.date("start_date", values.get("start_date")),
+        end_date=rules.date("end_date", values.get("end_date")),
+        outlet_id=rules.optional_uuid("outlet_id", values.get("outlet_id")),
+        tz=rules.timezone("tz", values.get("tz")),
+        granularity=rules.grain("granularity", values.get("granularity")),
+    )
+
+
+def given(accepted: tuple[str, ...], params: QueryParams) -> dict[str, str | None]:
+    """The value of each accepted parameter (None when left out); an unknown parameter or one
+    given twice is a 400."""
     unknown = sorted(set(params) - set(accepted))
     if unknown:
         # Names are input too: each is cut, and a few are listed (the first is `field`).
@@ -100,23 +119,11 @@ def ask(kind: str, tenant_id: str, params: QueryParams) -> Ask:
         )
     values: dict[str, str | None] = {}
     for name in accepted:
-        given = params.getlist(name)
-        if len(given) > 1:
-            raise ApiError("invalid_parameter", f"give it once, not {len(given)} times", name)
-        values[name] = given[0] if given else None
-    # Validated here, once: the handler hands the library this Query as it is.
-    return Ask(
-        kind,
-        Query(
-            tenant_id=tenant_id,
-            start_date=rules.date("start_date", values["start_date"]),
-            end_date=rules.date("end_date", values["end_date"]),
-            outlet_id=rules.optional_uuid("outlet_id", values["outlet_id"]),
-            tz=rules.timezone("tz", values["tz"]),
-            granularity=rules.grain("granularity", values.get("granularity")),
-        ),
-        _format(values.get("format")),
-    )
+        found = params.getlist(name)
+        if len(found) > 1:
+            raise ApiError("invalid_parameter", f"give it once, not {len(found)} times", name)
+        values[name] = found[0] if found else None
+    return values
 
 
 def _format(value: str | None) -> str | None:

@@ -13,9 +13,9 @@ from starlette.routing import Route
 
 from crm_metrics import Metrics, to_json
 
-from server import formats, params
+from server import formats, lookups, params
 from server.cache import cache_key
-from server.errors import ApiError
+from server.auth import request_tenant
 from server.etag import etag, not_modified
 from server.health import health
 from server.openapi import openapi
@@ -36,12 +36,7 @@ async def summary(request: Request) -> Response:
 
 async def _answer(request: Request, kind: str) -> Response:
     state = request.app.state
-    claimed = state.auth.claimed_tenant(request.headers.get("authorization")) if state.auth else None
-    tenant = params.tenant(request.headers)
-    if claimed is not None and claimed != tenant:
-        raise ApiError("forbidden", f"the token does not grant access to tenant {tenant}", params.TENANT_HEADER)
-    request.state.tenant_id = tenant
-    ask = params.ask(kind, tenant, request.query_params)
+    ask = params.ask(kind, request_tenant(request), request.query_params)
     compute = functools.partial(run_in_threadpool, _body, state.metrics, ask)
     # The cache holds the JSON body; other formats are renderings of it.
     body, outcome = await state.results.get(cache_key(state.config.cache_key_prefix, ask), compute)
@@ -65,4 +60,6 @@ ROUTES = [
     Route("/openapi.json", openapi, methods=["GET"]),
     Route("/api/v1/metrics/dashboard", dashboard, methods=["GET"]),
     Route("/api/v1/metrics/summary", summary, methods=["GET"]),
+    Route("/api/v1/tenants", lookups.tenants, methods=["GET"]),
+    Route("/api/v1/outlets", lookups.outlets, methods=["GET"]),
 ]
