@@ -15,6 +15,9 @@ from typing import Any
 #: The Vega-Lite version the specs are written for: the vendored vega-lite the page loads
 #: (server/static/vendor/) and the one vl-convert renders with are of this major version.
 VEGA_LITE_SCHEMA = "https://vega.github.io/schema/vega-lite/v6.json"
+#: The Vega-Lite version vl-convert renders the report's charts with (server/static/vendor/
+#: holds the same major.minor for the page).
+VEGA_LITE_VERSION = "6.4"
 #: How a figure reads (the page formats with Intl.NumberFormat, the report in Python):
 #: count (1,234), rate (82.9%), seconds (16.7 s), minutes (8.8 min), money ($32.11).
 UNITS = ("count", "rate", "seconds", "minutes", "money")
@@ -198,6 +201,37 @@ CHARTS: tuple[Chart, ...] = (
 
 #: The report's table of outlets: one summary per outlet, these figures.
 OUTLET_COLUMNS: tuple[Measure, ...] = HEADLINES
+
+
+def formatted(value: float | None, unit: str) -> str:
+    """A figure as the page shows it (server/static/page.js `formatted`, Intl.NumberFormat
+    "en"): 1,234 / 82.9% / 16.7 s / 8.8 min / $32.11; no value is a dash."""
+    if value is None:
+        return "–"
+    if unit == "count":
+        return f"{value:,.0f}"
+    if unit == "rate":
+        return f"{value * 100:,.1f}%"
+    if unit == "money":
+        return f"-${-value:,.2f}" if value < 0 else f"${value:,.2f}"
+    return f"{value:,.1f} {'s' if unit == 'seconds' else 'min'}"
+
+
+def change(value: float | None, before: float | None, measure: Measure) -> tuple[str, str]:
+    """How a headline moved against the previous period, as the page says it (page.js
+    `change`), and whether that is good or bad news ("" when neither): ("▲ +9.3%", "")."""
+    if value is None or before is None:
+        return "nothing to compare", ""
+    direction = "up" if value > before else "down" if value < before else ""
+    arrow = {"up": "▲ ", "down": "▼ ", "": ""}[direction]
+    mood = ("good" if direction == measure.better else "bad") if direction and measure.better else ""
+    if measure.change == "points":
+        points = (value - before) * 100
+        return f"{arrow}{'+' if points >= 0 else '-'}{abs(points):,.1f} pts", mood
+    if before == 0:
+        return ("no change" if value == 0 else "new: none before"), mood
+    relative = (value - before) / abs(before)
+    return f"{arrow}{'+' if relative >= 0 else '-'}{abs(relative) * 100:,.1f}%", mood
 
 
 def page_views() -> dict[str, Any]:

@@ -13,7 +13,7 @@ from starlette.routing import Route
 
 from crm_metrics import Metrics, to_json
 
-from server import formats, lookups, params
+from server import formats, lookups, params, reports
 from server.cache import cache_key
 from server.auth import request_tenant
 from server.etag import etag, not_modified
@@ -62,4 +62,5 @@ ROUTES = [
     Route("/api/v1/metrics/summary", summary, methods=["GET"]),
     Route("/api/v1/tenants", lookups.tenants, methods=["GET"]),
     Route("/api/v1/outlets", lookups.outlets, methods=["GET"]),
+    Route("/api/v1/reports/summary.pdf", reports.summary_pdf, methods=["GET"]),
 ]
