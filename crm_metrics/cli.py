@@ -7,6 +7,7 @@ traceback); a command left out prints the help, with status 2.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -144,6 +145,11 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="serve the HTTP API (opens the database read-only)", parents=[database])
     serve.add_argument("--host", help="interface to listen on (default: $HOST, else 127.0.0.1)")
     serve.add_argument("--port", type=_port, help="TCP port, 1 to 65535 (default: $PORT, else 3007)")
+    serve.add_argument(
+        "--schedule",
+        metavar="FILE",
+        help="also run the report scheduler of this schedule file (TOML); the store is then opened read-write",
+    )
     return parser
 
 
@@ -176,12 +182,13 @@ def run(args: argparse.Namespace) -> None:
         print(sql, end="")
         return
     if args.command == "serve":
-        _server().serve(database_url=args.database_url, host=args.host, port=args.port)
+        _server().serve(database_url=args.database_url, host=args.host, port=args.port, schedule=args.schedule)
         return
     settings = Settings.from_env(database_url=args.database_url)
     if args.command == "scheduler":
         from crm_metrics import scheduler
 
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
         scheduler.run_file(args.schedule, settings, once=args.once)
         return
     if args.command == "load":

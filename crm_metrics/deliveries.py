@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from crm_metrics.compiler import compile_sql
@@ -51,10 +52,13 @@ class Deliveries:
     def __init__(self, metrics: Metrics) -> None:
         self._executor = metrics.executor
 
+    def _ddl(self) -> Path:
+        return sql_dir() / "schema" / f"{self._executor.dialect}-deliveries.sql"
+
     def create(self) -> None:
         """Make the table where missing."""
         dialect = self._executor.dialect
-        path = sql_dir() / "schema" / f"{dialect}-deliveries.sql"
+        path = self._ddl()
         if not path.is_file():
             raise ConfigError(
                 f"the report scheduler keeps its record in DuckDB or PostgreSQL, not {dialect}: "
@@ -95,7 +99,8 @@ class Deliveries:
 
     def failing(self) -> list[Failure]:
         """Reports whose latest delivery failed (none while the table does not exist)."""
-        if not self._executor.has_table(TABLE):
+        # Not on BigQuery (no record there: and every look would be a billed query).
+        if not self._ddl().is_file() or not self._executor.has_table(TABLE):
             return []
         return [Failure(*row) for row in self._fetch("failing")]
 

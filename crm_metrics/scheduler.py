@@ -31,6 +31,8 @@ from crm_metrics import report, request
 from crm_metrics.config import Settings
 from crm_metrics.deliveries import Deliveries
 from crm_metrics.schedule import Entry, Period, Schedule, load
+
+__all__ = ["DeliveryError", "Scheduler", "load", "run_file"]
 from crm_metrics.service import Metrics
 
 log = logging.getLogger("crm_metrics.scheduler")

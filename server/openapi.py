@@ -22,6 +22,7 @@ HEALTH_VALUES = {
     "database": ["connected", "disconnected"],
     "bigquery": ["configured", "not_configured", "unreachable"],
     "cache": ["connected", "unavailable", "in_process", "disabled"],
+    "reports": ["ok", "failing"],
 }
 ERROR_DESCRIPTIONS = {
     400: "Invalid request: a parameter or header is malformed, unknown or out of range; `field` names it",
@@ -94,10 +95,18 @@ def _error_schema() -> dict[str, Any]:
 
 
 def _health_schema() -> dict[str, Any]:
-    properties: dict[str, Any] = {name: {"type": "string"} for name in ("status", "service", "version", "environment", "database", "bigquery", "cache")}
+    properties: dict[str, Any] = {name: {"type": "string"} for name in ("status", "service", "version", "environment", "database", "bigquery", "cache", "reports")}
     for name, values in HEALTH_VALUES.items():
         properties[name]["enum"] = values
-    return {"type": "object", "properties": properties, "required": list(properties), "additionalProperties": False}
+    required = list(properties)
+    failure = {name: {"type": "string"} for name in ("report", "period_start", "period_end", "status")}
+    failure |= {"attempts": {"type": "integer"}, "error": {"type": ["string", "null"]}}
+    properties["failing_reports"] = {
+        "type": "array",
+        "description": "Scheduled reports whose latest delivery failed (only when reports is failing)",
+        "items": {"type": "object", "properties": failure, "required": list(failure), "additionalProperties": False},
+    }
+    return {"type": "object", "properties": properties, "required": required, "additionalProperties": False}
 
 
 def _json(ref: str, description: str, headers: dict[str, Any] | None = None) -> dict[str, Any]:

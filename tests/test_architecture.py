@@ -46,7 +46,7 @@ RULES: dict[str, tuple[set[str], set[str]]] = {
 #: The crm_metrics modules the server may import: the package's API, the request rules it
 #: validates with (and the granularities they accept), settings and errors, the page's chart
 #: definitions, the report and the scheduler's record of deliveries (for /health).
-SERVER_MAY_USE = {"crm_metrics", "crm_metrics.request", "crm_metrics.config", "crm_metrics.errors", "crm_metrics.templates", "crm_metrics.charts", "crm_metrics.report", "crm_metrics.deliveries"}
+SERVER_MAY_USE = {"crm_metrics", "crm_metrics.request", "crm_metrics.config", "crm_metrics.errors", "crm_metrics.templates", "crm_metrics.charts", "crm_metrics.report", "crm_metrics.deliveries", "crm_metrics.scheduler"}
 #: Drivers the executors may use only inside the engine's own module.
 DRIVERS = {"crm_metrics.executors.duckdb": "duckdb", "crm_metrics.executors.postgres": "psycopg", "crm_metrics.executors.bigquery": "google"}
 
