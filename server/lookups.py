@@ -30,6 +30,9 @@ def lists_every_tenant(request: Request) -> bool:
 async def tenants(request: Request) -> Response:
     params.given((), request.query_params)
     state = request.app.state
+    if params.TENANT_HEADER.lower() in request.headers:
+        # Optional here, but checked like everywhere else when sent.
+        params.tenant(request.headers)
     if lists_every_tenant(request):
         listed = await run_in_threadpool(state.metrics.list_tenants)
         body: dict[str, Any] = {"listing": "all", "tenants": [tenant.to_dict() for tenant in listed]}

@@ -67,6 +67,7 @@ def test_tenants_in_development_are_all_listed(client: TestClient) -> None:
         ],
     }
     assert_error(client.get("/api/v1/tenants?all=1"), 400, "unknown_parameter", "all")
+    assert_error(client.get("/api/v1/tenants", headers={"X-Tenant-Id": "nope"}), 400, "invalid_parameter", "X-Tenant-Id")
 
 
 def test_tenants_with_auth_are_the_tokens(connect: Callable[..., TestClient]) -> None:
