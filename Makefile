@@ -6,9 +6,21 @@ CLI := $(VENV)/bin/crm-metrics
 PORT ?= 3007
 export DATABASE_URL ?= duckdb:///crm_metrics.duckdb
 
-.PHONY: install run demo test snapshots docs clean bench
+.PHONY: install run demo test snapshots docs clean bench vendor
+
+# System packages: Pango and the DejaVu fonts for PDF reports (WeasyPrint); for the tests,
+# Chromium (the browser test) and poppler-utils (pdftotext, pdftoppm). Installed when missing.
+SYSTEM_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core
+TEST_SYSTEM_PACKAGES := chromium poppler-utils
+
+define apt_install
+	@missing=$$(for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then echo "installing $$missing"; \
+		apt-get install -y -qq $$missing >/dev/null || { apt-get update -qq && apt-get install -y -qq $$missing >/dev/null; }; fi
+endef
 
 $(VENV)/.installed: pyproject.toml
+	$(call apt_install,$(SYSTEM_PACKAGES))
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'
@@ -27,6 +39,7 @@ run: demo
 	$(CLI) serve --port $(PORT)
 
 test: install
+	$(call apt_install,$(TEST_SYSTEM_PACKAGES))
 	$(PY) -m pytest
 
 snapshots: install
@@ -49,3 +62,15 @@ clean:
 
 docs: install
 	$(PY) -m tests.support.docs
+
+# The chart libraries of the dashboard page, from the npm registry, into server/static/vendor/
+# (committed: the package ships them and the page never loads code from elsewhere).
+VENDOR := server/static/vendor
+vendor:
+	@tmp=$$(mktemp -d) && grep -v '^#' $(VENDOR)/VERSIONS | while read -r spec file; do \
+		name=$${spec%@*}; \
+		( cd $$tmp && npm pack --silent "$$spec" >/dev/null ) && \
+		tar -xzf $$tmp/$$name-$${spec##*@}.tgz -C $$tmp package/$$file package/LICENSE && \
+		sed '/^\/\/# sourceMappingURL=/d; s|//# sourceMappingURL=[^ ]*$$||' $$tmp/package/$$file > $(VENDOR)/$$(basename $$file) && \
+		cp $$tmp/package/LICENSE $(VENDOR)/$$name.LICENSE && rm -rf $$tmp/package && echo "vendored $$spec"; \
+	done; rm -rf $$tmp

@@ -24,9 +24,11 @@ from crm_metrics.models import (
     Dashboard,
     HandoffMetrics,
     MessageMetrics,
+    Outlets,
+    StoredTenant,
     Summary,
 )
-from crm_metrics.output import to_json
+from crm_metrics.output import to_csv, to_json
 from crm_metrics.service import Metrics
 
 __version__ = "0.1.0"
@@ -44,10 +46,13 @@ __all__ = [
     "MessageMetrics",
     "Metrics",
     "MetricsError",
+    "Outlets",
     "QueryTimeout",
     "Settings",
+    "StoredTenant",
     "Summary",
     "TemplateError",
     "__version__",
+    "to_csv",
     "to_json",
 ]

@@ -7,9 +7,11 @@ traceback); a command left out prints the help, with status 2.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, NoReturn
 
 from crm_metrics import __version__, loader, output, request, templates
@@ -22,6 +24,8 @@ from crm_metrics.schema import TABLES
 from crm_metrics.service import Metrics
 
 PROG = "crm-metrics"
+#: crm_metrics.report.FORMATS, named here so that the help needs no import of the report's libraries.
+REPORT_FORMATS = ("pdf", "html")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -100,6 +104,18 @@ def _parser() -> argparse.ArgumentParser:
         help="qualify the tables for the BigQuery console (default: from DATABASE_URL or BIGQUERY_PROJECT_ID and BIGQUERY_DATASET)",
     )
 
+    report = commands.add_parser("report", help="write the summary report of a tenant and range (PDF or HTML)", parents=[request, database])
+    report.add_argument("--format", default="pdf", choices=REPORT_FORMATS, help="pdf (default) or html")
+    report.add_argument("--out", required=True, metavar="FILE", help="where to write it (- for standard output)")
+
+    scheduler = commands.add_parser(
+        "scheduler",
+        help="send the scheduled reports of a schedule file (TOML), each once per period, until stopped",
+        parents=[database],
+    )
+    scheduler.add_argument("schedule", metavar="SCHEDULE", help="the schedule file (TOML; docs/page.md)")
+    scheduler.add_argument("--once", action="store_true", help="send what is due now, then stop (for cron)")
+
     init_db = commands.add_parser("init-db", help="create the tables where missing", parents=[database])
     init_db.add_argument(
         "--rollup",
@@ -129,6 +145,11 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="serve the HTTP API (opens the database read-only)", parents=[database])
     serve.add_argument("--host", help="interface to listen on (default: $HOST, else 127.0.0.1)")
     serve.add_argument("--port", type=_port, help="TCP port, 1 to 65535 (default: $PORT, else 3007)")
+    serve.add_argument(
+        "--schedule",
+        metavar="FILE",
+        help="also run the report scheduler of this schedule file (TOML); the store is then opened read-write",
+    )
     return parser
 
 
@@ -161,15 +182,21 @@ def run(args: argparse.Namespace) -> None:
         print(sql, end="")
         return
     if args.command == "serve":
-        _server().serve(database_url=args.database_url, host=args.host, port=args.port)
+        _server().serve(database_url=args.database_url, host=args.host, port=args.port, schedule=args.schedule)
         return
     settings = Settings.from_env(database_url=args.database_url)
+    if args.command == "scheduler":
+        from crm_metrics import scheduler
+
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        scheduler.run_file(args.schedule, settings, once=args.once)
+        return
     if args.command == "load":
         # Check the whole file before the database is opened: a bad file leaves no trace, not
         # even a new database file or empty tables.
         batch = loader.prepare_file(args.table, args.file, assume_tz=args.assume_tz)
     # Only the commands that make or fill a store may create one.
-    read_only = args.command == "query"
+    read_only = args.command in ("query", "report")
     create = args.command in ("init-db", "load", "demo")
     with Metrics.connect(settings=settings, read_only=read_only, create=create) as metrics:
         if args.command == "query":
@@ -178,6 +205,16 @@ def run(args: argparse.Namespace) -> None:
                 print(_dry_run_report(args.kind, metrics.dry_run(args.kind, query), settings), end="")
                 return
             sys.stdout.write(output.formatted(metrics.answer(args.kind, query), args.format))
+        elif args.command == "report":
+            from crm_metrics import report
+
+            query = request.query(args.tenant_id, args.start_date, args.end_date, args.outlet_id, args.tz)
+            document = report.render(metrics, query, args.format)
+            if args.out == "-":
+                sys.stdout.buffer.write(document)
+            else:
+                Path(args.out).write_bytes(document)
+                print(f"{args.format} report written to {args.out} ({len(document):,} bytes)")
         elif args.command == "init-db":
             metrics.store.init_db(rollup=args.rollup)
             made = {"rollup": "tables, derived tables and rollup", "facts": "tables and derived tables"}.get(metrics.layout, "tables")

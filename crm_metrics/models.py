@@ -105,6 +105,26 @@ class Summary(_Result):
     total_cost: float
 
 
+@dataclass(frozen=True)
+class StoredTenant(_Result):
+    """A row of the optional `tenants` table (sql/lookup/tenants.sql)."""
+
+    id: str
+    name: str
+    timezone: str | None
+
+
+@dataclass(frozen=True)
+class Outlets(_Result):
+    """The outlets of a tenant with conversations started in a period (sql/lookup/outlets.sql)."""
+
+    tenant_id: str
+    period_start: dt.date
+    period_end: dt.date
+    timezone: str
+    outlet_ids: list[str]
+
+
 #: The dashboard's series, their row types, and the template of each series alone.
 SERIES: dict[str, type[_Result]] = {
     "conversations": ConversationMetrics,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from crm_metrics.models import SERIES, Dashboard, Summary
@@ -18,28 +19,36 @@ def to_json(result: Dashboard | Summary) -> str:
     return json.dumps(result.to_dict(), ensure_ascii=False, separators=(",", ":"), allow_nan=False) + "\n"
 
 
-def rows(result: Dashboard | Summary) -> tuple[list[str], list[list[Any]]]:
-    """A flat table: the summary's one row, or one row per dashboard bucket with every series'
-    fields side by side (series share their buckets)."""
-    data = result.to_dict()
-    if isinstance(result, Summary):
+def rows(answer: Dashboard | Summary | Mapping[str, Any]) -> tuple[list[str], list[list[Any]]]:
+    """An answer as one flat table, by its JSON shape: an answer without lists (the summary)
+    is one row of its fields; an answer with lists of rows (the dashboard's series) is one
+    row per list item, the lists side by side, the key they share first (`date`) written
+    once. Takes a result or its JSON object (`to_dict()`, or the parsed HTTP body)."""
+    data = answer.to_dict() if isinstance(answer, (Dashboard, Summary)) else dict(answer)
+    lists = [value for value in data.values() if isinstance(value, list)]
+    if not lists:
         return list(data), [list(data.values())]
-    header = ["date"]
-    table: list[list[Any]] = [[row["date"]] for row in data["conversations"]]
-    for key in SERIES:
-        for name in data[key][0] if data[key] else []:
-            if name == "date":
+    key = next(iter(lists[0][0])) if lists[0] else "date"
+    header = [key]
+    table: list[list[Any]] = [[row[key]] for row in lists[0]]
+    for series in lists:
+        for name in series[0] if series else []:
+            if name == key:
                 continue
             header.append(name)
-            for out, row in zip(table, data[key], strict=True):
+            for out, row in zip(table, series, strict=True):
                 out.append(row[name])
     return header, table
 
 
-def to_csv(result: Dashboard | Summary) -> str:
-    header, table = rows(result)
+def to_csv(answer: Dashboard | Summary | Mapping[str, Any]) -> str:
+    """CSV (RFC 4180: CRLF line ends, fields quoted where needed): one header row of the
+    JSON's field names, then `rows(answer)`; dates as in the JSON (YYYY-MM-DD), null as an
+    empty field, numbers as the JSON writes them. `crm-metrics query --format csv` prints
+    it and the HTTP server sends it for `?format=csv`, byte for byte."""
+    header, table = rows(answer)
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
+    writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(header)
     writer.writerows([["" if v is None else v for v in row] for row in table])
     return buffer.getvalue()

@@ -24,7 +24,7 @@ from crm_metrics.config import Settings
 from crm_metrics.errors import ConfigError, InvalidParameter, MetricsError
 from crm_metrics.executors import Executor, connect
 from crm_metrics.executors.base import DryRunner
-from crm_metrics.models import Dashboard, Summary
+from crm_metrics.models import Dashboard, Outlets, StoredTenant, Summary
 from crm_metrics.query import CompiledQuery
 from crm_metrics.store import Store
 from crm_metrics.tenants import Tenant, Tenants
@@ -153,6 +153,23 @@ class Metrics:
         TENANT_CACHE_SECONDS (and forgotten by every write). A timezone that is not a known
         IANA name is ignored: the request falls back to UTC."""
         return self.tenants.get(tenant_id)
+
+    def list_tenants(self) -> list[StoredTenant]:
+        """The tenants of the optional `tenants` table, by name (at most TENANTS_LISTED;
+        none without the table): what a development dashboard offers to pick from."""
+        if not self.executor.has_table("tenants"):
+            return []
+        rows = self._fetch(compile_sql("lookup/tenants", self.executor.dialect), {})
+        return [StoredTenant(*row) for row in rows]
+
+    def outlets(self, query: request.Query) -> Outlets:
+        """The outlets of the query's tenant with conversations started in its period (the
+        query's outlet and granularity play no part)."""
+        resolved = self.resolve(query)
+        period = resolved.period
+        values = {"tenant_id": query.tenant_id, "range_start": period.range_start, "range_end": period.range_end}
+        rows = self._fetch(compile_sql("lookup/outlets", self.executor.dialect), values)
+        return Outlets(query.tenant_id, period.start_date, period.end_date, period.tz, [row[0] for row in rows])
 
     def _stored_tenant(self, tenant_id: str) -> Tenant | None:
         if self._has_tenants is None:

@@ -60,6 +60,8 @@ CONSTANTS: dict[str, int] = {
     "OFFSET_SLOTS": OFFSET_SLOTS,
     # Prices are per million tokens.
     "TOKENS_PER_PRICE_UNIT": 1_000_000,
+    # A tenant picker lists at most this many tenants (sql/lookup/tenants.sql).
+    "TENANTS_LISTED": 1000,
 }
 
 

@@ -18,6 +18,7 @@ from server.auth import authenticator
 from server.cache import results
 from server.config import ServerConfig
 from server.errors import EXCEPTION_HANDLERS
+from server.page import PAGE_ROUTES, html
 from server.routes import ROUTES
 
 
@@ -45,7 +46,7 @@ def create_app(metrics: Metrics, config: ServerConfig | None = None) -> Starlett
                 expose_headers=["ETag", "X-Request-Id"],
             )
         )
-    app = Starlette(routes=ROUTES, middleware=middleware, exception_handlers=EXCEPTION_HANDLERS, lifespan=lifespan)
+    app = Starlette(routes=[*ROUTES, *PAGE_ROUTES], middleware=middleware, exception_handlers=EXCEPTION_HANDLERS, lifespan=lifespan)
     # A trailing slash gets the JSON 404 (naming the route without it), not an empty 307.
     app.router.redirect_slashes = False
     app.state.metrics = metrics
@@ -53,4 +54,5 @@ def create_app(metrics: Metrics, config: ServerConfig | None = None) -> Starlett
     app.state.auth = auth
     app.state.results = cache
     app.state.openapi = openapi.build(auth=auth is not None)
+    app.state.page = html()
     return app

@@ -12,9 +12,9 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from crm_metrics import Dashboard, Summary, __version__, templates
+from crm_metrics import Dashboard, Outlets, Summary, __version__, templates
 
-from server import params
+from server import lookups, params, reports
 from server.errors import CODES
 
 HEALTH_VALUES = {
@@ -22,6 +22,7 @@ HEALTH_VALUES = {
     "database": ["connected", "disconnected"],
     "bigquery": ["configured", "not_configured", "unreachable"],
     "cache": ["connected", "unavailable", "in_process", "disabled"],
+    "reports": ["ok", "failing"],
 }
 ERROR_DESCRIPTIONS = {
     400: "Invalid request: a parameter or header is malformed, unknown or out of range; `field` names it",
@@ -94,16 +95,62 @@ def _error_schema() -> dict[str, Any]:
 
 
 def _health_schema() -> dict[str, Any]:
-    properties: dict[str, Any] = {name: {"type": "string"} for name in ("status", "service", "version", "environment", "database", "bigquery", "cache")}
+    properties: dict[str, Any] = {name: {"type": "string"} for name in ("status", "service", "version", "environment", "database", "bigquery", "cache", "reports")}
     for name, values in HEALTH_VALUES.items():
         properties[name]["enum"] = values
-    return {"type": "object", "properties": properties, "required": list(properties), "additionalProperties": False}
+    required = list(properties)
+    failure = {name: {"type": "string"} for name in ("report", "period_start", "period_end", "status")}
+    failure |= {"attempts": {"type": "integer"}, "error": {"type": ["string", "null"]}}
+    properties["failing_reports"] = {
+        "type": "array",
+        "description": "Scheduled reports whose latest delivery failed (only when reports is failing)",
+        "items": {"type": "object", "properties": failure, "required": list(failure), "additionalProperties": False},
+    }
+    return {"type": "object", "properties": properties, "required": required, "additionalProperties": False}
 
 
 def _json(ref: str, description: str, headers: dict[str, Any] | None = None) -> dict[str, Any]:
     response: dict[str, Any] = {"description": description, "content": {"application/json": {"schema": {"$ref": ref}}}}
     if headers:
         response["headers"] = headers
+    return response
+
+
+def _query_parameter(p: params.Param) -> dict[str, Any]:
+    return {
+        "name": p.name,
+        "in": "query",
+        "required": False,
+        "description": p.description + ". An empty value is the same as leaving the parameter out.",
+        # The library reads "" as "not given", on every face (CLI, library, HTTP).
+        "schema": {"anyOf": [p.schema, {"type": "string", "maxLength": 0}]},
+    }
+
+
+@dataclasses.dataclass(frozen=True)
+class ListedTenant:
+    """A tenant of /api/v1/tenants: listed ones as stored (`StoredTenant`); the token's or the
+    header's may have no row (no name; its timezone is then null too)."""
+
+    id: str
+    name: str | None
+    timezone: str | None
+
+
+@dataclasses.dataclass(frozen=True)
+class TenantListing:
+    """The body of /api/v1/tenants: `all` (development) or `one`."""
+
+    listing: str
+    tenants: list[ListedTenant]
+
+
+def _answer(ref: str, kind: str, headers: dict[str, Any]) -> dict[str, Any]:
+    """The 200 of a metrics endpoint: JSON, or CSV for `?format=csv` / `Accept: text/csv`."""
+    response = _json(ref, f"The answer, exactly as `crm-metrics query {kind} --format json` (or `--format csv`) prints it", headers)
+    csv_headers = {**headers, "Content-Disposition": {"description": "CSV only: attachment; filename=...", "schema": {"type": "string"}}}
+    response["headers"] = csv_headers
+    response["content"]["text/csv"] = {"schema": {"type": "string", "description": "RFC 4180: a header row of the JSON's field names, then the rows"}}
     return response
 
 
@@ -138,23 +185,13 @@ def build(*, auth: bool) -> dict[str, Any]:
                 "schema": {"type": "string"},
             },
         ]
-        parameters += [
-            {
-                "name": p.name,
-                "in": "query",
-                "required": False,
-                "description": p.description + ". An empty value is the same as leaving the parameter out.",
-                # The library reads "" as "not given", on every face (CLI, library, HTTP).
-                "schema": {"anyOf": [p.schema, {"type": "string", "maxLength": 0}]},
-            }
-            for p in (params.PARAMS[name] for name in params.ACCEPTS[kind])
-        ]
+        parameters += [_query_parameter(params.PARAMS[name]) for name in params.ACCEPTS[kind]]
         operation: dict[str, Any] = {
             "operationId": kind,
             "summary": summary,
             "parameters": parameters,
             "responses": {
-                "200": _json(_component(model, components), "The answer, exactly as `crm-metrics query " + kind + " --format json` prints it", tag_headers),
+                "200": _answer(_component(model, components), kind, tag_headers),
                 "304": {"description": "Not modified: If-None-Match matched the current ETag", "headers": tag_headers},
                 **{str(status): _json(error, ERROR_DESCRIPTIONS[status], request_id) for status in statuses},
             },
@@ -162,6 +199,43 @@ def build(*, auth: bool) -> dict[str, Any]:
         if auth:
             operation["security"] = [{"bearer": []}]
         paths[f"/api/v1/metrics/{kind}"] = {"get": operation}
+    tenant_header = paths["/api/v1/metrics/summary"]["get"]["parameters"][0]
+    lookups_ = {
+        "/api/v1/tenants": (
+            "tenants",
+            "The tenants the dashboard may show: every tenant of the store by name in development (auth off, ENVIRONMENT not production); else the token's tenant, or the X-Tenant-Id one behind a gateway",
+            [{**tenant_header, "required": False}],
+            _json(_component(TenantListing, components), "The tenants", request_id),
+        ),
+        "/api/v1/outlets": (
+            "outlets",
+            "The outlets of the tenant with conversations started in the range (ids)",
+            [tenant_header, *(_query_parameter(params.PARAMS[name]) for name in lookups.OUTLETS_ACCEPTS)],
+            _json(_component(Outlets, components), "The outlets", request_id),
+        ),
+        "/api/v1/reports/summary.pdf": (
+            "summary_report",
+            "The summary report as PDF: the tenant's name, the period, headline figures with the previous period's change, charts, outlets",
+            [tenant_header, *(_query_parameter(params.PARAMS[name]) for name in reports.ACCEPTS)],
+            {
+                "description": "A PDF document (Content-Disposition names the file)",
+                "headers": tag_headers,
+                "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}},
+            },
+        ),
+    }
+    for path, (operation_id, summary, parameters, ok) in lookups_.items():
+        operation = {
+            "operationId": operation_id,
+            "summary": summary,
+            "parameters": parameters,
+            "responses": {"200": ok, **{str(status): _json(error, ERROR_DESCRIPTIONS[status], request_id) for status in statuses}},
+        }
+        if path.endswith(".pdf"):
+            operation["responses"]["304"] = {"description": "Not modified: If-None-Match matched the current ETag", "headers": tag_headers}
+        if auth:
+            operation["security"] = [{"bearer": []}]
+        paths[path] = {"get": operation}
     paths["/health"] = {
         "get": {
             "operationId": "health",

@@ -19,6 +19,7 @@ from crm_metrics.request import DEFAULT_SPAN_DAYS, Query
 from crm_metrics.templates import GRANULARITIES
 
 from server.errors import ApiError
+from server.formats import FORMATS
 
 TENANT_HEADER = "X-Tenant-Id"
 #: Unknown query parameters an error lists by name at most.
@@ -40,13 +41,14 @@ PARAMS: dict[str, Param] = {
         Param("outlet_id", {"type": "string", "format": "uuid"}, "Only this outlet's conversations and their messages"),
         Param("tz", {"type": "string", "examples": ["Asia/Jakarta"]}, "IANA timezone in which days are cut (default: the tenant's timezone, else UTC)"),
         Param("granularity", {"type": "string", "enum": list(GRANULARITIES), "default": "day"}, "Bucket size: day, week (ISO, from Monday) or month"),
+        Param("format", {"type": "string", "enum": list(FORMATS), "default": "json"}, "json (default) or csv (RFC 4180: one header row of the JSON's field names); without it, the Accept header chooses (text/csv)"),
     )
 }
 
 #: The query parameters of each endpoint, by kind; anything else is rejected.
 ACCEPTS: dict[str, tuple[str, ...]] = {
-    "dashboard": ("start_date", "end_date", "outlet_id", "tz", "granularity"),
-    "summary": ("start_date", "end_date", "outlet_id", "tz"),
+    "dashboard": ("start_date", "end_date", "outlet_id", "tz", "granularity", "format"),
+    "summary": ("start_date", "end_date", "outlet_id", "tz", "format"),
 }
 
 
@@ -56,6 +58,8 @@ class Ask:
 
     kind: str
     query: Query
+    #: The format `?format=` asked for (json, csv), or None: the Accept header chooses.
+    format: str | None = None
 
     @property
     def granularity(self) -> str | None:
@@ -83,7 +87,26 @@ def as_sent(value: str) -> str:
 
 
 def ask(kind: str, tenant_id: str, params: QueryParams) -> Ask:
-    accepted = ACCEPTS[kind]
+    values = given(ACCEPTS[kind], params)
+    # Validated here, once: the handler hands the library this Query as it is.
+    return Ask(kind, query(tenant_id, values), _format(values.get("format")))
+
+
+def query(tenant_id: str, values: dict[str, str | None]) -> Query:
+    """The library's query from the parameters `given` found (those left out are defaults)."""
+    return Query(
+        tenant_id=tenant_id,
+        start_date=rules.date("start_date", values.get("start_date")),
+        end_date=rules.date("end_date", values.get("end_date")),
+        outlet_id=rules.optional_uuid("outlet_id", values.get("outlet_id")),
+        tz=rules.timezone("tz", values.get("tz")),
+        granularity=rules.grain("granularity", values.get("granularity")),
+    )
+
+
+def given(accepted: tuple[str, ...], params: QueryParams) -> dict[str, str | None]:
+    """The value of each accepted parameter (None when left out); an unknown parameter or one
+    given twice is a 400."""
     unknown = sorted(set(params) - set(accepted))
     if unknown:
         # Names are input too: each is cut, and a few are listed (the first is `field`).
@@ -96,19 +119,16 @@ def ask(kind: str, tenant_id: str, params: QueryParams) -> Ask:
         )
     values: dict[str, str | None] = {}
     for name in accepted:
-        given = params.getlist(name)
-        if len(given) > 1:
-            raise ApiError("invalid_parameter", f"give it once, not {len(given)} times", name)
-        values[name] = given[0] if given else None
-    # Validated here, once: the handler hands the library this Query as it is.
-    return Ask(
-        kind,
-        Query(
-            tenant_id=tenant_id,
-            start_date=rules.date("start_date", values["start_date"]),
-            end_date=rules.date("end_date", values["end_date"]),
-            outlet_id=rules.optional_uuid("outlet_id", values["outlet_id"]),
-            tz=rules.timezone("tz", values["tz"]),
-            granularity=rules.grain("granularity", values.get("granularity")),
-        ),
-    )
+        found = params.getlist(name)
+        if len(found) > 1:
+            raise ApiError("invalid_parameter", f"give it once, not {len(found)} times", name)
+        values[name] = found[0] if found else None
+    return values
+
+
+def _format(value: str | None) -> str | None:
+    if not value:
+        return None
+    if value not in FORMATS:
+        raise ApiError("invalid_parameter", f"must be one of {', '.join(FORMATS)}, got {shown(value)}", "format")
+    return value

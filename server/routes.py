@@ -13,9 +13,9 @@ from starlette.routing import Route
 
 from crm_metrics import Metrics, to_json
 
-from server import params
+from server import formats, lookups, params, reports
 from server.cache import cache_key
-from server.errors import ApiError
+from server.auth import request_tenant
 from server.etag import etag, not_modified
 from server.health import health
 from server.openapi import openapi
@@ -23,7 +23,7 @@ from server.openapi import openapi
 #: Answers differ per tenant and credentials: shared caches must not reuse them, clients
 #: must revalidate (cheap: a matching ETag gets 304).
 CACHE_CONTROL = "private, no-cache"
-VARY = "Authorization, X-Tenant-Id"
+VARY = "Accept, Authorization, X-Tenant-Id"
 
 
 async def dashboard(request: Request) -> Response:
@@ -36,20 +36,19 @@ async def summary(request: Request) -> Response:
 
 async def _answer(request: Request, kind: str) -> Response:
     state = request.app.state
-    claimed = state.auth.claimed_tenant(request.headers.get("authorization")) if state.auth else None
-    tenant = params.tenant(request.headers)
-    if claimed is not None and claimed != tenant:
-        raise ApiError("forbidden", f"the token does not grant access to tenant {tenant}", params.TENANT_HEADER)
-    request.state.tenant_id = tenant
-    ask = params.ask(kind, tenant, request.query_params)
+    ask = params.ask(kind, request_tenant(request), request.query_params)
     compute = functools.partial(run_in_threadpool, _body, state.metrics, ask)
+    # The cache holds the JSON body; other formats are renderings of it.
     body, outcome = await state.results.get(cache_key(state.config.cache_key_prefix, ask), compute)
     request.state.cache = outcome
+    fmt = formats.negotiated(ask.format, request.headers.get("accept"))
+    body, extra = formats.rendered(body, fmt, kind)
+    # The tag is of the bytes sent: a CSV and a JSON answer never share one.
     tag = etag(body)
     headers = {"ETag": tag, "Cache-Control": CACHE_CONTROL, "Vary": VARY}
     if not_modified(request.headers.get("if-none-match"), tag):
         return Response(status_code=304, headers=headers)
-    return Response(body, media_type="application/json", headers=headers)
+    return Response(body, media_type=fmt.media_type, headers={**headers, **extra})
 
 
 def _body(metrics: Metrics, ask: params.Ask) -> bytes:
@@ -61,4 +60,7 @@ ROUTES = [
     Route("/openapi.json", openapi, methods=["GET"]),
     Route("/api/v1/metrics/dashboard", dashboard, methods=["GET"]),
     Route("/api/v1/metrics/summary", summary, methods=["GET"]),
+    Route("/api/v1/tenants", lookups.tenants, methods=["GET"]),
+    Route("/api/v1/outlets", lookups.outlets, methods=["GET"]),
+    Route("/api/v1/reports/summary.pdf", reports.summary_pdf, methods=["GET"]),
 ]

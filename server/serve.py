@@ -7,11 +7,12 @@ import logging
 import signal
 import socket
 import sys
+import threading
 from types import FrameType
 
 import uvicorn
 
-from crm_metrics import ConfigError, Metrics, MetricsError, Settings
+from crm_metrics import ConfigError, Metrics, MetricsError, Settings, scheduler
 
 from server import logs
 from server.app import create_app
@@ -49,15 +50,24 @@ def listen(host: str, port: int) -> socket.socket:
     return sock
 
 
-def serve(database_url: str | None = None, host: str | None = None, port: int | None = None) -> None:
+def serve(database_url: str | None = None, host: str | None = None, port: int | None = None, schedule: str | None = None) -> None:
+    """Serve until SIGINT/SIGTERM; with `schedule` (a schedule file), run the report scheduler
+    in a thread beside the server, on the same store, which is then opened read-write (on
+    DuckDB that is how both can share one file: one process holds it)."""
     # uvicorn shuts down gracefully on SIGTERM, then re-raises it to the handler it found:
     # this one unwinds (closing the database) instead of the default's immediate death.
     signal.signal(signal.SIGTERM, _exit)
     config = ServerConfig.from_env(host=host, port=port)
     logs.configure(config.log_level)
     settings = Settings.from_env(database_url=database_url)
-    with Metrics.connect(settings=settings, read_only=True) as metrics:
+    reports = scheduler.load(schedule) if schedule else None
+    stop = threading.Event()
+    with Metrics.connect(settings=settings, read_only=reports is None, create=False) as metrics:
         app = create_app(metrics, config)
+        if reports is not None:
+            running = scheduler.Scheduler(metrics, reports)
+            running.start()
+            threading.Thread(target=running.run, args=(stop,), name="report-scheduler", daemon=True).start()
         server = uvicorn.Server(
             uvicorn.Config(
                 app,
@@ -72,6 +82,9 @@ def serve(database_url: str | None = None, host: str | None = None, port: int | 
         with listen(config.host, config.port) as sock:
             # uvicorn logs where it listens only when it binds the socket itself.
             log.info("listening on http://%s (Ctrl-C to stop)", _address(*sock.getsockname()[:2]))
-            server.run(sockets=[sock])
+            try:
+                server.run(sockets=[sock])
+            finally:
+                stop.set()
         if not server.started:
             raise MetricsError("the HTTP server did not start (its log says why)")

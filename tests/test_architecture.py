@@ -17,11 +17,12 @@ REPO = Path(__file__).resolve().parents[1]
 
 #: part -> its modules (dotted names).
 PARTS: dict[str, set[str]] = {
-    "core": {"crm_metrics.errors", "crm_metrics.config", "crm_metrics.query", "crm_metrics.dialects", "crm_metrics.models", "crm_metrics.output"},
+    "core": {"crm_metrics.errors", "crm_metrics.config", "crm_metrics.query", "crm_metrics.dialects", "crm_metrics.models", "crm_metrics.output", "crm_metrics.charts"},
     "compiler": {"crm_metrics.templates", "crm_metrics.compiler", "crm_metrics.schema"},
     "executors": {"crm_metrics.executors", "crm_metrics.executors.base", "crm_metrics.executors.duckdb", "crm_metrics.executors.postgres", "crm_metrics.executors.bigquery"},
     "facade": {"crm_metrics.request", "crm_metrics.planning", "crm_metrics.answers", "crm_metrics.tenants", "crm_metrics.service", "crm_metrics.console"},
     "store": {"crm_metrics.store", "crm_metrics.loader", "crm_metrics.derived", "crm_metrics.demo"},
+    "reports": {"crm_metrics.report", "crm_metrics.schedule", "crm_metrics.deliveries", "crm_metrics.scheduler"},
     "cli": {"crm_metrics", "crm_metrics.__main__", "crm_metrics.cli"},
     "server": {f"server.{path.stem}" for path in (REPO / "server").glob("*.py") if path.stem != "__init__"} | {"server"},
 }
@@ -34,14 +35,18 @@ RULES: dict[str, tuple[set[str], set[str]]] = {
     "executors": ({"core", "executors"}, {"duckdb", "psycopg", "psycopg_pool", "google", "requests", "pyarrow"}),
     "facade": ({"core", "compiler", "facade", "store", "executors"}, set()),
     "store": ({"core", "compiler", "facade", "store", "executors"}, {"pyarrow"}),
-    "cli": ({"core", "compiler", "facade", "store", "executors", "cli", "server"}, set()),
+    # Reports read answers through the facade and keep the scheduler's table in the store;
+    # vl-convert draws the charts and WeasyPrint lays out the PDF.
+    "reports": ({"core", "compiler", "facade", "store", "executors", "reports"}, {"jinja2", "vl_convert", "weasyprint"}),
+    "cli": ({"core", "compiler", "facade", "store", "executors", "reports", "cli", "server"}, set()),
     # The server parses and serialises: the library's public API and its request rules, never
     # a driver, sqlglot, the compiler or the executors.
     "server": ({"server"}, {"starlette", "uvicorn", "jwt", "redis"}),
 }
 #: The crm_metrics modules the server may import: the package's API, the request rules it
-#: validates with (and the granularities they accept), settings and errors.
-SERVER_MAY_USE = {"crm_metrics", "crm_metrics.request", "crm_metrics.config", "crm_metrics.errors", "crm_metrics.templates"}
+#: validates with (and the granularities they accept), settings and errors, the page's chart
+#: definitions, the report and the scheduler's record of deliveries (for /health).
+SERVER_MAY_USE = {"crm_metrics", "crm_metrics.request", "crm_metrics.config", "crm_metrics.errors", "crm_metrics.templates", "crm_metrics.charts", "crm_metrics.report", "crm_metrics.deliveries", "crm_metrics.scheduler"}
 #: Drivers the executors may use only inside the engine's own module.
 DRIVERS = {"crm_metrics.executors.duckdb": "duckdb", "crm_metrics.executors.postgres": "psycopg", "crm_metrics.executors.bigquery": "google"}
 

@@ -23,6 +23,7 @@ def test_healthy(client: TestClient) -> None:
         "database": "connected",
         "bigquery": "not_configured",
         "cache": "in_process",
+        "reports": "ok",
     }
 
 

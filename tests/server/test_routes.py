@@ -82,7 +82,7 @@ def test_etag_and_conditional_get(client: TestClient, tenant_headers: dict[str, 
     tag = first.headers["etag"]
     assert tag.startswith('"') and tag.endswith('"')
     assert first.headers["cache-control"] == "private, no-cache"
-    assert first.headers["vary"] == "Authorization, X-Tenant-Id"
+    assert first.headers["vary"] == "Accept, Authorization, X-Tenant-Id"
     for matching in (tag, f"W/{tag}", f'"other", {tag}', "*"):
         response = client.get(url, headers={**tenant_headers, "If-None-Match": matching})
         assert response.status_code == 304

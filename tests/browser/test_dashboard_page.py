@@ -1,0 +1,157 @@
+"""The dashboard page in a real browser: Debian's Chromium (/usr/bin/chromium), headless,
+driven by Playwright's Python package (its own browser downloads are never used). One page
+load on demo data, several checks: no console errors, the headline numbers in the DOM are the
+summary API's, every chart drew marks, each table view holds its chart's data, changing the
+range by keyboard updates the numbers and the URL, and the page fits a phone's width. The
+screenshots stay in test-artifacts/ (gitignored) after the run."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import httpx2
+import pytest
+
+from crm_metrics import Metrics, demo
+from crm_metrics.charts import CHARTS, HEADLINES
+from server import ServerConfig, create_app
+
+from tests.support.engines import unavailable
+from tests.support.live import served
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+#: Flags for this machine: no sandbox (root), no GPU, and no background connections (this
+#: network refuses them, which would be console noise).
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+NOW = dt.datetime(2026, 11, 8, 6, 0, tzinfo=dt.UTC)
+TENANT = demo.TENANTS[0]  # Acme Corp, Asia/Jakarta
+
+
+@pytest.fixture(scope="module")
+def base_url() -> Iterator[str]:
+    with Metrics.connect("duckdb:///:memory:", clock=lambda: NOW) as metrics:
+        demo.write(metrics, days=70)
+        with served(create_app(metrics, ServerConfig())) as url:
+            yield url
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if not CHROMIUM.exists():
+        unavailable("Debian's chromium is not installed (make test installs it: apt-get install chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        unavailable("the playwright package is missing (pip install -e '.[dev]')")
+    # A new, empty profile: nothing of an earlier run (cache, storage) plays a part.
+    profile = tempfile.mkdtemp(prefix="crm-metrics-chromium-")
+    with sync_playwright() as playwright:
+        context = playwright.chromium.launch_persistent_context(profile, executable_path=str(CHROMIUM), args=FLAGS, viewport={"width": 1280, "height": 900})
+        try:
+            yield context
+        finally:
+            context.close()
+            shutil.rmtree(profile, ignore_errors=True)
+
+
+def api(base_url: str, kind: str, **params: str) -> dict[str, Any]:
+    response = httpx2.get(f"{base_url}/api/v1/metrics/{kind}", params=params, headers={"X-Tenant-Id": TENANT.id}, timeout=30)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def headlines(page: Any) -> dict[str, Any]:
+    """field -> the raw value the page shows (data-value), checking it also shows text."""
+    found = page.eval_on_selector_all(
+        "#headlines .value", "nodes => nodes.map(n => [n.dataset.field, JSON.parse(n.dataset.value), n.textContent])"
+    )
+    assert all(text.strip() for _, _, text in found)
+    return {field: value for field, value, _ in found}
+
+
+def wait_ready(page: Any) -> None:
+    page.wait_for_selector("body[data-state=ready], body[data-state=error]", timeout=60_000)
+    assert page.evaluate("document.body.dataset.state") == "ready", page.inner_text("#status")
+
+
+def test_the_page(base_url: str, browser: Any) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page = browser.new_page()
+    problems: list[str] = []
+    page.on("console", lambda message: problems.append(f"console {message.type}: {message.text}") if message.type in ("error", "warning") else None)
+    page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+    page.on("requestfailed", lambda request: problems.append(f"request failed: {request.url}"))
+    external: list[str] = []
+    page.on("request", lambda request: external.append(request.url) if not request.url.startswith((base_url, "data:", "blob:")) else None)
+
+    page.goto(f"{base_url}/?tenant_id={TENANT.id}&start_date=2026-10-01&end_date=2026-10-31&granularity=week")
+    wait_ready(page)
+
+    # The headline numbers are the summary API's; the tenant's name heads the page.
+    summary = api(base_url, "summary", start_date="2026-10-01", end_date="2026-10-31")
+    assert summary["total_conversations"] > 0
+    assert headlines(page) == {m.field: summary[m.field] for m in HEADLINES}
+    assert page.inner_text("h1") == "Acme Corp"
+    previous = api(base_url, "summary", start_date="2026-08-31", end_date="2026-09-30", tz="Asia/Jakarta")
+    shown_before = page.eval_on_selector_all("#headlines .change", "nodes => nodes.map(n => JSON.parse(n.dataset.previous))")
+    assert shown_before == [previous[m.field] for m in HEADLINES]
+
+    # Every chart drew marks, and its table view holds the rows the chart drew.
+    dashboard = api(base_url, "dashboard", start_date="2026-10-01", end_date="2026-10-31", granularity="week")
+    for chart in CHARTS:
+        marks = page.locator(f"#chart-{chart.id} .plot svg .role-mark path").count()
+        assert marks > 0, f"{chart.id} drew nothing"
+        drawn = page.evaluate(f"window.crmDashboard.charts[{chart.id!r}].view.data('rows').map(r => ({{...r}}))")
+        columns = ["date", *[m.field for m in chart.table]]
+        table = page.eval_on_selector_all(
+            f"table[data-chart={chart.id}] tbody tr",
+            "rows => rows.map(r => [...r.children].map(c => JSON.parse(c.dataset.value)))",
+        )
+        assert table == [[row[c] for c in columns] for row in drawn], chart.id
+        assert drawn == dashboard[chart.rows], chart.id
+    assert [row[0] for row in table] == ["2026-10-01", "2026-10-05", "2026-10-12", "2026-10-19", "2026-10-26"]
+
+    # A table view opens from the keyboard.
+    page.focus(f"#chart-{CHARTS[0].id} summary")
+    page.keyboard.press("Enter")
+    assert page.locator(f"table[data-chart={CHARTS[0].id}]").is_visible()
+    page.screenshot(path=str(ARTIFACTS / "dashboard.png"), full_page=True)
+
+    # Changing the range (typed, then Enter) updates the numbers and the URL.
+    page.fill("#start_date", "2026-10-15")
+    page.fill("#end_date", "2026-10-21")
+    page.focus("#end_date")
+    page.keyboard.press("Enter")
+    page.wait_for_url(lambda url: "start_date=2026-10-15" in url, timeout=30_000)
+    wait_ready(page)
+    query = parse_qs(urlsplit(page.url).query)
+    assert (query["start_date"], query["end_date"], query["tenant_id"], query["granularity"]) == (["2026-10-15"], ["2026-10-21"], [TENANT.id], ["week"])
+    week = api(base_url, "summary", start_date="2026-10-15", end_date="2026-10-21")
+    assert week["total_conversations"] != summary["total_conversations"]
+    assert headlines(page) == {m.field: week[m.field] for m in HEADLINES}
+    assert page.get_attribute("#headlines .value", "data-value") == str(week["total_conversations"])
+
+    # On a phone: nothing wider than the screen, the charts drawn to its width.
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.wait_for_timeout(300)  # vega-embed redraws on the resize event
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    page.screenshot(path=str(ARTIFACTS / "dashboard-phone.png"), full_page=True)
+
+    assert problems == []
+    assert external == [], "the page loaded something from elsewhere"
