@@ -19,7 +19,7 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from crm_metrics.errors import BackendUnavailable, ConfigError, LoadError, QueryTimeout
-from crm_metrics.executors.base import ALL_CONVERSATIONS, STAGING, TOUCHED, Written, orphans, upsert
+from crm_metrics.executors.base import ALL_CONVERSATIONS, STAGING, TOUCHED, Changes, Written, orphans, upsert
 from crm_metrics.query import CompiledQuery
 
 if TYPE_CHECKING:
@@ -48,6 +48,40 @@ _REBUILD_WORK_MEM = "SET LOCAL work_mem = '256MB'"
 #: maintaining them row by row.
 _CREATE_INDEX = re.compile(r"^CREATE INDEX .*;[ \t]*$", re.MULTILINE)
 _PASSWORD_PARAMETER = re.compile(r"((?:^|&)password=)[^&]*")
+#: The live rollup's queue (sql/schema/postgres-live.sql).
+CHANGES = "crm_metrics_changes"
+#: Installing the live rollup's triggers waits this long for writers of conversations and
+#: messages to finish, and blocks new ones meanwhile (CREATE TRIGGER takes a SHARE ROW
+#: EXCLUSIVE lock), at most this many times; then it gives up, changing nothing.
+_TRIGGER_LOCK_TIMEOUT, _TRIGGER_LOCK_ATTEMPTS = "2s", 3
+#: What `init-db --rollup` needs, as (granted, what is missing): the seed's tables' ownership
+#: (init-db creates indexes and triggers on them: the owner's right), CREATE on the schema
+#: (the queue, its functions, the derived tables) and TEMPORARY (every refresh).
+_PRIVILEGES = """
+SELECT
+  current_user,
+  current_schema() IS NOT NULL,
+  COALESCE(has_schema_privilege(current_schema(), 'CREATE'), FALSE),
+  format('CREATE on schema %I', current_schema()),
+  has_database_privilege(current_database(), 'TEMPORARY'),
+  format('TEMPORARY on database %I', current_database()),
+  ARRAY(
+    SELECT format('ownership of table %I', c.relname) FROM pg_class AS c
+    WHERE c.oid IN (to_regclass('tenants'), to_regclass('conversations'), to_regclass('messages'))
+      AND NOT pg_has_role(c.relowner, 'USAGE')
+    ORDER BY c.relname
+  )
+"""
+#: Takes up to %s queued changes (deleting them in this transaction: a crash puts them back)
+#: as the conversations to refresh. No SKIP LOCKED: one applier runs at a time (the lock on
+#: the derived tables), and writers only ever insert here.
+_CLAIM = f"""
+WITH claimed AS (
+  DELETE FROM {CHANGES} WHERE ctid = ANY (ARRAY(SELECT q.ctid FROM {CHANGES} AS q LIMIT %s))
+  RETURNING conversation_id
+)
+INSERT INTO crm_metrics_touched SELECT DISTINCT c.conversation_id FROM claimed AS c
+"""
 
 
 class PostgresExecutor:
@@ -185,6 +219,9 @@ class PostgresExecutor:
             with self._connection() as conn, conn.transaction():
                 conn.execute(_NO_TIMEOUT)
                 if refresh:
+                    # This transaction brings the derived tables up to date itself: the live
+                    # rollup's triggers need not queue its rows (sql/schema/postgres-live.sql).
+                    conn.execute("SET LOCAL crm_metrics.refreshed = 'on'")
                     _lock(conn, refresh)
                 # The staging table has the target's types for our columns only: not its
                 # constraints, defaults or other columns (another application's NOT NULL
@@ -234,6 +271,10 @@ class PostgresExecutor:
                 _lock(conn, refresh)
                 _touch(conn, ALL_CONVERSATIONS)
                 _refresh(conn, refresh)
+                # Changes queued before this snapshot are in it; those committed after it are
+                # invisible here, stay queued and are applied after this rebuild.
+                if _exists(conn, CHANGES):
+                    conn.execute(f"DELETE FROM {CHANGES}")
                 for index in _CREATE_INDEX.findall(ddl or ""):
                     conn.execute(index)
                 _analyze(conn, refresh.tables)
@@ -242,6 +283,68 @@ class PostgresExecutor:
             # of a column's range, a constraint of the user's own on them).
             names = ", ".join(refresh.tables)
             raise LoadError(f"PostgreSQL could not rebuild {names} from the rows there; nothing was changed: {self._masked(error)}") from error
+
+    def install_changes(self, ddl: str, live: str) -> bool:
+        with self._connection() as conn:
+            user, has_schema, create, create_what, temporary, temporary_what, owned = conn.execute(_PRIVILEGES).fetchone()
+            missing = [*owned]
+            if not has_schema:
+                missing.append("a schema on the search_path (none of its schemas exists)")
+            elif not create:
+                missing.append(create_what)
+            if not temporary:
+                missing.append(temporary_what)
+            if missing:
+                raise ConfigError(
+                    f"PostgreSQL at {self._where}: init-db --rollup needs, for role {user}: {', '.join(missing)};"
+                    " nothing was changed (docs/postgres.md, \"What the role needs\")"
+                )
+            for attempt in range(1, _TRIGGER_LOCK_ATTEMPTS + 1):
+                try:
+                    with conn.transaction():
+                        conn.execute(_NO_TIMEOUT)
+                        conn.execute(f"SET LOCAL lock_timeout = '{_TRIGGER_LOCK_TIMEOUT}'")
+                        installed = _exists(conn, CHANGES)
+                        conn.execute(ddl + "\n" + live, prepare=False)
+                    return installed
+                except psycopg.errors.LockNotAvailable:
+                    if attempt == _TRIGGER_LOCK_ATTEMPTS:
+                        raise BackendUnavailable(
+                            f"PostgreSQL at {self._where}: init-db --rollup could not lock conversations and messages"
+                            f" for their triggers ({_TRIGGER_LOCK_ATTEMPTS} tries of {_TRIGGER_LOCK_TIMEOUT}: a long"
+                            " transaction is writing them); nothing was changed: run it again"
+                        ) from None
+        raise AssertionError("unreachable")
+
+    def apply_changes(self, refresh: Refresh, limit: int) -> int:
+        with self._connection() as conn:
+            # Two cheap looks first: most polls find nothing to do.
+            ((ready,),) = conn.execute(
+                "SELECT to_regclass(%s) IS NOT NULL AND to_regclass('metric_slots') IS NOT NULL", (CHANGES,)
+            ).fetchall()
+            if not ready or not conn.execute(f"SELECT EXISTS (SELECT FROM {CHANGES})").fetchone()[0]:
+                return 0
+            with conn.transaction():
+                conn.execute(_NO_TIMEOUT)
+                # How pg_stat_activity names a transaction applying changes.
+                conn.execute("SET LOCAL application_name = 'crm-metrics rollup'")
+                # Before any snapshot: every statement below sees all that loads, refreshes
+                # and other appliers committed (READ COMMITTED takes one per statement).
+                _lock(conn, refresh)
+                conn.execute("CREATE TEMPORARY TABLE crm_metrics_touched (conversation_id text)")
+                touched = conn.execute(_CLAIM, (limit,)).rowcount
+                conn.execute("ANALYZE crm_metrics_touched")
+                _refresh(conn, refresh)
+            return max(touched, 0)
+
+    def changes(self) -> Changes | None:
+        ((installed,),) = self._read("SELECT to_regclass(%s) IS NOT NULL", (CHANGES,))
+        if not installed:
+            return None
+        ((pending, lag),) = self._read(
+            f"SELECT count(*), COALESCE(EXTRACT(EPOCH FROM clock_timestamp() - min(queued_at)), 0) FROM {CHANGES}", ()
+        )
+        return Changes(int(pending), max(float(lag), 0.0))
 
     def ping(self) -> None:
         self._read("SELECT 1", ())
@@ -284,6 +387,11 @@ def _refresh(conn: psycopg.Connection[Any], refresh: Refresh) -> None:
     for statement in refresh.statements:
         conn.execute(statement, {}, prepare=False)
     conn.execute("DROP TABLE crm_metrics_touched")
+
+
+def _exists(conn: psycopg.Connection[Any], table: str) -> bool:
+    ((found,),) = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (table,)).fetchall()
+    return bool(found)
 
 
 def _json_columns(conn: psycopg.Connection[Any]) -> list[str]:
