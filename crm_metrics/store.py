@@ -89,7 +89,7 @@ class Store:
                 self.executor.run_script(tables)
         except BaseException:
             if was_seed:
-                self.executor.run_script(schema.script(f"{dialect}-live-drop"))
+                executor.remove_changes(schema.script(f"{dialect}-live-drop"))
             raise
 
     def drop_rollup(self) -> bool:
@@ -100,7 +100,7 @@ class Store:
         if not isinstance(self.executor, ChangeQueue):
             raise ConfigError(f"drop-rollup is for PostgreSQL's live rollup; this database is {self.executor.description}")
         found = self.executor.changes() is not None or self.layout != "seed"
-        self.executor.run_script(schema.script(f"{self.executor.dialect}-live-drop"))
+        self.executor.remove_changes(schema.script(f"{self.executor.dialect}-live-drop"))
         self._changed()
         return found
 

@@ -145,6 +145,11 @@ class ChangeQueue(Protocol):
         and `live` (the queue and its triggers). Whether the queue was already there."""
         ...
 
+    def remove_changes(self, script: str) -> None:
+        """Run the removal `script` (the queue, its triggers, the derived tables) in one
+        transaction, taking the locks it needs without making writers queue behind it."""
+        ...
+
     def apply_changes(self, refresh: Refresh, limit: int) -> int:
         """Take up to `limit` queued changes and run `refresh` for their conversations, in one
         transaction that also deletes them (all or nothing: a crash leaves them queued). The

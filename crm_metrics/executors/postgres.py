@@ -7,8 +7,10 @@ Queries arrive compiled to the postgres dialect, with `%(name)s` placeholders an
 
 from __future__ import annotations
 
+import random
 import re
-from collections.abc import Iterator, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlsplit, urlunsplit
@@ -50,10 +52,13 @@ _CREATE_INDEX = re.compile(r"^CREATE INDEX .*;[ \t]*$", re.MULTILINE)
 _PASSWORD_PARAMETER = re.compile(r"((?:^|&)password=)[^&]*")
 #: The live rollup's queue (sql/schema/postgres-live.sql).
 CHANGES = "crm_metrics_changes"
-#: Installing the live rollup's triggers waits this long for writers of conversations and
-#: messages to finish, and blocks new ones meanwhile (CREATE TRIGGER takes a SHARE ROW
-#: EXCLUSIVE lock), at most this many times; then it gives up, changing nothing.
-_TRIGGER_LOCK_TIMEOUT, _TRIGGER_LOCK_ATTEMPTS = "2s", 3
+#: Installing or removing the live rollup's triggers locks conversations and messages (CREATE
+#: TRIGGER and DROP TRIGGER must), but only at an instant no writer holds them (NOWAIT), tried
+#: every _LOCK_RETRY_SECONDS for up to _LOCK_PATIENCE_SECONDS: it never waits in a queue that
+#: new writers would wait behind, and never holds one table while waiting for the other (a
+#: writer holding that one and waiting for the first would make a deadlock, and could be the
+#: one PostgreSQL aborts). Writers then wait only for the DDL itself, milliseconds.
+_LOCK_RETRY_SECONDS, _LOCK_PATIENCE_SECONDS = 0.02, 30.0
 #: What `init-db --rollup` needs, as (granted, what is missing): the seed's tables' ownership
 #: (init-db creates indexes and triggers on them: the owner's right), CREATE on the schema
 #: (the queue, its functions, the derived tables) and TEMPORARY (every refresh).
@@ -269,6 +274,12 @@ class PostgresExecutor:
                 if ddl:
                     conn.execute(_CREATE_INDEX.sub("", ddl), prepare=False)
                 _lock(conn, refresh)
+                # Tables never analyzed (just made and filled by another client) would be
+                # planned as a row or two: the refresh's joins, and every apply of the live
+                # rollup after it, then rerun a window per conversation.
+                for table in ("conversations", "messages"):
+                    if _estimated_rows(conn, table) == 0:
+                        conn.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(table)))
                 _touch(conn, ALL_CONVERSATIONS)
                 _refresh(conn, refresh)
                 # Changes queued before this snapshot are in it; those committed after it are
@@ -299,22 +310,26 @@ class PostgresExecutor:
                     f"PostgreSQL at {self._where}: init-db --rollup needs, for role {user}: {', '.join(missing)};"
                     " nothing was changed (docs/postgres.md, \"What the role needs\")"
                 )
-            for attempt in range(1, _TRIGGER_LOCK_ATTEMPTS + 1):
-                try:
-                    with conn.transaction():
-                        conn.execute(_NO_TIMEOUT)
-                        conn.execute(f"SET LOCAL lock_timeout = '{_TRIGGER_LOCK_TIMEOUT}'")
-                        installed = _exists(conn, CHANGES)
-                        conn.execute(ddl + "\n" + live, prepare=False)
-                    return installed
-                except psycopg.errors.LockNotAvailable:
-                    if attempt == _TRIGGER_LOCK_ATTEMPTS:
-                        raise BackendUnavailable(
-                            f"PostgreSQL at {self._where}: init-db --rollup could not lock conversations and messages"
-                            f" for their triggers ({_TRIGGER_LOCK_ATTEMPTS} tries of {_TRIGGER_LOCK_TIMEOUT}: a long"
-                            " transaction is writing them); nothing was changed: run it again"
-                        ) from None
-        raise AssertionError("unreachable")
+            installed = _exists(conn, CHANGES)
+            tables = [name for name in ("tenants", "conversations", "messages") if _exists(conn, name)]
+
+            def install(conn: psycopg.Connection[Any]) -> None:
+                conn.execute(ddl + "\n" + live, prepare=False)
+
+            _between_writes(conn, tables, "SHARE ROW EXCLUSIVE", install, what="install the live rollup's triggers")
+        return installed
+
+    def remove_changes(self, script: str) -> None:
+        with self._connection() as conn:
+            # The derived tables first, waiting for a running apply or refresh to end (writers
+            # never take them), then the CRM's tables between two writes.
+            derived = [name for name in ("conversation_facts", "message_facts", "metric_slots") if _exists(conn, name)]
+            tables = [name for name in ("conversations", "messages") if _exists(conn, name)]
+
+            def remove(conn: psycopg.Connection[Any]) -> None:
+                conn.execute(script, prepare=False)
+
+            _between_writes(conn, tables, "ACCESS EXCLUSIVE", remove, first=derived, what="remove the live rollup's triggers")
 
     def apply_changes(self, refresh: Refresh, limit: int) -> int:
         with self._connection() as conn:
@@ -387,6 +402,41 @@ def _refresh(conn: psycopg.Connection[Any], refresh: Refresh) -> None:
     for statement in refresh.statements:
         conn.execute(statement, {}, prepare=False)
     conn.execute("DROP TABLE crm_metrics_touched")
+
+
+def _between_writes(
+    conn: psycopg.Connection[Any],
+    tables: Sequence[str],
+    mode: str,
+    body: Callable[[psycopg.Connection[Any]], None],
+    *,
+    first: Sequence[str] = (),
+    what: str,
+) -> None:
+    """Run `body` in a transaction holding `tables` in `mode`, taken with NOWAIT and retried
+    (see _LOCK_PATIENCE_SECONDS); `first` are locked before them in the same mode, waiting."""
+    deadline = time.monotonic() + _LOCK_PATIENCE_SECONDS
+    while True:
+        try:
+            with conn.transaction():
+                conn.execute(_NO_TIMEOUT)
+                if first:
+                    conn.execute(sql.SQL("LOCK TABLE {} IN {} MODE").format(_names(first), sql.SQL(mode)))
+                if tables:
+                    conn.execute(sql.SQL("LOCK TABLE {} IN {} MODE NOWAIT").format(_names(tables), sql.SQL(mode)))
+                body(conn)
+            return
+        except psycopg.errors.LockNotAvailable:
+            if time.monotonic() > deadline:
+                raise BackendUnavailable(
+                    f"could not {what}: {', '.join(tables)} were never free of writers at once for"
+                    f" {_LOCK_PATIENCE_SECONDS:.0f} s (a long transaction is writing them); nothing was changed: run it again"
+                ) from None
+            time.sleep(_LOCK_RETRY_SECONDS * (1 + random.random()))
+
+
+def _names(tables: Sequence[str]) -> sql.Composable:
+    return sql.SQL(", ").join(sql.Identifier(name) for name in tables)
 
 
 def _exists(conn: psycopg.Connection[Any], table: str) -> bool:

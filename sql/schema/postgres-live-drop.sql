@@ -1,9 +1,8 @@
 -- Removes the live rollup and the derived tables it keeps (`crm-metrics drop-rollup`), in one
--- transaction: queries go back to the seed's tables. The derived tables are locked first, in
--- the order the applier locks them, then the triggers go (a moment's lock on conversations
--- and messages), then everything else. Run it in a transaction (`psql -1 -f`): a lock that
--- cannot be had within 2 s (a long transaction writing those tables) fails it, changing nothing.
-SET LOCAL lock_timeout = '2s';
+-- transaction: queries go back to the seed's tables. By hand: `psql -1 -f` this file; the
+-- first LOCK waits for a running apply to end (writers never take these tables), the second
+-- fails at once if a writer holds conversations or messages (then run it again) rather than
+-- make every writer queue behind it; DROP TRIGGER needs that lock, for milliseconds.
 DO $drop$
 BEGIN
   IF to_regclass('metric_slots') IS NOT NULL THEN
@@ -11,6 +10,7 @@ BEGIN
   END IF;
 END
 $drop$;
+LOCK TABLE conversations, messages IN ACCESS EXCLUSIVE MODE NOWAIT;
 DROP TRIGGER IF EXISTS crm_metrics_insert ON conversations;
 DROP TRIGGER IF EXISTS crm_metrics_update ON conversations;
 DROP TRIGGER IF EXISTS crm_metrics_delete ON conversations;
