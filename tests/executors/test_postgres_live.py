@@ -267,3 +267,30 @@ def test_drop_rollup_removes_it_and_answers_come_from_the_seeds_tables(schema: s
             assert metrics.summary(TENANTS[0], FIRST_DAY.date(), FIRST_DAY.date()).total_messages == 1
     assert main(["drop-rollup", "--database-url", url]) == 0
     assert "no rollup to remove" in capsys.readouterr().out
+
+
+def test_health_reports_the_rollups_lag(schema: str) -> None:
+    from starlette.testclient import TestClient
+
+    from crm_metrics import changes
+    from server import ServerConfig, create_app
+
+    url = _url(schema)
+    with Metrics.connect(settings=Settings(database_url=url)) as metrics:
+        with TestClient(create_app(metrics, ServerConfig())) as client:
+            assert "rollup" not in client.get("/health").json()  # the seed's tables only
+            metrics.store.init_db(rollup=True)
+            assert client.get("/health").json()["rollup"] == {"pending_changes": 0, "lag_seconds": 0.0}
+            with psycopg.connect(url, autocommit=True) as conn:
+                conn.execute("INSERT INTO conversations VALUES ('c1', %s, NULL, '+1', 'active', %s, NULL, NULL)", (TENANTS[0], FIRST_DAY))
+                conn.execute("INSERT INTO messages VALUES ('m1', 'c1', 'customer', NULL, 'hi', %s, NULL)", (FIRST_DAY,))
+                body = client.get("/health").json()
+                assert (body["status"], body["rollup"]["pending_changes"]) == ("healthy", 2)
+                assert 0 < body["rollup"]["lag_seconds"] < 60
+                assert changes.apply(metrics.executor) == 1
+                assert client.get("/health").json()["rollup"] == {"pending_changes": 0, "lag_seconds": 0.0}
+                # A change left unapplied for minutes: no applier runs.
+                conn.execute("INSERT INTO crm_metrics_changes VALUES ('c1', clock_timestamp() - interval '2 minutes')")
+                body = client.get("/health").json()
+                assert (body["status"], body["rollup"]["pending_changes"]) == ("degraded", 1)
+                assert body["rollup"]["lag_seconds"] >= 120
