@@ -10,8 +10,9 @@ It loads the small set (about 100k conversations, 1M messages) into a private sc
 - **writer cost**: the CRM's writes of messages into existing conversations, with the
   mechanism's triggers enabled and disabled (ALTER TABLE ... DISABLE TRIGGER), rounds
   interleaved (the order flips every round): single-row INSERTs in autocommit, 1,000-row COPY
-  in one transaction, 1,000 single-row INSERTs in one transaction (executemany: one trigger
-  call per statement, the worst case of a statement-level trigger). The ratio is the median
+  in one transaction, one 1,000-row INSERT (multi-row VALUES, as ORMs batch), 1,000
+  single-row INSERTs in one transaction (executemany: one trigger call per statement, the
+  worst case of a statement-level trigger). The ratio is the median
   round's time with over without.
 - **lag**: 4 writers, each inserting a message every 20 ms (200 writes/s), for LAG_SECONDS,
   while a `crm-metrics serve` (its default ROLLUP_POLL_SECONDS) applies; an observer looks up
@@ -107,6 +108,7 @@ def writer_cost(url: str, progress: stores.Progress) -> dict[str, Any]:
     cases: dict[str, Any] = {
         "single-row INSERT, autocommit": lambda conn, m: [conn.execute(INSERT, m.next()) for _ in range(SINGLE_ROWS)],
         f"{BATCH_ROWS:,}-row COPY, one transaction": _copy,
+        f"{BATCH_ROWS:,}-row INSERT (one statement, multi-row VALUES)": _values,
         f"{BATCH_ROWS:,} single-row INSERTs, one transaction": _executemany,
     }
     seconds: dict[str, dict[str, list[float]]] = {case: {"on": [], "off": []} for case in cases}
@@ -144,6 +146,13 @@ def _copy(conn: psycopg.Connection, messages: Messages) -> None:
                 copy.write_row(messages.next())
 
 
+def _values(conn: psycopg.Connection, messages: Messages) -> None:
+    placeholders = ", ".join(["(%s, %s, %s, %s, %s, %s, %s)"] * BATCH_ROWS)
+    statement = f"INSERT INTO messages ({', '.join(COLUMNS)}) VALUES {placeholders}"
+    for _ in range(BATCHES):
+        conn.execute(statement, [value for _ in range(BATCH_ROWS) for value in messages.next()])
+
+
 def _executemany(conn: psycopg.Connection, messages: Messages) -> None:
     for _ in range(BATCHES):
         with conn.transaction(), conn.cursor() as cursor:
@@ -152,9 +161,11 @@ def _executemany(conn: psycopg.Connection, messages: Messages) -> None:
 
 def lag(url: str, progress: stores.Progress) -> dict[str, Any]:
     """Lag at WRITES_PER_SECOND from WRITERS writers while `crm-metrics serve` applies."""
-    env = {**os.environ, "DATABASE_URL": url, "LOG_LEVEL": "warning", "PORT": str(stores_free_port())}
+    port = stores_free_port()
+    env = {**os.environ, "DATABASE_URL": url, "LOG_LEVEL": "warning", "PORT": str(port)}
     env.pop("ROLLUP_POLL_SECONDS", None)  # the default
     serve = subprocess.Popen([sys.executable, "-m", "crm_metrics", "serve"], env=env, stdout=subprocess.DEVNULL)
+    _listening(port)
     committed: dict[str, tuple[str, float]] = {}
     lags: list[float] = []
     lock, stop = threading.Lock(), threading.Event()
@@ -215,6 +226,20 @@ def lag(url: str, progress: stores.Progress) -> dict[str, Any]:
     result |= _percentiles(lags)
     progress(f"  {result['writes_per_second']} writes/s: lag p50 {result['p50_ms']} ms, p99 {result['p99_ms']} ms, max {result['max_ms']} ms")
     return result
+
+
+def _listening(port: int, timeout: float = 60.0) -> None:
+    """Wait until `crm-metrics serve` listens (its applier thread starts just before)."""
+    import socket
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"crm-metrics serve did not listen on {port} within {timeout} s")
 
 
 def stores_free_port() -> int:
