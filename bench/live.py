@@ -269,8 +269,12 @@ def measure(small: generate.DataSet, progress: stores.Progress) -> dict[str, Any
 
 def main() -> None:
     """Measure, then put the result into bench/report.json and bench/report.md."""
+    import signal
+
     from bench.run import Clock
 
+    # Stopped by SIGTERM, unwind like Ctrl-C: the PostgreSQL schema and the server go away.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     clock = Clock()
     _, small = generate.ensure(progress=clock)
     result = measure(small, clock)

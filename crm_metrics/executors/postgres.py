@@ -45,6 +45,8 @@ _ANALYZE_SHARE = 0.1
 #: Memory per sort or hash of a rebuild (a maintenance run over every row, like CREATE INDEX
 #: with maintenance_work_mem), instead of the default 4MB that sends them to disk.
 _REBUILD_WORK_MEM = "SET LOCAL work_mem = '256MB'"
+#: The same for one batch of the live rollup (a few thousand conversations at most).
+_APPLY_WORK_MEM = "SET LOCAL work_mem = '64MB'"
 #: The CREATE INDEX statements of a DDL script (one per line in sql/schema/): a rebuild that
 #: makes the derived tables builds their indexes once they are filled, which is faster than
 #: maintaining them row by row.
@@ -343,6 +345,8 @@ class PostgresExecutor:
                 conn.execute(_NO_TIMEOUT)
                 # How pg_stat_activity names a transaction applying changes.
                 conn.execute("SET LOCAL application_name = 'crm-metrics rollup'")
+                # The rollup's slots are sorted and grouped in memory, not in files.
+                conn.execute(_APPLY_WORK_MEM)
                 # Before any snapshot: every statement below sees all that loads, refreshes
                 # and other appliers committed (READ COMMITTED takes one per statement).
                 _lock(conn, refresh)

@@ -14,11 +14,13 @@
 -- the derived tables, which writers never touch.
 
 -- No index and no key: writers only append; the applier reads the table whole (it holds what
--- the applier has not yet applied, normally a few hundred rows) and deletes by ctid.
+-- the applier has not yet applied, normally a few hundred rows) and deletes by ctid. No
+-- vacuum_truncate: VACUUM would otherwise take an ACCESS EXCLUSIVE lock to cut the empty pages
+-- the applier's deletes leave at the end, and writers' inserts would wait for it.
 CREATE TABLE IF NOT EXISTS crm_metrics_changes (
   conversation_id text NOT NULL,
   queued_at timestamptz NOT NULL DEFAULT clock_timestamp()
-);
+) WITH (vacuum_truncate = false);
 
 -- The functions run with their owner's privileges (SECURITY DEFINER), so that the CRM's own
 -- roles need no privilege on the queue. Everything they name is qualified (the queue and the

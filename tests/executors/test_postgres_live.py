@@ -294,3 +294,37 @@ def test_health_reports_the_rollups_lag(schema: str) -> None:
                 body = client.get("/health").json()
                 assert (body["status"], body["rollup"]["pending_changes"]) == ("degraded", 1)
                 assert body["rollup"]["lag_seconds"] >= 120
+
+
+def test_the_crms_own_role_needs_no_privilege_on_the_queue_and_truncate_is_applied(schema: str) -> None:
+    url = _url(schema)
+    role = f"crm_test_crm_{secrets.token_hex(3)}"
+    with Metrics.connect(settings=Settings(database_url=url), clock=lambda: FIXED_NOW) as metrics:
+        metrics.store.init_db(rollup=True)
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
+            admin.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(role)))
+            try:
+                # What the CRM's service was granted: its own tables, nothing of crm-metrics'.
+                admin.execute(sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(sql.Identifier(schema), sql.Identifier(role)))
+                admin.execute(
+                    sql.SQL("GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON {}, {} TO {}").format(
+                        sql.Identifier(schema, "conversations"), sql.Identifier(schema, "messages"), sql.Identifier(role)
+                    )
+                )
+                with psycopg.connect(_url(schema, role), autocommit=True) as crm:
+                    crm.execute("INSERT INTO conversations VALUES ('c1', %s, NULL, '+1', 'active', %s, NULL, NULL)", (TENANTS[0], FIRST_DAY))
+                    crm.execute("INSERT INTO messages VALUES ('m1', 'c1', 'customer', NULL, 'hi', %s, NULL)", (FIRST_DAY,))
+                    assert changes_applied(metrics) == 1
+                    assert metrics.summary(TENANTS[0], FIRST_DAY.date(), FIRST_DAY.date()).total_messages == 1
+                    crm.execute("TRUNCATE messages")
+                    assert changes_applied(metrics) == 1
+                    summary = metrics.summary(TENANTS[0], FIRST_DAY.date(), FIRST_DAY.date())
+                    assert (summary.total_conversations, summary.total_messages) == (1, 0)
+            finally:
+                admin.execute(sql.SQL("DROP OWNED BY {}; DROP ROLE {}").format(sql.Identifier(role), sql.Identifier(role)))
+
+
+def changes_applied(metrics: Metrics) -> int:
+    from crm_metrics import changes
+
+    return changes.apply(metrics.executor)
