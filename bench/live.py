@@ -168,7 +168,7 @@ def lag(url: str, progress: stores.Progress) -> dict[str, Any]:
     _listening(port)
     committed: dict[str, tuple[str, float]] = {}
     lags: list[float] = []
-    lock, stop = threading.Lock(), threading.Event()
+    lock, stop, given_up = threading.Lock(), threading.Event(), threading.Event()
     writes: list[int] = [0] * WRITERS
     try:
         with psycopg.connect(url, autocommit=True) as conn:
@@ -192,7 +192,7 @@ def lag(url: str, progress: stores.Progress) -> dict[str, Any]:
 
         def observe() -> None:
             with psycopg.connect(url, autocommit=True) as conn:
-                while not stop.is_set() or committed:
+                while not given_up.is_set() and (not stop.is_set() or committed):
                     with lock:
                         pending = dict(committed)
                     if pending:
@@ -219,6 +219,8 @@ def lag(url: str, progress: stores.Progress) -> dict[str, Any]:
             thread.join()
         elapsed = time.monotonic() - started
         observer.join(timeout=60)
+        given_up.set()  # writes not seen by now count as never seen
+        observer.join()
     finally:
         serve.terminate()
         serve.wait(timeout=30)

@@ -24,7 +24,7 @@ log = logging.getLogger("server.health")
 SERVICE = "crm-metrics"
 #: A rollup whose oldest unapplied write is older than this makes the service `degraded`: the
 #: applier is far behind (a bulk load) or not running (no `crm-metrics serve` applies, or its
-#: role may not write the derived tables; its log says why). Normal lag is under 2 s.
+#: role may not write the derived tables; its log says why).
 ROLLUP_LAG_DEGRADED_SECONDS = 60.0
 
 
