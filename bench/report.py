@@ -358,7 +358,9 @@ def _live(report: Mapping[str, Any]) -> list[str]:
         f"Lag: {lag['writers']} writers inserting single messages at {lag['writes_per_second']:,.0f} writes/s "
         f"for {lag['seconds']} s ({lag['writes']:,} writes) while `crm-metrics serve` applied them "
         "(default `ROLLUP_POLL_SECONDS`); each message looked up in `message_facts` every 10 ms "
-        "from its commit (the rollup's rows are written in the same transaction).",
+        "from its commit (the rollup's rows are written in the same transaction). The percentiles "
+        "are of the writes seen within a minute after the writers stopped; the others are counted "
+        "as never seen.",
         "",
     ]
     lines += _table(
