@@ -28,6 +28,15 @@
 --   replied_turns             INT64      customer turns starting in the slot that got a reply (whenever)
 --   response_us               INT64      their sum of reply - turn start, in microseconds
 {% import 'macros/rollup.sql' as m with context -%}
+{#- The facts `f` in the touched slot `k`: the time range for PostgreSQL's index on (tenant, time),
+    one lookup per touched slot (a small batch reads its slots, not its tenants' history); the
+    slot's equality for a hash join where many slots are touched (a DuckDB load, a full refresh). -#}
+{% macro in_slot(ts) -%}
+f.tenant_id = k.tenant_id
+      AND {{ ts }} >= k.slot_start
+      AND {{ ts }} < TIMESTAMP_ADD(k.slot_start, INTERVAL {{ SLOT_MINUTES }} MINUTE)
+      AND {{ m.slot(ts) }} = k.slot_start
+{%- endmacro %}
 {#- Between the first and the last touched slot: the facts are ordered by (tenant, time), so a
     small load reads a few row groups, not the tenant's whole history. -#}
 {% macro within_touched(ts) -%}
@@ -42,7 +51,7 @@ WITH
     SELECT
       f.tenant_id,
       f.outlet_id,
-      {{ m.slot('f.started_at') }} AS slot_start,
+      k.slot_start,
       1 AS conversations,
       IF(f.status = 'active', 1, 0) AS active_conversations,
       IF(f.status = 'resolved', 1, 0) AS resolved_conversations,
@@ -60,14 +69,14 @@ WITH
       0 AS llm_tokens,
       0 AS replied_turns,
       0 AS response_us
-    FROM conversation_facts AS f
-    WHERE f.tenant_id IN (SELECT k.tenant_id FROM touched AS k)
-      AND {{ within_touched('f.started_at') }}
+    FROM touched AS k
+    JOIN conversation_facts AS f ON {{ in_slot('f.started_at') }}
+    WHERE {{ within_touched('f.started_at') }}
     UNION ALL
     SELECT
       f.tenant_id,
       f.outlet_id,
-      {{ m.slot('f.ts') }} AS slot_start,
+      k.slot_start,
       0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
       1,
       IF(f.sender_type = 'customer', 1, 0),
@@ -76,9 +85,9 @@ WITH
       IF(f.sender_type = 'llm', f.tokens_used, 0),
       IF(f.turn_start AND f.reply_at IS NOT NULL, 1, 0),
       IF(f.turn_start AND f.reply_at IS NOT NULL, TIMESTAMP_DIFF(f.reply_at, f.ts, MICROSECOND), 0)
-    FROM message_facts AS f
-    WHERE f.tenant_id IN (SELECT k.tenant_id FROM touched AS k)
-      AND {{ within_touched('f.ts') }}
+    FROM touched AS k
+    JOIN message_facts AS f ON {{ in_slot('f.ts') }}
+    WHERE {{ within_touched('f.ts') }}
   )
 SELECT
   a.tenant_id,
@@ -86,7 +95,6 @@ SELECT
   a.slot_start,
   {{ m.sum_slots('a') }}
 FROM activity AS a
-JOIN touched AS k ON k.tenant_id = a.tenant_id AND k.slot_start = a.slot_start
 GROUP BY GROUPING SETS ((a.tenant_id, a.slot_start), (a.tenant_id, a.outlet_id, a.slot_start))
 -- The outlet rows of conversations without an outlet would repeat the whole tenant's key.
 HAVING a.outlet_id IS NOT NULL OR GROUPING(a.outlet_id) = 1
