@@ -49,9 +49,27 @@ def refresh(dialect: Dialect, *, rollup: bool) -> Refresh:
     if not rollup:
         return Refresh(tuple(FACTS), tuple(facts))
     keys = compile_sql("derived/slot_keys", dialect).sql
-    # PostgreSQL plans the rollup's statements from the slots' statistics, which autovacuum
-    # never gathers for a temporary table: a few slots want index lookups, all of them scans.
-    analyze = ("ANALYZE crm_metrics_touched_slots",) if dialect is Dialect.POSTGRES else ()
+    slots = compile_sql("derived/metric_slots", dialect).sql
+    touched = f"{ROLLUP}.tenant_id = k.tenant_id AND {ROLLUP}.slot_start = k.slot_start"
+    if dialect is Dialect.POSTGRES:
+        # PostgreSQL plans the rollup's statements from the slots' statistics, which autovacuum
+        # never gathers for a temporary table: a few slots want index lookups, all of them
+        # scans. Only the rows that changed are rewritten: a message added to a conversation
+        # changes one of the slots it feeds, and each rewritten row costs its two index
+        # entries (a rollup row is unique per tenant, outlet and slot, so equal rows pair up).
+        rollup = (
+            "ANALYZE crm_metrics_touched_slots",
+            f"CREATE TEMP TABLE crm_metrics_slots (LIKE {ROLLUP})",
+            f"INSERT INTO crm_metrics_slots {slots}",
+            f"DELETE FROM {ROLLUP} USING crm_metrics_touched_slots AS k WHERE {touched}"
+            f" AND NOT EXISTS (SELECT FROM crm_metrics_slots AS n WHERE n.tenant_id = {ROLLUP}.tenant_id"
+            f" AND n.slot_start = {ROLLUP}.slot_start AND ROW(n.*) IS NOT DISTINCT FROM ROW({ROLLUP}.*))",
+            f"INSERT INTO {ROLLUP} SELECT n.* FROM crm_metrics_slots AS n WHERE NOT EXISTS (SELECT FROM {ROLLUP} AS o"
+            " WHERE o.tenant_id = n.tenant_id AND o.slot_start = n.slot_start AND ROW(o.*) IS NOT DISTINCT FROM ROW(n.*))",
+            "DROP TABLE crm_metrics_slots",
+        )
+    else:
+        rollup = (f"DELETE FROM {ROLLUP} USING crm_metrics_touched_slots AS k WHERE {touched}", f"INSERT INTO {ROLLUP} {slots}")
     return Refresh(
         (*FACTS, ROLLUP),
         (
@@ -60,10 +78,7 @@ def refresh(dialect: Dialect, *, rollup: bool) -> Refresh:
             *facts,
             # ... and those they feed now.
             f"INSERT INTO crm_metrics_touched_slots {keys}",
-            *analyze,
-            f"DELETE FROM {ROLLUP} USING crm_metrics_touched_slots AS k"
-            f" WHERE {ROLLUP}.tenant_id = k.tenant_id AND {ROLLUP}.slot_start = k.slot_start",
-            f"INSERT INTO {ROLLUP} {compile_sql('derived/metric_slots', dialect).sql}",
+            *rollup,
             "DROP TABLE crm_metrics_touched_slots",
         ),
     )
