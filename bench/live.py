@@ -214,6 +214,7 @@ def lag(url: str, progress: stores.Progress) -> dict[str, Any]:
         for thread in threads:
             thread.start()
         time.sleep(LAG_SECONDS)
+        load = os.getloadavg()[0]
         stop.set()
         for thread in threads:
             thread.join()
@@ -225,6 +226,9 @@ def lag(url: str, progress: stores.Progress) -> dict[str, Any]:
         serve.terminate()
         serve.wait(timeout=30)
     result = {"writers": WRITERS, "writes": sum(writes), "writes_per_second": round(sum(writes) / elapsed, 1), "seconds": LAG_SECONDS, "unseen": len(committed)}
+    # The machine's other work: the applier shares the cores with the writers, the observer,
+    # PostgreSQL and whatever else runs.
+    result["load_average"] = round(load, 2)
     result |= _percentiles(lags)
     progress(f"  {result['writes_per_second']} writes/s: lag p50 {result['p50_ms']} ms, p99 {result['p99_ms']} ms, max {result['max_ms']} ms")
     return result

@@ -360,7 +360,8 @@ def _live(report: Mapping[str, Any]) -> list[str]:
         "(default `ROLLUP_POLL_SECONDS`); each message looked up in `message_facts` every 10 ms "
         "from its commit (the rollup's rows are written in the same transaction). The percentiles "
         "are of the writes seen within a minute after the writers stopped; the others are counted "
-        "as never seen.",
+        "as never seen."
+        + (f" Load average (1 min) at the end of the writes: {lag['load_average']}." if "load_average" in lag else ""),
         "",
     ]
     lines += _table(
