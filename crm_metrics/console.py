@@ -70,7 +70,7 @@ def console_sql(
         now=now or dt.datetime.now(dt.UTC),
         max_days=settings.max_range_days,
     )
-    query = compile_sql(name, parsed, Shape(outlet=outlet is not None, granularity=grain))
+    query = compile_sql(name, parsed, Shape(outlet=outlet is not None, granularity=grain, bounded=bool(settings.lookaround_days)))
     header = template.header()
     if style == "params":
         return f"{header}\n{query.sql}\n"

@@ -141,7 +141,9 @@ class Metrics:
 
     def plan(self, period: request.Period, *, outlet: bool = False, granularity: str = "day") -> planning.Plan:
         """The shape a request over `period` runs in on this store (crm_metrics/planning.py)."""
-        return planning.plan(self.store.layout, period, outlet=outlet, granularity=granularity)
+        return planning.plan(
+            self.store.layout, period, outlet=outlet, granularity=granularity, lookaround_days=self.settings.lookaround_days
+        )
 
     @property
     def layout(self) -> str:
@@ -190,7 +192,7 @@ class Metrics:
         as the library runs it: with derived tables, local dates by the range's UTC offsets)."""
         layout = self.layout if dialect is None else "seed"
         grain = granularity or templates.load(name).granularities[0]
-        shape = planning.typical(layout, outlet=outlet, granularity=grain)
+        shape = planning.typical(layout, outlet=outlet, granularity=grain, lookaround_days=self.settings.lookaround_days)
         return compile_sql(name, parse_dialect(dialect or self.executor.dialect), shape).sql
 
     def health(self) -> Mapping[str, str]:

@@ -106,6 +106,12 @@ class PostgresExecutor:
         # joined on their buckets), so a 30-day dashboard looks like millions of rows and
         # crosses jit_above_cost: compiling takes about a second, running it a few hundred ms.
         conn.execute("SET jit = off")
+        # Reads of the seed's tables fetch the messages of a window's conversations by
+        # conversation (docs/postgres.md, seed-layout reads): a few pages each, cached or on
+        # SSD. At the default random_page_cost (4, a spinning disk's) the planner reads all
+        # messages of every tenant instead (bench: 10M rows, seconds); 1.1 is PostgreSQL's
+        # usual advice for SSDs and data in memory.
+        conn.execute("SET random_page_cost = 1.1")
         if self.read_only:
             conn.execute("SET default_transaction_read_only = on")
 

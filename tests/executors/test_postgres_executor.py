@@ -296,7 +296,11 @@ def test_init_db_is_idempotent_and_creates_the_indexes(postgres: PostgresEngine,
         ),
         {},
     )
-    assert {"conversations_lower_tenant_started", "messages_conversation_timestamp"} <= {name for (name,) in rows}
+    assert {
+        "conversations_lower_tenant_started_covering",
+        "messages_conversation_timestamp",
+        "messages_timestamp_conversation",
+    } <= {name for (name,) in rows}
     types = metrics.executor.fetch(
         raw(
             "SELECT column_name, data_type FROM information_schema.columns"
