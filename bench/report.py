@@ -301,6 +301,13 @@ def _seed_reads(result: Mapping[str, Any]) -> list[str]:
             "`python -m bench.seed_reads`.",
             "",
         ]
+        if measured := seed.get("measured"):
+            lines += [
+                f"This section was measured alone (`python -m bench.seed_reads`) on {measured['at']}, commit "
+                f"`{measured['commit']}`{' (with uncommitted changes)' if measured['dirty'] else ''}; the "
+                "rest of the page comes from the run named at the top.",
+                "",
+            ]
         lines += _table(
             ("tenant", "library (dashboard + summary)", "hand-written query", "library / hand-written", "same numbers", "runs", "load avg"),
             [

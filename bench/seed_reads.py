@@ -30,7 +30,7 @@ from typing import Any
 
 import duckdb
 
-from bench import baseline, generate, measure, pandas_metrics, report, stores
+from bench import baseline, generate, machine, measure, pandas_metrics, report, stores
 from crm_metrics import Metrics, Settings, planning, request
 from crm_metrics.compiler import compile_sql
 from crm_metrics.partitions import scans
@@ -165,6 +165,14 @@ def main() -> None:
             clock(f"PostgreSQL: loading the full set into schema {schema} ...")
             stores.postgres_store(full, url, clock)
             section["seed_reads"] = measure_postgres(url, targets, clock)
+    if not isinstance(section["seed_reads"], dict) or "skipped" not in section["seed_reads"]:
+        details = machine.details()
+        section["seed_reads"]["measured"] = {
+            "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "commit": details["commit"][:10],
+            "dirty": details["dirty"],
+            "alone": True,
+        }
     path = report.HERE / "report.json"
     whole = json.loads(path.read_text()) if path.exists() else {}
     whole.update(section)
