@@ -168,7 +168,7 @@ def _dry_run_report(kind: str, estimate: int, read: Mapping[str, tuple[dt.date |
     limit = settings.bigquery_maximum_bytes_billed
     cap = f"at most {limit:,} bytes may be billed (BIGQUERY_MAXIMUM_BYTES_BILLED)" if limit else "no BIGQUERY_MAXIMUM_BYTES_BILLED limit"
     lines = [f"the {kind} query would process {estimate:,} bytes; {cap}"]
-    for table, (first, last) in read.items():
+    for table, (first, last) in sorted(read.items()):
         if first is None or last is None:
             lines.append(f"{table}: every partition (no LOOKAROUND_DAYS: the contract looks back and ahead without bound)")
         else:
