@@ -85,6 +85,11 @@ def console_sql(
             f"-- range: {period.start_date} .. {period.end_date} in {period.tz}, {'as one bucket' if grain == 'range' else 'by ' + grain}"
             f" = [{period.range_start:%Y-%m-%dT%H:%M:%SZ}, {period.range_end:%Y-%m-%dT%H:%M:%SZ})"
         )
+    if "lookaround_start" in used:
+        lines.append(
+            f"-- look-around: LOOKAROUND_DAYS={settings.lookaround_days}, rows from"
+            f" {values['lookaround_start']:%Y-%m-%dT%H:%M:%SZ} to {values['lookaround_end']:%Y-%m-%dT%H:%M:%SZ} only"
+        )
     if "llm_price_per_million_tokens" in used:
         lines.append(
             f"-- prices in USD: LLM {settings.llm_price_per_million_tokens} per million tokens,"
