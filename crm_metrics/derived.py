@@ -9,7 +9,8 @@ contract's counts and sums per tenant (and outlet) and 15-minute UTC slot.
 The rule for late and changed rows: a load lists every conversation its rows touch (before
 and after the change: a message may move), recomputes those conversations' facts, then
 recomputes every rollup slot that those conversations fed before or feed after, from the
-facts of all conversations. All of it runs in the load's own transaction, so an answer never
+facts of all conversations in those slots (read slot by slot, not over the tenant's history).
+On PostgreSQL only the rollup rows whose values changed are rewritten. All of it runs in the load's own transaction, so an answer never
 sees the base tables and the derived ones disagree.
 """
 
