@@ -33,6 +33,11 @@ class InvalidParameter(MetricsError, ValueError):
         super().__init__(f"{field}: {message}")
 
 
+class InvalidEvent(InvalidParameter):
+    """An event of a batch is invalid (crm_metrics/events.py); `field` names it by its index,
+    as `events[3].data.started_at`. Nothing of the batch was written."""
+
+
 class TemplateError(MetricsError):
     """A SQL template is missing, malformed, or disagrees with its header."""
 
