@@ -106,11 +106,6 @@ def check(items: Sequence[Any], *, max_events: int | None = None) -> list[Event]
 
 def event(item: Any, where: str = "event") -> Event:
     """One item checked as an event; `where` prefixes the field an error names."""
-    if isinstance(item, (str, bytes)):
-        try:
-            item = loader.parse_json(item.decode() if isinstance(item, bytes) else item)
-        except (ValueError, UnicodeDecodeError) as error:
-            raise InvalidEvent(where, f"not valid JSON: {error}") from None
     if not isinstance(item, dict):
         raise InvalidEvent(where, f"must be a JSON object {{type, op, version, data}}, got {shown(item)}")
     if unknown := sorted(set(item) - set(FIELDS)):
