@@ -96,6 +96,14 @@ def decode(body: bytes, *, ndjson: bool) -> list[Any]:
     return items
 
 
+def loads(raw: bytes | str, where: str) -> Any:
+    """One strict JSON value (no NaN); InvalidEvent names `where`."""
+    try:
+        return loader.parse_json(raw.decode("utf-8") if isinstance(raw, bytes) else raw)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise InvalidEvent(where, f"not valid JSON: {error}") from None
+
+
 def check(items: Sequence[Any], *, max_events: int | None = None) -> list[Event]:
     """Every item checked as an event (InvalidEvent names the first bad one, by index and
     field); nothing is written here."""

@@ -103,12 +103,17 @@ class Store:
             orphan_examples=written.orphan_examples,
         )
 
+    def check_events(self) -> None:
+        """ConfigError unless this store can take events: opened for writing, on DuckDB or
+        PostgreSQL (BigQuery's copy is synced by the CRM's pipeline)."""
+        self._writable()
+        self._events.check_engine()
+
     def apply(self, batch: Sequence[events.Event]) -> events.Applied:
         """Apply events checked by `crm_metrics.events.check` in one transaction, keeping
         derived tables up to date (docs/events.md: versions, deletes, order). ConfigError on
         BigQuery, which takes no events."""
-        self._writable()
-        self._events.check_engine()
+        self.check_events()
         self._layout = None
         applied = self._events.apply(batch, self._refresh())
         self._changed()

@@ -30,6 +30,13 @@ def _whole_seconds(text: str) -> int:
     return value
 
 
+def _count(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise ValueError
+    return value
+
+
 def _bool(text: str) -> bool:
     lowered = text.strip().lower()
     if lowered in ("true", "1", "yes"):
@@ -72,6 +79,10 @@ SETTINGS: dict[str, Setting] = {
     "allow_unauthenticated": Setting("ALLOW_UNAUTHENTICATED", False, _bool, "Let ENVIRONMENT=production serve without JWT auth (when a gateway authenticates callers)"),
     "cors_origins": Setting("CORS_ORIGINS", (), _origins, "Comma-separated origins allowed to call the API from a browser (* for any); unset: CORS off"),
     "log_level": Setting("LOG_LEVEL", "INFO", _level, "DEBUG, INFO, WARNING or ERROR (JSON lines on stderr)"),
+    "events_token": Setting("EVENTS_TOKEN", "", str, "Bearer token that POST /api/v1/events requires (the CRM's services send it; compared in constant time); unset: the endpoint answers 404 in production and is open elsewhere. Set, `crm-metrics serve` opens the store read-write"),
+    "events_stream": Setting("EVENTS_STREAM", "", str, "Redis stream (in REDIS_URL) that `crm-metrics serve` consumes events from, opening the store read-write; unset: no consumer in the server (`crm-metrics consume` reads crm:events then)"),
+    "events_group": Setting("EVENTS_GROUP", "crm-metrics", str, "Consumer group of the events stream; consumers in one group share its entries"),
+    "events_max_batch": Setting("EVENTS_MAX_BATCH", 5000, _count, "Most events one POST /api/v1/events takes, and one read of the stream"),
     "shutdown_timeout_seconds": Setting("SHUTDOWN_TIMEOUT_SECONDS", 30, _whole_seconds, "On SIGTERM, how long in-flight requests may finish before the server exits (0 = no limit)"),
 }
 
@@ -93,6 +104,10 @@ class ServerConfig:
     allow_unauthenticated: bool = False
     cors_origins: tuple[str, ...] = ()
     log_level: str = "INFO"
+    events_token: str = ""
+    events_stream: str = ""
+    events_group: str = "crm-metrics"
+    events_max_batch: int = 5000
     shutdown_timeout_seconds: int = 30
 
     @classmethod

@@ -15,7 +15,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from crm_metrics import BackendUnavailable, CostLimitExceeded, InvalidParameter, MetricsError, QueryTimeout
+from crm_metrics import BackendUnavailable, CostLimitExceeded, InvalidEvent, InvalidParameter, MetricsError, QueryTimeout
 from crm_metrics.errors import shown
 
 log = logging.getLogger("server.errors")
@@ -28,7 +28,9 @@ CODES: dict[str, int] = {
     "forbidden": 403,
     "not_found": 404,
     "method_not_allowed": 405,
+    "payload_too_large": 413,
     "query_too_costly": 422,
+    "invalid_event": 422,
     "internal_error": 500,
     "backend_unavailable": 503,
     "query_timeout": 504,
@@ -61,6 +63,11 @@ async def api_error(request: Request, exc: Exception) -> Response:
 async def invalid_parameter(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, InvalidParameter)
     return error_response(ApiError("invalid_parameter", exc.message, exc.field))
+
+
+async def invalid_event(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, InvalidEvent)
+    return error_response(ApiError("invalid_event", exc.message, exc.field))
 
 
 async def metrics_error(request: Request, exc: Exception) -> Response:
@@ -110,6 +117,7 @@ async def internal_error(request: Request, exc: Exception) -> Response:
 EXCEPTION_HANDLERS = {
     ApiError: api_error,
     InvalidParameter: invalid_parameter,
+    InvalidEvent: invalid_event,
     MetricsError: metrics_error,
     HTTPException: http_error,
     Exception: internal_error,

@@ -1,7 +1,9 @@
-"""GET /health: the seed's fields plus `cache` and `reports`.
+"""GET /health: the seed's fields plus `cache` and `reports`, and `events` where the server
+consumes an events stream (its state, lag and pending entries, dead-lettered count).
 
-200 `healthy`, or 200 `degraded` when only the cache fails or a scheduled report's latest
-delivery failed (answers are still served; `failing_reports` says which);
+200 `healthy`, or 200 `degraded` when only the cache fails, a scheduled report's latest
+delivery failed (answers are still served; `failing_reports` says which) or the events
+consumer fails;
 503 `unhealthy` with `database: "disconnected"` when the database does not answer.
 """
 
@@ -34,7 +36,9 @@ async def health(request: Request) -> Response:
         log.error("database does not answer: %s", checked.get("reason"))
     cache = await state.results.status()
     failing = await run_in_threadpool(_failing_reports, state.metrics) if database == "connected" else []
-    degraded = cache == "unavailable" or bool(failing)
+    consumer = getattr(state, "consumer", None)
+    stream = await run_in_threadpool(consumer.health) if consumer is not None else None
+    degraded = cache == "unavailable" or bool(failing) or (stream is not None and stream["state"] == "failing")
     status = "unhealthy" if database != "connected" else "degraded" if degraded else "healthy"
     body = {
         "status": status,
@@ -48,6 +52,8 @@ async def health(request: Request) -> Response:
     }
     if failing:
         body["failing_reports"] = failing
+    if stream is not None:
+        body["events"] = stream
     return JSONResponse(body, status_code=503 if status == "unhealthy" else 200, headers={"Cache-Control": "no-store"})
 
 

@@ -1,5 +1,6 @@
-"""`crm-metrics serve`: open the database read-only and run the app under uvicorn until
-SIGINT/SIGTERM, letting in-flight requests finish (up to SHUTDOWN_TIMEOUT_SECONDS)."""
+"""`crm-metrics serve`: open the database read-only (read-write when it takes events or runs the
+report scheduler) and run the app under uvicorn until SIGINT/SIGTERM, letting in-flight
+requests finish (up to SHUTDOWN_TIMEOUT_SECONDS)."""
 
 from __future__ import annotations
 
@@ -62,8 +63,20 @@ def serve(database_url: str | None = None, host: str | None = None, port: int | 
     settings = Settings.from_env(database_url=database_url)
     reports = scheduler.load(schedule) if schedule else None
     stop = threading.Event()
-    with Metrics.connect(settings=settings, read_only=reports is None, create=False) as metrics:
+    # Events (EVENTS_TOKEN, EVENTS_STREAM) are written by this process: on DuckDB the one
+    # process that may write the store (docs/events.md).
+    ingests = bool(config.events_token or config.events_stream)
+    with Metrics.connect(settings=settings, read_only=reports is None and not ingests, create=False) as metrics:
         app = create_app(metrics, config)
+        if ingests:
+            metrics.store.check_events()
+        if config.events_stream:
+            from server import stream
+
+            consumer = stream.consumer(metrics, config)
+            app.state.consumer = consumer
+            consuming = threading.Thread(target=consumer.run, args=(stop,), name="events-consumer", daemon=True)
+            consuming.start()
         if reports is not None:
             running = scheduler.Scheduler(metrics, reports)
             running.start()
@@ -86,5 +99,8 @@ def serve(database_url: str | None = None, host: str | None = None, port: int | 
                 server.run(sockets=[sock])
             finally:
                 stop.set()
+                if config.events_stream:
+                    # Its batch ends (committed and acknowledged, or rolled back) before the store closes.
+                    consuming.join(timeout=config.shutdown_timeout_seconds or None)
         if not server.started:
             raise MetricsError("the HTTP server did not start (its log says why)")
