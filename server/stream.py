@@ -86,7 +86,6 @@ class Consumer:
         while not stop.is_set():
             try:
                 self.step()
-                self.state = "running"
             except (redis.RedisError, OSError, BackendUnavailable) as error:
                 if self.state != "failing":
                     log.error("events consumer failing, retrying every %.0f s: %s", RETRY_AFTER, error)
@@ -101,6 +100,7 @@ class Consumer:
         entries = self._read()
         if entries:
             self._handle(entries)
+        self.state = "running"
         return len(entries)
 
     def drain(self) -> int:
