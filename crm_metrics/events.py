@@ -119,7 +119,7 @@ def event(item: Any, where: str = "event") -> Event:
     if unknown := sorted(set(item) - set(FIELDS)):
         raise InvalidEvent(f"{where}.{unknown[0]}", f"unknown field; an event has {', '.join(FIELDS)}")
     kind = item.get("type")
-    if kind not in TYPES:
+    if not isinstance(kind, str) or kind not in TYPES:
         raise InvalidEvent(f"{where}.type", f"must be one of {', '.join(TYPES)}, got {shown(kind)}")
     op = item.get("op", "upsert")
     if op not in OPS:
