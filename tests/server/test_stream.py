@@ -196,3 +196,53 @@ def test_health_shows_the_consumer(connect: Callable[..., TestClient], client: r
         consumer.drain()
         body = app.get("/health").json()
         assert (body["status"], body["events"]["lag"], body["events"]["dead_lettered"], body["events"]["applied"]) == ("healthy", 0, 1, 2)
+
+
+def test_serve_consumes_the_stream_and_refuses_a_second_writer(client: redis.Redis, stream: str, tmp_path: Path) -> None:
+    """EVENTS_STREAM inside `crm-metrics serve` on a DuckDB file: an XADD shows in the next
+    uncached answer and in /health; `crm-metrics consume` on the same file is refused."""
+    import httpx2
+
+    from tests.support.api import free_port, load
+
+    url = f"duckdb:///{tmp_path / 'crm.duckdb'}"
+    with Metrics.connect(settings=Settings(database_url=url)) as metrics:
+        load(metrics)
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("REDIS_", "JWT_", "CACHE_", "EVENTS_"))}
+    env.update(ENVIRONMENT="test", REDIS_URL=REDIS_URL, EVENTS_STREAM=stream, CACHE_KEY_PREFIX=stream)
+    log = tmp_path / "serve.log"
+    with log.open("wb") as stderr:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "crm_metrics", "serve", "--database-url", url, "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=stderr
+        )
+    base = f"http://127.0.0.1:{port}"
+    summary = f"{base}/api/v1/metrics/summary?start_date=2025-11-01&end_date=2025-11-04"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            assert server.poll() is None, log.read_text()
+            try:
+                if httpx2.get(f"{base}/health", timeout=1).json().get("events", {}).get("state") == "running":
+                    break
+            except httpx2.TransportError:
+                pass
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.05)
+        before = httpx2.get(summary, headers={"X-Tenant-Id": TENANT_A}).json()["total_messages"]
+        new = {**ROWS["messages"][0], "id": "msg-streamed", "timestamp": "2025-11-01T02:30:00Z"}
+        client.xadd(stream, {"event": json.dumps(event("messages", new, None))})
+        while httpx2.get(summary, headers={"X-Tenant-Id": TENANT_A}).json()["total_messages"] == before:
+            assert time.monotonic() < deadline + 10, log.read_text()
+            time.sleep(0.05)
+        health = httpx2.get(f"{base}/health").json()["events"]
+        assert (health["stream"], health["state"], health["lag"], health["pending"], health["applied"]) == (stream, "running", 0, 0, 1)
+        second = subprocess.run([sys.executable, "-m", "crm_metrics", "consume", "--database-url", url, "--stream", stream, "--once"],
+                                env=env, capture_output=True, text=True, timeout=60)
+        assert second.returncode == 2
+        assert "in use by another process" in second.stderr and "set EVENTS_STREAM there" in second.stderr, second.stderr
+    finally:
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(30) == 0, log.read_text()
+        for key in client.scan_iter(match=f"{stream}:generation:*"):
+            client.delete(key)
