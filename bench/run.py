@@ -206,6 +206,10 @@ def main() -> None:
     result["postgres"] = measure_postgres(full, targets, clock)
     result["postgres_server"] = result["postgres"].get("server_version")
     result["http"] = measure_http(str(paths["full"]), targets, clock)
+    # Events (bench/events.py; `python -m bench.events` runs this section alone).
+    from bench import events
+
+    result["events"] = events.measure(clock)
 
     result["load_average_at_end"] = measure.load_average()
     result["finished_at"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
