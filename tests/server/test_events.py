@@ -1,5 +1,5 @@
 """POST /api/v1/events: every table's events, shuffled and duplicated, converge to the answers of
-the final rows loaded with `crm-metrics load`, on DuckDB and PostgreSQL; a bad batch writes
+the final rows loaded with `crm-metrics load`, on DuckDB and PostgreSQL (every engine: tests/conformance/test_events.py); a bad batch writes
 nothing; the credential; the cache goes stale for the tenant an event touches and no other."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from server import ServerConfig
 
 from tests.support.api import OUTLET, ROWS, TENANT_A, TENANT_B, assert_error, memory_metrics
 from tests.support.compare import assert_same
-from tests.support.engines import DuckDBEngine, Engine, PostgresEngine, PostgresRollupEngine
+from tests.support.engines import DuckDBEngine, Engine, PostgresRollupEngine
 from tests.support.events import chunks, event, history, loaded, ndjson
 from tests.server.test_cache import prefix, redis_url  # noqa: F401  (fixtures: the machine's Redis, a key prefix)
 
@@ -30,7 +30,7 @@ TOKEN = "s3cret-events-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
-@pytest.fixture(scope="module", params=[DuckDBEngine, PostgresEngine, PostgresRollupEngine], ids=lambda e: e.name)
+@pytest.fixture(scope="module", params=[DuckDBEngine, PostgresRollupEngine], ids=lambda e: e.name)
 def engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
     instance = request.param()
     instance.start()
