@@ -1,6 +1,7 @@
 """POST /api/v1/events: every table's events, shuffled and duplicated, converge to the answers of
-the final rows loaded with `crm-metrics load`, on DuckDB and PostgreSQL (every engine: tests/conformance/test_events.py); a bad batch writes
-nothing; the credential; the cache goes stale for the tenant an event touches and no other."""
+the final rows loaded with `crm-metrics load`, on DuckDB and PostgreSQL (every engine:
+tests/conformance/test_events.py); a bad batch writes nothing; the credential; the cache goes
+stale for the tenant an event touches and no other."""
 
 from __future__ import annotations
 
