@@ -31,7 +31,7 @@ from crm_metrics import loader
 from crm_metrics.derived import Refresh
 from crm_metrics.errors import ConfigError, InvalidEvent, shown
 from crm_metrics.executors import Executor
-from crm_metrics.executors.base import STAGING, Transactional
+from crm_metrics.executors.base import STAGING, Session, Transactional
 from crm_metrics.schema import TABLES
 
 #: An event's `type` -> its table, in the order a batch applies them.
@@ -211,7 +211,7 @@ class Writer:
                 return _apply(session, winners(events), len(events), refresh)
 
 
-def _apply(session: Any, found: dict[str, dict[str, _Winner]], accepted: int, refresh: Refresh | None) -> Applied:
+def _apply(session: Session, found: dict[str, dict[str, _Winner]], accepted: int, refresh: Refresh | None) -> Applied:
     # The stored state of every row the batch names, and of the conversations its messages name.
     keys = {(table, row_id) for table, rows in found.items() for row_id in rows}
     keys |= {("conversations", w.event.row["conversation_id"]) for w in found["messages"].values() if w.event.row}
@@ -272,7 +272,7 @@ def _strings(**columns: list[str]) -> pa.Table:
     return pa.table({name: pa.array(values, pa.string()) for name, values in columns.items()})
 
 
-def _stored(session: Any, keys: set[tuple[str, str]]) -> dict[tuple[str, str], tuple[int | None, bool]]:
+def _stored(session: Session, keys: set[tuple[str, str]]) -> dict[tuple[str, str], tuple[int | None, bool]]:
     ordered = sorted(keys)
     session.stage("crm_metrics_event_keys", _strings(table_name=[t for t, _ in ordered], id=[i for _, i in ordered]))
     rows = session.rows(
@@ -283,7 +283,7 @@ def _stored(session: Any, keys: set[tuple[str, str]]) -> dict[tuple[str, str], t
     return {(table, row_id): (None if version is None else int(version), bool(gone)) for table, row_id, version, gone in rows}
 
 
-def _remember(session: Any, changed: Sequence[Event]) -> None:
+def _remember(session: Session, changed: Sequence[Event]) -> None:
     """Record each changed row's version and whether it is deleted."""
     rows = pa.table(
         {
@@ -302,7 +302,7 @@ def _remember(session: Any, changed: Sequence[Event]) -> None:
     session.unstage("crm_metrics_event_versions")
 
 
-def _tenants(session: Any) -> set[str]:
+def _tenants(session: Session) -> set[str]:
     rows = session.rows(
         "SELECT DISTINCT tenant_id FROM conversations WHERE id IN (SELECT conversation_id FROM crm_metrics_touched)"
     )
