@@ -366,7 +366,7 @@ def _events(report: Mapping[str, Any]) -> list[str]:
                     f"{f['rate_offered']:,}",
                     _ms(f["p50_ms"]),
                     _ms(f["p99_ms"]),
-                    f"{f['probes']} probes, max {_ms(f['max_ms'])}",
+                    f"{f['probes_seen']} of {f['probes']} probes seen, max {_ms(f['max_ms'])}",
                 )
             )
     lines += _table(("engine, way in", "events/s ingested", "events/s offered", "freshness p50", "freshness p99", "of"), rows)
@@ -375,8 +375,10 @@ def _events(report: Mapping[str, Any]) -> list[str]:
         "other; the stream is the consumer (server/stream.py) in the bench's process draining a stream "
         "filled beforehand. Each batch is one transaction that also refreshes the derived tables and the "
         "rollup for the conversations it touches. Freshness: `crm-metrics serve` with EVENTS_STREAM, no "
-        "result cache, 1,000 message events/s offered (100 every 100 ms) by the same way in; a probe adds "
-        "one message to a tenant of its own and polls that tenant's dashboard until it counts.",
+        "result cache, 1,000 message events/s offered the same way in (by XADD 100 every 100 ms; by POST "
+        "a batch of 1,000 every second, not waiting for the answers); a probe adds one message to a tenant "
+        "of its own the same way (by XADD every 250 ms; by POST as one event of each second's batch), and "
+        "a watcher polls that tenant's dashboard until it counts.",
         "",
     ]
     return lines
