@@ -91,6 +91,30 @@ def _non_negative_int(text: str) -> int:
     return value
 
 
+def _wait(text: str) -> float:
+    value = _amount(60.0)(text)
+    if value == 0:  # never "no limit": a request must not wait on another service forever
+        raise ValueError
+    return value
+
+
+def boolean(text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in ("true", "1", "yes"):
+        return True
+    if lowered in ("false", "0", "no"):
+        return False
+    raise ValueError
+
+
+def _http_url(text: str) -> str:
+    url = text.strip().rstrip("/")
+    scheme, _, rest = url.partition("://")
+    if scheme not in ("http", "https") or not rest:
+        raise ValueError
+    return url
+
+
 #: 10 GiB: a dashboard of a large tenant over a year scans far less from the partitioned,
 #: clustered tables; a query over that is a mistake worth stopping (about $0.06 on demand).
 DEFAULT_MAXIMUM_BYTES_BILLED = 10 * 2**30
@@ -103,6 +127,9 @@ SETTINGS: dict[str, Setting] = {
     "max_range_days": Setting("MAX_RANGE_DAYS", 366, _positive_int, "Longest accepted date range, counted inclusively"),
     "query_timeout_seconds": Setting("QUERY_TIMEOUT_SECONDS", 30.0, _amount(MAX_SECONDS), "A query running longer is cancelled (0 = no limit; at most 86,400: a day)"),
     "tenant_cache_seconds": Setting("TENANT_CACHE_SECONDS", 60.0, _amount(MAX_SECONDS), "How long a tenant's name and timezone are remembered (0 = look up every request; at most 86,400: a day)"),
+    "tenant_service_url": Setting("TENANT_SERVICE_URL", None, _http_url, "Tenant service (http://tenant-service:3001): names and timezones from GET {url}/api/v1/tenants/{id}, remembered for TENANT_CACHE_SECONDS; when it does not answer, the tenants table (else no name and UTC)"),
+    "tenant_service_timeout_seconds": Setting("TENANT_SERVICE_TIMEOUT_SECONDS", 1.0, _wait, "How long a request waits for the tenant service before it answers from the tenants table; more than 0, at most 60"),
+    "require_known_tenant": Setting("REQUIRE_KNOWN_TENANT", False, boolean, "true: a tenant the tenant service answers 404 for gets 404 tenant_not_found instead of zeros (needs TENANT_SERVICE_URL)"),
     "bigquery_project_id": Setting("BIGQUERY_PROJECT_ID", None, str, "BigQuery project, for a DATABASE_URL of bigquery:// that names none; set without DATABASE_URL, it selects BigQuery"),
     "bigquery_dataset": Setting("BIGQUERY_DATASET", None, str, "BigQuery dataset holding the tables, for a DATABASE_URL that names none"),
     "google_application_credentials": Setting("GOOGLE_APPLICATION_CREDENTIALS", None, str, "Google credentials file (a service-account key) for BigQuery; unset: Application Default Credentials"),
@@ -119,6 +146,9 @@ class Settings:
     max_range_days: int = 366
     query_timeout_seconds: float = 30.0
     tenant_cache_seconds: float = 60.0
+    tenant_service_url: str | None = None
+    tenant_service_timeout_seconds: float = 1.0
+    require_known_tenant: bool = False
     bigquery_project_id: str | None = None
     bigquery_dataset: str | None = None
     google_application_credentials: str | None = None
@@ -132,6 +162,10 @@ class Settings:
             # The seed configured BigQuery with these two alone: honour them rather than
             # quietly serving the default DuckDB file (the seed's "mock data" trap).
             values["database_url"] = "bigquery://"
+        if values.get("require_known_tenant") and not values.get("tenant_service_url"):
+            # Only the tenant service can say a tenant does not exist; without it every
+            # tenant would be unknown, or none: refuse rather than guess.
+            raise ConfigError("Config 'REQUIRE_KNOWN_TENANT' is true but TENANT_SERVICE_URL is not set: only the tenant service can say a tenant is unknown.")
         return cls(**values)
 
 

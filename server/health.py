@@ -1,7 +1,8 @@
-"""GET /health: the seed's fields plus `cache` and `reports`.
+"""GET /health: the seed's fields plus `cache`, `reports` and `tenant_service`.
 
-200 `healthy`, or 200 `degraded` when only the cache fails or a scheduled report's latest
-delivery failed (answers are still served; `failing_reports` says which);
+200 `healthy`, or 200 `degraded` when only the cache fails, the tenant service does not answer
+(names come from the tenants table) or a scheduled report's latest delivery failed (answers
+are still served; `failing_reports` says which);
 503 `unhealthy` with `database: "disconnected"` when the database does not answer.
 """
 
@@ -33,8 +34,9 @@ async def health(request: Request) -> Response:
     if database != "connected":
         log.error("database does not answer: %s", checked.get("reason"))
     cache = await state.results.status()
+    tenant_service = await run_in_threadpool(state.metrics.tenant_service_status)
     failing = await run_in_threadpool(_failing_reports, state.metrics) if database == "connected" else []
-    degraded = cache == "unavailable" or bool(failing)
+    degraded = cache == "unavailable" or tenant_service == "unavailable" or bool(failing)
     status = "unhealthy" if database != "connected" else "degraded" if degraded else "healthy"
     body = {
         "status": status,
@@ -45,6 +47,7 @@ async def health(request: Request) -> Response:
         "bigquery": bigquery,
         "cache": cache,
         "reports": "failing" if failing else "ok",
+        "tenant_service": tenant_service,
     }
     if failing:
         body["failing_reports"] = failing
