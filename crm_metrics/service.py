@@ -14,6 +14,7 @@ A request goes: validation (crm_metrics/request.py, once) -> defaults that need 
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -55,6 +56,9 @@ class Metrics:
         #: The write path: init_db, load, load_rows, write, refresh.
         self.store = Store(executor, read_only=read_only, on_write=self.tenants.forget)
         self._has_tenants: bool | None = None
+        #: Called after every statement with (template, dialect, seconds), failed ones too:
+        #: the server's /metrics times queries per metric and engine this way.
+        self.query_observers: list[Callable[[str, str, float], None]] = []
 
     @classmethod
     def connect(
@@ -209,7 +213,18 @@ class Metrics:
 
     def _fetch(self, compiled: CompiledQuery, values: Mapping[str, Any]) -> list[tuple[Any, ...]]:
         """Every statement's rows pass here: normalised once, by the template's column types."""
-        return compiled.normalise(self.executor.fetch(compiled, values))
+        started = time.perf_counter()
+        try:
+            return compiled.normalise(self.executor.fetch(compiled, values))
+        finally:
+            for observe in self.query_observers:
+                observe(compiled.name, compiled.dialect, time.perf_counter() - started)
+
+    def pool_stats(self) -> Mapping[str, int] | None:
+        """The database connection pool's size, idle connections, maximum and waiting
+        requests; None where the engine has no pool (DuckDB, BigQuery)."""
+        stats = getattr(self.executor, "pool_stats", None)
+        return stats() if stats is not None else None
 
     # -- inspection ---------------------------------------------------------------------------
 

@@ -63,6 +63,7 @@ SETTINGS: dict[str, Setting] = {
     "allow_unauthenticated": Setting("ALLOW_UNAUTHENTICATED", False, boolean, "Let ENVIRONMENT=production serve without JWT auth (when a gateway authenticates callers)"),
     "cors_origins": Setting("CORS_ORIGINS", (), _origins, "Comma-separated origins allowed to call the API from a browser (* for any); unset: CORS off"),
     "log_level": Setting("LOG_LEVEL", "INFO", _level, "DEBUG, INFO, WARNING or ERROR (JSON lines on stderr)"),
+    "metrics_port": Setting("METRICS_PORT", None, _port, "Serve the Prometheus /metrics on this port (on HOST) instead of the public one; unset: on the public port, except with ENVIRONMENT=production (then not at all)"),
     "shutdown_timeout_seconds": Setting("SHUTDOWN_TIMEOUT_SECONDS", 30, _whole_seconds, "On SIGTERM, how long in-flight requests may finish before the server exits (0 = no limit)"),
 }
 
@@ -85,6 +86,13 @@ class ServerConfig:
     cors_origins: tuple[str, ...] = ()
     log_level: str = "INFO"
     shutdown_timeout_seconds: int = 30
+    metrics_port: int | None = None
+
+    @property
+    def metrics_on_public_port(self) -> bool:
+        """/metrics beside the API: in development, test and staging, unless METRICS_PORT
+        moves it; production keeps operators' numbers off the public port."""
+        return self.metrics_port is None and self.environment != "production"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> ServerConfig:

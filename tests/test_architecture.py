@@ -41,7 +41,7 @@ RULES: dict[str, tuple[set[str], set[str]]] = {
     "cli": ({"core", "compiler", "facade", "store", "executors", "reports", "cli", "server"}, set()),
     # The server parses and serialises: the library's public API and its request rules, never
     # a driver, sqlglot, the compiler or the executors.
-    "server": ({"server"}, {"starlette", "uvicorn", "jwt", "redis"}),
+    "server": ({"server"}, {"starlette", "uvicorn", "jwt", "redis", "prometheus_client"}),
 }
 #: The crm_metrics modules the server may import: the package's API, the request rules it
 #: validates with (and the granularities they accept), settings and errors, the page's chart
