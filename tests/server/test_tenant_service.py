@@ -14,7 +14,7 @@ from starlette.testclient import TestClient
 from crm_metrics import ConfigError, Metrics, Settings
 from server import ServerConfig
 
-from tests.support.api import TENANT_A, TENANT_B, assert_error, memory_metrics
+from tests.support.api import FIXED_NOW, TENANT_A, TENANT_B, assert_error, load
 from tests.support.tenant_service import FakeTenantService
 
 UNLISTED = "00000000-0000-0000-0000-0000000000ff"
@@ -34,9 +34,18 @@ def service() -> Iterator[FakeTenantService]:
     fake.stop()
 
 
-def served(service: FakeTenantService, **settings: object) -> Metrics:
-    values: dict[str, object] = {"tenant_service_url": service.url, "tenant_service_timeout_seconds": TIMEOUT, "tenant_cache_seconds": 60.0}
-    return memory_metrics(**{**values, **settings})
+@pytest.fixture(scope="module")
+def database(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The test data in a DuckDB file, loaded once: each test opens it read-only with its own settings."""
+    url = f"duckdb:///{tmp_path_factory.mktemp('tenants') / 'crm.duckdb'}"
+    with Metrics.connect(settings=Settings(database_url=url)) as metrics:
+        load(metrics)
+    return url
+
+
+def served(service: FakeTenantService, database: str, **settings: object) -> Metrics:
+    values: dict[str, object] = {"database_url": database, "tenant_service_url": service.url, "tenant_service_timeout_seconds": TIMEOUT, "tenant_cache_seconds": 60.0}
+    return Metrics.connect(settings=Settings(**{**values, **settings}), read_only=True, clock=lambda: FIXED_NOW)
 
 
 def summary(client: TestClient, tenant: str) -> dict[str, object]:
@@ -45,8 +54,8 @@ def summary(client: TestClient, tenant: str) -> dict[str, object]:
     return response.json()
 
 
-def test_names_and_timezones_come_from_the_service(service: FakeTenantService, connect: Callable[..., TestClient]) -> None:
-    with served(service) as metrics:
+def test_names_and_timezones_come_from_the_service(service: FakeTenantService, database: str, connect: Callable[..., TestClient]) -> None:
+    with served(service, database) as metrics:
         client = connect(over=metrics)
         assert summary(client, TENANT_A)["tenant_name"] == "Acme (service)"
         assert summary(client, UNLISTED)["tenant_name"] == "Only in the service"
@@ -58,18 +67,18 @@ def test_names_and_timezones_come_from_the_service(service: FakeTenantService, c
     assert service.calls == {TENANT_A: 1, UNLISTED: 1, TENANT_B: 1}
 
 
-def test_the_same_inside_a_data_object() -> None:
+def test_the_same_inside_a_data_object(database: str) -> None:
     service = FakeTenantService({TENANT_A: {"id": TENANT_A, "name": "Wrapped", "timezone": "Asia/Tokyo"}}, wrapped=True)
     try:
-        with served(service) as metrics:
+        with served(service, database) as metrics:
             assert metrics.tenant(TENANT_A) == ("Wrapped", "Asia/Tokyo")
     finally:
         service.stop()
 
 
 @pytest.mark.parametrize("mode", ["slow", "error", "garbage", "gone"])
-def test_a_failing_service_falls_back_to_the_table(service: FakeTenantService, connect: Callable[..., TestClient], mode: str) -> None:
-    with served(service) as metrics:
+def test_a_failing_service_falls_back_to_the_table(service: FakeTenantService, database: str, connect: Callable[..., TestClient], mode: str) -> None:
+    with served(service, database) as metrics:
         client = connect(over=metrics)
         if mode == "gone":
             service.stop()
@@ -88,8 +97,8 @@ def test_a_failing_service_falls_back_to_the_table(service: FakeTenantService, c
         assert (health.status_code, health.json()["status"], health.json()["tenant_service"]) == (200, "degraded", "unavailable")
 
 
-def test_health_recovers_when_the_service_answers_again(service: FakeTenantService, connect: Callable[..., TestClient]) -> None:
-    with served(service, tenant_cache_seconds=0.0) as metrics:
+def test_health_recovers_when_the_service_answers_again(service: FakeTenantService, database: str, connect: Callable[..., TestClient]) -> None:
+    with served(service, database, tenant_cache_seconds=0.0) as metrics:
         client = connect(ServerConfig(cache_ttl_seconds=0), over=metrics)
         service.mode = "error"
         summary(client, TENANT_A)
@@ -99,9 +108,9 @@ def test_health_recovers_when_the_service_answers_again(service: FakeTenantServi
         assert client.get("/health").json()["tenant_service"] == "available"
 
 
-def test_one_call_per_tenant_per_ttl_under_concurrent_requests(service: FakeTenantService) -> None:
+def test_one_call_per_tenant_per_ttl_under_concurrent_requests(service: FakeTenantService, database: str) -> None:
     service.mode, service.delay = "slow", 0.1  # slow enough that the requests overlap, under the timeout
-    with served(service, tenant_cache_seconds=0.5) as metrics:
+    with served(service, database, tenant_cache_seconds=0.5) as metrics:
         with ThreadPoolExecutor(max_workers=16) as pool:
             answers = list(pool.map(metrics.tenant, [TENANT_A, UNLISTED] * 16))
         assert set(answers) == {("Acme (service)", "Europe/Berlin"), ("Only in the service", "America/Sao_Paulo")}
@@ -112,8 +121,8 @@ def test_one_call_per_tenant_per_ttl_under_concurrent_requests(service: FakeTena
         assert service.calls[TENANT_A] == 2
 
 
-def test_require_known_tenant(service: FakeTenantService, connect: Callable[..., TestClient]) -> None:
-    with served(service, require_known_tenant=True) as metrics:
+def test_require_known_tenant(service: FakeTenantService, database: str, connect: Callable[..., TestClient]) -> None:
+    with served(service, database, require_known_tenant=True) as metrics:
         client = connect(over=metrics)
         assert summary(client, TENANT_A)["tenant_name"] == "Acme (service)"
         # TENANT_B has rows and a tenants-table row, but the service answers 404.
