@@ -117,6 +117,11 @@ def test_compose_file() -> None:
     seed = {"PORT", "ENVIRONMENT", "DATABASE_URL", "BIGQUERY_PROJECT_ID", "BIGQUERY_DATASET", "GOOGLE_APPLICATION_CREDENTIALS", "TENANT_SERVICE_URL", "REDIS_URL", "CACHE_TTL_SECONDS"}
     assert seed <= set(environment)
     assert set(environment) <= KNOWN_VARIABLES
+    # Optional settings pass through when set (a null value), never as `${NAME:-}`, which
+    # podman-compose 1.0 passes on literally (a TENANT_SERVICE_URL of "${TENANT_SERVICE_URL:-}"
+    # would stop the server at start).
+    assert not [name for name, value in environment.items() if isinstance(value, str) and ":-}" in value]
+    assert environment["TENANT_SERVICE_URL"] is None
     for name in ("init-db", "demo"):
         assert services[name]["environment"]["DATABASE_URL"] == environment["DATABASE_URL"]
     # The server's grace period outlasts SHUTDOWN_TIMEOUT_SECONDS' default.
