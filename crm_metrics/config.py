@@ -98,6 +98,18 @@ def _wait(text: str) -> float:
     return value
 
 
+#: The largest look-around bound: ten years, far beyond any conversation, and small enough that
+#: the range moved by it stays a valid timestamp on every engine.
+MAX_LOOKAROUND_DAYS = 3_660
+
+
+def _days(text: str) -> int:
+    value = int(text)
+    if not 0 <= value <= MAX_LOOKAROUND_DAYS:
+        raise ValueError
+    return value
+
+
 def boolean(text: str) -> bool:
     lowered = text.strip().lower()
     if lowered in ("true", "1", "yes"):
@@ -130,6 +142,7 @@ SETTINGS: dict[str, Setting] = {
     "tenant_service_url": Setting("TENANT_SERVICE_URL", None, _http_url, "Tenant service (http://tenant-service:3001): names and timezones from GET {url}/api/v1/tenants/{id}, remembered for TENANT_CACHE_SECONDS; when it does not answer, the tenants table (else no name and UTC)"),
     "tenant_service_timeout_seconds": Setting("TENANT_SERVICE_TIMEOUT_SECONDS", 1.0, _wait, "How long a request waits for the tenant service before it answers from the tenants table; more than 0, at most 60"),
     "require_known_tenant": Setting("REQUIRE_KNOWN_TENANT", False, boolean, "true: a tenant the tenant service answers 404 for gets 404 tenant_not_found instead of zeros (needs TENANT_SERVICE_URL)"),
+    "lookaround_days": Setting("LOOKAROUND_DAYS", 0, _days, "How far outside the range turns, replies and handoffs are looked for, in days (0 = no bound: the contract exactly; at most 3,660); when set, every engine reads only rows within that many days of the range (docs/metrics.md#the-look-around-bound)"),
     "bigquery_project_id": Setting("BIGQUERY_PROJECT_ID", None, str, "BigQuery project, for a DATABASE_URL of bigquery:// that names none; set without DATABASE_URL, it selects BigQuery"),
     "bigquery_dataset": Setting("BIGQUERY_DATASET", None, str, "BigQuery dataset holding the tables, for a DATABASE_URL that names none"),
     "google_application_credentials": Setting("GOOGLE_APPLICATION_CREDENTIALS", None, str, "Google credentials file (a service-account key) for BigQuery; unset: Application Default Credentials"),
@@ -149,6 +162,7 @@ class Settings:
     tenant_service_url: str | None = None
     tenant_service_timeout_seconds: float = 1.0
     require_known_tenant: bool = False
+    lookaround_days: int = 0
     bigquery_project_id: str | None = None
     bigquery_dataset: str | None = None
     google_application_credentials: str | None = None

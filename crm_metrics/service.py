@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from crm_metrics import planning, request, templates
+from crm_metrics import partitions, planning, request, templates
 from crm_metrics.answers import ANSWERS, Answer, Resolved
 from crm_metrics.compiler import compile_sql, parse_dialect
 from crm_metrics.config import Settings
@@ -134,6 +134,25 @@ class Metrics:
         values = planning.values(query.tenant_id, query.outlet_id, resolved.period, self.settings, plan.offsets)
         return self.executor.dry_run(compile_sql(answer.template, self.executor.dialect, plan.shape), values)
 
+    def read_partitions(self, kind: str, query: request.Query) -> dict[str, tuple[dt.date | None, dt.date | None]]:
+        """The partitions (UTC days) of BigQuery's partitioned tables that the statement of an
+        answer reads, per table: the first and last day any of its scans reads (None: every
+        partition on that side, as without LOOKAROUND_DAYS). From the partition filters of
+        the BigQuery SQL (crm_metrics/partitions.py), whatever this database is."""
+        answer = _answer(kind)
+        resolved = self.resolve(query)
+        plan = self.plan(resolved.period, outlet=query.outlet_id is not None, granularity=answer.granularity(query))
+        values = planning.values(query.tenant_id, query.outlet_id, resolved.period, self.settings, plan.offsets)
+        read: dict[str, tuple[dt.date | None, dt.date | None]] = {}
+        for scan in partitions.scans(compile_sql(answer.template, "bigquery", plan.shape).sql):
+            first, last = scan.days(values)
+            if scan.table in read:
+                before = read[scan.table]
+                first = None if first is None or before[0] is None else min(first, before[0])
+                last = None if last is None or before[1] is None else max(last, before[1])
+            read[scan.table] = (first, last)
+        return read
+
     def resolve(self, query: request.Query) -> Resolved:
         """Fill the defaults that need the tenant: its timezone, then the dates. With
         REQUIRE_KNOWN_TENANT, a tenant the tenant service does not know raises TenantNotFound."""
@@ -152,7 +171,9 @@ class Metrics:
 
     def plan(self, period: request.Period, *, outlet: bool = False, granularity: str = "day") -> planning.Plan:
         """The shape a request over `period` runs in on this store (crm_metrics/planning.py)."""
-        return planning.plan(self.store.layout, period, outlet=outlet, granularity=granularity)
+        return planning.plan(
+            self.store.layout, period, outlet=outlet, granularity=granularity, lookaround_days=self.settings.lookaround_days
+        )
 
     @property
     def layout(self) -> str:
@@ -233,7 +254,7 @@ class Metrics:
         as the library runs it: with derived tables, local dates by the range's UTC offsets)."""
         layout = self.layout if dialect is None else "seed"
         grain = granularity or templates.load(name).granularities[0]
-        shape = planning.typical(layout, outlet=outlet, granularity=grain)
+        shape = planning.typical(layout, outlet=outlet, granularity=grain, lookaround_days=self.settings.lookaround_days)
         return compile_sql(name, parse_dialect(dialect or self.executor.dialect), shape).sql
 
     def health(self) -> Mapping[str, str]:
