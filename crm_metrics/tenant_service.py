@@ -15,6 +15,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections import Counter
 from typing import Any
 
 from crm_metrics.errors import MetricsError
@@ -38,6 +39,8 @@ class TenantService:
         #: Monotonic times of the latest good and failed exchange (None: none yet).
         self._answered_at: float | None = None
         self._failed_at: float | None = None
+        #: Lookups since start by outcome (found, unknown, unavailable), for /metrics.
+        self.counts: Counter[str] = Counter()
 
     def fetch(self, tenant_id: str) -> tuple[str | None, str | None] | None:
         """The tenant's (name, timezone) as the service has them, or None when it answers 404."""
@@ -51,9 +54,9 @@ class TenantService:
             else:
                 raise Unavailable(f"{url} answered {status}")
         except Unavailable as error:
-            self._mark(ok=False, reason=str(error))
+            self._mark("unavailable", reason=str(error))
             raise
-        self._mark(ok=True)
+        self._mark("found" if found is not None else "unknown")
         return found
 
     def status(self) -> str:
@@ -80,9 +83,11 @@ class TenantService:
         except (OSError, ValueError) as error:  # URLError, timeouts, resets; a malformed URL
             raise Unavailable(f"{url}: {getattr(error, 'reason', error)}") from None
 
-    def _mark(self, *, ok: bool, reason: str = "") -> None:
+    def _mark(self, outcome: str, reason: str = "") -> None:
+        ok = outcome != "unavailable"
         now = time.monotonic()
         with self._lock:
+            self.counts[outcome] += 1
             was_failing = self._failed_at is not None and (self._answered_at is None or self._failed_at > self._answered_at)
             if ok:
                 self._answered_at = now

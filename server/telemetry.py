@@ -4,7 +4,7 @@ Each app has its own registry (tests run many apps in one process). It counts re
 times them per method, route and status (the route's path; `unmatched` for no route, so a
 crawl cannot grow the label set), counts how the answer cache served them, times every SQL
 statement per metric template and engine (`Metrics.query_observers`), and reads at scrape time
-the database pool and the report scheduler's counts.
+the database pool, the tenant service's lookups and the report scheduler's counts.
 
 Where it is served (docs/deploy.md): on the public port unless ENVIRONMENT=production; with
 METRICS_PORT on that port alone (HOST, `start_http_server`), never on the public one.
@@ -107,7 +107,8 @@ class Measure:
 
 
 class _Live(Collector):
-    """Read at scrape time: the database pool, the report scheduler's counts."""
+    """Read at scrape time: the database pool, the tenant service's lookups, the report
+    scheduler's counts."""
 
     def __init__(self, metrics: Metrics, scheduler: Callable[[], Any]) -> None:
         self.metrics = metrics
@@ -121,6 +122,12 @@ class _Live(Collector):
                 pool.add_metric([state], value)
             yield pool
             yield GaugeMetricFamily("crm_metrics_db_pool_waiting", "Requests waiting for a pooled database connection", value=stats["waiting"])
+        service = self.metrics.tenant_service
+        if service is not None:
+            lookups = CounterMetricFamily("crm_metrics_tenant_service_lookups", "Tenant service lookups by outcome: found, unknown (404), unavailable (the tenants table answered)", labels=["outcome"])
+            for outcome in ("found", "unknown", "unavailable"):
+                lookups.add_metric([outcome], service.counts[outcome])
+            yield lookups
         running = self.scheduler()
         if running is not None:
             counts = running.counts

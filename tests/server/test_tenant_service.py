@@ -64,6 +64,9 @@ def test_names_and_timezones_come_from_the_service(service: FakeTenantService, d
         # A tenant the service does not know keeps the table's name (without REQUIRE_KNOWN_TENANT).
         assert summary(client, TENANT_B)["tenant_name"] == "Globex"
         assert client.get("/health").json()["tenant_service"] == "available"
+        scraped = client.get("/metrics").text.splitlines()
+        assert 'crm_metrics_tenant_service_lookups_total{outcome="found"} 2.0' in scraped
+        assert 'crm_metrics_tenant_service_lookups_total{outcome="unknown"} 1.0' in scraped
     assert service.calls == {TENANT_A: 1, UNLISTED: 1, TENANT_B: 1}
 
 
@@ -95,6 +98,8 @@ def test_a_failing_service_falls_back_to_the_table(service: FakeTenantService, d
         assert client.get("/api/v1/metrics/summary", headers={"X-Tenant-Id": UNLISTED}).status_code == 200
         health = client.get("/health")
         assert (health.status_code, health.json()["status"], health.json()["tenant_service"]) == (200, "degraded", "unavailable")
+        scraped = client.get("/metrics").text.splitlines()
+        assert 'crm_metrics_tenant_service_lookups_total{outcome="unavailable"} 2.0' in scraped
 
 
 def test_health_recovers_when_the_service_answers_again(service: FakeTenantService, database: str, connect: Callable[..., TestClient]) -> None:
