@@ -17,6 +17,7 @@ from crm_metrics.errors import (
     MetricsError,
     QueryTimeout,
     TemplateError,
+    TenantNotFound,
 )
 from crm_metrics.models import (
     ConversationMetrics,
@@ -52,6 +53,7 @@ __all__ = [
     "StoredTenant",
     "Summary",
     "TemplateError",
+    "TenantNotFound",
     "__version__",
     "to_csv",
     "to_json",

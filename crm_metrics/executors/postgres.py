@@ -376,6 +376,11 @@ class PostgresExecutor:
         )
         return Changes(int(pending), max(float(lag), 0.0))
 
+    def pool_stats(self) -> dict[str, int]:
+        """The pool's size, idle connections, and requests waiting for one (for /metrics)."""
+        stats = self._pool.get_stats()
+        return {"size": stats.get("pool_size", 0), "idle": stats.get("pool_available", 0), "max": self._pool.max_size, "waiting": stats.get("requests_waiting", 0)}
+
     def ping(self) -> None:
         self._read("SELECT 1", ())
 
