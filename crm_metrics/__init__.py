@@ -18,6 +18,7 @@ from crm_metrics.errors import (
     MetricsError,
     QueryTimeout,
     TemplateError,
+    TenantNotFound,
 )
 from crm_metrics.models import (
     ConversationMetrics,
@@ -54,6 +55,7 @@ __all__ = [
     "StoredTenant",
     "Summary",
     "TemplateError",
+    "TenantNotFound",
     "__version__",
     "to_csv",
     "to_json",
