@@ -24,7 +24,7 @@ from crm_metrics.compiler import compile_sql, parse_dialect
 from crm_metrics.config import Settings
 from crm_metrics.errors import ConfigError, InvalidParameter, MetricsError, TenantNotFound
 from crm_metrics.executors import Executor, connect
-from crm_metrics.executors.base import DryRunner
+from crm_metrics.executors.base import Changes, ChangeQueue, DryRunner
 from crm_metrics.models import Dashboard, Outlets, StoredTenant, Summary
 from crm_metrics.query import CompiledQuery
 from crm_metrics.store import Store
@@ -256,6 +256,11 @@ class Metrics:
         grain = granularity or templates.load(name).granularities[0]
         shape = planning.typical(layout, outlet=outlet, granularity=grain, lookaround_days=self.settings.lookaround_days)
         return compile_sql(name, parse_dialect(dialect or self.executor.dialect), shape).sql
+
+    def changes(self) -> Changes | None:
+        """PostgreSQL's live rollup: the writes not applied yet (how many queued changes, how
+        old the oldest is); None on a store without it (crm_metrics/changes.py)."""
+        return self.executor.changes() if isinstance(self.executor, ChangeQueue) else None
 
     def health(self) -> Mapping[str, str]:
         """For /health, from one round trip: `database` (connected, disconnected) and

@@ -14,7 +14,7 @@ from typing import Any
 import uvicorn
 from prometheus_client import start_http_server
 
-from crm_metrics import ConfigError, Metrics, MetricsError, Settings, scheduler
+from crm_metrics import ConfigError, Metrics, MetricsError, Settings, changes, scheduler
 
 from server import logs
 from server.app import create_app
@@ -72,7 +72,8 @@ def _metrics_listener(config: ServerConfig, registry: Any) -> Any:
 def serve(database_url: str | None = None, host: str | None = None, port: int | None = None, schedule: str | None = None) -> None:
     """Serve until SIGINT/SIGTERM; with `schedule` (a schedule file), run the report scheduler
     in a thread beside the server, on the same store, which is then opened read-write (on
-    DuckDB that is how both can share one file: one process holds it)."""
+    DuckDB that is how both can share one file: one process holds it). On PostgreSQL, apply
+    the live rollup's queued writes in another thread (crm_metrics/changes.py)."""
     # uvicorn shuts down gracefully on SIGTERM, then re-raises it to the handler it found:
     # this one unwinds (closing the database) instead of the default's immediate death.
     signal.signal(signal.SIGTERM, _exit)
@@ -88,6 +89,9 @@ def serve(database_url: str | None = None, host: str | None = None, port: int | 
             running.start()
             app.state.scheduler = running
             threading.Thread(target=running.run, args=(stop,), name="report-scheduler", daemon=True).start()
+        if metrics.executor.dialect == "postgres" and settings.rollup_poll_seconds:
+            # PostgreSQL's live rollup, where installed (it looks at every poll).
+            threading.Thread(target=changes.follow, args=(settings, stop), name="rollup", daemon=True).start()
         server = uvicorn.Server(
             uvicorn.Config(
                 app,
