@@ -1,6 +1,6 @@
 # crm-metrics: the HTTP API (`crm-metrics serve`) on port 3007, as a non-root user.
 #
-#   docker build -t crm-metrics .                  # or: podman build -t crm-metrics .
+#   docker build -t crm-metrics .      # or: podman build --format docker -t crm-metrics . (keeps HEALTHCHECK)
 #   docker run -p 3007:3007 -e DATABASE_URL=postgresql://... crm-metrics
 #
 # BASE_IMAGE is any Debian-like image with Python 3.11+ as `python` (default: the official
