@@ -6,7 +6,7 @@ CLI := $(VENV)/bin/crm-metrics
 PORT ?= 3007
 export DATABASE_URL ?= duckdb:///crm_metrics.duckdb
 
-.PHONY: install run demo test snapshots docs clean bench bench-live vendor
+.PHONY: install run demo test snapshots docs clean bench bench-events bench-live vendor image
 
 # System packages: Pango and the DejaVu fonts for PDF reports (WeasyPrint); for the tests,
 # Chromium (the browser test) and poppler-utils (pdftotext, pdftoppm). Installed when missing.
@@ -57,9 +57,19 @@ bench: $(VENV)/.bench-installed
 	@command -v wrk >/dev/null || { echo "installing wrk (HTTP load generator)"; apt-get install -y -qq wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }; }
 	$(PY) -m bench.run
 
+# The events section alone (bench/events.py): merged into bench/report.md and report.json.
+bench-events: $(VENV)/.bench-installed
+	$(PY) -m bench.events
+
 # The PostgreSQL live rollup's section alone (bench/live.py: about 6 minutes).
 bench-live: $(VENV)/.bench-installed
 	$(PY) -m bench.live
+
+# Build the container image and check it starts healthy and stops on SIGTERM (docker, else
+# podman; minutes, not part of `make test`). BASE_IMAGE=localhost/crm-metrics-base:bookworm
+# builds on deploy/local-base.sh's Debian base where no registry is reachable (docs/deploy.md).
+image:
+	deploy/build-image.sh
 
 clean:
 	rm -rf $(VENV) dist build .pytest_cache .hypothesis crm_metrics.duckdb crm_metrics.duckdb.wal

@@ -204,6 +204,10 @@ def main() -> None:
     result["postgres_server"] = result["postgres"].get("server_version")
     result["http"] = measure_http(str(paths["full"]), targets, clock)
     result["live_rollup"] = live.measure(small, clock)
+    # Events (bench/events.py; `python -m bench.events` runs this section alone).
+    from bench import events
+
+    result["events"] = events.measure(clock)
 
     result["load_average_at_end"] = measure.load_average()
     result["finished_at"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")

@@ -157,6 +157,14 @@ def _parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="also run the report scheduler of this schedule file (TOML); the store is then opened read-write",
     )
+    consume = commands.add_parser(
+        "consume",
+        help="apply the events of a Redis stream (REDIS_URL) in a consumer group, until stopped",
+        parents=[database],
+    )
+    consume.add_argument("--stream", help="the stream (default: $EVENTS_STREAM, else crm:events); its dead letters go to STREAM:dead")
+    consume.add_argument("--name", help="this consumer's name in the group (default: the host name); a restart under the same name resumes its pending entries")
+    consume.add_argument("--once", action="store_true", help="apply what is waiting, then stop")
     return parser
 
 
@@ -195,7 +203,10 @@ def run(args: argparse.Namespace) -> None:
         print(sql, end="")
         return
     if args.command == "serve":
-        _server().serve(database_url=args.database_url, host=args.host, port=args.port, schedule=args.schedule)
+        _server("serve").serve(database_url=args.database_url, host=args.host, port=args.port, schedule=args.schedule)
+        return
+    if args.command == "consume":
+        _server("stream").consume(database_url=args.database_url, stream=args.stream, name=args.name, once=args.once)
         return
     settings = Settings.from_env(database_url=args.database_url)
     if args.command == "scheduler":
@@ -256,21 +267,24 @@ def run(args: argparse.Namespace) -> None:
             print(f"demo data written to {metrics.executor.description}: {written}")
 
 
-def _server() -> Any:
-    """The server package, or what to install: it is the `server` extra's (starlette, uvicorn, pyjwt)."""
+def _server(module: str) -> Any:
+    """A module of the server package (`serve`, `stream`), or what to install: it is the
+    `server` extra's (starlette, uvicorn, pyjwt), and the stream's the `redis` extra's."""
+    import importlib
+
     try:
-        from server import serve
+        return importlib.import_module(f"server.{module}")
     except ModuleNotFoundError as error:
         if error.name and error.name.split(".")[0] in SERVER_MODULES:
+            command, extra = ("serve", "server") if module == "serve" else ("consume", "server,redis")
             raise ConfigError(
-                f"crm-metrics serve needs the server extra: pip install 'crm-metrics[server]' (module {error.name} is missing)"
+                f"crm-metrics {command} needs the {extra.split(',')[0]} extra: pip install 'crm-metrics[{extra}]' (module {error.name} is missing)"
             ) from None
         raise
-    return serve
 
 
 #: What the `server` extra installs, by the top-level module a missing one would name.
-SERVER_MODULES = frozenset({"starlette", "uvicorn", "jwt"})
+SERVER_MODULES = frozenset({"starlette", "uvicorn", "jwt", "redis"})
 
 
 def main(argv: Sequence[str] | None = None) -> int:

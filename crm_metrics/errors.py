@@ -33,6 +33,19 @@ class InvalidParameter(MetricsError, ValueError):
         super().__init__(f"{field}: {message}")
 
 
+class InvalidEvent(InvalidParameter):
+    """An event of a batch is invalid (crm_metrics/events.py); `field` names it by its index,
+    as `events[3].data.started_at`. Nothing of the batch was written."""
+
+
+class TenantNotFound(MetricsError, LookupError):
+    """The tenant service does not know the tenant (with REQUIRE_KNOWN_TENANT=true)."""
+
+    def __init__(self, tenant_id: str) -> None:
+        self.tenant_id = tenant_id
+        super().__init__(f"X-Tenant-Id: tenant {tenant_id} is not known to the tenant service")
+
+
 class TemplateError(MetricsError):
     """A SQL template is missing, malformed, or disagrees with its header."""
 

@@ -155,7 +155,7 @@ def _jsonl_rows(path: Path, text: str) -> Iterator[tuple[str, dict[str, Any]]]:
         number += 1
         where = f"row {number} (line {line_number})"
         try:
-            row = _parse_json(line)
+            row = parse_json(line)
         except ValueError as error:
             raise LoadError(f"{path}: {where}: not valid JSON: {error}") from None
         if not isinstance(row, dict):
@@ -183,19 +183,52 @@ def prepare(
         if unknown := sorted(set(row) - known):
             names = ", ".join(c.name for c in columns)
             raise LoadError(f"{source}: {where}: unknown column(s) {', '.join(repr(n) for n in unknown)}; {table} has {names}")
-        for column in columns:
-            try:
-                value, was_naive = _value(column, row.get(column.name), zone)
-            except _BadValue as error:
-                raise LoadError(f"{source}: {where}, column {column.name}: {error}") from None
-            data[column.name].append(value)
-            naive += was_naive
+        try:
+            values, was_naive = checked_row(table, row, zone)
+        except BadValue as error:
+            raise LoadError(f"{source}: {where}, column {error.column}: {error}") from None
+        for name, value in values.items():
+            data[name].append(value)
+        naive += was_naive
         row_id = data["id"][-1]
         if row_id in seen:
             raise LoadError(f"{source}: {where}, column id: {shown(row_id)} appears twice (first at {seen[row_id]})")
         seen[row_id] = where
     arrow = pa.table({c.name: pa.array(data[c.name], ARROW_TYPES[c.type]) for c in columns})
     return Batch(table, arrow, source, naive, assume_tz or "UTC")
+
+
+class BadValue(ValueError):
+    """A row's value that the table cannot take; `column` names it."""
+
+    def __init__(self, column: str, message: str) -> None:
+        self.column = column
+        super().__init__(message)
+
+
+def checked_row(table: str, row: Mapping[str, Any], zone: zoneinfo.ZoneInfo | None = None) -> tuple[dict[str, Any], int]:
+    """One row's values, checked and converted for `table` (its known columns only: the
+    caller refuses others), and how many of its timestamps had no UTC offset."""
+    values: dict[str, Any] = {}
+    naive = 0
+    for column in TABLES[table]:
+        values[column.name], was_naive = checked_value(column, row.get(column.name), zone)
+        naive += was_naive
+    return values, naive
+
+
+def checked_value(column: Column, value: Any, zone: zoneinfo.ZoneInfo | None = None) -> tuple[Any, bool]:
+    """One value checked and converted for `column`, and whether it was a timestamp without a
+    UTC offset; BadValue names the column."""
+    try:
+        return _value(column, value, zone)
+    except _BadValue as error:
+        raise BadValue(column.name, str(error)) from None
+
+
+def arrow_rows(table: str, rows: Sequence[Mapping[str, Any]]) -> pa.Table:
+    """Rows made by `checked_row`, as the Arrow table a write takes."""
+    return pa.table({c.name: pa.array([row[c.name] for row in rows], ARROW_TYPES[c.type]) for c in TABLES[table]})
 
 
 def prepare_rows(table: str, rows: Iterable[Mapping[str, Any]], source: str = "rows", *, assume_tz: str | None = None) -> Batch:
@@ -216,7 +249,7 @@ def _zone(name: str | None) -> zoneinfo.ZoneInfo | None:
     return zoneinfo.ZoneInfo(zone) if zone else None
 
 
-def _parse_json(text: str) -> Any:
+def parse_json(text: str) -> Any:
     """Strict JSON (no NaN or Infinity); every failure is a ValueError."""
     try:
         return json.loads(text, parse_constant=_reject_constant)
@@ -302,7 +335,7 @@ def _skipped(local: dt.datetime, zone: zoneinfo.ZoneInfo) -> bool:
 def _json(value: Any) -> str:
     if isinstance(value, str):
         try:
-            value = _parse_json(value)
+            value = parse_json(value)
         except ValueError as error:
             raise _BadValue(f"not valid JSON: {error}") from None
     try:

@@ -4,18 +4,19 @@
     report = metrics.store.load("messages", "messages.jsonl")
     print(*report.lines(), sep="\\n")
 
-Every write is all or nothing and updates stored rows in place by id (never a delete); on a
+Every write is all or nothing and updates stored rows in place by id (never a delete: only a
+delete event removes rows, crm_metrics/events.py); on a
 store with derived tables it brings them up to date in its own transaction (crm_metrics/derived.py),
 so an answer never sees the base tables and the derived ones disagree.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from crm_metrics import derived, loader, schema
+from crm_metrics import derived, events, loader, schema
 from crm_metrics.compiler import parse_dialect
 from crm_metrics.errors import ConfigError
 from crm_metrics.executors import Executor
@@ -31,6 +32,7 @@ class Store:
         #: Called after every write (the facade forgets the tenants it remembers).
         self._on_write = on_write
         self._layout: str | None = None
+        self._events = events.Writer(executor)
 
     @property
     def layout(self) -> str:
@@ -144,6 +146,22 @@ class Store:
             orphan_conversations=written.orphan_conversations,
             orphan_examples=written.orphan_examples,
         )
+
+    def check_events(self) -> None:
+        """ConfigError unless this store can take events: opened for writing, on DuckDB or
+        PostgreSQL (BigQuery's copy is synced by the CRM's pipeline)."""
+        self._writable()
+        self._events.check_engine()
+
+    def apply(self, batch: Sequence[events.Event]) -> events.Applied:
+        """Apply events checked by `crm_metrics.events.check` in one transaction, keeping
+        derived tables up to date (docs/events.md: versions, deletes, order). ConfigError on
+        BigQuery, which takes no events."""
+        self.check_events()
+        self._layout = None
+        applied = self._events.apply(batch, self._refresh())
+        self._changed()
+        return applied
 
     def refresh(self) -> bool:
         """Recompute the derived tables from the base tables (after writing those directly);

@@ -1,14 +1,20 @@
 """Cached answers: Redis when `REDIS_URL` is set, else an in-process TTL cache; identical
 concurrent requests run the query once either way (single flight, per process).
 
-Keys follow the seed's format, extended with the timezone, the granularity and a version:
+Keys follow the seed's format, extended with the timezone, the granularity, a version and the
+tenant's generation:
 
-    analytics:dashboard:v0.1.0:{tenant_id}:{start_date}:{end_date}:{outlet_id}:{tz}:{granularity}
+    analytics:dashboard:v0.1.0:{tenant_id}:{start_date}:{end_date}:{outlet_id}:{tz}:{granularity}:g{generation}
 
 A value the request left out is `-` (the default is resolved by the query, so a key without
 dates means "the default window": it moves at midnight, and an entry is at most
 `CACHE_TTL_SECONDS` old). The version is the package's, so a deploy never reads shapes an older
 release wrote. Values are the exact JSON bodies.
+
+An accepted event makes its tenants' cached answers stale at once: it raises each tenant's
+generation (`forget`; in Redis the key `{prefix}:generation:{tenant_id}`, which a consumer in
+another process raises too), so later requests miss and compute afresh, while other tenants'
+entries stay. The old entries expire with their TTL.
 
 A cache that fails never fails a request: the answer is computed and served uncached, one
 warning is logged per outage, and the cache is tried again a second later.
@@ -20,7 +26,7 @@ import asyncio
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Protocol
 
 from crm_metrics import ConfigError, __version__
@@ -40,7 +46,7 @@ REDIS_COMMAND_TIMEOUT = 1.0
 REDIS_RETRY_AFTER = 1.0
 
 
-def cache_key(prefix: str, ask: Ask) -> str:
+def cache_key(prefix: str, ask: Ask, generation: int = 0) -> str:
     query = ask.query
     segments = (
         query.tenant_id,
@@ -50,7 +56,12 @@ def cache_key(prefix: str, ask: Ask) -> str:
         query.tz,
         ask.granularity,
     )
-    return ":".join([prefix, ask.kind, f"v{CACHE_VERSION}", *(s or "-" for s in segments)])
+    return ":".join([prefix, ask.kind, f"v{CACHE_VERSION}", *(s or "-" for s in segments), f"g{generation}"])
+
+
+def generation_key(prefix: str, tenant_id: str) -> str:
+    """The Redis key of a tenant's generation (an integer raised by every accepted event)."""
+    return f"{prefix}:generation:{tenant_id}"
 
 
 class Store(Protocol):
@@ -65,6 +76,14 @@ class Store(Protocol):
 
     async def set(self, key: str, value: bytes) -> None: ...
 
+    async def generation(self, tenant_id: str) -> int:
+        """The tenant's generation, part of its cache keys (0 until an event raises it)."""
+        ...
+
+    async def forget(self, tenants: Iterable[str]) -> None:
+        """Raise the tenants' generations: their cached answers are not read again."""
+        ...
+
     async def close(self) -> None: ...
 
 
@@ -78,9 +97,17 @@ class MemoryStore:
         self.max_entries = max_entries
         self.clock = clock
         self._entries: OrderedDict[str, tuple[float, bytes]] = OrderedDict()
+        self._generations: dict[str, int] = {}
 
     async def status(self) -> str:
         return "in_process"
+
+    async def generation(self, tenant_id: str) -> int:
+        return self._generations.get(tenant_id, 0)
+
+    async def forget(self, tenants: Iterable[str]) -> None:
+        for tenant in tenants:
+            self._generations[tenant] = self._generations.get(tenant, 0) + 1
 
     async def get(self, key: str) -> bytes | None:
         entry = self._entries.get(key)
@@ -106,7 +133,7 @@ class MemoryStore:
 class RedisStore:
     """Redis with short timeouts and no retries; while it fails, requests skip it."""
 
-    def __init__(self, url: str, ttl: int, retry_after: float = REDIS_RETRY_AFTER) -> None:
+    def __init__(self, url: str, ttl: int, retry_after: float = REDIS_RETRY_AFTER, prefix: str = "analytics") -> None:
         try:
             import redis.asyncio
             from redis.asyncio.retry import Retry
@@ -126,6 +153,7 @@ class RedisStore:
             raise ConfigError(f"Config 'REDIS_URL' has value {url!r}: {error}.") from None
         self._errors: tuple[type[BaseException], ...] = (RedisError, OSError)
         self.ttl = ttl
+        self.prefix = prefix
         self.retry_after = retry_after
         self.available = True
         self._retry_at = 0.0
@@ -158,6 +186,30 @@ class RedisStore:
         except self._errors as error:
             self._failed(error)
 
+    async def generation(self, tenant_id: str) -> int:
+        if not self.available and time.monotonic() < self._retry_at:
+            return 0
+        try:
+            value = await self._client.get(generation_key(self.prefix, tenant_id))
+        except self._errors as error:
+            self._failed(error)
+            return 0
+        return int(value or 0)
+
+    async def forget(self, tenants: Iterable[str]) -> None:
+        keys = [generation_key(self.prefix, tenant) for tenant in tenants]
+        if not keys:
+            return
+        try:
+            async with self._client.pipeline(transaction=False) as pipe:
+                for key in keys:
+                    pipe.incr(key)
+                await pipe.execute()
+        except self._errors as error:
+            # Entries cached before the event may be served until their TTL ends.
+            log.warning("cannot mark cached answers stale in Redis (served until CACHE_TTL_SECONDS passes): %s", error)
+            self._failed(error)
+
     async def close(self) -> None:
         await self._client.aclose()
 
@@ -182,6 +234,13 @@ class Results:
 
     async def status(self) -> str:
         return "disabled" if self.store is None else await self.store.status()
+
+    async def generation(self, tenant_id: str) -> int:
+        return 0 if self.store is None else await self.store.generation(tenant_id)
+
+    async def forget(self, tenants: Iterable[str]) -> None:
+        if self.store is not None:
+            await self.store.forget(tenants)
 
     async def get(self, key: str, compute: Callable[[], Awaitable[bytes]]) -> tuple[bytes, str]:
         """The body and how it was served: hit, miss, shared (joined a running computation),
@@ -222,6 +281,6 @@ def results(config: ServerConfig) -> Results:
     if config.cache_ttl_seconds == 0:
         return Results(None)
     if config.redis_url:
-        return Results(RedisStore(config.redis_url, config.cache_ttl_seconds))
+        return Results(RedisStore(config.redis_url, config.cache_ttl_seconds, prefix=config.cache_key_prefix))
     return Results(MemoryStore(config.cache_ttl_seconds))
 

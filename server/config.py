@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
-from crm_metrics.config import Setting, read_env
+from crm_metrics.config import Setting, boolean, read_env
 
 ENVIRONMENTS = ("development", "staging", "production", "test")
 
@@ -30,13 +30,11 @@ def _whole_seconds(text: str) -> int:
     return value
 
 
-def _bool(text: str) -> bool:
-    lowered = text.strip().lower()
-    if lowered in ("true", "1", "yes"):
-        return True
-    if lowered in ("false", "0", "no"):
-        return False
-    raise ValueError
+def _count(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise ValueError
+    return value
 
 
 def _environment(text: str) -> str:
@@ -69,9 +67,14 @@ SETTINGS: dict[str, Setting] = {
     "jwt_tenant_claim": Setting("JWT_TENANT_CLAIM", "tenant_id", str, "Token claim that must equal X-Tenant-Id"),
     "jwt_audience": Setting("JWT_AUDIENCE", "", str, "If set, tokens must carry this `aud`"),
     "jwt_issuer": Setting("JWT_ISSUER", "", str, "If set, tokens must carry this `iss`"),
-    "allow_unauthenticated": Setting("ALLOW_UNAUTHENTICATED", False, _bool, "Let ENVIRONMENT=production serve without JWT auth (when a gateway authenticates callers)"),
+    "allow_unauthenticated": Setting("ALLOW_UNAUTHENTICATED", False, boolean, "Let ENVIRONMENT=production serve without JWT auth (when a gateway authenticates callers)"),
     "cors_origins": Setting("CORS_ORIGINS", (), _origins, "Comma-separated origins allowed to call the API from a browser (* for any); unset: CORS off"),
     "log_level": Setting("LOG_LEVEL", "INFO", _level, "DEBUG, INFO, WARNING or ERROR (JSON lines on stderr)"),
+    "events_token": Setting("EVENTS_TOKEN", "", str, "Bearer token that POST /api/v1/events requires (the CRM's services send it; compared in constant time); unset: the endpoint answers 404 in production and is open elsewhere. Set, `crm-metrics serve` opens the store read-write"),
+    "events_stream": Setting("EVENTS_STREAM", "", str, "Redis stream (in REDIS_URL) that `crm-metrics serve` consumes events from, opening the store read-write; unset: no consumer in the server (`crm-metrics consume` reads crm:events then)"),
+    "events_group": Setting("EVENTS_GROUP", "crm-metrics", str, "Consumer group of the events stream; consumers in one group share its entries"),
+    "events_max_batch": Setting("EVENTS_MAX_BATCH", 5000, _count, "Most events one POST /api/v1/events takes, and one read of the stream"),
+    "metrics_port": Setting("METRICS_PORT", None, _port, "Serve the Prometheus /metrics on this port (on HOST) instead of the public one; unset: on the public port, except with ENVIRONMENT=production (then not at all)"),
     "shutdown_timeout_seconds": Setting("SHUTDOWN_TIMEOUT_SECONDS", 30, _whole_seconds, "On SIGTERM, how long in-flight requests may finish before the server exits (0 = no limit)"),
 }
 
@@ -93,7 +96,18 @@ class ServerConfig:
     allow_unauthenticated: bool = False
     cors_origins: tuple[str, ...] = ()
     log_level: str = "INFO"
+    events_token: str = ""
+    events_stream: str = ""
+    events_group: str = "crm-metrics"
+    events_max_batch: int = 5000
     shutdown_timeout_seconds: int = 30
+    metrics_port: int | None = None
+
+    @property
+    def metrics_on_public_port(self) -> bool:
+        """/metrics beside the API: in development, test and staging, unless METRICS_PORT
+        moves it; production keeps operators' numbers off the public port."""
+        return self.metrics_port is None and self.environment != "production"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> ServerConfig:

@@ -1,10 +1,13 @@
-"""GET /health: the seed's fields plus `cache`, `reports` and, on PostgreSQL with the live
-rollup, `rollup` (its lag: changes not applied yet and the oldest one's age).
+"""GET /health: the seed's fields plus `cache`, `reports`, `tenant_service` and, on
+PostgreSQL with the live rollup, `rollup` (its lag: changes not applied yet and the oldest
+one's age); and `events` where the server consumes an events stream (its state, lag and pending
+entries, dead-lettered count).
 
-200 `healthy`, or 200 `degraded` when only the cache fails, a scheduled report's latest
-delivery failed (answers are still served; `failing_reports` says which) or the rollup lags
-more than ROLLUP_LAG_DEGRADED_SECONDS; 503 `unhealthy` with `database: "disconnected"` when the
-database does not answer.
+200 `healthy`, or 200 `degraded` when only the cache fails, the tenant service does not answer
+(names come from the tenants table), a scheduled report's latest delivery failed (answers are
+still served; `failing_reports` says which), the rollup lags more than
+ROLLUP_LAG_DEGRADED_SECONDS or the events consumer fails; 503 `unhealthy` with
+`database: "disconnected"` when the database does not answer.
 """
 
 from __future__ import annotations
@@ -39,10 +42,13 @@ async def health(request: Request) -> Response:
     if database != "connected":
         log.error("database does not answer: %s", checked.get("reason"))
     cache = await state.results.status()
+    tenant_service = await run_in_threadpool(state.metrics.tenant_service_status)
     failing = await run_in_threadpool(_failing_reports, state.metrics) if database == "connected" else []
     rollup = await run_in_threadpool(_rollup, state.metrics) if database == "connected" else None
     lagging = rollup is not None and rollup["lag_seconds"] > ROLLUP_LAG_DEGRADED_SECONDS
-    degraded = cache == "unavailable" or bool(failing) or lagging
+    consumer = getattr(state, "consumer", None)
+    stream = await run_in_threadpool(consumer.health) if consumer is not None else None
+    degraded = cache == "unavailable" or tenant_service == "unavailable" or bool(failing) or lagging or (stream is not None and stream["state"] == "failing")
     status = "unhealthy" if database != "connected" else "degraded" if degraded else "healthy"
     body = {
         "status": status,
@@ -53,11 +59,14 @@ async def health(request: Request) -> Response:
         "bigquery": bigquery,
         "cache": cache,
         "reports": "failing" if failing else "ok",
+        "tenant_service": tenant_service,
     }
     if failing:
         body["failing_reports"] = failing
     if rollup is not None:
         body["rollup"] = rollup
+    if stream is not None:
+        body["events"] = stream
     return JSONResponse(body, status_code=503 if status == "unhealthy" else 200, headers={"Cache-Control": "no-store"})
 
 

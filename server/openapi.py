@@ -12,7 +12,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from crm_metrics import Dashboard, Outlets, Summary, __version__, templates
+from crm_metrics import Dashboard, Outlets, Summary, __version__, events, templates
 
 from server import lookups, params, reports
 from server.errors import CODES
@@ -23,11 +23,13 @@ HEALTH_VALUES = {
     "bigquery": ["configured", "not_configured", "unreachable"],
     "cache": ["connected", "unavailable", "in_process", "disabled"],
     "reports": ["ok", "failing"],
+    "tenant_service": ["not_configured", "available", "unavailable"],
 }
 ERROR_DESCRIPTIONS = {
     400: "Invalid request: a parameter or header is malformed, unknown or out of range; `field` names it",
     401: "Missing, malformed or expired bearer token",
     403: "The token is not for this tenant",
+    404: "REQUIRE_KNOWN_TENANT only: the tenant service does not know X-Tenant-Id (code tenant_not_found)",
     422: "BigQuery only: the query would bill more bytes than BIGQUERY_MAXIMUM_BYTES_BILLED; ask for a shorter range",
     500: "Internal error (a bug; never caused by input)",
     503: "The database cannot be reached",
@@ -95,7 +97,7 @@ def _error_schema() -> dict[str, Any]:
 
 
 def _health_schema() -> dict[str, Any]:
-    properties: dict[str, Any] = {name: {"type": "string"} for name in ("status", "service", "version", "environment", "database", "bigquery", "cache", "reports")}
+    properties: dict[str, Any] = {name: {"type": "string"} for name in ("status", "service", "version", "environment", "database", "bigquery", "cache", "reports", "tenant_service")}
     for name, values in HEALTH_VALUES.items():
         properties[name]["enum"] = values
     required = list(properties)
@@ -106,7 +108,71 @@ def _health_schema() -> dict[str, Any]:
         "description": "Scheduled reports whose latest delivery failed (only when reports is failing)",
         "items": {"type": "object", "properties": failure, "required": list(failure), "additionalProperties": False},
     }
+    count = {"type": ["integer", "null"]}
+    properties["events"] = {
+        "type": "object",
+        "description": "The events stream's consumer (only where this server consumes one: EVENTS_STREAM)",
+        "properties": {
+            "stream": {"type": "string"},
+            "group": {"type": "string"},
+            "state": {"type": "string", "enum": ["starting", "running", "failing", "stopped"]},
+            "applied": {"type": "integer", "description": "Events applied since the server started"},
+            "lag": {**count, "description": "Entries of the stream not yet delivered to the group"},
+            "pending": {**count, "description": "Entries delivered and not yet acknowledged"},
+            "dead_lettered": {**count, "description": "Entries in the dead-letter stream <stream>:dead"},
+            "error": {"type": "string"},
+        },
+        "required": ["stream", "group", "state", "applied"],
+    }
     return {"type": "object", "properties": properties, "required": required, "additionalProperties": False}
+
+
+def _events_operation(error: str, request_id: dict[str, Any], components: dict[str, Any]) -> dict[str, Any]:
+    """POST /api/v1/events (server/events.py, docs/events.md)."""
+    components["Event"] = {
+        "type": "object",
+        "description": "One change of one row; docs/events.md",
+        "properties": {
+            "type": {"type": "string", "enum": list(events.TYPES)},
+            "op": {"type": "string", "enum": list(events.OPS), "default": "upsert"},
+            "version": {"type": "integer", "minimum": 0, "maximum": events.MAX_VERSION, "description": "Orders the events of one row (higher wins); without it the last write wins"},
+            "data": {"type": "object", "description": "The row, with the columns `crm-metrics load` takes for the table; for a delete only {\"id\": ...}"},
+        },
+        "required": ["type", "data"],
+        "additionalProperties": False,
+    }
+    descriptions = {
+        401: "EVENTS_TOKEN is set and the request does not carry it as a bearer token",
+        404: "This server takes no events: production without EVENTS_TOKEN, a store opened read-only, or BigQuery",
+        413: "The body is larger than EVENTS_MAX_BATCH events may be",
+        422: "An event is invalid (`field` names it by index: events[3].data.started_at), or the batch is larger than EVENTS_MAX_BATCH; nothing was written",
+        500: ERROR_DESCRIPTIONS[500],
+        503: ERROR_DESCRIPTIONS[503],
+    }
+    return {
+        "operationId": "events",
+        "summary": "Apply a batch of events (a JSON array, or NDJSON) in one transaction; 202 once committed",
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": {"type": "array", "items": {"$ref": "#/components/schemas/Event"}}},
+                "application/x-ndjson": {"schema": {"type": "string", "description": "One event (a JSON object) per line"}},
+            },
+        },
+        "responses": {
+            "202": {
+                "description": "Committed: every event of the batch is applied (or was older than the stored version)",
+                "headers": request_id,
+                "content": {
+                    "application/json": {
+                        "schema": {"type": "object", "properties": {"accepted": {"type": "integer"}}, "required": ["accepted"], "additionalProperties": False}
+                    }
+                },
+            },
+            **{str(status): _json(error, text, request_id) for status, text in descriptions.items()},
+        },
+        "security": [{"eventsToken": []}, {}],
+    }
 
 
 def _json(ref: str, description: str, headers: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -163,7 +229,7 @@ def build(*, auth: bool) -> dict[str, Any]:
         "ETag": {"description": "Tag of the body; send it back in If-None-Match to get 304", "required": True, "schema": {"type": "string"}},
         **request_id,
     }
-    statuses = [400, *([401, 403] if auth else []), 422, 500, 503, 504]
+    statuses = [400, *([401, 403] if auth else []), 404, 422, 500, 503, 504]
     paths: dict[str, Any] = {}
     for kind, model, summary in (
         ("dashboard", Dashboard, "Dense series per day, ISO week or month: conversations, messages, handoffs, costs"),
@@ -236,6 +302,7 @@ def build(*, auth: bool) -> dict[str, Any]:
         if auth:
             operation["security"] = [{"bearer": []}]
         paths[path] = {"get": operation}
+    paths["/api/v1/events"] = {"post": _events_operation(error, request_id, components)}
     paths["/health"] = {
         "get": {
             "operationId": "health",
@@ -264,8 +331,10 @@ def build(*, auth: bool) -> dict[str, Any]:
         "paths": paths,
         "components": {"schemas": components},
     }
+    schemes = {"eventsToken": {"type": "http", "scheme": "bearer", "description": "EVENTS_TOKEN, for POST /api/v1/events (the CRM's services)"}}
     if auth:
-        document["components"]["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}
+        schemes["bearer"] = {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+    document["components"]["securitySchemes"] = schemes
     return document
 
 

@@ -13,7 +13,7 @@ from starlette.routing import Route
 
 from crm_metrics import Metrics, to_json
 
-from server import formats, lookups, params, reports
+from server import events, formats, lookups, params, reports
 from server.cache import cache_key
 from server.auth import request_tenant
 from server.etag import etag, not_modified
@@ -39,7 +39,8 @@ async def _answer(request: Request, kind: str) -> Response:
     ask = params.ask(kind, request_tenant(request), request.query_params)
     compute = functools.partial(run_in_threadpool, _body, state.metrics, ask)
     # The cache holds the JSON body; other formats are renderings of it.
-    body, outcome = await state.results.get(cache_key(state.config.cache_key_prefix, ask), compute)
+    key = cache_key(state.config.cache_key_prefix, ask, await state.results.generation(ask.query.tenant_id))
+    body, outcome = await state.results.get(key, compute)
     request.state.cache = outcome
     fmt = formats.negotiated(ask.format, request.headers.get("accept"))
     body, extra = formats.rendered(body, fmt, kind)
@@ -63,4 +64,5 @@ ROUTES = [
     Route("/api/v1/tenants", lookups.tenants, methods=["GET"]),
     Route("/api/v1/outlets", lookups.outlets, methods=["GET"]),
     Route("/api/v1/reports/summary.pdf", reports.summary_pdf, methods=["GET"]),
+    Route("/api/v1/events", events.post, methods=["POST"]),
 ]

@@ -1,5 +1,6 @@
-"""`crm-metrics serve`: open the database read-only and run the app under uvicorn until
-SIGINT/SIGTERM, letting in-flight requests finish (up to SHUTDOWN_TIMEOUT_SECONDS)."""
+"""`crm-metrics serve`: open the database read-only (read-write when it takes events or runs the
+report scheduler) and run the app under uvicorn until SIGINT/SIGTERM, letting in-flight
+requests finish (up to SHUTDOWN_TIMEOUT_SECONDS)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,10 @@ import socket
 import sys
 import threading
 from types import FrameType
+from typing import Any
 
 import uvicorn
+from prometheus_client import start_http_server
 
 from crm_metrics import ConfigError, Metrics, MetricsError, Settings, changes, scheduler
 
@@ -50,6 +53,23 @@ def listen(host: str, port: int) -> socket.socket:
     return sock
 
 
+def _metrics_listener(config: ServerConfig, registry: Any) -> Any:
+    """With METRICS_PORT, /metrics on that port alone (prometheus-client's server in a thread);
+    else it is a route of the app, or off in production (server/telemetry.py)."""
+    if config.metrics_port is None:
+        if not config.metrics_on_public_port:
+            log.info("/metrics is off: ENVIRONMENT=production serves it only on METRICS_PORT")
+        return None
+    if config.metrics_port == config.port:
+        raise ConfigError(f"Config 'METRICS_PORT' has value '{config.metrics_port}': it must differ from PORT, which serves the public API.")
+    try:
+        exporter, _ = start_http_server(config.metrics_port, addr=config.host, registry=registry)
+    except OSError as error:
+        raise ConfigError(f"cannot listen on {_address(config.host, config.metrics_port)} (METRICS_PORT): {(error.strerror or str(error)).lower()}") from None
+    log.info("metrics on http://%s/metrics", _address(config.host, config.metrics_port))
+    return exporter
+
+
 def serve(database_url: str | None = None, host: str | None = None, port: int | None = None, schedule: str | None = None) -> None:
     """Serve until SIGINT/SIGTERM; with `schedule` (a schedule file), run the report scheduler
     in a thread beside the server, on the same store, which is then opened read-write (on
@@ -63,11 +83,24 @@ def serve(database_url: str | None = None, host: str | None = None, port: int | 
     settings = Settings.from_env(database_url=database_url)
     reports = scheduler.load(schedule) if schedule else None
     stop = threading.Event()
-    with Metrics.connect(settings=settings, read_only=reports is None, create=False) as metrics:
+    # Events (EVENTS_TOKEN, EVENTS_STREAM) are written by this process: on DuckDB the one
+    # process that may write the store (docs/events.md).
+    ingests = bool(config.events_token or config.events_stream)
+    with Metrics.connect(settings=settings, read_only=reports is None and not ingests, create=False) as metrics:
         app = create_app(metrics, config)
+        if ingests:
+            metrics.store.check_events()
+        if config.events_stream:
+            from server import stream
+
+            consumer = stream.consumer(metrics, config)
+            app.state.consumer = consumer
+            consuming = threading.Thread(target=consumer.run, args=(stop,), name="events-consumer", daemon=True)
+            consuming.start()
         if reports is not None:
             running = scheduler.Scheduler(metrics, reports)
             running.start()
+            app.state.scheduler = running
             threading.Thread(target=running.run, args=(stop,), name="report-scheduler", daemon=True).start()
         if metrics.executor.dialect == "postgres" and settings.rollup_poll_seconds:
             # PostgreSQL's live rollup, where installed (it looks at every poll).
@@ -86,9 +119,15 @@ def serve(database_url: str | None = None, host: str | None = None, port: int | 
         with listen(config.host, config.port) as sock:
             # uvicorn logs where it listens only when it binds the socket itself.
             log.info("listening on http://%s (Ctrl-C to stop)", _address(*sock.getsockname()[:2]))
+            exporter = _metrics_listener(config, app.state.telemetry.registry)
             try:
                 server.run(sockets=[sock])
             finally:
                 stop.set()
+                if exporter is not None:
+                    exporter.shutdown()
+                if config.events_stream:
+                    # Its batch ends (committed and acknowledged, or rolled back) before the store closes.
+                    consuming.join(timeout=config.shutdown_timeout_seconds or None)
         if not server.started:
             raise MetricsError("the HTTP server did not start (its log says why)")

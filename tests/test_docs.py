@@ -98,13 +98,14 @@ def demo_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     return url
 
 
-def _curl_examples(text: str) -> list[tuple[str, str | None]]:
-    """(path and query, tenant or None) of every curl of the local server, continuation lines
-    joined."""
+def _curl_examples(text: str, method: str = "GET") -> list[tuple[str, str | None]]:
+    """(path and query, tenant or None) of every curl of the local server with `method`
+    (`-X POST`), continuation lines joined."""
     found = []
     for command in text.replace("\\\n", " ").splitlines():
         url = re.search(r'curl [^"]*"http://(?:localhost|127\.0\.0\.1):3007(/[^"]*)"', command)
-        if url:
+        verb = re.search(r"-X (\w+)", command)
+        if url and (verb.group(1) if verb else "GET") == method:
             tenant = re.search(r'-H "X-Tenant-Id: ([0-9a-f-]{36})"', command)
             found.append((url.group(1), tenant.group(1) if tenant else None))
     return found
@@ -113,8 +114,30 @@ def _curl_examples(text: str) -> list[tuple[str, str | None]]:
 def test_the_readme_has_one_curl_per_endpoint() -> None:
     from server.routes import ROUTES
 
-    paths = [path.partition("?")[0] for path, _ in _curl_examples(README.read_text(encoding="utf-8"))]
+    text = README.read_text(encoding="utf-8")
+    paths = [path.partition("?")[0] for method in ("GET", "POST") for path, _ in _curl_examples(text, method)]
     assert sorted(paths) == sorted(route.path for route in ROUTES)
+
+
+def test_the_readme_event_example_is_accepted(demo_url: str, tmp_path: Path) -> None:
+    """The README's POST, against a server started as it says (EVENTS_TOKEN=dev-token), over a
+    copy of the demo store."""
+    import shutil
+
+    from starlette.testclient import TestClient
+
+    from crm_metrics import Metrics
+    from server import ServerConfig, create_app
+
+    command = next(line for line in README.read_text(encoding="utf-8").splitlines() if "-X POST" in line)
+    token = re.search(r'-H "Authorization: Bearer ([^"]+)"', command)
+    body = re.search(r"--data-binary '([^']*)'", command)
+    assert token and body and "EVENTS_TOKEN=" + token.group(1) in README.read_text(encoding="utf-8")
+    copy = tmp_path / "demo.duckdb"
+    shutil.copy(demo_url.removeprefix("duckdb:///"), copy)
+    with Metrics.connect(f"duckdb:///{copy}") as metrics, TestClient(create_app(metrics, ServerConfig(events_token=token.group(1)))) as client:
+        response = client.post("/api/v1/events", content=body.group(1).encode(), headers={"Authorization": f"Bearer {token.group(1)}"})
+        assert (response.status_code, response.json()) == (202, {"accepted": 1})
 
 
 @pytest.mark.parametrize("page", [README, HTTP_DOC], ids=_name)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
@@ -168,4 +169,41 @@ class DryRunner(Protocol):
 
     def dry_run(self, query: CompiledQuery, values: Mapping[str, Any]) -> int:
         """The bytes the query would process; nothing runs and nothing is billed."""
+        ...
+
+
+class Session(Protocol):
+    """One write transaction of an engine that takes events (crm_metrics/events.py), opened by
+    `Transactional.session`: it commits when the `with` block ends, rolls back on an error."""
+
+    def stage(self, name: str, rows: pyarrow.Table, *, like: str | None = None) -> None:
+        """Make `rows` readable as the temporary table `name` until `unstage` (or the end);
+        with `like`, its columns take that table's types (JSON columns stay JSON)."""
+        ...
+
+    def unstage(self, name: str) -> None: ...
+
+    def rows(self, sql: str) -> list[tuple[Any, ...]]:
+        """Run a statement without parameters (names come from the schema, values are staged),
+        and its rows."""
+        ...
+
+    def upsert(self, table: str, columns: Sequence[str]) -> None:
+        """Write the staged `STAGING` rows into `table` in place (`upsert`)."""
+        ...
+
+    def refresh(self, refresh: Refresh) -> None:
+        """Run `refresh` for the conversations in the temporary table `crm_metrics_touched`
+        (the caller makes it); drops that table."""
+        ...
+
+
+@runtime_checkable
+class Transactional(Protocol):
+    """An engine crm-metrics can write row by row in its own transactions (DuckDB, PostgreSQL;
+    not BigQuery, whose copy the CRM's pipeline syncs)."""
+
+    def session(self, refresh: Refresh | None = None) -> AbstractContextManager[Session]:
+        """A write transaction; with `refresh`, the derived tables are locked against other
+        writers for its length. Writers of events are serialised (one at a time per store)."""
         ...

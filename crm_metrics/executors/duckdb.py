@@ -7,7 +7,7 @@ import itertools
 import re
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -107,6 +107,19 @@ class DuckDBExecutor:
             cursor.unregister(STAGING)
         return written
 
+    @contextlib.contextmanager
+    def session(self, refresh: Refresh | None = None) -> Iterator[_Session]:
+        # One process writes a DuckDB file, and within it the caller serialises event writers
+        # (crm_metrics/events.py): no lock here.
+        cursor = self._cursor()
+        session = _Session(cursor)
+        try:
+            with self._transaction(cursor), _missing_tables_explained():
+                yield session
+        finally:
+            for name in list(session.staged):
+                session.unstage(name)
+
     def rebuild(self, refresh: Refresh, ddl: str | None = None) -> None:
         cursor = self._cursor()
         with self._transaction(cursor):
@@ -144,6 +157,33 @@ class DuckDBExecutor:
                 cursor.close()
             self._cursors.clear()
         self._db.close()
+
+
+class _Session:
+    """A write transaction on one cursor (`DuckDBExecutor.session`); staged rows are Arrow
+    tables registered as views, read in place."""
+
+    def __init__(self, cursor: duckdb.DuckDBPyConnection) -> None:
+        self.cursor = cursor
+        self.staged: set[str] = set()
+
+    def stage(self, name: str, rows: pyarrow.Table, *, like: str | None = None) -> None:
+        self.cursor.register(name, rows)
+        self.staged.add(name)
+
+    def unstage(self, name: str) -> None:
+        self.cursor.unregister(name)
+        self.staged.discard(name)
+
+    def rows(self, sql: str) -> list[tuple[Any, ...]]:
+        return self.cursor.execute(sql).fetchall()
+
+    def upsert(self, table: str, columns: Sequence[str]) -> None:
+        for statement in upsert(table, columns):
+            _run(self.cursor, statement)
+
+    def refresh(self, refresh: Refresh) -> None:
+        DuckDBExecutor._refresh(self.cursor, refresh)
 
 
 class _Watchdog:

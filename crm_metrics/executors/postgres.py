@@ -276,6 +276,21 @@ class PostgresExecutor:
             raise LoadError(f"PostgreSQL refused the rows for {table}; nothing was written: {self._masked(error)}") from error
         return written
 
+    @contextmanager
+    def session(self, refresh: Refresh | None = None) -> Iterator[_Session]:
+        try:
+            with self._connection() as conn, conn.transaction():
+                conn.execute(_NO_TIMEOUT)
+                # Event writers one at a time, whichever process they run in: two batches
+                # deciding on the same row's version at once would both apply (and, without a
+                # unique id, both insert it).
+                conn.execute("SELECT pg_advisory_xact_lock(%s)", (_EVENTS_LOCK,))
+                if refresh:
+                    _lock(conn, refresh)
+                yield _Session(conn)
+        except (psycopg.DataError, psycopg.IntegrityError) as error:
+            raise LoadError(f"PostgreSQL refused the events; nothing was written: {self._masked(error)}") from error
+
     def rebuild(self, refresh: Refresh, ddl: str | None = None) -> None:
         try:
             with self._connection() as conn, conn.transaction():
@@ -376,6 +391,11 @@ class PostgresExecutor:
         )
         return Changes(int(pending), max(float(lag), 0.0))
 
+    def pool_stats(self) -> dict[str, int]:
+        """The pool's size, idle connections, and requests waiting for one (for /metrics)."""
+        stats = self._pool.get_stats()
+        return {"size": stats.get("pool_size", 0), "idle": stats.get("pool_available", 0), "max": self._pool.max_size, "waiting": stats.get("requests_waiting", 0)}
+
     def ping(self) -> None:
         self._read("SELECT 1", ())
 
@@ -394,6 +414,52 @@ class PostgresExecutor:
         """libpq's message on one line, without the password."""
         text = " ".join(str(error).split())
         return text.replace(self._password, "***") if self._password else text
+
+
+#: The advisory lock that serialises event writers (any number: the key's meaning is ours).
+_EVENTS_LOCK = 0x63726D5F65767473  # "crm_evts"
+#: Arrow types of staged key lists, as PostgreSQL names them.
+_STAGED_TYPES = {"string": "text", "large_string": "text", "int64": "bigint", "bool": "boolean"}
+
+
+class _Session:
+    """A write transaction on one pooled connection (`PostgresExecutor.session`); staged rows
+    are COPYed into temporary tables dropped at commit."""
+
+    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+        self.conn = conn
+
+    def stage(self, name: str, rows: pyarrow.Table, *, like: str | None = None) -> None:
+        columns = sql.SQL(", ").join(sql.Identifier(c) for c in rows.column_names)
+        if like:
+            make = sql.SQL("CREATE TEMPORARY TABLE {} ON COMMIT DROP AS SELECT {} FROM {} WITH NO DATA").format(
+                sql.Identifier(name), columns, sql.Identifier(like)
+            )
+        else:
+            typed = sql.SQL(", ").join(
+                sql.SQL("{} {}").format(sql.Identifier(f.name), sql.SQL(_STAGED_TYPES[str(f.type)])) for f in rows.schema
+            )
+            make = sql.SQL("CREATE TEMPORARY TABLE {} ({}) ON COMMIT DROP").format(sql.Identifier(name), typed)
+        self.conn.execute(make)
+        with self.conn.cursor().copy(sql.SQL("COPY {} ({}) FROM STDIN").format(sql.Identifier(name), columns)) as copy:
+            for row in zip(*(column.to_pylist() for column in rows.columns), strict=True):
+                copy.write_row(row)
+        self.conn.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(name)))
+
+    def unstage(self, name: str) -> None:
+        self.conn.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier(name)))
+
+    def rows(self, statement: str) -> list[tuple[Any, ...]]:
+        cursor = self.conn.execute(statement, prepare=False)
+        return cursor.fetchall() if cursor.description else []
+
+    def upsert(self, table: str, columns: Sequence[str]) -> None:
+        for statement in upsert(table, columns, as_text=_json_columns(self.conn)):
+            self.conn.execute(statement, prepare=False)
+
+    def refresh(self, refresh: Refresh) -> None:
+        self.conn.execute("ANALYZE crm_metrics_touched")
+        _refresh(self.conn, refresh)
 
 
 def _lock(conn: psycopg.Connection[Any], refresh: Refresh) -> None:

@@ -128,10 +128,12 @@ def private_redis() -> Iterator[PrivateRedis]:
 def test_cache_key() -> None:
     query = Ask("dashboard", Query(TENANT_A, dt.date(2025, 11, 1), dt.date(2025, 11, 4), "11111111-1111-1111-1111-111111111111", "Asia/Jakarta", "week"))
     assert cache_key("analytics", query) == (
-        f"analytics:dashboard:v{__version__}:{TENANT_A}:2025-11-01:2025-11-04:11111111-1111-1111-1111-111111111111:Asia/Jakarta:week"
+        f"analytics:dashboard:v{__version__}:{TENANT_A}:2025-11-01:2025-11-04:11111111-1111-1111-1111-111111111111:Asia/Jakarta:week:g0"
     )
     defaults = Ask("summary", Query(TENANT_A))
-    assert cache_key("analytics", defaults) == f"analytics:summary:v{__version__}:{TENANT_A}:-:-:-:-:-"
+    assert cache_key("analytics", defaults) == f"analytics:summary:v{__version__}:{TENANT_A}:-:-:-:-:-:g0"
+    # The tenant's generation, raised by every event that touches it (tests/server/test_events.py).
+    assert cache_key("analytics", defaults, 7) == f"analytics:summary:v{__version__}:{TENANT_A}:-:-:-:-:-:g7"
 
 
 @pytest.mark.anyio
@@ -210,7 +212,7 @@ def test_redis_cache(connect: Callable[..., TestClient], metrics: Metrics, redis
     client = connect(ServerConfig(redis_url=redis_url, cache_key_prefix=prefix), over=counting)
     caplog.set_level(logging.INFO, "server.access")
     first = client.get(DASHBOARD, headers=TENANT)
-    key = f"{prefix}:dashboard:v{__version__}:{TENANT_A}:2025-11-01:2025-11-04:-:-:day"
+    key = f"{prefix}:dashboard:v{__version__}:{TENANT_A}:2025-11-01:2025-11-04:-:-:day:g0"
     direct = redis.Redis.from_url(redis_url)
     assert direct.get(key) == first.content
     assert 0 < direct.ttl(key) <= 300

@@ -17,6 +17,7 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 import pytest
 
 from crm_metrics import Metrics, Settings
+from crm_metrics.events import VERSIONS_DDL
 from crm_metrics.schema import ddl
 from tests.support.strategies import TENANT
 
@@ -37,7 +38,7 @@ class Engine:
     #: profile's); registered as the profile `engine-<name>` (tests/conftest.py).
     max_examples: int | None = None
     #: Tables emptied between examples (the derived ones too, where the layout has them).
-    tables = ("tenants", "conversations", "messages", "conversation_facts", "message_facts", "metric_slots")
+    tables = ("tenants", "conversations", "messages", "conversation_facts", "message_facts", "metric_slots", "crm_metrics_versions")
 
     def start(self) -> None:
         """Connect once per test session (or call `unavailable`) and set `self.executor`
@@ -173,6 +174,8 @@ class PostgresEngine(Engine):
         metrics = Metrics(self.executor, self.settings)
         metrics.store.init_db(rollup=self.rollup)
         assert metrics.layout == ("rollup" if self.rollup else "seed")
+        # The events' record of versions (crm_metrics/events.py), emptied with the tables.
+        self.executor.run_script(VERSIONS_DDL)
 
     def stop(self) -> None:
         import psycopg
@@ -184,7 +187,7 @@ class PostgresEngine(Engine):
 
     def reset(self) -> None:
         # One statement, fast enough for every hypothesis example.
-        tables = self.tables if self.rollup else ("tenants", "conversations", "messages")
+        tables = self.tables if self.rollup else ("tenants", "conversations", "messages", "crm_metrics_versions")
         self.executor.run_script(f"TRUNCATE {', '.join(tables)}")
 
 class PostgresRollupEngine(PostgresEngine):
