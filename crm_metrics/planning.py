@@ -30,9 +30,11 @@ class Plan:
     offsets: Offsets | None
 
 
-def plan(layout: str, period: Period, *, outlet: bool, granularity: str) -> Plan:
-    """The shape a request over `period` runs in, on a store whose richest layout is `layout`."""
-    if layout == "seed":
+def plan(layout: str, period: Period, *, outlet: bool, granularity: str, wall_clock: bool = False) -> Plan:
+    """The shape a request over `period` runs in, on a store whose richest layout is `layout`.
+    `wall_clock`: the statement reads local wall-clock times (the heat map), by the range's
+    UTC offsets on every layout where they are known."""
+    if layout == "seed" and not wall_clock:
         return Plan(Shape("seed", outlet, granularity), None)
     offsets = utc_offsets(period)
     if layout == "rollup" and not on_slots(period, offsets):
