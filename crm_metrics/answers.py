@@ -55,6 +55,8 @@ class Answer:
     #: every layout, the seed's too (BigQuery's emulator cannot run `EXTRACT(HOUR FROM ts AT
     #: TIME ZONE tz)`; integer arithmetic is also faster on every engine).
     wall_clock: bool = False
+    #: Whether an outlet filter applies (the outlet breakdown covers every outlet).
+    outlet: bool = True
 
     def granularity(self, query: Query) -> str:
         return query.granularity if self.series else "range"
@@ -142,7 +144,7 @@ ANSWERS: dict[str, Answer] = {
         Answer("summary", "summary", False, _summary),
         Answer("responses", "responses", True, _responses),
         Answer("outcomes", "outcomes", True, _outcomes),
-        Answer("outlets", "outlets", False, _outlets),
+        Answer("outlets", "outlets", False, _outlets, outlet=False),
         Answer("heatmap", "heatmap", False, _heatmap, wall_clock=True),
     )
 }

@@ -162,6 +162,8 @@ class Metrics:
         outlets, heatmap) to a request validated by `crm_metrics.request.query` (the HTTP
         server validates it there once)."""
         answer = _answer(kind)
+        if query.outlet_id is not None and not answer.outlet:
+            raise InvalidParameter("outlet_id", f"the {kind} answer covers every outlet of the tenant: it takes no outlet_id")
         resolved = self.resolve(query)
         if query.compare is None:
             return self._run(answer, resolved)
