@@ -50,7 +50,9 @@ def cache_key(prefix: str, ask: Ask) -> str:
         query.tz,
         ask.granularity,
     )
-    return ":".join([prefix, ask.kind, f"v{CACHE_VERSION}", *(s or "-" for s in segments)])
+    # A comparison (summary?compare=previous) is another answer; keys without one stay as they were.
+    compared = (query.compare,) if query.compare else ()
+    return ":".join([prefix, ask.kind, f"v{CACHE_VERSION}", *(s or "-" for s in segments), *compared])
 
 
 class Store(Protocol):

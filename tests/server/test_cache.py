@@ -132,6 +132,8 @@ def test_cache_key() -> None:
     )
     defaults = Ask("summary", Query(TENANT_A))
     assert cache_key("analytics", defaults) == f"analytics:summary:v{__version__}:{TENANT_A}:-:-:-:-:-"
+    compared = Ask("summary", Query(TENANT_A, compare="previous"))
+    assert cache_key("analytics", compared) == f"analytics:summary:v{__version__}:{TENANT_A}:-:-:-:-:-:previous"
 
 
 @pytest.mark.anyio
