@@ -40,7 +40,7 @@ run: demo
 
 test: install
 	$(call apt_install,$(TEST_SYSTEM_PACKAGES))
-	$(PY) -m pytest
+	$(PY) -m pytest -n auto
 
 snapshots: install
 	$(PY) -m pytest tests/test_compiler.py --snapshot-update

@@ -154,6 +154,8 @@ class _Watchdog:
     thread switch each, milliseconds on a busy machine."""
 
     IDLE_WAKE = 1.0
+    #: How often a query past its deadline is interrupted again.
+    RETRY = 0.05
 
     def __init__(self) -> None:
         self._deadlines: dict[int, tuple[float, duckdb.DuckDBPyConnection]] = {}
@@ -185,7 +187,10 @@ class _Watchdog:
                 now = time.monotonic()
                 for key, (deadline, cursor) in list(self._deadlines.items()):
                     if deadline <= now:
-                        del self._deadlines[key]
+                        # An interrupt that lands before DuckDB starts executing (the query
+                        # still being bound on a busy machine) is lost: keep interrupting until
+                        # fetch releases the query.
+                        self._deadlines[key] = (now + self.RETRY, cursor)
                         try:
                             cursor.interrupt()
                         except duckdb.Error:

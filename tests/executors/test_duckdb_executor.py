@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import duckdb
 import pytest
 import sqlglot
 
@@ -76,6 +78,23 @@ def test_a_deadline_later_than_the_watchdogs_next_look_still_holds() -> None:
     with pytest.raises(QueryTimeout):
         executor.fetch(slow, {})
     assert time.monotonic() - started < duckdb_executor._Watchdog.IDLE_WAKE * 3
+
+
+def test_a_deadline_that_passed_before_the_query_started_still_stops_it() -> None:
+    # On a busy machine the deadline can pass while the query is still being bound: DuckDB
+    # drops an interrupt that comes before execution, so the watchdog interrupts again.
+    watchdog = duckdb_executor._Watchdog()
+    cursor = duckdb.connect(":memory:")
+    key = watchdog.watch(cursor, 0.01)
+    time.sleep(0.1)  # the first interrupt has landed on an idle connection
+    started = time.monotonic()
+    backstop = threading.Timer(10, cursor.interrupt)  # so that a regression fails, not hangs
+    backstop.start()
+    with pytest.raises(duckdb.InterruptException):
+        cursor.execute("SELECT count(*) FROM range(100000000000) AS a(x) WHERE x % 7 = 3").fetchall()
+    backstop.cancel()
+    watchdog.release(key)
+    assert time.monotonic() - started < 5
 
 
 def test_every_deadline_is_released_after_its_query(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,7 +1,7 @@
 """The local BigQuery emulator the BigQuery tests talk to through google-cloud-bigquery.
 
 `bqemulator` serves BigQuery's REST API on loopback and runs the SQL on DuckDB. It lives in a
-virtual environment of its own under `.cache/bqemulator-venv` (never the project's: it pins
+virtual environment of its own under `~/.cache/crm-metrics/` (never the project's: it pins
 its own duckdb and sqlglot, and its pytest plugin breaks a shared environment), built on first
 use and kept between runs. One emulator process serves the whole test session: started on a
 free loopback port when a test first needs it, stopped by its PID when the session ends (and
@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import fcntl
+import hashlib
 import os
 import secrets
 import shutil
@@ -28,11 +29,17 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-VENV = ROOT / ".cache" / "bqemulator-venv"
+#: The environment lives in the user's cache, not the checkout: building it takes a minute, and
+#: a fresh clone (CI's, a worktree's) reuses the one built for the same requirements.
+CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "crm-metrics"
 SERVE = Path(__file__).resolve().parent / "bqemulator_serve.py"
 #: What the environment holds; a change rebuilds it. The spatial extension ships as a wheel
 #: because the emulator installs it at start and cannot download it here.
 REQUIREMENTS = ("bqemulator==1.4.0", "duckdb==1.5.5", "duckdb-extension-spatial==1.5.5", "numpy==2.4.6")
+#: One environment per Python and requirements, so checkouts pinning different ones never
+#: rebuild each other's.
+WANTED = "\n".join((sys.version.split()[0], *REQUIREMENTS))
+VENV = CACHE / f"bqemulator-{hashlib.sha256(WANTED.encode()).hexdigest()[:12]}"
 PROJECT = "test"
 READY_TIMEOUT = 30.0
 
@@ -53,9 +60,9 @@ def build() -> None:
     """Create the emulator's environment unless the one in the cache is current. It is built
     in a scratch directory and renamed into place, so a build cut short leaves nothing; a lock
     keeps two test runs of one checkout from building at once."""
-    wanted = "\n".join((sys.version.split()[0], *REQUIREMENTS))
+    wanted = WANTED
     VENV.parent.mkdir(parents=True, exist_ok=True)
-    with open(VENV.parent / "bqemulator-venv.lock", "w") as lock:
+    with open(VENV.parent / "bqemulator.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         marker = VENV / ".requirements"
         if marker.is_file() and marker.read_text() == wanted and python().exists():
