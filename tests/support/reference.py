@@ -1,4 +1,4 @@
-"""The metrics contract in plain Python, written from docs/metrics.md (§1–§4) alone.
+"""The metrics contract in plain Python, written from docs/metrics.md (§1–§4, §7) alone.
 
 Independent of the SQL on purpose: no templates, no sqlglot, no engine. The conformance suite
 compares every field the library returns with what this module computes from the same rows.
