@@ -6,7 +6,7 @@ CLI := $(VENV)/bin/crm-metrics
 PORT ?= 3007
 export DATABASE_URL ?= duckdb:///crm_metrics.duckdb
 
-.PHONY: install run demo test snapshots docs clean bench vendor
+.PHONY: install run demo test snapshots docs clean bench bench-second-set vendor
 
 # System packages: Pango and the DejaVu fonts for PDF reports (WeasyPrint); for the tests,
 # Chromium (the browser test) and poppler-utils (pdftotext, pdftoppm). Installed when missing.
@@ -56,6 +56,10 @@ $(VENV)/.bench-installed: $(VENV)/.installed
 bench: $(VENV)/.bench-installed
 	@command -v wrk >/dev/null || { echo "installing wrk (HTTP load generator)"; apt-get install -y -qq wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }; }
 	$(PY) -m bench.run
+
+# docs/metrics.md §7 alone (responses + outcomes + heat map vs pandas): its section of bench/report.md.
+bench-second-set: $(VENV)/.bench-installed
+	$(PY) -m bench.second_set
 
 clean:
 	rm -rf $(VENV) dist build .pytest_cache .hypothesis crm_metrics.duckdb crm_metrics.duckdb.wal
