@@ -43,22 +43,20 @@
 {#- The layout's row sources: sql/sources/seed/ or sql/sources/facts/. The rollup's sums give
     no median: its layout reads the derived tables (docs/metrics.md §7). -#}
 {% set sources = 'sources/' ~ ('facts' if layout == 'rollup' else layout) ~ '/' -%}
-{#- The figures of a group of `durations` rows, ranked by `rank` within `count`. -#}
-{% macro figures(rank, count) -%}
-COUNTIF(measure = 'turn') AS customer_turns,
-    COUNTIF(measure = 'turn' AND us IS NOT NULL) AS answered_turns,
-    {{ q.quantile_seconds('turn', 1, 2, rank, count) }} AS median_response_time_seconds,
-    {{ q.quantile_seconds('turn', 9, 10, rank, count) }} AS p90_response_time_seconds,
-    COUNTIF(measure = 'first' AND us IS NOT NULL) AS first_responses,
-    AVG(IF(measure = 'first', us, NULL)) / {{ MICROS_PER_SECOND }} AS average_first_response_seconds,
-    {{ q.quantile_seconds('first', 1, 2, rank, count) }} AS median_first_response_seconds,
-    COUNTIF(measure = 'human' AND us IS NOT NULL) AS answered_handoffs,
-    COUNTIF(measure = 'human' AND us IS NULL) AS unanswered_handoffs,
-    AVG(IF(measure = 'human', us, NULL)) / {{ MICROS_PER_SECOND }} AS average_human_response_seconds,
-    {{ q.quantile_seconds('human', 1, 2, rank, count) }} AS median_human_response_seconds
-{%- endmacro %}
-{% set columns = ['customer_turns', 'answered_turns', 'median_response_time_seconds', 'p90_response_time_seconds', 'first_responses', 'average_first_response_seconds', 'median_first_response_seconds', 'answered_handoffs', 'unanswered_handoffs', 'average_human_response_seconds', 'median_human_response_seconds'] -%}
-{% set counts = ['customer_turns', 'answered_turns', 'first_responses', 'answered_handoffs', 'unanswered_handoffs'] -%}
+{#- Each column: (name, measure, figure of that measure's group, is a count). #}
+{% set columns = [
+  ('customer_turns', 'turn', 'durations', True),
+  ('answered_turns', 'turn', 'answered', True),
+  ('median_response_time_seconds', 'turn', 'median_seconds', False),
+  ('p90_response_time_seconds', 'turn', 'p90_seconds', False),
+  ('first_responses', 'first', 'answered', True),
+  ('average_first_response_seconds', 'first', 'mean_seconds', False),
+  ('median_first_response_seconds', 'first', 'median_seconds', False),
+  ('answered_handoffs', 'human', 'answered', True),
+  ('unanswered_handoffs', 'human', 'unanswered', True),
+  ('average_human_response_seconds', 'human', 'mean_seconds', False),
+  ('median_human_response_seconds', 'human', 'median_seconds', False),
+] -%}
 WITH
   buckets AS (
     {{ r.buckets() }}
@@ -69,44 +67,60 @@ WITH
   ),
   {#- Every duration: 'turn' (each customer turn; NULL without a reply), 'first' (each
       conversation; NULL without an llm or agent message), 'human' (each handed-off
-      conversation; NULL without a later agent message); ranked in its bucket and in the range. #}
-  durations AS (
+      conversation; NULL without a later agent message). #}
+  measured AS (
+    SELECT {{ r.bucket_of('turn_at') }} AS bucket, 'turn' AS measure, TIMESTAMP_DIFF(reply_at, turn_at, MICROSECOND) AS us
+    FROM ({% include sources ~ 'turns.sql' %}) AS turn_rows
+    UNION ALL
+    SELECT bucket, 'first', TIMESTAMP_DIFF(first_response_at, started_at, MICROSECOND) FROM cohort
+    UNION ALL
+    SELECT bucket, 'human', TIMESTAMP_DIFF(human_response_at, handoff_at, MICROSECOND) FROM cohort WHERE handoff_at IS NOT NULL
+  ),
+  {#- Each duration twice: in its bucket, and in the whole range (bucket NULL: the totals, from
+      the raw rows, never from the buckets' figures); ranked within its measure and bucket. #}
+  ranked AS (
+    SELECT bucket, measure, us, {{ q.rank_in('measure, bucket') }} AS rank, {{ q.count_in('measure, bucket') }} AS n
+    FROM (
+      SELECT bucket, measure, us FROM measured
+      UNION ALL
+      SELECT CAST(NULL AS DATE), measure, us FROM measured
+    ) AS both_levels
+  ),
+  figures AS (
     SELECT
       bucket,
       measure,
-      us,
-      {{ q.rank_in('measure, bucket') }} AS bucket_rank,
-      {{ q.count_in('measure, bucket') }} AS bucket_count,
-      {{ q.rank_in('measure') }} AS range_rank,
-      {{ q.count_in('measure') }} AS range_count
-    FROM (
-      SELECT {{ r.bucket_of('turn_at') }} AS bucket, 'turn' AS measure, TIMESTAMP_DIFF(reply_at, turn_at, MICROSECOND) AS us
-      FROM ({% include sources ~ 'turns.sql' %}) AS turn_rows
-      UNION ALL
-      SELECT bucket, 'first', TIMESTAMP_DIFF(first_response_at, started_at, MICROSECOND) FROM cohort
-      UNION ALL
-      SELECT bucket, 'human', TIMESTAMP_DIFF(human_response_at, handoff_at, MICROSECOND) FROM cohort WHERE handoff_at IS NOT NULL
-    ) AS measured
+      COUNT(*) AS durations,
+      COUNT(us) AS answered,
+      COUNT(*) - COUNT(us) AS unanswered,
+      AVG(us) / {{ MICROS_PER_SECOND }} AS mean_seconds,
+      {{ q.quantile_seconds(0.5) }} AS median_seconds,
+      {{ q.quantile_seconds(0.9) }} AS p90_seconds
+    FROM ranked
+    GROUP BY bucket, measure
   ),
   by_bucket AS (
-    SELECT bucket, {{ figures('bucket_rank', 'bucket_count') }}
-    FROM durations
+    SELECT
+      bucket,
+      {% for name, measure, figure, count in columns %}MAX(IF(measure = '{{ measure }}', {{ figure }}, NULL)) AS {{ name }}{{ ',' if not loop.last }}
+      {% endfor %}
+    FROM figures
     GROUP BY bucket
-  ),
-  whole_range AS (
-    SELECT {{ figures('range_rank', 'range_count') }}
-    FROM durations
   )
 SELECT *
 FROM (
   SELECT
     b.bucket AS date,
-    {% for c in columns %}{{ 'COALESCE(f.' ~ c ~ ', 0) AS ' ~ c if c in counts else 'f.' ~ c }}{{ ',' if not loop.last }}
+    {% for name, measure, figure, count in columns %}{{ 'COALESCE(f.' ~ name ~ ', 0) AS ' ~ name if count else 'f.' ~ name }}{{ ',' if not loop.last }}
     {% endfor %}
   FROM buckets AS b
   LEFT JOIN by_bucket AS f ON f.bucket = b.bucket
   UNION ALL
-  SELECT CAST(NULL AS DATE) AS date, {{ columns | join(', ') }}
-  FROM whole_range
+  SELECT
+    CAST(NULL AS DATE) AS date,
+    {% for name, measure, figure, count in columns %}{{ 'COALESCE(f.' ~ name ~ ', 0) AS ' ~ name if count else 'f.' ~ name }}{{ ',' if not loop.last }}
+    {% endfor %}
+  FROM (SELECT 1 AS one) AS range_row
+  LEFT JOIN by_bucket AS f ON f.bucket IS NULL
 ) AS answer
 ORDER BY date
