@@ -161,12 +161,12 @@ def pandas_answers(read: pandas_metrics.Reader, window: measure.Window) -> dict[
     cells = pd.DataFrame(0, index=pd.MultiIndex.from_product([range(1, 8), range(24)], names=["weekday", "hour"]), columns=["customer_messages", "conversations_started"])
 
     def cell_counts(local: pd.Series) -> pd.Series:
-        return pd.Series(1, index=pd.MultiIndex.from_arrays([local.dt.dayofweek + 1, local.dt.hour], names=["weekday", "hour"])).groupby(level=[0, 1]).sum()
+        return pd.Series(1, index=pd.MultiIndex.from_arrays([local.dt.day_of_week + 1, local.dt.hour], names=["weekday", "hour"])).groupby(level=[0, 1]).sum()
 
     cells["customer_messages"] = cell_counts(in_range["local"]).reindex(cells.index).fillna(0).astype("int64")
     cells["conversations_started"] = cell_counts(started["local"]).reindex(cells.index).fillna(0).astype("int64")
     answered = turns.dropna(subset=["seconds"])
-    means = answered.groupby([answered["local"].dt.dayofweek + 1, answered["local"].dt.hour])["seconds"].mean()
+    means = answered.groupby([answered["local"].dt.day_of_week + 1, answered["local"].dt.hour])["seconds"].mean()
     cells["average_response_time_seconds"] = means.reindex(cells.index)
     answer["heatmap"] = {
         "cells": [
@@ -200,7 +200,18 @@ def contest(metrics: Metrics, read: pandas_metrics.Reader, window: measure.Windo
     disagreements = differences(ours, theirs)
     timings = measure.interleaved({"library": lambda: library(metrics, window), "pandas": lambda: pandas_answers(read, window)})
     summary = timings.summary()
+    # Each answer alone (where the time goes), a few runs each, medians.
+    asked = (window.tenant_id, window.start, window.end)
+    alone = {}
+    for kind in ("responses", "outcomes", "heatmap"):
+        runs = []
+        for _ in range(5):
+            started = time.perf_counter()
+            getattr(metrics, kind)(*asked, tz=window.tz)
+            runs.append(time.perf_counter() - started)
+        alone[kind] = round(sorted(runs)[len(runs) // 2] * 1000, 1)
     return {
+        "alone_ms": alone,
         "library_ms": summary["library"]["median_ms"],
         "pandas_ms": summary["pandas"]["median_ms"],
         "pandas_ratio": timings.ratio("pandas", "library"),
@@ -285,6 +296,12 @@ def section(result: Mapping[str, Any]) -> str:
                 f"{m['pandas_ms']:,.1f} ms | {m['pandas_ratio']:.1f}× | {'yes' if m['pandas_agrees'] else 'no: ' + '; '.join(m['disagreements'][:2])} | "
                 f"{m['turns']:,} | {m['conversations']:,} | {m['runs']} | {m['load_average']} |"
             )
+    lines += ["", "Each answer alone (medians of 5 runs, same stores):", ""]
+    for engine in ("duckdb", "postgres"):
+        for label, m in result.get(engine, {}).items():
+            if isinstance(m, Mapping) and "alone_ms" in m:
+                parts = ", ".join(f"{kind} {ms:.1f} ms" for kind, ms in m["alone_ms"].items())
+                lines.append(f"- {'DuckDB' if engine == 'duckdb' else 'PostgreSQL (rollup)'}, {label}: {parts}")
     lines += [
         "",
         "Where the statements read: responses and outcomes from the derived tables (a rollup of sums has no median; "

@@ -93,322 +93,146 @@ WITH buckets AS (
       AND c.started_at >= @range_start
       AND c.started_at < @range_end
   ) AS cohort_rows
-), durations AS (
+), measured AS (
+  SELECT
+    DATE(turn_at, @tz) AS bucket,
+    'turn' AS measure,
+    TIMESTAMP_DIFF(reply_at, turn_at, MICROSECOND) AS us
+  FROM (
+    SELECT
+      t.turn_at,
+      t.reply_at
+    FROM (
+      SELECT
+        m.id,
+        m.conversation_id,
+        m.timestamp AS turn_at,
+        m.sender_type = 'customer'
+        AND COALESCE(
+          LAG(m.sender_type) OVER (PARTITION BY m.conversation_id ORDER BY m.timestamp, CAST(m.id AS BYTES)) <> 'customer',
+          TRUE
+        ) AS turn_start,
+        MIN(IF(m.sender_type IN ('llm', 'agent'), m.timestamp, NULL)) OVER (
+          PARTITION BY m.conversation_id
+          ORDER BY m.timestamp, CAST(m.id AS BYTES)
+          ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING
+        ) AS reply_at
+      FROM messages AS m
+      WHERE
+        m.sender_type <> 'system'
+        AND m.conversation_id IN (
+          SELECT
+            r.conversation_id
+          FROM messages AS r
+          JOIN conversations AS c
+            ON c.id = r.conversation_id
+          WHERE
+            r.sender_type = 'customer'
+            AND LOWER(c.tenant_id) = @tenant_id
+            AND r.timestamp >= @range_start
+            AND r.timestamp < @range_end
+        )
+    ) AS t
+    WHERE
+      t.turn_start
+      AND t.turn_at >= @range_start
+      AND t.turn_at < @range_end
+  ) AS turn_rows
+  UNION ALL
+  SELECT
+    bucket,
+    'first',
+    TIMESTAMP_DIFF(first_response_at, started_at, MICROSECOND)
+  FROM cohort
+  UNION ALL
+  SELECT
+    bucket,
+    'human',
+    TIMESTAMP_DIFF(human_response_at, handoff_at, MICROSECOND)
+  FROM cohort
+  WHERE
+    NOT handoff_at IS NULL
+), ranked AS (
   SELECT
     bucket,
     measure,
     us,
-    ROW_NUMBER() OVER (PARTITION BY measure, bucket, us IS NULL ORDER BY us) - 1 AS bucket_rank,
-    COUNT(us) OVER (PARTITION BY measure, bucket) AS bucket_count,
-    ROW_NUMBER() OVER (PARTITION BY measure, us IS NULL ORDER BY us) - 1 AS range_rank,
-    COUNT(us) OVER (PARTITION BY measure) AS range_count
+    ROW_NUMBER() OVER (PARTITION BY measure, bucket, us IS NULL ORDER BY us) - 1 AS rank,
+    COUNT(us) OVER (PARTITION BY measure, bucket) AS n
   FROM (
     SELECT
-      DATE(turn_at, @tz) AS bucket,
-      'turn' AS measure,
-      TIMESTAMP_DIFF(reply_at, turn_at, MICROSECOND) AS us
-    FROM (
-      SELECT
-        t.turn_at,
-        t.reply_at
-      FROM (
-        SELECT
-          m.id,
-          m.conversation_id,
-          m.timestamp AS turn_at,
-          m.sender_type = 'customer'
-          AND COALESCE(
-            LAG(m.sender_type) OVER (PARTITION BY m.conversation_id ORDER BY m.timestamp, CAST(m.id AS BYTES)) <> 'customer',
-            TRUE
-          ) AS turn_start,
-          MIN(IF(m.sender_type IN ('llm', 'agent'), m.timestamp, NULL)) OVER (
-            PARTITION BY m.conversation_id
-            ORDER BY m.timestamp, CAST(m.id AS BYTES)
-            ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING
-          ) AS reply_at
-        FROM messages AS m
-        WHERE
-          m.sender_type <> 'system'
-          AND m.conversation_id IN (
-            SELECT
-              r.conversation_id
-            FROM messages AS r
-            JOIN conversations AS c
-              ON c.id = r.conversation_id
-            WHERE
-              r.sender_type = 'customer'
-              AND LOWER(c.tenant_id) = @tenant_id
-              AND r.timestamp >= @range_start
-              AND r.timestamp < @range_end
-          )
-      ) AS t
-      WHERE
-        t.turn_start
-        AND t.turn_at >= @range_start
-        AND t.turn_at < @range_end
-    ) AS turn_rows
+      bucket,
+      measure,
+      us
+    FROM measured
     UNION ALL
     SELECT
-      bucket,
-      'first',
-      TIMESTAMP_DIFF(first_response_at, started_at, MICROSECOND)
-    FROM cohort
-    UNION ALL
-    SELECT
-      bucket,
-      'human',
-      TIMESTAMP_DIFF(human_response_at, handoff_at, MICROSECOND)
-    FROM cohort
-    WHERE
-      NOT handoff_at IS NULL
-  ) AS measured
+      CAST(NULL AS DATE),
+      measure,
+      us
+    FROM measured
+  ) AS both_levels
+), figures AS (
+  SELECT
+    bucket,
+    measure,
+    COUNT(*) AS durations,
+    COUNT(us) AS answered,
+    COUNT(*) - COUNT(us) AS unanswered,
+    AVG(us) / 1000000 AS mean_seconds,
+    (
+      MAX(IF(rank = DIV((
+        n - 1
+      ) * 1, 2), us, NULL)) + CAST(COALESCE(
+        MAX(IF(rank = DIV((
+          n - 1
+        ) * 1, 2) + 1, us, NULL)) - MAX(IF(rank = DIV((
+          n - 1
+        ) * 1, 2), us, NULL)),
+        0
+      ) AS FLOAT64) * MAX(IF(rank = DIV((
+        n - 1
+      ) * 1, 2), MOD((
+        n - 1
+      ) * 1, 2), NULL)) / 2
+    ) / 1000000 AS median_seconds,
+    (
+      MAX(IF(rank = DIV((
+        n - 1
+      ) * 9, 10), us, NULL)) + CAST(COALESCE(
+        MAX(IF(rank = DIV((
+          n - 1
+        ) * 9, 10) + 1, us, NULL)) - MAX(IF(rank = DIV((
+          n - 1
+        ) * 9, 10), us, NULL)),
+        0
+      ) AS FLOAT64) * MAX(IF(rank = DIV((
+        n - 1
+      ) * 9, 10), MOD((
+        n - 1
+      ) * 9, 10), NULL)) / 10
+    ) / 1000000 AS p90_seconds
+  FROM ranked
+  GROUP BY
+    bucket,
+    measure
 ), by_bucket AS (
   SELECT
     bucket,
-    COUNTIF(measure = 'turn') AS customer_turns,
-    COUNTIF(measure = 'turn' AND NOT us IS NULL) AS answered_turns,
-    (
-      MAX(
-        IF(measure = 'turn' AND bucket_rank = DIV((
-          bucket_count - 1
-        ) * 1, 2), us, NULL)
-      ) + CAST(COALESCE(
-        MAX(
-          IF(measure = 'turn' AND bucket_rank = DIV((
-            bucket_count - 1
-          ) * 1, 2) + 1, us, NULL)
-        ) - MAX(
-          IF(measure = 'turn' AND bucket_rank = DIV((
-            bucket_count - 1
-          ) * 1, 2), us, NULL)
-        ),
-        0
-      ) AS FLOAT64) * MAX(
-        IF(
-          measure = 'turn' AND bucket_rank = DIV((
-            bucket_count - 1
-          ) * 1, 2),
-          MOD((
-            bucket_count - 1
-          ) * 1, 2),
-          NULL
-        )
-      ) / 2
-    ) / 1000000 AS median_response_time_seconds,
-    (
-      MAX(
-        IF(measure = 'turn' AND bucket_rank = DIV((
-          bucket_count - 1
-        ) * 9, 10), us, NULL)
-      ) + CAST(COALESCE(
-        MAX(
-          IF(measure = 'turn' AND bucket_rank = DIV((
-            bucket_count - 1
-          ) * 9, 10) + 1, us, NULL)
-        ) - MAX(
-          IF(measure = 'turn' AND bucket_rank = DIV((
-            bucket_count - 1
-          ) * 9, 10), us, NULL)
-        ),
-        0
-      ) AS FLOAT64) * MAX(
-        IF(
-          measure = 'turn' AND bucket_rank = DIV((
-            bucket_count - 1
-          ) * 9, 10),
-          MOD((
-            bucket_count - 1
-          ) * 9, 10),
-          NULL
-        )
-      ) / 10
-    ) / 1000000 AS p90_response_time_seconds,
-    COUNTIF(measure = 'first' AND NOT us IS NULL) AS first_responses,
-    AVG(IF(measure = 'first', us, NULL)) / 1000000 AS average_first_response_seconds,
-    (
-      MAX(
-        IF(measure = 'first' AND bucket_rank = DIV((
-          bucket_count - 1
-        ) * 1, 2), us, NULL)
-      ) + CAST(COALESCE(
-        MAX(
-          IF(measure = 'first' AND bucket_rank = DIV((
-            bucket_count - 1
-          ) * 1, 2) + 1, us, NULL)
-        ) - MAX(
-          IF(measure = 'first' AND bucket_rank = DIV((
-            bucket_count - 1
-          ) * 1, 2), us, NULL)
-        ),
-        0
-      ) AS FLOAT64) * MAX(
-        IF(
-          measure = 'first' AND bucket_rank = DIV((
-            bucket_count - 1
-          ) * 1, 2),
-          MOD((
-            bucket_count - 1
-          ) * 1, 2),
-          NULL
-        )
-      ) / 2
-    ) / 1000000 AS median_first_response_seconds,
-    COUNTIF(measure = 'human' AND NOT us IS NULL) AS answered_handoffs,
-    COUNTIF(measure = 'human' AND us IS NULL) AS unanswered_handoffs,
-    AVG(IF(measure = 'human', us, NULL)) / 1000000 AS average_human_response_seconds,
-    (
-      MAX(
-        IF(measure = 'human' AND bucket_rank = DIV((
-          bucket_count - 1
-        ) * 1, 2), us, NULL)
-      ) + CAST(COALESCE(
-        MAX(
-          IF(measure = 'human' AND bucket_rank = DIV((
-            bucket_count - 1
-          ) * 1, 2) + 1, us, NULL)
-        ) - MAX(
-          IF(measure = 'human' AND bucket_rank = DIV((
-            bucket_count - 1
-          ) * 1, 2), us, NULL)
-        ),
-        0
-      ) AS FLOAT64) * MAX(
-        IF(
-          measure = 'human' AND bucket_rank = DIV((
-            bucket_count - 1
-          ) * 1, 2),
-          MOD((
-            bucket_count - 1
-          ) * 1, 2),
-          NULL
-        )
-      ) / 2
-    ) / 1000000 AS median_human_response_seconds
-  FROM durations
+    MAX(IF(measure = 'turn', durations, NULL)) AS customer_turns,
+    MAX(IF(measure = 'turn', answered, NULL)) AS answered_turns,
+    MAX(IF(measure = 'turn', median_seconds, NULL)) AS median_response_time_seconds,
+    MAX(IF(measure = 'turn', p90_seconds, NULL)) AS p90_response_time_seconds,
+    MAX(IF(measure = 'first', answered, NULL)) AS first_responses,
+    MAX(IF(measure = 'first', mean_seconds, NULL)) AS average_first_response_seconds,
+    MAX(IF(measure = 'first', median_seconds, NULL)) AS median_first_response_seconds,
+    MAX(IF(measure = 'human', answered, NULL)) AS answered_handoffs,
+    MAX(IF(measure = 'human', unanswered, NULL)) AS unanswered_handoffs,
+    MAX(IF(measure = 'human', mean_seconds, NULL)) AS average_human_response_seconds,
+    MAX(IF(measure = 'human', median_seconds, NULL)) AS median_human_response_seconds
+  FROM figures
   GROUP BY
     bucket
-), whole_range AS (
-  SELECT
-    COUNTIF(measure = 'turn') AS customer_turns,
-    COUNTIF(measure = 'turn' AND NOT us IS NULL) AS answered_turns,
-    (
-      MAX(
-        IF(measure = 'turn' AND range_rank = DIV((
-          range_count - 1
-        ) * 1, 2), us, NULL)
-      ) + CAST(COALESCE(
-        MAX(
-          IF(measure = 'turn' AND range_rank = DIV((
-            range_count - 1
-          ) * 1, 2) + 1, us, NULL)
-        ) - MAX(
-          IF(measure = 'turn' AND range_rank = DIV((
-            range_count - 1
-          ) * 1, 2), us, NULL)
-        ),
-        0
-      ) AS FLOAT64) * MAX(
-        IF(
-          measure = 'turn' AND range_rank = DIV((
-            range_count - 1
-          ) * 1, 2),
-          MOD((
-            range_count - 1
-          ) * 1, 2),
-          NULL
-        )
-      ) / 2
-    ) / 1000000 AS median_response_time_seconds,
-    (
-      MAX(
-        IF(measure = 'turn' AND range_rank = DIV((
-          range_count - 1
-        ) * 9, 10), us, NULL)
-      ) + CAST(COALESCE(
-        MAX(
-          IF(measure = 'turn' AND range_rank = DIV((
-            range_count - 1
-          ) * 9, 10) + 1, us, NULL)
-        ) - MAX(
-          IF(measure = 'turn' AND range_rank = DIV((
-            range_count - 1
-          ) * 9, 10), us, NULL)
-        ),
-        0
-      ) AS FLOAT64) * MAX(
-        IF(
-          measure = 'turn' AND range_rank = DIV((
-            range_count - 1
-          ) * 9, 10),
-          MOD((
-            range_count - 1
-          ) * 9, 10),
-          NULL
-        )
-      ) / 10
-    ) / 1000000 AS p90_response_time_seconds,
-    COUNTIF(measure = 'first' AND NOT us IS NULL) AS first_responses,
-    AVG(IF(measure = 'first', us, NULL)) / 1000000 AS average_first_response_seconds,
-    (
-      MAX(
-        IF(measure = 'first' AND range_rank = DIV((
-          range_count - 1
-        ) * 1, 2), us, NULL)
-      ) + CAST(COALESCE(
-        MAX(
-          IF(measure = 'first' AND range_rank = DIV((
-            range_count - 1
-          ) * 1, 2) + 1, us, NULL)
-        ) - MAX(
-          IF(measure = 'first' AND range_rank = DIV((
-            range_count - 1
-          ) * 1, 2), us, NULL)
-        ),
-        0
-      ) AS FLOAT64) * MAX(
-        IF(
-          measure = 'first' AND range_rank = DIV((
-            range_count - 1
-          ) * 1, 2),
-          MOD((
-            range_count - 1
-          ) * 1, 2),
-          NULL
-        )
-      ) / 2
-    ) / 1000000 AS median_first_response_seconds,
-    COUNTIF(measure = 'human' AND NOT us IS NULL) AS answered_handoffs,
-    COUNTIF(measure = 'human' AND us IS NULL) AS unanswered_handoffs,
-    AVG(IF(measure = 'human', us, NULL)) / 1000000 AS average_human_response_seconds,
-    (
-      MAX(
-        IF(measure = 'human' AND range_rank = DIV((
-          range_count - 1
-        ) * 1, 2), us, NULL)
-      ) + CAST(COALESCE(
-        MAX(
-          IF(measure = 'human' AND range_rank = DIV((
-            range_count - 1
-          ) * 1, 2) + 1, us, NULL)
-        ) - MAX(
-          IF(measure = 'human' AND range_rank = DIV((
-            range_count - 1
-          ) * 1, 2), us, NULL)
-        ),
-        0
-      ) AS FLOAT64) * MAX(
-        IF(
-          measure = 'human' AND range_rank = DIV((
-            range_count - 1
-          ) * 1, 2),
-          MOD((
-            range_count - 1
-          ) * 1, 2),
-          NULL
-        )
-      ) / 2
-    ) / 1000000 AS median_human_response_seconds
-  FROM durations
 )
 SELECT
   *
@@ -432,18 +256,23 @@ FROM (
   UNION ALL
   SELECT
     CAST(NULL AS DATE) AS date,
-    customer_turns,
-    answered_turns,
-    median_response_time_seconds,
-    p90_response_time_seconds,
-    first_responses,
-    average_first_response_seconds,
-    median_first_response_seconds,
-    answered_handoffs,
-    unanswered_handoffs,
-    average_human_response_seconds,
-    median_human_response_seconds
-  FROM whole_range
+    COALESCE(f.customer_turns, 0) AS customer_turns,
+    COALESCE(f.answered_turns, 0) AS answered_turns,
+    f.median_response_time_seconds,
+    f.p90_response_time_seconds,
+    COALESCE(f.first_responses, 0) AS first_responses,
+    f.average_first_response_seconds,
+    f.median_first_response_seconds,
+    COALESCE(f.answered_handoffs, 0) AS answered_handoffs,
+    COALESCE(f.unanswered_handoffs, 0) AS unanswered_handoffs,
+    f.average_human_response_seconds,
+    f.median_human_response_seconds
+  FROM (
+    SELECT
+      1 AS one
+  ) AS range_row
+  LEFT JOIN by_bucket AS f
+    ON f.bucket IS NULL
 ) AS answer
 ORDER BY
   date

@@ -110,454 +110,121 @@ WITH buckets AS (
       AND c.started_at >= CAST(%(range_start)s AS TIMESTAMPTZ)
       AND c.started_at < CAST(%(range_end)s AS TIMESTAMPTZ)
   ) AS cohort_rows
-), durations AS (
+), measured AS (
+  SELECT
+    CAST(CAST(turn_at AS TIMESTAMPTZ) AT TIME ZONE CAST(%(tz)s AS TEXT) AS DATE) AS bucket,
+    'turn' AS measure,
+    CAST(EXTRACT(EPOCH FROM reply_at - turn_at) * 1000000 AS BIGINT) AS us
+  FROM (
+    SELECT
+      t.turn_at,
+      t.reply_at
+    FROM (
+      SELECT
+        m.id,
+        m.conversation_id,
+        m.timestamp AS turn_at,
+        m.sender_type = 'customer'
+        AND COALESCE(
+          LAG(m.sender_type) OVER (
+            PARTITION BY m.conversation_id
+            ORDER BY m.timestamp NULLS FIRST, m.id COLLATE "C" NULLS FIRST
+          ) <> 'customer',
+          TRUE
+        ) AS turn_start,
+        MIN(CASE WHEN m.sender_type IN ('llm', 'agent') THEN m.timestamp ELSE NULL END) OVER (
+          PARTITION BY m.conversation_id
+          ORDER BY m.timestamp NULLS FIRST, m.id COLLATE "C" NULLS FIRST
+          ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING
+        ) AS reply_at
+      FROM messages AS m
+      WHERE
+        m.sender_type <> 'system'
+        AND m.conversation_id IN (
+          SELECT
+            r.conversation_id
+          FROM messages AS r
+          JOIN conversations AS c
+            ON c.id = r.conversation_id
+          WHERE
+            r.sender_type = 'customer'
+            AND LOWER(c.tenant_id) = CAST(%(tenant_id)s AS TEXT)
+            AND r.timestamp >= CAST(%(range_start)s AS TIMESTAMPTZ)
+            AND r.timestamp < CAST(%(range_end)s AS TIMESTAMPTZ)
+        )
+    ) AS t
+    WHERE
+      t.turn_start
+      AND t.turn_at >= CAST(%(range_start)s AS TIMESTAMPTZ)
+      AND t.turn_at < CAST(%(range_end)s AS TIMESTAMPTZ)
+  ) AS turn_rows
+  UNION ALL
+  SELECT
+    bucket,
+    'first',
+    CAST(EXTRACT(EPOCH FROM first_response_at - started_at) * 1000000 AS BIGINT)
+  FROM cohort
+  UNION ALL
+  SELECT
+    bucket,
+    'human',
+    CAST(EXTRACT(EPOCH FROM human_response_at - handoff_at) * 1000000 AS BIGINT)
+  FROM cohort
+  WHERE
+    NOT handoff_at IS NULL
+), ranked AS (
   SELECT
     bucket,
     measure,
     us,
-    ROW_NUMBER() OVER (PARTITION BY measure, bucket, us IS NULL ORDER BY us NULLS FIRST) - 1 AS bucket_rank,
-    COUNT(us) OVER (PARTITION BY measure, bucket) AS bucket_count,
-    ROW_NUMBER() OVER (PARTITION BY measure, us IS NULL ORDER BY us NULLS FIRST) - 1 AS range_rank,
-    COUNT(us) OVER (PARTITION BY measure) AS range_count
+    ROW_NUMBER() OVER (PARTITION BY measure, bucket, us IS NULL ORDER BY us NULLS FIRST) - 1 AS rank,
+    COUNT(us) OVER (PARTITION BY measure, bucket) AS n
   FROM (
     SELECT
-      CAST(CAST(turn_at AS TIMESTAMPTZ) AT TIME ZONE CAST(%(tz)s AS TEXT) AS DATE) AS bucket,
-      'turn' AS measure,
-      CAST(EXTRACT(EPOCH FROM reply_at - turn_at) * 1000000 AS BIGINT) AS us
-    FROM (
-      SELECT
-        t.turn_at,
-        t.reply_at
-      FROM (
-        SELECT
-          m.id,
-          m.conversation_id,
-          m.timestamp AS turn_at,
-          m.sender_type = 'customer'
-          AND COALESCE(
-            LAG(m.sender_type) OVER (
-              PARTITION BY m.conversation_id
-              ORDER BY m.timestamp NULLS FIRST, m.id COLLATE "C" NULLS FIRST
-            ) <> 'customer',
-            TRUE
-          ) AS turn_start,
-          MIN(CASE WHEN m.sender_type IN ('llm', 'agent') THEN m.timestamp ELSE NULL END) OVER (
-            PARTITION BY m.conversation_id
-            ORDER BY m.timestamp NULLS FIRST, m.id COLLATE "C" NULLS FIRST
-            ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING
-          ) AS reply_at
-        FROM messages AS m
-        WHERE
-          m.sender_type <> 'system'
-          AND m.conversation_id IN (
-            SELECT
-              r.conversation_id
-            FROM messages AS r
-            JOIN conversations AS c
-              ON c.id = r.conversation_id
-            WHERE
-              r.sender_type = 'customer'
-              AND LOWER(c.tenant_id) = CAST(%(tenant_id)s AS TEXT)
-              AND r.timestamp >= CAST(%(range_start)s AS TIMESTAMPTZ)
-              AND r.timestamp < CAST(%(range_end)s AS TIMESTAMPTZ)
-          )
-      ) AS t
-      WHERE
-        t.turn_start
-        AND t.turn_at >= CAST(%(range_start)s AS TIMESTAMPTZ)
-        AND t.turn_at < CAST(%(range_end)s AS TIMESTAMPTZ)
-    ) AS turn_rows
+      bucket,
+      measure,
+      us
+    FROM measured
     UNION ALL
     SELECT
-      bucket,
-      'first',
-      CAST(EXTRACT(EPOCH FROM first_response_at - started_at) * 1000000 AS BIGINT)
-    FROM cohort
-    UNION ALL
-    SELECT
-      bucket,
-      'human',
-      CAST(EXTRACT(EPOCH FROM human_response_at - handoff_at) * 1000000 AS BIGINT)
-    FROM cohort
-    WHERE
-      NOT handoff_at IS NULL
-  ) AS measured
+      CAST(NULL AS DATE),
+      measure,
+      us
+    FROM measured
+  ) AS both_levels
+), figures AS (
+  SELECT
+    bucket,
+    measure,
+    COUNT(*) AS durations,
+    COUNT(us) AS answered,
+    COUNT(*) - COUNT(us) AS unanswered,
+    CAST(AVG(us) AS DOUBLE PRECISION) / 1000000 AS mean_seconds,
+    CAST(PERCENTILE_CONT(0.5) WITHIN GROUP (ORDER BY
+      us) AS DOUBLE PRECISION) / 1000000 AS median_seconds,
+    CAST(PERCENTILE_CONT(0.9) WITHIN GROUP (ORDER BY
+      us) AS DOUBLE PRECISION) / 1000000 AS p90_seconds
+  FROM ranked
+  GROUP BY
+    bucket,
+    measure
 ), by_bucket AS (
   SELECT
     bucket,
-    COUNT(CASE WHEN measure = 'turn' THEN 1 END) AS customer_turns,
-    COUNT(CASE WHEN measure = 'turn' AND NOT us IS NULL THEN 1 END) AS answered_turns,
-    CAST((
-      MAX(
-        CASE
-          WHEN measure = 'turn' AND bucket_rank = CAST((
-            bucket_count - 1
-          ) * 1 AS BIGINT) / 2
-          THEN us
-          ELSE NULL
-        END
-      ) + CAST(CAST(COALESCE(
-        MAX(
-          CASE
-            WHEN measure = 'turn'
-            AND bucket_rank = CAST((
-              bucket_count - 1
-            ) * 1 AS BIGINT) / 2 + 1
-            THEN us
-            ELSE NULL
-          END
-        ) - MAX(
-          CASE
-            WHEN measure = 'turn' AND bucket_rank = CAST((
-              bucket_count - 1
-            ) * 1 AS BIGINT) / 2
-            THEN us
-            ELSE NULL
-          END
-        ),
-        0
-      ) AS DOUBLE PRECISION) * MAX(
-        CASE
-          WHEN measure = 'turn' AND bucket_rank = CAST((
-            bucket_count - 1
-          ) * 1 AS BIGINT) / 2
-          THEN (
-            (
-              bucket_count - 1
-            ) * 1
-          ) %% 2
-          ELSE NULL
-        END
-      ) AS DOUBLE PRECISION) / 2
-    ) AS DOUBLE PRECISION) / 1000000 AS median_response_time_seconds,
-    CAST((
-      MAX(
-        CASE
-          WHEN measure = 'turn'
-          AND bucket_rank = CAST((
-            bucket_count - 1
-          ) * 9 AS BIGINT) / 10
-          THEN us
-          ELSE NULL
-        END
-      ) + CAST(CAST(COALESCE(
-        MAX(
-          CASE
-            WHEN measure = 'turn'
-            AND bucket_rank = CAST((
-              bucket_count - 1
-            ) * 9 AS BIGINT) / 10 + 1
-            THEN us
-            ELSE NULL
-          END
-        ) - MAX(
-          CASE
-            WHEN measure = 'turn'
-            AND bucket_rank = CAST((
-              bucket_count - 1
-            ) * 9 AS BIGINT) / 10
-            THEN us
-            ELSE NULL
-          END
-        ),
-        0
-      ) AS DOUBLE PRECISION) * MAX(
-        CASE
-          WHEN measure = 'turn'
-          AND bucket_rank = CAST((
-            bucket_count - 1
-          ) * 9 AS BIGINT) / 10
-          THEN (
-            (
-              bucket_count - 1
-            ) * 9
-          ) %% 10
-          ELSE NULL
-        END
-      ) AS DOUBLE PRECISION) / 10
-    ) AS DOUBLE PRECISION) / 1000000 AS p90_response_time_seconds,
-    COUNT(CASE WHEN measure = 'first' AND NOT us IS NULL THEN 1 END) AS first_responses,
-    CAST(AVG(CASE WHEN measure = 'first' THEN us ELSE NULL END) AS DOUBLE PRECISION) / 1000000 AS average_first_response_seconds,
-    CAST((
-      MAX(
-        CASE
-          WHEN measure = 'first'
-          AND bucket_rank = CAST((
-            bucket_count - 1
-          ) * 1 AS BIGINT) / 2
-          THEN us
-          ELSE NULL
-        END
-      ) + CAST(CAST(COALESCE(
-        MAX(
-          CASE
-            WHEN measure = 'first'
-            AND bucket_rank = CAST((
-              bucket_count - 1
-            ) * 1 AS BIGINT) / 2 + 1
-            THEN us
-            ELSE NULL
-          END
-        ) - MAX(
-          CASE
-            WHEN measure = 'first'
-            AND bucket_rank = CAST((
-              bucket_count - 1
-            ) * 1 AS BIGINT) / 2
-            THEN us
-            ELSE NULL
-          END
-        ),
-        0
-      ) AS DOUBLE PRECISION) * MAX(
-        CASE
-          WHEN measure = 'first'
-          AND bucket_rank = CAST((
-            bucket_count - 1
-          ) * 1 AS BIGINT) / 2
-          THEN (
-            (
-              bucket_count - 1
-            ) * 1
-          ) %% 2
-          ELSE NULL
-        END
-      ) AS DOUBLE PRECISION) / 2
-    ) AS DOUBLE PRECISION) / 1000000 AS median_first_response_seconds,
-    COUNT(CASE WHEN measure = 'human' AND NOT us IS NULL THEN 1 END) AS answered_handoffs,
-    COUNT(CASE WHEN measure = 'human' AND us IS NULL THEN 1 END) AS unanswered_handoffs,
-    CAST(AVG(CASE WHEN measure = 'human' THEN us ELSE NULL END) AS DOUBLE PRECISION) / 1000000 AS average_human_response_seconds,
-    CAST((
-      MAX(
-        CASE
-          WHEN measure = 'human'
-          AND bucket_rank = CAST((
-            bucket_count - 1
-          ) * 1 AS BIGINT) / 2
-          THEN us
-          ELSE NULL
-        END
-      ) + CAST(CAST(COALESCE(
-        MAX(
-          CASE
-            WHEN measure = 'human'
-            AND bucket_rank = CAST((
-              bucket_count - 1
-            ) * 1 AS BIGINT) / 2 + 1
-            THEN us
-            ELSE NULL
-          END
-        ) - MAX(
-          CASE
-            WHEN measure = 'human'
-            AND bucket_rank = CAST((
-              bucket_count - 1
-            ) * 1 AS BIGINT) / 2
-            THEN us
-            ELSE NULL
-          END
-        ),
-        0
-      ) AS DOUBLE PRECISION) * MAX(
-        CASE
-          WHEN measure = 'human'
-          AND bucket_rank = CAST((
-            bucket_count - 1
-          ) * 1 AS BIGINT) / 2
-          THEN (
-            (
-              bucket_count - 1
-            ) * 1
-          ) %% 2
-          ELSE NULL
-        END
-      ) AS DOUBLE PRECISION) / 2
-    ) AS DOUBLE PRECISION) / 1000000 AS median_human_response_seconds
-  FROM durations
+    MAX(CASE WHEN measure = 'turn' THEN durations ELSE NULL END) AS customer_turns,
+    MAX(CASE WHEN measure = 'turn' THEN answered ELSE NULL END) AS answered_turns,
+    MAX(CASE WHEN measure = 'turn' THEN median_seconds ELSE NULL END) AS median_response_time_seconds,
+    MAX(CASE WHEN measure = 'turn' THEN p90_seconds ELSE NULL END) AS p90_response_time_seconds,
+    MAX(CASE WHEN measure = 'first' THEN answered ELSE NULL END) AS first_responses,
+    MAX(CASE WHEN measure = 'first' THEN mean_seconds ELSE NULL END) AS average_first_response_seconds,
+    MAX(CASE WHEN measure = 'first' THEN median_seconds ELSE NULL END) AS median_first_response_seconds,
+    MAX(CASE WHEN measure = 'human' THEN answered ELSE NULL END) AS answered_handoffs,
+    MAX(CASE WHEN measure = 'human' THEN unanswered ELSE NULL END) AS unanswered_handoffs,
+    MAX(CASE WHEN measure = 'human' THEN mean_seconds ELSE NULL END) AS average_human_response_seconds,
+    MAX(CASE WHEN measure = 'human' THEN median_seconds ELSE NULL END) AS median_human_response_seconds
+  FROM figures
   GROUP BY
     bucket
-), whole_range AS (
-  SELECT
-    COUNT(CASE WHEN measure = 'turn' THEN 1 END) AS customer_turns,
-    COUNT(CASE WHEN measure = 'turn' AND NOT us IS NULL THEN 1 END) AS answered_turns,
-    CAST((
-      MAX(
-        CASE
-          WHEN measure = 'turn' AND range_rank = CAST((
-            range_count - 1
-          ) * 1 AS BIGINT) / 2
-          THEN us
-          ELSE NULL
-        END
-      ) + CAST(CAST(COALESCE(
-        MAX(
-          CASE
-            WHEN measure = 'turn'
-            AND range_rank = CAST((
-              range_count - 1
-            ) * 1 AS BIGINT) / 2 + 1
-            THEN us
-            ELSE NULL
-          END
-        ) - MAX(
-          CASE
-            WHEN measure = 'turn' AND range_rank = CAST((
-              range_count - 1
-            ) * 1 AS BIGINT) / 2
-            THEN us
-            ELSE NULL
-          END
-        ),
-        0
-      ) AS DOUBLE PRECISION) * MAX(
-        CASE
-          WHEN measure = 'turn' AND range_rank = CAST((
-            range_count - 1
-          ) * 1 AS BIGINT) / 2
-          THEN (
-            (
-              range_count - 1
-            ) * 1
-          ) %% 2
-          ELSE NULL
-        END
-      ) AS DOUBLE PRECISION) / 2
-    ) AS DOUBLE PRECISION) / 1000000 AS median_response_time_seconds,
-    CAST((
-      MAX(
-        CASE
-          WHEN measure = 'turn' AND range_rank = CAST((
-            range_count - 1
-          ) * 9 AS BIGINT) / 10
-          THEN us
-          ELSE NULL
-        END
-      ) + CAST(CAST(COALESCE(
-        MAX(
-          CASE
-            WHEN measure = 'turn'
-            AND range_rank = CAST((
-              range_count - 1
-            ) * 9 AS BIGINT) / 10 + 1
-            THEN us
-            ELSE NULL
-          END
-        ) - MAX(
-          CASE
-            WHEN measure = 'turn' AND range_rank = CAST((
-              range_count - 1
-            ) * 9 AS BIGINT) / 10
-            THEN us
-            ELSE NULL
-          END
-        ),
-        0
-      ) AS DOUBLE PRECISION) * MAX(
-        CASE
-          WHEN measure = 'turn' AND range_rank = CAST((
-            range_count - 1
-          ) * 9 AS BIGINT) / 10
-          THEN (
-            (
-              range_count - 1
-            ) * 9
-          ) %% 10
-          ELSE NULL
-        END
-      ) AS DOUBLE PRECISION) / 10
-    ) AS DOUBLE PRECISION) / 1000000 AS p90_response_time_seconds,
-    COUNT(CASE WHEN measure = 'first' AND NOT us IS NULL THEN 1 END) AS first_responses,
-    CAST(AVG(CASE WHEN measure = 'first' THEN us ELSE NULL END) AS DOUBLE PRECISION) / 1000000 AS average_first_response_seconds,
-    CAST((
-      MAX(
-        CASE
-          WHEN measure = 'first' AND range_rank = CAST((
-            range_count - 1
-          ) * 1 AS BIGINT) / 2
-          THEN us
-          ELSE NULL
-        END
-      ) + CAST(CAST(COALESCE(
-        MAX(
-          CASE
-            WHEN measure = 'first'
-            AND range_rank = CAST((
-              range_count - 1
-            ) * 1 AS BIGINT) / 2 + 1
-            THEN us
-            ELSE NULL
-          END
-        ) - MAX(
-          CASE
-            WHEN measure = 'first' AND range_rank = CAST((
-              range_count - 1
-            ) * 1 AS BIGINT) / 2
-            THEN us
-            ELSE NULL
-          END
-        ),
-        0
-      ) AS DOUBLE PRECISION) * MAX(
-        CASE
-          WHEN measure = 'first' AND range_rank = CAST((
-            range_count - 1
-          ) * 1 AS BIGINT) / 2
-          THEN (
-            (
-              range_count - 1
-            ) * 1
-          ) %% 2
-          ELSE NULL
-        END
-      ) AS DOUBLE PRECISION) / 2
-    ) AS DOUBLE PRECISION) / 1000000 AS median_first_response_seconds,
-    COUNT(CASE WHEN measure = 'human' AND NOT us IS NULL THEN 1 END) AS answered_handoffs,
-    COUNT(CASE WHEN measure = 'human' AND us IS NULL THEN 1 END) AS unanswered_handoffs,
-    CAST(AVG(CASE WHEN measure = 'human' THEN us ELSE NULL END) AS DOUBLE PRECISION) / 1000000 AS average_human_response_seconds,
-    CAST((
-      MAX(
-        CASE
-          WHEN measure = 'human' AND range_rank = CAST((
-            range_count - 1
-          ) * 1 AS BIGINT) / 2
-          THEN us
-          ELSE NULL
-        END
-      ) + CAST(CAST(COALESCE(
-        MAX(
-          CASE
-            WHEN measure = 'human'
-            AND range_rank = CAST((
-              range_count - 1
-            ) * 1 AS BIGINT) / 2 + 1
-            THEN us
-            ELSE NULL
-          END
-        ) - MAX(
-          CASE
-            WHEN measure = 'human' AND range_rank = CAST((
-              range_count - 1
-            ) * 1 AS BIGINT) / 2
-            THEN us
-            ELSE NULL
-          END
-        ),
-        0
-      ) AS DOUBLE PRECISION) * MAX(
-        CASE
-          WHEN measure = 'human' AND range_rank = CAST((
-            range_count - 1
-          ) * 1 AS BIGINT) / 2
-          THEN (
-            (
-              range_count - 1
-            ) * 1
-          ) %% 2
-          ELSE NULL
-        END
-      ) AS DOUBLE PRECISION) / 2
-    ) AS DOUBLE PRECISION) / 1000000 AS median_human_response_seconds
-  FROM durations
 )
 SELECT
   *
@@ -581,18 +248,23 @@ FROM (
   UNION ALL
   SELECT
     CAST(NULL AS DATE) AS date,
-    customer_turns,
-    answered_turns,
-    median_response_time_seconds,
-    p90_response_time_seconds,
-    first_responses,
-    average_first_response_seconds,
-    median_first_response_seconds,
-    answered_handoffs,
-    unanswered_handoffs,
-    average_human_response_seconds,
-    median_human_response_seconds
-  FROM whole_range
+    COALESCE(f.customer_turns, 0) AS customer_turns,
+    COALESCE(f.answered_turns, 0) AS answered_turns,
+    f.median_response_time_seconds,
+    f.p90_response_time_seconds,
+    COALESCE(f.first_responses, 0) AS first_responses,
+    f.average_first_response_seconds,
+    f.median_first_response_seconds,
+    COALESCE(f.answered_handoffs, 0) AS answered_handoffs,
+    COALESCE(f.unanswered_handoffs, 0) AS unanswered_handoffs,
+    f.average_human_response_seconds,
+    f.median_human_response_seconds
+  FROM (
+    SELECT
+      1 AS one
+  ) AS range_row
+  LEFT JOIN by_bucket AS f
+    ON f.bucket IS NULL
 ) AS answer
 ORDER BY
   date NULLS FIRST
