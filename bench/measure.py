@@ -254,15 +254,6 @@ def paths(metrics: Metrics, replay: Replay, pandas: Callable[[], dict[str, Any]]
     }
 
 
-def once(metrics: Metrics, window: Window) -> dict[str, Any]:
-    """One dashboard + summary, timed, after an untimed first call (compiling, the tenant
-    lookup, cold caches): for paths too slow to repeat."""
-    answer(metrics, window)
-    started = time.perf_counter()
-    answer(metrics, window)
-    return {"ms": round((time.perf_counter() - started) * 1000, 1), "layout": metrics.layout}
-
-
 def store_size(small: Metrics, full: Metrics, window: Window) -> dict[str, Any]:
     """The same window on the small and the full store, interleaved: same answer? how much
     slower on the store ten times larger?"""

@@ -105,6 +105,7 @@ def targets(report: Mapping[str, Any]) -> list[tuple[str, str, str, str]]:
         _row("PostgreSQL (`init-db --rollup`), largest tenant", "≤ 100 ms", latency(pg, "largest", 100), pg),
         _row("HTTP, cached, 32 concurrent connections", "≥ 2,000 requests/s, p99 ≤ 25 ms", cached_http, http),
         _row("store 10× larger, same tenant", "latency grows < 2×", growth, size),
+        *seed_reads_targets(report),
     ]
 
 
@@ -151,7 +152,7 @@ def markdown(report: Mapping[str, Any]) -> str:
             ("load average (1 min) at start / end", f"{m['load_average_at_start'][0]} / {report['load_average_at_end']}"),
         ],
     )
-    lines += _data(report) + _engines(report) + _store_size(report) + _http(report) + _method()
+    lines += _data(report) + _engines(report) + _seed_reads(report) + _store_size(report) + _http(report) + _method()
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -212,14 +213,11 @@ def _engines(report: Mapping[str, Any]) -> list[str]:
             lines += [f"Not measured: {reason}.", ""]
             continue
         if key == "postgres":
-            seed = engine["seed"]
             lines += [
                 f"The full set, in a private schema of the shared server: created by `Metrics.init_db`, "
                 f"filled by COPY with the indexes built afterwards, then ANALYZE, in "
                 f"{engine['loading']['seconds']:.0f} s ({engine['loading']['detail']}). Read as they are "
-                f"(the seed's tables, no `--rollup`: turns and handoffs derived per request), one dashboard "
-                f"+ summary took {_ms(seed['largest']['ms'])} for the largest tenant and "
-                f"{_ms(seed['median']['ms'])} for the median one (one call each, after a first). Then "
+                f"(the seed's tables, no `--rollup`): the next section. Then "
                 f"`init-db --rollup` made the derived tables and the rollup from those rows in "
                 f"{engine['rollup_seconds']:.0f} s, in one transaction; the figures below read them.",
                 "",
@@ -271,6 +269,93 @@ def _engines(report: Mapping[str, Any]) -> list[str]:
             for problem in result["pandas_disagreements"][:5]:
                 lines.append(f"  - pandas disagrees: {problem}")
         lines.append("")
+    return lines
+
+
+def seed_reads_targets(result: Mapping[str, Any]) -> list[tuple[str, str, str, str]]:
+    """The targets table's rows of this section."""
+    seed = result.get("seed_reads")
+    if not isinstance(seed, Mapping) or "largest" not in seed:
+        reason = seed.get("skipped", "not measured") if isinstance(seed, Mapping) else "not measured"
+        return [("PostgreSQL, seed's tables (no `--rollup`), largest / median tenant", "≤ 1 s / ≤ 20 ms", "—", f"not measured: {reason}")]
+    largest, median = seed["largest"], seed["median"]
+    return [
+        (
+            "PostgreSQL, seed's tables (no `--rollup`), largest tenant, vs the hand-written query",
+            "≤ 1 s",
+            f"{largest['library_ms'] / 1000:,.2f} s; hand-written {largest['baseline_ms'] / 1000:,.2f} s ({largest['ratio']:.2f}×)",
+            "yes" if largest["library_ms"] <= 1000 else "**no**",
+        ),
+        (
+            "same, median tenant",
+            "≤ 20 ms",
+            f"{median['library_ms']:,.1f} ms; hand-written {median['baseline_ms']:,.1f} ms ({median['ratio']:.2f}×)",
+            "yes" if median["library_ms"] <= 20 else "**no**",
+        ),
+    ]
+
+
+def _seed_reads(result: Mapping[str, Any]) -> list[str]:
+    """The section on seed-layout reads and BigQuery bytes."""
+    lines = ["## Reads of the seed's tables (PostgreSQL, no `--rollup`) and BigQuery bytes", ""]
+    seed = result.get("seed_reads")
+    if isinstance(seed, Mapping) and "largest" in seed:
+        lines += [
+            "The library's 30-day dashboard + summary on the seed's tables as they are (turns and handoffs "
+            "derived per request from the window's conversations only: docs/postgres.md, seed-layout reads) "
+            "against the hand-written query (bench/baseline.py: one statement, a join and JSON over the same "
+            "tables, no derived tables, relying on `last_message_at`), interleaved in one loop on the full "
+            "set; ratio = library / hand-written, the median of the per-round ratios. Run alone with "
+            "`python -m bench.seed_reads`.",
+            "",
+        ]
+        if measured := seed.get("measured"):
+            lines += [
+                f"This section was measured alone (`python -m bench.seed_reads`) on {measured['at']}, commit "
+                f"`{measured['commit']}`{' (with uncommitted changes)' if measured['dirty'] else ''}; the "
+                "rest of the page comes from the run named at the top.",
+                "",
+            ]
+        lines += _table(
+            ("tenant", "library (dashboard + summary)", "hand-written query", "library / hand-written", "same numbers", "runs", "load avg"),
+            [
+                (
+                    label,
+                    _ms(seed[label]["library_ms"]),
+                    _ms(seed[label]["baseline_ms"]),
+                    f"{seed[label]['ratio']:.2f}×",
+                    "yes" if not seed[label]["disagreements"] else f"**no** ({len(seed[label]['disagreements'])} fields)",
+                    seed[label]["runs"],
+                    seed[label]["load_average"],
+                )
+                for label in TENANTS
+            ],
+        )
+        for label in TENANTS:
+            for problem in seed[label]["disagreements"][:5]:
+                lines.append(f"- {label}: {problem}")
+    else:
+        reason = seed.get("skipped", "not measured") if isinstance(seed, Mapping) else "not measured"
+        lines += [f"PostgreSQL not measured: {reason}.", ""]
+    data = result.get("bigquery_bytes")
+    if isinstance(data, Mapping):
+        days = data["lookaround_days"]
+        table = data["table_bytes"]
+        lines += [
+            f"BigQuery bytes of the largest tenant's dashboard + summary, 30 days and 365 days to "
+            f"{data['window_end']}, computed from the partition filters of the compiled BigQuery SQL "
+            "(crm_metrics/partitions.py) and the generated data's column sizes per UTC day, in BigQuery's "
+            "logical units; not an emulator dry run (the emulator estimates 0 bytes for every query). "
+            f"The data holds one year: `conversations` {table['conversations'] / 1e6:,.0f} MB, `messages` "
+            f"{table['messages'] / 1e6:,.0f} MB. Without a bound a request reads every partition of both "
+            "tables, however short its range.",
+            "",
+        ]
+        rows = []
+        for bound, label in (("0", "no bound (the contract)"), (str(days), f"LOOKAROUND_DAYS={days}")):
+            thirty, year = data["bytes"][bound]["30"], data["bytes"][bound]["365"]
+            rows.append((label, f"{thirty / 1e6:,.1f} MB", f"{year / 1e6:,.1f} MB", f"{thirty / year:.2f}"))
+        lines += _table(("bound", "30 days", "365 days", "30 / 365"), rows)
     return lines
 
 

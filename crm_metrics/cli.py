@@ -7,10 +7,11 @@ traceback); a command left out prints the help, with status 2.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -177,10 +178,16 @@ def _params(pairs: Sequence[str]) -> dict[str, str]:
     return params
 
 
-def _dry_run_report(kind: str, estimate: int, settings: Settings) -> str:
+def _dry_run_report(kind: str, estimate: int, read: Mapping[str, tuple[dt.date | None, dt.date | None]], settings: Settings) -> str:
     limit = settings.bigquery_maximum_bytes_billed
     cap = f"at most {limit:,} bytes may be billed (BIGQUERY_MAXIMUM_BYTES_BILLED)" if limit else "no BIGQUERY_MAXIMUM_BYTES_BILLED limit"
-    return f"the {kind} query would process {estimate:,} bytes; {cap}\n"
+    lines = [f"the {kind} query would process {estimate:,} bytes; {cap}"]
+    for table, (first, last) in sorted(read.items()):
+        if first is None or last is None:
+            lines.append(f"{table}: every partition (no LOOKAROUND_DAYS: the contract looks back and ahead without bound)")
+        else:
+            lines.append(f"{table}: partitions {first} to {last} ({(last - first).days + 1} days, UTC)")
+    return "\n".join(lines) + "\n"
 
 
 def run(args: argparse.Namespace) -> None:
@@ -219,7 +226,8 @@ def run(args: argparse.Namespace) -> None:
                 getattr(args, "granularity", None), getattr(args, "compare", None),
             )
             if args.dry_run:
-                print(_dry_run_report(args.kind, metrics.dry_run(args.kind, query), settings), end="")
+                read = metrics.read_partitions(args.kind, query)
+                print(_dry_run_report(args.kind, metrics.dry_run(args.kind, query), read, settings), end="")
                 return
             sys.stdout.write(output.formatted(metrics.answer(args.kind, query), args.format))
         elif args.command == "report":

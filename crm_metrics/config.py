@@ -91,6 +91,18 @@ def _non_negative_int(text: str) -> int:
     return value
 
 
+#: The largest look-around bound: ten years, far beyond any conversation, and small enough that
+#: the range moved by it stays a valid timestamp on every engine.
+MAX_LOOKAROUND_DAYS = 3_660
+
+
+def _days(text: str) -> int:
+    value = int(text)
+    if not 0 <= value <= MAX_LOOKAROUND_DAYS:
+        raise ValueError
+    return value
+
+
 #: 10 GiB: a dashboard of a large tenant over a year scans far less from the partitioned,
 #: clustered tables; a query over that is a mistake worth stopping (about $0.06 on demand).
 DEFAULT_MAXIMUM_BYTES_BILLED = 10 * 2**30
@@ -103,6 +115,7 @@ SETTINGS: dict[str, Setting] = {
     "max_range_days": Setting("MAX_RANGE_DAYS", 366, _positive_int, "Longest accepted date range, counted inclusively"),
     "query_timeout_seconds": Setting("QUERY_TIMEOUT_SECONDS", 30.0, _amount(MAX_SECONDS), "A query running longer is cancelled (0 = no limit; at most 86,400: a day)"),
     "tenant_cache_seconds": Setting("TENANT_CACHE_SECONDS", 60.0, _amount(MAX_SECONDS), "How long a tenant's name and timezone are remembered (0 = look up every request; at most 86,400: a day)"),
+    "lookaround_days": Setting("LOOKAROUND_DAYS", 0, _days, "How far outside the range turns, replies and handoffs are looked for, in days (0 = no bound: the contract exactly; at most 3,660); when set, every engine reads only rows within that many days of the range (docs/metrics.md#the-look-around-bound)"),
     "bigquery_project_id": Setting("BIGQUERY_PROJECT_ID", None, str, "BigQuery project, for a DATABASE_URL of bigquery:// that names none; set without DATABASE_URL, it selects BigQuery"),
     "bigquery_dataset": Setting("BIGQUERY_DATASET", None, str, "BigQuery dataset holding the tables, for a DATABASE_URL that names none"),
     "google_application_credentials": Setting("GOOGLE_APPLICATION_CREDENTIALS", None, str, "Google credentials file (a service-account key) for BigQuery; unset: Application Default Credentials"),
@@ -119,6 +132,7 @@ class Settings:
     max_range_days: int = 366
     query_timeout_seconds: float = 30.0
     tenant_cache_seconds: float = 60.0
+    lookaround_days: int = 0
     bigquery_project_id: str | None = None
     bigquery_dataset: str | None = None
     google_application_credentials: str | None = None

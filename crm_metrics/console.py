@@ -72,7 +72,7 @@ def console_sql(
         now=now or dt.datetime.now(dt.UTC),
         max_days=settings.max_range_days,
     )
-    query = compile_sql(name, parsed, Shape(outlet=outlet is not None, granularity=grain))
+    query = compile_sql(name, parsed, Shape(outlet=outlet is not None, granularity=grain, bounded=bool(settings.lookaround_days)))
     header = template.header()
     if style == "params":
         return f"{header}\n{query.sql}\n"
@@ -86,6 +86,11 @@ def console_sql(
         lines.append(
             f"-- range: {period.start_date} .. {period.end_date} in {period.tz}, {'as one bucket' if grain == 'range' else 'by ' + grain}"
             f" = [{period.range_start:%Y-%m-%dT%H:%M:%SZ}, {period.range_end:%Y-%m-%dT%H:%M:%SZ})"
+        )
+    if "lookaround_start" in used:
+        lines.append(
+            f"-- look-around: LOOKAROUND_DAYS={settings.lookaround_days}, rows from"
+            f" {values['lookaround_start']:%Y-%m-%dT%H:%M:%SZ} to {values['lookaround_end']:%Y-%m-%dT%H:%M:%SZ} only"
         )
     if "llm_price_per_million_tokens" in used:
         lines.append(

@@ -30,20 +30,29 @@ class Plan:
     offsets: Offsets | None
 
 
-def plan(layout: str, period: Period, *, outlet: bool, granularity: str, wall_clock: bool = False) -> Plan:
+def plan(
+    layout: str, period: Period, *, outlet: bool, granularity: str, lookaround_days: int = 0, wall_clock: bool = False
+) -> Plan:
     """The shape a request over `period` runs in, on a store whose richest layout is `layout`.
-    `wall_clock`: the statement reads local wall-clock times (the heat map), by the range's
-    UTC offsets on every layout where they are known."""
-    if layout == "seed" and not wall_clock:
-        return Plan(Shape("seed", outlet, granularity), None)
+    With a look-around bound (LOOKAROUND_DAYS) every store reads its seed tables: the derived
+    tables and the rollup hold the unbounded contract's answers, and every engine must give
+    the same numbers under the bound. `wall_clock`: the statement reads local wall-clock times
+    (the heat map), by the range's UTC offsets on every layout where they are known."""
+    if layout == "seed" or lookaround_days:
+        if not wall_clock:
+            return Plan(Shape("seed", outlet, granularity, bounded=bool(lookaround_days)), None)
+        known = utc_offsets(period)
+        return Plan(Shape("seed", outlet, granularity, known is not None, bounded=bool(lookaround_days)), known)
     offsets = utc_offsets(period)
     if layout == "rollup" and not on_slots(period, offsets):
         layout = "facts"
     return Plan(Shape(layout, outlet, granularity, offsets is not None), offsets)
 
 
-def typical(layout: str, *, outlet: bool = False, granularity: str = "day") -> Shape:
+def typical(layout: str, *, outlet: bool = False, granularity: str = "day", lookaround_days: int = 0) -> Shape:
     """The shape most requests on `layout` run in (what `Metrics.sql` shows)."""
+    if lookaround_days:
+        return Shape("seed", outlet, granularity, bounded=True)
     return Shape(layout, outlet, granularity, layout != "seed")
 
 
@@ -107,6 +116,8 @@ def values(
     """Every template parameter's value for one resolved request (each template binds the
     ones its header declares and its shape uses); `offsets` from `utc_offsets`, where used."""
     offsets = offsets or NO_OFFSETS
+    # The look-around window (the range itself when unbounded: then no template reads it).
+    lookaround = dt.timedelta(days=settings.lookaround_days)
     return {
         **{f"tz_change_{i + 1}": change for i, change in enumerate(offsets[0])},
         **{f"tz_offset_{i}": value for i, value in enumerate(offsets[1])},
@@ -117,6 +128,8 @@ def values(
         "tz": period.tz,
         "range_start": period.range_start,
         "range_end": period.range_end,
+        "lookaround_start": period.range_start - lookaround,
+        "lookaround_end": period.range_end + lookaround,
         "llm_price_per_million_tokens": settings.llm_price_per_million_tokens,
         "whatsapp_price_per_message": settings.whatsapp_price_per_message,
     }

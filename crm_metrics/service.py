@@ -18,7 +18,7 @@ import datetime as dt
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from crm_metrics import planning, request, templates
+from crm_metrics import partitions, planning, request, templates
 from crm_metrics.answers import ANSWERS, Answer, Resolved, compared
 from crm_metrics.compiler import compile_sql, parse_dialect
 from crm_metrics.config import Settings
@@ -192,6 +192,25 @@ class Metrics:
         compiled, values = self._statement(_answer(kind), self.resolve(query))
         return self.executor.dry_run(compiled, values)
 
+    def read_partitions(self, kind: str, query: request.Query) -> dict[str, tuple[dt.date | None, dt.date | None]]:
+        """The partitions (UTC days) of BigQuery's partitioned tables that the statement of an
+        answer reads, per table: the first and last day any of its scans reads (None: every
+        partition on that side, as without LOOKAROUND_DAYS). From the partition filters of
+        the BigQuery SQL (crm_metrics/partitions.py), whatever this database is."""
+        answer = _answer(kind)
+        resolved = self.resolve(query)
+        plan = self.plan(resolved.period, outlet=query.outlet_id is not None, granularity=answer.granularity(query))
+        values = planning.values(query.tenant_id, query.outlet_id, resolved.period, self.settings, plan.offsets)
+        read: dict[str, tuple[dt.date | None, dt.date | None]] = {}
+        for scan in partitions.scans(compile_sql(answer.template, "bigquery", plan.shape).sql):
+            first, last = scan.days(values)
+            if scan.table in read:
+                before = read[scan.table]
+                first = None if first is None or before[0] is None else min(first, before[0])
+                last = None if last is None or before[1] is None else max(last, before[1])
+            read[scan.table] = (first, last)
+        return read
+
     def resolve(self, query: request.Query) -> Resolved:
         """Fill the defaults that need the tenant: its timezone, then the dates."""
         name, tenant_zone = self.tenant(query.tenant_id)
@@ -206,7 +225,10 @@ class Metrics:
 
     def plan(self, period: request.Period, *, outlet: bool = False, granularity: str = "day", wall_clock: bool = False) -> planning.Plan:
         """The shape a request over `period` runs in on this store (crm_metrics/planning.py)."""
-        return planning.plan(self.store.layout, period, outlet=outlet, granularity=granularity, wall_clock=wall_clock)
+        return planning.plan(
+            self.store.layout, period, outlet=outlet, granularity=granularity,
+            lookaround_days=self.settings.lookaround_days, wall_clock=wall_clock,
+        )
 
     @property
     def layout(self) -> str:
@@ -255,7 +277,7 @@ class Metrics:
         as the library runs it: with derived tables, local dates by the range's UTC offsets)."""
         layout = self.layout if dialect is None else "seed"
         grain = granularity or templates.load(name).granularities[0]
-        shape = planning.typical(layout, outlet=outlet, granularity=grain)
+        shape = planning.typical(layout, outlet=outlet, granularity=grain, lookaround_days=self.settings.lookaround_days)
         return compile_sql(name, parse_dialect(dialect or self.executor.dialect), shape).sql
 
     def health(self) -> Mapping[str, str]:

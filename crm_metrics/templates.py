@@ -74,10 +74,13 @@ class Shape:
     granularity: str = "day"
     #: Local dates by the range's known UTC offsets (the derived tables' fast path).
     offsets: bool = False
+    #: Rows read only within the look-around bound of the range (LOOKAROUND_DAYS; the seed's
+    #: tables only: the derived tables hold the unbounded contract's answers).
+    bounded: bool = False
 
     def __post_init__(self) -> None:
         # A Shape is a cache key: a wrong one must fail where it is made, not in a template.
-        if self.layout not in LAYOUTS or self.granularity not in TEMPLATE_GRANULARITIES:
+        if self.layout not in LAYOUTS or self.granularity not in TEMPLATE_GRANULARITIES or (self.bounded and self.layout != "seed"):
             raise ValueError(f"no such shape: {self}")
 
 
@@ -191,5 +194,11 @@ def render_template(name: str, shape: Shape) -> str:
     template = load(name)
     if shape.granularity not in template.granularities:
         raise TemplateError(f"{template.path.name} renders for {', '.join(template.granularities)}, not {shape.granularity!r}")
-    variables = {"outlet": shape.outlet, "granularity": shape.granularity, "layout": shape.layout, "offsets": shape.offsets}
+    variables = {
+        "outlet": shape.outlet,
+        "granularity": shape.granularity,
+        "layout": shape.layout,
+        "offsets": shape.offsets,
+        "bounded": shape.bounded,
+    }
     return _environment().get_template(_path(name)).render(**variables)

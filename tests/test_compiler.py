@@ -25,6 +25,9 @@ DIALECTS = [d.value for d in Dialect]
 #: Layouts each engine runs: BigQuery reads the seed's tables only; DuckDB and PostgreSQL also
 #: their derived tables and rollup.
 ENGINE_LAYOUTS = {"bigquery": ("seed",), "duckdb": ("seed", "facts", "rollup"), "postgres": ("seed", "facts", "rollup")}
+#: The seed's tables read within a look-around bound (LOOKAROUND_DAYS; Shape.bounded), named
+#: here as a layout of its own: every engine runs it when the bound is set.
+BOUNDED = "bounded"
 
 
 def _default(name: str) -> str:
@@ -37,6 +40,8 @@ def _default(name: str) -> str:
 SHAPES = [(name, False, _default(name), "seed", dialect) for name in templates.names() for dialect in DIALECTS] + [
     ("dashboard", True, "week", "seed", "postgres"),
     ("dashboard", False, "month", "seed", "bigquery"),
+    *[(name, False, _default(name), BOUNDED, "bigquery") for name in ("dashboard", "summary")],
+    ("dashboard", True, "week", BOUNDED, "postgres"),
     *[
         shape
         for dialect in ("duckdb", "postgres")
@@ -44,10 +49,12 @@ SHAPES = [(name, False, _default(name), "seed", dialect) for name in templates.n
         for shape in (("dashboard", False, "day", layout, dialect), ("dashboard", True, "week", layout, dialect), ("summary", False, "range", layout, dialect))
     ],
 ]
-assert all(layout in ENGINE_LAYOUTS[dialect] for _, _, _, layout, dialect in SHAPES)
+assert all(layout in (*ENGINE_LAYOUTS[dialect], BOUNDED) for _, _, _, layout, dialect in SHAPES)
 
 
 def _shape(outlet: bool, granularity: str, layout: str) -> Shape:
+    if layout == BOUNDED:
+        return Shape("seed", outlet, granularity, bounded=True)
     return Shape(layout, outlet, granularity, offsets=layout != "seed")
 
 
@@ -62,7 +69,8 @@ def _snapshot_path(name: str, outlet: bool, granularity: str, layout: str, diale
 def test_snapshot(request: pytest.FixtureRequest, name: str, outlet: bool, granularity: str, layout: str, dialect: str) -> None:
     path = _snapshot_path(name, outlet, granularity, layout, dialect)
     query = compile_sql(name, dialect, _shape(outlet, granularity, layout))
-    text = f"-- {name} for {dialect}, {layout} layout, outlet filter {'on' if outlet else 'off'}, by {granularity}\n{query.sql}\n"
+    described = "seed layout within a look-around bound" if layout == BOUNDED else f"{layout} layout"
+    text = f"-- {name} for {dialect}, {described}, outlet filter {'on' if outlet else 'off'}, by {granularity}\n{query.sql}\n"
     if request.config.getoption("--snapshot-update"):
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
@@ -108,7 +116,7 @@ def test_each_shape_compiles_once_for_many_requests() -> None:
 def test_header_declares_what_the_sql_uses(name: str) -> None:
     template = templates.load(name)
     grain = "week" if "week" in template.granularities else template.granularities[0]
-    shapes = [compile_sql(name, "bigquery", Shape(layout, True, grain, layout != "seed")) for layout in ("seed", "facts")]
+    shapes = [compile_sql(name, "bigquery", _shape(True, grain, layout)) for layout in ("seed", "facts", BOUNDED)]
     used = {p.name for query in shapes for p in query.params}
     assert used == {p.name for p in template.params}
     assert all(query.columns == template.columns for query in shapes)
@@ -122,7 +130,7 @@ def test_jinja_only_shapes_the_query() -> None:
         if "schema" not in path.parts:
             source = env.loader.get_source(env, path.relative_to(templates.sql_dir()).as_posix())[0]
             shaping |= meta.find_undeclared_variables(env.parse(source))
-    assert shaping - set(templates.CONSTANTS) <= {"outlet", "granularity", "layout", "offsets"}, "Jinja may only shape the query"
+    assert shaping - set(templates.CONSTANTS) <= {"outlet", "granularity", "layout", "offsets", "bounded"}, "Jinja may only shape the query"
 
 
 def test_only_metric_templates_are_public() -> None:

@@ -38,3 +38,11 @@ def test_the_highest_prices_keep_every_cost_finite() -> None:
         summary = metrics.summary("00000000-0000-0000-0000-000000000001", "2025-11-01", "2025-11-01")
     assert summary.total_cost == 10**17 + 1e6
     assert "Infinity" not in to_json(summary)
+
+
+@pytest.mark.parametrize("value", ["-1", "3661", "7.5", "a week"])
+def test_the_lookaround_bound_is_whole_days_from_0_to_3660(value: str) -> None:
+    assert Settings.from_env({}).lookaround_days == 0
+    assert Settings.from_env({"LOOKAROUND_DAYS": "3660"}).lookaround_days == 3660
+    with pytest.raises(ConfigError, match=f"^Config 'LOOKAROUND_DAYS' has value '{value}': .+\\.$"):
+        Settings.from_env({"LOOKAROUND_DAYS": value})

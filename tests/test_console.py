@@ -113,6 +113,15 @@ def test_inline_prices_come_from_the_settings(dialect: str, monkeypatch: pytest.
     assert "-- prices" not in console_sql("conversation_metrics", dialect, VALID, style="inline", now=NOW)
 
 
+def test_a_lookaround_bound_renders_the_bounded_query_and_says_so() -> None:
+    bounded = console_sql("message_metrics", "bigquery", VALID, style="inline", now=NOW, settings=Settings(lookaround_days=7))
+    assert "-- look-around: LOOKAROUND_DAYS=7, rows from " in bounded
+    plain = console_sql("message_metrics", "bigquery", VALID, style="inline", now=NOW, settings=Settings())
+    assert "-- look-around:" not in plain
+    # The bounded query filters by the window widened 7 days: two more timestamps per scan.
+    assert bounded.count("AS TIMESTAMP)") > plain.count("AS TIMESTAMP)")
+
+
 # -- values only ever as quoted literals ------------------------------------------------------
 
 

@@ -106,6 +106,17 @@ class PostgresExecutor:
         # joined on their buckets), so a 30-day dashboard looks like millions of rows and
         # crosses jit_above_cost: compiling takes about a second, running it a few hundred ms.
         conn.execute("SET jit = off")
+        # Reads of the seed's tables fetch the messages of a window's conversations by
+        # conversation (docs/postgres.md, seed-layout reads): a few pages each, cached or on
+        # SSD. At the default random_page_cost (4, a spinning disk's) the planner reads all
+        # messages of every tenant instead (bench: 10M rows, seconds); 1.1 is PostgreSQL's
+        # usual advice for SSDs and data in memory.
+        conn.execute("SET random_page_cost = 1.1")
+        # A plan made for one tenant is wrong for another: tenants differ in size by thousands
+        # of times (bench: a generic plan, which psycopg's prepared statements get after five
+        # runs, read the range's messages of every tenant for the median one: 1 s, not 20 ms).
+        # Plan each statement for its values.
+        conn.execute("SET plan_cache_mode = force_custom_plan")
         if self.read_only:
             conn.execute("SET default_transaction_read_only = on")
 

@@ -14,7 +14,7 @@
   message order marks those after a request, so no self-join is needed.
   Columns: conversation_id, messages, agent_messages, llm_tokens, first_response_at, human_response_at.
 -#}
-{% macro conversation_outcomes(conversation_ids) -%}
+{% macro conversation_outcomes(conversation_ids, messages='messages') -%}
 SELECT
     o.conversation_id,
     COUNT(*) AS messages,
@@ -32,8 +32,8 @@ SELECT
         PARTITION BY m.conversation_id ORDER BY {{ rows.message_order('m') }}
         ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
       ) AS after_handoff
-    FROM messages AS m
-    WHERE m.conversation_id IN ({{ conversation_ids }})
+    FROM {{ messages }} AS m
+    {% if conversation_ids %}WHERE m.conversation_id IN ({{ conversation_ids }}){% endif %}
   ) AS o
   GROUP BY o.conversation_id
 {%- endmacro %}

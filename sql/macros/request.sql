@@ -7,6 +7,7 @@
     granularity  'day', 'week', 'month', or 'range' (one bucket: the whole range)
     layout       'seed' (the seed's tables), 'facts' (the derived tables) or 'rollup'
     offsets      bool: local dates by the range's known UTC offsets (see local_date)
+    bounded      bool: rows are read only within the look-around bound of the range (see near)
   Constants (MICROS_PER_DAY, OFFSET_SLOTS, ...) come from crm_metrics/templates.py.
 -#}
 
@@ -51,6 +52,17 @@ LOWER({{ c }}.tenant_id) = @tenant_id
 {#- An instant falls in the range: [start_date 00:00, end_date + 1 00:00) local time. -#}
 {% macro in_range(ts) -%}
 {{ ts }} >= @range_start AND {{ ts }} < @range_end
+{%- endmacro %}
+
+{#-
+  With a look-around bound (LOOKAROUND_DAYS; `bounded`), the condition that an instant lies
+  within it of the range: [@lookaround_start, @lookaround_end), the range widened by that many
+  days at each end. Rows outside are not read at all, on every engine (docs/metrics.md, the
+  look-around bound); on BigQuery this is the partition filter of the scans whose rows the
+  contract lets lie anywhere in time. Unbounded: nothing.
+-#}
+{% macro near(ts) -%}
+{%- if bounded %} AND {{ ts }} >= @lookaround_start AND {{ ts }} < @lookaround_end{% endif -%}
 {%- endmacro %}
 
 {#-

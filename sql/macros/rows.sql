@@ -32,9 +32,11 @@ JSON_VALUE({{ metadata }}, '$.handoff_requested') = 'true'
   `customer` message whose previous non-`system` message in the same conversation is absent or
   not `customer`; its reply is the first later `llm` or `agent` message, wherever it falls.
   Every message of each conversation is windowed, so history before any range decides where
-  turns start. Columns: id, conversation_id, turn_at, turn_start, reply_at.
+  turns start. The messages come from `messages` (a table or a CTE of the seed's columns),
+  those of the conversations `conversation_ids` selects (none: all of them).
+  Columns: id, conversation_id, turn_at, turn_start, reply_at.
 -#}
-{% macro turn_windows(conversation_ids) -%}
+{% macro turn_windows(conversation_ids, messages='messages') -%}
 SELECT
     m.id,
     m.conversation_id,
@@ -46,16 +48,16 @@ SELECT
       PARTITION BY m.conversation_id ORDER BY {{ message_order('m') }}
       ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING
     ) AS reply_at
-  FROM messages AS m
-  WHERE m.sender_type <> 'system' AND m.conversation_id IN ({{ conversation_ids }})
+  FROM {{ messages }} AS m
+  WHERE m.sender_type <> 'system'{% if conversation_ids %} AND m.conversation_id IN ({{ conversation_ids }}){% endif %}
 {%- endmacro %}
 
 {#-
   The first handoff request of each conversation that `conversation_ids` selects: its earliest
-  message (any sender) whose metadata.handoff_requested is true.
-  Columns: conversation_id, handoff_at, handoff_trigger.
+  message (any sender) whose metadata.handoff_requested is true (`messages`: as in
+  turn_windows). Columns: conversation_id, handoff_at, handoff_trigger.
 -#}
-{% macro first_handoffs(conversation_ids) -%}
+{% macro first_handoffs(conversation_ids, messages='messages') -%}
 SELECT conversation_id, handoff_at, handoff_trigger
   FROM (
     SELECT
@@ -65,8 +67,8 @@ SELECT conversation_id, handoff_at, handoff_trigger
       ROW_NUMBER() OVER (
         PARTITION BY m.conversation_id ORDER BY {{ message_order('m') }}
       ) AS n
-    FROM messages AS m
-    WHERE {{ handoff_requested('m.metadata') }} AND m.conversation_id IN ({{ conversation_ids }})
+    FROM {{ messages }} AS m
+    WHERE {{ handoff_requested('m.metadata') }}{% if conversation_ids %} AND m.conversation_id IN ({{ conversation_ids }}){% endif %}
   ) AS requests
   WHERE n = 1
 {%- endmacro %}

@@ -13,6 +13,8 @@
 --   tz                            STRING     IANA timezone in which days are cut
 --   range_start                   TIMESTAMP  start_date 00:00 in tz, as an instant
 --   range_end                     TIMESTAMP  (end_date + 1 day) 00:00 in tz, as an instant
+--   lookaround_start              TIMESTAMP  with a look-around bound (LOOKAROUND_DAYS): range_start minus that many days; no row before it is read
+--   lookaround_end                TIMESTAMP  range_end plus that many days; no row from it on is read
 --   tz_change_1                   INT64      with known offsets: the first UTC-offset change in the range, in epoch microseconds (unused: the range's end)
 --   tz_change_2                   INT64      the second one
 --   tz_change_3                   INT64      the third one
@@ -57,6 +59,8 @@
 {{ rollup.slot_series() }}
 {% else -%}
 WITH
+  {% if layout == 'seed' %}{% include 'sources/seed/window.sql' %}
+  {% endif -%}
   buckets AS (
     {{ r.buckets() }}
   ),

@@ -32,9 +32,14 @@ CREATE TABLE IF NOT EXISTS messages (
 
 -- Every query scopes by tenant (lowercased: other writers may store ids in upper case) and
 -- range on conversations, joins messages by conversation and orders a conversation's messages
--- by time; `load` updates by id.
+-- by time; `load` updates by id. Reads of these tables (no --rollup) find the conversations a
+-- window involves from the index entries alone (docs/postgres.md, seed-layout reads): the
+-- tenant's conversations with their id and outlet (covering: an index-only scan, tenant_id
+-- included because PostgreSQL reads lower(tenant_id) from it), the range's messages with
+-- their conversation.
 CREATE INDEX IF NOT EXISTS tenants_lower_id ON tenants (lower(id));
 CREATE INDEX IF NOT EXISTS conversations_id ON conversations (id);
-CREATE INDEX IF NOT EXISTS conversations_lower_tenant_started ON conversations (lower(tenant_id), started_at);
+CREATE INDEX IF NOT EXISTS conversations_lower_tenant_started_covering ON conversations (lower(tenant_id), started_at) INCLUDE (tenant_id, id, outlet_id);
 CREATE INDEX IF NOT EXISTS messages_id ON messages (id);
 CREATE INDEX IF NOT EXISTS messages_conversation_timestamp ON messages (conversation_id, "timestamp");
+CREATE INDEX IF NOT EXISTS messages_timestamp_conversation ON messages ("timestamp", conversation_id);

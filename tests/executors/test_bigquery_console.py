@@ -147,9 +147,30 @@ def test_cli_dry_run_prints_the_bytes_the_query_would_process(bigquery_env: str,
     capsys.readouterr()
     assert main(["query", "dashboard", "--tenant-id", TENANT, "--granularity", "week", "--dry-run"]) == 0
     # The emulator estimates every query at 0 bytes; BigQuery reports what it would scan.
+    # Without a look-around bound the contract's look-back and look-ahead read every partition.
     assert capsys.readouterr().out == (
         "the dashboard query would process 0 bytes; at most 10,737,418,240 bytes may be billed (BIGQUERY_MAXIMUM_BYTES_BILLED)\n"
+        "conversations: every partition (no LOOKAROUND_DAYS: the contract looks back and ahead without bound)\n"
+        "messages: every partition (no LOOKAROUND_DAYS: the contract looks back and ahead without bound)\n"
     )
+
+
+def test_cli_dry_run_within_a_bound_reads_the_windows_partitions(
+    bigquery_env: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("LOOKAROUND_DAYS", "7")
+    assert main(["init-db"]) == 0
+    # 30 and 365 days to 2025-11-04: each reads its range's partitions and 7 days either side.
+    for start, first, days in (("2025-10-06", "2025-09-29", 30 + 14), ("2024-11-05", "2024-10-29", 365 + 14)):
+        capsys.readouterr()
+        args = ["query", "summary", "--tenant-id", TENANT, "--start-date", start, "--end-date", "2025-11-04", "--tz", "UTC", "--dry-run"]
+        assert main(args) == 0
+        out = capsys.readouterr().out.splitlines()
+        assert out[0].startswith("the summary query would process 0 bytes")
+        assert out[1:] == [
+            f"conversations: partitions {first} to 2025-11-11 ({days} days, UTC)",
+            f"messages: partitions {first} to 2025-11-11 ({days} days, UTC)",
+        ]
 
 
 def test_cli_dry_run_elsewhere_says_it_is_bigquery_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:

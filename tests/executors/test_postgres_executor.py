@@ -218,6 +218,14 @@ def test_sessions_do_not_jit_compile(postgres: PostgresEngine) -> None:
     assert postgres.executor.fetch(raw("SHOW jit", ("jit", "STRING")), {}) == [("off",)]
 
 
+def test_sessions_plan_for_probing_by_conversation_and_for_each_tenant(postgres: PostgresEngine) -> None:
+    # Seed-layout reads fetch a window's messages by conversation (docs/postgres.md): at the
+    # default random_page_cost the planner reads every tenant's messages instead; and a plan
+    # cached for one tenant (psycopg prepares after five runs) is wrong for one of another size.
+    assert postgres.executor.fetch(raw("SHOW random_page_cost", ("cost", "STRING")), {}) == [("1.1",)]
+    assert postgres.executor.fetch(raw("SHOW plan_cache_mode", ("mode", "STRING")), {}) == [("force_custom_plan",)]
+
+
 @pytest.mark.parametrize("granularity", ["day", "week", "month"])
 def test_rendered_sql_does_not_depend_on_the_session_timezone(postgres: PostgresEngine, granularity: str) -> None:
     # `crm-metrics render --inline` prints SQL for a console, whose session may be in any
@@ -296,7 +304,11 @@ def test_init_db_is_idempotent_and_creates_the_indexes(postgres: PostgresEngine,
         ),
         {},
     )
-    assert {"conversations_lower_tenant_started", "messages_conversation_timestamp"} <= {name for (name,) in rows}
+    assert {
+        "conversations_lower_tenant_started_covering",
+        "messages_conversation_timestamp",
+        "messages_timestamp_conversation",
+    } <= {name for (name,) in rows}
     types = metrics.executor.fetch(
         raw(
             "SELECT column_name, data_type FROM information_schema.columns"

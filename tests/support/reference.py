@@ -85,6 +85,39 @@ def _seconds(delta: dt.timedelta) -> float:
     return delta / dt.timedelta(microseconds=1) / 1_000_000
 
 
+def first_instant(day: dt.date, tz: str) -> dt.datetime:
+    """The first instant whose local date in `tz` is `day` (local midnight, or the clock
+    change where one skips it), found by bisection on local dates."""
+    # UTC offsets lie within ±14 hours: the day starts within 15 hours of its UTC midnight.
+    utc_midnight = dt.datetime.combine(day, dt.time(0), tzinfo=dt.UTC)
+    low, high = utc_midnight - dt.timedelta(hours=15), utc_midnight + dt.timedelta(hours=15)
+    while high - low > dt.timedelta(microseconds=1):
+        middle = low + (high - low) // 2
+        if local_date(middle, tz) >= day:
+            high = middle
+        else:
+            low = middle
+    return high
+
+
+def within_lookaround(
+    rows: Mapping[str, Sequence[Mapping[str, Any]]], start: dt.date, end: dt.date, tz: str, lookaround_days: int
+) -> Mapping[str, Sequence[Mapping[str, Any]]]:
+    """The rows a look-around bound of `lookaround_days` lets a request read (docs/metrics.md,
+    the look-around bound): conversations started, and messages sent, from `lookaround_days`
+    days before the range's first instant to as many days after its end; 0 is no bound.
+    The bounded answer is the contract's answer over these rows alone."""
+    if not lookaround_days:
+        return rows
+    margin = dt.timedelta(days=lookaround_days)
+    low, high = first_instant(start, tz) - margin, first_instant(end + dt.timedelta(days=1), tz) + margin
+    return {
+        **rows,
+        "conversations": [c for c in rows.get("conversations", ()) if low <= c["started_at"] < high],
+        "messages": [m for m in rows.get("messages", ()) if low <= m["timestamp"] < high],
+    }
+
+
 class Reference:
     """One tenant's (and optionally one outlet's) view of the rows."""
 
@@ -131,8 +164,9 @@ def dashboard(
     tz: str,
     granularity: str = "day",
     outlet_id: str | None = None,
+    lookaround_days: int = 0,
 ) -> dict[str, list[dict[str, Any]]]:
-    ref = Reference(rows, tenant_id, outlet_id)
+    ref = Reference(within_lookaround(rows, start, end, tz, lookaround_days), tenant_id, outlet_id)
     keys = buckets(start, end, granularity)
 
     def where(instant: dt.datetime) -> dt.date | None:
@@ -216,8 +250,9 @@ def summary(
     end: dt.date,
     tz: str,
     outlet_id: str | None = None,
+    lookaround_days: int = 0,
 ) -> dict[str, Any]:
-    ref = Reference(rows, tenant_id, outlet_id)
+    ref = Reference(within_lookaround(rows, start, end, tz, lookaround_days), tenant_id, outlet_id)
 
     def inside(instant: dt.datetime) -> bool:
         return start <= local_date(instant, tz) <= end

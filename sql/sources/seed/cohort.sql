@@ -1,6 +1,7 @@
 {#-
   Row source, seed layout: the conversations started in the range with how they went (§7.1,
-  §7.2), derived from all their messages, whatever their timestamps.
+  §7.2), derived from all their messages, whatever their timestamps (conversation_messages of
+  sources/seed/window.sql: within the look-around bound when there is one).
   Columns: started_at, status, handoff_at (the first handoff request, NULL without one),
   messages, agent_messages, llm_tokens (of all its messages), first_response_at (its first llm
   or agent message), human_response_at (its first agent message after the first handoff
@@ -9,9 +10,6 @@
 {% import 'macros/request.sql' as r with context -%}
 {% import 'macros/rows.sql' as rows with context -%}
 {% import 'macros/outcomes.sql' as outcomes with context -%}
-{% set started_in_range -%}
-SELECT s.id FROM conversations AS s WHERE {{ r.scope('s') }} AND {{ r.in_range('s.started_at') }}
-{%- endset -%}
 SELECT
       c.started_at,
       c.status,
@@ -23,9 +21,9 @@ SELECT
       o.human_response_at
     FROM conversations AS c
     LEFT JOIN (
-      {{ rows.first_handoffs(started_in_range) }}
+      {{ rows.first_handoffs(none, messages='conversation_messages') }}
     ) AS h ON h.conversation_id = c.id
     LEFT JOIN (
-      {{ outcomes.conversation_outcomes(started_in_range) }}
+      {{ outcomes.conversation_outcomes(none, messages='conversation_messages') }}
     ) AS o ON o.conversation_id = c.id
     WHERE {{ r.scope('c') }} AND {{ r.in_range('c.started_at') }}

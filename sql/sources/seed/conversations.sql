@@ -1,14 +1,12 @@
 {#-
   Row source, seed layout: the conversations started in the range, read from the seed's
-  tables, with their first handoff request derived from their messages.
+  tables, with their first handoff request derived from their messages (conversation_messages
+  of sources/seed/window.sql: wherever it falls, within the look-around bound if any).
   Columns: started_at, status, duration_us (ended_at - started_at in microseconds, NULL without
   ended_at), handoff_at and handoff_trigger (of the first handoff request, NULL without one).
 -#}
 {% import 'macros/request.sql' as r with context -%}
 {% import 'macros/rows.sql' as rows with context -%}
-{% set started_in_range -%}
-SELECT s.id FROM conversations AS s WHERE {{ r.scope('s') }} AND {{ r.in_range('s.started_at') }}
-{%- endset -%}
 SELECT
       c.started_at,
       c.status,
@@ -17,6 +15,6 @@ SELECT
       h.handoff_trigger
     FROM conversations AS c
     LEFT JOIN (
-      {{ rows.first_handoffs(started_in_range) }}
+      {{ rows.first_handoffs(none, messages='conversation_messages') }}
     ) AS h ON h.conversation_id = c.id
     WHERE {{ r.scope('c') }} AND {{ r.in_range('c.started_at') }}
