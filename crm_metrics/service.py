@@ -199,7 +199,7 @@ class Metrics:
         the BigQuery SQL (crm_metrics/partitions.py), whatever this database is."""
         answer = _answer(kind)
         resolved = self.resolve(query)
-        plan = self.plan(resolved.period, outlet=query.outlet_id is not None, granularity=answer.granularity(query))
+        plan = self.plan(resolved.period, outlet=query.outlet_id is not None, granularity=answer.granularity(query), wall_clock=answer.wall_clock)
         values = planning.values(query.tenant_id, query.outlet_id, resolved.period, self.settings, plan.offsets)
         read: dict[str, tuple[dt.date | None, dt.date | None]] = {}
         for scan in partitions.scans(compile_sql(answer.template, "bigquery", plan.shape).sql):

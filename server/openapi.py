@@ -12,10 +12,10 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from crm_metrics import Dashboard, Outlets, Summary, __version__, templates
-from crm_metrics.models import (
+from crm_metrics import (
     Change,
     ComparedSummary,
+    Dashboard,
     HeatmapCell,
     Heatmap,
     OutcomeFigures,
@@ -23,10 +23,14 @@ from crm_metrics.models import (
     Outcomes,
     OutletBreakdown,
     OutletFigures,
+    Outlets,
     PeriodFigures,
     ResponseMetrics,
     Responses,
     ResponseTimes,
+    Summary,
+    __version__,
+    templates,
 )
 
 from server import lookups, params, reports

@@ -1,5 +1,37 @@
 -- heatmap for bigquery, seed layout, outlet filter off, by range
-WITH cells AS (
+WITH window_conversations AS (
+  SELECT
+    s.id AS conversation_id
+  FROM conversations AS s
+  WHERE
+    LOWER(s.tenant_id) = @tenant_id
+    AND s.started_at >= @range_start
+    AND s.started_at < @range_end
+  UNION DISTINCT
+  SELECT
+    c.id AS conversation_id
+  FROM messages AS msg
+  JOIN conversations AS c
+    ON c.id = msg.conversation_id
+  WHERE
+    LOWER(c.tenant_id) = @tenant_id
+    AND msg.timestamp >= @range_start
+    AND msg.timestamp < @range_end
+), conversation_messages AS (
+  SELECT
+    m.id,
+    m.conversation_id,
+    m.timestamp,
+    m.sender_type,
+    m.metadata
+  FROM messages AS m
+  WHERE
+    m.conversation_id IN (
+      SELECT
+        v.conversation_id
+      FROM window_conversations AS v
+    )
+), cells AS (
   SELECT
     weekday,
     hour
@@ -47,20 +79,17 @@ WITH cells AS (
       0 AS response_us
     FROM (
       SELECT
-        msg.timestamp AS ts,
-        msg.sender_type,
+        w.timestamp AS ts,
+        w.sender_type,
         CASE
-          WHEN REGEXP_CONTAINS(JSON_VALUE(msg.metadata, '$.tokens_used'), '^[+-]?[0-9]{1,18}$')
-          THEN CAST(JSON_VALUE(msg.metadata, '$.tokens_used') AS INT64)
+          WHEN REGEXP_CONTAINS(JSON_VALUE(w.metadata, '$.tokens_used'), '^[+-]?[0-9]{1,18}$')
+          THEN CAST(JSON_VALUE(w.metadata, '$.tokens_used') AS INT64)
           ELSE 0
         END AS tokens_used
-      FROM messages AS msg
-      JOIN conversations AS c
-        ON c.id = msg.conversation_id
+      FROM conversation_messages AS w
       WHERE
-        LOWER(c.tenant_id) = @tenant_id
-        AND msg.timestamp >= @range_start
-        AND msg.timestamp < @range_end
+        w.timestamp >= @range_start
+        AND w.timestamp < @range_end
     ) AS message_rows
     WHERE
       sender_type = 'customer'
@@ -91,18 +120,9 @@ WITH cells AS (
             m.timestamp AS handoff_at,
             JSON_VALUE(m.metadata, '$.trigger') AS handoff_trigger,
             ROW_NUMBER() OVER (PARTITION BY m.conversation_id ORDER BY m.timestamp, CAST(m.id AS BYTES)) AS n
-          FROM messages AS m
+          FROM conversation_messages AS m
           WHERE
             JSON_VALUE(m.metadata, '$.handoff_requested') = 'true'
-            AND m.conversation_id IN (
-              SELECT
-                s.id
-              FROM conversations AS s
-              WHERE
-                LOWER(s.tenant_id) = @tenant_id
-                AND s.started_at >= @range_start
-                AND s.started_at < @range_end
-            )
         ) AS requests
         WHERE
           n = 1
@@ -140,21 +160,9 @@ WITH cells AS (
             ORDER BY m.timestamp, CAST(m.id AS BYTES)
             ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING
           ) AS reply_at
-        FROM messages AS m
+        FROM conversation_messages AS m
         WHERE
           m.sender_type <> 'system'
-          AND m.conversation_id IN (
-            SELECT
-              r.conversation_id
-            FROM messages AS r
-            JOIN conversations AS c
-              ON c.id = r.conversation_id
-            WHERE
-              r.sender_type = 'customer'
-              AND LOWER(c.tenant_id) = @tenant_id
-              AND r.timestamp >= @range_start
-              AND r.timestamp < @range_end
-          )
       ) AS t
       WHERE
         t.turn_start

@@ -1,5 +1,37 @@
 -- heatmap for duckdb, seed layout, outlet filter off, by range
-WITH cells AS (
+WITH window_conversations AS (
+  SELECT
+    s.id AS conversation_id
+  FROM conversations AS s
+  WHERE
+    LOWER(s.tenant_id) = CAST($tenant_id AS TEXT)
+    AND s.started_at >= CAST($range_start AS TIMESTAMPTZ)
+    AND s.started_at < CAST($range_end AS TIMESTAMPTZ)
+  UNION
+  SELECT
+    c.id AS conversation_id
+  FROM messages AS msg
+  JOIN conversations AS c
+    ON c.id = msg.conversation_id
+  WHERE
+    LOWER(c.tenant_id) = CAST($tenant_id AS TEXT)
+    AND msg.timestamp >= CAST($range_start AS TIMESTAMPTZ)
+    AND msg.timestamp < CAST($range_end AS TIMESTAMPTZ)
+), conversation_messages AS (
+  SELECT
+    m.id,
+    m.conversation_id,
+    m.timestamp,
+    m.sender_type,
+    m.metadata
+  FROM messages AS m
+  WHERE
+    m.conversation_id IN (
+      SELECT
+        v.conversation_id
+      FROM window_conversations AS v
+    )
+), cells AS (
   SELECT
     weekday,
     hour
@@ -55,22 +87,19 @@ WITH cells AS (
       0 AS response_us
     FROM (
       SELECT
-        msg.timestamp AS ts,
-        msg.sender_type,
+        w.timestamp AS ts,
+        w.sender_type,
         CASE
           WHEN REGEXP_MATCHES((
-            msg.metadata ->> '$.tokens_used'
+            w.metadata ->> '$.tokens_used'
           ), '^[+-]?[0-9]{1,18}$')
-          THEN CAST(msg.metadata ->> '$.tokens_used' AS BIGINT)
+          THEN CAST(w.metadata ->> '$.tokens_used' AS BIGINT)
           ELSE 0
         END AS tokens_used
-      FROM messages AS msg
-      JOIN conversations AS c
-        ON c.id = msg.conversation_id
+      FROM conversation_messages AS w
       WHERE
-        LOWER(c.tenant_id) = CAST($tenant_id AS TEXT)
-        AND msg.timestamp >= CAST($range_start AS TIMESTAMPTZ)
-        AND msg.timestamp < CAST($range_end AS TIMESTAMPTZ)
+        w.timestamp >= CAST($range_start AS TIMESTAMPTZ)
+        AND w.timestamp < CAST($range_end AS TIMESTAMPTZ)
     ) AS message_rows
     WHERE
       sender_type = 'customer'
@@ -105,20 +134,11 @@ WITH cells AS (
             m.timestamp AS handoff_at,
             m.metadata ->> '$.trigger' AS handoff_trigger,
             ROW_NUMBER() OVER (PARTITION BY m.conversation_id ORDER BY m.timestamp NULLS FIRST, m.id NULLS FIRST) AS n
-          FROM messages AS m
+          FROM conversation_messages AS m
           WHERE
             (
               m.metadata ->> '$.handoff_requested'
             ) = 'true'
-            AND m.conversation_id IN (
-              SELECT
-                s.id
-              FROM conversations AS s
-              WHERE
-                LOWER(s.tenant_id) = CAST($tenant_id AS TEXT)
-                AND s.started_at >= CAST($range_start AS TIMESTAMPTZ)
-                AND s.started_at < CAST($range_end AS TIMESTAMPTZ)
-            )
         ) AS requests
         WHERE
           n = 1
@@ -160,21 +180,9 @@ WITH cells AS (
             ORDER BY m.timestamp NULLS FIRST, m.id NULLS FIRST
             ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING
           ) AS reply_at
-        FROM messages AS m
+        FROM conversation_messages AS m
         WHERE
           m.sender_type <> 'system'
-          AND m.conversation_id IN (
-            SELECT
-              r.conversation_id
-            FROM messages AS r
-            JOIN conversations AS c
-              ON c.id = r.conversation_id
-            WHERE
-              r.sender_type = 'customer'
-              AND LOWER(c.tenant_id) = CAST($tenant_id AS TEXT)
-              AND r.timestamp >= CAST($range_start AS TIMESTAMPTZ)
-              AND r.timestamp < CAST($range_end AS TIMESTAMPTZ)
-          )
       ) AS t
       WHERE
         t.turn_start

@@ -1,5 +1,37 @@
 -- outcomes for bigquery, seed layout, outlet filter off, by day
-WITH buckets AS (
+WITH window_conversations AS (
+  SELECT
+    s.id AS conversation_id
+  FROM conversations AS s
+  WHERE
+    LOWER(s.tenant_id) = @tenant_id
+    AND s.started_at >= @range_start
+    AND s.started_at < @range_end
+  UNION DISTINCT
+  SELECT
+    c.id AS conversation_id
+  FROM messages AS msg
+  JOIN conversations AS c
+    ON c.id = msg.conversation_id
+  WHERE
+    LOWER(c.tenant_id) = @tenant_id
+    AND msg.timestamp >= @range_start
+    AND msg.timestamp < @range_end
+), conversation_messages AS (
+  SELECT
+    m.id,
+    m.conversation_id,
+    m.timestamp,
+    m.sender_type,
+    m.metadata
+  FROM messages AS m
+  WHERE
+    m.conversation_id IN (
+      SELECT
+        v.conversation_id
+      FROM window_conversations AS v
+    )
+), buckets AS (
   SELECT DISTINCT
     d AS bucket
   FROM UNNEST(GENERATE_DATE_ARRAY(@start_date, @end_date, INTERVAL '1' DAY)) AS d
@@ -33,18 +65,9 @@ WITH buckets AS (
           m.timestamp AS handoff_at,
           JSON_VALUE(m.metadata, '$.trigger') AS handoff_trigger,
           ROW_NUMBER() OVER (PARTITION BY m.conversation_id ORDER BY m.timestamp, CAST(m.id AS BYTES)) AS n
-        FROM messages AS m
+        FROM conversation_messages AS m
         WHERE
           JSON_VALUE(m.metadata, '$.handoff_requested') = 'true'
-          AND m.conversation_id IN (
-            SELECT
-              s.id
-            FROM conversations AS s
-            WHERE
-              LOWER(s.tenant_id) = @tenant_id
-              AND s.started_at >= @range_start
-              AND s.started_at < @range_end
-          )
       ) AS requests
       WHERE
         n = 1
@@ -73,17 +96,7 @@ WITH buckets AS (
             ORDER BY m.timestamp, CAST(m.id AS BYTES)
             ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
           ) AS after_handoff
-        FROM messages AS m
-        WHERE
-          m.conversation_id IN (
-            SELECT
-              s.id
-            FROM conversations AS s
-            WHERE
-              LOWER(s.tenant_id) = @tenant_id
-              AND s.started_at >= @range_start
-              AND s.started_at < @range_end
-          )
+        FROM conversation_messages AS m
       ) AS o
       GROUP BY
         o.conversation_id

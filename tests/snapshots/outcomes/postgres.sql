@@ -1,5 +1,37 @@
 -- outcomes for postgres, seed layout, outlet filter off, by day
-WITH buckets AS (
+WITH window_conversations AS (
+  SELECT
+    s.id AS conversation_id
+  FROM conversations AS s
+  WHERE
+    LOWER(s.tenant_id) = CAST(%(tenant_id)s AS TEXT)
+    AND s.started_at >= CAST(%(range_start)s AS TIMESTAMPTZ)
+    AND s.started_at < CAST(%(range_end)s AS TIMESTAMPTZ)
+  UNION
+  SELECT
+    c.id AS conversation_id
+  FROM messages AS msg
+  JOIN conversations AS c
+    ON c.id = msg.conversation_id
+  WHERE
+    LOWER(c.tenant_id) = CAST(%(tenant_id)s AS TEXT)
+    AND msg.timestamp >= CAST(%(range_start)s AS TIMESTAMPTZ)
+    AND msg.timestamp < CAST(%(range_end)s AS TIMESTAMPTZ)
+), conversation_messages AS (
+  SELECT
+    m.id,
+    m.conversation_id,
+    m.timestamp,
+    m.sender_type,
+    m.metadata
+  FROM messages AS m
+  WHERE
+    m.conversation_id IN (
+      SELECT
+        v.conversation_id
+      FROM window_conversations AS v
+    )
+), buckets AS (
   SELECT DISTINCT
     d AS bucket
   FROM (
@@ -44,18 +76,9 @@ WITH buckets AS (
             PARTITION BY m.conversation_id
             ORDER BY m.timestamp NULLS FIRST, m.id COLLATE "C" NULLS FIRST
           ) AS n
-        FROM messages AS m
+        FROM conversation_messages AS m
         WHERE
           m.metadata #>> '{handoff_requested}' = 'true'
-          AND m.conversation_id IN (
-            SELECT
-              s.id
-            FROM conversations AS s
-            WHERE
-              LOWER(s.tenant_id) = CAST(%(tenant_id)s AS TEXT)
-              AND s.started_at >= CAST(%(range_start)s AS TIMESTAMPTZ)
-              AND s.started_at < CAST(%(range_end)s AS TIMESTAMPTZ)
-          )
       ) AS requests
       WHERE
         n = 1
@@ -90,17 +113,7 @@ WITH buckets AS (
             ORDER BY m.timestamp NULLS FIRST, m.id COLLATE "C" NULLS FIRST
             ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
           ) AS after_handoff
-        FROM messages AS m
-        WHERE
-          m.conversation_id IN (
-            SELECT
-              s.id
-            FROM conversations AS s
-            WHERE
-              LOWER(s.tenant_id) = CAST(%(tenant_id)s AS TEXT)
-              AND s.started_at >= CAST(%(range_start)s AS TIMESTAMPTZ)
-              AND s.started_at < CAST(%(range_end)s AS TIMESTAMPTZ)
-          )
+        FROM conversation_messages AS m
       ) AS o
       GROUP BY
         o.conversation_id
