@@ -6,7 +6,7 @@ CLI := $(VENV)/bin/crm-metrics
 PORT ?= 3007
 export DATABASE_URL ?= duckdb:///crm_metrics.duckdb
 
-.PHONY: install run demo test snapshots docs clean bench bench-second-set vendor
+.PHONY: install run demo test snapshots docs clean bench bench-live bench-second-set vendor image
 
 # System packages: Pango and the DejaVu fonts for PDF reports (WeasyPrint); for the tests,
 # Chromium (the browser test) and poppler-utils (pdftotext, pdftoppm). Installed when missing.
@@ -60,6 +60,16 @@ bench: $(VENV)/.bench-installed
 # docs/metrics.md §7 alone (responses + outcomes + heat map vs pandas): its section of bench/report.md.
 bench-second-set: $(VENV)/.bench-installed
 	$(PY) -m bench.second_set
+
+# The PostgreSQL live rollup's section alone (bench/live.py: about 6 minutes).
+bench-live: $(VENV)/.bench-installed
+	$(PY) -m bench.live
+
+# Build the container image and check it starts healthy and stops on SIGTERM (docker, else
+# podman; minutes, not part of `make test`). BASE_IMAGE=localhost/crm-metrics-base:bookworm
+# builds on deploy/local-base.sh's Debian base where no registry is reachable (docs/deploy.md).
+image:
+	deploy/build-image.sh
 
 clean:
 	rm -rf $(VENV) dist build .pytest_cache .hypothesis crm_metrics.duckdb crm_metrics.duckdb.wal

@@ -106,6 +106,25 @@ def targets(report: Mapping[str, Any]) -> list[tuple[str, str, str, str]]:
         _row("HTTP, cached, 32 concurrent connections", "≥ 2,000 requests/s, p99 ≤ 25 ms", cached_http, http),
         _row("store 10× larger, same tenant", "latency grows < 2×", growth, size),
         *seed_reads_targets(report),
+        *_live_targets(report.get("live_rollup")),
+    ]
+
+
+def _live_targets(live: Any) -> list[tuple[str, str, str, str]]:
+    """The live rollup's rows (bench/live.py, which also runs alone)."""
+
+    def cost() -> tuple[str, bool]:
+        ratios = {case: values["ratio"] for case, values in live["writer_cost"].items()}
+        return "; ".join(f"{case}: {ratio:.2f}×" for case, ratio in ratios.items()), max(ratios.values()) <= 1.3
+
+    def freshness() -> tuple[str, bool]:
+        lag = live["lag"]
+        met = lag["p99_ms"] <= 2000 and not lag["unseen"]
+        return f"p99 {lag['p99_ms']:,.0f} ms (p50 {lag['p50_ms']:,.0f} ms) at {lag['writes_per_second']:,.0f} writes/s", met
+
+    return [
+        _row("PostgreSQL live rollup: CRM writer's cost with / without its triggers", "≤ 1.3×", cost, live),
+        _row("PostgreSQL live rollup: write to rollup lag, 4 writers", "p99 ≤ 2 s at 200 writes/s", freshness, live),
     ]
 
 
@@ -152,7 +171,7 @@ def markdown(report: Mapping[str, Any]) -> str:
             ("load average (1 min) at start / end", f"{m['load_average_at_start'][0]} / {report['load_average_at_end']}"),
         ],
     )
-    lines += _data(report) + _engines(report) + _seed_reads(report) + _store_size(report) + _http(report) + _method()
+    lines += _data(report) + _engines(report) + _seed_reads(report) + _store_size(report) + _http(report) + _live(report) + _method()
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -406,6 +425,48 @@ def _http(report: Mapping[str, Any]) -> list[str]:
             )
         )
     return lines + _table(("run", "requests/s", "p50", "p90", "p99", "requests", "errors", "seconds"), rows)
+
+
+def _live(report: Mapping[str, Any]) -> list[str]:
+    live = report.get("live_rollup")
+    lines = ["## PostgreSQL live rollup", ""]
+    if reason := _skipped(live):
+        return lines + [f"Not measured: {reason} (`python -m bench.live` runs this section alone).", ""]
+    fill, lag = live["fill"], live["lag"]
+    lines += [
+        "bench/live.py (`python -m bench.live` runs it alone), on the small set in PostgreSQL. "
+        "Writer's cost: messages written into the latest conversations, the live rollup's "
+        "triggers enabled and disabled in interleaved rounds (medians of "
+        f"{next(iter(live['writer_cost'].values()))['rounds']} rounds each).",
+        "",
+    ]
+    lines += _table(
+        ("write", "without the triggers", "with them", "ratio"),
+        [
+            (case, f"{v['without_ms_per_row']} ms a row", f"{v['with_ms_per_row']} ms a row", f"{v['ratio']:.2f}×")
+            for case, v in live["writer_cost"].items()
+        ],
+    )
+    lines += [
+        f"Lag: {lag['writers']} writers inserting single messages at {lag['writes_per_second']:,.0f} writes/s "
+        f"for {lag['seconds']} s ({lag['writes']:,} writes) while `crm-metrics serve` applied them "
+        "(default `ROLLUP_POLL_SECONDS`); each message looked up in `message_facts` every 10 ms "
+        "from its commit (the rollup's rows are written in the same transaction). The percentiles "
+        "are of the writes seen within a minute after the writers stopped; the others are counted "
+        "as never seen.",
+        "",
+    ]
+    lines += _table(
+        ("p50", "p90", "p99", "max", "never seen"),
+        [(_ms(lag["p50_ms"]), _ms(lag["p90_ms"]), _ms(lag["p99_ms"]), _ms(lag["max_ms"]), lag["unseen"])],
+    )
+    lines += [
+        f"`init-db --rollup` on those rows took {fill['seconds']} s while a writer inserted a message "
+        f"every 20 ms; its slowest insert meanwhile took {_ms(fill['writer']['max_ms'])} "
+        f"(p50 {_ms(fill['writer']['p50_ms'])}, {fill['writer']['count']} inserts).",
+        "",
+    ]
+    return lines
 
 
 def _method() -> list[str]:

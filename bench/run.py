@@ -19,7 +19,7 @@ import duckdb
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from bench import generate, http_load, machine, measure, pandas_metrics, report, seed_reads, stores
+from bench import generate, http_load, live, machine, measure, pandas_metrics, report, seed_reads, stores
 from crm_metrics import Metrics
 
 MEDIAN_RANK = generate.TENANTS // 2
@@ -203,6 +203,7 @@ def main() -> None:
     result["bigquery_bytes"] = seed_reads.bigquery_bytes(full, targets["largest"], clock)
     result["postgres_server"] = result["postgres"].get("server_version")
     result["http"] = measure_http(str(paths["full"]), targets, clock)
+    result["live_rollup"] = live.measure(small, clock)
 
     result["load_average_at_end"] = measure.load_average()
     result["finished_at"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")

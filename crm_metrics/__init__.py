@@ -17,6 +17,7 @@ from crm_metrics.errors import (
     MetricsError,
     QueryTimeout,
     TemplateError,
+    TenantNotFound,
 )
 from crm_metrics.models import (
     Change,
@@ -78,6 +79,7 @@ __all__ = [
     "StoredTenant",
     "Summary",
     "TemplateError",
+    "TenantNotFound",
     "to_csv",
     "to_json",
     "__version__",

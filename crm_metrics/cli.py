@@ -136,8 +136,14 @@ def _parser() -> argparse.ArgumentParser:
         "--rollup",
         action=argparse.BooleanOptionalAction,
         default=None,
-        help="also the derived tables and the rollup, filled from the rows there, which loads keep"
-        " exact and queries then read (default: on DuckDB yes, on PostgreSQL no; never dropped)",
+        help="also the derived tables and the rollup, filled from the rows there, which queries then read;"
+        " loads keep them exact, and on PostgreSQL so do writes of any other client (applied by"
+        " crm-metrics serve) (default: on DuckDB yes, on PostgreSQL no; never dropped: see drop-rollup)",
+    )
+    commands.add_parser(
+        "drop-rollup",
+        help="PostgreSQL: remove the live rollup (its triggers and queue) and the derived tables; answers come from the seed's tables again",
+        parents=[database],
     )
     commands.add_parser(
         "refresh",
@@ -244,6 +250,10 @@ def run(args: argparse.Namespace) -> None:
             metrics.store.init_db(rollup=args.rollup)
             made = {"rollup": "tables, derived tables and rollup", "facts": "tables and derived tables"}.get(metrics.layout, "tables")
             print(f"{made} ready in {metrics.executor.description}")
+        elif args.command == "drop-rollup":
+            dropped = metrics.store.drop_rollup()
+            done = "live rollup and derived tables removed" if dropped else "no rollup to remove"
+            print(f"{done} in {metrics.executor.description}")
         elif args.command == "refresh":
             rebuilt = metrics.store.refresh()
             done = "derived tables rebuilt" if rebuilt else "nothing to rebuild (no derived tables)"

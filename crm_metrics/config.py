@@ -91,6 +91,13 @@ def _non_negative_int(text: str) -> int:
     return value
 
 
+def _wait(text: str) -> float:
+    value = _amount(60.0)(text)
+    if value == 0:  # never "no limit": a request must not wait on another service forever
+        raise ValueError
+    return value
+
+
 #: The largest look-around bound: ten years, far beyond any conversation, and small enough that
 #: the range moved by it stays a valid timestamp on every engine.
 MAX_LOOKAROUND_DAYS = 3_660
@@ -101,6 +108,23 @@ def _days(text: str) -> int:
     if not 0 <= value <= MAX_LOOKAROUND_DAYS:
         raise ValueError
     return value
+
+
+def boolean(text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in ("true", "1", "yes"):
+        return True
+    if lowered in ("false", "0", "no"):
+        return False
+    raise ValueError
+
+
+def _http_url(text: str) -> str:
+    url = text.strip().rstrip("/")
+    scheme, _, rest = url.partition("://")
+    if scheme not in ("http", "https") or not rest:
+        raise ValueError
+    return url
 
 
 #: 10 GiB: a dashboard of a large tenant over a year scans far less from the partitioned,
@@ -115,11 +139,15 @@ SETTINGS: dict[str, Setting] = {
     "max_range_days": Setting("MAX_RANGE_DAYS", 366, _positive_int, "Longest accepted date range, counted inclusively"),
     "query_timeout_seconds": Setting("QUERY_TIMEOUT_SECONDS", 30.0, _amount(MAX_SECONDS), "A query running longer is cancelled (0 = no limit; at most 86,400: a day)"),
     "tenant_cache_seconds": Setting("TENANT_CACHE_SECONDS", 60.0, _amount(MAX_SECONDS), "How long a tenant's name and timezone are remembered (0 = look up every request; at most 86,400: a day)"),
+    "tenant_service_url": Setting("TENANT_SERVICE_URL", None, _http_url, "Tenant service (http://tenant-service:3001): names and timezones from GET {url}/api/v1/tenants/{id}, remembered for TENANT_CACHE_SECONDS; when it does not answer, the tenants table (else no name and UTC)"),
+    "tenant_service_timeout_seconds": Setting("TENANT_SERVICE_TIMEOUT_SECONDS", 1.0, _wait, "How long a request waits for the tenant service before it answers from the tenants table; more than 0, at most 60"),
+    "require_known_tenant": Setting("REQUIRE_KNOWN_TENANT", False, boolean, "true: a tenant the tenant service answers 404 for gets 404 tenant_not_found instead of zeros (needs TENANT_SERVICE_URL)"),
     "lookaround_days": Setting("LOOKAROUND_DAYS", 0, _days, "How far outside the range turns, replies and handoffs are looked for, in days (0 = no bound: the contract exactly; at most 3,660); when set, every engine reads only rows within that many days of the range (docs/metrics.md#the-look-around-bound)"),
     "bigquery_project_id": Setting("BIGQUERY_PROJECT_ID", None, str, "BigQuery project, for a DATABASE_URL of bigquery:// that names none; set without DATABASE_URL, it selects BigQuery"),
     "bigquery_dataset": Setting("BIGQUERY_DATASET", None, str, "BigQuery dataset holding the tables, for a DATABASE_URL that names none"),
     "google_application_credentials": Setting("GOOGLE_APPLICATION_CREDENTIALS", None, str, "Google credentials file (a service-account key) for BigQuery; unset: Application Default Credentials"),
     "bigquery_api_endpoint": Setting("BIGQUERY_API_ENDPOINT", None, str, "BigQuery REST endpoint instead of Google's, e.g. an emulator at http://127.0.0.1:9050 (plain http: anonymous credentials)"),
+    "rollup_poll_seconds": Setting("ROLLUP_POLL_SECONDS", 0.2, _amount(MAX_SECONDS), "How often crm-metrics serve looks for writes to apply to PostgreSQL's live rollup (0 = this server applies none; at most 86,400)"),
     "bigquery_maximum_bytes_billed": Setting("BIGQUERY_MAXIMUM_BYTES_BILLED", DEFAULT_MAXIMUM_BYTES_BILLED, _non_negative_int, "A BigQuery query that would bill more bytes fails before it runs, at no cost (0 = no limit)"),
 }
 
@@ -132,11 +160,15 @@ class Settings:
     max_range_days: int = 366
     query_timeout_seconds: float = 30.0
     tenant_cache_seconds: float = 60.0
+    tenant_service_url: str | None = None
+    tenant_service_timeout_seconds: float = 1.0
+    require_known_tenant: bool = False
     lookaround_days: int = 0
     bigquery_project_id: str | None = None
     bigquery_dataset: str | None = None
     google_application_credentials: str | None = None
     bigquery_api_endpoint: str | None = None
+    rollup_poll_seconds: float = 0.2
     bigquery_maximum_bytes_billed: int = DEFAULT_MAXIMUM_BYTES_BILLED
 
     @classmethod
@@ -146,6 +178,10 @@ class Settings:
             # The seed configured BigQuery with these two alone: honour them rather than
             # quietly serving the default DuckDB file (the seed's "mock data" trap).
             values["database_url"] = "bigquery://"
+        if values.get("require_known_tenant") and not values.get("tenant_service_url"):
+            # Only the tenant service can say a tenant does not exist; without it every
+            # tenant would be unknown, or none: refuse rather than guess.
+            raise ConfigError("Config 'REQUIRE_KNOWN_TENANT' is true but TENANT_SERVICE_URL is not set: only the tenant service can say a tenant is unknown.")
         return cls(**values)
 
 

@@ -33,6 +33,14 @@ class InvalidParameter(MetricsError, ValueError):
         super().__init__(f"{field}: {message}")
 
 
+class TenantNotFound(MetricsError, LookupError):
+    """The tenant service does not know the tenant (with REQUIRE_KNOWN_TENANT=true)."""
+
+    def __init__(self, tenant_id: str) -> None:
+        self.tenant_id = tenant_id
+        super().__init__(f"X-Tenant-Id: tenant {tenant_id} is not known to the tenant service")
+
+
 class TemplateError(MetricsError):
     """A SQL template is missing, malformed, or disagrees with its header."""
 

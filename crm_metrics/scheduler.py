@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections import Counter
 import smtplib
 import threading
 import urllib.error
@@ -75,6 +76,9 @@ class Scheduler:
         self.schedule = schedule
         self.clock = clock
         self.deliveries = Deliveries(metrics)
+        #: What happened since start, for /metrics: ticks, tick_failures, and attempts by
+        #: outcome (sent, retrying, failed). Only this scheduler's thread writes it.
+        self.counts: Counter[str] = Counter()
 
     def start(self) -> None:
         """Make the record's table where missing."""
@@ -84,6 +88,7 @@ class Scheduler:
         """Send every report due now (and every one missed since the last run, oldest first);
         the next moment something falls due."""
         now = self.clock()
+        self.counts["ticks"] += 1
         return min(self._entry(entry, now) for entry in self.schedule.entries)
 
     def run(self, stop: threading.Event) -> None:
@@ -95,6 +100,7 @@ class Scheduler:
                 wait = (wake - self.clock()).total_seconds()
             except Exception:
                 # The store is down, say: log it and look again later, never die.
+                self.counts["tick_failures"] += 1
                 log.exception("scheduler tick failed")
                 wait = MAX_SLEEP_SECONDS
             stop.wait(min(max(wait, 0.0), MAX_SLEEP_SECONDS))
@@ -128,13 +134,16 @@ class Scheduler:
             reason = f"{type(error).__name__}: {error}"
             if attempts >= self.schedule.retry.attempts:
                 log.error("report %s for %s..%s failed %d times, given up: %s", entry.name, period.start, period.end, attempts, reason)
+                self.counts["failed"] += 1
                 self.deliveries.record(entry.name, period, "failed", attempts, now, last_error=reason)
             else:
                 retry_at = now + self.schedule.retry.delay(attempts)
                 log.warning("report %s for %s..%s failed (attempt %d), retrying at %s: %s", entry.name, period.start, period.end, attempts, retry_at.isoformat(), reason)
+                self.counts["retrying"] += 1
                 self.deliveries.record(entry.name, period, "retrying", attempts, now, next_attempt_at=retry_at, last_error=reason)
             return
         self.deliveries.record(entry.name, period, "sent", attempts, now)
+        self.counts["sent"] += 1
         log.info("report %s for %s..%s sent by %s%s", entry.name, period.start, period.end, entry.delivery.kind, " (no data in the period)" if document.empty else "")
 
     def _render(self, entry: Entry, period: Period, tz: str) -> Document:

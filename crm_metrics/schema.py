@@ -66,3 +66,9 @@ def ddl(dialect: str, *, rollup: bool = False) -> str:
             f"{dialect} keeps the seed's tables only: derived tables and the rollup are made on DuckDB and PostgreSQL"
         )
     return script + "\n" + derived.read_text(encoding="utf-8")
+
+
+def script(name: str) -> str:
+    """The script sql/schema/<name>.sql, e.g. `postgres-rollup` (the derived tables),
+    `postgres-live` (the live rollup's queue and triggers) or `postgres-live-drop`."""
+    return (sql_dir() / "schema" / f"{name}.sql").read_text(encoding="utf-8")

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -22,13 +23,14 @@ from crm_metrics import partitions, planning, request, templates
 from crm_metrics.answers import ANSWERS, Answer, Resolved, compared
 from crm_metrics.compiler import compile_sql, parse_dialect
 from crm_metrics.config import Settings
-from crm_metrics.errors import ConfigError, InvalidParameter, MetricsError
+from crm_metrics.errors import ConfigError, InvalidParameter, MetricsError, TenantNotFound
 from crm_metrics.executors import Executor, connect
-from crm_metrics.executors.base import DryRunner
+from crm_metrics.executors.base import Changes, ChangeQueue, DryRunner
 from crm_metrics.models import Dashboard, Heatmap, OutletBreakdown, Outcomes, Outlets, Responses, StoredTenant, Summary
 from crm_metrics.query import CompiledQuery
 from crm_metrics.store import Store
-from crm_metrics.tenants import Tenant, Tenants
+from crm_metrics.tenant_service import TenantService, Unavailable
+from crm_metrics.tenants import Found, Tenant, Tenants
 
 
 def _utc_now() -> dt.datetime:
@@ -49,10 +51,15 @@ class Metrics:
         self.executor = executor
         self.settings = settings or Settings()
         self.clock = clock
-        self.tenants = Tenants(self._stored_tenant, self.settings.tenant_cache_seconds)
+        url = self.settings.tenant_service_url
+        self.tenant_service = TenantService(url, self.settings.tenant_service_timeout_seconds) if url else None
+        self.tenants = Tenants(self._find_tenant, self.settings.tenant_cache_seconds)
         #: The write path: init_db, load, load_rows, write, refresh.
         self.store = Store(executor, read_only=read_only, on_write=self.tenants.forget)
         self._has_tenants: bool | None = None
+        #: Called after every statement with (template, dialect, seconds), failed ones too:
+        #: the server's /metrics times queries per metric and engine this way.
+        self.query_observers: list[Callable[[str, str, float], None]] = []
 
     @classmethod
     def connect(
@@ -212,8 +219,12 @@ class Metrics:
         return read
 
     def resolve(self, query: request.Query) -> Resolved:
-        """Fill the defaults that need the tenant: its timezone, then the dates."""
-        name, tenant_zone = self.tenant(query.tenant_id)
+        """Fill the defaults that need the tenant: its timezone, then the dates. With
+        REQUIRE_KNOWN_TENANT, a tenant the tenant service does not know raises TenantNotFound."""
+        found = self.tenants.find(query.tenant_id)
+        if found.unknown and self.settings.require_known_tenant:
+            raise TenantNotFound(query.tenant_id)
+        name, tenant_zone = found.name, found.timezone
         period = request.period(
             query.start_date,
             query.end_date,
@@ -236,7 +247,8 @@ class Metrics:
         return self.store.layout
 
     def tenant(self, tenant_id: str) -> Tenant:
-        """The tenant's name and timezone from the optional `tenants` table, remembered for
+        """The tenant's name and timezone from the tenant service (TENANT_SERVICE_URL) or,
+        without it or while it does not answer, the optional `tenants` table, remembered for
         TENANT_CACHE_SECONDS (and forgotten by every write). A timezone that is not a known
         IANA name is ignored: the request falls back to UTC."""
         return self.tenants.get(tenant_id)
@@ -258,6 +270,26 @@ class Metrics:
         rows = self._fetch(compile_sql("lookup/outlets", self.executor.dialect), values)
         return Outlets(query.tenant_id, period.start_date, period.end_date, period.tz, [row[0] for row in rows])
 
+    def tenant_service_status(self) -> str:
+        """For /health: not_configured, available or unavailable."""
+        return "not_configured" if self.tenant_service is None else self.tenant_service.status()
+
+    def _find_tenant(self, tenant_id: str) -> Found:
+        """The tenant service's record of the tenant, else the `tenants` table's. A tenant the
+        service does not know (404) keeps the table's name and timezone, if any, marked unknown."""
+        unknown = False
+        if self.tenant_service is not None:
+            try:
+                served = self.tenant_service.fetch(tenant_id)
+            except Unavailable:
+                served = None  # logged by the client; the table answers
+            else:
+                if served is not None:
+                    return Found(*served)
+                unknown = True
+        stored = self._stored_tenant(tenant_id)
+        return Found(*(stored or (None, None)), unknown=unknown)
+
     def _stored_tenant(self, tenant_id: str) -> Tenant | None:
         if self._has_tenants is None:
             self._has_tenants = self.executor.has_table("tenants")
@@ -268,7 +300,18 @@ class Metrics:
 
     def _fetch(self, compiled: CompiledQuery, values: Mapping[str, Any]) -> list[tuple[Any, ...]]:
         """Every statement's rows pass here: normalised once, by the template's column types."""
-        return compiled.normalise(self.executor.fetch(compiled, values))
+        started = time.perf_counter()
+        try:
+            return compiled.normalise(self.executor.fetch(compiled, values))
+        finally:
+            for observe in self.query_observers:
+                observe(compiled.name, compiled.dialect, time.perf_counter() - started)
+
+    def pool_stats(self) -> Mapping[str, int] | None:
+        """The database connection pool's size, idle connections, maximum and waiting
+        requests; None where the engine has no pool (DuckDB, BigQuery)."""
+        stats = getattr(self.executor, "pool_stats", None)
+        return stats() if stats is not None else None
 
     # -- inspection ---------------------------------------------------------------------------
 
@@ -279,6 +322,11 @@ class Metrics:
         grain = granularity or templates.load(name).granularities[0]
         shape = planning.typical(layout, outlet=outlet, granularity=grain, lookaround_days=self.settings.lookaround_days)
         return compile_sql(name, parse_dialect(dialect or self.executor.dialect), shape).sql
+
+    def changes(self) -> Changes | None:
+        """PostgreSQL's live rollup: the writes not applied yet (how many queued changes, how
+        old the oldest is); None on a store without it (crm_metrics/changes.py)."""
+        return self.executor.changes() if isinstance(self.executor, ChangeQueue) else None
 
     def health(self) -> Mapping[str, str]:
         """For /health, from one round trip: `database` (connected, disconnected) and

@@ -19,6 +19,7 @@ from crm_metrics import derived, loader, schema
 from crm_metrics.compiler import parse_dialect
 from crm_metrics.errors import ConfigError
 from crm_metrics.executors import Executor
+from crm_metrics.executors.base import ChangeQueue
 
 
 class Store:
@@ -48,17 +49,60 @@ class Store:
         too, filled from the rows already there in the same transaction (all or nothing).
         `rollup` defaults to True on DuckDB (the embedded store, which only crm-metrics
         writes) and False elsewhere; BigQuery has no derived tables (ConfigError). Tables are
-        never dropped: without `rollup`, derived tables already there stay and stay exact."""
+        never dropped: without `rollup`, derived tables already there stay and stay exact.
+        On PostgreSQL `rollup` installs the live rollup first (`_init_live`)."""
         self._writable()
         dialect = self.executor.dialect
         if rollup is None:
             rollup = dialect in schema.ROLLUP_BY_DEFAULT
         script = schema.ddl(dialect, rollup=rollup)
-        if rollup and self.layout != "rollup":
+        if rollup and isinstance(self.executor, ChangeQueue):
+            self._init_live(self.executor)
+        elif rollup and self.layout != "rollup":
             self.executor.rebuild(derived.refresh(parse_dialect(dialect), rollup=True), ddl=script)
         else:
             self.executor.run_script(script)
         self._changed()
+
+    def _init_live(self, executor: ChangeQueue) -> None:
+        """The live rollup (PostgreSQL): triggers that queue every write to conversations
+        and messages, by any client, for `crm-metrics serve` to apply (crm_metrics/changes.py).
+        First the triggers, in a short transaction of their own (writers wait for it at most
+        a few seconds); then the derived tables are filled in another, from a snapshot taken
+        after the triggers exist: a write is either in that snapshot or queued, and the CRM
+        goes on writing during the fill. A fill that fails takes the triggers away again."""
+        dialect = self.executor.dialect
+        was_seed = self.layout == "seed"
+        installed = executor.install_changes(schema.ddl(dialect), schema.script(f"{dialect}-live"))
+        refresh = derived.refresh(parse_dialect(dialect), rollup=True)
+        tables = schema.script(f"{dialect}-rollup")
+        self._layout = None
+        try:
+            if self.layout != "rollup":
+                self.executor.rebuild(refresh, ddl=tables)
+            elif not installed:
+                # Derived tables made before the live rollup: writes of other clients since
+                # then never reached them.
+                self.executor.rebuild(refresh)
+                self.executor.run_script(tables)
+            else:
+                self.executor.run_script(tables)
+        except BaseException:
+            if was_seed:
+                executor.remove_changes(schema.script(f"{dialect}-live-drop"))
+            raise
+
+    def drop_rollup(self) -> bool:
+        """Remove PostgreSQL's live rollup and the derived tables, in one transaction:
+        answers come from the seed's tables again (sql/schema/postgres-live-drop.sql). False
+        when there was nothing to remove. Other engines: ConfigError."""
+        self._writable()
+        if not isinstance(self.executor, ChangeQueue):
+            raise ConfigError(f"drop-rollup is for PostgreSQL's live rollup; this database is {self.executor.description}")
+        found = self.executor.changes() is not None or self.layout != "seed"
+        self.executor.remove_changes(schema.script(f"{self.executor.dialect}-live-drop"))
+        self._changed()
+        return found
 
     def ensure_tables(self) -> None:
         """`init_db` where one of the seed's tables is missing; nothing where they exist: a

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
+from starlette.routing import Route
 
 from crm_metrics import Metrics
 
@@ -20,6 +21,7 @@ from server.config import ServerConfig
 from server.errors import EXCEPTION_HANDLERS
 from server.page import PAGE_ROUTES, html
 from server.routes import ROUTES
+from server.telemetry import Measure, Telemetry, endpoint, route_labels
 
 
 def create_app(metrics: Metrics, config: ServerConfig | None = None) -> Starlette:
@@ -27,15 +29,21 @@ def create_app(metrics: Metrics, config: ServerConfig | None = None) -> Starlett
     config = config or ServerConfig()
     auth = authenticator(config)
     cache = results(config)
+    telemetry = Telemetry(metrics, lambda: getattr(app.state, "scheduler", None))
+    routes = [*ROUTES, *PAGE_ROUTES]
+    if config.metrics_on_public_port:
+        routes.append(Route("/metrics", endpoint, methods=["GET"]))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        metrics.query_observers.append(telemetry.observe_query)
         try:
             yield
         finally:
+            metrics.query_observers.remove(telemetry.observe_query)
             await cache.close()
 
-    middleware = [Middleware(AccessLog)]
+    middleware = [Middleware(Measure, telemetry=telemetry, label=route_labels(routes)), Middleware(AccessLog)]
     if config.cors_origins:
         middleware.append(
             Middleware(
@@ -46,13 +54,16 @@ def create_app(metrics: Metrics, config: ServerConfig | None = None) -> Starlett
                 expose_headers=["ETag", "X-Request-Id"],
             )
         )
-    app = Starlette(routes=[*ROUTES, *PAGE_ROUTES], middleware=middleware, exception_handlers=EXCEPTION_HANDLERS, lifespan=lifespan)
+    app = Starlette(routes=routes, middleware=middleware, exception_handlers=EXCEPTION_HANDLERS, lifespan=lifespan)
     # A trailing slash gets the JSON 404 (naming the route without it), not an empty 307.
     app.router.redirect_slashes = False
     app.state.metrics = metrics
     app.state.config = config
     app.state.auth = auth
     app.state.results = cache
+    app.state.telemetry = telemetry
+    #: The report scheduler running beside the server, if any (`crm-metrics serve --schedule`).
+    app.state.scheduler = None
     app.state.openapi = openapi.build(auth=auth is not None)
     app.state.page = html()
     return app

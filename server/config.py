@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
-from crm_metrics.config import Setting, read_env
+from crm_metrics.config import Setting, boolean, read_env
 
 ENVIRONMENTS = ("development", "staging", "production", "test")
 
@@ -28,15 +28,6 @@ def _whole_seconds(text: str) -> int:
     if value < 0:
         raise ValueError
     return value
-
-
-def _bool(text: str) -> bool:
-    lowered = text.strip().lower()
-    if lowered in ("true", "1", "yes"):
-        return True
-    if lowered in ("false", "0", "no"):
-        return False
-    raise ValueError
 
 
 def _environment(text: str) -> str:
@@ -69,9 +60,10 @@ SETTINGS: dict[str, Setting] = {
     "jwt_tenant_claim": Setting("JWT_TENANT_CLAIM", "tenant_id", str, "Token claim that must equal X-Tenant-Id"),
     "jwt_audience": Setting("JWT_AUDIENCE", "", str, "If set, tokens must carry this `aud`"),
     "jwt_issuer": Setting("JWT_ISSUER", "", str, "If set, tokens must carry this `iss`"),
-    "allow_unauthenticated": Setting("ALLOW_UNAUTHENTICATED", False, _bool, "Let ENVIRONMENT=production serve without JWT auth (when a gateway authenticates callers)"),
+    "allow_unauthenticated": Setting("ALLOW_UNAUTHENTICATED", False, boolean, "Let ENVIRONMENT=production serve without JWT auth (when a gateway authenticates callers)"),
     "cors_origins": Setting("CORS_ORIGINS", (), _origins, "Comma-separated origins allowed to call the API from a browser (* for any); unset: CORS off"),
     "log_level": Setting("LOG_LEVEL", "INFO", _level, "DEBUG, INFO, WARNING or ERROR (JSON lines on stderr)"),
+    "metrics_port": Setting("METRICS_PORT", None, _port, "Serve the Prometheus /metrics on this port (on HOST) instead of the public one; unset: on the public port, except with ENVIRONMENT=production (then not at all)"),
     "shutdown_timeout_seconds": Setting("SHUTDOWN_TIMEOUT_SECONDS", 30, _whole_seconds, "On SIGTERM, how long in-flight requests may finish before the server exits (0 = no limit)"),
 }
 
@@ -94,6 +86,13 @@ class ServerConfig:
     cors_origins: tuple[str, ...] = ()
     log_level: str = "INFO"
     shutdown_timeout_seconds: int = 30
+    metrics_port: int | None = None
+
+    @property
+    def metrics_on_public_port(self) -> bool:
+        """/metrics beside the API: in development, test and staging, unless METRICS_PORT
+        moves it; production keeps operators' numbers off the public port."""
+        return self.metrics_port is None and self.environment != "production"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> ServerConfig:

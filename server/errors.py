@@ -15,7 +15,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from crm_metrics import BackendUnavailable, CostLimitExceeded, InvalidParameter, MetricsError, QueryTimeout
+from crm_metrics import BackendUnavailable, CostLimitExceeded, InvalidParameter, MetricsError, QueryTimeout, TenantNotFound
 from crm_metrics.errors import shown
 
 log = logging.getLogger("server.errors")
@@ -27,6 +27,7 @@ CODES: dict[str, int] = {
     "unauthorized": 401,
     "forbidden": 403,
     "not_found": 404,
+    "tenant_not_found": 404,
     "method_not_allowed": 405,
     "query_too_costly": 422,
     "internal_error": 500,
@@ -73,6 +74,8 @@ async def metrics_error(request: Request, exc: Exception) -> Response:
     if isinstance(exc, CostLimitExceeded):
         log.warning("query too costly: %s", exc)
         return error_response(ApiError("query_too_costly", "the query would scan more than the server's BigQuery limit; try a shorter range"))
+    if isinstance(exc, TenantNotFound):
+        return error_response(ApiError("tenant_not_found", f"tenant {exc.tenant_id} is not known to the tenant service", "X-Tenant-Id"))
     # Any other library error (a template or configuration fault) is ours, not the caller's.
     return await internal_error(request, exc)
 

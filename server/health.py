@@ -1,8 +1,12 @@
-"""GET /health: the seed's fields plus `cache` and `reports`.
+"""GET /health: the seed's fields plus `cache`, `reports`, `tenant_service` and, on
+PostgreSQL with the live rollup, `rollup` (its lag: changes not applied yet and the oldest
+one's age).
 
-200 `healthy`, or 200 `degraded` when only the cache fails or a scheduled report's latest
-delivery failed (answers are still served; `failing_reports` says which);
-503 `unhealthy` with `database: "disconnected"` when the database does not answer.
+200 `healthy`, or 200 `degraded` when only the cache fails, the tenant service does not answer
+(names come from the tenants table), a scheduled report's latest delivery failed (answers are
+still served; `failing_reports` says which) or the rollup lags more than
+ROLLUP_LAG_DEGRADED_SECONDS; 503 `unhealthy` with `database: "disconnected"` when the database
+does not answer.
 """
 
 from __future__ import annotations
@@ -20,6 +24,10 @@ from crm_metrics.deliveries import Deliveries
 log = logging.getLogger("server.health")
 
 SERVICE = "crm-metrics"
+#: A rollup whose oldest unapplied write is older than this makes the service `degraded`: the
+#: applier is far behind (a bulk load) or not running (no `crm-metrics serve` applies, or its
+#: role may not write the derived tables; its log says why).
+ROLLUP_LAG_DEGRADED_SECONDS = 60.0
 
 
 async def health(request: Request) -> Response:
@@ -33,8 +41,11 @@ async def health(request: Request) -> Response:
     if database != "connected":
         log.error("database does not answer: %s", checked.get("reason"))
     cache = await state.results.status()
+    tenant_service = await run_in_threadpool(state.metrics.tenant_service_status)
     failing = await run_in_threadpool(_failing_reports, state.metrics) if database == "connected" else []
-    degraded = cache == "unavailable" or bool(failing)
+    rollup = await run_in_threadpool(_rollup, state.metrics) if database == "connected" else None
+    lagging = rollup is not None and rollup["lag_seconds"] > ROLLUP_LAG_DEGRADED_SECONDS
+    degraded = cache == "unavailable" or tenant_service == "unavailable" or bool(failing) or lagging
     status = "unhealthy" if database != "connected" else "degraded" if degraded else "healthy"
     body = {
         "status": status,
@@ -45,11 +56,26 @@ async def health(request: Request) -> Response:
         "bigquery": bigquery,
         "cache": cache,
         "reports": "failing" if failing else "ok",
+        "tenant_service": tenant_service,
     }
     if failing:
         body["failing_reports"] = failing
+    if rollup is not None:
+        body["rollup"] = rollup
     return JSONResponse(body, status_code=503 if status == "unhealthy" else 200, headers={"Cache-Control": "no-store"})
 
+
+
+def _rollup(metrics: Metrics) -> dict[str, Any] | None:
+    """The live rollup's lag, or None without it (or when it cannot be read: logged)."""
+    try:
+        changes = metrics.changes()
+    except Exception as error:
+        log.warning("cannot read the rollup's queue: %s", error)
+        return None
+    if changes is None:
+        return None
+    return {"pending_changes": changes.pending, "lag_seconds": round(changes.lag_seconds, 3)}
 
 
 def _failing_reports(metrics: Metrics) -> list[dict[str, Any]]:

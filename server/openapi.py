@@ -42,11 +42,13 @@ HEALTH_VALUES = {
     "bigquery": ["configured", "not_configured", "unreachable"],
     "cache": ["connected", "unavailable", "in_process", "disabled"],
     "reports": ["ok", "failing"],
+    "tenant_service": ["not_configured", "available", "unavailable"],
 }
 ERROR_DESCRIPTIONS = {
     400: "Invalid request: a parameter or header is malformed, unknown or out of range; `field` names it",
     401: "Missing, malformed or expired bearer token",
     403: "The token is not for this tenant",
+    404: "REQUIRE_KNOWN_TENANT only: the tenant service does not know X-Tenant-Id (code tenant_not_found)",
     422: "BigQuery only: the query would bill more bytes than BIGQUERY_MAXIMUM_BYTES_BILLED; ask for a shorter range",
     500: "Internal error (a bug; never caused by input)",
     503: "The database cannot be reached",
@@ -129,7 +131,7 @@ def _error_schema() -> dict[str, Any]:
 
 
 def _health_schema() -> dict[str, Any]:
-    properties: dict[str, Any] = {name: {"type": "string"} for name in ("status", "service", "version", "environment", "database", "bigquery", "cache", "reports")}
+    properties: dict[str, Any] = {name: {"type": "string"} for name in ("status", "service", "version", "environment", "database", "bigquery", "cache", "reports", "tenant_service")}
     for name, values in HEALTH_VALUES.items():
         properties[name]["enum"] = values
     required = list(properties)
@@ -200,7 +202,7 @@ def build(*, auth: bool) -> dict[str, Any]:
         "ETag": {"description": "Tag of the body; send it back in If-None-Match to get 304", "required": True, "schema": {"type": "string"}},
         **request_id,
     }
-    statuses = [400, *([401, 403] if auth else []), 422, 500, 503, 504]
+    statuses = [400, *([401, 403] if auth else []), 404, 422, 500, 503, 504]
     paths: dict[str, Any] = {}
     for kind, model, summary in (
         ("dashboard", Dashboard, "Dense series per day, ISO week or month: conversations, messages, handoffs, costs"),

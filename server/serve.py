@@ -9,10 +9,12 @@ import socket
 import sys
 import threading
 from types import FrameType
+from typing import Any
 
 import uvicorn
+from prometheus_client import start_http_server
 
-from crm_metrics import ConfigError, Metrics, MetricsError, Settings, scheduler
+from crm_metrics import ConfigError, Metrics, MetricsError, Settings, changes, scheduler
 
 from server import logs
 from server.app import create_app
@@ -50,10 +52,28 @@ def listen(host: str, port: int) -> socket.socket:
     return sock
 
 
+def _metrics_listener(config: ServerConfig, registry: Any) -> Any:
+    """With METRICS_PORT, /metrics on that port alone (prometheus-client's server in a thread);
+    else it is a route of the app, or off in production (server/telemetry.py)."""
+    if config.metrics_port is None:
+        if not config.metrics_on_public_port:
+            log.info("/metrics is off: ENVIRONMENT=production serves it only on METRICS_PORT")
+        return None
+    if config.metrics_port == config.port:
+        raise ConfigError(f"Config 'METRICS_PORT' has value '{config.metrics_port}': it must differ from PORT, which serves the public API.")
+    try:
+        exporter, _ = start_http_server(config.metrics_port, addr=config.host, registry=registry)
+    except OSError as error:
+        raise ConfigError(f"cannot listen on {_address(config.host, config.metrics_port)} (METRICS_PORT): {(error.strerror or str(error)).lower()}") from None
+    log.info("metrics on http://%s/metrics", _address(config.host, config.metrics_port))
+    return exporter
+
+
 def serve(database_url: str | None = None, host: str | None = None, port: int | None = None, schedule: str | None = None) -> None:
     """Serve until SIGINT/SIGTERM; with `schedule` (a schedule file), run the report scheduler
     in a thread beside the server, on the same store, which is then opened read-write (on
-    DuckDB that is how both can share one file: one process holds it)."""
+    DuckDB that is how both can share one file: one process holds it). On PostgreSQL, apply
+    the live rollup's queued writes in another thread (crm_metrics/changes.py)."""
     # uvicorn shuts down gracefully on SIGTERM, then re-raises it to the handler it found:
     # this one unwinds (closing the database) instead of the default's immediate death.
     signal.signal(signal.SIGTERM, _exit)
@@ -67,7 +87,11 @@ def serve(database_url: str | None = None, host: str | None = None, port: int | 
         if reports is not None:
             running = scheduler.Scheduler(metrics, reports)
             running.start()
+            app.state.scheduler = running
             threading.Thread(target=running.run, args=(stop,), name="report-scheduler", daemon=True).start()
+        if metrics.executor.dialect == "postgres" and settings.rollup_poll_seconds:
+            # PostgreSQL's live rollup, where installed (it looks at every poll).
+            threading.Thread(target=changes.follow, args=(settings, stop), name="rollup", daemon=True).start()
         server = uvicorn.Server(
             uvicorn.Config(
                 app,
@@ -82,9 +106,12 @@ def serve(database_url: str | None = None, host: str | None = None, port: int | 
         with listen(config.host, config.port) as sock:
             # uvicorn logs where it listens only when it binds the socket itself.
             log.info("listening on http://%s (Ctrl-C to stop)", _address(*sock.getsockname()[:2]))
+            exporter = _metrics_listener(config, app.state.telemetry.registry)
             try:
                 server.run(sockets=[sock])
             finally:
                 stop.set()
+                if exporter is not None:
+                    exporter.shutdown()
         if not server.started:
             raise MetricsError("the HTTP server did not start (its log says why)")

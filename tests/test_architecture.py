@@ -20,8 +20,8 @@ PARTS: dict[str, set[str]] = {
     "core": {"crm_metrics.errors", "crm_metrics.config", "crm_metrics.query", "crm_metrics.dialects", "crm_metrics.models", "crm_metrics.output", "crm_metrics.charts"},
     "compiler": {"crm_metrics.templates", "crm_metrics.compiler", "crm_metrics.schema", "crm_metrics.partitions"},
     "executors": {"crm_metrics.executors", "crm_metrics.executors.base", "crm_metrics.executors.duckdb", "crm_metrics.executors.postgres", "crm_metrics.executors.bigquery"},
-    "facade": {"crm_metrics.request", "crm_metrics.planning", "crm_metrics.answers", "crm_metrics.tenants", "crm_metrics.service", "crm_metrics.console"},
-    "store": {"crm_metrics.store", "crm_metrics.loader", "crm_metrics.derived", "crm_metrics.demo"},
+    "facade": {"crm_metrics.request", "crm_metrics.planning", "crm_metrics.answers", "crm_metrics.tenants", "crm_metrics.tenant_service", "crm_metrics.service", "crm_metrics.console"},
+    "store": {"crm_metrics.store", "crm_metrics.loader", "crm_metrics.derived", "crm_metrics.demo", "crm_metrics.changes"},
     "reports": {"crm_metrics.report", "crm_metrics.schedule", "crm_metrics.deliveries", "crm_metrics.scheduler"},
     "cli": {"crm_metrics", "crm_metrics.__main__", "crm_metrics.cli"},
     "server": {f"server.{path.stem}" for path in (REPO / "server").glob("*.py") if path.stem != "__init__"} | {"server"},
@@ -41,12 +41,13 @@ RULES: dict[str, tuple[set[str], set[str]]] = {
     "cli": ({"core", "compiler", "facade", "store", "executors", "reports", "cli", "server"}, set()),
     # The server parses and serialises: the library's public API and its request rules, never
     # a driver, sqlglot, the compiler or the executors.
-    "server": ({"server"}, {"starlette", "uvicorn", "jwt", "redis"}),
+    "server": ({"server"}, {"starlette", "uvicorn", "jwt", "redis", "prometheus_client"}),
 }
 #: The crm_metrics modules the server may import: the package's API, the request rules it
 #: validates with (and the granularities they accept), settings and errors, the page's chart
-#: definitions, the report and the scheduler's record of deliveries (for /health).
-SERVER_MAY_USE = {"crm_metrics", "crm_metrics.request", "crm_metrics.config", "crm_metrics.errors", "crm_metrics.templates", "crm_metrics.charts", "crm_metrics.report", "crm_metrics.deliveries", "crm_metrics.scheduler"}
+#: definitions, the report, the scheduler's record of deliveries (for /health) and the live
+#: rollup's applier (which `serve` runs).
+SERVER_MAY_USE = {"crm_metrics", "crm_metrics.request", "crm_metrics.config", "crm_metrics.errors", "crm_metrics.templates", "crm_metrics.charts", "crm_metrics.report", "crm_metrics.deliveries", "crm_metrics.scheduler", "crm_metrics.changes"}
 #: Drivers the executors may use only inside the engine's own module.
 DRIVERS = {"crm_metrics.executors.duckdb": "duckdb", "crm_metrics.executors.postgres": "psycopg", "crm_metrics.executors.bigquery": "google"}
 

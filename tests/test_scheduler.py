@@ -174,6 +174,14 @@ def test_given_up_report_shows_until_a_later_one_is_sent(metrics: Metrics, recei
     clock.run(scheduler, dt.datetime(2025, 11, 2, 2, 0, tzinfo=UTC), dt.timedelta(minutes=10))
     assert receiver.periods() == ["2025-11-01/2025-11-01"]
     assert TestClient(create_app(metrics, ServerConfig())).get("/health").json()["reports"] == "ok"
+    # /metrics counts the attempts of the scheduler running beside the server.
+    app = create_app(metrics, ServerConfig())
+    app.state.scheduler = scheduler
+    scraped = TestClient(app).get("/metrics").text
+    for line in ('crm_metrics_report_deliveries_total{outcome="sent"} 1.0', 'crm_metrics_report_deliveries_total{outcome="retrying"} 2.0', 'crm_metrics_report_deliveries_total{outcome="failed"} 1.0', "crm_metrics_scheduler_tick_failures_total 0.0"):
+        assert line in scraped.splitlines()
+    # Every minute from 00:00 to 12:00 (721), then every 10 minutes from 12:01 to 02:00 (84).
+    assert scheduler.counts["ticks"] == 721 + 84
 
 
 def test_email_carries_the_pdf(metrics: Metrics) -> None:

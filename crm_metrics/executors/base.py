@@ -124,6 +124,44 @@ class Executor(Protocol):
     def close(self) -> None: ...
 
 
+@dataclass(frozen=True)
+class Changes:
+    """Writes to `conversations` and `messages` that the live rollup has not applied yet:
+    queued conversation ids (a conversation once per write that touched it) and the age of the
+    oldest, in seconds (0 when none are pending)."""
+
+    pending: int
+    lag_seconds: float
+
+
+@runtime_checkable
+class ChangeQueue(Protocol):
+    """An engine whose own triggers queue every write to `conversations` and `messages`, by
+    any client, for the derived tables (PostgreSQL's live rollup: sql/schema/postgres-live.sql)."""
+
+    def install_changes(self, ddl: str, live: str) -> bool:
+        """In one short transaction: check the privileges the live rollup needs (a ConfigError
+        names every one missing; nothing is made), run the script `ddl` (the seed's tables)
+        and `live` (the queue and its triggers). Whether the queue was already there."""
+        ...
+
+    def remove_changes(self, script: str) -> None:
+        """Run the removal `script` (the queue, its triggers, the derived tables) in one
+        transaction, taking the locks it needs without making writers queue behind it."""
+        ...
+
+    def apply_changes(self, refresh: Refresh, limit: int) -> int:
+        """Take up to `limit` queued changes and run `refresh` for their conversations, in one
+        transaction that also deletes them (all or nothing: a crash leaves them queued). The
+        number of conversations refreshed; 0 when nothing is queued or the live rollup or
+        the derived tables are not there."""
+        ...
+
+    def changes(self) -> Changes | None:
+        """What is queued, or None without the live rollup."""
+        ...
+
+
 @runtime_checkable
 class DryRunner(Protocol):
     """An engine that can tell what a query would cost without running it (BigQuery)."""

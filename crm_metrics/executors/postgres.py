@@ -7,8 +7,10 @@ Queries arrive compiled to the postgres dialect, with `%(name)s` placeholders an
 
 from __future__ import annotations
 
+import random
 import re
-from collections.abc import Iterator, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlsplit, urlunsplit
@@ -19,7 +21,7 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from crm_metrics.errors import BackendUnavailable, ConfigError, LoadError, QueryTimeout
-from crm_metrics.executors.base import ALL_CONVERSATIONS, STAGING, TOUCHED, Written, orphans, upsert
+from crm_metrics.executors.base import ALL_CONVERSATIONS, STAGING, TOUCHED, Changes, Written, orphans, upsert
 from crm_metrics.query import CompiledQuery
 
 if TYPE_CHECKING:
@@ -43,11 +45,50 @@ _ANALYZE_SHARE = 0.1
 #: Memory per sort or hash of a rebuild (a maintenance run over every row, like CREATE INDEX
 #: with maintenance_work_mem), instead of the default 4MB that sends them to disk.
 _REBUILD_WORK_MEM = "SET LOCAL work_mem = '256MB'"
+#: The same for one batch of the live rollup (a few thousand conversations at most).
+_APPLY_WORK_MEM = "SET LOCAL work_mem = '64MB'"
 #: The CREATE INDEX statements of a DDL script (one per line in sql/schema/): a rebuild that
 #: makes the derived tables builds their indexes once they are filled, which is faster than
 #: maintaining them row by row.
 _CREATE_INDEX = re.compile(r"^CREATE INDEX .*;[ \t]*$", re.MULTILINE)
 _PASSWORD_PARAMETER = re.compile(r"((?:^|&)password=)[^&]*")
+#: The live rollup's queue (sql/schema/postgres-live.sql).
+CHANGES = "crm_metrics_changes"
+#: Installing or removing the live rollup's triggers locks conversations and messages (CREATE
+#: TRIGGER and DROP TRIGGER must), but only at an instant no writer holds them (NOWAIT), tried
+#: every _LOCK_RETRY_SECONDS for up to _LOCK_PATIENCE_SECONDS: it never waits in a queue that
+#: new writers would wait behind, and never holds one table while waiting for the other (a
+#: writer holding that one and waiting for the first would make a deadlock, and could be the
+#: one PostgreSQL aborts). Writers then wait only for the DDL itself, milliseconds.
+_LOCK_RETRY_SECONDS, _LOCK_PATIENCE_SECONDS = 0.02, 30.0
+#: What `init-db --rollup` needs, as (granted, what is missing): the seed's tables' ownership
+#: (init-db creates indexes and triggers on them: the owner's right), CREATE on the schema
+#: (the queue, its functions, the derived tables) and TEMPORARY (every refresh).
+_PRIVILEGES = """
+SELECT
+  current_user,
+  current_schema() IS NOT NULL,
+  COALESCE(has_schema_privilege(current_schema(), 'CREATE'), FALSE),
+  format('CREATE on schema %I', current_schema()),
+  has_database_privilege(current_database(), 'TEMPORARY'),
+  format('TEMPORARY on database %I', current_database()),
+  ARRAY(
+    SELECT format('ownership of table %I', c.relname) FROM pg_class AS c
+    WHERE c.oid IN (to_regclass('tenants'), to_regclass('conversations'), to_regclass('messages'))
+      AND NOT pg_has_role(c.relowner, 'USAGE')
+    ORDER BY c.relname
+  )
+"""
+#: Takes up to %s queued changes (deleting them in this transaction: a crash puts them back)
+#: as the conversations to refresh. No SKIP LOCKED: one applier runs at a time (the lock on
+#: the derived tables), and writers only ever insert here.
+_CLAIM = f"""
+WITH claimed AS (
+  DELETE FROM {CHANGES} WHERE ctid = ANY (ARRAY(SELECT q.ctid FROM {CHANGES} AS q LIMIT %s))
+  RETURNING conversation_id
+)
+INSERT INTO crm_metrics_touched SELECT DISTINCT c.conversation_id FROM claimed AS c
+"""
 
 
 class PostgresExecutor:
@@ -196,6 +237,9 @@ class PostgresExecutor:
             with self._connection() as conn, conn.transaction():
                 conn.execute(_NO_TIMEOUT)
                 if refresh:
+                    # This transaction brings the derived tables up to date itself: the live
+                    # rollup's triggers need not queue its rows (sql/schema/postgres-live.sql).
+                    conn.execute("SET LOCAL crm_metrics.refreshed = 'on'")
                     _lock(conn, refresh)
                 # The staging table has the target's types for our columns only: not its
                 # constraints, defaults or other columns (another application's NOT NULL
@@ -243,8 +287,18 @@ class PostgresExecutor:
                 if ddl:
                     conn.execute(_CREATE_INDEX.sub("", ddl), prepare=False)
                 _lock(conn, refresh)
+                # Tables never analyzed (just made and filled by another client) would be
+                # planned as a row or two: the refresh's joins, and every apply of the live
+                # rollup after it, then rerun a window per conversation.
+                for table in ("conversations", "messages"):
+                    if _estimated_rows(conn, table) == 0:
+                        conn.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(table)))
                 _touch(conn, ALL_CONVERSATIONS)
                 _refresh(conn, refresh)
+                # Changes queued before this snapshot are in it; those committed after it are
+                # invisible here, stay queued and are applied after this rebuild.
+                if _exists(conn, CHANGES):
+                    conn.execute(f"DELETE FROM {CHANGES}")
                 for index in _CREATE_INDEX.findall(ddl or ""):
                     conn.execute(index)
                 _analyze(conn, refresh.tables)
@@ -253,6 +307,79 @@ class PostgresExecutor:
             # of a column's range, a constraint of the user's own on them).
             names = ", ".join(refresh.tables)
             raise LoadError(f"PostgreSQL could not rebuild {names} from the rows there; nothing was changed: {self._masked(error)}") from error
+
+    def install_changes(self, ddl: str, live: str) -> bool:
+        with self._connection() as conn:
+            user, has_schema, create, create_what, temporary, temporary_what, owned = conn.execute(_PRIVILEGES).fetchone()
+            missing = [*owned]
+            if not has_schema:
+                missing.append("a schema on the search_path (none of its schemas exists)")
+            elif not create:
+                missing.append(create_what)
+            if not temporary:
+                missing.append(temporary_what)
+            if missing:
+                raise ConfigError(
+                    f"PostgreSQL at {self._where}: init-db --rollup needs, for role {user}: {', '.join(missing)};"
+                    " nothing was changed (docs/postgres.md, \"What the role needs\")"
+                )
+            installed = _exists(conn, CHANGES)
+            tables = [name for name in ("tenants", "conversations", "messages") if _exists(conn, name)]
+
+            def install(conn: psycopg.Connection[Any]) -> None:
+                conn.execute(ddl + "\n" + live, prepare=False)
+
+            _between_writes(conn, tables, "SHARE ROW EXCLUSIVE", install, what="install the live rollup's triggers")
+        return installed
+
+    def remove_changes(self, script: str) -> None:
+        with self._connection() as conn:
+            # The derived tables first, waiting for a running apply or refresh to end (writers
+            # never take them), then the CRM's tables between two writes.
+            derived = [name for name in ("conversation_facts", "message_facts", "metric_slots") if _exists(conn, name)]
+            tables = [name for name in ("conversations", "messages") if _exists(conn, name)]
+
+            def remove(conn: psycopg.Connection[Any]) -> None:
+                conn.execute(script, prepare=False)
+
+            _between_writes(conn, tables, "ACCESS EXCLUSIVE", remove, first=derived, what="remove the live rollup's triggers")
+
+    def apply_changes(self, refresh: Refresh, limit: int) -> int:
+        with self._connection() as conn:
+            # Two cheap looks first: most polls find nothing to do.
+            ((ready,),) = conn.execute(
+                "SELECT to_regclass(%s) IS NOT NULL AND to_regclass('metric_slots') IS NOT NULL", (CHANGES,)
+            ).fetchall()
+            if not ready or not conn.execute(f"SELECT EXISTS (SELECT FROM {CHANGES})").fetchone()[0]:
+                return 0
+            with conn.transaction():
+                conn.execute(_NO_TIMEOUT)
+                # How pg_stat_activity names a transaction applying changes.
+                conn.execute("SET LOCAL application_name = 'crm-metrics rollup'")
+                # The rollup's slots are sorted and grouped in memory, not in files.
+                conn.execute(_APPLY_WORK_MEM)
+                # Before any snapshot: every statement below sees all that loads, refreshes
+                # and other appliers committed (READ COMMITTED takes one per statement).
+                _lock(conn, refresh)
+                conn.execute("CREATE TEMPORARY TABLE crm_metrics_touched (conversation_id text)")
+                touched = conn.execute(_CLAIM, (limit,)).rowcount
+                conn.execute("ANALYZE crm_metrics_touched")
+                _refresh(conn, refresh)
+            return max(touched, 0)
+
+    def changes(self) -> Changes | None:
+        ((installed,),) = self._read("SELECT to_regclass(%s) IS NOT NULL", (CHANGES,))
+        if not installed:
+            return None
+        ((pending, lag),) = self._read(
+            f"SELECT count(*), COALESCE(EXTRACT(EPOCH FROM clock_timestamp() - min(queued_at)), 0) FROM {CHANGES}", ()
+        )
+        return Changes(int(pending), max(float(lag), 0.0))
+
+    def pool_stats(self) -> dict[str, int]:
+        """The pool's size, idle connections, and requests waiting for one (for /metrics)."""
+        stats = self._pool.get_stats()
+        return {"size": stats.get("pool_size", 0), "idle": stats.get("pool_available", 0), "max": self._pool.max_size, "waiting": stats.get("requests_waiting", 0)}
 
     def ping(self) -> None:
         self._read("SELECT 1", ())
@@ -295,6 +422,46 @@ def _refresh(conn: psycopg.Connection[Any], refresh: Refresh) -> None:
     for statement in refresh.statements:
         conn.execute(statement, {}, prepare=False)
     conn.execute("DROP TABLE crm_metrics_touched")
+
+
+def _between_writes(
+    conn: psycopg.Connection[Any],
+    tables: Sequence[str],
+    mode: str,
+    body: Callable[[psycopg.Connection[Any]], None],
+    *,
+    first: Sequence[str] = (),
+    what: str,
+) -> None:
+    """Run `body` in a transaction holding `tables` in `mode`, taken with NOWAIT and retried
+    (see _LOCK_PATIENCE_SECONDS); `first` are locked before them in the same mode, waiting."""
+    deadline = time.monotonic() + _LOCK_PATIENCE_SECONDS
+    while True:
+        try:
+            with conn.transaction():
+                conn.execute(_NO_TIMEOUT)
+                if first:
+                    conn.execute(sql.SQL("LOCK TABLE {} IN {} MODE").format(_names(first), sql.SQL(mode)))
+                if tables:
+                    conn.execute(sql.SQL("LOCK TABLE {} IN {} MODE NOWAIT").format(_names(tables), sql.SQL(mode)))
+                body(conn)
+            return
+        except psycopg.errors.LockNotAvailable:
+            if time.monotonic() > deadline:
+                raise BackendUnavailable(
+                    f"could not {what}: {', '.join(tables)} were never free of writers at once for"
+                    f" {_LOCK_PATIENCE_SECONDS:.0f} s (a long transaction is writing them); nothing was changed: run it again"
+                ) from None
+            time.sleep(_LOCK_RETRY_SECONDS * (1 + random.random()))
+
+
+def _names(tables: Sequence[str]) -> sql.Composable:
+    return sql.SQL(", ").join(sql.Identifier(name) for name in tables)
+
+
+def _exists(conn: psycopg.Connection[Any], table: str) -> bool:
+    ((found,),) = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (table,)).fetchall()
+    return bool(found)
 
 
 def _json_columns(conn: psycopg.Connection[Any]) -> list[str]:

@@ -24,6 +24,7 @@ def test_healthy(client: TestClient) -> None:
         "bigquery": "not_configured",
         "cache": "in_process",
         "reports": "ok",
+        "tenant_service": "not_configured",
     }
 
 
