@@ -11,9 +11,17 @@ HERE = Path(__file__).parent
 TENANTS = ("largest", "median")
 
 
+#: The section bench/second_set.py writes (run alone): kept when the whole bench rewrites the page.
+KEPT = ("<!-- second-set:start -->", "<!-- second-set:end -->")
+
+
 def write(report: Mapping[str, Any], directory: Path = HERE) -> None:
     (directory / "report.json").write_text(json.dumps(report, indent=2, default=str) + "\n")
-    (directory / "report.md").write_text(markdown(report))
+    page = directory / "report.md"
+    old = page.read_text(encoding="utf-8") if page.exists() else ""
+    start, end = KEPT
+    kept = start + old.partition(start)[2].partition(end)[0] + end + "\n" if start in old and end in old else ""
+    page.write_text(markdown(report) + ("\n" + kept if kept else ""))
 
 
 # -- the targets ----------------------------------------------------------------------------

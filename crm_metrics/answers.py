@@ -10,7 +10,25 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from crm_metrics.models import SERIES, Dashboard, Summary
+from crm_metrics.models import (
+    SERIES,
+    SUMMARY_FIGURES,
+    Change,
+    ComparedSummary,
+    Dashboard,
+    HeatmapCell,
+    Heatmap,
+    OutcomeFigures,
+    OutcomeMetrics,
+    Outcomes,
+    OutletBreakdown,
+    OutletFigures,
+    PeriodFigures,
+    ResponseMetrics,
+    Responses,
+    ResponseTimes,
+    Summary,
+)
 from crm_metrics.request import Period, Query
 
 Rows = Sequence[tuple[Any, ...]]
@@ -33,6 +51,12 @@ class Answer:
     #: Whether the request's granularity applies (a series) or the range is one bucket.
     series: bool
     build: Callable[[Resolved, Sequence[str], Rows], Any]
+    #: Whether it reads local wall-clock times (weekday and hour): by the range's UTC offsets on
+    #: every layout, the seed's too (BigQuery's emulator cannot run `EXTRACT(HOUR FROM ts AT
+    #: TIME ZONE tz)`; integer arithmetic is also faster on every engine).
+    wall_clock: bool = False
+    #: Whether an outlet filter applies (the outlet breakdown covers every outlet).
+    outlet: bool = True
 
     def granularity(self, query: Query) -> str:
         return query.granularity if self.series else "range"
@@ -63,10 +87,64 @@ def _summary(resolved: Resolved, names: Sequence[str], rows: Rows) -> Summary:
     return Summary(query.tenant_id, resolved.tenant_name, period.start_date, period.end_date, query.outlet_id, period.tz, *row)
 
 
+def _series_and_totals(rows: Rows) -> tuple[list[tuple[Any, ...]], tuple[Any, ...]]:
+    """A §7 series statement's rows: the buckets (in date order), then the totals row (date null)."""
+    series = [row for row in rows if row[0] is not None]
+    (totals,) = [row[1:] for row in rows if row[0] is None]
+    return series, totals
+
+
+def _responses(resolved: Resolved, names: Sequence[str], rows: Rows) -> Responses:
+    series, totals = _series_and_totals(rows)
+    query, period = resolved.query, resolved.period
+    return Responses(
+        query.tenant_id, query.outlet_id, period.start_date, period.end_date, period.tz, query.granularity,
+        [ResponseMetrics(*row) for row in series], ResponseTimes(*totals),
+    )
+
+
+def _outcomes(resolved: Resolved, names: Sequence[str], rows: Rows) -> Outcomes:
+    series, totals = _series_and_totals(rows)
+    query, period = resolved.query, resolved.period
+    return Outcomes(
+        query.tenant_id, query.outlet_id, period.start_date, period.end_date, period.tz, query.granularity,
+        [OutcomeMetrics(*row) for row in series], OutcomeFigures(*totals),
+    )
+
+
+def _outlets(resolved: Resolved, names: Sequence[str], rows: Rows) -> OutletBreakdown:
+    period = resolved.period
+    return OutletBreakdown(resolved.query.tenant_id, period.start_date, period.end_date, period.tz, [OutletFigures(*row) for row in rows])
+
+
+def _heatmap(resolved: Resolved, names: Sequence[str], rows: Rows) -> Heatmap:
+    query, period = resolved.query, resolved.period
+    return Heatmap(query.tenant_id, query.outlet_id, period.start_date, period.end_date, period.tz, [HeatmapCell(*row) for row in rows])
+
+
+def compared(current: Summary, previous: Summary) -> ComparedSummary:
+    """The summary with `previous` (the period before it) and the relative change of each
+    figure (docs/metrics.md §7.3): null when either value is null or the previous one is 0."""
+    figures = {name: getattr(previous, name) for name in SUMMARY_FIGURES}
+    change = {}
+    for name in SUMMARY_FIGURES:
+        now, before = getattr(current, name), figures[name]
+        change[name] = None if now is None or before is None or before == 0 else (now - before) / before
+    return ComparedSummary(
+        **{name: getattr(current, name) for name in Summary.field_names()},
+        previous=PeriodFigures(previous.period_start, previous.period_end, **figures),
+        change=Change(**change),
+    )
+
+
 ANSWERS: dict[str, Answer] = {
     answer.kind: answer
     for answer in (
         Answer("dashboard", "dashboard", True, _dashboard),
         Answer("summary", "summary", False, _summary),
+        Answer("responses", "responses", True, _responses),
+        Answer("outcomes", "outcomes", True, _outcomes),
+        Answer("outlets", "outlets", False, _outlets, outlet=False),
+        Answer("heatmap", "heatmap", False, _heatmap, wall_clock=True),
     )
 }

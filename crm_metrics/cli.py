@@ -20,13 +20,23 @@ from crm_metrics.config import DEFAULT_DATABASE_URL, URL_SETTING, Settings
 from crm_metrics.dialects import Dialect
 from crm_metrics.console import console_sql
 from crm_metrics.errors import ConfigError, MetricsError
-from crm_metrics.request import DEFAULT_SPAN_DAYS
+from crm_metrics.answers import ANSWERS
+from crm_metrics.request import COMPARISONS, DEFAULT_SPAN_DAYS
 from crm_metrics.schema import TABLES
 from crm_metrics.service import Metrics
 
 PROG = "crm-metrics"
 #: crm_metrics.report.FORMATS, named here so that the help needs no import of the report's libraries.
 REPORT_FORMATS = ("pdf", "html")
+#: What `crm-metrics query KIND` answers (crm_metrics/answers.py; docs/metrics.md §3, §4, §7).
+QUERY_KINDS = {
+    "dashboard": "dense series per day, week or month",
+    "summary": "the whole range in one row (--compare previous: and the period before)",
+    "responses": "response times per bucket and in total: turns, exact medians and p90, first and human responses",
+    "outcomes": "the outcomes of the conversations started per bucket and in total: containment, agents, cost",
+    "outlets": "the summary per outlet (conversations without one last)",
+    "heatmap": "168 cells by local weekday and hour: customer messages, conversation starts, response time",
+}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -50,15 +60,16 @@ def _parser() -> argparse.ArgumentParser:
         "--database-url",
         help=f"database URL (default: $DATABASE_URL, else {DEFAULT_DATABASE_URL})",
     )
-    request = argparse.ArgumentParser(add_help=False)
-    request.add_argument("--tenant-id", required=True, help="tenant UUID")
-    request.add_argument(
+    scope = argparse.ArgumentParser(add_help=False)
+    scope.add_argument("--tenant-id", required=True, help="tenant UUID")
+    scope.add_argument(
         "--start-date",
         help=f"first local date, YYYY-MM-DD (default: end date - {DEFAULT_SPAN_DAYS} days: {DEFAULT_SPAN_DAYS + 1} days, both ends included)",
     )
-    request.add_argument("--end-date", help="last local date, YYYY-MM-DD (default: today in the timezone)")
+    scope.add_argument("--end-date", help="last local date, YYYY-MM-DD (default: today in the timezone)")
+    scope.add_argument("--tz", help="IANA timezone that cuts days (default: the tenant's, else UTC)")
+    request = argparse.ArgumentParser(add_help=False, parents=[scope])
     request.add_argument("--outlet-id", help="only this outlet's conversations (UUID)")
-    request.add_argument("--tz", help="IANA timezone that cuts days (default: the tenant's, else UTC)")
 
     parser = _Parser(prog=PROG, description="SQL-first metrics for WhatsApp CRMs.")
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}", help="print the version and exit")
@@ -67,13 +78,16 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     parser.set_defaults(full_help=parser.format_help)
 
-    query = commands.add_parser("query", help="print a dashboard or a summary")
+    query = commands.add_parser("query", help="print an answer: dashboard, summary, responses, outcomes, outlets, heatmap")
     kinds = query.add_subparsers(dest="kind", metavar="KIND")
     query.set_defaults(full_help=query.format_help)
-    for kind, help_text in (("dashboard", "dense series per day, week or month"), ("summary", "the whole range in one row")):
-        sub = kinds.add_parser(kind, help=help_text, parents=[request, database])
-        if kind == "dashboard":
+    for kind, help_text in QUERY_KINDS.items():
+        # The outlet breakdown covers every outlet: it takes no --outlet-id.
+        sub = kinds.add_parser(kind, help=help_text, parents=[scope if kind == "outlets" else request, database])
+        if ANSWERS[kind].series:
             sub.add_argument("--granularity", default="day", help="day (default), week (ISO, from Monday) or month")
+        if kind == "summary":
+            sub.add_argument("--compare", choices=COMPARISONS, help="previous: add the n days before the range and the change")
         sub.add_argument("--format", default="json", choices=output.FORMATS, help="output format (default: json, the HTTP body)")
         sub.add_argument(
             "--dry-run",
@@ -224,7 +238,10 @@ def run(args: argparse.Namespace) -> None:
     create = args.command in ("init-db", "load", "demo")
     with Metrics.connect(settings=settings, read_only=read_only, create=create) as metrics:
         if args.command == "query":
-            query = request.query(args.tenant_id, args.start_date, args.end_date, args.outlet_id, args.tz, getattr(args, "granularity", None))
+            query = request.query(
+                args.tenant_id, args.start_date, args.end_date, getattr(args, "outlet_id", None), args.tz,
+                getattr(args, "granularity", None), getattr(args, "compare", None),
+            )
             if args.dry_run:
                 read = metrics.read_partitions(args.kind, query)
                 print(_dry_run_report(args.kind, metrics.dry_run(args.kind, query), read, settings), end="")

@@ -59,6 +59,8 @@ def console_sql(
     if "granularity" in params and template.granularities == ("range",):
         raise InvalidParameter("granularity", f"{name} is one row for the whole range: it takes no granularity")
     grain = request.grain("granularity", params.get("granularity")) if template.granularities != ("range",) else "range"
+    if params.get("outlet_id") and "outlet_id" not in {p.name for p in template.params}:
+        raise InvalidParameter("outlet_id", f"{name} covers every outlet of the tenant: it takes no outlet_id")
     outlet = request.optional_uuid("outlet_id", params.get("outlet_id"))
     tenant = request.optional_uuid("tenant_id", params.get("tenant_id"))
     # The settings a query would use (prices, longest range): the environment's by default.

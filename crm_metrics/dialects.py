@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable
+from fractions import Fraction
 
+import sqlglot
 from sqlglot import exp
 
 
@@ -186,8 +188,27 @@ def _epoch_micros(node: exp.Expression, dialect: Dialect) -> exp.Expression:
     return node
 
 
+def _exact_quantile(node: exp.Expression, dialect: Dialect) -> exp.Expression:
+    # Trap: BigQuery's PERCENTILE_CONT is analytic only (an OVER clause is required), where
+    # PostgreSQL's is an ordered-set aggregate (no window form) and DuckDB has both; sqlglot
+    # spells the aggregate `PERCENTILE_CONT(x, p)` of a template as each engine's (DuckDB
+    # QUANTILE_CONT, PostgreSQL WITHIN GROUP), and APPROX_QUANTILES is not exact. For BigQuery
+    # the aggregate becomes PERCENTILE_CONT's interpolation read from ranks, which the grouped
+    # rows carry as `rank` and `n` (sql/macros/quantiles.sql): for h = (n - 1)·p = (n - 1)·num/den,
+    # x[⌊h⌋] + (h - ⌊h⌋)·(x[⌊h⌋ + 1] - x[⌊h⌋]), ⌊h⌋ and the fraction in integer arithmetic.
+    if dialect is not Dialect.BIGQUERY or not isinstance(node, exp.PercentileCont) or isinstance(node.parent, exp.Window):
+        return node
+    p = Fraction(node.expression.name)
+    num, den, value = p.numerator, p.denominator, node.this.sql(dialect="bigquery")
+    lower = f"DIV((n - 1) * {num}, {den})"
+    low = f"MAX(IF(rank = {lower}, {value}, NULL))"
+    high = f"MAX(IF(rank = {lower} + 1, {value}, NULL))"
+    fraction = f"MAX(IF(rank = {lower}, MOD((n - 1) * {num}, {den}), NULL)) / {den}"
+    return sqlglot.parse_one(f"({low} + CAST(COALESCE({high} - {low}, 0) AS FLOAT64) * {fraction})", read="bigquery")
+
+
 REWRITES: dict[Dialect, tuple[Callable[[exp.Expression, Dialect], exp.Expression], ...]] = {
-    Dialect.BIGQUERY: (),
+    Dialect.BIGQUERY: (_exact_quantile,),
     Dialect.DUCKDB: (_local_date, _json_text, _byte_order, _count_if, _date_trunc, _integer_division, _add_days, _instant_from_micros),
     Dialect.POSTGRES: (
         _local_date, _microseconds_between, _json_text, _byte_order, _count_if, _date_trunc, _zoneless_dates,

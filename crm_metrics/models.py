@@ -105,6 +105,185 @@ class Summary(_Result):
     total_cost: float
 
 
+SUMMARY_FIGURES = (
+    "total_conversations",
+    "total_messages",
+    "average_response_time_seconds",
+    "resolution_rate",
+    "handoff_rate",
+    "total_cost",
+)
+
+
+@dataclass(frozen=True)
+class PeriodFigures(_Result):
+    """The summary's figures for another period (docs/metrics.md §7.3: `previous`)."""
+
+    period_start: dt.date
+    period_end: dt.date
+    total_conversations: int
+    total_messages: int
+    average_response_time_seconds: float | None
+    resolution_rate: float | None
+    handoff_rate: float | None
+    total_cost: float
+
+
+@dataclass(frozen=True)
+class Change(_Result):
+    """(current - previous) / previous per summary figure; null when either is null or previous is 0."""
+
+    total_conversations: float | None
+    total_messages: float | None
+    average_response_time_seconds: float | None
+    resolution_rate: float | None
+    handoff_rate: float | None
+    total_cost: float | None
+
+
+@dataclass(frozen=True)
+class ComparedSummary(Summary):
+    """The summary with the period just before it (docs/metrics.md §7.3, `compare=previous`)."""
+
+    previous: PeriodFigures
+    change: Change
+
+
+@dataclass(frozen=True)
+class ResponseTimes(_Result):
+    """Response times over a whole range (docs/metrics.md §7.1): the `totals` of Responses."""
+
+    customer_turns: int
+    answered_turns: int
+    median_response_time_seconds: float | None
+    p90_response_time_seconds: float | None
+    first_responses: int
+    average_first_response_seconds: float | None
+    median_first_response_seconds: float | None
+    answered_handoffs: int
+    unanswered_handoffs: int
+    average_human_response_seconds: float | None
+    median_human_response_seconds: float | None
+
+
+@dataclass(frozen=True)
+class ResponseMetrics(_Result):
+    """Response times of one bucket (sql/metrics/responses.sql)."""
+
+    date: dt.date
+    customer_turns: int
+    answered_turns: int
+    median_response_time_seconds: float | None
+    p90_response_time_seconds: float | None
+    first_responses: int
+    average_first_response_seconds: float | None
+    median_first_response_seconds: float | None
+    answered_handoffs: int
+    unanswered_handoffs: int
+    average_human_response_seconds: float | None
+    median_human_response_seconds: float | None
+
+
+@dataclass(frozen=True)
+class Responses(_Result):
+    tenant_id: str
+    outlet_id: str | None
+    period_start: dt.date
+    period_end: dt.date
+    timezone: str
+    granularity: str
+    series: list[ResponseMetrics]
+    totals: ResponseTimes
+
+
+@dataclass(frozen=True)
+class OutcomeFigures(_Result):
+    """Outcomes of the conversations started in a whole range (docs/metrics.md §7.2): the `totals` of Outcomes."""
+
+    total_conversations: int
+    contained_conversations: int
+    containment_rate: float | None
+    agent_involved_conversations: int
+    cohort_messages: int
+    cohort_cost: float
+    cost_per_resolved_conversation: float | None
+    messages_per_conversation: float | None
+
+
+@dataclass(frozen=True)
+class OutcomeMetrics(_Result):
+    """Outcomes of the conversations started in one bucket (sql/metrics/outcomes.sql)."""
+
+    date: dt.date
+    total_conversations: int
+    contained_conversations: int
+    containment_rate: float | None
+    agent_involved_conversations: int
+    cohort_messages: int
+    cohort_cost: float
+    cost_per_resolved_conversation: float | None
+    messages_per_conversation: float | None
+
+
+@dataclass(frozen=True)
+class Outcomes(_Result):
+    tenant_id: str
+    outlet_id: str | None
+    period_start: dt.date
+    period_end: dt.date
+    timezone: str
+    granularity: str
+    series: list[OutcomeMetrics]
+    totals: OutcomeFigures
+
+
+@dataclass(frozen=True)
+class OutletFigures(_Result):
+    """The summary's figures for one outlet value (sql/metrics/outlets.sql)."""
+
+    outlet_id: str | None
+    total_conversations: int
+    total_messages: int
+    average_response_time_seconds: float | None
+    resolution_rate: float | None
+    handoff_rate: float | None
+    total_cost: float
+
+
+@dataclass(frozen=True)
+class OutletBreakdown(_Result):
+    """The summary per outlet (docs/metrics.md §7.4); the null outlet_id row last."""
+
+    tenant_id: str
+    period_start: dt.date
+    period_end: dt.date
+    timezone: str
+    outlets: list[OutletFigures]
+
+
+@dataclass(frozen=True)
+class HeatmapCell(_Result):
+    """One local weekday and hour (sql/metrics/heatmap.sql)."""
+
+    weekday: int
+    hour: int
+    customer_messages: int
+    conversations_started: int
+    average_response_time_seconds: float | None
+
+
+@dataclass(frozen=True)
+class Heatmap(_Result):
+    """168 cells, Monday 0h first (docs/metrics.md §7.5)."""
+
+    tenant_id: str
+    outlet_id: str | None
+    period_start: dt.date
+    period_end: dt.date
+    timezone: str
+    cells: list[HeatmapCell]
+
+
 @dataclass(frozen=True)
 class StoredTenant(_Result):
     """A row of the optional `tenants` table (sql/lookup/tenants.sql)."""
@@ -131,6 +310,13 @@ SERIES: dict[str, type[_Result]] = {
     "messages": MessageMetrics,
     "handoffs": HandoffMetrics,
     "costs": CostMetrics,
+}
+#: The answers of docs/metrics.md §7 whose rows are one template's rows: template -> row type.
+ROW_TYPES: dict[str, type[_Result]] = {
+    "responses": ResponseMetrics,
+    "outcomes": OutcomeMetrics,
+    "outlets": OutletFigures,
+    "heatmap": HeatmapCell,
 }
 SERIES_TEMPLATES = {
     "conversations": "conversation_metrics",

@@ -8,26 +8,38 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from crm_metrics.models import SERIES, Dashboard, Summary
 
 FORMATS = ("json", "csv", "table")
 
 
-def to_json(result: Dashboard | Summary) -> str:
+def to_json(result: Any) -> str:
     """The canonical JSON body: compact, keys in the seed's order, UTF-8, one trailing newline.
     The CLI prints exactly this and the server sends exactly this."""
     return json.dumps(result.to_dict(), ensure_ascii=False, separators=(",", ":"), allow_nan=False) + "\n"
 
 
-def rows(answer: Dashboard | Summary | Mapping[str, Any]) -> tuple[list[str], list[list[Any]]]:
+def _flat(data: Mapping[str, Any]) -> dict[str, Any]:
+    """Nested objects as dotted names (a compared summary's `previous.total_cost`)."""
+    flat: dict[str, Any] = {}
+    for key, value in data.items():
+        if isinstance(value, dict):
+            flat |= {f"{key}.{name}": inner for name, inner in _flat(value).items()}
+        else:
+            flat[key] = value
+    return flat
+
+
+def rows(answer: Any) -> tuple[list[str], list[list[Any]]]:
     """An answer as one flat table, by its JSON shape: an answer without lists (the summary)
-    is one row of its fields; an answer with lists of rows (the dashboard's series) is one
-    row per list item, the lists side by side, the key they share first (`date`) written
-    once. Takes a result or its JSON object (`to_dict()`, or the parsed HTTP body)."""
-    data = answer.to_dict() if isinstance(answer, (Dashboard, Summary)) else dict(answer)
+    is one row of its fields, nested objects as dotted names; an answer with lists of rows
+    (the dashboard's series) is one row per list item, the lists side by side, the key they
+    share first (`date`) written once; `totals` (§7.1, §7.2) is a last row whose key is
+    `totals`. Takes a result or its JSON object (`to_dict()`, or the parsed HTTP body)."""
+    data = answer.to_dict() if hasattr(answer, "to_dict") else dict(answer)
     lists = [value for value in data.values() if isinstance(value, list)]
     if not lists:
-        return list(data), [list(data.values())]
+        flat = _flat(data)
+        return list(flat), [list(flat.values())]
     key = next(iter(lists[0][0])) if lists[0] else "date"
     header = [key]
     table: list[list[Any]] = [[row[key]] for row in lists[0]]
@@ -38,10 +50,12 @@ def rows(answer: Dashboard | Summary | Mapping[str, Any]) -> tuple[list[str], li
             header.append(name)
             for out, row in zip(table, series, strict=True):
                 out.append(row[name])
+    if isinstance(data.get("totals"), dict):
+        table.append(["totals", *(data["totals"][name] for name in header[1:])])
     return header, table
 
 
-def to_csv(answer: Dashboard | Summary | Mapping[str, Any]) -> str:
+def to_csv(answer: Any) -> str:
     """CSV (RFC 4180: CRLF line ends, fields quoted where needed): one header row of the
     JSON's field names, then `rows(answer)`; dates as in the JSON (YYYY-MM-DD), null as an
     empty field, numbers as the JSON writes them. `crm-metrics query --format csv` prints
@@ -54,24 +68,29 @@ def to_csv(answer: Dashboard | Summary | Mapping[str, Any]) -> str:
     return buffer.getvalue()
 
 
-def to_table(result: Dashboard | Summary) -> str:
-    """Aligned text for a terminal: one block per series, or the summary as name/value."""
+def to_table(result: Any) -> str:
+    """Aligned text for a terminal: one block per list of rows (a dashboard's series, §7's
+    series with their totals, outlets, cells), or an answer without lists as name/value."""
     data = result.to_dict()
-    if isinstance(result, Summary):
-        width = max(map(len, data))
-        return "\n".join(f"{k.ljust(width)}  {_cell(v)}" for k, v in data.items()) + "\n"
+    lists = {key: value for key, value in data.items() if isinstance(value, list)}
+    if not lists:
+        flat = _flat(data)
+        width = max(map(len, flat))
+        return "\n".join(f"{k.ljust(width)}  {_cell(v)}" for k, v in flat.items()) + "\n"
     title = (
         f"tenant {data['tenant_id']}"
-        + (f", outlet {data['outlet_id']}" if data["outlet_id"] else "")
-        + f", {data['period_start']} .. {data['period_end']} ({data['timezone']}, by {data['granularity']})"
+        + (f", outlet {data['outlet_id']}" if data.get("outlet_id") else "")
+        + f", {data['period_start']} .. {data['period_end']} ({data['timezone']}"
+        + (f", by {data['granularity']})" if "granularity" in data else ")")
     )
     blocks = [title]
-    for key in SERIES:
-        series = data[key]
+    for key, series in lists.items():
         if not series:
             continue
         header = list(series[0])
         cells = [[_cell(row[h]) for h in header] for row in series]
+        if isinstance(data.get("totals"), dict):
+            cells.append(["totals", *(_cell(data["totals"][h]) for h in header[1:])])
         widths = [max(len(h), *(len(r[i]) for r in cells)) for i, h in enumerate(header)]
         lines = ["  ".join(h.rjust(w) for h, w in zip(header, widths, strict=True))]
         lines += ["  ".join(c.rjust(w) for c, w in zip(r, widths, strict=True)) for r in cells]
@@ -87,6 +106,6 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def formatted(result: Dashboard | Summary, fmt: str) -> str:
+def formatted(result: Any, fmt: str) -> str:
     """The result in an output format: json, csv or table."""
     return {"json": to_json, "csv": to_csv, "table": to_table}[fmt](result)

@@ -30,13 +30,19 @@ class Plan:
     offsets: Offsets | None
 
 
-def plan(layout: str, period: Period, *, outlet: bool, granularity: str, lookaround_days: int = 0) -> Plan:
+def plan(
+    layout: str, period: Period, *, outlet: bool, granularity: str, lookaround_days: int = 0, wall_clock: bool = False
+) -> Plan:
     """The shape a request over `period` runs in, on a store whose richest layout is `layout`.
     With a look-around bound (LOOKAROUND_DAYS) every store reads its seed tables: the derived
     tables and the rollup hold the unbounded contract's answers, and every engine must give
-    the same numbers under the bound."""
+    the same numbers under the bound. `wall_clock`: the statement reads local wall-clock times
+    (the heat map), by the range's UTC offsets on every layout where they are known."""
     if layout == "seed" or lookaround_days:
-        return Plan(Shape("seed", outlet, granularity, bounded=bool(lookaround_days)), None)
+        if not wall_clock:
+            return Plan(Shape("seed", outlet, granularity, bounded=bool(lookaround_days)), None)
+        known = utc_offsets(period)
+        return Plan(Shape("seed", outlet, granularity, known is not None, bounded=bool(lookaround_days)), known)
     offsets = utc_offsets(period)
     if layout == "rollup" and not on_slots(period, offsets):
         layout = "facts"

@@ -75,7 +75,7 @@ def gather(metrics: Metrics, query: request.Query) -> Report:
     outlets: list[Summary] = []
     more = 0
     if query.outlet_id is None:
-        ids = metrics.outlets(period).outlet_ids
+        ids = metrics.outlet_ids(period).outlet_ids
         more = max(0, len(ids) - OUTLETS_LISTED)
         outlets = [metrics.answer("summary", dataclasses.replace(period, outlet_id=outlet)) for outlet in ids[:OUTLETS_LISTED]]
     return Report(summary, previous, dashboard, outlets, more, metrics.clock())

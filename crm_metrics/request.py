@@ -177,6 +177,28 @@ class Query:
     outlet_id: str | None = None
     tz: str | None = None
     granularity: str = "day"
+    #: The summary's comparison (docs/metrics.md §7.3): None, or "previous".
+    compare: str | None = None
+
+
+#: What a summary may be compared with: the period of the same length just before it.
+COMPARISONS = ("previous",)
+
+
+def comparison(field: str, value: object) -> str | None:
+    """A summary's comparison: None (none) or "previous"."""
+    if value is None or value == "":
+        return None
+    if value not in COMPARISONS:
+        raise InvalidParameter(field, f"must be {' or '.join(COMPARISONS)}, got {shown(value)}")
+    return str(value)
+
+
+def previous(period: Period) -> Period:
+    """The n days just before a period of n days, in its timezone (docs/metrics.md §7.3)."""
+    days = dt.timedelta(days=(period.end_date - period.start_date).days + 1)
+    start = period.start_date - days
+    return Period(start, period.start_date - dt.timedelta(days=1), period.tz, instant(start, period.tz), period.range_start)
 
 
 def query(
@@ -186,6 +208,7 @@ def query(
     outlet_id: object = None,
     tz: object = None,
     granularity: object = None,
+    compare: object = None,
     *,
     tenant_field: str = "tenant_id",
 ) -> Query:
@@ -198,4 +221,5 @@ def query(
         outlet_id=optional_uuid("outlet_id", outlet_id),
         tz=timezone("tz", tz),
         granularity=grain("granularity", granularity),
+        compare=comparison("compare", compare),
     )

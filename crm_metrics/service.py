@@ -13,19 +13,20 @@ A request goes: validation (crm_metrics/request.py, once) -> defaults that need 
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from crm_metrics import partitions, planning, request, templates
-from crm_metrics.answers import ANSWERS, Answer, Resolved
+from crm_metrics.answers import ANSWERS, Answer, Resolved, compared
 from crm_metrics.compiler import compile_sql, parse_dialect
 from crm_metrics.config import Settings
 from crm_metrics.errors import ConfigError, InvalidParameter, MetricsError, TenantNotFound
 from crm_metrics.executors import Executor, connect
 from crm_metrics.executors.base import Changes, ChangeQueue, DryRunner
-from crm_metrics.models import Dashboard, Outlets, StoredTenant, Summary
+from crm_metrics.models import Dashboard, Heatmap, OutletBreakdown, Outcomes, Outlets, Responses, StoredTenant, Summary
 from crm_metrics.query import CompiledQuery
 from crm_metrics.store import Store
 from crm_metrics.tenant_service import TenantService, Unavailable
@@ -108,19 +109,86 @@ class Metrics:
         end_date: str | dt.date | None = None,
         outlet_id: str | None = None,
         tz: str | None = None,
+        compare: str | None = None,
     ) -> Summary:
-        """The whole range in one row, computed from raw rows (sql/metrics/summary.sql)."""
-        return self.answer("summary", request.query(tenant_id, start_date, end_date, outlet_id, tz))
+        """The whole range in one row, computed from raw rows (sql/metrics/summary.sql); with
+        `compare="previous"`, a `ComparedSummary`: also the n days before and the change
+        (docs/metrics.md §7.3)."""
+        return self.answer("summary", request.query(tenant_id, start_date, end_date, outlet_id, tz, compare=compare))
+
+    def responses(
+        self,
+        tenant_id: str,
+        start_date: str | dt.date | None = None,
+        end_date: str | dt.date | None = None,
+        outlet_id: str | None = None,
+        tz: str | None = None,
+        granularity: str = "day",
+    ) -> Responses:
+        """Response times per bucket and over the range: turns, exact medians and p90, first
+        and human responses (docs/metrics.md §7.1, sql/metrics/responses.sql)."""
+        return self.answer("responses", request.query(tenant_id, start_date, end_date, outlet_id, tz, granularity))
+
+    def outcomes(
+        self,
+        tenant_id: str,
+        start_date: str | dt.date | None = None,
+        end_date: str | dt.date | None = None,
+        outlet_id: str | None = None,
+        tz: str | None = None,
+        granularity: str = "day",
+    ) -> Outcomes:
+        """Outcomes of the conversations started per bucket and over the range: containment,
+        agent involvement, the cohort's messages and cost (docs/metrics.md §7.2)."""
+        return self.answer("outcomes", request.query(tenant_id, start_date, end_date, outlet_id, tz, granularity))
+
+    def outlets(
+        self,
+        tenant_id: str,
+        start_date: str | dt.date | None = None,
+        end_date: str | dt.date | None = None,
+        tz: str | None = None,
+    ) -> OutletBreakdown:
+        """The summary's figures per outlet, the conversations without one last
+        (docs/metrics.md §7.4, sql/metrics/outlets.sql)."""
+        return self.answer("outlets", request.query(tenant_id, start_date, end_date, None, tz))
+
+    def heatmap(
+        self,
+        tenant_id: str,
+        start_date: str | dt.date | None = None,
+        end_date: str | dt.date | None = None,
+        outlet_id: str | None = None,
+        tz: str | None = None,
+    ) -> Heatmap:
+        """168 cells by local weekday and hour (docs/metrics.md §7.5, sql/metrics/heatmap.sql)."""
+        return self.answer("heatmap", request.query(tenant_id, start_date, end_date, outlet_id, tz))
 
     def answer(self, kind: str, query: request.Query) -> Any:
-        """The answer `kind` (crm_metrics/answers.py: dashboard, summary) to a request
-        validated by `crm_metrics.request.query` (the HTTP server validates it there once)."""
+        """The answer `kind` (crm_metrics/answers.py: dashboard, summary, responses, outcomes,
+        outlets, heatmap) to a request validated by `crm_metrics.request.query` (the HTTP
+        server validates it there once)."""
         answer = _answer(kind)
+        if query.outlet_id is not None and not answer.outlet:
+            raise InvalidParameter("outlet_id", f"the {kind} answer covers every outlet of the tenant: it takes no outlet_id")
         resolved = self.resolve(query)
-        plan = self.plan(resolved.period, outlet=query.outlet_id is not None, granularity=answer.granularity(query))
-        values = planning.values(query.tenant_id, query.outlet_id, resolved.period, self.settings, plan.offsets)
-        compiled = compile_sql(answer.template, self.executor.dialect, plan.shape)
+        if query.compare is None:
+            return self._run(answer, resolved)
+        if kind != "summary":
+            raise InvalidParameter("compare", f"applies to the summary only, not to {kind}")
+        previous = dataclasses.replace(resolved, period=request.previous(resolved.period))
+        return compared(self._run(answer, resolved), self._run(answer, previous))
+
+    def _run(self, answer: Answer, resolved: Resolved) -> Any:
+        compiled, values = self._statement(answer, resolved)
         return answer.build(resolved, [c.name for c in compiled.columns], self._fetch(compiled, values))
+
+    def _statement(self, answer: Answer, resolved: Resolved) -> tuple[CompiledQuery, Mapping[str, Any]]:
+        """The compiled statement of an answer for a resolved request, and its values."""
+        query = resolved.query
+        plan = self.plan(resolved.period, outlet=query.outlet_id is not None, granularity=answer.granularity(query), wall_clock=answer.wall_clock)
+        values = planning.values(query.tenant_id, query.outlet_id, resolved.period, self.settings, plan.offsets)
+        return compile_sql(answer.template, self.executor.dialect, plan.shape), values
 
     def dry_run(self, kind: str, query: request.Query) -> int:
         """The bytes the statement of an answer would process (a BigQuery dry run: it does
@@ -128,11 +196,8 @@ class Metrics:
         decides the range)."""
         if not isinstance(self.executor, DryRunner):
             raise ConfigError(f"dry runs are BigQuery-only; this database is {self.executor.description}")
-        answer = _answer(kind)
-        resolved = self.resolve(query)
-        plan = self.plan(resolved.period, outlet=query.outlet_id is not None, granularity=answer.granularity(query))
-        values = planning.values(query.tenant_id, query.outlet_id, resolved.period, self.settings, plan.offsets)
-        return self.executor.dry_run(compile_sql(answer.template, self.executor.dialect, plan.shape), values)
+        compiled, values = self._statement(_answer(kind), self.resolve(query))
+        return self.executor.dry_run(compiled, values)
 
     def read_partitions(self, kind: str, query: request.Query) -> dict[str, tuple[dt.date | None, dt.date | None]]:
         """The partitions (UTC days) of BigQuery's partitioned tables that the statement of an
@@ -141,7 +206,7 @@ class Metrics:
         the BigQuery SQL (crm_metrics/partitions.py), whatever this database is."""
         answer = _answer(kind)
         resolved = self.resolve(query)
-        plan = self.plan(resolved.period, outlet=query.outlet_id is not None, granularity=answer.granularity(query))
+        plan = self.plan(resolved.period, outlet=query.outlet_id is not None, granularity=answer.granularity(query), wall_clock=answer.wall_clock)
         values = planning.values(query.tenant_id, query.outlet_id, resolved.period, self.settings, plan.offsets)
         read: dict[str, tuple[dt.date | None, dt.date | None]] = {}
         for scan in partitions.scans(compile_sql(answer.template, "bigquery", plan.shape).sql):
@@ -169,10 +234,11 @@ class Metrics:
         )
         return Resolved(query, period, name)
 
-    def plan(self, period: request.Period, *, outlet: bool = False, granularity: str = "day") -> planning.Plan:
+    def plan(self, period: request.Period, *, outlet: bool = False, granularity: str = "day", wall_clock: bool = False) -> planning.Plan:
         """The shape a request over `period` runs in on this store (crm_metrics/planning.py)."""
         return planning.plan(
-            self.store.layout, period, outlet=outlet, granularity=granularity, lookaround_days=self.settings.lookaround_days
+            self.store.layout, period, outlet=outlet, granularity=granularity,
+            lookaround_days=self.settings.lookaround_days, wall_clock=wall_clock,
         )
 
     @property
@@ -195,7 +261,7 @@ class Metrics:
         rows = self._fetch(compile_sql("lookup/tenants", self.executor.dialect), {})
         return [StoredTenant(*row) for row in rows]
 
-    def outlets(self, query: request.Query) -> Outlets:
+    def outlet_ids(self, query: request.Query) -> Outlets:
         """The outlets of the query's tenant with conversations started in its period (the
         query's outlet and granularity play no part)."""
         resolved = self.resolve(query)

@@ -51,5 +51,5 @@ async def outlets(request: Request) -> Response:
     tenant = request_tenant(request)
     query = params.query(tenant, params.given(OUTLETS_ACCEPTS, request.query_params))
     metrics: Metrics = request.app.state.metrics
-    found = await run_in_threadpool(metrics.outlets, query)
+    found = await run_in_threadpool(metrics.outlet_ids, query)
     return JSONResponse(found.to_dict(), headers=HEADERS)

@@ -12,7 +12,27 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from crm_metrics import Dashboard, Outlets, Summary, __version__, events, templates
+from crm_metrics import (
+    Change,
+    ComparedSummary,
+    Dashboard,
+    HeatmapCell,
+    Heatmap,
+    OutcomeFigures,
+    OutcomeMetrics,
+    Outcomes,
+    OutletBreakdown,
+    OutletFigures,
+    Outlets,
+    PeriodFigures,
+    ResponseMetrics,
+    Responses,
+    ResponseTimes,
+    Summary,
+    __version__,
+    events,
+    templates,
+)
 
 from server import lookups, params, reports
 from server.errors import CODES
@@ -51,18 +71,33 @@ def _type_schema(hint: Any, components: dict[str, Any]) -> dict[str, Any]:
     return dict(simple[hint])
 
 
+#: The template whose header says what each figure of a result type means (default: the
+#: dashboard, which holds every series' figures side by side).
+DOCUMENTED_BY = {
+    Summary: "summary",
+    ComparedSummary: "summary",
+    PeriodFigures: "summary",
+    ResponseMetrics: "responses",
+    ResponseTimes: "responses",
+    OutcomeMetrics: "outcomes",
+    OutcomeFigures: "outcomes",
+    OutletFigures: "outlets",
+    HeatmapCell: "heatmap",
+}
+#: Answers whose top level carries no figures of a template.
+UNDOCUMENTED = (Dashboard, Responses, Outcomes, OutletBreakdown, Heatmap, Change)
+
+
 def _column_docs(cls: type) -> dict[str, str]:
-    """What each figure of an answer means, in the words of the SQL headers (the summary's from
-    summary, the series rows' from dashboard, which holds them all side by side)."""
-    template = "summary" if cls is Summary else "dashboard"
-    return {column.name: column.doc for column in templates.load(template).columns}
+    """What each figure of an answer means, in the words of the SQL headers."""
+    return {column.name: column.doc for column in templates.load(DOCUMENTED_BY.get(cls, "dashboard")).columns}
 
 
 def _component(cls: type, components: dict[str, Any]) -> str:
     if cls.__name__ not in components:
         hints = typing.get_type_hints(cls)
         names = [f.name for f in dataclasses.fields(cls)]
-        docs = {} if cls is Dashboard else _column_docs(cls)
+        docs = {} if cls in UNDOCUMENTED else _column_docs(cls)
         properties = {name: _type_schema(hints[name], components) for name in names}
         for name, doc in docs.items():
             if name in properties:
@@ -211,9 +246,12 @@ class TenantListing:
     tenants: list[ListedTenant]
 
 
-def _answer(ref: str, kind: str, headers: dict[str, Any]) -> dict[str, Any]:
-    """The 200 of a metrics endpoint: JSON, or CSV for `?format=csv` / `Accept: text/csv`."""
+def _answer(ref: str, kind: str, headers: dict[str, Any], compared: str | None = None) -> dict[str, Any]:
+    """The 200 of a metrics endpoint: JSON, or CSV for `?format=csv` / `Accept: text/csv`
+    (`compared`: the schema of the answer with compare=previous)."""
     response = _json(ref, f"The answer, exactly as `crm-metrics query {kind} --format json` (or `--format csv`) prints it", headers)
+    if compared:
+        response["content"]["application/json"]["schema"] = {"oneOf": [{"$ref": ref}, {"$ref": compared}]}
     csv_headers = {**headers, "Content-Disposition": {"description": "CSV only: attachment; filename=...", "schema": {"type": "string"}}}
     response["headers"] = csv_headers
     response["content"]["text/csv"] = {"schema": {"type": "string", "description": "RFC 4180: a header row of the JSON's field names, then the rows"}}
@@ -233,7 +271,11 @@ def build(*, auth: bool) -> dict[str, Any]:
     paths: dict[str, Any] = {}
     for kind, model, summary in (
         ("dashboard", Dashboard, "Dense series per day, ISO week or month: conversations, messages, handoffs, costs"),
-        ("summary", Summary, "The whole range in one row, computed from raw rows"),
+        ("summary", Summary, "The whole range in one row, computed from raw rows; with compare=previous, also the n days before and the change"),
+        ("responses", Responses, "Response times per bucket and over the range: customer turns, exact median and p90, first response, human response after a handoff"),
+        ("outcomes", Outcomes, "Outcomes of the conversations started per bucket and over the range: containment, agent involvement, messages and cost of the cohort"),
+        ("outlets", OutletBreakdown, "The summary's figures per outlet (conversations without an outlet last); the rows add up to the tenant"),
+        ("heatmap", Heatmap, "168 cells by ISO weekday and local hour: customer messages, conversations started, mean response time"),
     ):
         parameters = [
             {
@@ -257,7 +299,7 @@ def build(*, auth: bool) -> dict[str, Any]:
             "summary": summary,
             "parameters": parameters,
             "responses": {
-                "200": _answer(_component(model, components), kind, tag_headers),
+                "200": _answer(_component(model, components), kind, tag_headers, compared=_component(ComparedSummary, components) if kind == "summary" else None),
                 "304": {"description": "Not modified: If-None-Match matched the current ETag", "headers": tag_headers},
                 **{str(status): _json(error, ERROR_DESCRIPTIONS[status], request_id) for status in statuses},
             },

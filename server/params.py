@@ -41,6 +41,7 @@ PARAMS: dict[str, Param] = {
         Param("outlet_id", {"type": "string", "format": "uuid"}, "Only this outlet's conversations and their messages"),
         Param("tz", {"type": "string", "examples": ["Asia/Jakarta"]}, "IANA timezone in which days are cut (default: the tenant's timezone, else UTC)"),
         Param("granularity", {"type": "string", "enum": list(GRANULARITIES), "default": "day"}, "Bucket size: day, week (ISO, from Monday) or month"),
+        Param("compare", {"type": "string", "enum": list(rules.COMPARISONS)}, "previous: add the summary of the n days before the range (n = its length) and the relative change of each figure"),
         Param("format", {"type": "string", "enum": list(FORMATS), "default": "json"}, "json (default) or csv (RFC 4180: one header row of the JSON's field names); without it, the Accept header chooses (text/csv)"),
     )
 }
@@ -48,7 +49,11 @@ PARAMS: dict[str, Param] = {
 #: The query parameters of each endpoint, by kind; anything else is rejected.
 ACCEPTS: dict[str, tuple[str, ...]] = {
     "dashboard": ("start_date", "end_date", "outlet_id", "tz", "granularity", "format"),
-    "summary": ("start_date", "end_date", "outlet_id", "tz", "format"),
+    "summary": ("start_date", "end_date", "outlet_id", "tz", "compare", "format"),
+    "responses": ("start_date", "end_date", "outlet_id", "tz", "granularity", "format"),
+    "outcomes": ("start_date", "end_date", "outlet_id", "tz", "granularity", "format"),
+    "outlets": ("start_date", "end_date", "tz", "format"),
+    "heatmap": ("start_date", "end_date", "outlet_id", "tz", "format"),
 }
 
 
@@ -101,6 +106,7 @@ def query(tenant_id: str, values: dict[str, str | None]) -> Query:
         outlet_id=rules.optional_uuid("outlet_id", values.get("outlet_id")),
         tz=rules.timezone("tz", values.get("tz")),
         granularity=rules.grain("granularity", values.get("granularity")),
+        compare=rules.comparison("compare", values.get("compare")),
     )
 
 

@@ -5,6 +5,7 @@ what `crm-metrics query ... --format json` prints."""
 from __future__ import annotations
 
 import functools
+from collections.abc import Awaitable, Callable
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -26,12 +27,12 @@ CACHE_CONTROL = "private, no-cache"
 VARY = "Accept, Authorization, X-Tenant-Id"
 
 
-async def dashboard(request: Request) -> Response:
-    return await _answer(request, "dashboard")
+def _endpoint(kind: str) -> Callable[[Request], Awaitable[Response]]:
+    async def endpoint(request: Request) -> Response:
+        return await _answer(request, kind)
 
-
-async def summary(request: Request) -> Response:
-    return await _answer(request, "summary")
+    endpoint.__name__ = kind
+    return endpoint
 
 
 async def _answer(request: Request, kind: str) -> Response:
@@ -59,8 +60,8 @@ def _body(metrics: Metrics, ask: params.Ask) -> bytes:
 ROUTES = [
     Route("/health", health, methods=["GET"]),
     Route("/openapi.json", openapi, methods=["GET"]),
-    Route("/api/v1/metrics/dashboard", dashboard, methods=["GET"]),
-    Route("/api/v1/metrics/summary", summary, methods=["GET"]),
+    # One route per answer (server.params.ACCEPTS): dashboard, summary, responses, outcomes, outlets, heatmap.
+    *(Route(f"/api/v1/metrics/{kind}", _endpoint(kind), methods=["GET"]) for kind in params.ACCEPTS),
     Route("/api/v1/tenants", lookups.tenants, methods=["GET"]),
     Route("/api/v1/outlets", lookups.outlets, methods=["GET"]),
     Route("/api/v1/reports/summary.pdf", reports.summary_pdf, methods=["GET"]),

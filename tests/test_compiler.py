@@ -134,7 +134,10 @@ def test_jinja_only_shapes_the_query() -> None:
 
 
 def test_only_metric_templates_are_public() -> None:
-    assert templates.names() == ("conversation_metrics", "cost_metrics", "dashboard", "handoff_metrics", "message_metrics", "summary")
+    assert templates.names() == (
+        "conversation_metrics", "cost_metrics", "dashboard", "handoff_metrics", "heatmap", "message_metrics", "outcomes", "outlets",
+        "responses", "summary",
+    )
     with pytest.raises(TemplateError, match="Unknown metric 'conversation_facts'"):
         templates.load("conversation_facts")
     assert templates.load("derived/conversation_facts").name == "conversation_facts"

@@ -33,8 +33,10 @@ RANGED = [name for name in templates.names() if {"tenant_id", "range_start"} <= 
 
 def valid_for(name: str, params: dict[str, str] = VALID) -> dict[str, str]:
     """`params` as the template takes them: a summary (one bucket) takes no granularity."""
-    ranged = templates.load(name).granularities == ("range",)
-    return {key: value for key, value in params.items() if not (ranged and key == "granularity")}
+    template = templates.load(name)
+    ranged = template.granularities == ("range",)
+    outlets = "outlet_id" in {p.name for p in template.params}
+    return {key: value for key, value in params.items() if not (ranged and key == "granularity") and (outlets or key != "outlet_id")}
 
 
 def literals(sql: str, dialect: str) -> list[str]:
@@ -67,10 +69,11 @@ def test_inline_header_names_tenant_outlet_and_range_with_its_timezone(name: str
     sql = console_sql(name, "duckdb", valid_for(name), style="inline", now=NOW)
 
     header = sql.split("\n", len(templates.load(name).header().splitlines()))[-1]
-    buckets = "as one bucket" if name == "summary" else "by day"
+    buckets = "as one bucket" if templates.load(name).granularities == ("range",) else "by day"
+    outlet = f"-- outlet_id: {OUTLET}\n" if "outlet_id" in valid_for(name) else ""
     assert header.startswith(
         f"-- tenant_id: {TENANT}\n"
-        f"-- outlet_id: {OUTLET}\n"
+        f"{outlet}"
         # New York is UTC-5 on the 8th and UTC-4 from the 9th (DST starts at 02:00 that day).
         f"-- range: 2025-03-08 .. 2025-03-10 in America/New_York, {buckets}"
         " = [2025-03-08T05:00:00Z, 2025-03-11T04:00:00Z)\n"

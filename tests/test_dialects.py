@@ -12,6 +12,16 @@ import sqlglot
 from crm_metrics.dialects import Dialect, rewrite
 
 CASES = {
+    "exact quantile (BigQuery's PERCENTILE_CONT is analytic only)": (
+        "SELECT PERCENTILE_CONT(us, 0.9) FROM ranked GROUP BY g",
+        {
+            "duckdb": "SELECT QUANTILE_CONT(us, 0.9) FROM ranked GROUP BY g",
+            "postgres": "SELECT PERCENTILE_CONT(0.9) WITHIN GROUP (ORDER BY us) FROM ranked GROUP BY g",
+            "bigquery": "SELECT (MAX(IF(rank = DIV((n - 1) * 9, 10), us, NULL)) + CAST(COALESCE(MAX(IF(rank = DIV((n - 1) * 9, 10) + 1, us, NULL))"
+            " - MAX(IF(rank = DIV((n - 1) * 9, 10), us, NULL)), 0) AS FLOAT64) * MAX(IF(rank = DIV((n - 1) * 9, 10), MOD((n - 1) * 9, 10), NULL)) / 10)"
+            " FROM ranked GROUP BY g",
+        },
+    ),
     "local date": (
         "SELECT DATE(ts, tz)",
         {

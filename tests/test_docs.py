@@ -160,10 +160,10 @@ def test_the_curl_examples_answer_with_data_against_the_demo(page: Path, demo_ur
 
 
 def _has_data(body: object) -> bool:
-    """Whether an answer counts something: a positive count of conversations or messages."""
+    """Whether an answer counts something: a positive count of conversations, messages or turns."""
     if isinstance(body, dict):
         return any(
-            (isinstance(value, int) and not isinstance(value, bool) and value > 0 and ("conversations" in key or "messages" in key))
+            (isinstance(value, int) and not isinstance(value, bool) and value > 0 and any(word in key for word in ("conversations", "messages", "turns")))
             or _has_data(value)
             for key, value in body.items()
         )

@@ -12,8 +12,20 @@ CREATE TABLE IF NOT EXISTS conversation_facts (
   status VARCHAR NOT NULL,
   duration_us BIGINT,
   handoff_at TIMESTAMPTZ,
-  handoff_trigger VARCHAR
+  handoff_trigger VARCHAR,
+  messages BIGINT,
+  agent_messages BIGINT,
+  llm_tokens HUGEINT,
+  first_response_at TIMESTAMPTZ,
+  human_response_at TIMESTAMPTZ
 );
+-- Stores made before the columns above (docs/metrics.md §7) get them here, empty until
+-- `crm-metrics refresh` recomputes the derived tables.
+ALTER TABLE conversation_facts ADD COLUMN IF NOT EXISTS messages BIGINT;
+ALTER TABLE conversation_facts ADD COLUMN IF NOT EXISTS agent_messages BIGINT;
+ALTER TABLE conversation_facts ADD COLUMN IF NOT EXISTS llm_tokens HUGEINT;
+ALTER TABLE conversation_facts ADD COLUMN IF NOT EXISTS first_response_at TIMESTAMPTZ;
+ALTER TABLE conversation_facts ADD COLUMN IF NOT EXISTS human_response_at TIMESTAMPTZ;
 
 CREATE TABLE IF NOT EXISTS message_facts (
   tenant_id UUID NOT NULL,

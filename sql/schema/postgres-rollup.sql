@@ -13,8 +13,20 @@ CREATE TABLE IF NOT EXISTS conversation_facts (
   status text NOT NULL,
   duration_us bigint,
   handoff_at timestamptz,
-  handoff_trigger text
+  handoff_trigger text,
+  messages bigint,
+  agent_messages bigint,
+  llm_tokens numeric,
+  first_response_at timestamptz,
+  human_response_at timestamptz
 );
+-- Stores made before the columns above (docs/metrics.md §7) get them here, empty until
+-- `crm-metrics refresh` recomputes the derived tables.
+ALTER TABLE conversation_facts ADD COLUMN IF NOT EXISTS messages bigint;
+ALTER TABLE conversation_facts ADD COLUMN IF NOT EXISTS agent_messages bigint;
+ALTER TABLE conversation_facts ADD COLUMN IF NOT EXISTS llm_tokens numeric;
+ALTER TABLE conversation_facts ADD COLUMN IF NOT EXISTS first_response_at timestamptz;
+ALTER TABLE conversation_facts ADD COLUMN IF NOT EXISTS human_response_at timestamptz;
 
 CREATE TABLE IF NOT EXISTS message_facts (
   tenant_id text NOT NULL,

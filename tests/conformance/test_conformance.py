@@ -35,11 +35,33 @@ def test_dashboard_matches_reference(engine: Engine, case: Case) -> None:
 
 
 @on_engines(case=cases())
-def test_summary_matches_reference(engine: Engine, case: Case) -> None:
+def test_summary_and_second_set_match_reference(engine: Engine, case: Case) -> None:
+    """§4, and §7 on the same load (responses, outcomes, previous period, outlets, heat map)."""
     metrics = engine.fresh(case.rows)
     data = metrics.summary(TENANT, case.start, case.end, outlet_id=case.outlet_id, tz=case.tz).to_dict()
     expected = reference.summary(case.rows, tenant_id=TENANT, start=case.start, end=case.end, tz=case.tz, outlet_id=case.outlet_id)
     assert_same({k: data[k] for k in expected}, expected, "summary")
+
+    asked = dict(tenant_id=TENANT, start=case.start, end=case.end, tz=case.tz)
+    dates = (case.start, case.end)
+    for kind, want in (
+        ("responses", reference.responses(case.rows, **asked, granularity=case.granularity, outlet_id=case.outlet_id)),
+        ("outcomes", reference.outcomes(case.rows, **asked, granularity=case.granularity, outlet_id=case.outlet_id)),
+    ):
+        got = metrics.answer(kind, request.query(TENANT, *dates, case.outlet_id, case.tz, case.granularity)).to_dict()
+        assert (got["period_start"], got["timezone"], got["granularity"]) == (case.start.isoformat(), case.tz, case.granularity)
+        assert_same({"series": got["series"], "totals": got["totals"]}, want, kind)
+
+    compared = metrics.summary(TENANT, *dates, outlet_id=case.outlet_id, tz=case.tz, compare="previous").to_dict()
+    want = reference.compared_summary(case.rows, **asked, outlet_id=case.outlet_id)
+    assert_same({k: compared[k] for k in want}, want, "summary?compare=previous")
+
+    outlets = metrics.outlets(TENANT, *dates, tz=case.tz).to_dict()
+    assert list(outlets) == ["tenant_id", "period_start", "period_end", "timezone", "outlets"]
+    assert_same(outlets["outlets"], reference.outlets(case.rows, **asked), "outlets")
+
+    heatmap = metrics.heatmap(TENANT, *dates, outlet_id=case.outlet_id, tz=case.tz).to_dict()
+    assert_same(heatmap["cells"], reference.heatmap(case.rows, **asked, outlet_id=case.outlet_id), "heatmap")
 
 
 @on_engines(case=cases())

@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from crm_metrics import request
 from tests.support.properties import on_engines
 from tests.support.engines import Engine
 from tests.support.strategies import OUTLETS, TENANT, Case, cases
@@ -32,6 +33,15 @@ def test_series_sum_to_the_summary(engine: Engine, case: Case) -> None:
     assert summary.resolution_rate == (None if n == 0 else _approx(resolved / n))
     assert summary.handoff_rate == (None if n == 0 else _approx(handoffs / n))
     assert summary.total_cost == _approx(sum(row["total_cost"] for row in data["costs"]))
+    # §7.1, §7.2: the totals' counts are the series' counts summed (the totals are computed from
+    # the raw rows of the whole range; tests/conformance/test_second_set_cases.py shows a
+    # median that no bucket's figures give).
+    for kind in ("responses", "outcomes"):
+        answer = metrics.answer(kind, request.query(TENANT, case.start, case.end, case.outlet_id, case.tz, case.granularity)).to_dict()
+        for field, total in answer["totals"].items():
+            if isinstance(total, int):
+                assert sum(row[field] for row in answer["series"]) == total, f"{kind}.{field}"
+    assert answer["totals"]["total_conversations"] == n
 
 
 @on_engines(case=cases())
@@ -87,6 +97,17 @@ def test_outlets_and_no_outlet_add_up_to_the_tenant(engine: Engine, case: Case) 
     ]
     for i, row in enumerate(daily["handoffs"]):
         assert row["total_handoffs"] >= sum(d["handoffs"][i]["total_handoffs"] for d in by_outlet)
+    # §7.4: the breakdown's rows add up to the tenant, and each outlet's row is its summary.
+    breakdown = metrics.outlets(TENANT, case.start, case.end, tz=case.tz).outlets
+    assert sum(row.total_conversations for row in breakdown) == whole.total_conversations
+    assert sum(row.total_messages for row in breakdown) == whole.total_messages
+    assert sum(row.total_cost for row in breakdown) == _approx(whole.total_cost)
+    for row in breakdown:
+        if row.outlet_id in OUTLETS:
+            part = parts[OUTLETS.index(row.outlet_id)]
+            assert (row.total_conversations, row.total_messages) == (part.total_conversations, part.total_messages)
+    no_outlet_row = [row for row in breakdown if row.outlet_id is None]
+    assert [(r.total_conversations, r.total_messages) for r in no_outlet_row] == ([(started, sent)] if started or sent else [])
 
 
 def _in_range(case: Case, instants: list[dt.datetime]) -> int:

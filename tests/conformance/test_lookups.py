@@ -45,8 +45,8 @@ def test_tenants_by_name(engine: Engine) -> None:
 
 def test_outlets_in_range(engine: Engine) -> None:
     metrics = engine.fresh(ROWS)
-    outlets = metrics.outlets(request.query(A, "2025-11-01", "2025-11-03"))
+    outlets = metrics.outlet_ids(request.query(A, "2025-11-01", "2025-11-03"))
     assert outlets.outlet_ids == [OUTLET_1, OUTLET_2]
     assert (outlets.timezone, str(outlets.period_start), str(outlets.period_end)) == ("Asia/Jakarta", "2025-11-01", "2025-11-03")
-    assert metrics.outlets(request.query(A, "2025-10-31", "2025-10-31", tz="UTC")).outlet_ids == [OUTLET_3]
-    assert metrics.outlets(request.query(B, "2025-11-01", "2025-11-03")).outlet_ids == [OUTLET_3]
+    assert metrics.outlet_ids(request.query(A, "2025-10-31", "2025-10-31", tz="UTC")).outlet_ids == [OUTLET_3]
+    assert metrics.outlet_ids(request.query(B, "2025-11-01", "2025-11-03")).outlet_ids == [OUTLET_3]

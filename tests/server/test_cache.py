@@ -134,6 +134,8 @@ def test_cache_key() -> None:
     assert cache_key("analytics", defaults) == f"analytics:summary:v{__version__}:{TENANT_A}:-:-:-:-:-:g0"
     # The tenant's generation, raised by every event that touches it (tests/server/test_events.py).
     assert cache_key("analytics", defaults, 7) == f"analytics:summary:v{__version__}:{TENANT_A}:-:-:-:-:-:g7"
+    compared = Ask("summary", Query(TENANT_A, compare="previous"))
+    assert cache_key("analytics", compared) == f"analytics:summary:v{__version__}:{TENANT_A}:-:-:-:-:-:previous:g0"
 
 
 @pytest.mark.anyio

@@ -139,3 +139,38 @@ def test_http_body_is_the_cli_output(tmp_path: Path, connect: Callable[..., Test
         assert response.status_code == 200
         assert response.content == cli.stdout
         assert json.loads(cli.stdout)["tenant_id"] == TENANT_A
+
+
+SECOND_SET = {
+    # docs/metrics.md §7: each endpoint's answer is the library's, byte for byte.
+    "responses": ("?start_date=2025-10-27&end_date=2025-11-09&tz=UTC&granularity=week", lambda m: m.responses(TENANT_A, "2025-10-27", "2025-11-09", tz="UTC", granularity="week")),
+    "outcomes": (f"?start_date=2025-11-01&end_date=2025-11-04&outlet_id={OUTLET}", lambda m: m.outcomes(TENANT_A, "2025-11-01", "2025-11-04", OUTLET)),
+    "outlets": ("?start_date=2025-11-01&end_date=2025-11-04", lambda m: m.outlets(TENANT_A, "2025-11-01", "2025-11-04")),
+    "heatmap": ("?start_date=2025-11-01&end_date=2025-11-04&tz=UTC", lambda m: m.heatmap(TENANT_A, "2025-11-01", "2025-11-04", tz="UTC")),
+    "summary": ("?start_date=2025-11-01&end_date=2025-11-04&compare=previous", lambda m: m.summary(TENANT_A, "2025-11-01", "2025-11-04", compare="previous")),
+}
+
+
+@pytest.mark.parametrize("kind", SECOND_SET)
+def test_second_set_endpoints_are_the_library_answers(client: TestClient, metrics: Metrics, tenant_headers: dict[str, str], kind: str) -> None:
+    query, ask = SECOND_SET[kind]
+    response = client.get(f"/api/v1/metrics/{kind}{query}", headers=tenant_headers)
+    assert response.status_code == 200, response.text
+    assert response.content == to_json(ask(metrics)).encode()
+    tag = response.headers["etag"]
+    assert client.get(f"/api/v1/metrics/{kind}{query}", headers={**tenant_headers, "If-None-Match": tag}).status_code == 304
+    csv = client.get(f"/api/v1/metrics/{kind}{query}&format=csv", headers=tenant_headers)
+    assert csv.status_code == 200 and csv.headers["content-type"].startswith("text/csv")
+
+
+def test_second_set_validation(client: TestClient, tenant_headers: dict[str, str]) -> None:
+    assert_error(client.get(SUMMARY + "?compare=last", headers=tenant_headers), 400, "invalid_parameter", "compare")
+    assert_error(client.get(f"/api/v1/metrics/outlets?outlet_id={OUTLET}", headers=tenant_headers), 400, "unknown_parameter", "outlet_id")
+    assert_error(client.get("/api/v1/metrics/heatmap?granularity=week", headers=tenant_headers), 400, "unknown_parameter", "granularity")
+    assert_error(client.get("/api/v1/metrics/responses?granularity=hour", headers=tenant_headers), 400, "invalid_parameter", "granularity")
+    assert_error(client.get("/api/v1/metrics/outcomes?start_date=2025-02-30", headers=tenant_headers), 400, "invalid_parameter", "start_date")
+    assert_error(client.get("/api/v1/metrics/responses"), 400, "invalid_parameter", "X-Tenant-Id")
+    # A compared summary is cached apart from the plain one.
+    plain = client.get(SUMMARY + "?start_date=2025-11-01&end_date=2025-11-04", headers=tenant_headers).json()
+    compared = client.get(SUMMARY + "?start_date=2025-11-01&end_date=2025-11-04&compare=previous", headers=tenant_headers).json()
+    assert "previous" not in plain and compared["previous"]["period_end"] == "2025-10-31"

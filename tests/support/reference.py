@@ -1,4 +1,4 @@
-"""The metrics contract in plain Python, written from docs/metrics.md (§1–§4) alone.
+"""The metrics contract in plain Python, written from docs/metrics.md (§1–§4, §7) alone.
 
 Independent of the SQL on purpose: no templates, no sqlglot, no engine. The conformance suite
 compares every field the library returns with what this module computes from the same rows.
@@ -270,3 +270,186 @@ def summary(
         "handoff_rate": _ratio(handed_off, len(cs)),
         "total_cost": tokens * LLM_PRICE_PER_MILLION / 1_000_000 + len(ms) * WHATSAPP_PRICE,
     }
+
+
+# -- §7: responses, outcomes, previous period, outlets, heat map ---------------------------------
+
+
+def quantile(values: Sequence[float], p: float) -> float | None:
+    """PERCENTILE_CONT: sort, h = (n - 1)·p, interpolate between x[⌊h⌋] and x[⌊h⌋ + 1]."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    h = (len(ordered) - 1) * p
+    low = int(h)
+    if low == h:
+        return ordered[low]
+    return ordered[low] + (h - low) * (ordered[low + 1] - ordered[low])
+
+
+def _first_agent_after(thread: Sequence[Mapping[str, Any]], handoff: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    position = next(i for i, m in enumerate(thread) if m is handoff)
+    return next((m for m in thread[position + 1 :] if m["sender_type"] == "agent"), None)
+
+
+def _response_figures(ref: Reference, turns: Sequence[tuple[dt.datetime, dt.datetime | None]], cohort: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    answered = [_seconds(reply - turn) for turn, reply in turns if reply is not None]
+    first, human, unanswered = [], [], 0
+    for c in cohort:
+        thread = ref.threads.get(c["id"], [])
+        reply = next((m for m in thread if m["sender_type"] in ("llm", "agent")), None)
+        if reply is not None:
+            first.append(_seconds(reply["timestamp"] - c["started_at"]))
+        handoff = ref.first_handoff(c["id"])
+        if handoff is not None:
+            agent = _first_agent_after(thread, handoff)
+            if agent is None:
+                unanswered += 1
+            else:
+                human.append(_seconds(agent["timestamp"] - handoff["timestamp"]))
+    return {
+        "customer_turns": len(turns),
+        "answered_turns": len(answered),
+        "median_response_time_seconds": quantile(answered, 0.5),
+        "p90_response_time_seconds": quantile(answered, 0.9),
+        "first_responses": len(first),
+        "average_first_response_seconds": _mean(first),
+        "median_first_response_seconds": quantile(first, 0.5),
+        "answered_handoffs": len(human),
+        "unanswered_handoffs": unanswered,
+        "average_human_response_seconds": _mean(human),
+        "median_human_response_seconds": quantile(human, 0.5),
+    }
+
+
+def _outcome_figures(ref: Reference, cohort: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    contained = agent_involved = messages = tokens = 0
+    for c in cohort:
+        thread = ref.threads.get(c["id"], [])
+        has_agent = any(m["sender_type"] == "agent" for m in thread)
+        agent_involved += has_agent
+        contained += c["status"] == "resolved" and ref.first_handoff(c["id"]) is None and not has_agent
+        messages += len(thread)
+        tokens += sum(tokens_used(m.get("metadata")) for m in thread if m["sender_type"] == "llm")
+    cost = tokens * LLM_PRICE_PER_MILLION / 1_000_000 + messages * WHATSAPP_PRICE
+    resolved = sum(c["status"] == "resolved" for c in cohort)
+    return {
+        "total_conversations": len(cohort),
+        "contained_conversations": contained,
+        "containment_rate": _ratio(contained, len(cohort)),
+        "agent_involved_conversations": agent_involved,
+        "cohort_messages": messages,
+        "cohort_cost": cost,
+        "cost_per_resolved_conversation": _ratio(cost, resolved),
+        "messages_per_conversation": _ratio(messages, len(cohort)),
+    }
+
+
+def _series_and_totals(rows, tenant_id, start, end, tz, granularity, outlet_id, figures) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    ref = Reference(rows, tenant_id, outlet_id)
+
+    def where(instant: dt.datetime) -> dt.date | None:
+        day = local_date(instant, tz)
+        return bucket_of(day, start, granularity) if start <= day <= end else None
+
+    turns = [(turn, reply, where(turn)) for turn, reply in ref.turns()]
+    cohort = [(c, where(c["started_at"])) for c in ref.conversations]
+    series = []
+    for b in buckets(start, end, granularity):
+        bucket_turns = [(t, r) for t, r, w in turns if w == b]
+        series.append({"date": b.isoformat(), **figures(ref, bucket_turns, [c for c, w in cohort if w == b])})
+    totals = figures(ref, [(t, r) for t, r, w in turns if w is not None], [c for c, w in cohort if w is not None])
+    return {"series": series, "totals": totals}
+
+
+def responses(rows, *, tenant_id, start, end, tz, granularity="day", outlet_id=None) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    """§7.1: per bucket and over the range."""
+    return _series_and_totals(rows, tenant_id, start, end, tz, granularity, outlet_id, _response_figures)
+
+
+def outcomes(rows, *, tenant_id, start, end, tz, granularity="day", outlet_id=None) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    """§7.2: per bucket of the conversations' start and over the range."""
+    return _series_and_totals(rows, tenant_id, start, end, tz, granularity, outlet_id, lambda ref, turns, cohort: _outcome_figures(ref, cohort))
+
+
+SUMMARY_FIGURES = ("total_conversations", "total_messages", "average_response_time_seconds", "resolution_rate", "handoff_rate", "total_cost")
+
+
+def compared_summary(rows, *, tenant_id, start, end, tz, outlet_id=None) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    """§7.3: the summary, the n days before it and the change."""
+    current = summary(rows, tenant_id=tenant_id, start=start, end=end, tz=tz, outlet_id=outlet_id)
+    n = dt.timedelta(days=(end - start).days + 1)
+    before_start, before_end = start - n, start - dt.timedelta(days=1)
+    before = summary(rows, tenant_id=tenant_id, start=before_start, end=before_end, tz=tz, outlet_id=outlet_id)
+    change = {
+        k: None if current[k] is None or before[k] is None or before[k] == 0 else (current[k] - before[k]) / before[k]
+        for k in SUMMARY_FIGURES
+    }
+    return {
+        **current,
+        "previous": {"period_start": before_start.isoformat(), "period_end": before_end.isoformat(), **before},
+        "change": change,
+    }
+
+
+def outlets(rows, *, tenant_id, start, end, tz) -> list[dict[str, Any]]:  # type: ignore[no-untyped-def]
+    """§7.4: the summary per outlet value (lowercase) carried by conversations started in the
+    range or owning a message in it; ordered by id bytes, null last."""
+    ref = Reference(rows, tenant_id, None)
+
+    def inside(instant: dt.datetime) -> bool:
+        return start <= local_date(instant, tz) <= end
+
+    by_id = {c["id"]: c for c in ref.conversations}
+    values = {c["outlet_id"].lower() if c.get("outlet_id") else None for c in ref.conversations if inside(c["started_at"])}
+    values |= {
+        (by_id[m["conversation_id"]].get("outlet_id") or "").lower() or None for m in ref.messages if inside(m["timestamp"])
+    }
+    ordered = sorted((v for v in values if v is not None), key=str.encode) + ([None] if None in values else [])
+    out = []
+    for value in ordered:
+        if value is None:
+            # The conversations without an outlet: the tenant's rows minus every outlet's.
+            picked = {
+                "conversations": [c for c in rows["conversations"] if c["id"] in by_id and not c.get("outlet_id")],
+                "messages": [m for m in ref.messages if not by_id[m["conversation_id"]].get("outlet_id")],
+            }
+            figures = summary(picked, tenant_id=tenant_id, start=start, end=end, tz=tz)
+        else:
+            figures = summary(rows, tenant_id=tenant_id, start=start, end=end, tz=tz, outlet_id=value)
+        out.append({"outlet_id": value, **figures})
+    return out
+
+
+def heatmap(rows, *, tenant_id, start, end, tz, outlet_id=None) -> list[dict[str, Any]]:  # type: ignore[no-untyped-def]
+    """§7.5: 168 cells by the local wall clock's ISO weekday and hour."""
+    ref = Reference(rows, tenant_id, outlet_id)
+    zone = ZoneInfo(tz)
+
+    def cell(instant: dt.datetime) -> tuple[int, int] | None:
+        local = instant.astimezone(zone)
+        return (local.isoweekday(), local.hour) if start <= local.date() <= end else None
+
+    customer: dict[tuple[int, int], int] = defaultdict(int)
+    started: dict[tuple[int, int], int] = defaultdict(int)
+    times: dict[tuple[int, int], list[float]] = defaultdict(list)
+    for m in ref.messages:
+        if m["sender_type"] == "customer" and (k := cell(m["timestamp"])):
+            customer[k] += 1
+    for c in ref.conversations:
+        if k := cell(c["started_at"]):
+            started[k] += 1
+    for turn, reply in ref.turns():
+        if reply is not None and (k := cell(turn)):
+            times[k].append(_seconds(reply - turn))
+    return [
+        {
+            "weekday": day,
+            "hour": hour,
+            "customer_messages": customer[(day, hour)],
+            "conversations_started": started[(day, hour)],
+            "average_response_time_seconds": _mean(times[(day, hour)]),
+        }
+        for day in range(1, 8)
+        for hour in range(24)
+    ]

@@ -1,0 +1,93 @@
+-- name: outcomes
+-- table: Outcomes (docs/metrics.md §7.2) of the conversations started in each bucket (the
+--   cohort): how many the bot closed alone, how many needed an agent, and what the cohort's
+--   messages cost, whatever their timestamps. One row per bucket, then one totals row over
+--   the whole range computed from the raw rows.
+-- grain: one row per bucket (day, ISO week from Monday, or month; the first and last bucket
+--   clipped to the range) in the request's timezone, by the conversation's start, every
+--   bucket in date order, then the totals row (date null).
+-- granularities: day week month
+-- params:
+--   tenant_id                     STRING     the tenant whose rows are read
+--   outlet_id                     STRING     only conversations of this outlet, and their messages (only when the outlet filter is on)
+--   start_date                    DATE       first local date of the range, inclusive
+--   end_date                      DATE       last local date of the range, inclusive
+--   tz                            STRING     IANA timezone in which days are cut
+--   range_start                   TIMESTAMP  start_date 00:00 in tz, as an instant
+--   range_end                     TIMESTAMP  (end_date + 1 day) 00:00 in tz, as an instant
+--   lookaround_start              TIMESTAMP  with a look-around bound (LOOKAROUND_DAYS): range_start minus that many days; no row before it is read
+--   lookaround_end                TIMESTAMP  range_end plus that many days; no row from it on is read
+--   tz_change_1                   INT64      with known offsets: the first UTC-offset change in the range, in epoch microseconds (unused: the range's end)
+--   tz_change_2                   INT64      the second one
+--   tz_change_3                   INT64      the third one
+--   tz_change_4                   INT64      the fourth one
+--   tz_offset_0                   INT64      the UTC offset before tz_change_1, in microseconds
+--   tz_offset_1                   INT64      the UTC offset from tz_change_1
+--   tz_offset_2                   INT64      the UTC offset from tz_change_2
+--   tz_offset_3                   INT64      the UTC offset from tz_change_3
+--   tz_offset_4                   INT64      the UTC offset from tz_change_4
+--   llm_price_per_million_tokens  FLOAT64    LLM price in dollars per million tokens (default 0.15)
+--   whatsapp_price_per_message    FLOAT64    WhatsApp price in dollars per message (default 0.01)
+-- columns:
+--   date                              DATE     first date of the bucket; null on the totals row
+--   total_conversations               INT64    conversations started in the bucket
+--   contained_conversations           INT64    of those, status = 'resolved', without a handoff request and without an agent message
+--   containment_rate                  FLOAT64  contained_conversations / total_conversations
+--   agent_involved_conversations      INT64    of those, with at least one agent message (any time)
+--   cohort_messages                   INT64    all messages of those conversations, whatever their timestamp
+--   cohort_cost                       FLOAT64  their llm messages' tokens x LLM price + cohort_messages x WhatsApp price
+--   cost_per_resolved_conversation    FLOAT64  cohort_cost / resolved conversations of the cohort
+--   messages_per_conversation         FLOAT64  cohort_messages / total_conversations
+{% import 'macros/request.sql' as r with context -%}
+{% import 'macros/series.sql' as m with context -%}
+{#- The layout's row sources: sql/sources/seed/ or sql/sources/facts/. The rollup counts by the
+    messages' slots, not by their conversation's start: its layout reads the derived tables. -#}
+{% set sources = 'sources/' ~ ('facts' if layout == 'rollup' else layout) ~ '/' -%}
+{% macro sums() -%}
+COUNT(*) AS total_conversations,
+    COUNTIF(status = 'resolved' AND handoff_at IS NULL AND agent_messages = 0) AS contained_conversations,
+    COUNTIF(agent_messages > 0) AS agent_involved_conversations,
+    COUNTIF(status = 'resolved') AS resolved_conversations,
+    SUM(messages) AS cohort_messages,
+    SUM(llm_tokens) AS cohort_tokens
+{%- endmacro %}
+{% macro columns(s) -%}
+{%- set cost = m.llm_cost('COALESCE(' ~ s ~ '.cohort_tokens, 0)') ~ ' + ' ~ m.whatsapp_cost('COALESCE(' ~ s ~ '.cohort_messages, 0)') -%}
+COALESCE({{ s }}.total_conversations, 0) AS total_conversations,
+    COALESCE({{ s }}.contained_conversations, 0) AS contained_conversations,
+    SAFE_DIVIDE({{ s }}.contained_conversations, {{ s }}.total_conversations) AS containment_rate,
+    COALESCE({{ s }}.agent_involved_conversations, 0) AS agent_involved_conversations,
+    COALESCE({{ s }}.cohort_messages, 0) AS cohort_messages,
+    {{ cost }} AS cohort_cost,
+    SAFE_DIVIDE({{ cost }}, {{ s }}.resolved_conversations) AS cost_per_resolved_conversation,
+    SAFE_DIVIDE({{ s }}.cohort_messages, {{ s }}.total_conversations) AS messages_per_conversation
+{%- endmacro %}
+WITH
+  {% if layout == 'seed' %}{% include 'sources/seed/window.sql' %}
+  {% endif -%}
+  buckets AS (
+    {{ r.buckets() }}
+  ),
+  cohort AS (
+    SELECT {{ r.bucket_of('started_at') }} AS bucket, status, handoff_at, messages, agent_messages, llm_tokens
+    FROM ({% include sources ~ 'cohort.sql' %}) AS cohort_rows
+  ),
+  by_bucket AS (
+    SELECT bucket, {{ sums() }}
+    FROM cohort
+    GROUP BY bucket
+  ),
+  whole_range AS (
+    SELECT {{ sums() }}
+    FROM cohort
+  )
+SELECT *
+FROM (
+  SELECT b.bucket AS date, {{ columns('s') }}
+  FROM buckets AS b
+  LEFT JOIN by_bucket AS s ON s.bucket = b.bucket
+  UNION ALL
+  SELECT CAST(NULL AS DATE) AS date, {{ columns('s') }}
+  FROM whole_range AS s
+) AS answer
+ORDER BY date

@@ -1,0 +1,150 @@
+-- outlets for duckdb, seed layout, outlet filter off, by range
+WITH activity AS (
+  SELECT
+    LOWER(c.outlet_id) AS outlet_id,
+    1 AS conversations,
+    CASE WHEN c.status = 'resolved' THEN 1 ELSE 0 END AS resolved_conversations,
+    CASE WHEN h.conversation_id IS NULL THEN 0 ELSE 1 END AS handoffs,
+    0 AS messages,
+    0 AS llm_tokens,
+    0 AS replied_turns,
+    0 AS response_us
+  FROM conversations AS c
+  LEFT JOIN (
+    SELECT
+      conversation_id,
+      handoff_at,
+      handoff_trigger
+    FROM (
+      SELECT
+        m.conversation_id,
+        m.timestamp AS handoff_at,
+        m.metadata ->> '$.trigger' AS handoff_trigger,
+        ROW_NUMBER() OVER (PARTITION BY m.conversation_id ORDER BY m.timestamp NULLS FIRST, m.id NULLS FIRST) AS n
+      FROM messages AS m
+      WHERE
+        (
+          m.metadata ->> '$.handoff_requested'
+        ) = 'true'
+        AND m.conversation_id IN (
+          SELECT
+            s.id
+          FROM conversations AS s
+          WHERE
+            LOWER(s.tenant_id) = CAST($tenant_id AS TEXT)
+            AND s.started_at >= CAST($range_start AS TIMESTAMPTZ)
+            AND s.started_at < CAST($range_end AS TIMESTAMPTZ)
+        )
+    ) AS requests
+    WHERE
+      n = 1
+  ) AS h
+    ON h.conversation_id = c.id
+  WHERE
+    LOWER(c.tenant_id) = CAST($tenant_id AS TEXT)
+    AND c.started_at >= CAST($range_start AS TIMESTAMPTZ)
+    AND c.started_at < CAST($range_end AS TIMESTAMPTZ)
+  UNION ALL
+  SELECT
+    LOWER(c.outlet_id),
+    0,
+    0,
+    0,
+    1,
+    CASE
+      WHEN msg.sender_type = 'llm'
+      THEN CASE
+        WHEN REGEXP_MATCHES((
+          msg.metadata ->> '$.tokens_used'
+        ), '^[+-]?[0-9]{1,18}$')
+        THEN CAST(msg.metadata ->> '$.tokens_used' AS BIGINT)
+        ELSE 0
+      END
+      ELSE 0
+    END,
+    0,
+    0
+  FROM messages AS msg
+  JOIN conversations AS c
+    ON c.id = msg.conversation_id
+  WHERE
+    LOWER(c.tenant_id) = CAST($tenant_id AS TEXT)
+    AND msg.timestamp >= CAST($range_start AS TIMESTAMPTZ)
+    AND msg.timestamp < CAST($range_end AS TIMESTAMPTZ)
+  UNION ALL
+  SELECT
+    LOWER(c.outlet_id),
+    0,
+    0,
+    0,
+    0,
+    0,
+    1,
+    DATE_DIFF('MICROSECOND', t.turn_at, t.reply_at)
+  FROM (
+    SELECT
+      m.id,
+      m.conversation_id,
+      m.timestamp AS turn_at,
+      m.sender_type = 'customer'
+      AND COALESCE(
+        LAG(m.sender_type) OVER (PARTITION BY m.conversation_id ORDER BY m.timestamp NULLS FIRST, m.id NULLS FIRST) <> 'customer',
+        TRUE
+      ) AS turn_start,
+      MIN(CASE WHEN m.sender_type IN ('llm', 'agent') THEN m.timestamp ELSE NULL END) OVER (
+        PARTITION BY m.conversation_id
+        ORDER BY m.timestamp NULLS FIRST, m.id NULLS FIRST
+        ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING
+      ) AS reply_at
+    FROM messages AS m
+    WHERE
+      m.sender_type <> 'system'
+      AND m.conversation_id IN (
+        SELECT
+          x.conversation_id
+        FROM messages AS x
+        JOIN conversations AS c
+          ON c.id = x.conversation_id
+        WHERE
+          x.sender_type = 'customer'
+          AND LOWER(c.tenant_id) = CAST($tenant_id AS TEXT)
+          AND x.timestamp >= CAST($range_start AS TIMESTAMPTZ)
+          AND x.timestamp < CAST($range_end AS TIMESTAMPTZ)
+      )
+  ) AS t
+  JOIN conversations AS c
+    ON c.id = t.conversation_id
+  WHERE
+    t.turn_start
+    AND NOT t.reply_at IS NULL
+    AND t.turn_at >= CAST($range_start AS TIMESTAMPTZ)
+    AND t.turn_at < CAST($range_end AS TIMESTAMPTZ)
+), sums AS (
+  SELECT
+    outlet_id,
+    SUM(conversations) AS conversations,
+    SUM(resolved_conversations) AS resolved_conversations,
+    SUM(handoffs) AS handoffs,
+    SUM(messages) AS messages,
+    SUM(llm_tokens) AS llm_tokens,
+    SUM(replied_turns) AS replied_turns,
+    SUM(response_us) AS response_us
+  FROM activity
+  GROUP BY
+    outlet_id
+)
+SELECT
+  outlet_id,
+  conversations AS total_conversations,
+  messages AS total_messages,
+  CASE WHEN replied_turns <> 0 THEN response_us / replied_turns ELSE NULL END / 1000000 AS average_response_time_seconds,
+  CASE
+    WHEN conversations <> 0
+    THEN resolved_conversations / conversations
+    ELSE NULL
+  END AS resolution_rate,
+  CASE WHEN conversations <> 0 THEN handoffs / conversations ELSE NULL END AS handoff_rate,
+  llm_tokens * CAST($llm_price_per_million_tokens AS DOUBLE) / 1000000 + messages * CAST($whatsapp_price_per_message AS DOUBLE) AS total_cost
+FROM sums
+ORDER BY
+  outlet_id

@@ -1,0 +1,279 @@
+-- responses for bigquery, seed layout, outlet filter off, by day
+WITH window_conversations AS (
+  SELECT
+    s.id AS conversation_id
+  FROM conversations AS s
+  WHERE
+    LOWER(s.tenant_id) = @tenant_id
+    AND s.started_at >= @range_start
+    AND s.started_at < @range_end
+  UNION DISTINCT
+  SELECT
+    c.id AS conversation_id
+  FROM messages AS msg
+  JOIN conversations AS c
+    ON c.id = msg.conversation_id
+  WHERE
+    LOWER(c.tenant_id) = @tenant_id
+    AND msg.timestamp >= @range_start
+    AND msg.timestamp < @range_end
+), conversation_messages AS (
+  SELECT
+    m.id,
+    m.conversation_id,
+    m.timestamp,
+    m.sender_type,
+    m.metadata
+  FROM messages AS m
+  WHERE
+    m.conversation_id IN (
+      SELECT
+        v.conversation_id
+      FROM window_conversations AS v
+    )
+), buckets AS (
+  SELECT DISTINCT
+    d AS bucket
+  FROM UNNEST(GENERATE_DATE_ARRAY(@start_date, @end_date, INTERVAL '1' DAY)) AS d
+), cohort AS (
+  SELECT
+    DATE(started_at, @tz) AS bucket,
+    started_at,
+    handoff_at,
+    first_response_at,
+    human_response_at
+  FROM (
+    SELECT
+      c.started_at,
+      c.status,
+      h.handoff_at,
+      COALESCE(o.messages, 0) AS messages,
+      COALESCE(o.agent_messages, 0) AS agent_messages,
+      COALESCE(o.llm_tokens, 0) AS llm_tokens,
+      o.first_response_at,
+      o.human_response_at
+    FROM conversations AS c
+    LEFT JOIN (
+      SELECT
+        conversation_id,
+        handoff_at,
+        handoff_trigger
+      FROM (
+        SELECT
+          m.conversation_id,
+          m.timestamp AS handoff_at,
+          JSON_VALUE(m.metadata, '$.trigger') AS handoff_trigger,
+          ROW_NUMBER() OVER (PARTITION BY m.conversation_id ORDER BY m.timestamp, CAST(m.id AS BYTES)) AS n
+        FROM conversation_messages AS m
+        WHERE
+          JSON_VALUE(m.metadata, '$.handoff_requested') = 'true'
+      ) AS requests
+      WHERE
+        n = 1
+    ) AS h
+      ON h.conversation_id = c.id
+    LEFT JOIN (
+      SELECT
+        o.conversation_id,
+        COUNT(*) AS messages,
+        COUNTIF(o.sender_type = 'agent') AS agent_messages,
+        SUM(IF(o.sender_type = 'llm', o.tokens_used, 0)) AS llm_tokens,
+        MIN(IF(o.sender_type IN ('llm', 'agent'), o.timestamp, NULL)) AS first_response_at,
+        MIN(IF(o.sender_type = 'agent' AND o.after_handoff = 1, o.timestamp, NULL)) AS human_response_at
+      FROM (
+        SELECT
+          m.conversation_id,
+          m.sender_type,
+          m.timestamp,
+          CASE
+            WHEN REGEXP_CONTAINS(JSON_VALUE(m.metadata, '$.tokens_used'), '^[+-]?[0-9]{1,18}$')
+            THEN CAST(JSON_VALUE(m.metadata, '$.tokens_used') AS INT64)
+            ELSE 0
+          END AS tokens_used,
+          MAX(IF(JSON_VALUE(m.metadata, '$.handoff_requested') = 'true', 1, 0)) OVER (
+            PARTITION BY m.conversation_id
+            ORDER BY m.timestamp, CAST(m.id AS BYTES)
+            ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
+          ) AS after_handoff
+        FROM conversation_messages AS m
+      ) AS o
+      GROUP BY
+        o.conversation_id
+    ) AS o
+      ON o.conversation_id = c.id
+    WHERE
+      LOWER(c.tenant_id) = @tenant_id
+      AND c.started_at >= @range_start
+      AND c.started_at < @range_end
+  ) AS cohort_rows
+), measured AS (
+  SELECT
+    DATE(turn_at, @tz) AS bucket,
+    'turn' AS measure,
+    TIMESTAMP_DIFF(reply_at, turn_at, MICROSECOND) AS us
+  FROM (
+    SELECT
+      t.turn_at,
+      t.reply_at
+    FROM (
+      SELECT
+        m.id,
+        m.conversation_id,
+        m.timestamp AS turn_at,
+        m.sender_type = 'customer'
+        AND COALESCE(
+          LAG(m.sender_type) OVER (PARTITION BY m.conversation_id ORDER BY m.timestamp, CAST(m.id AS BYTES)) <> 'customer',
+          TRUE
+        ) AS turn_start,
+        MIN(IF(m.sender_type IN ('llm', 'agent'), m.timestamp, NULL)) OVER (
+          PARTITION BY m.conversation_id
+          ORDER BY m.timestamp, CAST(m.id AS BYTES)
+          ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING
+        ) AS reply_at
+      FROM conversation_messages AS m
+      WHERE
+        m.sender_type <> 'system'
+    ) AS t
+    WHERE
+      t.turn_start
+      AND t.turn_at >= @range_start
+      AND t.turn_at < @range_end
+  ) AS turn_rows
+  UNION ALL
+  SELECT
+    bucket,
+    'first',
+    TIMESTAMP_DIFF(first_response_at, started_at, MICROSECOND)
+  FROM cohort
+  UNION ALL
+  SELECT
+    bucket,
+    'human',
+    TIMESTAMP_DIFF(human_response_at, handoff_at, MICROSECOND)
+  FROM cohort
+  WHERE
+    NOT handoff_at IS NULL
+), ranked AS (
+  SELECT
+    bucket,
+    measure,
+    us,
+    ROW_NUMBER() OVER (PARTITION BY measure, bucket, us IS NULL ORDER BY us) - 1 AS rank,
+    COUNT(us) OVER (PARTITION BY measure, bucket) AS n
+  FROM (
+    SELECT
+      bucket,
+      measure,
+      us
+    FROM measured
+    UNION ALL
+    SELECT
+      CAST(NULL AS DATE),
+      measure,
+      us
+    FROM measured
+  ) AS both_levels
+), figures AS (
+  SELECT
+    bucket,
+    measure,
+    COUNT(*) AS durations,
+    COUNT(us) AS answered,
+    COUNT(*) - COUNT(us) AS unanswered,
+    AVG(us) / 1000000 AS mean_seconds,
+    (
+      MAX(IF(rank = DIV((
+        n - 1
+      ) * 1, 2), us, NULL)) + CAST(COALESCE(
+        MAX(IF(rank = DIV((
+          n - 1
+        ) * 1, 2) + 1, us, NULL)) - MAX(IF(rank = DIV((
+          n - 1
+        ) * 1, 2), us, NULL)),
+        0
+      ) AS FLOAT64) * MAX(IF(rank = DIV((
+        n - 1
+      ) * 1, 2), MOD((
+        n - 1
+      ) * 1, 2), NULL)) / 2
+    ) / 1000000 AS median_seconds,
+    (
+      MAX(IF(rank = DIV((
+        n - 1
+      ) * 9, 10), us, NULL)) + CAST(COALESCE(
+        MAX(IF(rank = DIV((
+          n - 1
+        ) * 9, 10) + 1, us, NULL)) - MAX(IF(rank = DIV((
+          n - 1
+        ) * 9, 10), us, NULL)),
+        0
+      ) AS FLOAT64) * MAX(IF(rank = DIV((
+        n - 1
+      ) * 9, 10), MOD((
+        n - 1
+      ) * 9, 10), NULL)) / 10
+    ) / 1000000 AS p90_seconds
+  FROM ranked
+  GROUP BY
+    bucket,
+    measure
+), by_bucket AS (
+  SELECT
+    bucket,
+    MAX(IF(measure = 'turn', durations, NULL)) AS customer_turns,
+    MAX(IF(measure = 'turn', answered, NULL)) AS answered_turns,
+    MAX(IF(measure = 'turn', median_seconds, NULL)) AS median_response_time_seconds,
+    MAX(IF(measure = 'turn', p90_seconds, NULL)) AS p90_response_time_seconds,
+    MAX(IF(measure = 'first', answered, NULL)) AS first_responses,
+    MAX(IF(measure = 'first', mean_seconds, NULL)) AS average_first_response_seconds,
+    MAX(IF(measure = 'first', median_seconds, NULL)) AS median_first_response_seconds,
+    MAX(IF(measure = 'human', answered, NULL)) AS answered_handoffs,
+    MAX(IF(measure = 'human', unanswered, NULL)) AS unanswered_handoffs,
+    MAX(IF(measure = 'human', mean_seconds, NULL)) AS average_human_response_seconds,
+    MAX(IF(measure = 'human', median_seconds, NULL)) AS median_human_response_seconds
+  FROM figures
+  GROUP BY
+    bucket
+)
+SELECT
+  *
+FROM (
+  SELECT
+    b.bucket AS date,
+    COALESCE(f.customer_turns, 0) AS customer_turns,
+    COALESCE(f.answered_turns, 0) AS answered_turns,
+    f.median_response_time_seconds,
+    f.p90_response_time_seconds,
+    COALESCE(f.first_responses, 0) AS first_responses,
+    f.average_first_response_seconds,
+    f.median_first_response_seconds,
+    COALESCE(f.answered_handoffs, 0) AS answered_handoffs,
+    COALESCE(f.unanswered_handoffs, 0) AS unanswered_handoffs,
+    f.average_human_response_seconds,
+    f.median_human_response_seconds
+  FROM buckets AS b
+  LEFT JOIN by_bucket AS f
+    ON f.bucket = b.bucket
+  UNION ALL
+  SELECT
+    CAST(NULL AS DATE) AS date,
+    COALESCE(f.customer_turns, 0) AS customer_turns,
+    COALESCE(f.answered_turns, 0) AS answered_turns,
+    f.median_response_time_seconds,
+    f.p90_response_time_seconds,
+    COALESCE(f.first_responses, 0) AS first_responses,
+    f.average_first_response_seconds,
+    f.median_first_response_seconds,
+    COALESCE(f.answered_handoffs, 0) AS answered_handoffs,
+    COALESCE(f.unanswered_handoffs, 0) AS unanswered_handoffs,
+    f.average_human_response_seconds,
+    f.median_human_response_seconds
+  FROM (
+    SELECT
+      1 AS one
+  ) AS range_row
+  LEFT JOIN by_bucket AS f
+    ON f.bucket IS NULL
+) AS answer
+ORDER BY
+  date

@@ -1,0 +1,265 @@
+-- responses for duckdb, seed layout, outlet filter off, by day
+WITH window_conversations AS (
+  SELECT
+    s.id AS conversation_id
+  FROM conversations AS s
+  WHERE
+    LOWER(s.tenant_id) = CAST($tenant_id AS TEXT)
+    AND s.started_at >= CAST($range_start AS TIMESTAMPTZ)
+    AND s.started_at < CAST($range_end AS TIMESTAMPTZ)
+  UNION
+  SELECT
+    c.id AS conversation_id
+  FROM messages AS msg
+  JOIN conversations AS c
+    ON c.id = msg.conversation_id
+  WHERE
+    LOWER(c.tenant_id) = CAST($tenant_id AS TEXT)
+    AND msg.timestamp >= CAST($range_start AS TIMESTAMPTZ)
+    AND msg.timestamp < CAST($range_end AS TIMESTAMPTZ)
+), conversation_messages AS (
+  SELECT
+    m.id,
+    m.conversation_id,
+    m.timestamp,
+    m.sender_type,
+    m.metadata
+  FROM messages AS m
+  WHERE
+    m.conversation_id IN (
+      SELECT
+        v.conversation_id
+      FROM window_conversations AS v
+    )
+), buckets AS (
+  SELECT DISTINCT
+    d AS bucket
+  FROM UNNEST(CAST(GENERATE_SERIES(
+    CAST($start_date AS DATE),
+    CAST($end_date AS DATE),
+    INTERVAL '1' DAY
+  ) AS DATE[])) AS _t0(d)
+), cohort AS (
+  SELECT
+    CAST(CAST(started_at AS TIMESTAMPTZ) AT TIME ZONE CAST($tz AS TEXT) AS DATE) AS bucket,
+    started_at,
+    handoff_at,
+    first_response_at,
+    human_response_at
+  FROM (
+    SELECT
+      c.started_at,
+      c.status,
+      h.handoff_at,
+      COALESCE(o.messages, 0) AS messages,
+      COALESCE(o.agent_messages, 0) AS agent_messages,
+      COALESCE(o.llm_tokens, 0) AS llm_tokens,
+      o.first_response_at,
+      o.human_response_at
+    FROM conversations AS c
+    LEFT JOIN (
+      SELECT
+        conversation_id,
+        handoff_at,
+        handoff_trigger
+      FROM (
+        SELECT
+          m.conversation_id,
+          m.timestamp AS handoff_at,
+          m.metadata ->> '$.trigger' AS handoff_trigger,
+          ROW_NUMBER() OVER (PARTITION BY m.conversation_id ORDER BY m.timestamp NULLS FIRST, m.id NULLS FIRST) AS n
+        FROM conversation_messages AS m
+        WHERE
+          (
+            m.metadata ->> '$.handoff_requested'
+          ) = 'true'
+      ) AS requests
+      WHERE
+        n = 1
+    ) AS h
+      ON h.conversation_id = c.id
+    LEFT JOIN (
+      SELECT
+        o.conversation_id,
+        COUNT(*) AS messages,
+        COUNT(CASE WHEN o.sender_type = 'agent' THEN 1 END) AS agent_messages,
+        SUM(CASE WHEN o.sender_type = 'llm' THEN o.tokens_used ELSE 0 END) AS llm_tokens,
+        MIN(CASE WHEN o.sender_type IN ('llm', 'agent') THEN o.timestamp ELSE NULL END) AS first_response_at,
+        MIN(
+          CASE
+            WHEN o.sender_type = 'agent' AND o.after_handoff = 1
+            THEN o.timestamp
+            ELSE NULL
+          END
+        ) AS human_response_at
+      FROM (
+        SELECT
+          m.conversation_id,
+          m.sender_type,
+          m.timestamp,
+          CASE
+            WHEN REGEXP_MATCHES((
+              m.metadata ->> '$.tokens_used'
+            ), '^[+-]?[0-9]{1,18}$')
+            THEN CAST(m.metadata ->> '$.tokens_used' AS BIGINT)
+            ELSE 0
+          END AS tokens_used,
+          MAX(CASE WHEN (
+            m.metadata ->> '$.handoff_requested'
+          ) = 'true' THEN 1 ELSE 0 END) OVER (
+            PARTITION BY m.conversation_id
+            ORDER BY m.timestamp NULLS FIRST, m.id NULLS FIRST
+            ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
+          ) AS after_handoff
+        FROM conversation_messages AS m
+      ) AS o
+      GROUP BY
+        o.conversation_id
+    ) AS o
+      ON o.conversation_id = c.id
+    WHERE
+      LOWER(c.tenant_id) = CAST($tenant_id AS TEXT)
+      AND c.started_at >= CAST($range_start AS TIMESTAMPTZ)
+      AND c.started_at < CAST($range_end AS TIMESTAMPTZ)
+  ) AS cohort_rows
+), measured AS (
+  SELECT
+    CAST(CAST(turn_at AS TIMESTAMPTZ) AT TIME ZONE CAST($tz AS TEXT) AS DATE) AS bucket,
+    'turn' AS measure,
+    DATE_DIFF('MICROSECOND', turn_at, reply_at) AS us
+  FROM (
+    SELECT
+      t.turn_at,
+      t.reply_at
+    FROM (
+      SELECT
+        m.id,
+        m.conversation_id,
+        m.timestamp AS turn_at,
+        m.sender_type = 'customer'
+        AND COALESCE(
+          LAG(m.sender_type) OVER (PARTITION BY m.conversation_id ORDER BY m.timestamp NULLS FIRST, m.id NULLS FIRST) <> 'customer',
+          TRUE
+        ) AS turn_start,
+        MIN(CASE WHEN m.sender_type IN ('llm', 'agent') THEN m.timestamp ELSE NULL END) OVER (
+          PARTITION BY m.conversation_id
+          ORDER BY m.timestamp NULLS FIRST, m.id NULLS FIRST
+          ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING
+        ) AS reply_at
+      FROM conversation_messages AS m
+      WHERE
+        m.sender_type <> 'system'
+    ) AS t
+    WHERE
+      t.turn_start
+      AND t.turn_at >= CAST($range_start AS TIMESTAMPTZ)
+      AND t.turn_at < CAST($range_end AS TIMESTAMPTZ)
+  ) AS turn_rows
+  UNION ALL
+  SELECT
+    bucket,
+    'first',
+    DATE_DIFF('MICROSECOND', started_at, first_response_at)
+  FROM cohort
+  UNION ALL
+  SELECT
+    bucket,
+    'human',
+    DATE_DIFF('MICROSECOND', handoff_at, human_response_at)
+  FROM cohort
+  WHERE
+    NOT handoff_at IS NULL
+), ranked AS (
+  SELECT
+    bucket,
+    measure,
+    us,
+    ROW_NUMBER() OVER (PARTITION BY measure, bucket, us IS NULL ORDER BY us NULLS FIRST) - 1 AS rank,
+    COUNT(us) OVER (PARTITION BY measure, bucket) AS n
+  FROM (
+    SELECT
+      bucket,
+      measure,
+      us
+    FROM measured
+    UNION ALL
+    SELECT
+      CAST(NULL AS DATE),
+      measure,
+      us
+    FROM measured
+  ) AS both_levels
+), figures AS (
+  SELECT
+    bucket,
+    measure,
+    COUNT(*) AS durations,
+    COUNT(us) AS answered,
+    COUNT(*) - COUNT(us) AS unanswered,
+    AVG(us) / 1000000 AS mean_seconds,
+    QUANTILE_CONT(us, 0.5) / 1000000 AS median_seconds,
+    QUANTILE_CONT(us, 0.9) / 1000000 AS p90_seconds
+  FROM ranked
+  GROUP BY
+    bucket,
+    measure
+), by_bucket AS (
+  SELECT
+    bucket,
+    MAX(CASE WHEN measure = 'turn' THEN durations ELSE NULL END) AS customer_turns,
+    MAX(CASE WHEN measure = 'turn' THEN answered ELSE NULL END) AS answered_turns,
+    MAX(CASE WHEN measure = 'turn' THEN median_seconds ELSE NULL END) AS median_response_time_seconds,
+    MAX(CASE WHEN measure = 'turn' THEN p90_seconds ELSE NULL END) AS p90_response_time_seconds,
+    MAX(CASE WHEN measure = 'first' THEN answered ELSE NULL END) AS first_responses,
+    MAX(CASE WHEN measure = 'first' THEN mean_seconds ELSE NULL END) AS average_first_response_seconds,
+    MAX(CASE WHEN measure = 'first' THEN median_seconds ELSE NULL END) AS median_first_response_seconds,
+    MAX(CASE WHEN measure = 'human' THEN answered ELSE NULL END) AS answered_handoffs,
+    MAX(CASE WHEN measure = 'human' THEN unanswered ELSE NULL END) AS unanswered_handoffs,
+    MAX(CASE WHEN measure = 'human' THEN mean_seconds ELSE NULL END) AS average_human_response_seconds,
+    MAX(CASE WHEN measure = 'human' THEN median_seconds ELSE NULL END) AS median_human_response_seconds
+  FROM figures
+  GROUP BY
+    bucket
+)
+SELECT
+  *
+FROM (
+  SELECT
+    b.bucket AS date,
+    COALESCE(f.customer_turns, 0) AS customer_turns,
+    COALESCE(f.answered_turns, 0) AS answered_turns,
+    f.median_response_time_seconds,
+    f.p90_response_time_seconds,
+    COALESCE(f.first_responses, 0) AS first_responses,
+    f.average_first_response_seconds,
+    f.median_first_response_seconds,
+    COALESCE(f.answered_handoffs, 0) AS answered_handoffs,
+    COALESCE(f.unanswered_handoffs, 0) AS unanswered_handoffs,
+    f.average_human_response_seconds,
+    f.median_human_response_seconds
+  FROM buckets AS b
+  LEFT JOIN by_bucket AS f
+    ON f.bucket = b.bucket
+  UNION ALL
+  SELECT
+    CAST(NULL AS DATE) AS date,
+    COALESCE(f.customer_turns, 0) AS customer_turns,
+    COALESCE(f.answered_turns, 0) AS answered_turns,
+    f.median_response_time_seconds,
+    f.p90_response_time_seconds,
+    COALESCE(f.first_responses, 0) AS first_responses,
+    f.average_first_response_seconds,
+    f.median_first_response_seconds,
+    COALESCE(f.answered_handoffs, 0) AS answered_handoffs,
+    COALESCE(f.unanswered_handoffs, 0) AS unanswered_handoffs,
+    f.average_human_response_seconds,
+    f.median_human_response_seconds
+  FROM (
+    SELECT
+      1 AS one
+  ) AS range_row
+  LEFT JOIN by_bucket AS f
+    ON f.bucket IS NULL
+) AS answer
+ORDER BY
+  date NULLS FIRST
