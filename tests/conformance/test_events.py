@@ -15,16 +15,16 @@ from crm_metrics import ConfigError, InvalidEvent, LoadError
 from crm_metrics import events as ev
 from tests.support import reference
 from tests.support.compare import assert_same
-from tests.support.engines import Engine
+from tests.support.engines import ENGINES, Engine
 from tests.support.properties import on_engines
 from tests.support.strategies import TENANT, Case, cases
 
 FINAL, DELETED = 10, 20
 
 
-def _skip_bigquery(engine: Engine) -> None:
-    if engine.name == "bigquery":
-        pytest.skip("BigQuery takes no events (test_bigquery_refuses_events)")
+#: The engines that take events: all but BigQuery (test_bigquery_refuses_events). Parametrized
+#: here rather than skipped there.
+writable = pytest.mark.parametrize("engine", [name for name in sorted(ENGINES) if name != "bigquery"], indirect=True, scope="session")
 
 
 def _older(row: dict[str, Any], table: str, draw: st.DrawFn) -> dict[str, Any]:
@@ -84,8 +84,8 @@ def stored_ids(engine: Engine, table: str) -> set[str]:
 
 # Several batches per example, each with its refresh of the derived tables (the HTTP and stream tests converge too): a tenth of the budget.
 @on_engines(share=0.1, case=cases(), data=st.data())
+@writable
 def test_events_in_any_order_converge_to_the_final_rows(engine: Engine, case: Case, data: st.DataObject) -> None:
-    _skip_bigquery(engine)
     metrics = engine.fresh()
     for batch in batches(history(case, data.draw), data.draw):
         metrics.store.apply(ev.check(batch))
@@ -105,8 +105,8 @@ MESSAGE = {"id": "m1", "conversation_id": "c1", "sender_type": "customer", "send
            "timestamp": "2025-11-01T10:00:00Z", "metadata": None}
 
 
+@writable
 def test_without_versions_the_last_write_wins(engine: Engine) -> None:
-    _skip_bigquery(engine)
     metrics = engine.fresh()
     resolved = {**CONVERSATION, "status": "resolved"}
     metrics.store.apply(ev.check([_event("conversations", resolved, 5), _event("conversations", CONVERSATION, None)]))
@@ -119,8 +119,8 @@ def test_without_versions_the_last_write_wins(engine: Engine) -> None:
     assert metrics.summary(TENANT, "2025-11-01", "2025-11-01", tz="UTC").resolution_rate == 1.0
 
 
+@writable
 def test_a_message_of_a_deleted_conversation_stays_deleted(engine: Engine) -> None:
-    _skip_bigquery(engine)
     metrics = engine.fresh()
     metrics.store.apply(ev.check([_event("conversations", CONVERSATION, 1), _event("messages", MESSAGE, 1)]))
     applied = metrics.store.apply(ev.check([_event("conversations", CONVERSATION, 2, "delete")]))
@@ -134,8 +134,8 @@ def test_a_message_of_a_deleted_conversation_stays_deleted(engine: Engine) -> No
     assert metrics.summary(TENANT, "2025-11-01", "2025-11-01", tz="UTC").total_messages == 1
 
 
+@writable
 def test_a_refused_batch_writes_nothing(engine: Engine) -> None:
-    _skip_bigquery(engine)
     metrics = engine.fresh()
     with pytest.raises(InvalidEvent) as raised:
         ev.check([_event("conversations", CONVERSATION, 1), _event("messages", {**MESSAGE, "timestamp": "yesterday"}, 1)])
@@ -147,9 +147,8 @@ def test_a_refused_batch_writes_nothing(engine: Engine) -> None:
         assert stored_ids(engine, "conversations") == set()
 
 
+@pytest.mark.parametrize("engine", ["bigquery"], indirect=True, scope="session")
 def test_bigquery_refuses_events(engine: Engine) -> None:
-    if engine.name != "bigquery":
-        pytest.skip("BigQuery only")
     metrics = engine.fresh()
     with pytest.raises(ConfigError, match="does not take events: BigQuery's copy is synced by the CRM's pipeline"):
         metrics.store.apply(ev.check([_event("conversations", CONVERSATION, 1)]))
