@@ -9,6 +9,8 @@
 --   tenant_id                     STRING     the tenant whose rows are read
 --   range_start                   TIMESTAMP  start_date 00:00 in tz, as an instant
 --   range_end                     TIMESTAMP  (end_date + 1 day) 00:00 in tz, as an instant
+--   lookaround_start              TIMESTAMP  with a look-around bound (LOOKAROUND_DAYS): range_start minus that many days; no row before it is read
+--   lookaround_end                TIMESTAMP  range_end plus that many days; no row from it on is read
 --   llm_price_per_million_tokens  FLOAT64    LLM price in dollars per million tokens (default 0.15)
 --   whatsapp_price_per_message    FLOAT64    WhatsApp price in dollars per message (default 0.01)
 -- columns:
@@ -26,6 +28,8 @@
     keeps the conversations without an outlet together as one NULL group, where a join on
     outlet_id would lose them. The rollup's layout reads the derived tables. #}
 WITH
+  {% if layout == 'seed' %}{% include 'sources/seed/window.sql' %}
+  {% endif -%}
   activity AS (
     {% include 'sources/' ~ ('seed' if layout == 'seed' else 'facts') ~ '/outlet_activity.sql' %}
   ),

@@ -1,5 +1,37 @@
 -- outlets for bigquery, seed layout, outlet filter off, by range
-WITH activity AS (
+WITH window_conversations AS (
+  SELECT
+    s.id AS conversation_id
+  FROM conversations AS s
+  WHERE
+    LOWER(s.tenant_id) = @tenant_id
+    AND s.started_at >= @range_start
+    AND s.started_at < @range_end
+  UNION DISTINCT
+  SELECT
+    c.id AS conversation_id
+  FROM messages AS msg
+  JOIN conversations AS c
+    ON c.id = msg.conversation_id
+  WHERE
+    LOWER(c.tenant_id) = @tenant_id
+    AND msg.timestamp >= @range_start
+    AND msg.timestamp < @range_end
+), conversation_messages AS (
+  SELECT
+    m.id,
+    m.conversation_id,
+    m.timestamp,
+    m.sender_type,
+    m.metadata
+  FROM messages AS m
+  WHERE
+    m.conversation_id IN (
+      SELECT
+        v.conversation_id
+      FROM window_conversations AS v
+    )
+), activity AS (
   SELECT
     LOWER(c.outlet_id) AS outlet_id,
     1 AS conversations,
@@ -21,18 +53,9 @@ WITH activity AS (
         m.timestamp AS handoff_at,
         JSON_VALUE(m.metadata, '$.trigger') AS handoff_trigger,
         ROW_NUMBER() OVER (PARTITION BY m.conversation_id ORDER BY m.timestamp, CAST(m.id AS BYTES)) AS n
-      FROM messages AS m
+      FROM conversation_messages AS m
       WHERE
         JSON_VALUE(m.metadata, '$.handoff_requested') = 'true'
-        AND m.conversation_id IN (
-          SELECT
-            s.id
-          FROM conversations AS s
-          WHERE
-            LOWER(s.tenant_id) = @tenant_id
-            AND s.started_at >= @range_start
-            AND s.started_at < @range_end
-        )
     ) AS requests
     WHERE
       n = 1
@@ -60,7 +83,7 @@ WITH activity AS (
     ),
     0,
     0
-  FROM messages AS msg
+  FROM conversation_messages AS msg
   JOIN conversations AS c
     ON c.id = msg.conversation_id
   WHERE
@@ -92,21 +115,9 @@ WITH activity AS (
         ORDER BY m.timestamp, CAST(m.id AS BYTES)
         ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING
       ) AS reply_at
-    FROM messages AS m
+    FROM conversation_messages AS m
     WHERE
       m.sender_type <> 'system'
-      AND m.conversation_id IN (
-        SELECT
-          x.conversation_id
-        FROM messages AS x
-        JOIN conversations AS c
-          ON c.id = x.conversation_id
-        WHERE
-          x.sender_type = 'customer'
-          AND LOWER(c.tenant_id) = @tenant_id
-          AND x.timestamp >= @range_start
-          AND x.timestamp < @range_end
-      )
   ) AS t
   JOIN conversations AS c
     ON c.id = t.conversation_id
@@ -115,6 +126,7 @@ WITH activity AS (
     AND NOT t.reply_at IS NULL
     AND t.turn_at >= @range_start
     AND t.turn_at < @range_end
+    AND LOWER(c.tenant_id) = @tenant_id
 ), sums AS (
   SELECT
     outlet_id,

@@ -1,5 +1,37 @@
 -- outlets for duckdb, seed layout, outlet filter off, by range
-WITH activity AS (
+WITH window_conversations AS (
+  SELECT
+    s.id AS conversation_id
+  FROM conversations AS s
+  WHERE
+    LOWER(s.tenant_id) = CAST($tenant_id AS TEXT)
+    AND s.started_at >= CAST($range_start AS TIMESTAMPTZ)
+    AND s.started_at < CAST($range_end AS TIMESTAMPTZ)
+  UNION
+  SELECT
+    c.id AS conversation_id
+  FROM messages AS msg
+  JOIN conversations AS c
+    ON c.id = msg.conversation_id
+  WHERE
+    LOWER(c.tenant_id) = CAST($tenant_id AS TEXT)
+    AND msg.timestamp >= CAST($range_start AS TIMESTAMPTZ)
+    AND msg.timestamp < CAST($range_end AS TIMESTAMPTZ)
+), conversation_messages AS (
+  SELECT
+    m.id,
+    m.conversation_id,
+    m.timestamp,
+    m.sender_type,
+    m.metadata
+  FROM messages AS m
+  WHERE
+    m.conversation_id IN (
+      SELECT
+        v.conversation_id
+      FROM window_conversations AS v
+    )
+), activity AS (
   SELECT
     LOWER(c.outlet_id) AS outlet_id,
     1 AS conversations,
@@ -21,20 +53,11 @@ WITH activity AS (
         m.timestamp AS handoff_at,
         m.metadata ->> '$.trigger' AS handoff_trigger,
         ROW_NUMBER() OVER (PARTITION BY m.conversation_id ORDER BY m.timestamp NULLS FIRST, m.id NULLS FIRST) AS n
-      FROM messages AS m
+      FROM conversation_messages AS m
       WHERE
         (
           m.metadata ->> '$.handoff_requested'
         ) = 'true'
-        AND m.conversation_id IN (
-          SELECT
-            s.id
-          FROM conversations AS s
-          WHERE
-            LOWER(s.tenant_id) = CAST($tenant_id AS TEXT)
-            AND s.started_at >= CAST($range_start AS TIMESTAMPTZ)
-            AND s.started_at < CAST($range_end AS TIMESTAMPTZ)
-        )
     ) AS requests
     WHERE
       n = 1
@@ -64,7 +87,7 @@ WITH activity AS (
     END,
     0,
     0
-  FROM messages AS msg
+  FROM conversation_messages AS msg
   JOIN conversations AS c
     ON c.id = msg.conversation_id
   WHERE
@@ -96,21 +119,9 @@ WITH activity AS (
         ORDER BY m.timestamp NULLS FIRST, m.id NULLS FIRST
         ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING
       ) AS reply_at
-    FROM messages AS m
+    FROM conversation_messages AS m
     WHERE
       m.sender_type <> 'system'
-      AND m.conversation_id IN (
-        SELECT
-          x.conversation_id
-        FROM messages AS x
-        JOIN conversations AS c
-          ON c.id = x.conversation_id
-        WHERE
-          x.sender_type = 'customer'
-          AND LOWER(c.tenant_id) = CAST($tenant_id AS TEXT)
-          AND x.timestamp >= CAST($range_start AS TIMESTAMPTZ)
-          AND x.timestamp < CAST($range_end AS TIMESTAMPTZ)
-      )
   ) AS t
   JOIN conversations AS c
     ON c.id = t.conversation_id
@@ -119,6 +130,7 @@ WITH activity AS (
     AND NOT t.reply_at IS NULL
     AND t.turn_at >= CAST($range_start AS TIMESTAMPTZ)
     AND t.turn_at < CAST($range_end AS TIMESTAMPTZ)
+    AND LOWER(c.tenant_id) = CAST($tenant_id AS TEXT)
 ), sums AS (
   SELECT
     outlet_id,
