@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from crm_metrics import InvalidParameter, Metrics, Settings, planning, request
+from crm_metrics import InvalidParameter, Metrics, Settings, planning
+from crm_metrics import request as crm_request
 from crm_metrics.templates import Shape
 from crm_metrics.cli import main
 from crm_metrics.compiler import compile_sql
@@ -59,13 +60,19 @@ def _console(emulator: bigquery_emulator.Emulator, text: str) -> list[tuple[obje
 
 @pytest.mark.parametrize(("name", "outlet", "granularity"), SHAPES)
 def test_console_sql_runs_unchanged_and_answers_as_the_library(
-    emulator: bigquery_emulator.Emulator, golden: Metrics, name: str, outlet: bool, granularity: str
+    emulator: bigquery_emulator.Emulator, golden: Metrics, name: str, outlet: bool, granularity: str, request: pytest.FixtureRequest
 ) -> None:
+    if name == "heatmap":
+        # Console SQL knows no UTC offsets, so the heat map's local hour is BigQuery's
+        # EXTRACT(HOUR FROM ts AT TIME ZONE @tz), which the emulator's own sqlglot rewrites into a
+        # TIME cast of the zone name; the library (offsets known) runs there and is tested in
+        # tests/conformance.
+        request.applymarker(pytest.mark.xfail(reason="the BigQuery emulator cannot run EXTRACT(HOUR FROM ts AT TIME ZONE tz)", strict=True))
     params = dict(PARAMS, granularity=granularity) if granularity != "range" else dict(PARAMS)
     if outlet:
         params["outlet_id"] = "0b1e7000-0000-4000-8000-00000000000a"
     query = compile_sql(name, "bigquery", Shape(outlet=outlet, granularity=granularity))
-    period = request.period(dt.date(2025, 10, 30), dt.date(2025, 11, 3), "Asia/Jakarta", now=dt.datetime.now(dt.UTC), max_days=366)
+    period = crm_request.period(dt.date(2025, 10, 30), dt.date(2025, 11, 3), "Asia/Jakarta", now=dt.datetime.now(dt.UTC), max_days=366)
     expected = query.normalise(golden.executor.fetch(query, planning.values(TENANT, params.get("outlet_id"), period, golden.settings)))
     assert expected, "the parameterised query answers something"
 
