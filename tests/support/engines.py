@@ -186,9 +186,10 @@ class PostgresEngine(Engine):
             conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(self.schema)))
 
     def reset(self) -> None:
-        # One statement, fast enough for every hypothesis example.
+        # One script; DELETE, not TRUNCATE: for an example's few rows it takes milliseconds where
+        # TRUNCATE's new files took 0.17 s, every hypothesis example.
         tables = self.tables if self.rollup else ("tenants", "conversations", "messages", "crm_metrics_versions")
-        self.executor.run_script(f"TRUNCATE {', '.join(tables)}")
+        self.executor.run_script("; ".join(f"DELETE FROM {table}" for table in tables))
 
 class PostgresRollupEngine(PostgresEngine):
     """PostgreSQL after `crm-metrics init-db --rollup`: the derived tables and the rollup,
