@@ -183,12 +183,13 @@ class Metrics:
         compiled, values = self._statement(answer, resolved)
         return answer.build(resolved, [c.name for c in compiled.columns], self._fetch(compiled, values))
 
-    def _statement(self, answer: Answer, resolved: Resolved) -> tuple[CompiledQuery, Mapping[str, Any]]:
-        """The compiled statement of an answer for a resolved request, and its values."""
+    def _statement(self, answer: Answer, resolved: Resolved, dialect: str | None = None) -> tuple[CompiledQuery, Mapping[str, Any]]:
+        """The compiled statement of an answer for a resolved request, and its values (in this
+        database's dialect unless another is named)."""
         query = resolved.query
         plan = self.plan(resolved.period, outlet=query.outlet_id is not None, granularity=answer.granularity(query), wall_clock=answer.wall_clock)
         values = planning.values(query.tenant_id, query.outlet_id, resolved.period, self.settings, plan.offsets)
-        return compile_sql(answer.template, self.executor.dialect, plan.shape), values
+        return compile_sql(answer.template, dialect or self.executor.dialect, plan.shape), values
 
     def dry_run(self, kind: str, query: request.Query) -> int:
         """The bytes the statement of an answer would process (a BigQuery dry run: it does
@@ -204,12 +205,9 @@ class Metrics:
         answer reads, per table: the first and last day any of its scans reads (None: every
         partition on that side, as without LOOKAROUND_DAYS). From the partition filters of
         the BigQuery SQL (crm_metrics/partitions.py), whatever this database is."""
-        answer = _answer(kind)
-        resolved = self.resolve(query)
-        plan = self.plan(resolved.period, outlet=query.outlet_id is not None, granularity=answer.granularity(query), wall_clock=answer.wall_clock)
-        values = planning.values(query.tenant_id, query.outlet_id, resolved.period, self.settings, plan.offsets)
+        compiled, values = self._statement(_answer(kind), self.resolve(query), "bigquery")
         read: dict[str, tuple[dt.date | None, dt.date | None]] = {}
-        for scan in partitions.scans(compile_sql(answer.template, "bigquery", plan.shape).sql):
+        for scan in partitions.scans(compiled.sql):
             first, last = scan.days(values)
             if scan.table in read:
                 before = read[scan.table]
