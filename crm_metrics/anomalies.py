@@ -20,9 +20,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from crm_metrics.config import Settings
+
 #: What turns a median absolute deviation into a standard deviation for normal noise.
 MAD_TO_SD = 1.4826
-DIRECTIONS = ("both", "up", "down")
 TINY_SPREAD = 1e-9
 
 #: A day's row of sql/metrics/daily_values.sql: column name -> value.
@@ -54,8 +55,6 @@ WATCHED: dict[str, Watched] = {
         Watched("average_response_time_seconds", "answered_turns", "mean"),
     )
 }
-#: The metrics a month can be forecast for: sums over days.
-FORECAST_METRICS = ("total_cost", "total_conversations", "total_messages")
 
 
 @dataclass(frozen=True)
@@ -67,6 +66,14 @@ class Thresholds:
     band: float = 3.2
     min_volume: int = 20
     min_relative_spread: float = 0.01
+
+
+    @classmethod
+    def of(cls, settings: Settings) -> Thresholds:
+        return cls(
+            settings.anomaly_history_weeks, settings.anomaly_min_history, settings.anomaly_band,
+            settings.anomaly_min_volume, settings.anomaly_min_relative_spread,
+        )
 
 
 @dataclass(frozen=True)
@@ -290,3 +297,61 @@ def month_bounds(day: dt.date) -> tuple[dt.date, dt.date]:
 def history_start(start: dt.date, weeks: int) -> dt.date:
     """The first day of the history the range's first day needs."""
     return start - dt.timedelta(weeks=weeks)
+
+
+@dataclass(frozen=True)
+class MonthForecast:
+    """A month as of a day: the sum of its complete days before `as_of`, the projection of the
+    rest (`as_of` to the month's end), and the previous month's sum."""
+
+    first: dt.date
+    last: dt.date
+    as_of: dt.date
+    actual: float
+    projections: list[Projection]
+    previous_first: dt.date
+    previous_last: dt.date
+    previous: float
+
+    @property
+    def projected(self) -> float:
+        return self.actual + sum(p.expected for p in self.projections)
+
+    @property
+    def lower(self) -> float:
+        return self.actual + sum(p.lower for p in self.projections)
+
+    @property
+    def upper(self) -> float:
+        return self.actual + sum(p.upper for p in self.projections)
+
+
+def _sum(days: Mapping[dt.date, Day], metric: str, first: dt.date, last: dt.date) -> float:
+    total, day = 0.0, first
+    while day <= last:
+        total += float((days.get(day) or {}).get(metric) or 0)
+        day += dt.timedelta(days=1)
+    return total
+
+
+def forecast_month(days: Mapping[dt.date, Day], metric: str, as_of: dt.date, weeks: int, quantiles: tuple[float, float]) -> MonthForecast:
+    """The month of `as_of` from `days` (which hold the previous month and the `weeks` weeks
+    before `as_of`): what the complete days so far add up to, plus each remaining day's
+    same-weekday projection. Quantiles of days are summed into the range: a deliberately wide
+    range, as days of one month do not vary independently."""
+    first, last = month_bounds(as_of)
+    previous_first, previous_last = month_bounds(first - dt.timedelta(days=1))
+    return MonthForecast(
+        first, last, as_of,
+        _sum(days, metric, first, as_of - dt.timedelta(days=1)),
+        project(days, metric, as_of, last, as_of, weeks, quantiles),
+        previous_first, previous_last,
+        _sum(days, metric, previous_first, previous_last),
+    )
+
+
+def forecast_start(as_of: dt.date, weeks: int) -> dt.date:
+    """The first day a forecast as of `as_of` reads: the previous month's first, or the
+    history's, whichever is earlier."""
+    previous_first = month_bounds(month_bounds(as_of)[0] - dt.timedelta(days=1))[0]
+    return min(previous_first, as_of - dt.timedelta(weeks=weeks))

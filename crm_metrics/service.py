@@ -16,17 +16,32 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import time
+import zoneinfo
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from crm_metrics import partitions, planning, request, templates
-from crm_metrics.answers import ANSWERS, Answer, Resolved, compared
+from crm_metrics import anomalies, partitions, planning, request, templates
+from crm_metrics.answers import ANSWERS, COMPUTED, DAILY_VALUES, Answer, Resolved, compared
 from crm_metrics.compiler import compile_sql, parse_dialect
 from crm_metrics.config import Settings
 from crm_metrics.errors import ConfigError, InvalidParameter, MetricsError, TenantNotFound
 from crm_metrics.executors import Executor, connect
 from crm_metrics.executors.base import Changes, ChangeQueue, DryRunner
-from crm_metrics.models import Dashboard, Heatmap, OutletBreakdown, Outcomes, Outlets, Responses, StoredTenant, Summary
+from crm_metrics.models import (
+    Anomalies,
+    Anomaly,
+    Dashboard,
+    Forecast,
+    ForecastDay,
+    Heatmap,
+    MonthActual,
+    OutletBreakdown,
+    Outcomes,
+    Outlets,
+    Responses,
+    StoredTenant,
+    Summary,
+)
 from crm_metrics.query import CompiledQuery
 from crm_metrics.store import Store
 from crm_metrics.tenant_service import TenantService, Unavailable
@@ -164,10 +179,34 @@ class Metrics:
         """168 cells by local weekday and hour (docs/metrics.md §7.5, sql/metrics/heatmap.sql)."""
         return self.answer("heatmap", request.query(tenant_id, start_date, end_date, outlet_id, tz))
 
+    def anomalies(
+        self,
+        tenant_id: str,
+        metric: str,
+        start_date: str | dt.date | None = None,
+        end_date: str | dt.date | None = None,
+        outlet_id: str | None = None,
+        tz: str | None = None,
+        direction: str = "both",
+    ) -> Anomalies:
+        """The days of the range whose `metric` departs from the tenant's own expected value
+        (the same weekday of the previous ANOMALY_HISTORY_WEEKS weeks), `direction` up, down or
+        both (docs/anomalies.md)."""
+        return self.answer("anomalies", request.query(tenant_id, start_date, end_date, outlet_id, tz, metric=metric, direction=direction))
+
+    def forecast(self, tenant_id: str, metric: str, outlet_id: str | None = None, tz: str | None = None) -> Forecast:
+        """The current calendar month in the timezone: actual so far, the projection of the
+        remaining days with a range, and the previous month (docs/anomalies.md)."""
+        return self.answer("forecast", request.query(tenant_id, None, None, outlet_id, tz, metric=metric))
+
     def answer(self, kind: str, query: request.Query) -> Any:
         """The answer `kind` (crm_metrics/answers.py: dashboard, summary, responses, outcomes,
-        outlets, heatmap) to a request validated by `crm_metrics.request.query` (the HTTP
-        server validates it there once)."""
+        outlets, heatmap; anomalies and forecast) to a request validated by
+        `crm_metrics.request.query` (the HTTP server validates it there once)."""
+        if kind in COMPUTED:
+            return self._anomalies(query) if kind == "anomalies" else self._forecast(query)
+        if query.metric is not None:
+            raise InvalidParameter("metric", f"applies to anomalies and forecast only, not to {kind}")
         answer = _answer(kind)
         if query.outlet_id is not None and not answer.outlet:
             raise InvalidParameter("outlet_id", f"the {kind} answer covers every outlet of the tenant: it takes no outlet_id")
@@ -178,6 +217,59 @@ class Metrics:
             raise InvalidParameter("compare", f"applies to the summary only, not to {kind}")
         previous = dataclasses.replace(resolved, period=request.previous(resolved.period))
         return compared(self._run(answer, resolved), self._run(answer, previous))
+
+    def _anomalies(self, query: request.Query) -> Anomalies:
+        if query.metric is None:
+            raise InvalidParameter("metric", f"is required: one of {', '.join(request.ANOMALY_METRICS)}")
+        thresholds = anomalies.Thresholds.of(self.settings)
+        resolved = self.resolve(query)
+        period = resolved.period
+        days = self._daily_values(resolved, anomalies.history_start(period.start_date, thresholds.history_weeks), period.end_date)
+        # Today is not over: its counts so far would read as a drop every morning.
+        today = self.clock().astimezone(zoneinfo.ZoneInfo(period.tz)).date()
+        last = min(period.end_date, today - dt.timedelta(days=1))
+        flags = anomalies.detect(days, query.metric, period.start_date, last, thresholds, query.direction)
+        count = anomalies.WATCHED[query.metric].kind == "count"
+        found = [
+            Anomaly(f.date, round(f.value) if count else f.value, f.expected, f.lower, f.upper, f.direction, f.score) for f in flags
+        ]
+        return Anomalies(query.tenant_id, query.outlet_id, query.metric, period.start_date, period.end_date, period.tz, query.direction, found)
+
+    def _forecast(self, query: request.Query) -> Forecast:
+        metric = request.metric_choice("metric", query.metric, request.FORECAST_METRICS)
+        if metric is None:
+            raise InvalidParameter("metric", f"is required: one of {', '.join(request.FORECAST_METRICS)}")
+        if query.start_date is not None or query.end_date is not None:
+            raise InvalidParameter("start_date" if query.start_date else "end_date", "the forecast covers the current month: it takes no dates")
+        resolved = self.resolve(query)
+        tz = resolved.period.tz
+        today = self.clock().astimezone(zoneinfo.ZoneInfo(tz)).date()
+        weeks = self.settings.anomaly_history_weeks
+        days = self._daily_values(resolved, anomalies.forecast_start(today, weeks), today)
+        quantiles = (self.settings.forecast_lower_quantile, self.settings.forecast_upper_quantile)
+        month = anomalies.forecast_month(days, metric, today, weeks, quantiles)
+        count = metric != "total_cost"
+
+        def shown(value: float) -> float:
+            return round(value) if count else value
+
+        rows = [ForecastDay(d, shown(float(days[d][metric])), None, None, None) for d in sorted(days) if month.first <= d < today]
+        rows += [ForecastDay(p.date, None, p.expected, p.lower, p.upper) for p in month.projections]
+        return Forecast(
+            query.tenant_id, query.outlet_id, metric, tz, month.first, month.last, today,
+            shown(month.actual), month.projected, month.lower, month.upper,
+            MonthActual(month.previous_first, month.previous_last, shown(month.previous)), rows,
+        )
+
+    def _daily_values(self, resolved: Resolved, first: dt.date, last: dt.date) -> dict[dt.date, dict[str, Any]]:
+        """sql/metrics/daily_values.sql over [first, last] in the request's timezone, by date.
+        The history before a range is read whatever MAX_RANGE_DAYS says: that limits the
+        range asked for."""
+        first = max(first, request.MIN_DATE)
+        tz = resolved.period.tz
+        period = request.Period(first, last, tz, request.instant(first, tz), request.instant(last + dt.timedelta(days=1), tz))
+        daily = Resolved(dataclasses.replace(resolved.query, granularity="day"), period, resolved.tenant_name)
+        return self._run(DAILY_VALUES, daily)  # type: ignore[no-any-return]
 
     def _run(self, answer: Answer, resolved: Resolved) -> Any:
         compiled, values = self._statement(answer, resolved)
@@ -344,4 +436,4 @@ def _answer(kind: str) -> Answer:
     try:
         return ANSWERS[kind]
     except KeyError:
-        raise InvalidParameter("kind", f"must be one of {', '.join(ANSWERS)}, got {kind!r}") from None
+        raise InvalidParameter("kind", f"must be one of {', '.join([*ANSWERS, *COMPUTED])}, got {kind!r}") from None
