@@ -7,7 +7,9 @@ Each series is one watched metric with its volume column, as sql/metrics/daily_v
 them: counts are Poisson around a level that moves by weekday, trend and day-to-day noise;
 rates are binomial in the day's conversations; the response time is a mean of the day's turns;
 the cost is the messages' price. A departure of size s moves the day's value by s times the
-day's true standard deviation (of the generating process: the spread a "robust SD" estimates).
+day's true standard deviation (of the generating process: the spread a "robust SD" estimates):
+a spike or a drop sets the day's value that many sd from the day's true mean; a level shift
+adds that many sd to every day from it on.
 """
 
 from __future__ import annotations
@@ -67,6 +69,8 @@ class Series:
     volume: float
     days: dict[dt.date, dict[str, Any]]
     sd: dict[dt.date, float]
+    #: The true mean of each day's value (what a spike or a drop departs from).
+    mean: dict[dt.date, float]
     #: Injected departures: day -> (kind, size in sd).
     injected: dict[dt.date, tuple[str, float]] = field(default_factory=dict)
 
@@ -76,6 +80,7 @@ def clean(metric: str, level: float, n_days: int, seed: int, trend: float = 0.3)
     rng = random.Random(seed)
     days: dict[dt.date, dict[str, Any]] = {}
     sd: dict[dt.date, float] = {}
+    means: dict[dt.date, float] = {}
     for i in range(n_days):
         day = FIRST + dt.timedelta(days=i)
         mean = level * SEASON[day.weekday()] * (1 + trend * i / 365)
@@ -84,30 +89,30 @@ def clean(metric: str, level: float, n_days: int, seed: int, trend: float = 0.3)
         count_sd = lambda m: math.sqrt(m + (m * LEVEL_NOISE) ** 2)  # noqa: E731 - Poisson around a lognormal level
         row: dict[str, Any] = {"total_conversations": conversations}
         if metric == "total_conversations":
-            sd[day] = count_sd(mean)
+            sd[day], means[day] = count_sd(mean), mean
         elif metric in ("total_messages", "total_cost"):
             messages = poisson(rng, lam * MESSAGES_PER_CONVERSATION)
             row["total_messages"] = messages
             m_sd = count_sd(mean * MESSAGES_PER_CONVERSATION)
             if metric == "total_cost":
                 row["total_cost"] = messages * COST_PER_MESSAGE
-                sd[day] = m_sd * COST_PER_MESSAGE
+                sd[day], means[day] = m_sd * COST_PER_MESSAGE, mean * MESSAGES_PER_CONVERSATION * COST_PER_MESSAGE
             else:
-                sd[day] = m_sd
+                sd[day], means[day] = m_sd, mean * MESSAGES_PER_CONVERSATION
         elif metric in RATES:
             p = min(max(RATES[metric] + rng.gauss(0, RATE_NOISE), 0.0), 1.0)
             hits = binomial(rng, conversations, p)
             row[metric] = hits / conversations if conversations else None
             n = max(conversations, 1)
-            sd[day] = math.sqrt(RATES[metric] * (1 - RATES[metric]) / n + RATE_NOISE**2)
+            sd[day], means[day] = math.sqrt(RATES[metric] * (1 - RATES[metric]) / n + RATE_NOISE**2), RATES[metric]
         else:  # average_response_time_seconds: the mean of the day's answered turns
             turns = poisson(rng, lam * TURNS_PER_CONVERSATION)
             row["answered_turns"] = turns
             within = RESPONSE_SECONDS * RESPONSE_CV / math.sqrt(max(turns, 1))
             row[metric] = RESPONSE_SECONDS * math.exp(rng.gauss(0, LEVEL_NOISE / 2)) + rng.gauss(0, within) if turns else None
-            sd[day] = math.sqrt(within**2 + (RESPONSE_SECONDS * LEVEL_NOISE / 2) ** 2)
+            sd[day], means[day] = math.sqrt(within**2 + (RESPONSE_SECONDS * LEVEL_NOISE / 2) ** 2), RESPONSE_SECONDS
         days[day] = row
-    return Series(metric, level, days, sd)
+    return Series(metric, level, days, sd, means)
 
 
 def _volume(series: Series, day: dt.date) -> float:
@@ -127,7 +132,7 @@ def inject(series: Series, kind: str, size: float, start: int, every: int, seed:
         value = series.days[day].get(series.metric)
         sign = -1 if kind == "drop" or (kind == "shift" and rng.random() < 0.5) else 1
         # Only departures that fit: a drop of 8 sd below a 12% rate would end under zero.
-        fits = value is not None and 0 <= value + sign * size * series.sd[day] <= (1 if watched.kind == "rate" else math.inf)
+        fits = value is not None and 0 <= series.mean[day] + sign * size * series.sd[day] <= (1 if watched.kind == "rate" else math.inf)
         if _volume(series, day) >= thresholds.min_volume and fits:
             series.injected[day] = (kind, size)
             affected = [day] if kind != "shift" else [d for d in days if d >= day]
@@ -135,7 +140,9 @@ def inject(series: Series, kind: str, size: float, start: int, every: int, seed:
                 value = series.days[d].get(series.metric)
                 if value is None:
                     continue
-                moved = value + sign * size * series.sd[d]
+                # A spike or a drop: the day's value is `size` sd from the day's true mean. A
+                # shift moves the mean: every later day's value by `size` of its sd.
+                moved = (value if kind == "shift" else series.mean[d]) + sign * size * series.sd[d]
                 moved = max(moved, 0.0)
                 if watched.kind == "rate":
                     moved = min(moved, 1.0)

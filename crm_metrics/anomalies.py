@@ -63,7 +63,7 @@ class Thresholds:
 
     history_weeks: int = 8
     min_history: int = 3
-    band: float = 3.2
+    band: float = 3.3
     min_volume: int = 20
     min_relative_spread: float = 0.01
 

@@ -165,7 +165,7 @@ SETTINGS: dict[str, Setting] = {
     "bigquery_maximum_bytes_billed": Setting("BIGQUERY_MAXIMUM_BYTES_BILLED", DEFAULT_MAXIMUM_BYTES_BILLED, _non_negative_int, "A BigQuery query that would bill more bytes fails before it runs, at no cost (0 = no limit)"),
     "anomaly_history_weeks": Setting("ANOMALY_HISTORY_WEEKS", 8, _weeks, "Anomalies: a day is compared with the same weekday of this many weeks before it (1 to 52; docs/anomalies.md)"),
     "anomaly_min_history": Setting("ANOMALY_MIN_HISTORY", 3, _positive_int, "Anomalies: a day is judged only when at least this many of those weeks have data (at most ANOMALY_HISTORY_WEEKS)"),
-    "anomaly_band": Setting("ANOMALY_BAND", 3.2, _band, "Anomalies: a day is flagged when it lies more than this many robust standard deviations from its expected value (more than 0, at most 100)"),
+    "anomaly_band": Setting("ANOMALY_BAND", 3.3, _band, "Anomalies: a day is flagged when it lies more than this many robust standard deviations from its expected value (more than 0, at most 100)"),
     "anomaly_min_volume": Setting("ANOMALY_MIN_VOLUME", 20, _non_negative_int, "Anomalies: the volume guard: counts and costs are not judged when both the day's and the expected volume are under it, rates and response times when the day's denominator is (conversations, messages, answered turns)"),
     "anomaly_min_relative_spread": Setting("ANOMALY_MIN_RELATIVE_SPREAD", 0.01, _amount(1.0), "Anomalies: the band's standard deviation is never less than this share of the expected value (0 to 1)"),
     "forecast_lower_quantile": Setting("FORECAST_LOWER_QUANTILE", 0.1, _amount(1.0), "Forecast: each remaining day's low end is this quantile of the same weekday's recent values (0 to 1)"),
@@ -193,7 +193,7 @@ class Settings:
     bigquery_maximum_bytes_billed: int = DEFAULT_MAXIMUM_BYTES_BILLED
     anomaly_history_weeks: int = 8
     anomaly_min_history: int = 3
-    anomaly_band: float = 3.2
+    anomaly_band: float = 3.3
     anomaly_min_volume: int = 20
     anomaly_min_relative_spread: float = 0.01
     forecast_lower_quantile: float = 0.1

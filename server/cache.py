@@ -58,7 +58,9 @@ def cache_key(prefix: str, ask: Ask, generation: int = 0) -> str:
     )
     # A comparison (summary?compare=previous) is another answer; keys without one stay as they were.
     compared = (query.compare,) if query.compare else ()
-    return ":".join([prefix, ask.kind, f"v{CACHE_VERSION}", *(s or "-" for s in segments), *compared, f"g{generation}"])
+    # Anomalies and the forecast: the metric and direction make another answer.
+    watched = (query.metric, query.direction) if query.metric else ()
+    return ":".join([prefix, ask.kind, f"v{CACHE_VERSION}", *(s or "-" for s in segments), *compared, *watched, f"g{generation}"])
 
 
 def generation_key(prefix: str, tenant_id: str) -> str:
