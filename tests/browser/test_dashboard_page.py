@@ -21,7 +21,7 @@ import httpx2
 import pytest
 
 from crm_metrics import Metrics, demo
-from crm_metrics.charts import CHARTS, HEADLINES, OUTLETS, TOTALS, Table
+from crm_metrics.charts import CHARTS, HEADLINES, OUTLETS, TOTALS, Table, change, formatted
 from server import ServerConfig, create_app
 
 from tests.support.engines import unavailable
@@ -127,12 +127,16 @@ def test_the_page(base_url: str, browser: Any) -> None:
     assert page.inner_text("h1") == "Acme Corp"
     shown_before = page.eval_on_selector_all("#headlines .change", "nodes => nodes.map(n => [JSON.parse(n.dataset.previous), JSON.parse(n.dataset.change)])")
     assert shown_before == [[summary["previous"][m.field], summary["change"][m.field]] for m in HEADLINES]
+    # ...and read as the report says them (page.js and charts.py format alike).
+    said = page.eval_on_selector_all("#headlines dd", "nodes => nodes.map(n => [...n.children].map(c => c.textContent))")
+    assert said == [[formatted(summary[m.field], m.unit), change(summary[m.field], summary["previous"][m.field], summary["change"][m.field], m)[0]] for m in HEADLINES]
 
     # The response-time and outcome figures are those answers' totals.
     answers = {kind: api(base_url, kind, **october, granularity="week") for kind in ("dashboard", "responses", "outcomes")}
     answers |= {kind: api(base_url, kind, **october) for kind in ("heatmap", "outlets")}
-    shown = page.eval_on_selector_all("#totals .value", "nodes => nodes.map(n => [n.dataset.answer, n.dataset.field, JSON.parse(n.dataset.value)])")
-    assert shown == [[t.answer, m.field, answers[t.answer]["totals"][m.field]] for t in TOTALS for m in t.measures]
+    shown = page.eval_on_selector_all("#totals .value", "nodes => nodes.map(n => [n.dataset.answer, n.dataset.field, JSON.parse(n.dataset.value), n.textContent])")
+    expected = [(t.answer, m, answers[t.answer]["totals"][m.field]) for t in TOTALS for m in t.measures]
+    assert shown == [[answer, m.field, value, formatted(value, m.unit)] for answer, m, value in expected]
 
     # Every chart drew marks (the heat map one per cell), and its table view holds the rows the
     # chart drew, which are the API's.
@@ -148,6 +152,8 @@ def test_the_page(base_url: str, browser: Any) -> None:
     # The outlet table is the outlets answer (one row per outlet, the null row last).
     assert len(answers["outlets"]["outlets"]) > 1
     assert table_of(page, OUTLETS) == as_table(OUTLETS, answers["outlets"]["outlets"])
+    cells = page.eval_on_selector_all("table[data-view=outlets] tbody tr", "rows => rows.map(r => [...r.children].map(c => c.textContent))")
+    assert cells == [[formatted(value, c.unit) for value, c in zip(row, (*OUTLETS.keys, *OUTLETS.table), strict=True)] for row in table_of(page, OUTLETS)]
 
     # A table view opens from the keyboard.
     page.focus("#chart-heatmap summary")
