@@ -25,6 +25,8 @@ VEGA_LITE_VERSION = "6.4"
 #: columns that name a row: date (2026-11-01), weekday (Monday), hour (09:00), outlet (its
 #: id, "no outlet" for null).
 UNITS = ("count", "number", "rate", "seconds", "minutes", "money", "date", "weekday", "hour", "outlet")
+#: What a chart with no value to draw shows instead (`Chart.drawable`); its table still lists the rows.
+NOTHING_DRAWN = "Nothing to draw: none of this chart's figures has a value in this period."
 #: ISO weekdays 1-7.
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 #: How a headline's change against the previous period is said: relative (+3.2%) or, for a
@@ -82,6 +84,11 @@ class Chart(Table):
     def __post_init__(self) -> None:
         if self.mark not in ("bar", "line", "rect") or not self.drawn:
             raise ValueError(f"no such chart: {self}")
+
+    def drawable(self, rows: list[dict[str, Any]]) -> bool:
+        """Whether a drawn figure has a value in any row: with none (no reply in the period: no
+        median) the scale has no extent, so the page and the report say NOTHING_DRAWN instead."""
+        return any(row[m.field] is not None for row in rows for m in self.drawn)
 
     def spec(self, rows: list[dict[str, Any]] | None = None, *, width: int | str = "container", height: int = 220) -> dict[str, Any]:
         """The Vega-Lite spec over `rows` (the page passes none and inserts the rows it got)."""
@@ -438,6 +445,7 @@ def page_views() -> dict[str, Any]:
         "answers": list(answers()),
         "units": list(UNITS),
         "weekdays": list(WEEKDAYS),
+        "nothing_drawn": NOTHING_DRAWN,
     }
 
 

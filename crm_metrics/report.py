@@ -88,11 +88,7 @@ def html(report: Report) -> str:
         for measure in charts.HEADLINES
     ]
     totals = [(measure, charts.formatted(answers[t.answer]["totals"][measure.field], measure.unit)) for t in charts.TOTALS for measure in t.measures]
-    # The heat map takes the page's width: 24 hours across.
-    drawn = [
-        (chart, _svg(chart.spec(answers[chart.answer][chart.rows], width=CHART_WIDTH * (2 if chart.mark == "rect" else 1), height=CHART_HEIGHT)))
-        for chart in charts.CHARTS
-    ]
+    drawn = [(chart, _drawn(chart, answers[chart.answer][chart.rows])) for chart in charts.CHARTS]
     tables = [(table, *_rows(table, answers[table.answer][table.rows])) for table in charts.TABLES if table.answer in answers]
     return _template().render(
         report=report,
@@ -101,9 +97,19 @@ def html(report: Report) -> str:
         headlines=headlines,
         totals=totals,
         charts=drawn,
+        nothing_drawn=charts.NOTHING_DRAWN,
         tables=tables,
         generated=report.generated_at.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
     )
+
+
+def _drawn(chart: charts.Chart, rows: list[dict[str, Any]]) -> str | None:
+    """A chart as SVG; None when it has nothing to draw (`Chart.drawable`)."""
+    if not chart.drawable(rows):
+        return None
+    # The heat map takes the page's width: 24 hours across.
+    width = CHART_WIDTH * (2 if chart.mark == "rect" else 1)
+    return _svg(chart.spec(rows, width=width, height=CHART_HEIGHT))
 
 
 def _rows(table: charts.Table, rows: list[dict[str, Any]]) -> tuple[list[list[str]], int]:

@@ -14,7 +14,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from crm_metrics import Metrics, Settings
-from crm_metrics.charts import CHARTS, HEADLINES, OUTLETS, TOTALS, change, formatted
+from crm_metrics.charts import CHARTS, HEADLINES, NOTHING_DRAWN, OUTLETS, TOTALS, change, formatted
 from crm_metrics.cli import main
 from server import ServerConfig, create_app
 
@@ -92,5 +92,7 @@ def test_html_report_and_no_data(database: str, tmp_path: Path) -> None:
     nobody = "00000000-0000-0000-0000-0000000000ff"
     assert main(["report", "--tenant-id", nobody, "--start-date", "2025-11-01", "--end-date", "2025-11-01", "--format", "html", "--out", str(out), "--database-url", database]) == 0
     html = out.read_text()
-    assert html.startswith("<!doctype html>") and html.count("<svg") == len(CHARTS)
+    # No reply, no median: the response-time chart says so rather than drawing empty axes.
+    assert html.startswith("<!doctype html>") and html.count("<svg") == len(CHARTS) - 1
+    assert html.count(NOTHING_DRAWN.replace("'", "&#39;")) == 1
     assert "No data: no conversations or messages in this period." in html

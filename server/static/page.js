@@ -252,7 +252,13 @@
       const spec = structuredClone(chart.spec);
       spec.data = { name: "rows", values: rows.map((row) => ({ ...row })) };
       if (state.charts[chart.id]) state.charts[chart.id].finalize();
-      state.charts[chart.id] = await vegaEmbed(box.querySelector(".plot"), spec, { actions: false, renderer: "svg" });
+      delete state.charts[chart.id];
+      const plot = box.querySelector(".plot");
+      plot.replaceChildren();
+      // As charts.py `Chart.drawable`: a scale of no values draws nothing (and Vega warns).
+      const drawable = rows.some((row) => chart.drawn.some((measure) => row[measure.field] !== null && row[measure.field] !== undefined));
+      if (drawable) state.charts[chart.id] = await vegaEmbed(plot, spec, { actions: false, renderer: "svg" });
+      else plot.append(element("p", { class: "note" }, VIEWS.nothing_drawn));
       box.querySelector(".table-wrap").replaceChildren(table(chart, rows));
     }
   }
