@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import hashlib
+import json
 import time
 import zoneinfo
 from collections.abc import Callable, Mapping
@@ -46,6 +48,14 @@ from crm_metrics.query import CompiledQuery
 from crm_metrics.store import Store
 from crm_metrics.tenant_service import TenantService, Unavailable
 from crm_metrics.tenants import Found, Tenant, Tenants
+
+#: The settings an answer depends on besides the rows (Metrics.fingerprint).
+ANSWER_SETTINGS = (
+    "llm_price_per_million_tokens", "whatsapp_price_per_message", "lookaround_days",
+    # docs/anomalies.md: what anomalies and the forecast are judged by.
+    "anomaly_history_weeks", "anomaly_min_history", "anomaly_band", "anomaly_min_volume", "anomaly_min_relative_spread",
+    "forecast_lower_quantile", "forecast_upper_quantile",
+)
 
 
 def _utc_now() -> dt.datetime:
@@ -330,6 +340,14 @@ class Metrics:
             self.store.layout, period, outlet=outlet, granularity=granularity,
             lookaround_days=self.settings.lookaround_days, wall_clock=wall_clock,
         )
+
+    @property
+    def fingerprint(self) -> str:
+        """A short digest of the settings that change answers over the same rows: the prices and
+        the look-around bound. The server's cache keys carry it, so answers cached under other
+        settings (in a Redis that outlives a restart) are never served."""
+        answers = {name: getattr(self.settings, name) for name in ANSWER_SETTINGS}
+        return hashlib.sha256(json.dumps(answers, sort_keys=True).encode()).hexdigest()[:8]
 
     @property
     def layout(self) -> str:

@@ -4,12 +4,13 @@ concurrent requests run the query once either way (single flight, per process).
 Keys follow the seed's format, extended with the timezone, the granularity, a version and the
 tenant's generation:
 
-    analytics:dashboard:v0.1.0:{tenant_id}:{start_date}:{end_date}:{outlet_id}:{tz}:{granularity}:g{generation}
+    analytics:dashboard:v0.1.0-{settings}:{tenant_id}:{start_date}:{end_date}:{outlet_id}:{tz}:{granularity}:g{generation}
 
 A value the request left out is `-` (the default is resolved by the query, so a key without
 dates means "the default window": it moves at midnight, and an entry is at most
 `CACHE_TTL_SECONDS` old). The version is the package's, so a deploy never reads shapes an older
-release wrote. Values are the exact JSON bodies.
+release wrote, followed by `Metrics.fingerprint` (a digest of the prices and the look-around
+bound), so a restart with other settings never reads answers computed under the old ones. Values are the exact JSON bodies.
 
 An accepted event makes its tenants' cached answers stale at once: it raises each tenant's
 generation (`forget`; in Redis the key `{prefix}:generation:{tenant_id}`, which a consumer in
@@ -46,7 +47,8 @@ REDIS_COMMAND_TIMEOUT = 1.0
 REDIS_RETRY_AFTER = 1.0
 
 
-def cache_key(prefix: str, ask: Ask, generation: int = 0) -> str:
+def cache_key(prefix: str, ask: Ask, generation: int = 0, settings: str = "") -> str:
+    """The key of an answer; `settings` is `Metrics.fingerprint` (prices, look-around bound)."""
     query = ask.query
     segments = (
         query.tenant_id,
@@ -60,7 +62,8 @@ def cache_key(prefix: str, ask: Ask, generation: int = 0) -> str:
     compared = (query.compare,) if query.compare else ()
     # Anomalies and the forecast: the metric and direction make another answer.
     watched = (query.metric, query.direction) if query.metric else ()
-    return ":".join([prefix, ask.kind, f"v{CACHE_VERSION}", *(s or "-" for s in segments), *compared, *watched, f"g{generation}"])
+    version = f"v{CACHE_VERSION}" + (f"-{settings}" if settings else "")
+    return ":".join([prefix, ask.kind, version, *(s or "-" for s in segments), *compared, *watched, f"g{generation}"])
 
 
 def generation_key(prefix: str, tenant_id: str) -> str:
