@@ -204,6 +204,19 @@ class Metrics:
         both (docs/anomalies.md)."""
         return self.answer("anomalies", request.query(tenant_id, start_date, end_date, outlet_id, tz, metric=metric, direction=direction))
 
+    def daily_values(
+        self,
+        tenant_id: str,
+        start_date: str | dt.date | None = None,
+        end_date: str | dt.date | None = None,
+        outlet_id: str | None = None,
+        tz: str | None = None,
+    ) -> dict[dt.date, dict[str, Any]]:
+        """The rows of sql/metrics/daily_values.sql by date: the watched metrics of each day
+        with their volumes, what anomalies and the forecast are computed from."""
+        resolved = self.resolve(request.query(tenant_id, start_date, end_date, outlet_id, tz))
+        return self._daily_values(resolved, resolved.period.start_date, resolved.period.end_date)
+
     def forecast(self, tenant_id: str, metric: str, outlet_id: str | None = None, tz: str | None = None) -> Forecast:
         """The current calendar month in the timezone: actual so far, the projection of the
         remaining days with a range, and the previous month (docs/anomalies.md)."""

@@ -38,8 +38,7 @@ def test_dashboard_matches_reference(engine: Engine, case: Case) -> None:
 def test_daily_values_match_reference(engine: Engine, case: Case) -> None:
     """docs/anomalies.md: the daily values anomalies and the forecast read."""
     metrics = engine.fresh(case.rows)
-    resolved = metrics.resolve(request.query(TENANT, case.start, case.end, case.outlet_id, case.tz))
-    got = metrics._daily_values(resolved, case.start, case.end)
+    got = metrics.daily_values(TENANT, case.start, case.end, case.outlet_id, case.tz)
     rows = [{key: (value.isoformat() if key == "date" else value) for key, value in row.items()} for row in got.values()]
     want = reference.daily_values(case.rows, tenant_id=TENANT, start=case.start, end=case.end, tz=case.tz, outlet_id=case.outlet_id)
     assert_same(rows, want, "daily_values")
