@@ -7,7 +7,7 @@ bench/report.json (their `anomalies` section).
     python -m bench.anomalies        # or: make bench-anomalies (a few minutes)
 
 The backtest loads six tenants of the scale data set (bench/generate.py; sizes ranked 2, 5, 10,
-20, 50 and 100 of 1,000, from about 18 to 900 conversations a day) into a DuckDB store
+20, 50 and 100 of 1,000, from about 4 to 180 conversations a day) into a DuckDB store
 through the library's loader, then reads each tenant's daily values for the year in its own
 timezone (sql/metrics/daily_values.sql) and forecasts from them with the library's code
 (crm_metrics/anomalies.py).
