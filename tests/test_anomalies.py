@@ -208,3 +208,12 @@ def test_settings_are_checked_together() -> None:
 def test_watched_metrics_are_the_request_rules() -> None:
     assert set(WATCHED) == set(request.ANOMALY_METRICS)
     assert set(request.FORECAST_METRICS) <= set(WATCHED)
+
+
+def test_the_table_shows_the_forecast_headline(rows_metrics: Metrics) -> None:
+    from crm_metrics.output import to_csv, to_table
+
+    forecast = rows_metrics.forecast(TENANT_A, "total_conversations", tz="UTC")
+    table = to_table(forecast)
+    assert "projected" in table and "previous_month.actual" in table and "\ndays\n" in table
+    assert to_csv(forecast).splitlines()[0] == "date,actual,expected,lower,upper"
