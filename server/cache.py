@@ -28,6 +28,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Protocol
+from urllib.parse import quote
 
 from crm_metrics import ConfigError, __version__
 
@@ -58,7 +59,11 @@ def cache_key(prefix: str, ask: Ask, generation: int = 0) -> str:
     )
     # A comparison (summary?compare=previous) is another answer; keys without one stay as they were.
     compared = (query.compare,) if query.compare else ()
-    return ":".join([prefix, ask.kind, f"v{CACHE_VERSION}", *(s or "-" for s in segments), *compared, f"g{generation}"])
+    # A custom metric: its name, and its extra parameters by name (values as sent, quoted so
+    # that no value can spell another key).
+    kind = f"{ask.kind}/{ask.name}" if ask.name else ask.kind
+    extras = tuple(f"{name}={quote(value, safe='')}" for name, value in sorted(ask.extras))
+    return ":".join([prefix, kind, f"v{CACHE_VERSION}", *(s or "-" for s in segments), *compared, *extras, f"g{generation}"])
 
 
 def generation_key(prefix: str, tenant_id: str) -> str:
