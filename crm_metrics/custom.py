@@ -347,10 +347,20 @@ def _source_line(metric: CustomMetric, text: str, rendered_line: int | None) -> 
     wanted = rendered[rendered_line - 1].strip()
     if not wanted:
         return None
-    for number, line in enumerate(metric.template.source.splitlines(), 1):
+    lines = metric.template.source.splitlines()
+    for number, line in enumerate(lines, 1):
         if line.strip() == wanted:
             return number
+    # A line with Jinja expressions: its literal text around them, in order.
+    for number, line in enumerate(lines, 1):
+        pieces = _JINJA.split(line.strip())
+        if len(pieces) > 1 and any(p.strip() for p in pieces):
+            if re.fullmatch(".*".join(re.escape(p) for p in pieces), wanted, flags=re.DOTALL):
+                return number
     return None
+
+
+_JINJA = re.compile(r"\{\{.*?\}\}|\{%.*?%\}")
 
 
 @functools.lru_cache(maxsize=512)
