@@ -240,13 +240,7 @@ class Metrics:
     def catalogue(self) -> list[dict[str, Any]]:
         """Every metric this library answers: the built-in answers, then the custom metrics
         (those refused with their error), as GET /api/v1/metrics and `crm-metrics list` show."""
-        entries: list[dict[str, Any]] = [
-            {"name": kind, "kind": "builtin", "status": "ok", "description": templates.load(answer.template).table, "path": f"/api/v1/metrics/{kind}"}
-            for kind, answer in ANSWERS.items()
-        ]
-        for metric in self.custom.all():
-            entries.append({**metric.describe(), "path": f"/api/v1/metrics/custom/{metric.name}"})
-        return entries
+        return catalogue(self.custom)
 
     def _run(self, answer: Answer, resolved: Resolved) -> Any:
         compiled, values = self._statement(answer, resolved)
@@ -407,6 +401,17 @@ class Metrics:
         if self.executor.dialect != "bigquery":
             return {**checked, "bigquery": "not_configured"}
         return {**checked, "bigquery": "configured" if checked["database"] == "connected" else "unreachable"}
+
+
+def catalogue(found: custom.CustomMetrics) -> list[dict[str, Any]]:
+    """The built-in answers, then the custom metrics of `found` (refused ones with their error)."""
+    entries: list[dict[str, Any]] = [
+        {"name": kind, "kind": "builtin", "status": "ok", "description": templates.load(answer.template).table, "path": f"/api/v1/metrics/{kind}"}
+        for kind, answer in ANSWERS.items()
+    ]
+    for metric in found.all():
+        entries.append({**metric.describe(), "path": f"/api/v1/metrics/custom/{metric.name}"})
+    return entries
 
 
 #: Names no custom metric may take: the answers and the metric templates of sql/metrics/.
