@@ -117,11 +117,25 @@ def expected_local_hours(case: Case) -> list[dict[str, Any]]:
     ]
 
 
+def expected_with_status(case: Case) -> list[dict[str, Any]]:
+    low, high = _range(case)
+    view = reference.Reference(case.rows, TENANT, case.outlet_id)
+    counts = Counter(
+        reference.bucket_of(reference.local_date(c["started_at"], case.tz), case.start, case.granularity)
+        for c in view.conversations
+        if low <= c["started_at"] < high and c["status"] == "resolved"
+    )
+    return [{"date": bucket.isoformat(), "conversations": counts[bucket]} for bucket in reference.buckets(case.start, case.end, case.granularity)]
+
+
 EXPECTED = {
     "conversations_by_calling_code": expected_calling_codes,
     "agent_replies": expected_agent_replies,
     "messages_by_local_hour": expected_local_hours,
+    "conversations_with_status": expected_with_status,
 }
+#: The extra parameters each example declares, and whether it is a series.
+PARAMS: dict[str, dict[str, str]] = {"conversations_with_status": {"status": "resolved"}}
 
 
 def assert_rows(got: list[dict[str, Any]], expected: list[dict[str, Any]], name: str) -> None:
@@ -141,6 +155,8 @@ def test_examples_match_plain_python(dialect_engine: Engine, case: Case) -> None
     metrics = dialect_engine.fresh(case.rows)
     metrics.custom = _examples()
     for name, expected in EXPECTED.items():
-        answer = metrics.query(name, TENANT, case.start, case.end, outlet_id=case.outlet_id, tz=case.tz).to_dict()
-        assert (answer["metric"], answer["timezone"], answer["granularity"]) == (name, case.tz, "range")
+        series = name in PARAMS
+        grain = case.granularity if series else None
+        answer = metrics.query(name, TENANT, case.start, case.end, outlet_id=case.outlet_id, tz=case.tz, granularity=grain, params=PARAMS.get(name)).to_dict()
+        assert (answer["metric"], answer["timezone"], answer["granularity"]) == (name, case.tz, grain or "range")
         assert_rows(answer["rows"], expected(case), name)
