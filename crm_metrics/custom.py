@@ -127,6 +127,14 @@ def load_file(path: Path, builtins: Iterable[str] = ()) -> CustomMetric:
         source = path.read_text(encoding="utf-8")
     except (OSError, UnicodeError) as error:
         return CustomMetric(name, path, None, f"{path.name}: cannot read: {error}")
+    return _load_source(path, source, frozenset(builtins))
+
+
+@functools.lru_cache(maxsize=256)
+def _load_source(path: Path, source: str, builtins: frozenset[str]) -> CustomMetric:
+    """A file's metric from its text: checked once per process for each text (a reload of an
+    unchanged file, or another catalogue of the same directory, costs nothing)."""
+    name = path.stem
     digest = hashlib.sha256(source.encode()).hexdigest()[:16]
     template = None
     try:
