@@ -22,7 +22,8 @@ UNION branch only, covers nothing else.
 
 Values belong in parameters: a comparison of a column named tenant_id, outlet_id, id,
 conversation_id or sender_id with anything but a column or that column's parameter, and a
-comparison with a DATE or TIMESTAMP literal, are refused.
+comparison with a DATE or TIMESTAMP literal, are refused. So are functions sqlglot does not
+know (they reach every engine verbatim: file readers, other databases).
 """
 
 from __future__ import annotations
@@ -74,6 +75,10 @@ def problems(statements: list[exp.Expression | None]) -> list[Problem]:
     for table in tree.find_all(exp.Table):
         found += _scan(table)
     found += _literals(tree)
+    # A function sqlglot does not know is passed to every engine verbatim: it would not run on
+    # all three, and it is how engines read files and other databases (pg_read_file, dblink,
+    # DuckDB's read_csv, BigQuery's EXTERNAL_QUERY).
+    found += [Problem(f"calls {node.name}(), a function sqlglot does not know: a custom metric uses functions that run on every engine", node) for node in tree.find_all(exp.Anonymous)]
     return found
 
 
@@ -247,16 +252,17 @@ def _tenant_id_value(node: exp.Expression, select: exp.Select, visiting: set[tup
     if not isinstance(node, exp.Column):
         return False
     qualifier, name = node.table.lower(), node.name.lower()
+    if not qualifier:
+        # Unqualified: the one source of its own SELECT, or nothing we can be sure of.
+        sources = _sources(select)
+        if len(sources) != 1:
+            return False
+        alias, source = next(iter(sources.items()))
+        return _source_column(source, alias, name, select, visiting)
     scope: exp.Expression | None = select
     while scope is not None:
-        if isinstance(scope, exp.Select):
-            sources = _sources(scope)
-            if not qualifier and len(sources) == 1:
-                qualifier_here = next(iter(sources))
-            else:
-                qualifier_here = qualifier
-            if qualifier_here in sources:
-                return _source_column(sources[qualifier_here], qualifier_here, name, scope, visiting)
+        if isinstance(scope, exp.Select) and qualifier in (sources := _sources(scope)):
+            return _source_column(sources[qualifier], qualifier, name, scope, visiting)
         # Correlated subqueries see the sources of the queries around them.
         scope = scope.parent
     return False

@@ -155,6 +155,31 @@ SELECT c.status AS code, COUNT(*) AS total FROM conversations AS c GROUP BY c.st
 """,
         r"a CTE may not be named 'conversations'",
     ),
+    "a function reading a file": (
+        """SELECT pg_read_file('/etc/passwd') AS code, COUNT(*) AS total
+FROM conversations AS c WHERE c.tenant_id = @tenant_id
+""",
+        r"hostile.sql:13: calls pg_read_file\(\), a function sqlglot does not know",
+    ),
+    "a table function": (
+        """SELECT x.code, COUNT(*) AS total FROM read_csv('/tmp/other.csv') AS x GROUP BY x.code
+""",
+        r"hostile.sql:13: reads .*read_csv.*: a custom metric reads only the tables",
+    ),
+    "the tenants table of every tenant": (
+        """SELECT t.name AS code, COUNT(*) AS total FROM tenants AS t GROUP BY t.name
+""",
+        r"scan of tenants AS t is not restricted to the request's tenant: add `t.id = @tenant_id`",
+    ),
+    "an unqualified id that binds to the inner query": (
+        """SELECT c.status AS code, COUNT(*) AS total
+FROM conversations AS c
+WHERE c.tenant_id = @tenant_id
+  AND EXISTS (SELECT 1 FROM messages AS m JOIN messages AS n ON n.id = m.id WHERE m.conversation_id = id)
+GROUP BY c.status
+""",
+        r"scan of messages AS m is not restricted",
+    ),
     "a Jinja syntax error": (
         "SELECT {{ crm.scope('c' }}\n",
         r"hostile.sql:13: ",
@@ -197,6 +222,12 @@ GROUP BY m.sender_type
 SELECT m.sender_type AS code, COUNT(*) AS total
 FROM messages AS m JOIN ids AS i ON i.conversation_id = m.conversation_id
 GROUP BY m.sender_type
+""",
+    "correlated with a scoped scan around it": """SELECT c.status AS code, COUNT(*) AS total
+FROM conversations AS c
+WHERE c.tenant_id = @tenant_id
+  AND EXISTS (SELECT 1 FROM messages AS m WHERE m.conversation_id = c.id AND m.sender_type = 'agent')
+GROUP BY c.status
 """,
     "the library's row sources": """SELECT m.sender_type AS code, COUNT(*) AS total FROM ({{ crm.messages() }}) AS m GROUP BY m.sender_type
 """,
@@ -267,3 +298,28 @@ def test_the_examples_load() -> None:
     assert [(m.name, m.error) for m in catalogue.all()] == [
         ("agent_replies", None), ("conversations_by_calling_code", None), ("conversations_with_status", None), ("messages_by_local_hour", None),
     ]
+
+
+@pytest.mark.parametrize("dialect", ["bigquery", "duckdb", "postgres"])
+def test_custom_values_never_reach_sql_text(dialect: str) -> None:
+    """A custom metric's extra parameters are bound like the request's: hostile strings change
+    no query text (docs/architecture.md, things that must stay true)."""
+    from crm_metrics import Metrics, Settings
+    from tests.test_compiler import INJECTIONS, RecordingExecutor
+
+    executor = RecordingExecutor()
+    executor.dialect = dialect
+    examples = Path(__file__).resolve().parents[2] / "examples" / "metrics"
+    metrics = Metrics(executor, Settings(metrics_path=str(examples)))
+    texts = set()
+    for value in INJECTIONS:
+        executor.calls.clear()
+        answer = metrics.query("conversations_with_status", "123e4567-e89b-12d3-a456-426614174000", "2025-11-01", "2025-11-04",
+                               outlet_id="0b1e7000-0000-4000-8000-00000000000a", tz="Asia/Kathmandu", granularity="month", params={"status": value})
+        assert answer.params == {"status": value}
+        sql, values = executor.calls[-1]
+        assert values["status"] == value
+        texts.add(sql)
+    # One text whatever the value (values that spell a parameter marker are in it anyway).
+    assert len(texts) == 1
+    assert not any(value in sql for value in INJECTIONS if not value.startswith(("@", "%(", "$")))
