@@ -128,11 +128,44 @@ def expected_with_status(case: Case) -> list[dict[str, Any]]:
     return [{"date": bucket.isoformat(), "conversations": counts[bucket]} for bucket in reference.buckets(case.start, case.end, case.granularity)]
 
 
+def expected_handoffs(case: Case) -> list[dict[str, Any]]:
+    low, high = _range(case)
+    view = reference.Reference(case.rows, TENANT, case.outlet_id)
+    minutes: dict[str, list[float]] = defaultdict(list)
+    for c in view.conversations:
+        first = view.first_handoff(c["id"])
+        if first is None or not low <= c["started_at"] < high:
+            continue
+        trigger = reference.trigger(first.get("metadata"))
+        key = trigger if trigger in ("keyword", "confidence") else "other"
+        minutes[key].append((first["timestamp"] - c["started_at"]) / dt.timedelta(minutes=1))
+    return [{"handoff_trigger": k, "handoffs": len(v), "median_minutes_to_handoff": reference.quantile(v, 0.5)} for k, v in sorted(minutes.items())]
+
+
+def expected_weekdays(case: Case) -> list[dict[str, Any]]:
+    low, high = _range(case)
+    view = reference.Reference(case.rows, TENANT, case.outlet_id)
+    counts: dict[int, Counter[str]] = defaultdict(Counter)
+    for m in view.messages:
+        if low <= m["timestamp"] < high:
+            day = reference.local_date(m["timestamp"], case.tz).isoweekday()
+            if m["sender_type"] == "llm":
+                counts[day]["llm"] += 1
+                counts[day]["tokens"] += reference.tokens_used(m.get("metadata"))
+            counts[day]["handoffs"] += reference.handoff_requested(m.get("metadata"))
+    return [
+        {"weekday": d, "llm_messages": counts[d]["llm"], "tokens_used": counts[d]["tokens"], "handoff_requests": counts[d]["handoffs"]}
+        for d in range(1, 8)
+    ]
+
+
 EXPECTED = {
     "conversations_by_calling_code": expected_calling_codes,
     "agent_replies": expected_agent_replies,
     "messages_by_local_hour": expected_local_hours,
     "conversations_with_status": expected_with_status,
+    "handoffs_by_trigger": expected_handoffs,
+    "llm_tokens_by_weekday": expected_weekdays,
 }
 #: The extra parameters each example declares, and whether it is a series.
 PARAMS: dict[str, dict[str, str]] = {"conversations_with_status": {"status": "resolved"}}

@@ -296,7 +296,8 @@ def test_the_examples_load() -> None:
     examples = Path(__file__).resolve().parents[2] / "examples" / "metrics"
     catalogue = custom.CustomMetrics(examples, BUILTIN_NAMES)
     assert [(m.name, m.error) for m in catalogue.all()] == [
-        ("agent_replies", None), ("conversations_by_calling_code", None), ("conversations_with_status", None), ("messages_by_local_hour", None),
+        ("agent_replies", None), ("conversations_by_calling_code", None), ("conversations_with_status", None),
+        ("handoffs_by_trigger", None), ("llm_tokens_by_weekday", None), ("messages_by_local_hour", None),
     ]
 
 
