@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import hashlib
+import json
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -31,6 +33,9 @@ from crm_metrics.query import CompiledQuery
 from crm_metrics.store import Store
 from crm_metrics.tenant_service import TenantService, Unavailable
 from crm_metrics.tenants import Found, Tenant, Tenants
+
+#: The settings an answer depends on besides the rows (Metrics.fingerprint).
+ANSWER_SETTINGS = ("llm_price_per_million_tokens", "whatsapp_price_per_message", "lookaround_days")
 
 
 def _utc_now() -> dt.datetime:
@@ -301,6 +306,14 @@ class Metrics:
             self.store.layout, period, outlet=outlet, granularity=granularity,
             lookaround_days=self.settings.lookaround_days, wall_clock=wall_clock,
         )
+
+    @property
+    def fingerprint(self) -> str:
+        """A short digest of the settings that change answers over the same rows: the prices and
+        the look-around bound. The server's cache keys carry it, so answers cached under other
+        settings (in a Redis that outlives a restart) are never served."""
+        answers = {name: getattr(self.settings, name) for name in ANSWER_SETTINGS}
+        return hashlib.sha256(json.dumps(answers, sort_keys=True).encode()).hexdigest()[:8]
 
     @property
     def layout(self) -> str:

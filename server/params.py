@@ -74,6 +74,8 @@ class Ask:
     name: str | None = None
     accepts: tuple[str, ...] = ()
     extras: tuple[tuple[str, str], ...] = ()
+    #: The hash of the custom metric's file text (a cache key part: an edit answers afresh).
+    digest: str = ""
 
     @property
     def granularity(self) -> str | None:
@@ -112,7 +114,7 @@ def ask_custom(metric: Any, tenant_id: str, params: QueryParams) -> Ask:
     accepted = custom_accepts(metric)
     values = given(accepted, params)
     extras = tuple((p.name, value) for p in metric.extras if (value := values.get(p.name)) is not None)
-    return Ask(CUSTOM, query(tenant_id, values), _format(values.get("format")), metric.name, accepted, extras)
+    return Ask(CUSTOM, query(tenant_id, values), _format(values.get("format")), metric.name, accepted, extras, metric.digest)
 
 
 def custom_accepts(metric: Any) -> tuple[str, ...]:
