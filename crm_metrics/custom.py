@@ -143,6 +143,9 @@ def _load_source(path: Path, source: str, builtins: frozenset[str]) -> CustomMet
         _check_sql(metric, source)
     except (TemplateError, InvalidParameter) as error:
         return CustomMetric(name, path, template, str(error), digest=digest)
+    except Exception as error:  # whatever a file does wrong, the others keep working
+        log.exception("custom metric %s: unexpected error while checking it", path.name)
+        return CustomMetric(name, path, template, f"{path.name}: cannot be checked: {type(error).__name__}: {error}", digest=digest)
     return metric
 
 
@@ -343,7 +346,7 @@ def _report(metric: CustomMetric, text: str, found: list[isolation.Problem], sha
         line = _source_line(metric, text, problem.line())
         where = f"{metric.path.name}:{line}" if line else metric.path.name
         lines.append(f"{where}: {problem.message}")
-    suffix = f" (with an outlet filter)" if shape is not None and shape.outlet else ""
+    suffix = " (with an outlet filter)" if shape is not None and shape.outlet else ""
     return "; ".join(lines) + suffix
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from starlette.testclient import TestClient
 
-from crm_metrics import Metrics, custom
+from crm_metrics import custom
 
 from tests.support.api import TENANT_A, TENANT_B, assert_error, memory_metrics
 
@@ -97,3 +97,7 @@ def test_files_are_read_again_when_they_change(custom_client: TestClient, direct
     # Tenant A's messages of 1-3 November in Jakarta (msg-006 is on the 4th there).
     assert sum(row["messages"] for row in response.json()["rows"]) == 5
     assert custom_client.get("/health").json()["custom_metrics"] == {"loaded": len(list(EXAMPLES.glob("*.sql"))) + 1, "refused": []}
+    # An edited file answers afresh: the cache key holds the hash of its text.
+    (directory / "hours.sql").write_text(source.replace("COUNT(m.sender_type) AS messages", "COUNTIF(m.sender_type = 'llm') AS messages"))
+    edited = custom_client.get("/api/v1/metrics/custom/hours?start_date=2025-11-01&end_date=2025-11-03", headers=headers)
+    assert sum(row["messages"] for row in edited.json()["rows"]) == 2
