@@ -19,9 +19,11 @@ from crm_metrics.errors import (
     QueryTimeout,
     TemplateError,
     TenantNotFound,
+    UnknownMetric,
 )
 from crm_metrics.models import (
     Change,
+    CustomAnswer,
     ComparedSummary,
     ConversationMetrics,
     CostMetrics,
@@ -61,6 +63,7 @@ __all__ = [
     "ConversationMetrics",
     "CostLimitExceeded",
     "CostMetrics",
+    "CustomAnswer",
     "Dashboard",
     "HandoffMetrics",
     "Anomalies",
@@ -92,6 +95,7 @@ __all__ = [
     "Summary",
     "TemplateError",
     "TenantNotFound",
+    "UnknownMetric",
     "to_csv",
     "to_json",
     "__version__",
