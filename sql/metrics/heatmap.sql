@@ -80,9 +80,9 @@ WITH
       SELECT {{ cell_of('started_at') }}, 0, 1, 0, 0
       FROM ({% include sources ~ 'conversations.sql' %}) AS conversation_rows
       UNION ALL
-      SELECT {{ cell_of('turn_at') }}, 0, 0, 1, TIMESTAMP_DIFF(reply_at, turn_at, MICROSECOND)
+      SELECT {{ cell_of('turn_at') }}, 0, 0, 1, response_us
       FROM ({% include sources ~ 'turns.sql' %}) AS turn_rows
-      WHERE reply_at IS NOT NULL
+      WHERE response_us IS NOT NULL
 {%- endif %}
     ) AS events
     GROUP BY weekday, hour

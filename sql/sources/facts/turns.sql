@@ -4,6 +4,6 @@
   sources/seed/turns.sql.
 -#}
 {% import 'macros/request.sql' as r with context -%}
-SELECT f.ts AS turn_at, f.reply_at, f.response_us
+SELECT f.ts AS turn_at, f.response_us
     FROM message_facts AS f
     WHERE {{ r.scope('f', derived=True) }} AND {{ r.in_range('f.ts') }} AND f.turn_start

@@ -140,11 +140,11 @@ WITH window_conversations AS (
       0,
       0,
       1,
-      TIMESTAMP_DIFF(reply_at, turn_at, MICROSECOND)
+      response_us
     FROM (
       SELECT
         t.turn_at,
-        t.reply_at
+        TIMESTAMP_DIFF(t.reply_at, t.turn_at, MICROSECOND) AS response_us
       FROM (
         SELECT
           m.id,
@@ -170,7 +170,7 @@ WITH window_conversations AS (
         AND t.turn_at < @range_end
     ) AS turn_rows
     WHERE
-      NOT reply_at IS NULL
+      NOT response_us IS NULL
   ) AS events
   GROUP BY
     weekday,

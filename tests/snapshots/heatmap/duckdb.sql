@@ -160,11 +160,11 @@ WITH window_conversations AS (
       0,
       0,
       1,
-      DATE_DIFF('MICROSECOND', turn_at, reply_at)
+      response_us
     FROM (
       SELECT
         t.turn_at,
-        t.reply_at
+        DATE_DIFF('MICROSECOND', t.turn_at, t.reply_at) AS response_us
       FROM (
         SELECT
           m.id,
@@ -190,7 +190,7 @@ WITH window_conversations AS (
         AND t.turn_at < CAST($range_end AS TIMESTAMPTZ)
     ) AS turn_rows
     WHERE
-      NOT reply_at IS NULL
+      NOT response_us IS NULL
   ) AS events
   GROUP BY
     weekday,

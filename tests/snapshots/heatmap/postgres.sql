@@ -153,11 +153,11 @@ WITH window_conversations AS (
       0,
       0,
       1,
-      CAST(EXTRACT(EPOCH FROM reply_at - turn_at) * 1000000 AS BIGINT)
+      response_us
     FROM (
       SELECT
         t.turn_at,
-        t.reply_at
+        CAST(EXTRACT(EPOCH FROM t.reply_at - t.turn_at) * 1000000 AS BIGINT) AS response_us
       FROM (
         SELECT
           m.id,
@@ -186,7 +186,7 @@ WITH window_conversations AS (
         AND t.turn_at < CAST(%(range_end)s AS TIMESTAMPTZ)
     ) AS turn_rows
     WHERE
-      NOT reply_at IS NULL
+      NOT response_us IS NULL
   ) AS events
   GROUP BY
     weekday,

@@ -52,7 +52,9 @@ WITH window_conversations AS (
       COALESCE(o.agent_messages, 0) AS agent_messages,
       COALESCE(o.llm_tokens, 0) AS llm_tokens,
       o.first_response_at,
-      o.human_response_at
+      o.human_response_at,
+      TIMESTAMP_DIFF(o.first_response_at, c.started_at, MICROSECOND) AS first_response_us,
+      TIMESTAMP_DIFF(o.human_response_at, h.handoff_at, MICROSECOND) AS human_response_us
     FROM conversations AS c
     LEFT JOIN (
       SELECT

@@ -56,7 +56,9 @@ WITH window_conversations AS (
       COALESCE(o.agent_messages, 0) AS agent_messages,
       COALESCE(o.llm_tokens, 0) AS llm_tokens,
       o.first_response_at,
-      o.human_response_at
+      o.human_response_at,
+      DATE_DIFF('MICROSECOND', c.started_at, o.first_response_at) AS first_response_us,
+      DATE_DIFF('MICROSECOND', h.handoff_at, o.human_response_at) AS human_response_us
     FROM conversations AS c
     LEFT JOIN (
       SELECT
