@@ -19,9 +19,11 @@ from crm_metrics.errors import (
     QueryTimeout,
     TemplateError,
     TenantNotFound,
+    UnknownMetric,
 )
 from crm_metrics.models import (
     Change,
+    CustomAnswer,
     ComparedSummary,
     ConversationMetrics,
     CostMetrics,
@@ -56,6 +58,7 @@ __all__ = [
     "ConversationMetrics",
     "CostLimitExceeded",
     "CostMetrics",
+    "CustomAnswer",
     "Dashboard",
     "HandoffMetrics",
     "Heatmap",
@@ -82,6 +85,7 @@ __all__ = [
     "Summary",
     "TemplateError",
     "TenantNotFound",
+    "UnknownMetric",
     "to_csv",
     "to_json",
     "__version__",

@@ -328,3 +328,23 @@ SERIES_TEMPLATES = {
     "handoffs": "handoff_metrics",
     "costs": "cost_metrics",
 }
+
+
+@dataclass(frozen=True)
+class CustomAnswer(_Result):
+    """A custom metric's answer (docs/custom-metrics.md): its rows typed by its header's
+    columns, with the request they answer."""
+
+    metric: str
+    tenant_id: str
+    outlet_id: str | None
+    period_start: dt.date
+    period_end: dt.date
+    timezone: str
+    #: day, week or month for a series; `range` for a metric of the whole range.
+    granularity: str
+    #: The declared extra parameters' values.
+    params: dict[str, Any]
+    #: The header's column names, in order (the CSV's header row, rows or none).
+    columns: list[str]
+    rows: list[dict[str, Any]]

@@ -4,12 +4,13 @@ concurrent requests run the query once either way (single flight, per process).
 Keys follow the seed's format, extended with the timezone, the granularity, a version and the
 tenant's generation:
 
-    analytics:dashboard:v0.1.0:{tenant_id}:{start_date}:{end_date}:{outlet_id}:{tz}:{granularity}:g{generation}
+    analytics:dashboard:v0.1.0-{settings}:{tenant_id}:{start_date}:{end_date}:{outlet_id}:{tz}:{granularity}:g{generation}
 
 A value the request left out is `-` (the default is resolved by the query, so a key without
 dates means "the default window": it moves at midnight, and an entry is at most
 `CACHE_TTL_SECONDS` old). The version is the package's, so a deploy never reads shapes an older
-release wrote. Values are the exact JSON bodies.
+release wrote, followed by `Metrics.fingerprint` (a digest of the prices and the look-around
+bound), so a restart with other settings never reads answers computed under the old ones. Values are the exact JSON bodies.
 
 An accepted event makes its tenants' cached answers stale at once: it raises each tenant's
 generation (`forget`; in Redis the key `{prefix}:generation:{tenant_id}`, which a consumer in
@@ -28,6 +29,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Protocol
+from urllib.parse import quote
 
 from crm_metrics import ConfigError, __version__
 
@@ -46,7 +48,8 @@ REDIS_COMMAND_TIMEOUT = 1.0
 REDIS_RETRY_AFTER = 1.0
 
 
-def cache_key(prefix: str, ask: Ask, generation: int = 0) -> str:
+def cache_key(prefix: str, ask: Ask, generation: int = 0, settings: str = "") -> str:
+    """The key of an answer; `settings` is `Metrics.fingerprint` (prices, look-around bound)."""
     query = ask.query
     segments = (
         query.tenant_id,
@@ -58,7 +61,13 @@ def cache_key(prefix: str, ask: Ask, generation: int = 0) -> str:
     )
     # A comparison (summary?compare=previous) is another answer; keys without one stay as they were.
     compared = (query.compare,) if query.compare else ()
-    return ":".join([prefix, ask.kind, f"v{CACHE_VERSION}", *(s or "-" for s in segments), *compared, f"g{generation}"])
+    version = f"v{CACHE_VERSION}" + (f"-{settings}" if settings else "")
+    # A custom metric: its name and the hash of its file's text (an edited file answers
+    # afresh), and its extra parameters by name (values as sent, quoted so that no value can
+    # spell another key).
+    kind = f"{ask.kind}/{ask.name}@{ask.digest}" if ask.name else ask.kind
+    extras = tuple(f"{name}={quote(value, safe='')}" for name, value in sorted(ask.extras))
+    return ":".join([prefix, kind, version, *(s or "-" for s in segments), *compared, *extras, f"g{generation}"])
 
 
 def generation_key(prefix: str, tenant_id: str) -> str:
