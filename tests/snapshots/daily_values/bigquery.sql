@@ -51,7 +51,9 @@ WITH window_conversations AS (
       COALESCE(o.agent_messages, 0) AS agent_messages,
       COALESCE(o.llm_tokens, 0) AS llm_tokens,
       o.first_response_at,
-      o.human_response_at
+      o.human_response_at,
+      TIMESTAMP_DIFF(o.first_response_at, c.started_at, MICROSECOND) AS first_response_us,
+      TIMESTAMP_DIFF(o.human_response_at, h.handoff_at, MICROSECOND) AS human_response_us
     FROM conversations AS c
     LEFT JOIN (
       SELECT
@@ -136,11 +138,11 @@ WITH window_conversations AS (
   SELECT
     DATE(turn_at, @tz) AS bucket,
     COUNT(*) AS answered_turns,
-    AVG(TIMESTAMP_DIFF(reply_at, turn_at, MICROSECOND)) / 1000000 AS average_response_time_seconds
+    AVG(response_us) / 1000000 AS average_response_time_seconds
   FROM (
     SELECT
       t.turn_at,
-      t.reply_at
+      TIMESTAMP_DIFF(t.reply_at, t.turn_at, MICROSECOND) AS response_us
     FROM (
       SELECT
         m.id,
@@ -166,7 +168,7 @@ WITH window_conversations AS (
       AND t.turn_at < @range_end
   ) AS turn_rows
   WHERE
-    NOT reply_at IS NULL
+    NOT response_us IS NULL
   GROUP BY
     bucket
 )

@@ -60,7 +60,9 @@ WITH window_conversations AS (
       COALESCE(o.agent_messages, 0) AS agent_messages,
       COALESCE(o.llm_tokens, 0) AS llm_tokens,
       o.first_response_at,
-      o.human_response_at
+      o.human_response_at,
+      DATE_DIFF('MICROSECOND', c.started_at, o.first_response_at) AS first_response_us,
+      DATE_DIFF('MICROSECOND', h.handoff_at, o.human_response_at) AS human_response_us
     FROM conversations AS c
     LEFT JOIN (
       SELECT
@@ -159,11 +161,11 @@ WITH window_conversations AS (
   SELECT
     CAST(CAST(turn_at AS TIMESTAMPTZ) AT TIME ZONE CAST($tz AS TEXT) AS DATE) AS bucket,
     COUNT(*) AS answered_turns,
-    AVG(DATE_DIFF('MICROSECOND', turn_at, reply_at)) / 1000000 AS average_response_time_seconds
+    AVG(response_us) / 1000000 AS average_response_time_seconds
   FROM (
     SELECT
       t.turn_at,
-      t.reply_at
+      DATE_DIFF('MICROSECOND', t.turn_at, t.reply_at) AS response_us
     FROM (
       SELECT
         m.id,
@@ -189,7 +191,7 @@ WITH window_conversations AS (
       AND t.turn_at < CAST($range_end AS TIMESTAMPTZ)
   ) AS turn_rows
   WHERE
-    NOT reply_at IS NULL
+    NOT response_us IS NULL
   GROUP BY
     bucket
 )

@@ -64,7 +64,9 @@ WITH window_conversations AS (
       COALESCE(o.agent_messages, 0) AS agent_messages,
       COALESCE(o.llm_tokens, 0) AS llm_tokens,
       o.first_response_at,
-      o.human_response_at
+      o.human_response_at,
+      CAST(EXTRACT(EPOCH FROM o.first_response_at - c.started_at) * 1000000 AS BIGINT) AS first_response_us,
+      CAST(EXTRACT(EPOCH FROM o.human_response_at - h.handoff_at) * 1000000 AS BIGINT) AS human_response_us
     FROM conversations AS c
     LEFT JOIN (
       SELECT
@@ -158,11 +160,11 @@ WITH window_conversations AS (
   SELECT
     CAST(CAST(turn_at AS TIMESTAMPTZ) AT TIME ZONE CAST(%(tz)s AS TEXT) AS DATE) AS bucket,
     COUNT(*) AS answered_turns,
-    CAST(AVG(CAST(EXTRACT(EPOCH FROM reply_at - turn_at) * 1000000 AS BIGINT)) AS DOUBLE PRECISION) / 1000000 AS average_response_time_seconds
+    CAST(AVG(response_us) AS DOUBLE PRECISION) / 1000000 AS average_response_time_seconds
   FROM (
     SELECT
       t.turn_at,
-      t.reply_at
+      CAST(EXTRACT(EPOCH FROM t.reply_at - t.turn_at) * 1000000 AS BIGINT) AS response_us
     FROM (
       SELECT
         m.id,
@@ -191,7 +193,7 @@ WITH window_conversations AS (
       AND t.turn_at < CAST(%(range_end)s AS TIMESTAMPTZ)
   ) AS turn_rows
   WHERE
-    NOT reply_at IS NULL
+    NOT response_us IS NULL
   GROUP BY
     bucket
 )
