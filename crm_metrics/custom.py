@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+import jinja2.sandbox
 import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError, SqlglotError
@@ -210,13 +211,29 @@ def render(metric: CustomMetric, shape: Shape) -> str:
     """The metric's BigQuery SQL for one shape (no values: Jinja shapes, parameters carry)."""
     assert metric.template is not None
     try:
-        template = templates.environment().from_string(metric.template.source)
+        template = _environment().from_string(metric.template.source)
         return template.render(outlet=shape.outlet, granularity=shape.granularity, layout=shape.layout, offsets=shape.offsets, bounded=False)
     except jinja2.TemplateSyntaxError as error:
         where = f"{metric.path.name}:{error.lineno}" if error.name is None else f"{metric.path.name} (in {error.name}:{error.lineno})"
         raise TemplateError(f"{where}: {error.message}") from error
-    except jinja2.TemplateError as error:
+    except (jinja2.TemplateError, jinja2.sandbox.SecurityError) as error:
         raise TemplateError(f"{metric.path.name}: cannot render: {error}") from error
+
+
+@functools.cache
+def _environment() -> jinja2.Environment:
+    """The templates' environment (sql/ as the search path, the named constants), sandboxed:
+    a custom file is not this project's code, so its Jinja reaches no Python internals."""
+    from jinja2.sandbox import SandboxedEnvironment
+
+    environment = SandboxedEnvironment(
+        loader=jinja2.FileSystemLoader(templates.sql_dir()),
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,
+        keep_trailing_newline=True,
+    )
+    environment.globals.update(templates.CONSTANTS)
+    return environment
 
 
 def _parse(metric: CustomMetric, text: str) -> list[exp.Expression]:

@@ -180,6 +180,11 @@ GROUP BY c.status
 """,
         r"scan of messages AS m is not restricted",
     ),
+    "Jinja reaching Python internals": (
+        """SELECT '{{ ''.__class__.__mro__[1].__subclasses__() }}' AS code, COUNT(*) AS total FROM conversations AS c WHERE c.tenant_id = @tenant_id
+""",
+        r"hostile.sql: cannot render: .*unsafe",
+    ),
     "a Jinja syntax error": (
         "SELECT {{ crm.scope('c' }}\n",
         r"hostile.sql:13: ",
