@@ -158,28 +158,33 @@ def _checked_header(template: Template, builtins: set[str], digest: str) -> Cust
         raise TemplateError(f"{path.name}: {name!r} is a built-in answer's name: a custom metric cannot shadow it")
     grains = template.granularities
     if grains != ("range",) and "range" in grains:
-        raise TemplateError(f"{path.name}:{_line(template.source, 'granularities:')}: granularities are day week month (a series) or range (one row set), not both")
+        raise TemplateError(f"{_at(path, _line(template.source, 'granularities:'))}: granularities are day week month (a series) or range (one row set), not both")
     declared = {p.name: p for p in template.params}
     if "tenant_id" not in declared:
-        raise TemplateError(f"{path.name}:{_line(template.source, 'params:')}: declare tenant_id STRING: every custom metric reads one tenant")
+        raise TemplateError(f"{_at(path, _line(template.source, 'params:'))}: declare tenant_id STRING: every custom metric reads one tenant")
     extras = []
     for param in template.params:
         line = _line(template.source, f"--   {param.name} ") or _line(template.source, param.name)
         expected = LIBRARY_PARAMS.get(param.name)
         if expected is not None and param.type != expected:
-            raise TemplateError(f"{path.name}:{line}: {param.name} is the library's {expected}, declared {param.type}")
+            raise TemplateError(f"{_at(path, line)}: {param.name} is the library's {expected}, declared {param.type}")
         if param.name in {p.name for p in MACRO_PARAMS}:
-            raise TemplateError(f"{path.name}:{line}: {param.name} is bound by the library for its macros: do not declare it")
+            raise TemplateError(f"{_at(path, line)}: {param.name} is bound by the library for its macros: do not declare it")
         if expected is None:
             if param.name in RESERVED_NAMES or not _NAME.match(param.name):
-                raise TemplateError(f"{path.name}:{line}: {param.name!r} cannot name a parameter (reserved or not lowercase letters, digits and _)")
+                raise TemplateError(f"{_at(path, line)}: {param.name!r} cannot name a parameter (reserved or not lowercase letters, digits and _)")
             if param.type == "TIMESTAMP":
-                raise TemplateError(f"{path.name}:{line}: instants come from the request (range_start, range_end): a parameter is STRING, INT64, FLOAT64, DATE or BOOL")
+                raise TemplateError(f"{_at(path, line)}: instants come from the request (range_start, range_end): a parameter is STRING, INT64, FLOAT64, DATE or BOOL")
             extras.append(param)
     columns = [c.name for c in template.columns]
     if len(set(columns)) != len(columns):
         raise TemplateError(f"{path.name}: the header names a column twice")
     return CustomMetric(name, path, template, outlet="outlet_id" in declared, extras=tuple(extras), digest=digest)
+
+
+def _at(path: Path, line: int | None) -> str:
+    """`file:line`, or the file alone when the line is not known."""
+    return f"{path.name}:{line}" if line else path.name
 
 
 def _line(source: str, text: str) -> int | None:
@@ -345,7 +350,7 @@ def _check_types(metric: CustomMetric, tree: exp.Expression) -> None:
         if family is not None and family not in _FAMILIES[column.type]:
             line = _line(metric.template.source, f"--   {column.name} ")
             raise TemplateError(
-                f"{metric.path.name}:{line}: column {column.name} is declared {column.type} but its expression is"
+                f"{_at(metric.path, line)}: column {column.name} is declared {column.type} but its expression is"
                 f" {projection.type.sql(dialect='bigquery')}: cast it, or declare the type it has"
             )
 

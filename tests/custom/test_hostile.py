@@ -329,3 +329,10 @@ def test_custom_values_never_reach_sql_text(dialect: str) -> None:
     # One text whatever the value (values that spell a parameter marker are in it anyway).
     assert len(texts) == 1
     assert not any(value in sql for value in INJECTIONS if not value.startswith(("@", "%(", "$")))
+
+
+def test_every_metric_declares_the_tenant(tmp_path: Path) -> None:
+    path = tmp_path / "untenanted.sql"
+    path.write_text(HEADER.format(name="untenanted", extra="").replace("--   tenant_id     STRING     the tenant\n", "") + SAFE, encoding="utf-8")
+    metric = custom.load_file(path, BUILTIN_NAMES)
+    assert metric.error == "untenanted.sql:5: declare tenant_id STRING: every custom metric reads one tenant"
