@@ -179,6 +179,10 @@ class Query:
     granularity: str = "day"
     #: The summary's comparison (docs/metrics.md §7.3): None, or "previous".
     compare: str | None = None
+    #: The metric anomalies are looked for in, or forecast (docs/anomalies.md); None elsewhere.
+    metric: str | None = None
+    #: Which anomalies: both (default), up or down.
+    direction: str = "both"
 
 
 #: What a summary may be compared with: the period of the same length just before it.
@@ -191,6 +195,33 @@ def comparison(field: str, value: object) -> str | None:
         return None
     if value not in COMPARISONS:
         raise InvalidParameter(field, f"must be {' or '.join(COMPARISONS)}, got {shown(value)}")
+    return str(value)
+
+
+#: The metrics anomalies are looked for in and those a month is forecast for
+#: (crm_metrics/anomalies.py holds how each varies).
+ANOMALY_METRICS = ("total_conversations", "total_messages", "handoff_rate", "resolution_rate", "containment_rate", "average_response_time_seconds", "total_cost")
+FORECAST_METRICS = ("total_cost", "total_conversations", "total_messages")
+DIRECTIONS = ("both", "up", "down")
+
+
+def metric_choice(field: str, value: object, choices: tuple[str, ...] = ANOMALY_METRICS) -> str | None:
+    """A watched metric: one of `choices`, or None when not given."""
+    if value is None or value == "":
+        return None
+    if value not in choices:
+        near = difflib.get_close_matches(value, choices, n=1) if isinstance(value, str) and len(value) <= SHOWN_CHARS else []
+        hint = f". Did you mean {near[0]!r}?" if near else ""
+        raise InvalidParameter(field, f"must be one of {', '.join(choices)}, got {shown(value)}{hint}")
+    return str(value)
+
+
+def direction_choice(field: str, value: object) -> str:
+    """Which anomalies: both (default), up or down."""
+    if value is None or value == "":
+        return "both"
+    if value not in DIRECTIONS:
+        raise InvalidParameter(field, f"must be one of {', '.join(DIRECTIONS)}, got {shown(value)}")
     return str(value)
 
 
@@ -210,6 +241,8 @@ def query(
     granularity: object = None,
     compare: object = None,
     *,
+    metric: object = None,
+    direction: object = None,
     tenant_field: str = "tenant_id",
 ) -> Query:
     """Validate every field of a request; an error names the field as the caller spells it
@@ -222,4 +255,6 @@ def query(
         tz=timezone("tz", tz),
         granularity=grain("granularity", granularity),
         compare=comparison("compare", compare),
+        metric=metric_choice("metric", metric),
+        direction=direction_choice("direction", direction),
     )

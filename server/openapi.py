@@ -15,9 +15,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from crm_metrics import (
+    Anomalies,
     Change,
     ComparedSummary,
     Dashboard,
+    Forecast,
     HeatmapCell,
     Heatmap,
     OutcomeFigures,
@@ -353,6 +355,8 @@ def build(*, auth: bool, custom: Sequence[Any] = ()) -> dict[str, Any]:
         ("outcomes", Outcomes, "Outcomes of the conversations started per bucket and over the range: containment, agent involvement, messages and cost of the cohort"),
         ("outlets", OutletBreakdown, "The summary's figures per outlet (conversations without an outlet last); the rows add up to the tenant"),
         ("heatmap", Heatmap, "168 cells by ISO weekday and local hour: customer messages, conversations started, mean response time"),
+        ("anomalies", Anomalies, "The days of the range whose metric departs from the tenant's own expected value (the same weekday of the previous weeks): value, expected, band, direction, score"),
+        ("forecast", Forecast, "The current calendar month in the tenant's timezone: actual so far, the remaining days projected with a range, the previous month's actual"),
     ):
         parameters = [
             {
@@ -370,7 +374,12 @@ def build(*, auth: bool, custom: Sequence[Any] = ()) -> dict[str, Any]:
                 "schema": {"type": "string"},
             },
         ]
-        parameters += [_query_parameter(params.PARAMS[name]) for name in params.ACCEPTS[kind]]
+        for name in params.ACCEPTS[kind]:
+            parameter = _query_parameter(params.PARAMS[name])
+            if name == "metric":  # required; the values depend on the endpoint
+                schema = {"type": "string", "enum": list(params.METRICS[kind])}
+                parameter.update(required=True, description=params.PARAMS[name].description, schema=schema)
+            parameters.append(parameter)
         operation: dict[str, Any] = {
             "operationId": kind,
             "summary": summary,

@@ -135,7 +135,7 @@ def test_jinja_only_shapes_the_query() -> None:
 
 def test_only_metric_templates_are_public() -> None:
     assert templates.names() == (
-        "conversation_metrics", "cost_metrics", "dashboard", "handoff_metrics", "heatmap", "message_metrics", "outcomes", "outlets",
+        "conversation_metrics", "cost_metrics", "daily_values", "dashboard", "handoff_metrics", "heatmap", "message_metrics", "outcomes", "outlets",
         "responses", "summary",
     )
     with pytest.raises(TemplateError, match="Unknown metric 'conversation_facts'"):

@@ -30,7 +30,7 @@
 
   The parameters these use are the library's: a metric declares tenant_id, and those of
   outlet_id, start_date, end_date, tz, range_start, range_end its SQL uses (the check at load
-  names any missing). Local hours and weekdays read the range's UTC offsets (tz_change_*,
+  names any missing; local dates need tz). Local hours and weekdays read the range's UTC offsets (tz_change_*,
   tz_offset_*), which the library binds without a declaration.
 -#}
 {% import 'macros/request.sql' as r with context -%}
@@ -39,23 +39,14 @@
 
 {% macro scope(c) -%}{{ r.scope(c) }}{%- endmacro %}
 {% macro in_range(ts) -%}{{ r.in_range(ts) }}{%- endmacro %}
-{% macro buckets() -%}{{ r.buckets() }}{%- endmacro %}
-
-{#-
-  The local date of an instant: the engine's time zone conversion, exact on every engine (the
-  offsets arithmetic of macros/request.sql is the derived tables' fast path; its INTERVAL of a
-  computed number of days is beyond BigQuery's emulator).
--#}
+{#- Local dates by the engine's time zone conversion (the seed layout's way, as the built-in
+    answers on the seed's tables): the offsets' integer form is for hours and weekdays, and
+    the BigQuery emulator cannot run it as a DATE_ADD. -#}
 {% macro local_date(ts) -%}DATE({{ ts }}, @tz){%- endmacro %}
-
-{#- The request's bucket of an instant's local date (the whole range: @start_date). -#}
 {% macro bucket_of(ts) -%}
-{%- if granularity == 'range' -%}
-@start_date
-{%- else -%}
-{{ r.bucket(local_date(ts)) }}
-{%- endif -%}
+{%- if granularity == 'range' -%}@start_date{%- else -%}{{ r.bucket(local_date(ts)) }}{%- endif -%}
 {%- endmacro %}
+{% macro buckets() -%}{{ r.buckets() }}{%- endmacro %}
 {% macro tokens_used(metadata) -%}{{ rows.tokens_used(metadata) }}{%- endmacro %}
 {% macro handoff_requested(metadata) -%}{{ rows.handoff_requested(metadata) }}{%- endmacro %}
 {% macro message_order(m) -%}{{ rows.message_order(m) }}{%- endmacro %}

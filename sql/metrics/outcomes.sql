@@ -44,7 +44,7 @@
     messages' slots, not by their conversation's start: its layout reads the derived tables. -#}
 {% set sources = 'sources/' ~ ('facts' if layout == 'rollup' else layout) ~ '/' -%}
 {% macro sums() -%}
-COUNT(*) AS total_conversations,
+COUNT(conversation) AS total_conversations,
     COUNTIF(status = 'resolved' AND handoff_at IS NULL AND agent_messages = 0) AS contained_conversations,
     COUNTIF(agent_messages > 0) AS agent_involved_conversations,
     COUNTIF(status = 'resolved') AS resolved_conversations,
@@ -68,26 +68,19 @@ WITH
   buckets AS (
     {{ r.buckets() }}
   ),
-  cohort AS (
-    SELECT {{ r.bucket_of('started_at') }} AS bucket, status, handoff_at, messages, agent_messages, llm_tokens
-    FROM ({% include sources ~ 'cohort.sql' %}) AS cohort_rows
-  ),
-  by_bucket AS (
+  {#- One row per bucket, then the whole range's (ROLLUP's total, bucket NULL: from the raw
+      rows). A row without a conversation stands for every bucket, so that each has its row. #}
+  figures AS (
     SELECT bucket, {{ sums() }}
-    FROM cohort
-    GROUP BY bucket
-  ),
-  whole_range AS (
-    SELECT {{ sums() }}
-    FROM cohort
+    FROM (
+      SELECT {{ r.bucket_of('started_at') }} AS bucket, 1 AS conversation, status, handoff_at, messages, agent_messages, llm_tokens
+      FROM ({% include sources ~ 'cohort.sql' %}) AS cohort_rows
+      UNION ALL
+      SELECT bucket, NULL, CAST(NULL AS STRING), CAST(NULL AS TIMESTAMP), 0, 0, 0
+      FROM buckets
+    ) AS cohort
+    GROUP BY ROLLUP (bucket)
   )
-SELECT *
-FROM (
-  SELECT b.bucket AS date, {{ columns('s') }}
-  FROM buckets AS b
-  LEFT JOIN by_bucket AS s ON s.bucket = b.bucket
-  UNION ALL
-  SELECT CAST(NULL AS DATE) AS date, {{ columns('s') }}
-  FROM whole_range AS s
-) AS answer
+SELECT bucket AS date, {{ columns('s') }}
+FROM figures AS s
 ORDER BY date
