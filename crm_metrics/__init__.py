@@ -21,6 +21,10 @@ from crm_metrics.errors import (
     TenantNotFound,
 )
 from crm_metrics.models import (
+    CostFigures,
+    Costs,
+    MarketCosts,
+    PricedCostMetrics,
     Change,
     ComparedSummary,
     ConversationMetrics,
@@ -58,8 +62,12 @@ __all__ = [
     "CostMetrics",
     "Dashboard",
     "HandoffMetrics",
+    "CostFigures",
+    "Costs",
     "Heatmap",
     "HeatmapCell",
+    "MarketCosts",
+    "PricedCostMetrics",
     "InvalidEvent",
     "InvalidParameter",
     "LoadError",

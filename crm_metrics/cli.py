@@ -21,7 +21,7 @@ from crm_metrics.dialects import Dialect
 from crm_metrics.console import console_sql
 from crm_metrics.errors import ConfigError, MetricsError
 from crm_metrics.answers import ANSWERS
-from crm_metrics.request import COMPARISONS, DEFAULT_SPAN_DAYS
+from crm_metrics.request import COMPARISONS, DEFAULT_SPAN_DAYS, GROUPINGS
 from crm_metrics.schema import TABLES
 from crm_metrics.service import Metrics
 
@@ -36,6 +36,7 @@ QUERY_KINDS = {
     "outcomes": "the outcomes of the conversations started per bucket and in total: containment, agents, cost",
     "outlets": "the summary per outlet (conversations without one last)",
     "heatmap": "168 cells by local weekday and hour: customer messages, conversation starts, response time",
+    "costs": "priced costs per bucket and in total (COST_MODEL=priced): WhatsApp by market and category, LLM by model (--group-by market: per prefix)",
 }
 
 
@@ -78,7 +79,7 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     parser.set_defaults(full_help=parser.format_help)
 
-    query = commands.add_parser("query", help="print an answer: dashboard, summary, responses, outcomes, outlets, heatmap")
+    query = commands.add_parser("query", help="print an answer: dashboard, summary, responses, outcomes, outlets, heatmap, costs")
     kinds = query.add_subparsers(dest="kind", metavar="KIND")
     query.set_defaults(full_help=query.format_help)
     for kind, help_text in QUERY_KINDS.items():
@@ -88,6 +89,8 @@ def _parser() -> argparse.ArgumentParser:
             sub.add_argument("--granularity", default="day", help="day (default), week (ISO, from Monday) or month")
         if kind == "summary":
             sub.add_argument("--compare", choices=COMPARISONS, help="previous: add the n days before the range and the change")
+        if kind == "costs":
+            sub.add_argument("--group-by", choices=GROUPINGS, help="market: add the WhatsApp figures per prefix of WHATSAPP_PRICES")
         sub.add_argument("--format", default="json", choices=output.FORMATS, help="output format (default: json, the HTTP body)")
         sub.add_argument(
             "--dry-run",
@@ -240,7 +243,7 @@ def run(args: argparse.Namespace) -> None:
         if args.command == "query":
             query = request.query(
                 args.tenant_id, args.start_date, args.end_date, getattr(args, "outlet_id", None), args.tz,
-                getattr(args, "granularity", None), getattr(args, "compare", None),
+                getattr(args, "granularity", None), getattr(args, "compare", None), getattr(args, "group_by", None),
             )
             if args.dry_run:
                 read = metrics.read_partitions(args.kind, query)

@@ -100,7 +100,11 @@ def literal_text(value: Any) -> str:
 
 
 def _literal(value: Any, sql_type: str) -> exp.Expression:
-    """A typed literal: quoted and escaped by sqlglot, cast unless it is a string."""
+    """A typed literal: quoted and escaped by sqlglot, cast unless it is a string; an array
+    (the price tables' columns) of such literals."""
+    if isinstance(value, list | tuple):
+        element = sql_type.removeprefix("ARRAY<").removesuffix(">")
+        return exp.Array(expressions=[_literal(v, element) for v in value])
     text = exp.Literal.string(literal_text(value))
     return text if sql_type == "STRING" else exp.cast(text, SQL_TYPE[sql_type].copy())
 
@@ -117,6 +121,8 @@ def inline(query: CompiledQuery, values: Mapping[str, Any], *, dataset: str | No
     def literal(node: exp.Expression) -> exp.Expression:
         if not isinstance(node, exp.Parameter):
             return node
+        if isinstance(bound[node.name], list | tuple):
+            return _literal(bound[node.name], types[node.name])
         if isinstance(node.parent, exp.Cast):
             return exp.Literal.string(literal_text(bound[node.name]))
         return _literal(bound[node.name], types[node.name])

@@ -179,6 +179,21 @@ class Query:
     granularity: str = "day"
     #: The summary's comparison (docs/metrics.md §7.3): None, or "previous".
     compare: str | None = None
+    #: The costs' grouping (docs/metrics.md §8): None, or "market" (per-prefix rows).
+    group_by: str | None = None
+
+
+#: What the costs answer may be grouped by: the market (the prefix of the price table).
+GROUPINGS = ("market",)
+
+
+def grouping(field: str, value: object) -> str | None:
+    """The costs' grouping: None (none) or "market"."""
+    if value is None or value == "":
+        return None
+    if value not in GROUPINGS:
+        raise InvalidParameter(field, f"must be {' or '.join(GROUPINGS)}, got {shown(value)}")
+    return str(value)
 
 
 #: What a summary may be compared with: the period of the same length just before it.
@@ -209,6 +224,7 @@ def query(
     tz: object = None,
     granularity: object = None,
     compare: object = None,
+    group_by: object = None,
     *,
     tenant_field: str = "tenant_id",
 ) -> Query:
@@ -222,4 +238,5 @@ def query(
         tz=timezone("tz", tz),
         granularity=grain("granularity", granularity),
         compare=comparison("compare", compare),
+        group_by=grouping("group_by", group_by),
     )

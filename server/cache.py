@@ -46,7 +46,9 @@ REDIS_COMMAND_TIMEOUT = 1.0
 REDIS_RETRY_AFTER = 1.0
 
 
-def cache_key(prefix: str, ask: Ask, generation: int = 0) -> str:
+def cache_key(prefix: str, ask: Ask, generation: int = 0, pricing: str | None = None) -> str:
+    """The key of an answer; `pricing` names the price tables under COST_MODEL=priced
+    (`Metrics.pricing`), so that answers under other tables are other entries."""
     query = ask.query
     segments = (
         query.tenant_id,
@@ -58,7 +60,9 @@ def cache_key(prefix: str, ask: Ask, generation: int = 0) -> str:
     )
     # A comparison (summary?compare=previous) is another answer; keys without one stay as they were.
     compared = (query.compare,) if query.compare else ()
-    return ":".join([prefix, ask.kind, f"v{CACHE_VERSION}", *(s or "-" for s in segments), *compared, f"g{generation}"])
+    grouped = (f"by-{query.group_by}",) if query.group_by else ()
+    priced = (f"p{pricing}",) if pricing else ()
+    return ":".join([prefix, ask.kind, f"v{CACHE_VERSION}", *(s or "-" for s in segments), *compared, *grouped, *priced, f"g{generation}"])
 
 
 def generation_key(prefix: str, tenant_id: str) -> str:

@@ -28,6 +28,14 @@
 --   tz_offset_4                   INT64      the UTC offset from tz_change_4
 --   llm_price_per_million_tokens  FLOAT64    LLM price in dollars per million tokens (default 0.15)
 --   whatsapp_price_per_message    FLOAT64    WhatsApp price in dollars per message (default 0.01)
+--   whatsapp_prefixes             ARRAY<STRING>   WHATSAPP_PRICES: each row's prefix (digits, or * for every number)
+--   whatsapp_categories           ARRAY<STRING>   each row's template category
+--   whatsapp_prices               ARRAY<FLOAT64>  each row's price in dollars per charged message
+--   whatsapp_valid_from           ARRAY<DATE>     each row's first UTC date
+--   llm_models                    ARRAY<STRING>   LLM_PRICES: each row's model (* for the others)
+--   llm_input_prices              ARRAY<FLOAT64>  each row's price in dollars per million input tokens
+--   llm_output_prices             ARRAY<FLOAT64>  each row's price in dollars per million output tokens
+--   llm_valid_from                ARRAY<DATE>     each row's first UTC date
 -- columns:
 --   date                              DATE     first date of the bucket; null on the totals row
 --   total_conversations               INT64    conversations started in the bucket
@@ -40,6 +48,7 @@
 --   messages_per_conversation         FLOAT64  cohort_messages / total_conversations
 {% import 'macros/request.sql' as r with context -%}
 {% import 'macros/series.sql' as m with context -%}
+{% import 'macros/costs.sql' as costs with context -%}
 {#- The layout's row sources: sql/sources/seed/ or sql/sources/facts/. The rollup counts by the
     messages' slots, not by their conversation's start: its layout reads the derived tables. -#}
 {% set sources = 'sources/' ~ ('facts' if layout == 'rollup' else layout) ~ '/' -%}
@@ -51,8 +60,10 @@ COUNT(*) AS total_conversations,
     SUM(messages) AS cohort_messages,
     SUM(llm_tokens) AS cohort_tokens
 {%- endmacro %}
-{% macro columns(s) -%}
-{%- set cost = m.llm_cost('COALESCE(' ~ s ~ '.cohort_tokens, 0)') ~ ' + ' ~ m.whatsapp_cost('COALESCE(' ~ s ~ '.cohort_messages, 0)') -%}
+{#- Under COST_MODEL=priced the cohort's cost is that of its priced messages (`w`, `l`: §8). -#}
+{% macro columns(s, w, l) -%}
+{%- set flat = m.llm_cost('COALESCE(' ~ s ~ '.cohort_tokens, 0)') ~ ' + ' ~ m.whatsapp_cost('COALESCE(' ~ s ~ '.cohort_messages, 0)') -%}
+{%- set cost = ('(' ~ costs.total_cost(w, l) ~ ')') if priced else flat -%}
 COALESCE({{ s }}.total_conversations, 0) AS total_conversations,
     COALESCE({{ s }}.contained_conversations, 0) AS contained_conversations,
     SAFE_DIVIDE({{ s }}.contained_conversations, {{ s }}.total_conversations) AS containment_rate,
@@ -77,17 +88,35 @@ WITH
     FROM cohort
     GROUP BY bucket
   ),
+  {% if priced -%}
+  {{ costs.price_tables() }}
+  {% call costs.priced_aggregates('priced') %}{{ costs.priced_groups('cohort') }}{% endcall %}
+  whatsapp_totals AS (
+    SELECT {{ costs.whatsapp_sums('w') }} FROM priced_whatsapp_rows AS w
+  ),
+  llm_totals AS (
+    SELECT {{ costs.llm_sums('l') }} FROM priced_llm_rows AS l
+  ),
+  {% endif -%}
   whole_range AS (
     SELECT {{ sums() }}
     FROM cohort
   )
 SELECT *
 FROM (
-  SELECT b.bucket AS date, {{ columns('s') }}
+  SELECT b.bucket AS date, {{ columns('s', 'w', 'l') }}
   FROM buckets AS b
   LEFT JOIN by_bucket AS s ON s.bucket = b.bucket
+  {% if priced -%}
+  LEFT JOIN priced_whatsapp AS w ON w.bucket = b.bucket
+  LEFT JOIN priced_llm AS l ON l.bucket = b.bucket
+  {% endif -%}
   UNION ALL
-  SELECT CAST(NULL AS DATE) AS date, {{ columns('s') }}
+  SELECT CAST(NULL AS DATE) AS date, {{ columns('s', 'w', 'l') }}
   FROM whole_range AS s
+  {% if priced -%}
+  CROSS JOIN whatsapp_totals AS w
+  CROSS JOIN llm_totals AS l
+  {% endif -%}
 ) AS answer
 ORDER BY date
