@@ -6,7 +6,7 @@ CLI := $(VENV)/bin/crm-metrics
 PORT ?= 3007
 export DATABASE_URL ?= duckdb:///crm_metrics.duckdb
 
-.PHONY: install run demo test snapshots docs clean bench bench-events bench-live bench-second-set vendor image
+.PHONY: install run demo test snapshots docs clean bench bench-events bench-live bench-second-set bench-priced vendor image
 
 # System packages: Pango and the DejaVu fonts for PDF reports (WeasyPrint); for the tests,
 # Chromium (the browser test) and poppler-utils (pdftotext, pdftoppm). Installed when missing.
@@ -64,6 +64,10 @@ bench-events: $(VENV)/.bench-installed
 # docs/metrics.md §7 alone (responses + outcomes + heat map vs pandas): its section of bench/report.md.
 bench-second-set: $(VENV)/.bench-installed
 	$(PY) -m bench.second_set
+
+# Priced costs: the dashboard flat vs COST_MODEL=priced (bench/priced.py, a few minutes): its section of bench/report.md.
+bench-priced: $(VENV)/.bench-installed
+	$(PY) -m bench.priced
 
 # The PostgreSQL live rollup's section alone (bench/live.py: about 6 minutes).
 bench-live: $(VENV)/.bench-installed

@@ -74,7 +74,9 @@ def _compile(name: str, dialect: Dialect, shape: templates.Shape) -> CompiledQue
 
 def _typed(node: exp.Expression, declared: Mapping[str, Field]) -> exp.Expression:
     if isinstance(node, exp.Parameter):
-        return exp.Cast(this=node, to=SQL_TYPE[declared[node.name].type].copy())
+        cast = exp.Cast(this=node.copy(), to=SQL_TYPE[declared[node.name].type].copy())
+        # PostgreSQL subscripts only a parenthesised cast: (CAST(p AS TEXT[]))[i].
+        return exp.Paren(this=cast) if isinstance(node.parent, exp.Bracket) else cast
     return node
 
 

@@ -108,6 +108,20 @@ def _json_type(node: exp.Expression, dialect: Dialect) -> exp.Expression:
     return exp.Case(ifs=[exp.If(this=exp.EQ(this=duck, expression=exp.Literal.string("VARCHAR")), true=exp.Literal.string("string"))])
 
 
+def _series_table(node: exp.Expression, dialect: Dialect) -> exp.Expression:
+    # Trap: BigQuery `UNNEST(GENERATE_ARRAY(a, b)) AS i` becomes `UNNEST(GENERATE_SERIES(a, b))`
+    # on Postgres, where generate_series returns rows, not an array ("function unnest(integer)
+    # does not exist"). The series is the table itself there.
+    if (
+        dialect is Dialect.POSTGRES
+        and isinstance(node, exp.Unnest)
+        and len(node.expressions) == 1
+        and isinstance(node.expressions[0], exp.GenerateSeries)
+    ):
+        return exp.Table(this=node.expressions[0], alias=node.args.get("alias"))
+    return node
+
+
 def _byte_order(node: exp.Expression, dialect: Dialect) -> exp.Expression:
     # The contract orders message ids byte by byte. BigQuery compares BYTES that way; casting
     # text to bytea (Postgres) or BLOB (DuckDB) would parse backslash escapes and can fail, so:
@@ -231,7 +245,7 @@ REWRITES: dict[Dialect, tuple[Callable[[exp.Expression, Dialect], exp.Expression
     Dialect.BIGQUERY: (_exact_quantile,),
     Dialect.DUCKDB: (_local_date, _json_text, _json_type, _byte_order, _count_if, _date_trunc, _integer_division, _add_days, _instant_from_micros),
     Dialect.POSTGRES: (
-        _local_date, _microseconds_between, _json_text, _json_type, _byte_order, _count_if, _date_trunc, _zoneless_dates,
+        _local_date, _microseconds_between, _json_text, _json_type, _series_table, _byte_order, _count_if, _date_trunc, _zoneless_dates,
         _epoch_micros, _integer_division, _add_days, _instant_from_micros,
     ),
 }
