@@ -49,8 +49,7 @@ def plan(
         known = utc_offsets(period)
         return Plan(Shape("seed", outlet, granularity, known is not None, bounded=bool(lookaround_days), priced=priced), known)
     offsets = utc_offsets(period)
-    if layout == "rollup" and (priced or not on_slots(period, offsets)):
-        # Priced costs read the seed's tables beside the derived ones (sources/priced/).
+    if layout == "rollup" and not on_slots(period, offsets):
         layout = "facts"
     return Plan(Shape(layout, outlet, granularity, offsets is not None, priced=priced), offsets)
 

@@ -159,21 +159,15 @@ COALESCE({{ l }}.llm_cost, 0) + COALESCE({{ w }}.total_whatsapp_cost, 0)
 {%- endmacro %}
 
 {#-
-  Priced group rows (the columns priced_aggregates reads) of the message rows the caller's block
-  gives (a sources/priced/ file: bucket_at, the instant that picks the bucket; ts, sender_type,
-  metadata, and customer_phone of the message's conversation). Messages of other senders
-  are neither charged nor free: no row.
+  Each message's priced row (the columns priced_aggregates groups, before grouping) from the
+  message rows the caller's block gives (a sources/priced/ file, or the rollup's derivation:
+  `keys`, the columns carried through, e.g. bucket_at; ts, sender_type, metadata, and
+  customer_phone of the message's conversation). Messages of other senders are neither
+  charged nor free: no row.
 -#}
-{% macro message_groups() -%}
-SELECT {{ r.bucket_of('bucket_at') }} AS bucket, day, kind, phone, charged, category, model,
-      COUNT(*) AS messages,
-      SUM(input_tokens) AS input_tokens,
-      SUM(output_tokens) AS output_tokens,
-      SUM(flat_tokens) AS flat_tokens,
-      SUM(tokens_used) AS tokens_used
-    FROM (
-      SELECT
-        m.bucket_at,
+{% macro message_rows(keys) -%}
+SELECT
+        {{ keys }},
         DATE(m.ts, 'UTC') AS day,
         'whatsapp' AS kind,
         {{ rows.market_number('m.customer_phone') }} AS phone,
@@ -185,7 +179,7 @@ SELECT {{ r.bucket_of('bucket_at') }} AS bucket, day, kind, phone, charged, cate
       WHERE m.sender_type IN ('llm', 'agent', 'system')
       UNION ALL
       SELECT
-        m.bucket_at,
+        {{ keys }},
         DATE(m.ts, 'UTC'),
         'llm',
         NULL,
@@ -198,15 +192,44 @@ SELECT {{ r.bucket_of('bucket_at') }} AS bucket, day, kind, phone, charged, cate
         {{ rows.tokens_used('m.metadata') }}
       FROM ({{ caller() }}) AS m
       WHERE m.sender_type = 'llm'
-    ) AS message_rows
-    GROUP BY bucket, day, kind, phone, charged, category, model
+{%- endmacro %}
+
+{#- The sums of priced rows `g` per group (what priced_aggregates and the rollup's cost_slots hold). -#}
+{% macro group_sums(g) -%}
+COUNT(*) AS messages,
+      SUM({{ g }}.input_tokens) AS input_tokens,
+      SUM({{ g }}.output_tokens) AS output_tokens,
+      SUM({{ g }}.flat_tokens) AS flat_tokens,
+      SUM({{ g }}.tokens_used) AS tokens_used
+{%- endmacro %}
+
+{#- Priced groups by bucket of the caller's rows' bucket_at (see message_rows). -#}
+{% macro message_groups() -%}
+{%- set source = caller() -%}
+SELECT {{ r.bucket_of('g.bucket_at') }} AS bucket, g.day, g.kind, g.phone, g.charged, g.category, g.model,
+      {{ group_sums('g') }}
+    FROM (
+      {% call message_rows('m.bucket_at') %}{{ source }}{% endcall %}
+    ) AS g
+    GROUP BY bucket, g.day, g.kind, g.phone, g.charged, g.category, g.model
 {%- endmacro %}
 
 {#-
   The priced groups of `source` ('messages': the range's messages by their timestamp;
   'cohort': every message of the conversations started in the range, by their start), for
-  priced_aggregates: from sources/priced/ on the seed and facts layouts.
+  priced_aggregates: from sources/priced/ on the seed and facts layouts; the range's messages
+  from the rollup's cost_slots (sql/derived/cost_slots.sql) on the rollup layout, whose groups
+  hold counts and token sums only, so prices apply at query time as on the other layouts.
 -#}
 {% macro priced_groups(source) -%}
+{%- if layout == 'rollup' and source == 'messages' -%}
+SELECT {{ r.bucket_of('c.slot_start') }} AS bucket, DATE(c.slot_start, 'UTC') AS day, c.kind, c.phone, c.charged, c.category, c.model,
+      c.messages, c.input_tokens, c.output_tokens, c.flat_tokens, c.tokens_used
+    FROM cost_slots AS c
+    WHERE c.tenant_id = @tenant_id
+      AND {% if outlet %}c.outlet_id = @outlet_id{% else %}c.outlet_id IS NULL{% endif %}
+      AND {{ r.in_range('c.slot_start') }}
+{%- else -%}
 {% call message_groups() %}{% include 'sources/priced/' ~ source ~ '.sql' %}{% endcall %}
+{%- endif -%}
 {%- endmacro %}

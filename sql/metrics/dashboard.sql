@@ -63,9 +63,21 @@
 {% import 'macros/rollup.sql' as rollup with context -%}
 {% import 'macros/costs.sql' as costs with context -%}
 {#- The layout's row sources: sql/sources/seed/ or sql/sources/facts/ (the rollup reads metric_slots). -#}
-{#- Priced costs have no rollup of their own yet: a priced shape reads the derived tables. -#}
-{% set sources = 'sources/' ~ ('facts' if layout == 'rollup' else layout) ~ '/' -%}
-{% if layout == 'rollup' and not priced -%}
+{% set sources = 'sources/' ~ layout ~ '/' -%}
+{% if layout == 'rollup' and priced -%}
+{#- The rollup's series without money, then the priced costs of cost_slots by bucket. -#}
+WITH
+  {{ costs.price_tables() }}
+  {% call costs.priced_aggregates('priced') %}{{ costs.priced_groups('messages') }}{% endcall %}
+  series AS (
+    {{ rollup.slot_series(costs=False) }}
+  )
+SELECT s.*, {{ costs.cost_columns('w', 'l', 's') }}
+FROM series AS s
+LEFT JOIN priced_whatsapp AS w ON w.bucket = s.date
+LEFT JOIN priced_llm AS l ON l.bucket = s.date
+ORDER BY s.date
+{% elif layout == 'rollup' -%}
 {{ rollup.slot_series() }}
 {% else -%}
 WITH

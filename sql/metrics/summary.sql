@@ -33,18 +33,24 @@
 {% import 'macros/rollup.sql' as rollup with context -%}
 {% import 'macros/costs.sql' as costs with context -%}
 {#- The layout's row sources: sql/sources/seed/ or sql/sources/facts/ (the rollup reads metric_slots). -#}
-{#- Priced costs have no rollup of their own yet: a priced shape reads the derived tables. -#}
-{% set sources = 'sources/' ~ ('facts' if layout == 'rollup' else layout) ~ '/' -%}
-{% if layout == 'rollup' and not priced -%}
+{% set sources = 'sources/' ~ layout ~ '/' -%}
+{% if layout == 'rollup' -%}
 {#- The range's sums from the rollup, only those the summary needs (each expression costs DuckDB
-    planning time); over no rows they are NULL, read as 0. #}
+    planning time); over no rows they are NULL, read as 0. Priced: the costs of cost_slots. #}
+{% if priced -%}
+WITH
+  {{ costs.price_tables() }}
+  {% call costs.priced_aggregates('priced') %}{{ costs.priced_groups('messages') }}{% endcall %}
+  {#- priced_aggregates' common table expressions each end with a comma. #}
+  range_row AS (SELECT 1 AS one)
+{% endif -%}
 SELECT
   COALESCE(conversations, 0) AS total_conversations,
   COALESCE(messages, 0) AS total_messages,
   SAFE_DIVIDE(response_us, replied_turns) / {{ MICROS_PER_SECOND }} AS average_response_time_seconds,
   SAFE_DIVIDE(resolved_conversations, conversations) AS resolution_rate,
   SAFE_DIVIDE(handoffs, conversations) AS handoff_rate,
-  {{ m.llm_cost('COALESCE(llm_tokens, 0)') }} + {{ m.whatsapp_cost('COALESCE(messages, 0)') }} AS total_cost
+  {% if priced %}{{ costs.total_cost('w', 'l') }}{% else %}{{ m.llm_cost('COALESCE(llm_tokens, 0)') }} + {{ m.whatsapp_cost('COALESCE(messages, 0)') }}{% endif %} AS total_cost
 FROM (
   SELECT
     SUM(r.conversations) AS conversations,
@@ -56,6 +62,10 @@ FROM (
     SUM(r.response_us) AS response_us
   {{ rollup.slots_in_range() }}
 ) AS sums
+{% if priced -%}
+LEFT JOIN priced_whatsapp AS w ON TRUE
+LEFT JOIN priced_llm AS l ON TRUE
+{% endif -%}
 {% else -%}
 WITH
   {% if layout == 'seed' %}{% include 'sources/seed/window.sql' %}

@@ -7,6 +7,9 @@ DO $drop$
 BEGIN
   IF to_regclass('metric_slots') IS NOT NULL THEN
     LOCK TABLE conversation_facts, message_facts, metric_slots IN ACCESS EXCLUSIVE MODE;
+    IF to_regclass('cost_slots') IS NOT NULL THEN
+      LOCK TABLE cost_slots IN ACCESS EXCLUSIVE MODE;
+    END IF;
   END IF;
 END
 $drop$;
@@ -21,4 +24,4 @@ DROP TRIGGER IF EXISTS crm_metrics_delete ON messages;
 DROP TRIGGER IF EXISTS crm_metrics_truncate ON messages;
 DROP FUNCTION IF EXISTS crm_metrics_conversations_changed();
 DROP FUNCTION IF EXISTS crm_metrics_messages_changed();
-DROP TABLE IF EXISTS crm_metrics_changes, conversation_facts, message_facts, metric_slots;
+DROP TABLE IF EXISTS crm_metrics_changes, conversation_facts, message_facts, metric_slots, cost_slots;

@@ -40,17 +40,17 @@ WITH whatsapp_price_rows AS (
 ), priced_groups AS (
   SELECT
     @start_date AS bucket,
-    day,
-    kind,
-    phone,
-    charged,
-    category,
-    model,
+    g.day,
+    g.kind,
+    g.phone,
+    g.charged,
+    g.category,
+    g.model,
     COUNT(*) AS messages,
-    SUM(input_tokens) AS input_tokens,
-    SUM(output_tokens) AS output_tokens,
-    SUM(flat_tokens) AS flat_tokens,
-    SUM(tokens_used) AS tokens_used
+    SUM(g.input_tokens) AS input_tokens,
+    SUM(g.output_tokens) AS output_tokens,
+    SUM(g.flat_tokens) AS flat_tokens,
+    SUM(g.tokens_used) AS tokens_used
   FROM (
     SELECT
       m.bucket_at,
@@ -150,15 +150,15 @@ WITH whatsapp_price_rows AS (
     ) AS m
     WHERE
       m.sender_type = 'llm'
-  ) AS message_rows
+  ) AS g
   GROUP BY
     bucket,
-    day,
-    kind,
-    phone,
-    charged,
-    category,
-    model
+    g.day,
+    g.kind,
+    g.phone,
+    g.charged,
+    g.category,
+    g.model
 ), priced_phones AS (
   SELECT
     phone,

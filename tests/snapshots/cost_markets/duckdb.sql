@@ -8,10 +8,18 @@ WITH whatsapp_price_rows AS (
     LEAD(valid_from) OVER (PARTITION BY prefix, category ORDER BY valid_from NULLS FIRST) AS valid_to
   FROM (
     SELECT
-      CAST($whatsapp_prefixes AS TEXT[])[i] AS prefix,
-      CAST($whatsapp_categories AS TEXT[])[i] AS category,
-      CAST($whatsapp_prices AS DOUBLE[])[i] AS price,
-      CAST($whatsapp_valid_from AS DATE[])[i] AS valid_from
+      (
+        CAST($whatsapp_prefixes AS TEXT[])
+      )[i] AS prefix,
+      (
+        CAST($whatsapp_categories AS TEXT[])
+      )[i] AS category,
+      (
+        CAST($whatsapp_prices AS DOUBLE[])
+      )[i] AS price,
+      (
+        CAST($whatsapp_valid_from AS DATE[])
+      )[i] AS valid_from
     FROM UNNEST(GENERATE_SERIES(1, ARRAY_LENGTH(CAST($whatsapp_prefixes AS TEXT[])))) AS _t0(i)
   ) AS whatsapp_table
 ), whatsapp_markets AS (
@@ -27,10 +35,18 @@ WITH whatsapp_price_rows AS (
     LEAD(valid_from) OVER (PARTITION BY model ORDER BY valid_from NULLS FIRST) AS valid_to
   FROM (
     SELECT
-      CAST($llm_models AS TEXT[])[i] AS model,
-      CAST($llm_input_prices AS DOUBLE[])[i] AS input_price,
-      CAST($llm_output_prices AS DOUBLE[])[i] AS output_price,
-      CAST($llm_valid_from AS DATE[])[i] AS valid_from
+      (
+        CAST($llm_models AS TEXT[])
+      )[i] AS model,
+      (
+        CAST($llm_input_prices AS DOUBLE[])
+      )[i] AS input_price,
+      (
+        CAST($llm_output_prices AS DOUBLE[])
+      )[i] AS output_price,
+      (
+        CAST($llm_valid_from AS DATE[])
+      )[i] AS valid_from
     FROM UNNEST(GENERATE_SERIES(1, ARRAY_LENGTH(CAST($llm_models AS TEXT[])))) AS _t1(i)
   ) AS llm_table
 ), llm_models AS (
@@ -40,17 +56,17 @@ WITH whatsapp_price_rows AS (
 ), priced_groups AS (
   SELECT
     CAST($start_date AS DATE) AS bucket,
-    day,
-    kind,
-    phone,
-    charged,
-    category,
-    model,
+    g.day,
+    g.kind,
+    g.phone,
+    g.charged,
+    g.category,
+    g.model,
     COUNT(*) AS messages,
-    SUM(input_tokens) AS input_tokens,
-    SUM(output_tokens) AS output_tokens,
-    SUM(flat_tokens) AS flat_tokens,
-    SUM(tokens_used) AS tokens_used
+    SUM(g.input_tokens) AS input_tokens,
+    SUM(g.output_tokens) AS output_tokens,
+    SUM(g.flat_tokens) AS flat_tokens,
+    SUM(g.tokens_used) AS tokens_used
   FROM (
     SELECT
       m.bucket_at,
@@ -170,15 +186,15 @@ WITH whatsapp_price_rows AS (
     ) AS m
     WHERE
       m.sender_type = 'llm'
-  ) AS message_rows
+  ) AS g
   GROUP BY
     bucket,
-    day,
-    kind,
-    phone,
-    charged,
-    category,
-    model
+    g.day,
+    g.kind,
+    g.phone,
+    g.charged,
+    g.category,
+    g.model
 ), priced_phones AS (
   SELECT
     phone,

@@ -145,18 +145,18 @@ WITH window_conversations AS (
   FROM llm_price_rows
 ), priced_groups AS (
   SELECT
-    DATE(bucket_at, @tz) AS bucket,
-    day,
-    kind,
-    phone,
-    charged,
-    category,
-    model,
+    DATE(g.bucket_at, @tz) AS bucket,
+    g.day,
+    g.kind,
+    g.phone,
+    g.charged,
+    g.category,
+    g.model,
     COUNT(*) AS messages,
-    SUM(input_tokens) AS input_tokens,
-    SUM(output_tokens) AS output_tokens,
-    SUM(flat_tokens) AS flat_tokens,
-    SUM(tokens_used) AS tokens_used
+    SUM(g.input_tokens) AS input_tokens,
+    SUM(g.output_tokens) AS output_tokens,
+    SUM(g.flat_tokens) AS flat_tokens,
+    SUM(g.tokens_used) AS tokens_used
   FROM (
     SELECT
       m.bucket_at,
@@ -256,15 +256,15 @@ WITH window_conversations AS (
     ) AS m
     WHERE
       m.sender_type = 'llm'
-  ) AS message_rows
+  ) AS g
   GROUP BY
     bucket,
-    day,
-    kind,
-    phone,
-    charged,
-    category,
-    model
+    g.day,
+    g.kind,
+    g.phone,
+    g.charged,
+    g.category,
+    g.model
 ), priced_phones AS (
   SELECT
     phone,
