@@ -239,7 +239,7 @@ def _engines(report: Mapping[str, Any]) -> list[str]:
         if key == "postgres":
             lines += [
                 f"The full set, in a private schema of the shared server: created by `Metrics.init_db`, "
-                f"filled by COPY with the indexes built afterwards, then ANALYZE, in "
+                f"filled by COPY with the indexes built afterwards, then VACUUM (ANALYZE) as autovacuum would after a bulk load, in "
                 f"{engine['loading']['seconds']:.0f} s ({engine['loading']['detail']}). Read as they are "
                 f"(the seed's tables, no `--rollup`): the next section. Then "
                 f"`init-db --rollup` made the derived tables and the rollup from those rows in "

@@ -4,8 +4,10 @@
         pdf = report.render(metrics, request.query(tenant_id, "2026-11-01", "2026-11-07"), "pdf")
 
 It holds the tenant's name, the period in its timezone, the headline figures with their change
-against the period of the same length just before, the charts and a table of the outlets. The
-figures are the library's answers; the charts are the page's own definitions
+against the period of the same length just before (the summary's compare=previous), the
+response-time and outcome figures, the charts (the heat map among them) and the outlet table
+(the outlets answer: one query). The figures are the library's answers, as the API's JSON; the
+charts and tables are the page's own definitions
 (crm_metrics/charts.py) drawn by vl-convert as SVG, and WeasyPrint lays the HTML out as a PDF
 with the system's DejaVu fonts embedded (its text can be selected and searched). Both come with
 the `reports` extra; WeasyPrint needs Pango from the system (Debian: libpango-1.0-0).
@@ -24,14 +26,14 @@ import jinja2
 
 from crm_metrics import charts, request
 from crm_metrics.errors import ConfigError, InvalidParameter
-from crm_metrics.models import Dashboard, Summary
+from crm_metrics.models import ComparedSummary, Summary
 
 if TYPE_CHECKING:
     from crm_metrics.service import Metrics
 
 FORMATS = ("pdf", "html")
 MEDIA_TYPES = {"pdf": "application/pdf", "html": "text/html; charset=utf-8"}
-#: At most this many outlets are listed (each is one summary query); the report says how many more.
+#: At most this many outlets are listed (in the outlets answer's order); the report says how many more.
 OUTLETS_LISTED = 50
 #: The charts' buckets by the period's length in days: a day up to 45, a week up to 190, else a month.
 GRANULARITY_BY_DAYS = ((45, "day"), (190, "week"))
@@ -40,14 +42,12 @@ CHART_WIDTH, CHART_HEIGHT = 300, 170
 
 @dataclass(frozen=True)
 class Report:
-    summary: Summary
-    #: The same number of days just before; None when that would start before the calendar's start.
-    previous: Summary | None
-    dashboard: Dashboard
-    #: One summary per outlet with conversations in the period (none with an outlet filter).
-    outlets: list[Summary]
-    #: Outlets left out past OUTLETS_LISTED.
-    outlets_more: int
+    #: The summary with `compare=previous`: its `previous` figures and `change` (docs/metrics.md §7.3).
+    summary: ComparedSummary
+    #: Every answer the views of crm_metrics/charts.py read, as JSON (the API's shapes) by its
+    #: name; the outlets answer only when all outlets are shown.
+    answers: dict[str, dict[str, Any]]
+    granularity: str
     generated_at: dt.datetime
 
     @property
@@ -60,54 +60,62 @@ def granularity(days: int) -> str:
 
 
 def gather(metrics: Metrics, query: request.Query) -> Report:
-    """The report's figures: the summary, the previous period's, the dashboard and the outlets."""
-    summary: Summary = metrics.answer("summary", query)
+    """The report's figures: the summary with the previous period, and every other answer its
+    views read (the dashboard, responses, outcomes, heat map; the outlets), one query each."""
+    summary: ComparedSummary = metrics.answer("summary", dataclasses.replace(query, compare="previous"))
     start, end, tz = summary.period_start, summary.period_end, summary.timezone
-    days = (end - start).days + 1
+    grain = granularity((end - start).days + 1)
     # The period as resolved, so every answer covers the same dates in the same timezone.
-    period = dataclasses.replace(query, start_date=start, end_date=end, tz=tz)
-    try:
-        before = dataclasses.replace(period, start_date=start - dt.timedelta(days=days), end_date=start - dt.timedelta(days=1))
-        previous: Summary | None = metrics.answer("summary", request.query(*_fields(before)))
-    except InvalidParameter:
-        previous = None
-    dashboard: Dashboard = metrics.answer("dashboard", dataclasses.replace(period, granularity=granularity(days)))
-    outlets: list[Summary] = []
-    more = 0
-    if query.outlet_id is None:
-        ids = metrics.outlet_ids(period).outlet_ids
-        more = max(0, len(ids) - OUTLETS_LISTED)
-        outlets = [metrics.answer("summary", dataclasses.replace(period, outlet_id=outlet)) for outlet in ids[:OUTLETS_LISTED]]
-    return Report(summary, previous, dashboard, outlets, more, metrics.clock())
-
-
-def _fields(query: request.Query) -> tuple[Any, ...]:
-    """A query's fields as `request.query` takes them (checked again: the dates may be out of bounds)."""
-    return (query.tenant_id, query.start_date, query.end_date, query.outlet_id, query.tz, query.granularity)
+    period = dataclasses.replace(query, start_date=start, end_date=end, tz=tz, granularity=grain, compare=None)
+    answers = {"summary": summary.to_dict()}
+    for kind in charts.answers():
+        # The outlet table covers every outlet: shown when all outlets are.
+        if kind not in answers and not (kind == "outlets" and query.outlet_id is not None):
+            answers[kind] = metrics.answer(kind, period).to_dict()
+    return Report(summary, answers, grain, metrics.clock())
 
 
 def html(report: Report) -> str:
     """The report as one self-contained HTML document (charts inline as SVG)."""
-    rows = report.dashboard.to_dict()
-    drawn = [(chart, _svg(chart.spec(rows[chart.rows], width=CHART_WIDTH, height=CHART_HEIGHT))) for chart in charts.CHARTS]
-    summary = report.summary.to_dict()
-    previous = report.previous.to_dict() if report.previous else {}
+    answers = report.answers
+    summary = answers["summary"]
     headlines = [
-        (measure, charts.formatted(summary[measure.field], measure.unit), *charts.change(summary[measure.field], previous.get(measure.field), measure))
+        (
+            measure,
+            charts.formatted(summary[measure.field], measure.unit),
+            *charts.change(summary[measure.field], summary["previous"][measure.field], summary["change"][measure.field], measure),
+        )
         for measure in charts.HEADLINES
     ]
-    outlets = [(o.outlet_id, [charts.formatted(o.to_dict()[m.field], m.unit) for m in charts.OUTLET_COLUMNS]) for o in report.outlets]
+    totals = [(measure, charts.formatted(answers[t.answer]["totals"][measure.field], measure.unit)) for t in charts.TOTALS for measure in t.measures]
+    drawn = [(chart, _drawn(chart, answers[chart.answer][chart.rows])) for chart in charts.CHARTS]
+    tables = [(table, *_rows(table, answers[table.answer][table.rows])) for table in charts.TABLES if table.answer in answers]
     return _template().render(
         report=report,
         summary=summary,
-        previous=report.previous,
+        days=(report.summary.period_end - report.summary.period_start).days + 1,
         headlines=headlines,
+        totals=totals,
         charts=drawn,
-        outlet_columns=charts.OUTLET_COLUMNS,
-        outlets=outlets,
-        granularity=report.dashboard.granularity,
+        nothing_drawn=charts.NOTHING_DRAWN,
+        tables=tables,
         generated=report.generated_at.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
     )
+
+
+def _drawn(chart: charts.Chart, rows: list[dict[str, Any]]) -> str | None:
+    """A chart as SVG; None when it has nothing to draw (`Chart.drawable`)."""
+    if not chart.drawable(rows):
+        return None
+    # The heat map takes the page's width: 24 hours across.
+    width = CHART_WIDTH * (2 if chart.mark == "rect" else 1)
+    return _svg(chart.spec(rows, width=width, height=CHART_HEIGHT))
+
+
+def _rows(table: charts.Table, rows: list[dict[str, Any]]) -> tuple[list[list[str]], int]:
+    """A table's rows as text (at most OUTLETS_LISTED), and how many were left out."""
+    columns = (*table.keys, *table.table)
+    return [[charts.formatted(row[c.field], c.unit) for c in columns] for row in rows[:OUTLETS_LISTED]], max(0, len(rows) - OUTLETS_LISTED)
 
 
 def pdf(report: Report) -> bytes:

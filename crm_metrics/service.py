@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import hashlib
+import json
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -33,6 +35,9 @@ from crm_metrics.query import CompiledQuery
 from crm_metrics.store import Store
 from crm_metrics.tenant_service import TenantService, Unavailable
 from crm_metrics.tenants import Found, Tenant, Tenants
+
+#: The settings an answer depends on besides the rows (Metrics.fingerprint).
+ANSWER_SETTINGS = ("llm_price_per_million_tokens", "whatsapp_price_per_message", "lookaround_days")
 
 
 def _utc_now() -> dt.datetime:
@@ -91,12 +96,6 @@ class Metrics:
     def priced(self) -> bool:
         """Whether costs follow the price tables (COST_MODEL=priced, docs/costs.md)."""
         return self.settings.cost_model == "priced"
-
-    @property
-    def pricing(self) -> str | None:
-        """A short fingerprint of the price tables under COST_MODEL=priced (None: flat): caches
-        key answers by it, so a new table is never answered from an old one's entries."""
-        return None if self.prices is None else self.prices.fingerprint()
 
     def close(self) -> None:
         self.executor.close()
@@ -290,6 +289,17 @@ class Metrics:
             self.store.layout, period, outlet=outlet, granularity=granularity,
             lookaround_days=self.settings.lookaround_days, wall_clock=wall_clock, priced=priced,
         )
+
+    @property
+    def fingerprint(self) -> str:
+        """A short digest of the settings that change answers over the same rows: the prices and
+        the look-around bound (and the price tables under COST_MODEL=priced). The server's cache keys carry it, so answers cached under other
+        settings (in a Redis that outlives a restart) are never served."""
+        answers: dict[str, object] = {name: getattr(self.settings, name) for name in ANSWER_SETTINGS}
+        if self.prices is not None:
+            # COST_MODEL=priced: the tables' rows themselves (a file may change under its name).
+            answers["price_tables"] = self.prices.fingerprint()
+        return hashlib.sha256(json.dumps(answers, sort_keys=True).encode()).hexdigest()[:8]
 
     @property
     def layout(self) -> str:

@@ -4,12 +4,13 @@ concurrent requests run the query once either way (single flight, per process).
 Keys follow the seed's format, extended with the timezone, the granularity, a version and the
 tenant's generation:
 
-    analytics:dashboard:v0.1.0:{tenant_id}:{start_date}:{end_date}:{outlet_id}:{tz}:{granularity}:g{generation}
+    analytics:dashboard:v0.1.0-{settings}:{tenant_id}:{start_date}:{end_date}:{outlet_id}:{tz}:{granularity}:g{generation}
 
 A value the request left out is `-` (the default is resolved by the query, so a key without
 dates means "the default window": it moves at midnight, and an entry is at most
 `CACHE_TTL_SECONDS` old). The version is the package's, so a deploy never reads shapes an older
-release wrote. Values are the exact JSON bodies.
+release wrote, followed by `Metrics.fingerprint` (a digest of the prices and the look-around
+bound), so a restart with other settings never reads answers computed under the old ones. Values are the exact JSON bodies.
 
 An accepted event makes its tenants' cached answers stale at once: it raises each tenant's
 generation (`forget`; in Redis the key `{prefix}:generation:{tenant_id}`, which a consumer in
@@ -46,9 +47,8 @@ REDIS_COMMAND_TIMEOUT = 1.0
 REDIS_RETRY_AFTER = 1.0
 
 
-def cache_key(prefix: str, ask: Ask, generation: int = 0, pricing: str | None = None) -> str:
-    """The key of an answer; `pricing` names the price tables under COST_MODEL=priced
-    (`Metrics.pricing`), so that answers under other tables are other entries."""
+def cache_key(prefix: str, ask: Ask, generation: int = 0, settings: str = "") -> str:
+    """The key of an answer; `settings` is `Metrics.fingerprint` (prices, look-around bound)."""
     query = ask.query
     segments = (
         query.tenant_id,
@@ -61,8 +61,8 @@ def cache_key(prefix: str, ask: Ask, generation: int = 0, pricing: str | None = 
     # A comparison (summary?compare=previous) is another answer; keys without one stay as they were.
     compared = (query.compare,) if query.compare else ()
     grouped = (f"by-{query.group_by}",) if query.group_by else ()
-    priced = (f"p{pricing}",) if pricing else ()
-    return ":".join([prefix, ask.kind, f"v{CACHE_VERSION}", *(s or "-" for s in segments), *compared, *grouped, *priced, f"g{generation}"])
+    version = f"v{CACHE_VERSION}" + (f"-{settings}" if settings else "")
+    return ":".join([prefix, ask.kind, version, *(s or "-" for s in segments), *compared, *grouped, f"g{generation}"])
 
 
 def generation_key(prefix: str, tenant_id: str) -> str:

@@ -334,7 +334,7 @@ def build(*, auth: bool) -> dict[str, Any]:
         ),
         "/api/v1/reports/summary.pdf": (
             "summary_report",
-            "The summary report as PDF: the tenant's name, the period, headline figures with the previous period's change, charts, outlets",
+            "The summary report as PDF: the tenant's name, the period, headline figures with the previous period's change, response times and outcomes, charts and the heat map, the outlet table",
             [tenant_header, *(_query_parameter(params.PARAMS[name]) for name in reports.ACCEPTS)],
             {
                 "description": "A PDF document (Content-Disposition names the file)",

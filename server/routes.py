@@ -40,7 +40,8 @@ async def _answer(request: Request, kind: str) -> Response:
     ask = params.ask(kind, request_tenant(request), request.query_params)
     compute = functools.partial(run_in_threadpool, _body, state.metrics, ask)
     # The cache holds the JSON body; other formats are renderings of it.
-    key = cache_key(state.config.cache_key_prefix, ask, await state.results.generation(ask.query.tenant_id), state.metrics.pricing)
+    generation = await state.results.generation(ask.query.tenant_id)
+    key = cache_key(state.config.cache_key_prefix, ask, generation, state.metrics.fingerprint)
     body, outcome = await state.results.get(key, compute)
     request.state.cache = outcome
     fmt = formats.negotiated(ask.format, request.headers.get("accept"))

@@ -105,6 +105,16 @@ CASES = {
             "bigquery": "SELECT UNIX_MICROS(ts)",
         },
     ),
+    "epoch microseconds compared with a bound value: the instant is compared instead": (
+        "SELECT UNIX_MICROS(ts) < @change",
+        {
+            "duckdb": "SELECT EPOCH_US(ts) < $change",
+            "postgres": (
+                "SELECT ts < TO_TIMESTAMP(CAST($change AS BIGINT) / 1000000) + (CAST($change AS BIGINT) % 1000000) * INTERVAL '1 MICROSECOND'"
+            ),
+            "bigquery": "SELECT UNIX_MICROS(ts) < @change",
+        },
+    ),
     "an instant from epoch microseconds, exact": (
         "SELECT TIMESTAMP_MICROS(x)",
         {

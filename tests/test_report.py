@@ -1,9 +1,11 @@
 """The summary report as PDF, from the CLI and over HTTP: its text (pdftotext) holds the
-tenant's name, the period in its timezone and the headline figures as the summary API gives
-them; it renders to PNG (pdftoppm) without errors."""
+tenant's name, the period in its timezone, the headline figures and their change as the
+summary API gives them (compare=previous), the response-time and outcome totals and the outlet
+table as their endpoints give them; it renders to PNG (pdftoppm) without errors."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -12,11 +14,11 @@ import pytest
 from starlette.testclient import TestClient
 
 from crm_metrics import Metrics, Settings
-from crm_metrics.charts import HEADLINES, change, formatted
+from crm_metrics.charts import CHARTS, HEADLINES, NOTHING_DRAWN, OUTLETS, TOTALS, change, formatted
 from crm_metrics.cli import main
 from server import ServerConfig, create_app
 
-from tests.support.api import TENANT_A, assert_error, load
+from tests.support.api import OUTLET, TENANT_A, assert_error, load
 from tests.support.engines import unavailable
 
 RANGE = ("2025-11-01", "2025-11-04")
@@ -37,6 +39,13 @@ def text_of(pdf: Path) -> str:
     return subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, check=True, text=True).stdout
 
 
+def has_row(text: str, cells: list[str]) -> bool:
+    """Whether a line of the text holds these cells in this order (pdftotext -layout keeps a
+    table's row on one line)."""
+    row = re.compile(r"\s+".join(re.escape(cell) for cell in cells))
+    return any(row.search(line) for line in text.splitlines())
+
+
 def test_cli_and_http_reports(database: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "report.pdf"
     assert main(["report", "--tenant-id", TENANT_A, "--start-date", RANGE[0], "--end-date", RANGE[1], "--out", str(out), "--database-url", database]) == 0
@@ -44,8 +53,8 @@ def test_cli_and_http_reports(database: str, tmp_path: Path, capsys: pytest.Capt
     with Metrics.connect(settings=Settings(database_url=database), read_only=True) as metrics, TestClient(create_app(metrics, ServerConfig())) as client:
         headers = {"X-Tenant-Id": TENANT_A}
         query = f"start_date={RANGE[0]}&end_date={RANGE[1]}"
-        summary = client.get(f"/api/v1/metrics/summary?{query}", headers=headers).json()
-        previous = client.get("/api/v1/metrics/summary?start_date=2025-10-28&end_date=2025-10-31", headers=headers).json()
+        summary = client.get(f"/api/v1/metrics/summary?{query}&compare=previous", headers=headers).json()
+        answers = {kind: client.get(f"/api/v1/metrics/{kind}?{query}", headers=headers).json() for kind in ("responses", "outcomes", "outlets")}
         response = client.get(f"/api/v1/reports/summary.pdf?{query}", headers=headers)
         assert response.status_code == 200
         assert response.headers["content-type"] == "application/pdf"
@@ -61,10 +70,18 @@ def test_cli_and_http_reports(database: str, tmp_path: Path, capsys: pytest.Capt
         assert "2025-11-01 to 2025-11-04, Asia/Jakarta, all outlets" in text
         for measure in HEADLINES:
             assert formatted(summary[measure.field], measure.unit) in text, measure.field
-            assert change(summary[measure.field], previous[measure.field], measure)[0] in text, measure.field
+            moved = change(summary[measure.field], summary["previous"][measure.field], summary["change"][measure.field], measure)[0]
+            assert moved in text, measure.field
         assert "Change against the 4 days before: 2025-10-28 to 2025-10-31." in text
-        # The outlet table: the one outlet with conversations in the range.
-        assert "11111111-1111-1111-1111-111111111111" in text
+        for totals in TOTALS:
+            for measure in totals.measures:
+                assert measure.title in text and formatted(answers[totals.answer]["totals"][measure.field], measure.unit) in text, measure.field
+        # The outlet table is the outlets answer, row by row: the outlet and the null row.
+        rows = answers["outlets"]["outlets"]
+        assert [row["outlet_id"] for row in rows] == [OUTLET, None]
+        for row in rows:
+            assert has_row(text, [formatted(row[c.field], c.unit) for c in (*OUTLETS.keys, *OUTLETS.table)]), row
+        assert "Busy hours" in text and "Hour (local time)" in text
         rendered = subprocess.run(["pdftoppm", "-png", "-r", "40", str(pdf), str(tmp_path / pdf.stem)], capture_output=True, text=True)
         assert rendered.returncode == 0 and rendered.stderr == "", rendered.stderr
         assert sorted(p.name for p in tmp_path.glob(f"{pdf.stem}-*.png"))
@@ -75,5 +92,7 @@ def test_html_report_and_no_data(database: str, tmp_path: Path) -> None:
     nobody = "00000000-0000-0000-0000-0000000000ff"
     assert main(["report", "--tenant-id", nobody, "--start-date", "2025-11-01", "--end-date", "2025-11-01", "--format", "html", "--out", str(out), "--database-url", database]) == 0
     html = out.read_text()
-    assert html.startswith("<!doctype html>") and html.count("<svg") == 4
+    # No reply, no median: the response-time chart says so rather than drawing empty axes.
+    assert html.startswith("<!doctype html>") and html.count("<svg") == len(CHARTS) - 1
+    assert html.count(NOTHING_DRAWN.replace("'", "&#39;")) == 1
     assert "No data: no conversations or messages in this period." in html

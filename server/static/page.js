@@ -1,7 +1,8 @@
 // The dashboard page: reads the JSON API (the same answers as the library and the CLI) and
 // draws what crm_metrics/charts.py defines (embedded in the page as #views): the headline
-// figures with their change against the previous period, one chart per definition with its
-// table view. The URL's query holds the selection, so a link opens the same view.
+// figures with their change against the previous period (the summary's compare=previous), the
+// response-time and outcome totals, one chart per definition with its table view, and the
+// tables (the outlets). The URL's query holds the selection, so a link opens the same view.
 "use strict";
 
 (() => {
@@ -12,7 +13,7 @@
   const $ = (id) => document.getElementById(id);
 
   // What the page shows now; tests and curious people may read it (window.crmDashboard).
-  const state = { listing: null, tenants: null, selection: null, answers: {}, previous: null, outlets: null, charts: {} };
+  const state = { listing: null, tenants: null, selection: null, answers: {}, outlets: null, charts: {} };
   window.crmDashboard = state;
 
   // A token given as #token=... (a fragment never reaches a server log) is kept for this tab.
@@ -31,35 +32,36 @@
   };
 
   function formatted(value, unit) {
+    if (unit === "outlet") return value === null ? "no outlet" : value;
     if (value === null || value === undefined) return "–";
+    if (unit === "date") return value;
+    if (unit === "weekday") return VIEWS.weekdays[value - 1];
+    if (unit === "hour") return `${String(value).padStart(2, "0")}:00`;
+    if (unit === "number") return NUMBER.one.format(value);
     if (unit === "seconds") return `${NUMBER.one.format(value)} s`;
     if (unit === "minutes") return `${NUMBER.one.format(value)} min`;
     return NUMBER[unit].format(value);
   }
 
-  function change(value, before, measure) {
+  // `before` and `relative` are the summary's `previous` figure and `change` (compare=previous):
+  // a rate moves in percentage points (value - before), any other figure by the API's change.
+  function change(value, before, relative, measure) {
     if (value === null || before === null || value === undefined || before === undefined) {
       return { text: "nothing to compare", mood: "" };
     }
-    const direction = value > before ? "up" : value < before ? "down" : "";
+    let moved = relative;
+    if (measure.change === "points") moved = value - before;
+    else if (relative === null) return { text: value === before ? "no change" : "new: none before", mood: "" };
+    const direction = moved > 0 ? "up" : moved < 0 ? "down" : "";
     const arrow = direction === "up" ? "▲ " : direction === "down" ? "▼ " : "";
     // Coloured only where one way is good news (a lower response time is).
     const mood = direction && measure.better ? (direction === measure.better ? "good" : "bad") : "";
-    if (measure.change === "points") {
-      const points = (value - before) * 100;
-      return { text: `${arrow}${points >= 0 ? "+" : ""}${NUMBER.one.format(points)} pts`, mood };
-    }
-    if (before === 0) return { text: value === 0 ? "no change" : "new: none before", mood };
-    const relative = (value - before) / Math.abs(before);
-    return { text: `${arrow}${relative >= 0 ? "+" : ""}${NUMBER.rate.format(relative)}`, mood };
+    const sign = moved >= 0 ? "+" : "-";
+    if (measure.change === "points") return { text: `${arrow}${sign}${NUMBER.one.format(Math.abs(moved) * 100)} pts`, mood };
+    return { text: `${arrow}${sign}${NUMBER.rate.format(Math.abs(moved))}`, mood };
   }
 
   // -- dates: local calendar dates as YYYY-MM-DD ---------------------------------------------
-  function addDays(iso, days) {
-    const date = new Date(`${iso}T00:00:00Z`);
-    date.setUTCDate(date.getUTCDate() + days);
-    return date.toISOString().slice(0, 10);
-  }
   const daysIn = (start, end) => Math.round((Date.parse(end) - Date.parse(start)) / DAY_MS) + 1;
 
   // -- the API -------------------------------------------------------------------------------
@@ -168,29 +170,42 @@
     $("period").textContent = `${summary.period_start} to ${summary.period_end} · ${summary.timezone}${outlet}`;
   }
 
-  function drawHeadlines(summary, previous) {
+  function card(measure, value, answer) {
+    const node = element("div", { class: "headline" });
+    const figure = element("dd");
+    figure.append(element("span", { class: "value", "data-answer": answer, "data-field": measure.field, "data-value": JSON.stringify(value) }, formatted(value, measure.unit)));
+    node.append(element("dt", {}, measure.title), figure);
+    return node;
+  }
+
+  // The summary asked with compare=previous: its figures, `previous` and `change`.
+  function drawHeadlines(summary) {
+    const previous = summary.previous;
     const days = daysIn(summary.period_start, summary.period_end);
     $("compared").textContent = `Change against the ${days} days before: ${previous.period_start} to ${previous.period_end}.`;
     const cards = VIEWS.headlines.map((measure) => {
       const value = summary[measure.field];
       const before = previous[measure.field];
-      const moved = change(value, before, measure);
-      const card = element("div", { class: "headline" });
-      const figure = element("dd");
-      figure.append(
-        element("span", { class: "value", "data-field": measure.field, "data-value": JSON.stringify(value) }, formatted(value, measure.unit)),
-        element("span", { class: `change ${moved.mood}`, "data-previous": JSON.stringify(before), title: `previous: ${formatted(before, measure.unit)}` }, moved.text),
+      const relative = summary.change[measure.field];
+      const moved = change(value, before, relative, measure);
+      const node = card(measure, value, "summary");
+      node.querySelector("dd").append(
+        element("span", { class: `change ${moved.mood}`, "data-previous": JSON.stringify(before), "data-change": JSON.stringify(relative), title: `previous: ${formatted(before, measure.unit)}` }, moved.text),
       );
-      card.append(element("dt", {}, measure.title), figure);
-      return card;
+      return node;
     });
     $("headlines").replaceChildren(...cards);
+  }
+
+  // Response times and outcomes over the whole range (each answer's `totals`).
+  function drawTotals(answers) {
+    $("totals").replaceChildren(...VIEWS.totals.flatMap((totals) => totals.measures.map((measure) => card(measure, answers[totals.answer].totals[measure.field], totals.answer))));
   }
 
   function chartBox(chart) {
     let box = $(`chart-${chart.id}`);
     if (box) return box;
-    box = element("section", { class: "chart", id: `chart-${chart.id}`, "aria-labelledby": `chart-${chart.id}-title` });
+    box = element("section", { class: `chart ${chart.mark}`, id: `chart-${chart.id}`, "aria-labelledby": `chart-${chart.id}-title` });
     const details = element("details");
     details.append(
       element("summary", {}, `Table: ${chart.title}`),
@@ -205,21 +220,23 @@
     return box;
   }
 
-  function table(chart, rows) {
-    const columns = [{ field: "date", title: "Date", unit: null }, ...chart.table];
-    const node = element("table", { "data-chart": chart.id });
-    node.append(element("caption", { class: "note" }, chart.description));
+  // A chart's table view, or a table of its own: the key columns (a row's name) as row headers.
+  function table(view, rows) {
+    const columns = [...view.keys, ...view.table];
+    const node = element("table", { "data-view": view.id });
+    node.append(element("caption", { class: "note" }, view.description));
     const head = element("tr");
     for (const column of columns) head.append(element("th", { scope: "col", "data-field": column.field }, column.title));
     const body = element("tbody");
     for (const row of rows) {
       const line = element("tr");
-      for (const column of columns) {
+      columns.forEach((column, i) => {
+        const key = i < view.keys.length;
         const value = row[column.field];
-        const cell = element(column.unit ? "td" : "th", { "data-field": column.field, "data-value": JSON.stringify(value) }, column.unit ? formatted(value, column.unit) : value);
-        if (!column.unit) cell.setAttribute("scope", "row");
+        const cell = element(key ? "th" : "td", { "data-field": column.field, "data-value": JSON.stringify(value) }, formatted(value, column.unit));
+        if (key) cell.setAttribute("scope", "row");
         line.append(cell);
-      }
+      });
       body.append(line);
     }
     const thead = element("thead");
@@ -235,8 +252,35 @@
       const spec = structuredClone(chart.spec);
       spec.data = { name: "rows", values: rows.map((row) => ({ ...row })) };
       if (state.charts[chart.id]) state.charts[chart.id].finalize();
-      state.charts[chart.id] = await vegaEmbed(box.querySelector(".plot"), spec, { actions: false, renderer: "svg" });
+      delete state.charts[chart.id];
+      const plot = box.querySelector(".plot");
+      plot.replaceChildren();
+      // As charts.py `Chart.drawable`: a scale of no values draws nothing (and Vega warns).
+      const drawable = rows.some((row) => chart.drawn.some((measure) => row[measure.field] !== null && row[measure.field] !== undefined));
+      if (drawable) state.charts[chart.id] = await vegaEmbed(plot, spec, { actions: false, renderer: "svg" });
+      else plot.append(element("p", { class: "note" }, VIEWS.nothing_drawn));
       box.querySelector(".table-wrap").replaceChildren(table(chart, rows));
+    }
+  }
+
+  // The tables (the outlets): shown when their answer was asked (all outlets selected).
+  function tableBox(view) {
+    let box = $(`table-${view.id}`);
+    if (box) return box;
+    box = element("section", { class: "table-view", id: `table-${view.id}`, "aria-labelledby": `table-${view.id}-title` });
+    box.append(
+      element("h2", { id: `table-${view.id}-title` }, view.title),
+      element("div", { class: "table-wrap", tabindex: "0", role: "region", "aria-label": view.title }),
+    );
+    $("tables").append(box);
+    return box;
+  }
+
+  function drawTables(answers) {
+    for (const view of VIEWS.tables) {
+      const box = tableBox(view);
+      box.hidden = !answers[view.answer];
+      if (answers[view.answer]) box.querySelector(".table-wrap").replaceChildren(table(view, answers[view.answer][view.rows]));
     }
   }
 
@@ -261,27 +305,27 @@
       await ensureTenants(selection);
       const tenant = selection.tenant_id;
       if (!tenant) throw new ApiError(0, "No tenant to show: this store lists none. Open the page with ?tenant_id=<UUID>.");
-      const summary = await api("/api/v1/metrics/summary", paramsFor("summary", selection), tenant);
+      // The summary with the n days before it and the change (docs/metrics.md §7.3).
+      const summary = await api("/api/v1/metrics/summary", { ...paramsFor("summary", selection), compare: "previous" }, tenant);
       // The range as the server resolved it (defaults filled), so every answer covers it.
       const resolved = { ...selection, start_date: summary.period_start, end_date: summary.period_end };
-      const days = daysIn(summary.period_start, summary.period_end);
-      const before = { ...paramsFor("summary", resolved), start_date: addDays(summary.period_start, -days), end_date: addDays(summary.period_start, -1), tz: summary.timezone };
-      const kinds = [...new Set(VIEWS.charts.map((chart) => chart.answer))].filter((kind) => kind !== "summary");
-      const [previous, outlets, ...answers] = await Promise.all([
-        api("/api/v1/metrics/summary", before, tenant),
+      // The outlet table covers every outlet: asked for when all outlets are shown.
+      const kinds = VIEWS.answers.filter((kind) => kind !== "summary" && !(kind === "outlets" && selection.outlet_id));
+      const [outlets, ...answers] = await Promise.all([
         api("/api/v1/outlets", { start_date: resolved.start_date, end_date: resolved.end_date, tz: selection.tz }, tenant),
         ...kinds.map((kind) => api(`/api/v1/metrics/${kind}`, paramsFor(kind, resolved), tenant)),
       ]);
       state.selection = selection;
       state.answers = { summary, ...Object.fromEntries(kinds.map((kind, i) => [kind, answers[i]])) };
-      state.previous = previous;
       state.outlets = outlets.outlet_ids;
       const listed = state.tenants.find((entry) => entry.id === tenant);
       drawHeader(selection, summary, listed && listed.name);
       fillForm(selection, summary);
       fillOutlets(selection, outlets.outlet_ids);
-      drawHeadlines(summary, previous);
+      drawHeadlines(summary);
+      drawTotals(state.answers);
       await drawCharts(state.answers);
+      drawTables(state.answers);
       const empty = summary.total_conversations === 0 && summary.total_messages === 0;
       status(empty ? "No conversations or messages in this period." : "");
       document.body.dataset.state = "ready";

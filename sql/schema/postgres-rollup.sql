@@ -95,6 +95,7 @@ CREATE INDEX IF NOT EXISTS conversation_facts_tenant_started ON conversation_fac
 CREATE INDEX IF NOT EXISTS conversation_facts_conversation ON conversation_facts (conversation_id);
 CREATE INDEX IF NOT EXISTS message_facts_tenant_ts ON message_facts (tenant_id, ts);
 CREATE INDEX IF NOT EXISTS message_facts_conversation ON message_facts (conversation_id);
+CREATE INDEX IF NOT EXISTS message_facts_turns ON message_facts (tenant_id, ts) INCLUDE (outlet_id, reply_at) WHERE turn_start;
 CREATE INDEX IF NOT EXISTS metric_slots_tenant_outlet_slot ON metric_slots (tenant_id, outlet_id, slot_start);
 CREATE INDEX IF NOT EXISTS metric_slots_tenant_slot ON metric_slots (tenant_id, slot_start);
 CREATE INDEX IF NOT EXISTS cost_slots_tenant_outlet_slot ON cost_slots (tenant_id, outlet_id, slot_start);

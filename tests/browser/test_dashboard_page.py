@@ -1,9 +1,11 @@
 """The dashboard page in a real browser: Debian's Chromium (/usr/bin/chromium), headless,
 driven by Playwright's Python package (its own browser downloads are never used). One page
 load on demo data, several checks: no console errors, the headline numbers in the DOM are the
-summary API's, every chart drew marks, each table view holds its chart's data, changing the
-range by keyboard updates the numbers and the URL, and the page fits a phone's width. The
-screenshots stay in test-artifacts/ (gitignored) after the run."""
+summary API's (with its compare=previous figures), the response-time and outcome totals and the
+outlet table are their answers', every chart (the heat map too) drew marks, each table view
+holds its chart's data, changing the range by keyboard updates the numbers and the URL, and the
+page fits a phone's width. The screenshots stay in test-artifacts/ (gitignored) after the run;
+docs/dashboard.png is the desktop one (copied there by hand when the page changes)."""
 
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ import httpx2
 import pytest
 
 from crm_metrics import Metrics, demo
-from crm_metrics.charts import CHARTS, HEADLINES
+from crm_metrics.charts import CHARTS, HEADLINES, OUTLETS, TOTALS, Table, change, formatted
 from server import ServerConfig, create_app
 
 from tests.support.engines import unavailable
@@ -41,6 +43,7 @@ FLAGS = [
 ]
 NOW = dt.datetime(2026, 11, 8, 6, 0, tzinfo=dt.UTC)
 TENANT = demo.TENANTS[0]  # Acme Corp, Asia/Jakarta
+HEATMAP = next(chart for chart in CHARTS if chart.mark == "rect")
 
 
 @pytest.fixture(scope="module")
@@ -85,6 +88,18 @@ def headlines(page: Any) -> dict[str, Any]:
     return {field: value for field, value, _ in found}
 
 
+def table_of(page: Any, view: Table) -> list[list[Any]]:
+    """A table's cells as the values they show (data-value), row by row."""
+    return page.eval_on_selector_all(
+        f"table[data-view={view.id}] tbody tr",
+        "rows => rows.map(r => [...r.children].map(c => JSON.parse(c.dataset.value)))",
+    )
+
+
+def as_table(view: Table, rows: list[dict[str, Any]]) -> list[list[Any]]:
+    return [[row[c.field] for c in (*view.keys, *view.table)] for row in rows]
+
+
 def wait_ready(page: Any) -> None:
     page.wait_for_selector("body[data-state=ready], body[data-state=error]", timeout=60_000)
     assert page.evaluate("document.body.dataset.state") == "ready", page.inner_text("#status")
@@ -103,34 +118,47 @@ def test_the_page(base_url: str, browser: Any) -> None:
     page.goto(f"{base_url}/?tenant_id={TENANT.id}&start_date=2026-10-01&end_date=2026-10-31&granularity=week")
     wait_ready(page)
 
-    # The headline numbers are the summary API's; the tenant's name heads the page.
-    summary = api(base_url, "summary", start_date="2026-10-01", end_date="2026-10-31")
-    assert summary["total_conversations"] > 0
+    # The headline numbers are the summary API's, their change its compare=previous; the
+    # tenant's name heads the page.
+    october = {"start_date": "2026-10-01", "end_date": "2026-10-31"}
+    summary = api(base_url, "summary", **october, compare="previous")
+    assert summary["total_conversations"] > 0 and summary["previous"]["period_start"] == "2026-08-31"
     assert headlines(page) == {m.field: summary[m.field] for m in HEADLINES}
     assert page.inner_text("h1") == "Acme Corp"
-    previous = api(base_url, "summary", start_date="2026-08-31", end_date="2026-09-30", tz="Asia/Jakarta")
-    shown_before = page.eval_on_selector_all("#headlines .change", "nodes => nodes.map(n => JSON.parse(n.dataset.previous))")
-    assert shown_before == [previous[m.field] for m in HEADLINES]
+    shown_before = page.eval_on_selector_all("#headlines .change", "nodes => nodes.map(n => [JSON.parse(n.dataset.previous), JSON.parse(n.dataset.change)])")
+    assert shown_before == [[summary["previous"][m.field], summary["change"][m.field]] for m in HEADLINES]
+    # ...and read as the report says them (page.js and charts.py format alike).
+    said = page.eval_on_selector_all("#headlines dd", "nodes => nodes.map(n => [...n.children].map(c => c.textContent))")
+    assert said == [[formatted(summary[m.field], m.unit), change(summary[m.field], summary["previous"][m.field], summary["change"][m.field], m)[0]] for m in HEADLINES]
 
-    # Every chart drew marks, and its table view holds the rows the chart drew.
-    dashboard = api(base_url, "dashboard", start_date="2026-10-01", end_date="2026-10-31", granularity="week")
+    # The response-time and outcome figures are those answers' totals.
+    answers = {kind: api(base_url, kind, **october, granularity="week") for kind in ("dashboard", "responses", "outcomes")}
+    answers |= {kind: api(base_url, kind, **october) for kind in ("heatmap", "outlets")}
+    shown = page.eval_on_selector_all("#totals .value", "nodes => nodes.map(n => [n.dataset.answer, n.dataset.field, JSON.parse(n.dataset.value), n.textContent])")
+    expected = [(t.answer, m, answers[t.answer]["totals"][m.field]) for t in TOTALS for m in t.measures]
+    assert shown == [[answer, m.field, value, formatted(value, m.unit)] for answer, m, value in expected]
+
+    # Every chart drew marks (the heat map one per cell), and its table view holds the rows the
+    # chart drew, which are the API's.
     for chart in CHARTS:
         marks = page.locator(f"#chart-{chart.id} .plot svg .role-mark path").count()
         assert marks > 0, f"{chart.id} drew nothing"
         drawn = page.evaluate(f"window.crmDashboard.charts[{chart.id!r}].view.data('rows').map(r => ({{...r}}))")
-        columns = ["date", *[m.field for m in chart.table]]
-        table = page.eval_on_selector_all(
-            f"table[data-chart={chart.id}] tbody tr",
-            "rows => rows.map(r => [...r.children].map(c => JSON.parse(c.dataset.value)))",
-        )
-        assert table == [[row[c] for c in columns] for row in drawn], chart.id
-        assert drawn == dashboard[chart.rows], chart.id
-    assert [row[0] for row in table] == ["2026-10-01", "2026-10-05", "2026-10-12", "2026-10-19", "2026-10-26"]
+        assert drawn == answers[chart.answer][chart.rows], chart.id
+        assert table_of(page, chart) == as_table(chart, drawn), chart.id
+    assert [row[0] for row in table_of(page, CHARTS[0])] == ["2026-10-01", "2026-10-05", "2026-10-12", "2026-10-19", "2026-10-26"]
+    assert page.locator("#chart-heatmap .plot svg .role-mark path").count() == 168
+
+    # The outlet table is the outlets answer (one row per outlet, the null row last).
+    assert len(answers["outlets"]["outlets"]) > 1
+    assert table_of(page, OUTLETS) == as_table(OUTLETS, answers["outlets"]["outlets"])
+    cells = page.eval_on_selector_all("table[data-view=outlets] tbody tr", "rows => rows.map(r => [...r.children].map(c => c.textContent))")
+    assert cells == [[formatted(value, c.unit) for value, c in zip(row, (*OUTLETS.keys, *OUTLETS.table), strict=True)] for row in table_of(page, OUTLETS)]
 
     # A table view opens from the keyboard.
-    page.focus(f"#chart-{CHARTS[0].id} summary")
+    page.focus("#chart-heatmap summary")
     page.keyboard.press("Enter")
-    assert page.locator(f"table[data-chart={CHARTS[0].id}]").is_visible()
+    assert page.locator("table[data-view=heatmap]").is_visible()
     page.screenshot(path=str(ARTIFACTS / "dashboard.png"), full_page=True)
 
     # Changing the range (typed, then Enter) updates the numbers and the URL.
@@ -145,6 +173,8 @@ def test_the_page(base_url: str, browser: Any) -> None:
     week = api(base_url, "summary", start_date="2026-10-15", end_date="2026-10-21")
     assert week["total_conversations"] != summary["total_conversations"]
     assert headlines(page) == {m.field: week[m.field] for m in HEADLINES}
+    week_cells = api(base_url, "heatmap", start_date="2026-10-15", end_date="2026-10-21")["cells"]
+    assert table_of(page, HEATMAP) == as_table(HEATMAP, week_cells)
     assert page.get_attribute("#headlines .value", "data-value") == str(week["total_conversations"])
 
     # On a phone: nothing wider than the screen, the charts drawn to its width.

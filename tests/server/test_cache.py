@@ -3,6 +3,8 @@ instance stopped and started mid-test), single flight."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import asyncio
 import datetime as dt
 import logging
@@ -136,6 +138,25 @@ def test_cache_key() -> None:
     assert cache_key("analytics", defaults, 7) == f"analytics:summary:v{__version__}:{TENANT_A}:-:-:-:-:-:g7"
     compared = Ask("summary", Query(TENANT_A, compare="previous"))
     assert cache_key("analytics", compared) == f"analytics:summary:v{__version__}:{TENANT_A}:-:-:-:-:-:previous:g0"
+    # The settings' digest (Metrics.fingerprint) rides with the version.
+    assert cache_key("analytics", defaults, 0, "3f2a9c1e") == f"analytics:summary:v{__version__}-3f2a9c1e:{TENANT_A}:-:-:-:-:-:g0"
+
+
+def test_fingerprint_follows_the_settings_answers_depend_on(metrics: Metrics) -> None:
+    same = Metrics(metrics.executor, dataclasses.replace(metrics.settings, query_timeout_seconds=5))
+    assert same.fingerprint == metrics.fingerprint
+    for change in ({"whatsapp_price_per_message": 0.02}, {"llm_price_per_million_tokens": 0.6}, {"lookaround_days": 30}):
+        assert Metrics(metrics.executor, dataclasses.replace(metrics.settings, **change)).fingerprint != metrics.fingerprint
+
+
+def test_a_restart_with_other_prices_never_serves_the_old_answers(
+    connect: Callable[..., TestClient], metrics: Metrics, redis_url: str, prefix: str
+) -> None:
+    config = ServerConfig(redis_url=redis_url, cache_key_prefix=prefix)
+    before = connect(config).get(SUMMARY, headers=TENANT).json()
+    dearer = Metrics(metrics.executor, dataclasses.replace(metrics.settings, whatsapp_price_per_message=0.02))
+    after = connect(config, over=dearer).get(SUMMARY, headers=TENANT).json()
+    assert after["total_cost"] > before["total_cost"] > 0
 
 
 @pytest.mark.anyio
@@ -214,7 +235,7 @@ def test_redis_cache(connect: Callable[..., TestClient], metrics: Metrics, redis
     client = connect(ServerConfig(redis_url=redis_url, cache_key_prefix=prefix), over=counting)
     caplog.set_level(logging.INFO, "server.access")
     first = client.get(DASHBOARD, headers=TENANT)
-    key = f"{prefix}:dashboard:v{__version__}:{TENANT_A}:2025-11-01:2025-11-04:-:-:day:g0"
+    key = f"{prefix}:dashboard:v{__version__}-{metrics.fingerprint}:{TENANT_A}:2025-11-01:2025-11-04:-:-:day:g0"
     direct = redis.Redis.from_url(redis_url)
     assert direct.get(key) == first.content
     assert 0 < direct.ttl(key) <= 300

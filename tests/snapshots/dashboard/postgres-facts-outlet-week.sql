@@ -20,13 +20,21 @@ WITH buckets AS (
       CAST(DATE_TRUNC(
         'WEEK',
         CAST(CAST('1900-01-01' AS DATE) + CAST(CAST(CAST(EXTRACT(EPOCH FROM started_at) * 1000000 AS BIGINT) + CASE
-          WHEN CAST(EXTRACT(EPOCH FROM started_at) * 1000000 AS BIGINT) < CAST(%(tz_change_1)s AS BIGINT)
+          WHEN started_at < TO_TIMESTAMP(CAST(CAST(%(tz_change_1)s AS BIGINT) AS BIGINT) / 1000000) + (
+            CAST(CAST(%(tz_change_1)s AS BIGINT) AS BIGINT) %% 1000000
+          ) * INTERVAL '1 MICROSECOND'
           THEN CAST(%(tz_offset_0)s AS BIGINT)
-          WHEN CAST(EXTRACT(EPOCH FROM started_at) * 1000000 AS BIGINT) < CAST(%(tz_change_2)s AS BIGINT)
+          WHEN started_at < TO_TIMESTAMP(CAST(CAST(%(tz_change_2)s AS BIGINT) AS BIGINT) / 1000000) + (
+            CAST(CAST(%(tz_change_2)s AS BIGINT) AS BIGINT) %% 1000000
+          ) * INTERVAL '1 MICROSECOND'
           THEN CAST(%(tz_offset_1)s AS BIGINT)
-          WHEN CAST(EXTRACT(EPOCH FROM started_at) * 1000000 AS BIGINT) < CAST(%(tz_change_3)s AS BIGINT)
+          WHEN started_at < TO_TIMESTAMP(CAST(CAST(%(tz_change_3)s AS BIGINT) AS BIGINT) / 1000000) + (
+            CAST(CAST(%(tz_change_3)s AS BIGINT) AS BIGINT) %% 1000000
+          ) * INTERVAL '1 MICROSECOND'
           THEN CAST(%(tz_offset_2)s AS BIGINT)
-          WHEN CAST(EXTRACT(EPOCH FROM started_at) * 1000000 AS BIGINT) < CAST(%(tz_change_4)s AS BIGINT)
+          WHEN started_at < TO_TIMESTAMP(CAST(CAST(%(tz_change_4)s AS BIGINT) AS BIGINT) / 1000000) + (
+            CAST(CAST(%(tz_change_4)s AS BIGINT) AS BIGINT) %% 1000000
+          ) * INTERVAL '1 MICROSECOND'
           THEN CAST(%(tz_offset_3)s AS BIGINT)
           ELSE CAST(%(tz_offset_4)s AS BIGINT)
         END + 2208988800000000 AS BIGINT) / 86400000000 AS INT) AS TIMESTAMP)
@@ -64,13 +72,21 @@ WITH buckets AS (
       CAST(DATE_TRUNC(
         'WEEK',
         CAST(CAST('1900-01-01' AS DATE) + CAST(CAST(CAST(EXTRACT(EPOCH FROM ts) * 1000000 AS BIGINT) + CASE
-          WHEN CAST(EXTRACT(EPOCH FROM ts) * 1000000 AS BIGINT) < CAST(%(tz_change_1)s AS BIGINT)
+          WHEN ts < TO_TIMESTAMP(CAST(CAST(%(tz_change_1)s AS BIGINT) AS BIGINT) / 1000000) + (
+            CAST(CAST(%(tz_change_1)s AS BIGINT) AS BIGINT) %% 1000000
+          ) * INTERVAL '1 MICROSECOND'
           THEN CAST(%(tz_offset_0)s AS BIGINT)
-          WHEN CAST(EXTRACT(EPOCH FROM ts) * 1000000 AS BIGINT) < CAST(%(tz_change_2)s AS BIGINT)
+          WHEN ts < TO_TIMESTAMP(CAST(CAST(%(tz_change_2)s AS BIGINT) AS BIGINT) / 1000000) + (
+            CAST(CAST(%(tz_change_2)s AS BIGINT) AS BIGINT) %% 1000000
+          ) * INTERVAL '1 MICROSECOND'
           THEN CAST(%(tz_offset_1)s AS BIGINT)
-          WHEN CAST(EXTRACT(EPOCH FROM ts) * 1000000 AS BIGINT) < CAST(%(tz_change_3)s AS BIGINT)
+          WHEN ts < TO_TIMESTAMP(CAST(CAST(%(tz_change_3)s AS BIGINT) AS BIGINT) / 1000000) + (
+            CAST(CAST(%(tz_change_3)s AS BIGINT) AS BIGINT) %% 1000000
+          ) * INTERVAL '1 MICROSECOND'
           THEN CAST(%(tz_offset_2)s AS BIGINT)
-          WHEN CAST(EXTRACT(EPOCH FROM ts) * 1000000 AS BIGINT) < CAST(%(tz_change_4)s AS BIGINT)
+          WHEN ts < TO_TIMESTAMP(CAST(CAST(%(tz_change_4)s AS BIGINT) AS BIGINT) / 1000000) + (
+            CAST(CAST(%(tz_change_4)s AS BIGINT) AS BIGINT) %% 1000000
+          ) * INTERVAL '1 MICROSECOND'
           THEN CAST(%(tz_offset_3)s AS BIGINT)
           ELSE CAST(%(tz_offset_4)s AS BIGINT)
         END + 2208988800000000 AS BIGINT) / 86400000000 AS INT) AS TIMESTAMP)
@@ -102,13 +118,21 @@ WITH buckets AS (
       CAST(DATE_TRUNC(
         'WEEK',
         CAST(CAST('1900-01-01' AS DATE) + CAST(CAST(CAST(EXTRACT(EPOCH FROM turn_at) * 1000000 AS BIGINT) + CASE
-          WHEN CAST(EXTRACT(EPOCH FROM turn_at) * 1000000 AS BIGINT) < CAST(%(tz_change_1)s AS BIGINT)
+          WHEN turn_at < TO_TIMESTAMP(CAST(CAST(%(tz_change_1)s AS BIGINT) AS BIGINT) / 1000000) + (
+            CAST(CAST(%(tz_change_1)s AS BIGINT) AS BIGINT) %% 1000000
+          ) * INTERVAL '1 MICROSECOND'
           THEN CAST(%(tz_offset_0)s AS BIGINT)
-          WHEN CAST(EXTRACT(EPOCH FROM turn_at) * 1000000 AS BIGINT) < CAST(%(tz_change_2)s AS BIGINT)
+          WHEN turn_at < TO_TIMESTAMP(CAST(CAST(%(tz_change_2)s AS BIGINT) AS BIGINT) / 1000000) + (
+            CAST(CAST(%(tz_change_2)s AS BIGINT) AS BIGINT) %% 1000000
+          ) * INTERVAL '1 MICROSECOND'
           THEN CAST(%(tz_offset_1)s AS BIGINT)
-          WHEN CAST(EXTRACT(EPOCH FROM turn_at) * 1000000 AS BIGINT) < CAST(%(tz_change_3)s AS BIGINT)
+          WHEN turn_at < TO_TIMESTAMP(CAST(CAST(%(tz_change_3)s AS BIGINT) AS BIGINT) / 1000000) + (
+            CAST(CAST(%(tz_change_3)s AS BIGINT) AS BIGINT) %% 1000000
+          ) * INTERVAL '1 MICROSECOND'
           THEN CAST(%(tz_offset_2)s AS BIGINT)
-          WHEN CAST(EXTRACT(EPOCH FROM turn_at) * 1000000 AS BIGINT) < CAST(%(tz_change_4)s AS BIGINT)
+          WHEN turn_at < TO_TIMESTAMP(CAST(CAST(%(tz_change_4)s AS BIGINT) AS BIGINT) / 1000000) + (
+            CAST(CAST(%(tz_change_4)s AS BIGINT) AS BIGINT) %% 1000000
+          ) * INTERVAL '1 MICROSECOND'
           THEN CAST(%(tz_offset_3)s AS BIGINT)
           ELSE CAST(%(tz_offset_4)s AS BIGINT)
         END + 2208988800000000 AS BIGINT) / 86400000000 AS INT) AS TIMESTAMP)
