@@ -75,6 +75,11 @@ def run() -> dict[str, Any]:
     result["window"] = {"start_date": str(targets["largest"].start), "end_date": str(targets["largest"].end)}
 
     path = STORES / "priced-small.duckdb"
+    if path.exists():
+        with Metrics.connect(f"duckdb:///{path}", read_only=True) as cached:
+            stale = cached.layout != "rollup"  # made before the store had cost_slots
+        if stale:
+            path.unlink()
     if not path.exists():
         clock("DuckDB: loading the small set ...")
         stores.duckdb_store(small, path, clock)

@@ -30,13 +30,19 @@ WITH
     {% call costs.message_rows('m.tenant_id, m.outlet_id, m.slot_start') -%}
     SELECT f.tenant_id, f.outlet_id, k.slot_start, f.ts, f.sender_type, msg.metadata, c.customer_phone
       FROM touched AS k
+      {#- As metric_slots.sql reads the facts: the time range for an index on (tenant, time)
+          where few slots are touched, the slot's equality for a hash join where many are (a
+          rebuild), and the touched slots' bounds so that a small load reads few rows. #}
       JOIN message_facts AS f
         ON f.tenant_id = k.tenant_id
         AND f.ts >= k.slot_start
         AND f.ts < TIMESTAMP_ADD(k.slot_start, INTERVAL {{ SLOT_MINUTES }} MINUTE)
+        AND {{ m.slot('f.ts') }} = k.slot_start
       JOIN messages AS msg ON msg.id = f.id AND msg.conversation_id = f.conversation_id
       JOIN conversations AS c ON c.id = f.conversation_id
       WHERE f.sender_type IN ('llm', 'agent', 'system')
+        AND f.ts >= (SELECT MIN(t.slot_start) FROM touched AS t)
+        AND f.ts < TIMESTAMP_ADD((SELECT MAX(t.slot_start) FROM touched AS t), INTERVAL {{ SLOT_MINUTES }} MINUTE)
     {%- endcall %}
   )
 SELECT
