@@ -36,7 +36,7 @@ run: demo
 	@echo "Serving on http://127.0.0.1:$(PORT); try:"
 	@echo "  curl -s 'http://127.0.0.1:$(PORT)/api/v1/metrics/summary' -H 'X-Tenant-Id: 00000000-0000-0000-0000-000000000001'"
 	@echo
-	COST_MODEL=priced WHATSAPP_PRICES=examples/prices/whatsapp.csv LLM_PRICES=examples/prices/llm.csv $(CLI) serve --port $(PORT)
+	COST_MODEL=priced WHATSAPP_PRICES=examples/prices/whatsapp.csv LLM_PRICES=examples/prices/llm.csv CRM_METRICS_PATH=examples/metrics $(CLI) serve --port $(PORT)
 
 test: install
 	$(call apt_install,$(TEST_SYSTEM_PACKAGES))

@@ -13,7 +13,9 @@ It loads the small set (about 100k conversations, 1M messages) into a private sc
   in one transaction, one 1,000-row INSERT (multi-row VALUES, as ORMs batch), 1,000
   single-row INSERTs in one transaction (executemany: one trigger call per statement, the
   worst case of a statement-level trigger). The ratio is the median
-  round's time with over without.
+  round's time with over without; where PostgreSQL runs on this machine, also the ratio of
+  the server backend's CPU time (/proc/PID/schedstat), which a loaded machine moves far less
+  than wall time (the writer's connection waits for a core, with or without the triggers).
 - **lag**: 4 writers, each inserting a message every 20 ms (200 writes/s), for LAG_SECONDS,
   while a `crm-metrics serve` (its default ROLLUP_POLL_SECONDS) applies; an observer looks up
   every written message in `message_facts` every 10 ms (message_facts and metric_slots are
@@ -112,15 +114,19 @@ def writer_cost(url: str, progress: stores.Progress) -> dict[str, Any]:
         f"{BATCH_ROWS:,} single-row INSERTs, one transaction": _executemany,
     }
     seconds: dict[str, dict[str, list[float]]] = {case: {"on": [], "off": []} for case in cases}
+    cpu_seconds: dict[str, dict[str, list[float]]] = {case: {"on": [], "off": []} for case in cases}
     with psycopg.connect(url, autocommit=True) as conn:
         messages = Messages(conn, "bench-cost")
+        cpu = _server_cpu(conn.info.backend_pid)
         for round_ in range(ROUNDS):
             for mode in ("off", "on") if round_ % 2 == 0 else ("on", "off"):
                 conn.execute(f"ALTER TABLE messages {'ENABLE' if mode == 'on' else 'DISABLE'} TRIGGER USER")
                 for case, run in cases.items():
-                    started = time.perf_counter()
+                    started, cpu_started = time.perf_counter(), cpu() if cpu else 0.0
                     run(conn, messages)
                     seconds[case][mode].append(time.perf_counter() - started)
+                    if cpu:
+                        cpu_seconds[case][mode].append(cpu() - cpu_started)
         conn.execute("ALTER TABLE messages ENABLE TRIGGER USER")
         # The rows written without the triggers reach the rollup too: queue their conversations.
         conn.execute("INSERT INTO crm_metrics_changes (conversation_id) SELECT DISTINCT conversation_id FROM messages WHERE id LIKE 'bench-cost-%'")
@@ -135,8 +141,32 @@ def writer_cost(url: str, progress: stores.Progress) -> dict[str, Any]:
             "rounds": ROUNDS,
             "rows_per_round": per_row,
         }
-        progress(f"  {case}: {result[case]['without_ms_per_row']} → {result[case]['with_ms_per_row']} ms a row ({result[case]['ratio']}×)")
+        if cpu:
+            cpu_off, cpu_on = statistics.median(cpu_seconds[case]["off"]), statistics.median(cpu_seconds[case]["on"])
+            result[case] |= {
+                "without_server_cpu_us_per_row": round(cpu_off / per_row * 1e6, 1),
+                "with_server_cpu_us_per_row": round(cpu_on / per_row * 1e6, 1),
+                "server_cpu_ratio": round(cpu_on / cpu_off, 2),
+            }
+        cpu_note = f"; server CPU {result[case]['server_cpu_ratio']}×" if cpu else ""
+        progress(f"  {case}: {result[case]['without_ms_per_row']} → {result[case]['with_ms_per_row']} ms a row ({result[case]['ratio']}×{cpu_note})")
     return result
+
+
+def _server_cpu(pid: int) -> Any:
+    """Seconds the backend `pid` has run on a CPU, as a function; None where PostgreSQL does
+    not run on this machine (or /proc does not tell)."""
+    path = f"/proc/{pid}/schedstat"
+
+    def seconds() -> float:
+        with open(path) as f:
+            return int(f.read().split()[0]) / 1e9
+
+    try:
+        seconds()
+    except (OSError, ValueError, IndexError):
+        return None
+    return seconds
 
 
 def _copy(conn: psycopg.Connection, messages: Messages) -> None:

@@ -511,13 +511,23 @@ def _live(report: Mapping[str, Any]) -> list[str]:
         "bench/live.py (`python -m bench.live` runs it alone), on the small set in PostgreSQL. "
         "Writer's cost: messages written into the latest conversations, the live rollup's "
         "triggers enabled and disabled in interleaved rounds (medians of "
-        f"{next(iter(live['writer_cost'].values()))['rounds']} rounds each).",
+        f"{next(iter(live['writer_cost'].values()))['rounds']} rounds each). Server CPU: the "
+        "writing backend's CPU time (/proc/PID/schedstat), which the machine's other load moves "
+        "far less than wall time.",
         "",
     ]
     lines += _table(
-        ("write", "without the triggers", "with them", "ratio"),
+        ("write", "without the triggers", "with them", "ratio", "server CPU a row, without → with"),
         [
-            (case, f"{v['without_ms_per_row']} ms a row", f"{v['with_ms_per_row']} ms a row", f"{v['ratio']:.2f}×")
+            (
+                case,
+                f"{v['without_ms_per_row']} ms a row",
+                f"{v['with_ms_per_row']} ms a row",
+                f"{v['ratio']:.2f}×",
+                f"{v['without_server_cpu_us_per_row']} → {v['with_server_cpu_us_per_row']} µs ({v['server_cpu_ratio']:.2f}×)"
+                if "server_cpu_ratio" in v
+                else "not measured",
+            )
             for case, v in live["writer_cost"].items()
         ],
     )

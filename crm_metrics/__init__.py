@@ -19,6 +19,7 @@ from crm_metrics.errors import (
     QueryTimeout,
     TemplateError,
     TenantNotFound,
+    UnknownMetric,
 )
 from crm_metrics.models import (
     CostFigures,
@@ -26,6 +27,7 @@ from crm_metrics.models import (
     MarketCosts,
     PricedCostMetrics,
     Change,
+    CustomAnswer,
     ComparedSummary,
     ConversationMetrics,
     CostMetrics,
@@ -60,6 +62,7 @@ __all__ = [
     "ConversationMetrics",
     "CostLimitExceeded",
     "CostMetrics",
+    "CustomAnswer",
     "Dashboard",
     "HandoffMetrics",
     "CostFigures",
@@ -90,6 +93,7 @@ __all__ = [
     "Summary",
     "TemplateError",
     "TenantNotFound",
+    "UnknownMetric",
     "to_csv",
     "to_json",
     "__version__",

@@ -3,9 +3,9 @@
 After `crm-metrics init-db --rollup`, every statement that writes `conversations` or `messages`
 (any client: INSERT, UPDATE, DELETE, COPY, TRUNCATE) appends the ids of the conversations it
 touched to `crm_metrics_changes`, in its own transaction (sql/schema/postgres-live.sql).
-`apply` takes them in batches and recomputes those conversations' facts and rollup slots with
-the derivation every load runs (crm_metrics/derived.py), deleting them from the queue in the
-same transaction: a crash (even SIGKILL) rolls the batch back and the changes stay queued;
+`apply` takes them in batches of conversations and recomputes those conversations' facts and
+rollup slots with the derivation every load runs (crm_metrics/derived.py), deleting their
+queued rows in the same transaction: a crash (even SIGKILL) rolls the batch back and the changes stay queued;
 a change applied twice is recomputed from the same rows, so nothing is lost or counted twice.
 `crm-metrics serve` runs `follow` in a thread; one applier runs at a time, whatever the number
 of servers (the lock on the derived tables that loads take too).
@@ -25,8 +25,8 @@ from crm_metrics.executors.base import ChangeQueue
 
 log = logging.getLogger("crm_metrics.changes")
 
-#: Queued changes per transaction: a bulk write's backlog is applied in steps of this many, each
-#: short enough to keep the lag of the writes queued behind it low.
+#: Conversations refreshed per transaction: a bulk write's backlog is applied in steps of this
+#: many, each short enough to keep the lag of the writes queued behind it low.
 BATCH = 2_000
 #: Seconds between attempts while the database fails (each failure is logged once).
 RETRY_SECONDS = 5.0

@@ -18,12 +18,13 @@ from typing import Any, NoReturn
 from crm_metrics import __version__, loader, output, request, templates
 from crm_metrics.config import DEFAULT_DATABASE_URL, URL_SETTING, Settings
 from crm_metrics.dialects import Dialect
-from crm_metrics.console import console_sql
+from crm_metrics.console import console_sql, custom_console_sql
 from crm_metrics.errors import ConfigError, MetricsError
 from crm_metrics.answers import ANSWERS
 from crm_metrics.request import COMPARISONS, DEFAULT_SPAN_DAYS, GROUPINGS
 from crm_metrics.schema import TABLES
-from crm_metrics.service import Metrics
+from crm_metrics.custom import CustomMetrics
+from crm_metrics.service import BUILTIN_NAMES, Metrics, catalogue
 
 PROG = "crm-metrics"
 #: crm_metrics.report.FORMATS, named here so that the help needs no import of the report's libraries.
@@ -79,7 +80,7 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     parser.set_defaults(full_help=parser.format_help)
 
-    query = commands.add_parser("query", help="print an answer: dashboard, summary, responses, outcomes, outlets, heatmap, costs")
+    query = commands.add_parser("query", help="print an answer: dashboard, summary, responses, outcomes, outlets, heatmap, costs, or a custom metric's NAME (CRM_METRICS_PATH)")
     kinds = query.add_subparsers(dest="kind", metavar="KIND")
     query.set_defaults(full_help=query.format_help)
     for kind, help_text in QUERY_KINDS.items():
@@ -99,7 +100,7 @@ def _parser() -> argparse.ArgumentParser:
         )
 
     render = commands.add_parser("render", help="print a metric's SQL for a dialect (or --list the metrics)")
-    render.add_argument("name", nargs="?", choices=templates.names(), metavar="NAME", help=", ".join(templates.names()))
+    render.add_argument("name", nargs="?", metavar="NAME", help=", ".join(templates.names()) + ", or a custom metric of CRM_METRICS_PATH")
     render.add_argument("--list", action="store_true", help="list the metric templates with what each answers, and stop")
     render.add_argument("--dialect", choices=[d.value for d in Dialect], help="bigquery, duckdb or postgres (required with NAME)")
     render.add_argument(
@@ -107,7 +108,7 @@ def _parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="a request parameter: tenant_id, start_date, end_date, outlet_id, tz, granularity",
+        help="a request parameter: tenant_id, start_date, end_date, outlet_id, tz, granularity (and a custom metric's own)",
     )
     style = render.add_mutually_exclusive_group()
     style.add_argument("--inline", action="store_true", help="turn parameters into typed literals, to run as-is in a console")
@@ -121,6 +122,10 @@ def _parser() -> argparse.ArgumentParser:
         metavar="PROJECT.DATASET",
         help="qualify the tables for the BigQuery console (default: from DATABASE_URL or BIGQUERY_PROJECT_ID and BIGQUERY_DATASET)",
     )
+
+    listing = commands.add_parser("list", help="list the metrics: the built-in answers and the custom metrics of CRM_METRICS_PATH (refused ones with their error)")
+    listing.add_argument("--metrics-path", metavar="DIR", help="the custom metrics' directory (default: $CRM_METRICS_PATH)")
+    listing.add_argument("--format", default="table", choices=("table", "json"), help="table (default) or json (GET /api/v1/metrics's body)")
 
     report = commands.add_parser("report", help="write the summary report of a tenant and range (PDF or HTML)", parents=[request, database])
     report.add_argument("--format", default="pdf", choices=REPORT_FORMATS, help="pdf (default) or html")
@@ -185,6 +190,36 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _custom_query_parser() -> argparse.ArgumentParser:
+    """`crm-metrics query NAME`: a custom metric of CRM_METRICS_PATH (docs/custom-metrics.md)."""
+    parser = _Parser(prog=f"{PROG} query NAME", description="Print a custom metric's answer (a .sql file of CRM_METRICS_PATH).")
+    parser.add_argument("name", metavar="NAME", help="the metric (crm-metrics list shows them)")
+    parser.add_argument("--tenant-id", required=True, help="tenant UUID")
+    parser.add_argument("--start-date", help="first local date, YYYY-MM-DD")
+    parser.add_argument("--end-date", help="last local date, YYYY-MM-DD (default: today in the timezone)")
+    parser.add_argument("--tz", help="IANA timezone that cuts days (default: the tenant's, else UTC)")
+    parser.add_argument("--outlet-id", help="only this outlet's conversations (UUID; metrics that declare outlet_id)")
+    parser.add_argument("--granularity", help="day, week or month (series metrics only)")
+    parser.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="a parameter the metric declares")
+    parser.add_argument("--format", default="json", choices=output.FORMATS, help="output format (default: json, the HTTP body)")
+    parser.add_argument("--metrics-path", metavar="DIR", help="the custom metrics' directory (default: $CRM_METRICS_PATH)")
+    parser.add_argument("--database-url", help=f"database URL (default: $DATABASE_URL, else {DEFAULT_DATABASE_URL})")
+    parser.set_defaults(command="custom-query")
+    return parser
+
+
+def _print_catalogue(entries: Sequence[Mapping[str, Any]], fmt: str) -> None:
+    if fmt == "json":
+        import json
+
+        print(json.dumps({"metrics": list(entries)}, ensure_ascii=False, separators=(",", ":")))
+        return
+    width = max(len(e["name"]) for e in entries)
+    for entry in entries:
+        what = entry.get("error") if entry["status"] != "ok" else entry.get("description", "")
+        print(f"{entry['name'].ljust(width)}  {entry['kind']:<7}  {entry['status']:<5}  {what}")
+
+
 def _params(pairs: Sequence[str]) -> dict[str, str]:
     params = {}
     for pair in pairs:
@@ -208,6 +243,10 @@ def _dry_run_report(kind: str, estimate: int, read: Mapping[str, tuple[dt.date |
 
 
 def run(args: argparse.Namespace) -> None:
+    if args.command == "list":
+        path = args.metrics_path or Settings.from_env().metrics_path
+        _print_catalogue(catalogue(CustomMetrics(path, BUILTIN_NAMES)), args.format)
+        return
     if args.command == "render":
         if args.list:
             for name in templates.names():
@@ -216,7 +255,12 @@ def run(args: argparse.Namespace) -> None:
         if not args.name or not args.dialect:
             raise MetricsError("render takes NAME and --dialect (or --list)")
         style = "inline" if args.inline else "declare" if args.declare else "params"
-        sql = console_sql(args.name, args.dialect, _params(args.param), style=style, dataset=args.dataset, settings=Settings.from_env())
+        settings = Settings.from_env()
+        if args.name in templates.names():
+            sql = console_sql(args.name, args.dialect, _params(args.param), style=style, dataset=args.dataset, settings=settings)
+        else:
+            metric = CustomMetrics(settings.metrics_path, BUILTIN_NAMES).get(args.name)
+            sql = custom_console_sql(metric, args.dialect, _params(args.param), style=style, dataset=args.dataset, settings=settings)
         print(sql, end="")
         return
     if args.command == "serve":
@@ -226,6 +270,15 @@ def run(args: argparse.Namespace) -> None:
         _server("stream").consume(database_url=args.database_url, stream=args.stream, name=args.name, once=args.once)
         return
     settings = Settings.from_env(database_url=args.database_url)
+    if args.command == "custom-query":
+        # An unknown or refused metric is said before the database is opened.
+        CustomMetrics(args.metrics_path or settings.metrics_path, BUILTIN_NAMES).get(args.name)
+        with Metrics.connect(settings=settings, read_only=True, create=False, metrics_path=args.metrics_path) as metrics:
+            answer = metrics.query(
+                args.name, args.tenant_id, args.start_date, args.end_date, args.outlet_id, args.tz, args.granularity, _params(args.param)
+            )
+            sys.stdout.write(output.formatted(answer, args.format))
+        return
     if args.command == "scheduler":
         from crm_metrics import scheduler
 
@@ -308,7 +361,12 @@ SERVER_MODULES = frozenset({"starlette", "uvicorn", "jwt", "redis"})
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    given = list(sys.argv[1:] if argv is None else argv)
+    if len(given) > 1 and given[0] == "query" and given[1] not in QUERY_KINDS and not given[1].startswith("-"):
+        # `query NAME`: a custom metric, whose names come from CRM_METRICS_PATH at run time.
+        args = _custom_query_parser().parse_args(given[1:])
+    else:
+        args = _parser().parse_args(argv)
     if args.command is None or (args.command == "query" and args.kind is None):
         sys.stderr.write(args.full_help())
         return 2

@@ -46,8 +46,12 @@ def default_shape(name: str) -> templates.Shape:
 
 @functools.lru_cache(maxsize=None)
 def _compile(name: str, dialect: Dialect, shape: templates.Shape) -> CompiledQuery:
-    template = templates.load(name)
-    text = templates.render_template(name, shape)
+    return compile_text(templates.load(name), templates.render_template(name, shape), dialect)
+
+
+def compile_text(template: templates.Template, text: str, dialect: Dialect) -> CompiledQuery:
+    """A template's rendered BigQuery SQL for `dialect` (uncached: `compile_sql` caches the
+    built-in templates, crm_metrics/custom.py the custom ones)."""
     try:
         tree = sqlglot.parse_one(text, read="bigquery")
     except ParseError as error:

@@ -162,6 +162,7 @@ SETTINGS: dict[str, Setting] = {
     "google_application_credentials": Setting("GOOGLE_APPLICATION_CREDENTIALS", None, str, "Google credentials file (a service-account key) for BigQuery; unset: Application Default Credentials"),
     "bigquery_api_endpoint": Setting("BIGQUERY_API_ENDPOINT", None, str, "BigQuery REST endpoint instead of Google's, e.g. an emulator at http://127.0.0.1:9050 (plain http: anonymous credentials)"),
     "rollup_poll_seconds": Setting("ROLLUP_POLL_SECONDS", 0.2, _amount(MAX_SECONDS), "How often crm-metrics serve looks for writes to apply to PostgreSQL's live rollup (0 = this server applies none; at most 86,400)"),
+    "metrics_path": Setting("CRM_METRICS_PATH", None, str, "A directory of custom metric files (*.sql, docs/custom-metrics.md): each becomes Metrics.query(name), `crm-metrics query NAME` and GET /api/v1/metrics/custom/{name}; checked when loaded, reloaded when a file changes (and on SIGHUP)"),
     "bigquery_maximum_bytes_billed": Setting("BIGQUERY_MAXIMUM_BYTES_BILLED", DEFAULT_MAXIMUM_BYTES_BILLED, _non_negative_int, "A BigQuery query that would bill more bytes fails before it runs, at no cost (0 = no limit)"),
 }
 
@@ -187,6 +188,7 @@ class Settings:
     bigquery_api_endpoint: str | None = None
     rollup_poll_seconds: float = 0.2
     bigquery_maximum_bytes_billed: int = DEFAULT_MAXIMUM_BYTES_BILLED
+    metrics_path: str | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

@@ -16,7 +16,7 @@ import re
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
-from crm_metrics import planning, prices, request, templates
+from crm_metrics import custom, planning, prices, request, templates
 from crm_metrics.compiler import compile_sql, declare, inline, parse_dialect
 from crm_metrics.config import Settings
 from crm_metrics.templates import Shape
@@ -122,3 +122,57 @@ def console_dataset(dataset: str | None, settings: Settings) -> str | None:
         return None
     project, name = bigquery_target(settings.database_url, settings)
     return f"{project}.{name}"
+
+
+def custom_console_sql(
+    metric: custom.CustomMetric,
+    dialect: str,
+    params: Mapping[str, str] | None = None,
+    *,
+    style: str = "params",
+    dataset: str | None = None,
+    settings: Settings | None = None,
+    now: dt.datetime | None = None,
+) -> str:
+    """A custom metric (crm_metrics/custom.py) compiled for `dialect` in a style, its header
+    first: the request's parameters as for a built-in metric, and the metric's own."""
+    params = dict(params or {})
+    extras = {k: v for k, v in params.items() if k not in PARAMS}
+    if style not in STYLES:
+        raise InvalidParameter("style", f"must be one of {', '.join(STYLES)}, got {style!r}")
+    parsed = parse_dialect(dialect)
+    if style == "declare" and parsed is not Dialect.BIGQUERY:
+        raise InvalidParameter("dialect", "DECLARE scripts are BigQuery scripting: use --dialect bigquery")
+    if dataset and (parsed is not Dialect.BIGQUERY or style == "params"):
+        raise InvalidParameter("dataset", "qualifies tables for the BigQuery console: use it with --dialect bigquery and --inline or --declare")
+    assert metric.template is not None
+    if "granularity" in params and not metric.series:
+        raise InvalidParameter("granularity", f"{metric.name} is one set of rows for the whole range: it takes no granularity")
+    grain = request.grain("granularity", params.get("granularity")) if metric.series else "range"
+    if params.get("outlet_id") and not metric.outlet:
+        raise InvalidParameter("outlet_id", f"{metric.name} does not declare outlet_id: it takes no outlet filter")
+    outlet = request.optional_uuid("outlet_id", params.get("outlet_id"))
+    tenant = request.optional_uuid("tenant_id", params.get("tenant_id"))
+    settings = settings or Settings.from_env()
+    period = request.period(
+        request.date("start_date", params.get("start_date")),
+        request.date("end_date", params.get("end_date")),
+        request.timezone("tz", params.get("tz")) or "UTC",
+        now=now or dt.datetime.now(dt.UTC),
+        max_days=settings.max_range_days,
+    )
+    offsets = planning.utc_offsets(period)
+    query = custom.compiled(metric, parsed, Shape("seed", outlet is not None, grain, offsets is not None))
+    header = metric.template.header()
+    if style == "params":
+        return f"{header}\n{query.sql}\n"
+    if tenant is None:
+        raise InvalidParameter("tenant_id", "is required to inline the parameters")
+    values = {**planning.values(tenant, outlet, period, settings, offsets), **custom.extra_values(metric, extras)}
+    lines = [f"-- tenant_id: {tenant}", f"-- range: {period.start_date} .. {period.end_date} in {period.tz}"]
+    target = None
+    if parsed is Dialect.BIGQUERY:
+        target = console_dataset(dataset, settings)
+        lines.append(f"-- tables: {target}" if target else "-- tables: unqualified; pass --dataset PROJECT.DATASET for the console")
+    body = declare(query, values, dataset=target) if style == "declare" else inline(query, values, dataset=target)
+    return f"{header}\n" + "\n".join(lines) + f"\n{body};\n"

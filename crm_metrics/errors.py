@@ -46,6 +46,16 @@ class TenantNotFound(MetricsError, LookupError):
         super().__init__(f"X-Tenant-Id: tenant {tenant_id} is not known to the tenant service")
 
 
+class UnknownMetric(MetricsError, LookupError):
+    """No metric of that name, or its file was refused when loaded (crm_metrics/custom.py).
+    `name` is the name asked for."""
+
+    def __init__(self, name: str, message: str) -> None:
+        self.name = name
+        self.message = message
+        super().__init__(message)
+
+
 class TemplateError(MetricsError):
     """A SQL template is missing, malformed, or disagrees with its header."""
 

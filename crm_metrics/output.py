@@ -37,6 +37,9 @@ def rows(answer: Any) -> tuple[list[str], list[list[Any]]]:
     `totals`; a list keyed otherwise (the costs' `markets`) follows, a row per item whose
     first field is `prefix 1242`. Takes a result or its JSON object (`to_dict()`, or the parsed HTTP body)."""
     data = answer.to_dict() if hasattr(answer, "to_dict") else dict(answer)
+    if isinstance(data.get("columns"), list) and isinstance(data.get("rows"), list):
+        # A custom metric names its columns: its rows under them, even when there are none.
+        return list(data["columns"]), [[row[name] for name in data["columns"]] for row in data["rows"]]
     lists = [value for value in data.values() if isinstance(value, list)]
     if not lists:
         flat = _flat(data)
@@ -80,7 +83,8 @@ def to_table(result: Any) -> str:
     """Aligned text for a terminal: one block per list of rows (a dashboard's series, §7's
     series with their totals, outlets, cells), or an answer without lists as name/value."""
     data = result.to_dict()
-    lists = {key: value for key, value in data.items() if isinstance(value, list)}
+    # Lists of rows (a custom metric's `columns` is a list of names, not rows).
+    lists = {key: value for key, value in data.items() if isinstance(value, list) and key != "columns"}
     if not lists:
         flat = _flat(data)
         width = max(map(len, flat))

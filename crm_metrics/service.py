@@ -21,16 +21,16 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from crm_metrics import partitions, planning, request, templates
+from crm_metrics import custom, partitions, planning, request, templates
 from crm_metrics import prices as price_tables
 from crm_metrics.prices import PriceTables
 from crm_metrics.answers import ANSWERS, Answer, Resolved, compared, markets
 from crm_metrics.compiler import compile_sql, parse_dialect
 from crm_metrics.config import Settings
-from crm_metrics.errors import ConfigError, InvalidParameter, MetricsError, TenantNotFound
+from crm_metrics.errors import ConfigError, InvalidParameter, MetricsError, TemplateError, TenantNotFound
 from crm_metrics.executors import Executor, connect
 from crm_metrics.executors.base import Changes, ChangeQueue, DryRunner
-from crm_metrics.models import Costs, Dashboard, Heatmap, OutletBreakdown, Outcomes, Outlets, Responses, StoredTenant, Summary
+from crm_metrics.models import Costs, CustomAnswer, Dashboard, Heatmap, OutletBreakdown, Outcomes, Outlets, Responses, StoredTenant, Summary
 from crm_metrics.query import CompiledQuery
 from crm_metrics.store import Store
 from crm_metrics.tenant_service import TenantService, Unavailable
@@ -71,6 +71,8 @@ class Metrics:
         #: The write path: init_db, load, load_rows, write, refresh.
         self.store = Store(executor, read_only=read_only, on_write=self.tenants.forget)
         self._has_tenants: bool | None = None
+        #: The custom metrics of CRM_METRICS_PATH (crm_metrics/custom.py), checked when loaded.
+        self.custom = custom.CustomMetrics(self.settings.metrics_path, builtins=BUILTIN_NAMES)
         #: Called after every statement with (template, dialect, seconds), failed ones too:
         #: the server's /metrics times queries per metric and engine this way.
         self.query_observers: list[Callable[[str, str, float], None]] = []
@@ -83,11 +85,15 @@ class Metrics:
         read_only: bool = False,
         create: bool = True,
         settings: Settings | None = None,
+        metrics_path: str | None = None,
         **kwargs: Any,
     ) -> Metrics:
         """Open the database at `url` (default: `DATABASE_URL`, else `duckdb:///crm_metrics.duckdb`).
-        A DuckDB file that does not exist is made unless `read_only` or `create=False`."""
+        A DuckDB file that does not exist is made unless `read_only` or `create=False`.
+        `metrics_path`: a directory of custom metrics (default: CRM_METRICS_PATH)."""
         settings = settings or Settings.from_env(database_url=url)
+        if metrics_path is not None:
+            settings = dataclasses.replace(settings, metrics_path=str(metrics_path))
         timeout = settings.query_timeout_seconds or None
         executor = connect(settings.database_url, read_only=read_only, create=create, timeout=timeout, settings=settings)
         return cls(executor, settings, read_only=read_only, **kwargs)
@@ -219,6 +225,63 @@ class Metrics:
             raise InvalidParameter("compare", f"applies to the summary only, not to {kind}")
         previous = dataclasses.replace(resolved, period=request.previous(resolved.period))
         return compared(self._run(answer, resolved), self._run(answer, previous))
+
+    # -- custom metrics (crm_metrics/custom.py, docs/custom-metrics.md) -------------------------
+
+    def query(
+        self,
+        name: str,
+        tenant_id: str,
+        start_date: str | dt.date | None = None,
+        end_date: str | dt.date | None = None,
+        outlet_id: str | None = None,
+        tz: str | None = None,
+        granularity: str | None = None,
+        params: Mapping[str, Any] | None = None,
+    ) -> CustomAnswer:
+        """The custom metric `name` of CRM_METRICS_PATH for a tenant and range: its rows, typed
+        by its header. `params`: the extra parameters it declares (each required)."""
+        metric = self.custom.get(name)
+        if granularity is not None and not metric.series:
+            raise InvalidParameter("granularity", f"{name} is one set of rows for the whole range: it takes no granularity")
+        query = request.query(tenant_id, start_date, end_date, outlet_id, tz, granularity or "day")
+        return self.custom_answer(name, query, params or {})
+
+    def custom_answer(self, name: str, query: request.Query, params: Mapping[str, Any]) -> CustomAnswer:
+        """The custom metric `name` for a validated query (the HTTP server validates it with
+        `crm_metrics.request`, as for the built-in answers) and its extra parameters."""
+        metric = self.custom.get(name)
+        assert metric.template is not None
+        if query.outlet_id is not None and not metric.outlet:
+            raise InvalidParameter("outlet_id", f"{name} does not declare outlet_id: it takes no outlet filter")
+        if query.compare is not None:
+            raise InvalidParameter("compare", f"applies to the summary only, not to {name}")
+        grain = query.granularity if metric.series else "range"
+        if grain not in metric.template.granularities:
+            raise InvalidParameter("granularity", f"{name} is by {', '.join(metric.template.granularities)}, not {grain}")
+        extras = custom.extra_values(metric, params)
+        resolved = self.resolve(query)
+        period = resolved.period
+        # Custom metrics read the seed's tables (every store has them), local dates and hours
+        # by the range's UTC offsets where they are known.
+        offsets = planning.utc_offsets(period)
+        shape = templates.Shape("seed", query.outlet_id is not None, grain, offsets is not None)
+        compiled = custom.compiled(metric, parse_dialect(self.executor.dialect), shape)
+        values = {**planning.values(query.tenant_id, query.outlet_id, period, self.settings, offsets), **extras}
+        try:
+            rows = self._fetch(compiled, values)
+        except ValueError as error:
+            raise TemplateError(f"{metric.path.name}: its rows do not have the header's columns and types: {error}") from error
+        names = [c.name for c in compiled.columns]
+        return CustomAnswer(
+            name, query.tenant_id, query.outlet_id, period.start_date, period.end_date, period.tz, grain,
+            dict(extras), names, [dict(zip(names, row, strict=True)) for row in rows],
+        )
+
+    def catalogue(self) -> list[dict[str, Any]]:
+        """Every metric this library answers: the built-in answers, then the custom metrics
+        (those refused with their error), as GET /api/v1/metrics and `crm-metrics list` show."""
+        return catalogue(self.custom)
 
     def _run(self, answer: Answer, resolved: Resolved) -> Any:
         compiled, values = self._statement(answer, resolved)
@@ -400,6 +463,21 @@ class Metrics:
         if self.executor.dialect != "bigquery":
             return {**checked, "bigquery": "not_configured"}
         return {**checked, "bigquery": "configured" if checked["database"] == "connected" else "unreachable"}
+
+
+def catalogue(found: custom.CustomMetrics) -> list[dict[str, Any]]:
+    """The built-in answers, then the custom metrics of `found` (refused ones with their error)."""
+    entries: list[dict[str, Any]] = [
+        {"name": kind, "kind": "builtin", "status": "ok", "description": templates.load(answer.template).table, "path": f"/api/v1/metrics/{kind}"}
+        for kind, answer in ANSWERS.items()
+    ]
+    for metric in found.all():
+        entries.append({**metric.describe(), "path": f"/api/v1/metrics/custom/{metric.name}"})
+    return entries
+
+
+#: Names no custom metric may take: the answers and the metric templates of sql/metrics/.
+BUILTIN_NAMES = frozenset(ANSWERS) | frozenset(templates.names())
 
 
 def _answer(kind: str) -> Answer:

@@ -160,7 +160,9 @@ def parse_header(path: Path, source: str) -> Template:
 
 
 @functools.cache
-def _environment() -> jinja2.Environment:
+def environment() -> jinja2.Environment:
+    """The Jinja environment of every template: sql/ as the search path (macros, sources),
+    StrictUndefined, the named constants as globals."""
     environment = jinja2.Environment(
         loader=jinja2.FileSystemLoader(sql_dir()),
         undefined=jinja2.StrictUndefined,
@@ -204,4 +206,4 @@ def render_template(name: str, shape: Shape) -> str:
         "bounded": shape.bounded,
         "priced": shape.priced,
     }
-    return _environment().get_template(_path(name)).render(**variables)
+    return environment().get_template(_path(name)).render(**variables)

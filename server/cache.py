@@ -29,6 +29,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Protocol
+from urllib.parse import quote
 
 from crm_metrics import ConfigError, __version__
 
@@ -62,7 +63,12 @@ def cache_key(prefix: str, ask: Ask, generation: int = 0, settings: str = "") ->
     compared = (query.compare,) if query.compare else ()
     grouped = (f"by-{query.group_by}",) if query.group_by else ()
     version = f"v{CACHE_VERSION}" + (f"-{settings}" if settings else "")
-    return ":".join([prefix, ask.kind, version, *(s or "-" for s in segments), *compared, *grouped, f"g{generation}"])
+    # A custom metric: its name and the hash of its file's text (an edited file answers
+    # afresh), and its extra parameters by name (values as sent, quoted so that no value can
+    # spell another key).
+    kind = f"{ask.kind}/{ask.name}@{ask.digest}" if ask.name else ask.kind
+    extras = tuple(f"{name}={quote(value, safe='')}" for name, value in sorted(ask.extras))
+    return ":".join([prefix, kind, version, *(s or "-" for s in segments), *compared, *grouped, *extras, f"g{generation}"])
 
 
 def generation_key(prefix: str, tenant_id: str) -> str:

@@ -15,7 +15,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from crm_metrics import BackendUnavailable, CostLimitExceeded, InvalidEvent, InvalidParameter, MetricsError, QueryTimeout, TenantNotFound
+from crm_metrics import BackendUnavailable, CostLimitExceeded, InvalidEvent, InvalidParameter, MetricsError, QueryTimeout, TenantNotFound, UnknownMetric
 from crm_metrics.errors import shown
 
 log = logging.getLogger("server.errors")
@@ -81,6 +81,8 @@ async def metrics_error(request: Request, exc: Exception) -> Response:
     if isinstance(exc, CostLimitExceeded):
         log.warning("query too costly: %s", exc)
         return error_response(ApiError("query_too_costly", "the query would scan more than the server's BigQuery limit; try a shorter range"))
+    if isinstance(exc, UnknownMetric):
+        return error_response(ApiError("not_found", exc.message))
     if isinstance(exc, TenantNotFound):
         return error_response(ApiError("tenant_not_found", f"tenant {exc.tenant_id} is not known to the tenant service", "X-Tenant-Id"))
     # Any other library error (a template or configuration fault) is ours, not the caller's.

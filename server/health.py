@@ -6,7 +6,8 @@ entries, dead-lettered count).
 200 `healthy`, or 200 `degraded` when only the cache fails, the tenant service does not answer
 (names come from the tenants table), a scheduled report's latest delivery failed (answers are
 still served; `failing_reports` says which), the rollup lags more than
-ROLLUP_LAG_DEGRADED_SECONDS or the events consumer fails; 503 `unhealthy` with
+ROLLUP_LAG_DEGRADED_SECONDS, the events consumer fails or a custom metric file was refused
+(`custom_metrics` lists it; the others keep answering); 503 `unhealthy` with
 `database: "disconnected"` when the database does not answer.
 """
 
@@ -48,7 +49,9 @@ async def health(request: Request) -> Response:
     lagging = rollup is not None and rollup["lag_seconds"] > ROLLUP_LAG_DEGRADED_SECONDS
     consumer = getattr(state, "consumer", None)
     stream = await run_in_threadpool(consumer.health) if consumer is not None else None
-    degraded = cache == "unavailable" or tenant_service == "unavailable" or bool(failing) or lagging or (stream is not None and stream["state"] == "failing")
+    custom = await run_in_threadpool(_custom_metrics, state.metrics)
+    refused = custom is not None and bool(custom["refused"])
+    degraded = cache == "unavailable" or tenant_service == "unavailable" or bool(failing) or lagging or refused or (stream is not None and stream["state"] == "failing")
     status = "unhealthy" if database != "connected" else "degraded" if degraded else "healthy"
     body = {
         "status": status,
@@ -67,8 +70,19 @@ async def health(request: Request) -> Response:
         body["rollup"] = rollup
     if stream is not None:
         body["events"] = stream
+    if custom is not None:
+        body["custom_metrics"] = custom
     return JSONResponse(body, status_code=503 if status == "unhealthy" else 200, headers={"Cache-Control": "no-store"})
 
+
+
+def _custom_metrics(metrics: Metrics) -> dict[str, Any] | None:
+    """The custom metrics of CRM_METRICS_PATH: how many serve, and the refused files' errors
+    (they make the service `degraded`; the others keep answering). None without the setting."""
+    if metrics.custom.path is None:
+        return None
+    every = metrics.custom.all()
+    return {"loaded": sum(m.ok for m in every), "refused": [{"name": m.name, "error": m.error} for m in every if not m.ok]}
 
 
 def _rollup(metrics: Metrics) -> dict[str, Any] | None:

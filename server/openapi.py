@@ -7,8 +7,10 @@ import dataclasses
 import datetime as dt
 import types
 import typing
+from collections.abc import Sequence
 from typing import Any
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -268,8 +270,83 @@ def _answer(ref: str, kind: str, headers: dict[str, Any], compared: str | None =
     return response
 
 
-def build(*, auth: bool) -> dict[str, Any]:
-    """The document; `auth` says whether this server requires bearer tokens."""
+#: JSON Schema of a custom metric's parameter and column types.
+SQL_SCHEMAS: dict[str, dict[str, Any]] = {
+    "STRING": {"type": "string"},
+    "INT64": {"type": "integer"},
+    "FLOAT64": {"type": "number"},
+    "DATE": {"type": "string", "format": "date"},
+    "TIMESTAMP": {"type": "string", "format": "date-time"},
+    "BOOL": {"type": "boolean"},
+}
+
+
+def _custom_paths(custom: Sequence[Any], base: dict[str, Any], auth: bool) -> dict[str, Any]:
+    """The catalogue, the custom metrics' endpoint, and one path per loaded custom metric with
+    its own parameters and columns (`base`: the summary's operation, for headers and errors)."""
+    headers = base["parameters"][:2]
+    errors = {status: response for status, response in base["responses"].items() if status not in ("200", "304")}
+    security = {"security": base["security"]} if auth else {}
+    answer_schema = {
+        "type": "object",
+        "required": ["metric", "tenant_id", "outlet_id", "period_start", "period_end", "timezone", "granularity", "params", "columns", "rows"],
+        "properties": {
+            "metric": {"type": "string"},
+            "tenant_id": {"type": "string", "format": "uuid"},
+            "outlet_id": {"type": ["string", "null"]},
+            "period_start": {"type": "string", "format": "date"},
+            "period_end": {"type": "string", "format": "date"},
+            "timezone": {"type": "string"},
+            "granularity": {"type": "string", "enum": ["day", "week", "month", "range"]},
+            "params": {"type": "object", "description": "The declared extra parameters' values"},
+            "columns": {"type": "array", "items": {"type": "string"}},
+            "rows": {"type": "array", "items": {"type": "object"}},
+        },
+    }
+
+    def operation(operation_id: str, summary: str, parameters: list[dict[str, Any]], rows: dict[str, Any] | None = None) -> dict[str, Any]:
+        schema = answer_schema if rows is None else {**answer_schema, "properties": {**answer_schema["properties"], "rows": {"type": "array", "items": rows}}}
+        ok = {
+            "description": "The answer, exactly as `crm-metrics query NAME --format json` (or `--format csv`) prints it",
+            "headers": base["responses"]["200"]["headers"],
+            "content": {"application/json": {"schema": schema}, "text/csv": base["responses"]["200"]["content"]["text/csv"]},
+        }
+        return {"get": {"operationId": operation_id, "summary": summary, "parameters": parameters, "responses": {"200": ok, "304": base["responses"]["304"], **errors}, **security}}
+
+    names = [metric.name for metric in custom]
+    name_parameter = {"name": "name", "in": "path", "required": True, "description": "A custom metric of CRM_METRICS_PATH (GET /api/v1/metrics lists them)", "schema": {"type": "string", **({"enum": names} if names else {})}}
+    generic = [name_parameter, *headers, *(_query_parameter(params.PARAMS[n]) for n in ("start_date", "end_date", "outlet_id", "tz", "granularity", "format"))]
+    paths = {
+        "/api/v1/metrics": {"get": {
+            "operationId": "catalogue",
+            "summary": "Every metric: the built-in answers and the custom metrics of CRM_METRICS_PATH (a refused file with its error)",
+            "parameters": headers[:1],
+            "responses": {"200": {"description": "The catalogue", "content": {"application/json": {"schema": {"type": "object", "properties": {"metrics": {"type": "array", "items": {"type": "object"}}}}}}}, **errors},
+            **security,
+        }},
+        "/api/v1/metrics/custom/{name}": operation(
+            "custom", "A custom metric (docs/custom-metrics.md); it also takes the extra parameters its file declares, each required", generic
+        ),
+    }
+    for metric in custom:
+        template = metric.template
+        query = [_query_parameter(params.PARAMS[n]) for n in params.custom_accepts(metric) if n in params.PARAMS]
+        query += [
+            {"name": p.name, "in": "query", "required": True, "description": p.doc, "schema": SQL_SCHEMAS[p.type]}
+            for p in metric.extras
+        ]
+        rows = {
+            "type": "object",
+            "required": [c.name for c in template.columns],
+            "properties": {c.name: {**SQL_SCHEMAS[c.type], "type": [SQL_SCHEMAS[c.type]["type"], "null"], "description": c.doc} for c in template.columns},
+        }
+        paths[f"/api/v1/metrics/custom/{metric.name}"] = operation(f"custom_{metric.name}", template.table, [*headers, *query], rows)
+    return paths
+
+
+def build(*, auth: bool, custom: Sequence[Any] = ()) -> dict[str, Any]:
+    """The document; `auth` says whether this server requires bearer tokens; `custom`: the
+    custom metrics loaded (`Metrics.custom.all()`, the refused ones left out)."""
     components: dict[str, Any] = {"Error": _error_schema(), "Health": _health_schema()}
     error = "#/components/schemas/Error"
     request_id = {"X-Request-Id": {"description": "The request's id (the caller's X-Request-Id, or a new one)", "schema": {"type": "string"}}}
@@ -355,6 +432,7 @@ def build(*, auth: bool) -> dict[str, Any]:
         if auth:
             operation["security"] = [{"bearer": []}]
         paths[path] = {"get": operation}
+    paths.update(_custom_paths([m for m in custom if m.ok], paths["/api/v1/metrics/summary"]["get"], auth))
     paths["/api/v1/events"] = {"post": _events_operation(error, request_id, components)}
     paths["/health"] = {
         "get": {
@@ -392,4 +470,9 @@ def build(*, auth: bool) -> dict[str, Any]:
 
 
 async def openapi(request: Request) -> Response:
-    return JSONResponse(request.app.state.openapi)
+    state = request.app.state
+    loaded = await run_in_threadpool(state.metrics.custom.all)
+    if not loaded:
+        return JSONResponse(state.openapi)
+    # Custom metrics come and go with their files: their paths are the catalogue's of now.
+    return JSONResponse(build(auth=state.auth is not None, custom=loaded))

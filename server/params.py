@@ -59,6 +59,10 @@ ACCEPTS: dict[str, tuple[str, ...]] = {
 }
 
 
+#: The kind of every custom metric's request (GET /api/v1/metrics/custom/{name}).
+CUSTOM = "custom"
+
+
 @dataclass(frozen=True)
 class Ask:
     """One metrics request: the answer asked for and the library's validated query."""
@@ -67,11 +71,18 @@ class Ask:
     query: Query
     #: The format `?format=` asked for (json, csv), or None: the Accept header chooses.
     format: str | None = None
+    #: A custom metric's name, the query parameters it accepts and its extra parameters' values
+    #: as sent (the library types and checks them).
+    name: str | None = None
+    accepts: tuple[str, ...] = ()
+    extras: tuple[tuple[str, str], ...] = ()
+    #: The hash of the custom metric's file text (a cache key part: an edit answers afresh).
+    digest: str = ""
 
     @property
     def granularity(self) -> str | None:
         """The granularity the request chose; None where the endpoint has none."""
-        return self.query.granularity if "granularity" in ACCEPTS[self.kind] else None
+        return self.query.granularity if "granularity" in (self.accepts or ACCEPTS[self.kind]) else None
 
 
 def tenant(headers: Headers) -> str:
@@ -97,6 +108,22 @@ def ask(kind: str, tenant_id: str, params: QueryParams) -> Ask:
     values = given(ACCEPTS[kind], params)
     # Validated here, once: the handler hands the library this Query as it is.
     return Ask(kind, query(tenant_id, values), _format(values.get("format")))
+
+
+def ask_custom(metric: Any, tenant_id: str, params: QueryParams) -> Ask:
+    """A custom metric's request (`metric`: `Metrics.custom.get(name)`): the built-in answers'
+    parameters that apply to it, then the extra parameters its header declares."""
+    accepted = custom_accepts(metric)
+    values = given(accepted, params)
+    extras = tuple((p.name, value) for p in metric.extras if (value := values.get(p.name)) is not None)
+    return Ask(CUSTOM, query(tenant_id, values), _format(values.get("format")), metric.name, accepted, extras, metric.digest)
+
+
+def custom_accepts(metric: Any) -> tuple[str, ...]:
+    """The query parameters of a custom metric's endpoint."""
+    outlet = ("outlet_id",) if metric.outlet else ()
+    grain = ("granularity",) if metric.series else ()
+    return ("start_date", "end_date", *outlet, "tz", *grain, "format", *(p.name for p in metric.extras))
 
 
 def query(tenant_id: str, values: dict[str, str | None]) -> Query:

@@ -88,6 +88,9 @@ def serve(database_url: str | None = None, host: str | None = None, port: int | 
     ingests = bool(config.events_token or config.events_stream)
     with Metrics.connect(settings=settings, read_only=reports is None and not ingests, create=False) as metrics:
         app = create_app(metrics, config)
+        if hasattr(signal, "SIGHUP"):
+            # SIGHUP reads CRM_METRICS_PATH again (a changed file is also picked up by itself).
+            signal.signal(signal.SIGHUP, lambda signum, frame: metrics.custom.reload())
         if ingests:
             metrics.store.check_events()
         if config.events_stream:

@@ -240,9 +240,8 @@ def test_invalid_render_input(capsys: pytest.CaptureFixture[str], args: list[str
     [
         (["query", "dashboard"], "crm-metrics query dashboard: error: the following arguments are required: --tenant-id"),
         (["query", "summary", "--tenant-id", TENANT.id, "--format", "xml"], "argument --format: invalid choice: 'xml'"),
-        (["query", "weekly"], "crm-metrics query: error: argument KIND: invalid choice: 'weekly'"),
+        (["query", "weekly"], "crm-metrics query NAME: error: the following arguments are required: --tenant-id"),
         (["render", "conversation_metrics", "--dialect", "mysql"], "argument --dialect: invalid choice: 'mysql'"),
-        (["render", "conversations", "--dialect", "duckdb"], "argument NAME: invalid choice: 'conversations'"),
         (["demo", "--days", "ninety"], "argument --days: invalid int value: 'ninety'"),
         (["load", "users", "users.csv"], "argument table: invalid choice: 'users'"),
         (["export"], "crm-metrics: error: argument COMMAND: invalid choice: 'export'"),
@@ -585,3 +584,31 @@ def test_refresh_rebuilds_the_derived_tables_after_direct_writes(tmp_path: Path,
     assert "derived tables rebuilt" in capsys.readouterr().out
     with Metrics.connect(url, read_only=True) as metrics:
         assert metrics.summary(tenant, "2025-11-01", "2025-11-01").total_conversations == 1
+
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "metrics"
+
+
+def test_custom_metrics_list_query_and_render(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A custom metric (docs/custom-metrics.md): listed, queried with the usual flags, rendered for a console."""
+    assert main(["query", "weekly", "--tenant-id", TENANT.id]) == 2
+    assert capsys.readouterr().err == "crm-metrics: error: no custom metric 'weekly'; known: none\n"
+    assert main(["render", "conversations", "--dialect", "duckdb"]) == 2
+    assert capsys.readouterr().err == "crm-metrics: error: no custom metric 'conversations'; known: none\n"
+    monkeypatch.setenv("CRM_METRICS_PATH", str(EXAMPLES))
+    assert main(["list", "--format", "json"]) == 0
+    listed = json.loads(capsys.readouterr().out)["metrics"]
+    custom_entries = [(e["name"], e["status"]) for e in listed if e["kind"] == "custom"]
+    assert custom_entries == [(path.stem, "ok") for path in sorted(EXAMPLES.glob("*.sql"))]
+    url = f"duckdb:///{tmp_path / 'store.duckdb'}"
+    assert main(["init-db", "--database-url", url]) == 0
+    capsys.readouterr()
+    args = ["query", "messages_by_local_hour", "--tenant-id", TENANT.id, "--start-date", "2025-11-01", "--end-date", "2025-11-01", "--database-url", url]
+    assert main(args) == 0
+    answer = json.loads(capsys.readouterr().out)
+    assert (answer["metric"], len(answer["rows"]), answer["rows"][0]) == ("messages_by_local_hour", 24, {"hour": 0, "messages": 0, "customer_messages": 0, "agent_messages": 0})
+    assert main([*args, "--param", "colour=red"]) == 2
+    assert "colour: unknown parameter of messages_by_local_hour; it declares: none" in capsys.readouterr().err
+    assert main(["render", "agent_replies", "--dialect", "bigquery", "--inline", "--param", f"tenant_id={TENANT.id}", "--param", "start_date=2025-11-01", "--param", "end_date=2025-11-02"]) == 0
+    sql = capsys.readouterr().out
+    assert sql.startswith("-- name: agent_replies") and f"'{TENANT.id}'" in sql and "@tenant_id" not in sql

@@ -130,7 +130,7 @@ def test_header_declares_what_the_sql_uses(name: str) -> None:
 
 def test_jinja_only_shapes_the_query() -> None:
     # Every template, source and macro file reads nothing but the shape and named constants.
-    env = templates._environment()
+    env = templates.environment()
     shaping: set[str] = set()
     for path in templates.sql_dir().rglob("*.sql"):
         if "schema" not in path.parts:

@@ -18,7 +18,7 @@ CASES = {
             "duckdb": "SELECT QUANTILE_CONT(us, 0.9) FROM ranked GROUP BY g",
             "postgres": "SELECT PERCENTILE_CONT(0.9) WITHIN GROUP (ORDER BY us) FROM ranked GROUP BY g",
             "bigquery": "SELECT (MAX(IF(rank = DIV((n - 1) * 9, 10), us, NULL)) + CAST(COALESCE(MAX(IF(rank = DIV((n - 1) * 9, 10) + 1, us, NULL))"
-            " - MAX(IF(rank = DIV((n - 1) * 9, 10), us, NULL)), 0) AS FLOAT64) * MAX(IF(rank = DIV((n - 1) * 9, 10), MOD((n - 1) * 9, 10), NULL)) / 10)"
+            " - MAX(IF(rank = DIV((n - 1) * 9, 10), us, NULL)), 0) AS FLOAT64) * MAX(IF(rank = DIV((n - 1) * 9, 10) AND NOT us IS NULL, MOD((n - 1) * 9, 10), NULL)) / 10)"
             " FROM ranked GROUP BY g",
         },
     ),
@@ -113,6 +113,25 @@ CASES = {
                 "SELECT ts < TO_TIMESTAMP(CAST($change AS BIGINT) / 1000000) + (CAST($change AS BIGINT) % 1000000) * INTERVAL '1 MICROSECOND'"
             ),
             "bigquery": "SELECT UNIX_MICROS(ts) < @change",
+        },
+    ),
+    "local date by known offsets: timestamp arithmetic on Postgres, not numeric epochs": (
+        "SELECT DATE_ADD(DATE '1900-01-01', INTERVAL DIV(UNIX_MICROS(ts) + CASE WHEN UNIX_MICROS(ts) < @change THEN @before ELSE @after END"
+        " + 2208988800000000, 86400000000) DAY)",
+        {
+            "duckdb": (
+                "SELECT CAST('1900-01-01' AS DATE) + CAST((EPOCH_US(ts) + CASE WHEN EPOCH_US(ts) < $change THEN $before ELSE $after END"
+                " + 2208988800000000) // 86400000000 AS INT)"
+            ),
+            "postgres": (
+                "SELECT CAST((CAST(ts AS TIMESTAMPTZ) AT TIME ZONE 'UTC' + CASE WHEN ts < TO_TIMESTAMP(CAST($change AS BIGINT) / 1000000)"
+                " + (CAST($change AS BIGINT) % 1000000) * INTERVAL '1 MICROSECOND' THEN $before * INTERVAL '1 MICROSECOND'"
+                " ELSE $after * INTERVAL '1 MICROSECOND' END) AS DATE)"
+            ),
+            "bigquery": (
+                "SELECT DATE_ADD(CAST('1900-01-01' AS DATE), INTERVAL (DIV(UNIX_MICROS(ts) + CASE WHEN UNIX_MICROS(ts) < @change"
+                " THEN @before ELSE @after END + 2208988800000000, 86400000000)) DAY)"
+            ),
         },
     ),
     "an instant from epoch microseconds, exact": (

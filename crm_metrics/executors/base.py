@@ -152,8 +152,9 @@ class ChangeQueue(Protocol):
         ...
 
     def apply_changes(self, refresh: Refresh, limit: int) -> int:
-        """Take up to `limit` queued changes and run `refresh` for their conversations, in one
-        transaction that also deletes them (all or nothing: a crash leaves them queued). The
+        """Take up to `limit` conversations with queued changes and run `refresh` for them, in
+        one transaction that also deletes their queued changes (all or nothing: a crash leaves
+        them queued). The
         number of conversations refreshed; 0 when nothing is queued or the live rollup or
         the derived tables are not there."""
         ...

@@ -79,16 +79,22 @@ SELECT
     ORDER BY c.relname
   )
 """
-#: Takes up to %s queued changes (deleting them in this transaction: a crash puts them back)
-#: as the conversations to refresh. No SKIP LOCKED: one applier runs at a time (the lock on
-#: the derived tables), and writers only ever insert here.
+#: Takes up to %(limit)s conversations with queued changes, from the first %(scan)s queued rows,
+#: as the conversations to refresh. The triggers queue one row per row written, duplicates
+#: included (sql/schema/postgres-live.sql): a conversation is claimed once, however many rows
+#: it has queued, and a bulk write's backlog is applied in batches of whole conversations.
 _CLAIM = f"""
-WITH claimed AS (
-  DELETE FROM {CHANGES} WHERE ctid = ANY (ARRAY(SELECT q.ctid FROM {CHANGES} AS q LIMIT %s))
-  RETURNING conversation_id
-)
-INSERT INTO crm_metrics_touched SELECT DISTINCT c.conversation_id FROM claimed AS c
+INSERT INTO crm_metrics_touched
+SELECT DISTINCT q.conversation_id FROM (SELECT c.conversation_id FROM {CHANGES} AS c LIMIT %(scan)s) AS q LIMIT %(limit)s
 """
+#: Deletes every queued row of the claimed conversations, in this transaction (a crash puts
+#: them back). Its snapshot comes after the claim's and before the refresh's: each row it
+#: deletes was committed before the refresh reads the seed's tables; rows queued after it
+#: stay for the next batch. No SKIP LOCKED: one applier runs at a time (the lock on the
+#: derived tables), and writers only ever insert here.
+_UNQUEUE = f"DELETE FROM {CHANGES} AS c USING crm_metrics_touched AS t WHERE c.conversation_id = t.conversation_id"
+#: Queued rows the claim reads at most per batch, per conversation it may claim.
+_SCAN_PER_CONVERSATION = 20
 
 
 class PostgresExecutor:
@@ -377,8 +383,9 @@ class PostgresExecutor:
                 # and other appliers committed (READ COMMITTED takes one per statement).
                 _lock(conn, refresh)
                 conn.execute("CREATE TEMPORARY TABLE crm_metrics_touched (conversation_id text)")
-                touched = conn.execute(_CLAIM, (limit,)).rowcount
+                touched = conn.execute(_CLAIM, {"limit": limit, "scan": limit * _SCAN_PER_CONVERSATION}).rowcount
                 conn.execute("ANALYZE crm_metrics_touched")
+                conn.execute(_UNQUEUE)
                 _refresh(conn, refresh)
             return max(touched, 0)
 

@@ -15,6 +15,7 @@
 --   tokens_used      INT64      metadata.tokens_used if a whole number, else 0
 --   turn_start       BOOL       a customer message whose previous non-system message is absent or not customer
 --   reply_at         TIMESTAMP  for a turn start, the first later llm or agent message; else null
+--   response_us      INT64      for a turn start with a reply, reply_at - ts in microseconds; else null
 {% import 'macros/rows.sql' as rows with context -%}
 SELECT
   LOWER(c.tenant_id) AS tenant_id,
@@ -25,7 +26,10 @@ SELECT
   msg.sender_type,
   {{ rows.tokens_used('msg.metadata') }} AS tokens_used,
   COALESCE(w.turn_start, FALSE) AS turn_start,
-  IF(w.turn_start, w.reply_at, NULL) AS reply_at
+  IF(w.turn_start, w.reply_at, NULL) AS reply_at,
+  -- Appended last: a store made before this column gets it by ALTER TABLE (sql/schema/).
+  -- Stored so that reads do no timestamp arithmetic (PostgreSQL's is numeric, ~1 µs a row).
+  IF(w.turn_start, TIMESTAMP_DIFF(w.reply_at, msg.timestamp, MICROSECOND), NULL) AS response_us
 FROM messages AS msg
 JOIN conversations AS c ON c.id = msg.conversation_id
 LEFT JOIN (

@@ -18,7 +18,9 @@ ROW_NUMBER() OVER (PARTITION BY {{ partition }}, us IS NULL ORDER BY us) - 1
 COUNT(us) OVER (PARTITION BY {{ partition }})
 {%- endmacro %}
 
-{#- Quantile `p` of the group's `us` (microseconds), in seconds; NULL without a value. -#}
-{% macro quantile_seconds(p) -%}
-PERCENTILE_CONT(us, {{ p }}) / {{ MICROS_PER_SECOND }}
+{#- Quantile `p` of the group's `us` (microseconds), in seconds; NULL without a value.
+    `value` may keep some of the group's rows only, as `IF(condition, us, NULL)`: the ranks
+    must then be counted within a partition that the condition keeps whole. -#}
+{% macro quantile_seconds(p, value='us') -%}
+PERCENTILE_CONT({{ value }}, {{ p }}) / {{ MICROS_PER_SECOND }}
 {%- endmacro %}

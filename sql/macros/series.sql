@@ -40,9 +40,9 @@ SELECT
 {% macro turn_aggregates() -%}
 SELECT
       {{ r.bucket_of('turn_at') }} AS bucket,
-      AVG(TIMESTAMP_DIFF(reply_at, turn_at, MICROSECOND)) / {{ MICROS_PER_SECOND }} AS average_response_time_seconds
+      AVG(response_us) / {{ MICROS_PER_SECOND }} AS average_response_time_seconds
     FROM ({{ caller() }}) AS turn_rows
-    WHERE reply_at IS NOT NULL
+    WHERE response_us IS NOT NULL
     GROUP BY bucket
 {%- endmacro %}
 

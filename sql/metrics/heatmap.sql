@@ -33,66 +33,67 @@
 {% set sources = 'sources/' ~ layout ~ '/' -%}
 {% set MICROS_PER_HOUR = MICROS_PER_MINUTE * 60 -%}
 {#-
-  The ISO weekday and the local hour of an instant's wall-clock time. With `offsets` (the
-  range's UTC offsets known, as for local dates in macros/request.sql) integer arithmetic on
-  local microseconds since 1900-01-01, a Monday; else the engine's time zone conversion.
+  The ISO weekday and the local hour of the instant `at` of each row of `rows`. With `offsets`
+  (the range's UTC offsets known, as for local dates in macros/request.sql) integer arithmetic
+  on local microseconds since 1900-01-01, a Monday, computed once a row; else the engine's
+  time zone conversion.
 -#}
-{% macro local_micros(ts) -%}
-(UNIX_MICROS({{ ts }}) + CASE
-{%- for i in range(1, OFFSET_SLOTS + 1) %} WHEN UNIX_MICROS({{ ts }}) < @tz_change_{{ i }} THEN @tz_offset_{{ i - 1 }}{% endfor %} ELSE @tz_offset_{{ OFFSET_SLOTS }} END
-  + {{ MICROS_FROM_1900_TO_EPOCH }})
-{%- endmacro %}
-{% macro cell_of(ts) -%}
+{% macro cells_of(rows) -%}
 {%- if offsets -%}
-MOD(DIV({{ local_micros(ts) }}, {{ MICROS_PER_DAY }}), 7) + 1 AS weekday,
-      DIV(MOD({{ local_micros(ts) }}, {{ MICROS_PER_DAY }}), {{ MICROS_PER_HOUR }}) AS hour
+SELECT MOD(DIV(local_us, {{ MICROS_PER_DAY }}), 7) + 1 AS weekday, DIV(MOD(local_us, {{ MICROS_PER_DAY }}), {{ MICROS_PER_HOUR }}) AS hour, customer_messages, conversations_started, replied_turns, response_us
+      FROM (
+        SELECT UNIX_MICROS(at) + CASE
+        {%- for i in range(1, OFFSET_SLOTS + 1) %} WHEN UNIX_MICROS(at) < @tz_change_{{ i }} THEN @tz_offset_{{ i - 1 }}{% endfor %} ELSE @tz_offset_{{ OFFSET_SLOTS }} END
+          + {{ MICROS_FROM_1900_TO_EPOCH }} AS local_us, customer_messages, conversations_started, replied_turns, response_us
+        FROM ({{ rows }}) AS instants
+      ) AS local_rows
 {%- else -%}
-MOD(DATE_DIFF(DATE({{ ts }}, @tz), DATE '1900-01-01', DAY), 7) + 1 AS weekday,
-      EXTRACT(HOUR FROM CAST({{ ts }} AS TIMESTAMP) AT TIME ZONE @tz) AS hour
+SELECT
+        MOD(DATE_DIFF(DATE(at, @tz), DATE '1900-01-01', DAY), 7) + 1 AS weekday,
+        {#- PostgreSQL's EXTRACT is a numeric: the placeholder cells' hours are integers. #}
+        CAST(EXTRACT(HOUR FROM CAST(at AS TIMESTAMP) AT TIME ZONE @tz) AS INT64) AS hour,
+        customer_messages, conversations_started, replied_turns, response_us
+      FROM ({{ rows }}) AS instants
 {%- endif -%}
 {%- endmacro %}
+{% set events -%}
+{%- if layout == 'rollup' -%}
+{#- A 15-minute UTC slot lies in one local hour: offsets and their changes fall on slot
+    bounds wherever the rollup answers (crm_metrics/planning.py on_slots). -#}
+SELECT r.slot_start AS at, r.customer_messages, r.conversations AS conversations_started, r.replied_turns, r.response_us
+        {{ rollup.slots_in_range() }}
+{%- else -%}
+SELECT ts AS at, 1 AS customer_messages, 0 AS conversations_started, 0 AS replied_turns, 0 AS response_us
+        FROM ({% include sources ~ 'messages.sql' %}) AS message_rows
+        WHERE sender_type = 'customer'
+        UNION ALL
+        SELECT started_at, 0, 1, 0, 0
+        FROM ({% include sources ~ 'conversations.sql' %}) AS conversation_rows
+        UNION ALL
+        SELECT turn_at, 0, 0, 1, response_us
+        FROM ({% include sources ~ 'turns.sql' %}) AS turn_rows
+        WHERE response_us IS NOT NULL
+{%- endif -%}
+{%- endset %}
 WITH
   {% if layout == 'seed' %}{% include 'sources/seed/window.sql' %}
   {% endif -%}
+  {#- Every cell once with nothing in it, so that all 168 have their row without a join. #}
   cells AS (
-    SELECT weekday, hour
+    SELECT weekday, hour, 0 AS customer_messages, 0 AS conversations_started, 0 AS replied_turns, 0 AS response_us
     FROM UNNEST([{{ range(1, 8) | join(', ') }}]) AS weekday
     CROSS JOIN UNNEST([{{ range(24) | join(', ') }}]) AS hour
-  ),
-  by_cell AS (
-    SELECT
-      weekday,
-      hour,
-      SUM(customer_messages) AS customer_messages,
-      SUM(conversations_started) AS conversations_started,
-      SAFE_DIVIDE(SUM(response_us), SUM(replied_turns)) / {{ MICROS_PER_SECOND }} AS average_response_time_seconds
-    FROM (
-{%- if layout == 'rollup' %}
-      {#- A 15-minute UTC slot lies in one local hour: offsets and their changes fall on slot
-          bounds wherever the rollup answers (crm_metrics/planning.py on_slots). #}
-      SELECT {{ cell_of('r.slot_start') }}, r.customer_messages, r.conversations AS conversations_started, r.replied_turns, r.response_us
-      {{ rollup.slots_in_range() }}
-{%- else %}
-      SELECT {{ cell_of('ts') }}, 1 AS customer_messages, 0 AS conversations_started, 0 AS replied_turns, 0 AS response_us
-      FROM ({% include sources ~ 'messages.sql' %}) AS message_rows
-      WHERE sender_type = 'customer'
-      UNION ALL
-      SELECT {{ cell_of('started_at') }}, 0, 1, 0, 0
-      FROM ({% include sources ~ 'conversations.sql' %}) AS conversation_rows
-      UNION ALL
-      SELECT {{ cell_of('turn_at') }}, 0, 0, 1, TIMESTAMP_DIFF(reply_at, turn_at, MICROSECOND)
-      FROM ({% include sources ~ 'turns.sql' %}) AS turn_rows
-      WHERE reply_at IS NOT NULL
-{%- endif %}
-    ) AS events
-    GROUP BY weekday, hour
   )
 SELECT
-  c.weekday,
-  c.hour,
-  COALESCE(e.customer_messages, 0) AS customer_messages,
-  COALESCE(e.conversations_started, 0) AS conversations_started,
-  e.average_response_time_seconds
-FROM cells AS c
-LEFT JOIN by_cell AS e ON e.weekday = c.weekday AND e.hour = c.hour
-ORDER BY c.weekday, c.hour
+  weekday,
+  hour,
+  SUM(customer_messages) AS customer_messages,
+  SUM(conversations_started) AS conversations_started,
+  SAFE_DIVIDE(SUM(response_us), SUM(replied_turns)) / {{ MICROS_PER_SECOND }} AS average_response_time_seconds
+FROM (
+  SELECT * FROM cells
+  UNION ALL
+  {{ cells_of(events) }}
+) AS cell_rows
+GROUP BY weekday, hour
+ORDER BY weekday, hour

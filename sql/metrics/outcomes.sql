@@ -53,7 +53,7 @@
     messages' slots, not by their conversation's start: its layout reads the derived tables. -#}
 {% set sources = 'sources/' ~ ('facts' if layout == 'rollup' else layout) ~ '/' -%}
 {% macro sums() -%}
-COUNT(*) AS total_conversations,
+COUNT(conversation) AS total_conversations,
     COUNTIF(status = 'resolved' AND handoff_at IS NULL AND agent_messages = 0) AS contained_conversations,
     COUNTIF(agent_messages > 0) AS agent_involved_conversations,
     COUNTIF(status = 'resolved') AS resolved_conversations,
@@ -79,44 +79,32 @@ WITH
   buckets AS (
     {{ r.buckets() }}
   ),
-  cohort AS (
-    SELECT {{ r.bucket_of('started_at') }} AS bucket, status, handoff_at, messages, agent_messages, llm_tokens
-    FROM ({% include sources ~ 'cohort.sql' %}) AS cohort_rows
-  ),
-  by_bucket AS (
+  {#- One row per bucket, then the whole range's (ROLLUP's total, bucket NULL: from the raw
+      rows). A row without a conversation stands for every bucket, so that each has its row. #}
+  figures AS (
     SELECT bucket, {{ sums() }}
-    FROM cohort
-    GROUP BY bucket
-  ),
-  {% if priced -%}
+    FROM (
+      SELECT {{ r.bucket_of('started_at') }} AS bucket, 1 AS conversation, status, handoff_at, messages, agent_messages, llm_tokens
+      FROM ({% include sources ~ 'cohort.sql' %}) AS cohort_rows
+      UNION ALL
+      SELECT bucket, NULL, CAST(NULL AS STRING), CAST(NULL AS TIMESTAMP), 0, 0, 0
+      FROM buckets
+    ) AS cohort
+    GROUP BY ROLLUP (bucket)
+  ){% if priced %},
   {{ costs.price_tables() }}
   {% call costs.priced_aggregates('priced') %}{{ costs.priced_groups('cohort') }}{% endcall %}
-  whatsapp_totals AS (
-    SELECT {{ costs.whatsapp_sums('w') }} FROM priced_whatsapp_rows AS w
+  {#- The cohort's priced costs per bucket, then over the range (bucket NULL), as figures. #}
+  cohort_whatsapp AS (
+    SELECT bucket, {{ costs.whatsapp_sums('w') }} FROM priced_whatsapp_rows AS w GROUP BY ROLLUP (bucket)
   ),
-  llm_totals AS (
-    SELECT {{ costs.llm_sums('l') }} FROM priced_llm_rows AS l
-  ),
-  {% endif -%}
-  whole_range AS (
-    SELECT {{ sums() }}
-    FROM cohort
-  )
-SELECT *
-FROM (
-  SELECT b.bucket AS date, {{ columns('s', 'w', 'l') }}
-  FROM buckets AS b
-  LEFT JOIN by_bucket AS s ON s.bucket = b.bucket
-  {% if priced -%}
-  LEFT JOIN priced_whatsapp AS w ON w.bucket = b.bucket
-  LEFT JOIN priced_llm AS l ON l.bucket = b.bucket
-  {% endif -%}
-  UNION ALL
-  SELECT CAST(NULL AS DATE) AS date, {{ columns('s', 'w', 'l') }}
-  FROM whole_range AS s
-  {% if priced -%}
-  CROSS JOIN whatsapp_totals AS w
-  CROSS JOIN llm_totals AS l
-  {% endif -%}
-) AS answer
+  cohort_llm AS (
+    SELECT bucket, {{ costs.llm_sums('l') }} FROM priced_llm_rows AS l GROUP BY ROLLUP (bucket)
+  ){% endif %}
+SELECT s.bucket AS date, {{ columns('s', 'w', 'l') }}
+FROM figures AS s
+{% if priced -%}
+LEFT JOIN cohort_whatsapp AS w ON w.bucket = s.bucket OR (w.bucket IS NULL AND s.bucket IS NULL)
+LEFT JOIN cohort_llm AS l ON l.bucket = s.bucket OR (l.bucket IS NULL AND s.bucket IS NULL)
+{% endif -%}
 ORDER BY date

@@ -45,20 +45,40 @@
 {#- The layout's row sources: sql/sources/seed/ or sql/sources/facts/. The rollup's sums give
     no median: its layout reads the derived tables (docs/metrics.md §7). -#}
 {% set sources = 'sources/' ~ ('facts' if layout == 'rollup' else layout) ~ '/' -%}
-{#- Each column: (name, measure, figure of that measure's group, is a count). #}
+{#- Each measure's code: integers compare faster than text, and its rows are many. #}
+{% set measures = {'turn': 1, 'first': 2, 'human': 3} -%}
+{#- Each column: (name, measure, figure of that measure's durations). #}
 {% set columns = [
-  ('customer_turns', 'turn', 'durations', True),
-  ('answered_turns', 'turn', 'answered', True),
-  ('median_response_time_seconds', 'turn', 'median_seconds', False),
-  ('p90_response_time_seconds', 'turn', 'p90_seconds', False),
-  ('first_responses', 'first', 'answered', True),
-  ('average_first_response_seconds', 'first', 'mean_seconds', False),
-  ('median_first_response_seconds', 'first', 'median_seconds', False),
-  ('answered_handoffs', 'human', 'answered', True),
-  ('unanswered_handoffs', 'human', 'unanswered', True),
-  ('average_human_response_seconds', 'human', 'mean_seconds', False),
-  ('median_human_response_seconds', 'human', 'median_seconds', False),
+  ('customer_turns', 'turn', 'durations'),
+  ('answered_turns', 'turn', 'answered'),
+  ('median_response_time_seconds', 'turn', 'median_seconds'),
+  ('p90_response_time_seconds', 'turn', 'p90_seconds'),
+  ('first_responses', 'first', 'answered'),
+  ('average_first_response_seconds', 'first', 'mean_seconds'),
+  ('median_first_response_seconds', 'first', 'median_seconds'),
+  ('answered_handoffs', 'human', 'answered'),
+  ('unanswered_handoffs', 'human', 'unanswered'),
+  ('average_human_response_seconds', 'human', 'mean_seconds'),
+  ('median_human_response_seconds', 'human', 'median_seconds'),
 ] -%}
+{#-
+  Every column over a level's rows (`measure`, `us`, and for BigQuery `rank` and `n`), each
+  reading its measure's durations only: one group per bucket rather than per bucket and
+  measure, which PostgreSQL would sort the rows for before sorting each group's durations.
+-#}
+{% macro figures() -%}
+{%- for name, measure, figure in columns -%}
+{%- set m = 'measure = ' ~ measures[measure] -%}
+{%- set value = 'IF(' ~ m ~ ', us, NULL)' -%}
+{%- if figure == 'durations' -%}COUNTIF({{ m }})
+{%- elif figure == 'answered' -%}COUNT({{ value }})
+{%- elif figure == 'unanswered' -%}COUNTIF({{ m }} AND us IS NULL)
+{%- elif figure == 'mean_seconds' -%}AVG({{ value }}) / {{ MICROS_PER_SECOND }}
+{%- elif figure == 'median_seconds' -%}{{ q.quantile_seconds(0.5, value) }}
+{%- else -%}{{ q.quantile_seconds(0.9, value) }}
+{%- endif %} AS {{ name }}{{ ',' if not loop.last }}
+      {% endfor -%}
+{%- endmacro %}
 WITH
   {% if layout == 'seed' %}{% include 'sources/seed/window.sql' %}
   {% endif -%}
@@ -66,65 +86,41 @@ WITH
     {{ r.buckets() }}
   ),
   cohort AS (
-    SELECT {{ r.bucket_of('started_at') }} AS bucket, started_at, handoff_at, first_response_at, human_response_at
+    SELECT {{ r.bucket_of('started_at') }} AS bucket, handoff_at, first_response_us, human_response_us
     FROM ({% include sources ~ 'cohort.sql' %}) AS cohort_rows
   ),
-  {#- Every duration: 'turn' (each customer turn; NULL without a reply), 'first' (each
-      conversation; NULL without an llm or agent message), 'human' (each handed-off
-      conversation; NULL without a later agent message). #}
+  {#- Every duration, in microseconds: each customer turn (NULL without a reply), each
+      conversation's first response (NULL without an llm or agent message), each handed-off
+      conversation's human response (NULL without a later agent message). #}
   measured AS (
-    SELECT {{ r.bucket_of('turn_at') }} AS bucket, 'turn' AS measure, TIMESTAMP_DIFF(reply_at, turn_at, MICROSECOND) AS us
+    SELECT {{ r.bucket_of('turn_at') }} AS bucket, {{ measures.turn }} AS measure, response_us AS us
     FROM ({% include sources ~ 'turns.sql' %}) AS turn_rows
     UNION ALL
-    SELECT bucket, 'first', TIMESTAMP_DIFF(first_response_at, started_at, MICROSECOND) FROM cohort
+    SELECT bucket, {{ measures.first }}, first_response_us FROM cohort
     UNION ALL
-    SELECT bucket, 'human', TIMESTAMP_DIFF(human_response_at, handoff_at, MICROSECOND) FROM cohort WHERE handoff_at IS NOT NULL
+    SELECT bucket, {{ measures.human }}, human_response_us FROM cohort WHERE handoff_at IS NOT NULL
   ),
-  {#- Each duration twice: in its bucket, and in the whole range (bucket NULL: the totals, from
-      the raw rows, never from the buckets' figures); ranked within its measure and bucket. #}
-  ranked AS (
-    SELECT bucket, measure, us, {{ q.rank_in('measure, bucket') }} AS rank, {{ q.count_in('measure, bucket') }} AS n
-    FROM (
-      SELECT bucket, measure, us FROM measured
-      UNION ALL
-      SELECT CAST(NULL AS DATE), measure, us FROM measured
-    ) AS both_levels
-  ),
+  {#- One row per bucket, then the whole range's (bucket NULL: the totals, from the raw rows,
+      never from the buckets' figures), each level ranked apart. A row of measure 0 without a
+      duration stands for every bucket, so that each has its row however few durations. #}
   figures AS (
-    SELECT
-      bucket,
-      measure,
-      COUNT(*) AS durations,
-      COUNT(us) AS answered,
-      COUNT(*) - COUNT(us) AS unanswered,
-      AVG(us) / {{ MICROS_PER_SECOND }} AS mean_seconds,
-      {{ q.quantile_seconds(0.5) }} AS median_seconds,
-      {{ q.quantile_seconds(0.9) }} AS p90_seconds
-    FROM ranked
-    GROUP BY bucket, measure
-  ),
-  by_bucket AS (
-    SELECT
-      bucket,
-      {% for name, measure, figure, count in columns %}MAX(IF(measure = '{{ measure }}', {{ figure }}, NULL)) AS {{ name }}{{ ',' if not loop.last }}
-      {% endfor %}
-    FROM figures
+    SELECT bucket, {{ figures() }}
+    FROM (
+      SELECT bucket, measure, us, {{ q.rank_in('measure, bucket') }} AS rank, {{ q.count_in('measure, bucket') }} AS n
+      FROM (
+        SELECT bucket, measure, us FROM measured
+        UNION ALL
+        SELECT bucket, 0, CAST(NULL AS INT64) FROM buckets
+      ) AS bucket_level
+    ) AS ranked
     GROUP BY bucket
+    UNION ALL
+    SELECT CAST(NULL AS DATE), {{ figures() }}
+    FROM (
+      SELECT measure, us, {{ q.rank_in('measure') }} AS rank, {{ q.count_in('measure') }} AS n
+      FROM measured
+    ) AS ranked
   )
-SELECT *
-FROM (
-  SELECT
-    b.bucket AS date,
-    {% for name, measure, figure, count in columns %}{{ 'COALESCE(f.' ~ name ~ ', 0) AS ' ~ name if count else 'f.' ~ name }}{{ ',' if not loop.last }}
-    {% endfor %}
-  FROM buckets AS b
-  LEFT JOIN by_bucket AS f ON f.bucket = b.bucket
-  UNION ALL
-  SELECT
-    CAST(NULL AS DATE) AS date,
-    {% for name, measure, figure, count in columns %}{{ 'COALESCE(f.' ~ name ~ ', 0) AS ' ~ name if count else 'f.' ~ name }}{{ ',' if not loop.last }}
-    {% endfor %}
-  FROM (SELECT 1 AS one) AS range_row
-  LEFT JOIN by_bucket AS f ON f.bucket IS NULL
-) AS answer
+SELECT bucket AS date, {% for name, measure, figure in columns %}{{ name }}{{ ', ' if not loop.last }}{% endfor %}
+FROM figures
 ORDER BY date

@@ -17,7 +17,9 @@ CREATE TABLE IF NOT EXISTS conversation_facts (
   agent_messages BIGINT,
   llm_tokens HUGEINT,
   first_response_at TIMESTAMPTZ,
-  human_response_at TIMESTAMPTZ
+  human_response_at TIMESTAMPTZ,
+  first_response_us BIGINT,
+  human_response_us BIGINT
 );
 -- Stores made before the columns above (docs/metrics.md §7) get them here, empty until
 -- `crm-metrics refresh` recomputes the derived tables.
@@ -26,6 +28,8 @@ ALTER TABLE conversation_facts ADD COLUMN IF NOT EXISTS agent_messages BIGINT;
 ALTER TABLE conversation_facts ADD COLUMN IF NOT EXISTS llm_tokens HUGEINT;
 ALTER TABLE conversation_facts ADD COLUMN IF NOT EXISTS first_response_at TIMESTAMPTZ;
 ALTER TABLE conversation_facts ADD COLUMN IF NOT EXISTS human_response_at TIMESTAMPTZ;
+ALTER TABLE conversation_facts ADD COLUMN IF NOT EXISTS first_response_us BIGINT;
+ALTER TABLE conversation_facts ADD COLUMN IF NOT EXISTS human_response_us BIGINT;
 
 CREATE TABLE IF NOT EXISTS message_facts (
   tenant_id UUID NOT NULL,
@@ -36,8 +40,10 @@ CREATE TABLE IF NOT EXISTS message_facts (
   sender_type VARCHAR NOT NULL,
   tokens_used BIGINT NOT NULL,
   turn_start BOOLEAN NOT NULL,
-  reply_at TIMESTAMPTZ
+  reply_at TIMESTAMPTZ,
+  response_us BIGINT
 );
+ALTER TABLE message_facts ADD COLUMN IF NOT EXISTS response_us BIGINT;
 
 -- The rollup (sql/facts_slots.sql): the contract's counts and sums per tenant (outlet_id NULL)
 -- and per outlet, per 15-minute UTC slot, recomputed by every load for the slots its

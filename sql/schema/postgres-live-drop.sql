@@ -24,4 +24,7 @@ DROP TRIGGER IF EXISTS crm_metrics_delete ON messages;
 DROP TRIGGER IF EXISTS crm_metrics_truncate ON messages;
 DROP FUNCTION IF EXISTS crm_metrics_conversations_changed();
 DROP FUNCTION IF EXISTS crm_metrics_messages_changed();
+DROP FUNCTION IF EXISTS crm_metrics_conversations_updated();
+DROP FUNCTION IF EXISTS crm_metrics_messages_updated();
+DROP FUNCTION IF EXISTS crm_metrics_truncated();
 DROP TABLE IF EXISTS crm_metrics_changes, conversation_facts, message_facts, metric_slots, cost_slots;

@@ -18,7 +18,9 @@ CREATE TABLE IF NOT EXISTS conversation_facts (
   agent_messages bigint,
   llm_tokens numeric,
   first_response_at timestamptz,
-  human_response_at timestamptz
+  human_response_at timestamptz,
+  first_response_us bigint,
+  human_response_us bigint
 );
 -- Stores made before the columns above (docs/metrics.md §7) get them here, empty until
 -- `crm-metrics refresh` recomputes the derived tables.
@@ -27,6 +29,8 @@ ALTER TABLE conversation_facts ADD COLUMN IF NOT EXISTS agent_messages bigint;
 ALTER TABLE conversation_facts ADD COLUMN IF NOT EXISTS llm_tokens numeric;
 ALTER TABLE conversation_facts ADD COLUMN IF NOT EXISTS first_response_at timestamptz;
 ALTER TABLE conversation_facts ADD COLUMN IF NOT EXISTS human_response_at timestamptz;
+ALTER TABLE conversation_facts ADD COLUMN IF NOT EXISTS first_response_us bigint;
+ALTER TABLE conversation_facts ADD COLUMN IF NOT EXISTS human_response_us bigint;
 
 CREATE TABLE IF NOT EXISTS message_facts (
   tenant_id text NOT NULL,
@@ -37,8 +41,10 @@ CREATE TABLE IF NOT EXISTS message_facts (
   sender_type text NOT NULL,
   tokens_used bigint NOT NULL,
   turn_start boolean NOT NULL,
-  reply_at timestamptz
+  reply_at timestamptz,
+  response_us bigint
 );
+ALTER TABLE message_facts ADD COLUMN IF NOT EXISTS response_us bigint;
 
 -- The contract's counts and sums per tenant (outlet_id NULL) and per outlet, per 15-minute
 -- UTC slot (sql/facts_slots.sql). Sums are numeric: microseconds and tokens (up to 18 digits
@@ -95,7 +101,10 @@ CREATE INDEX IF NOT EXISTS conversation_facts_tenant_started ON conversation_fac
 CREATE INDEX IF NOT EXISTS conversation_facts_conversation ON conversation_facts (conversation_id);
 CREATE INDEX IF NOT EXISTS message_facts_tenant_ts ON message_facts (tenant_id, ts);
 CREATE INDEX IF NOT EXISTS message_facts_conversation ON message_facts (conversation_id);
-CREATE INDEX IF NOT EXISTS message_facts_turns ON message_facts (tenant_id, ts) INCLUDE (outlet_id, reply_at) WHERE turn_start;
+-- The turns with their response times, read without the table (responses, §7.1); it replaces
+-- message_facts_turns, which carried reply_at.
+DROP INDEX IF EXISTS message_facts_turns;
+CREATE INDEX IF NOT EXISTS message_facts_turn_responses ON message_facts (tenant_id, ts) INCLUDE (outlet_id, response_us) WHERE turn_start;
 CREATE INDEX IF NOT EXISTS metric_slots_tenant_outlet_slot ON metric_slots (tenant_id, outlet_id, slot_start);
 CREATE INDEX IF NOT EXISTS metric_slots_tenant_slot ON metric_slots (tenant_id, slot_start);
 CREATE INDEX IF NOT EXISTS cost_slots_tenant_outlet_slot ON cost_slots (tenant_id, outlet_id, slot_start);

@@ -27,7 +27,7 @@ Compile = Callable[[str, str, str], CompiledQuery]
 
 
 def _clear_template_caches() -> None:
-    for cached in (templates.names, templates.load, templates._environment):
+    for cached in (templates.names, templates.load, templates.environment):
         cached.cache_clear()
 
 

@@ -328,6 +328,24 @@ def test_the_crms_own_role_needs_no_privilege_on_the_queue_and_truncate_is_appli
                 admin.execute(sql.SQL("DROP OWNED BY {}; DROP ROLE {}").format(sql.Identifier(role), sql.Identifier(role)))
 
 
+def test_a_batch_takes_whole_conversations_however_many_rows_they_queued(schema: str) -> None:
+    from crm_metrics import changes
+
+    url = _url(schema)
+    with Metrics.connect(settings=Settings(database_url=url), clock=lambda: FIXED_NOW) as metrics:
+        metrics.store.init_db(rollup=True)
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("INSERT INTO conversations VALUES ('c1', %s, NULL, '+1', 'active', %s, NULL, NULL)", (TENANTS[0], FIRST_DAY))
+            conn.execute("INSERT INTO conversations VALUES ('c2', %s, NULL, '+1', 'active', %s, NULL, NULL)", (TENANTS[0], FIRST_DAY))
+            for number in range(4):  # the triggers queue one row per row written
+                conn.execute("INSERT INTO messages VALUES (%s, %s, 'customer', NULL, 'hi', %s, NULL)", (f"m{number}", f"c{1 + number % 2}", FIRST_DAY))
+            assert metrics.changes().pending == 6
+            # Batches of one conversation: each takes every row its conversation queued.
+            assert changes.apply(metrics.executor, limit=1) == 2
+            assert metrics.changes().pending == 0
+            assert metrics.summary(TENANTS[0], FIRST_DAY.date(), FIRST_DAY.date()).total_messages == 4
+
+
 def changes_applied(metrics: Metrics) -> int:
     from crm_metrics import changes
 

@@ -106,7 +106,7 @@ def test_a_non_ascii_header_comes_back_as_sent(client: TestClient) -> None:
 
 def test_unknown_route(client: TestClient) -> None:
     # "/" is the dashboard page (tests/server/test_page.py).
-    for path in ("/nope", "/dashboard/extra", "/api/v1/metrics", "/api/v1/metrics/dashboard/extra", "/api/v2/metrics/summary"):
+    for path in ("/nope", "/dashboard/extra", "/api/v1/metrics/dashboard/extra", "/api/v2/metrics/summary"):
         assert_error(client.get(path, headers=TENANT), 404, "not_found")
 
 

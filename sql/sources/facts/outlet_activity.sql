@@ -15,11 +15,11 @@
     FROM conversation_facts AS f
     WHERE {{ r.scope('f', derived=True) }} AND {{ r.in_range('f.started_at') }}
     UNION ALL
-    {#- A turn is a message row: its start's turn_start and reply_at. #}
+    {#- A turn is a message row: its start's turn_start and response_us (NULL without a reply). #}
     SELECT
       f.outlet_id, 0, 0, 0, 1,
       IF(f.sender_type = 'llm', f.tokens_used, 0),
-      IF(f.turn_start AND f.reply_at IS NOT NULL, 1, 0),
-      IF(f.turn_start AND f.reply_at IS NOT NULL, TIMESTAMP_DIFF(f.reply_at, f.ts, MICROSECOND), 0)
+      IF(f.response_us IS NOT NULL, 1, 0),
+      COALESCE(f.response_us, 0)
     FROM message_facts AS f
     WHERE {{ r.scope('f', derived=True) }} AND {{ r.in_range('f.ts') }}

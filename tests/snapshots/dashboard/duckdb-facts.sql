@@ -94,11 +94,11 @@ WITH buckets AS (
         ELSE CAST($tz_offset_4 AS BIGINT)
       END + 2208988800000000
     ) // 86400000000 AS INT) AS bucket,
-    AVG(DATE_DIFF('MICROSECOND', turn_at, reply_at)) / 1000000 AS average_response_time_seconds
+    AVG(response_us) / 1000000 AS average_response_time_seconds
   FROM (
     SELECT
       f.ts AS turn_at,
-      f.reply_at
+      f.response_us
     FROM message_facts AS f
     WHERE
       f.tenant_id = CAST($tenant_id AS TEXT)
@@ -107,7 +107,7 @@ WITH buckets AS (
       AND f.turn_start
   ) AS turn_rows
   WHERE
-    NOT reply_at IS NULL
+    NOT response_us IS NULL
   GROUP BY
     bucket
 )

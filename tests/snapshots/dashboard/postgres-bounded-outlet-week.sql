@@ -147,11 +147,11 @@ WITH window_conversations AS (
       ) AS DATE),
       CAST(%(start_date)s AS DATE)
     ) AS bucket,
-    CAST(AVG(CAST(EXTRACT(EPOCH FROM reply_at - turn_at) * 1000000 AS BIGINT)) AS DOUBLE PRECISION) / 1000000 AS average_response_time_seconds
+    CAST(AVG(response_us) AS DOUBLE PRECISION) / 1000000 AS average_response_time_seconds
   FROM (
     SELECT
       t.turn_at,
-      t.reply_at
+      CAST(EXTRACT(EPOCH FROM t.reply_at - t.turn_at) * 1000000 AS BIGINT) AS response_us
     FROM (
       SELECT
         m.id,
@@ -180,7 +180,7 @@ WITH window_conversations AS (
       AND t.turn_at < CAST(%(range_end)s AS TIMESTAMPTZ)
   ) AS turn_rows
   WHERE
-    NOT reply_at IS NULL
+    NOT response_us IS NULL
   GROUP BY
     bucket
 )

@@ -13,25 +13,27 @@ WITH buckets AS (
   ) AS _t0(d)
 ), conversation_aggregates AS (
   SELECT
-    CAST('1900-01-01' AS DATE) + CAST(CAST(CAST(EXTRACT(EPOCH FROM started_at) * 1000000 AS BIGINT) + CASE
-      WHEN started_at < TO_TIMESTAMP(CAST(CAST(%(tz_change_1)s AS BIGINT) AS BIGINT) / 1000000) + (
-        CAST(CAST(%(tz_change_1)s AS BIGINT) AS BIGINT) %% 1000000
-      ) * INTERVAL '1 MICROSECOND'
-      THEN CAST(%(tz_offset_0)s AS BIGINT)
-      WHEN started_at < TO_TIMESTAMP(CAST(CAST(%(tz_change_2)s AS BIGINT) AS BIGINT) / 1000000) + (
-        CAST(CAST(%(tz_change_2)s AS BIGINT) AS BIGINT) %% 1000000
-      ) * INTERVAL '1 MICROSECOND'
-      THEN CAST(%(tz_offset_1)s AS BIGINT)
-      WHEN started_at < TO_TIMESTAMP(CAST(CAST(%(tz_change_3)s AS BIGINT) AS BIGINT) / 1000000) + (
-        CAST(CAST(%(tz_change_3)s AS BIGINT) AS BIGINT) %% 1000000
-      ) * INTERVAL '1 MICROSECOND'
-      THEN CAST(%(tz_offset_2)s AS BIGINT)
-      WHEN started_at < TO_TIMESTAMP(CAST(CAST(%(tz_change_4)s AS BIGINT) AS BIGINT) / 1000000) + (
-        CAST(CAST(%(tz_change_4)s AS BIGINT) AS BIGINT) %% 1000000
-      ) * INTERVAL '1 MICROSECOND'
-      THEN CAST(%(tz_offset_3)s AS BIGINT)
-      ELSE CAST(%(tz_offset_4)s AS BIGINT)
-    END + 2208988800000000 AS BIGINT) / 86400000000 AS INT) AS bucket,
+    CAST((
+      CAST(started_at AS TIMESTAMPTZ) AT TIME ZONE 'UTC' + CASE
+        WHEN started_at < TO_TIMESTAMP(CAST(CAST(%(tz_change_1)s AS BIGINT) AS BIGINT) / 1000000) + (
+          CAST(CAST(%(tz_change_1)s AS BIGINT) AS BIGINT) %% 1000000
+        ) * INTERVAL '1 MICROSECOND'
+        THEN CAST(%(tz_offset_0)s AS BIGINT) * INTERVAL '1 MICROSECOND'
+        WHEN started_at < TO_TIMESTAMP(CAST(CAST(%(tz_change_2)s AS BIGINT) AS BIGINT) / 1000000) + (
+          CAST(CAST(%(tz_change_2)s AS BIGINT) AS BIGINT) %% 1000000
+        ) * INTERVAL '1 MICROSECOND'
+        THEN CAST(%(tz_offset_1)s AS BIGINT) * INTERVAL '1 MICROSECOND'
+        WHEN started_at < TO_TIMESTAMP(CAST(CAST(%(tz_change_3)s AS BIGINT) AS BIGINT) / 1000000) + (
+          CAST(CAST(%(tz_change_3)s AS BIGINT) AS BIGINT) %% 1000000
+        ) * INTERVAL '1 MICROSECOND'
+        THEN CAST(%(tz_offset_2)s AS BIGINT) * INTERVAL '1 MICROSECOND'
+        WHEN started_at < TO_TIMESTAMP(CAST(CAST(%(tz_change_4)s AS BIGINT) AS BIGINT) / 1000000) + (
+          CAST(CAST(%(tz_change_4)s AS BIGINT) AS BIGINT) %% 1000000
+        ) * INTERVAL '1 MICROSECOND'
+        THEN CAST(%(tz_offset_3)s AS BIGINT) * INTERVAL '1 MICROSECOND'
+        ELSE CAST(%(tz_offset_4)s AS BIGINT) * INTERVAL '1 MICROSECOND'
+      END
+    ) AS DATE) AS bucket,
     COUNT(*) AS total_conversations,
     COUNT(CASE WHEN status = 'active' THEN 1 END) AS active_conversations,
     COUNT(CASE WHEN status = 'resolved' THEN 1 END) AS resolved_conversations,
@@ -58,25 +60,27 @@ WITH buckets AS (
     bucket
 ), message_aggregates AS (
   SELECT
-    CAST('1900-01-01' AS DATE) + CAST(CAST(CAST(EXTRACT(EPOCH FROM ts) * 1000000 AS BIGINT) + CASE
-      WHEN ts < TO_TIMESTAMP(CAST(CAST(%(tz_change_1)s AS BIGINT) AS BIGINT) / 1000000) + (
-        CAST(CAST(%(tz_change_1)s AS BIGINT) AS BIGINT) %% 1000000
-      ) * INTERVAL '1 MICROSECOND'
-      THEN CAST(%(tz_offset_0)s AS BIGINT)
-      WHEN ts < TO_TIMESTAMP(CAST(CAST(%(tz_change_2)s AS BIGINT) AS BIGINT) / 1000000) + (
-        CAST(CAST(%(tz_change_2)s AS BIGINT) AS BIGINT) %% 1000000
-      ) * INTERVAL '1 MICROSECOND'
-      THEN CAST(%(tz_offset_1)s AS BIGINT)
-      WHEN ts < TO_TIMESTAMP(CAST(CAST(%(tz_change_3)s AS BIGINT) AS BIGINT) / 1000000) + (
-        CAST(CAST(%(tz_change_3)s AS BIGINT) AS BIGINT) %% 1000000
-      ) * INTERVAL '1 MICROSECOND'
-      THEN CAST(%(tz_offset_2)s AS BIGINT)
-      WHEN ts < TO_TIMESTAMP(CAST(CAST(%(tz_change_4)s AS BIGINT) AS BIGINT) / 1000000) + (
-        CAST(CAST(%(tz_change_4)s AS BIGINT) AS BIGINT) %% 1000000
-      ) * INTERVAL '1 MICROSECOND'
-      THEN CAST(%(tz_offset_3)s AS BIGINT)
-      ELSE CAST(%(tz_offset_4)s AS BIGINT)
-    END + 2208988800000000 AS BIGINT) / 86400000000 AS INT) AS bucket,
+    CAST((
+      CAST(ts AS TIMESTAMPTZ) AT TIME ZONE 'UTC' + CASE
+        WHEN ts < TO_TIMESTAMP(CAST(CAST(%(tz_change_1)s AS BIGINT) AS BIGINT) / 1000000) + (
+          CAST(CAST(%(tz_change_1)s AS BIGINT) AS BIGINT) %% 1000000
+        ) * INTERVAL '1 MICROSECOND'
+        THEN CAST(%(tz_offset_0)s AS BIGINT) * INTERVAL '1 MICROSECOND'
+        WHEN ts < TO_TIMESTAMP(CAST(CAST(%(tz_change_2)s AS BIGINT) AS BIGINT) / 1000000) + (
+          CAST(CAST(%(tz_change_2)s AS BIGINT) AS BIGINT) %% 1000000
+        ) * INTERVAL '1 MICROSECOND'
+        THEN CAST(%(tz_offset_1)s AS BIGINT) * INTERVAL '1 MICROSECOND'
+        WHEN ts < TO_TIMESTAMP(CAST(CAST(%(tz_change_3)s AS BIGINT) AS BIGINT) / 1000000) + (
+          CAST(CAST(%(tz_change_3)s AS BIGINT) AS BIGINT) %% 1000000
+        ) * INTERVAL '1 MICROSECOND'
+        THEN CAST(%(tz_offset_2)s AS BIGINT) * INTERVAL '1 MICROSECOND'
+        WHEN ts < TO_TIMESTAMP(CAST(CAST(%(tz_change_4)s AS BIGINT) AS BIGINT) / 1000000) + (
+          CAST(CAST(%(tz_change_4)s AS BIGINT) AS BIGINT) %% 1000000
+        ) * INTERVAL '1 MICROSECOND'
+        THEN CAST(%(tz_offset_3)s AS BIGINT) * INTERVAL '1 MICROSECOND'
+        ELSE CAST(%(tz_offset_4)s AS BIGINT) * INTERVAL '1 MICROSECOND'
+      END
+    ) AS DATE) AS bucket,
     COUNT(*) AS total_messages,
     COUNT(CASE WHEN sender_type = 'customer' THEN 1 END) AS customer_messages,
     COUNT(CASE WHEN sender_type = 'llm' THEN 1 END) AS llm_messages,
@@ -97,30 +101,32 @@ WITH buckets AS (
     bucket
 ), turn_aggregates AS (
   SELECT
-    CAST('1900-01-01' AS DATE) + CAST(CAST(CAST(EXTRACT(EPOCH FROM turn_at) * 1000000 AS BIGINT) + CASE
-      WHEN turn_at < TO_TIMESTAMP(CAST(CAST(%(tz_change_1)s AS BIGINT) AS BIGINT) / 1000000) + (
-        CAST(CAST(%(tz_change_1)s AS BIGINT) AS BIGINT) %% 1000000
-      ) * INTERVAL '1 MICROSECOND'
-      THEN CAST(%(tz_offset_0)s AS BIGINT)
-      WHEN turn_at < TO_TIMESTAMP(CAST(CAST(%(tz_change_2)s AS BIGINT) AS BIGINT) / 1000000) + (
-        CAST(CAST(%(tz_change_2)s AS BIGINT) AS BIGINT) %% 1000000
-      ) * INTERVAL '1 MICROSECOND'
-      THEN CAST(%(tz_offset_1)s AS BIGINT)
-      WHEN turn_at < TO_TIMESTAMP(CAST(CAST(%(tz_change_3)s AS BIGINT) AS BIGINT) / 1000000) + (
-        CAST(CAST(%(tz_change_3)s AS BIGINT) AS BIGINT) %% 1000000
-      ) * INTERVAL '1 MICROSECOND'
-      THEN CAST(%(tz_offset_2)s AS BIGINT)
-      WHEN turn_at < TO_TIMESTAMP(CAST(CAST(%(tz_change_4)s AS BIGINT) AS BIGINT) / 1000000) + (
-        CAST(CAST(%(tz_change_4)s AS BIGINT) AS BIGINT) %% 1000000
-      ) * INTERVAL '1 MICROSECOND'
-      THEN CAST(%(tz_offset_3)s AS BIGINT)
-      ELSE CAST(%(tz_offset_4)s AS BIGINT)
-    END + 2208988800000000 AS BIGINT) / 86400000000 AS INT) AS bucket,
-    CAST(AVG(CAST(EXTRACT(EPOCH FROM reply_at - turn_at) * 1000000 AS BIGINT)) AS DOUBLE PRECISION) / 1000000 AS average_response_time_seconds
+    CAST((
+      CAST(turn_at AS TIMESTAMPTZ) AT TIME ZONE 'UTC' + CASE
+        WHEN turn_at < TO_TIMESTAMP(CAST(CAST(%(tz_change_1)s AS BIGINT) AS BIGINT) / 1000000) + (
+          CAST(CAST(%(tz_change_1)s AS BIGINT) AS BIGINT) %% 1000000
+        ) * INTERVAL '1 MICROSECOND'
+        THEN CAST(%(tz_offset_0)s AS BIGINT) * INTERVAL '1 MICROSECOND'
+        WHEN turn_at < TO_TIMESTAMP(CAST(CAST(%(tz_change_2)s AS BIGINT) AS BIGINT) / 1000000) + (
+          CAST(CAST(%(tz_change_2)s AS BIGINT) AS BIGINT) %% 1000000
+        ) * INTERVAL '1 MICROSECOND'
+        THEN CAST(%(tz_offset_1)s AS BIGINT) * INTERVAL '1 MICROSECOND'
+        WHEN turn_at < TO_TIMESTAMP(CAST(CAST(%(tz_change_3)s AS BIGINT) AS BIGINT) / 1000000) + (
+          CAST(CAST(%(tz_change_3)s AS BIGINT) AS BIGINT) %% 1000000
+        ) * INTERVAL '1 MICROSECOND'
+        THEN CAST(%(tz_offset_2)s AS BIGINT) * INTERVAL '1 MICROSECOND'
+        WHEN turn_at < TO_TIMESTAMP(CAST(CAST(%(tz_change_4)s AS BIGINT) AS BIGINT) / 1000000) + (
+          CAST(CAST(%(tz_change_4)s AS BIGINT) AS BIGINT) %% 1000000
+        ) * INTERVAL '1 MICROSECOND'
+        THEN CAST(%(tz_offset_3)s AS BIGINT) * INTERVAL '1 MICROSECOND'
+        ELSE CAST(%(tz_offset_4)s AS BIGINT) * INTERVAL '1 MICROSECOND'
+      END
+    ) AS DATE) AS bucket,
+    CAST(AVG(response_us) AS DOUBLE PRECISION) / 1000000 AS average_response_time_seconds
   FROM (
     SELECT
       f.ts AS turn_at,
-      f.reply_at
+      f.response_us
     FROM message_facts AS f
     WHERE
       f.tenant_id = CAST(%(tenant_id)s AS TEXT)
@@ -129,7 +135,7 @@ WITH buckets AS (
       AND f.turn_start
   ) AS turn_rows
   WHERE
-    NOT reply_at IS NULL
+    NOT response_us IS NULL
   GROUP BY
     bucket
 )

@@ -79,25 +79,27 @@ FROM (
         GREATEST(
           CAST(DATE_TRUNC(
             'WEEK',
-            CAST(CAST('1900-01-01' AS DATE) + CAST(CAST(CAST(EXTRACT(EPOCH FROM r.slot_start) * 1000000 AS BIGINT) + CASE
-              WHEN r.slot_start < TO_TIMESTAMP(CAST(CAST(%(tz_change_1)s AS BIGINT) AS BIGINT) / 1000000) + (
-                CAST(CAST(%(tz_change_1)s AS BIGINT) AS BIGINT) %% 1000000
-              ) * INTERVAL '1 MICROSECOND'
-              THEN CAST(%(tz_offset_0)s AS BIGINT)
-              WHEN r.slot_start < TO_TIMESTAMP(CAST(CAST(%(tz_change_2)s AS BIGINT) AS BIGINT) / 1000000) + (
-                CAST(CAST(%(tz_change_2)s AS BIGINT) AS BIGINT) %% 1000000
-              ) * INTERVAL '1 MICROSECOND'
-              THEN CAST(%(tz_offset_1)s AS BIGINT)
-              WHEN r.slot_start < TO_TIMESTAMP(CAST(CAST(%(tz_change_3)s AS BIGINT) AS BIGINT) / 1000000) + (
-                CAST(CAST(%(tz_change_3)s AS BIGINT) AS BIGINT) %% 1000000
-              ) * INTERVAL '1 MICROSECOND'
-              THEN CAST(%(tz_offset_2)s AS BIGINT)
-              WHEN r.slot_start < TO_TIMESTAMP(CAST(CAST(%(tz_change_4)s AS BIGINT) AS BIGINT) / 1000000) + (
-                CAST(CAST(%(tz_change_4)s AS BIGINT) AS BIGINT) %% 1000000
-              ) * INTERVAL '1 MICROSECOND'
-              THEN CAST(%(tz_offset_3)s AS BIGINT)
-              ELSE CAST(%(tz_offset_4)s AS BIGINT)
-            END + 2208988800000000 AS BIGINT) / 86400000000 AS INT) AS TIMESTAMP)
+            CAST(CAST((
+              CAST(r.slot_start AS TIMESTAMPTZ) AT TIME ZONE 'UTC' + CASE
+                WHEN r.slot_start < TO_TIMESTAMP(CAST(CAST(%(tz_change_1)s AS BIGINT) AS BIGINT) / 1000000) + (
+                  CAST(CAST(%(tz_change_1)s AS BIGINT) AS BIGINT) %% 1000000
+                ) * INTERVAL '1 MICROSECOND'
+                THEN CAST(%(tz_offset_0)s AS BIGINT) * INTERVAL '1 MICROSECOND'
+                WHEN r.slot_start < TO_TIMESTAMP(CAST(CAST(%(tz_change_2)s AS BIGINT) AS BIGINT) / 1000000) + (
+                  CAST(CAST(%(tz_change_2)s AS BIGINT) AS BIGINT) %% 1000000
+                ) * INTERVAL '1 MICROSECOND'
+                THEN CAST(%(tz_offset_1)s AS BIGINT) * INTERVAL '1 MICROSECOND'
+                WHEN r.slot_start < TO_TIMESTAMP(CAST(CAST(%(tz_change_3)s AS BIGINT) AS BIGINT) / 1000000) + (
+                  CAST(CAST(%(tz_change_3)s AS BIGINT) AS BIGINT) %% 1000000
+                ) * INTERVAL '1 MICROSECOND'
+                THEN CAST(%(tz_offset_2)s AS BIGINT) * INTERVAL '1 MICROSECOND'
+                WHEN r.slot_start < TO_TIMESTAMP(CAST(CAST(%(tz_change_4)s AS BIGINT) AS BIGINT) / 1000000) + (
+                  CAST(CAST(%(tz_change_4)s AS BIGINT) AS BIGINT) %% 1000000
+                ) * INTERVAL '1 MICROSECOND'
+                THEN CAST(%(tz_offset_3)s AS BIGINT) * INTERVAL '1 MICROSECOND'
+                ELSE CAST(%(tz_offset_4)s AS BIGINT) * INTERVAL '1 MICROSECOND'
+              END
+            ) AS DATE) AS TIMESTAMP)
           ) AS DATE),
           CAST(%(start_date)s AS DATE)
         ) AS bucket,

@@ -34,7 +34,11 @@ WITH window_conversations AS (
 ), cells AS (
   SELECT
     weekday,
-    hour
+    hour,
+    0 AS customer_messages,
+    0 AS conversations_started,
+    0 AS replied_turns,
+    0 AS response_us
   FROM UNNEST([1, 2, 3, 4, 5, 6, 7]) AS weekday
   CROSS JOIN UNNEST([
     0,
@@ -62,17 +66,28 @@ WITH window_conversations AS (
     22,
     23
   ]) AS hour
-), by_cell AS (
+)
+SELECT
+  weekday,
+  hour,
+  SUM(customer_messages) AS customer_messages,
+  SUM(conversations_started) AS conversations_started,
+  SAFE_DIVIDE(SUM(response_us), SUM(replied_turns)) / 1000000 AS average_response_time_seconds
+FROM (
   SELECT
-    weekday,
-    hour,
-    SUM(customer_messages) AS customer_messages,
-    SUM(conversations_started) AS conversations_started,
-    SAFE_DIVIDE(SUM(response_us), SUM(replied_turns)) / 1000000 AS average_response_time_seconds
+    *
+  FROM cells
+  UNION ALL
+  SELECT
+    MOD(DATE_DIFF(DATE(`at`, @tz), CAST('1900-01-01' AS DATE), DAY), 7) + 1 AS weekday,
+    CAST(EXTRACT(HOUR FROM TIMESTAMP(DATETIME(CAST(`at` AS TIMESTAMP), @tz))) AS INT64) AS hour,
+    customer_messages,
+    conversations_started,
+    replied_turns,
+    response_us
   FROM (
     SELECT
-      MOD(DATE_DIFF(DATE(ts, @tz), CAST('1900-01-01' AS DATE), DAY), 7) + 1 AS weekday,
-      EXTRACT(HOUR FROM TIMESTAMP(DATETIME(CAST(ts AS TIMESTAMP), @tz))) AS hour,
+      ts AS `at`,
       1 AS customer_messages,
       0 AS conversations_started,
       0 AS replied_turns,
@@ -95,8 +110,7 @@ WITH window_conversations AS (
       sender_type = 'customer'
     UNION ALL
     SELECT
-      MOD(DATE_DIFF(DATE(started_at, @tz), CAST('1900-01-01' AS DATE), DAY), 7) + 1 AS weekday,
-      EXTRACT(HOUR FROM TIMESTAMP(DATETIME(CAST(started_at AS TIMESTAMP), @tz))) AS hour,
+      started_at,
       0,
       1,
       0,
@@ -135,16 +149,15 @@ WITH window_conversations AS (
     ) AS conversation_rows
     UNION ALL
     SELECT
-      MOD(DATE_DIFF(DATE(turn_at, @tz), CAST('1900-01-01' AS DATE), DAY), 7) + 1 AS weekday,
-      EXTRACT(HOUR FROM TIMESTAMP(DATETIME(CAST(turn_at AS TIMESTAMP), @tz))) AS hour,
+      turn_at,
       0,
       0,
       1,
-      TIMESTAMP_DIFF(reply_at, turn_at, MICROSECOND)
+      response_us
     FROM (
       SELECT
         t.turn_at,
-        t.reply_at
+        TIMESTAMP_DIFF(t.reply_at, t.turn_at, MICROSECOND) AS response_us
       FROM (
         SELECT
           m.id,
@@ -170,21 +183,12 @@ WITH window_conversations AS (
         AND t.turn_at < @range_end
     ) AS turn_rows
     WHERE
-      NOT reply_at IS NULL
-  ) AS events
-  GROUP BY
-    weekday,
-    hour
-)
-SELECT
-  c.weekday,
-  c.hour,
-  COALESCE(e.customer_messages, 0) AS customer_messages,
-  COALESCE(e.conversations_started, 0) AS conversations_started,
-  e.average_response_time_seconds
-FROM cells AS c
-LEFT JOIN by_cell AS e
-  ON e.weekday = c.weekday AND e.hour = c.hour
+      NOT response_us IS NULL
+  ) AS instants
+) AS cell_rows
+GROUP BY
+  weekday,
+  hour
 ORDER BY
-  c.weekday,
-  c.hour
+  weekday,
+  hour

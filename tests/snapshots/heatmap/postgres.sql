@@ -34,7 +34,11 @@ WITH window_conversations AS (
 ), cells AS (
   SELECT
     weekday,
-    hour
+    hour,
+    0 AS customer_messages,
+    0 AS conversations_started,
+    0 AS replied_turns,
+    0 AS response_us
   FROM UNNEST(ARRAY[1, 2, 3, 4, 5, 6, 7]) AS _t0(weekday)
   CROSS JOIN UNNEST(ARRAY[
     0,
@@ -62,23 +66,34 @@ WITH window_conversations AS (
     22,
     23
   ]) AS _t1(hour)
-), by_cell AS (
+)
+SELECT
+  weekday,
+  hour,
+  SUM(customer_messages) AS customer_messages,
+  SUM(conversations_started) AS conversations_started,
+  CAST(CASE
+    WHEN SUM(replied_turns) <> 0
+    THEN CAST(SUM(response_us) AS DOUBLE PRECISION) / SUM(replied_turns)
+    ELSE NULL
+  END AS DOUBLE PRECISION) / 1000000 AS average_response_time_seconds
+FROM (
   SELECT
-    weekday,
-    hour,
-    SUM(customer_messages) AS customer_messages,
-    SUM(conversations_started) AS conversations_started,
-    CAST(CASE
-      WHEN SUM(replied_turns) <> 0
-      THEN CAST(SUM(response_us) AS DOUBLE PRECISION) / SUM(replied_turns)
-      ELSE NULL
-    END AS DOUBLE PRECISION) / 1000000 AS average_response_time_seconds
+    *
+  FROM cells
+  UNION ALL
+  SELECT
+    (
+      CAST(CAST(at AS TIMESTAMPTZ) AT TIME ZONE CAST(%(tz)s AS TEXT) AS DATE) - CAST('1900-01-01' AS DATE)
+    ) %% 7 + 1 AS weekday,
+    CAST(EXTRACT(HOUR FROM CAST(at AS TIMESTAMPTZ) AT TIME ZONE CAST(%(tz)s AS TEXT)) AS BIGINT) AS hour,
+    customer_messages,
+    conversations_started,
+    replied_turns,
+    response_us
   FROM (
     SELECT
-      (
-        CAST(CAST(ts AS TIMESTAMPTZ) AT TIME ZONE CAST(%(tz)s AS TEXT) AS DATE) - CAST('1900-01-01' AS DATE)
-      ) %% 7 + 1 AS weekday,
-      EXTRACT(HOUR FROM CAST(ts AS TIMESTAMPTZ) AT TIME ZONE CAST(%(tz)s AS TEXT)) AS hour,
+      ts AS at,
       1 AS customer_messages,
       0 AS conversations_started,
       0 AS replied_turns,
@@ -101,10 +116,7 @@ WITH window_conversations AS (
       sender_type = 'customer'
     UNION ALL
     SELECT
-      (
-        CAST(CAST(started_at AS TIMESTAMPTZ) AT TIME ZONE CAST(%(tz)s AS TEXT) AS DATE) - CAST('1900-01-01' AS DATE)
-      ) %% 7 + 1 AS weekday,
-      EXTRACT(HOUR FROM CAST(started_at AS TIMESTAMPTZ) AT TIME ZONE CAST(%(tz)s AS TEXT)) AS hour,
+      started_at,
       0,
       1,
       0,
@@ -146,18 +158,15 @@ WITH window_conversations AS (
     ) AS conversation_rows
     UNION ALL
     SELECT
-      (
-        CAST(CAST(turn_at AS TIMESTAMPTZ) AT TIME ZONE CAST(%(tz)s AS TEXT) AS DATE) - CAST('1900-01-01' AS DATE)
-      ) %% 7 + 1 AS weekday,
-      EXTRACT(HOUR FROM CAST(turn_at AS TIMESTAMPTZ) AT TIME ZONE CAST(%(tz)s AS TEXT)) AS hour,
+      turn_at,
       0,
       0,
       1,
-      CAST(EXTRACT(EPOCH FROM reply_at - turn_at) * 1000000 AS BIGINT)
+      response_us
     FROM (
       SELECT
         t.turn_at,
-        t.reply_at
+        CAST(EXTRACT(EPOCH FROM t.reply_at - t.turn_at) * 1000000 AS BIGINT) AS response_us
       FROM (
         SELECT
           m.id,
@@ -186,21 +195,12 @@ WITH window_conversations AS (
         AND t.turn_at < CAST(%(range_end)s AS TIMESTAMPTZ)
     ) AS turn_rows
     WHERE
-      NOT reply_at IS NULL
-  ) AS events
-  GROUP BY
-    weekday,
-    hour
-)
-SELECT
-  c.weekday,
-  c.hour,
-  COALESCE(e.customer_messages, 0) AS customer_messages,
-  COALESCE(e.conversations_started, 0) AS conversations_started,
-  e.average_response_time_seconds
-FROM cells AS c
-LEFT JOIN by_cell AS e
-  ON e.weekday = c.weekday AND e.hour = c.hour
+      NOT response_us IS NULL
+  ) AS instants
+) AS cell_rows
+GROUP BY
+  weekday,
+  hour
 ORDER BY
-  c.weekday NULLS FIRST,
-  c.hour NULLS FIRST
+  weekday NULLS FIRST,
+  hour NULLS FIRST

@@ -38,10 +38,9 @@ WITH window_conversations AS (
 ), cohort AS (
   SELECT
     DATE(started_at, @tz) AS bucket,
-    started_at,
     handoff_at,
-    first_response_at,
-    human_response_at
+    first_response_us,
+    human_response_us
   FROM (
     SELECT
       c.started_at,
@@ -51,7 +50,9 @@ WITH window_conversations AS (
       COALESCE(o.agent_messages, 0) AS agent_messages,
       COALESCE(o.llm_tokens, 0) AS llm_tokens,
       o.first_response_at,
-      o.human_response_at
+      o.human_response_at,
+      TIMESTAMP_DIFF(o.first_response_at, c.started_at, MICROSECOND) AS first_response_us,
+      TIMESTAMP_DIFF(o.human_response_at, h.handoff_at, MICROSECOND) AS human_response_us
     FROM conversations AS c
     LEFT JOIN (
       SELECT
@@ -109,12 +110,12 @@ WITH window_conversations AS (
 ), measured AS (
   SELECT
     DATE(turn_at, @tz) AS bucket,
-    'turn' AS measure,
-    TIMESTAMP_DIFF(reply_at, turn_at, MICROSECOND) AS us
+    1 AS measure,
+    response_us AS us
   FROM (
     SELECT
       t.turn_at,
-      t.reply_at
+      TIMESTAMP_DIFF(t.reply_at, t.turn_at, MICROSECOND) AS response_us
     FROM (
       SELECT
         m.id,
@@ -142,138 +143,258 @@ WITH window_conversations AS (
   UNION ALL
   SELECT
     bucket,
-    'first',
-    TIMESTAMP_DIFF(first_response_at, started_at, MICROSECOND)
+    2,
+    first_response_us
   FROM cohort
   UNION ALL
   SELECT
     bucket,
-    'human',
-    TIMESTAMP_DIFF(human_response_at, handoff_at, MICROSECOND)
+    3,
+    human_response_us
   FROM cohort
   WHERE
     NOT handoff_at IS NULL
-), ranked AS (
+), figures AS (
   SELECT
     bucket,
-    measure,
-    us,
-    ROW_NUMBER() OVER (PARTITION BY measure, bucket, us IS NULL ORDER BY us) - 1 AS rank,
-    COUNT(us) OVER (PARTITION BY measure, bucket) AS n
+    COUNTIF(measure = 1) AS customer_turns,
+    COUNT(IF(measure = 1, us, NULL)) AS answered_turns,
+    (
+      MAX(IF(rank = DIV((
+        n - 1
+      ) * 1, 2), IF(measure = 1, us, NULL), NULL)) + CAST(COALESCE(
+        MAX(IF(rank = DIV((
+          n - 1
+        ) * 1, 2) + 1, IF(measure = 1, us, NULL), NULL)) - MAX(IF(rank = DIV((
+          n - 1
+        ) * 1, 2), IF(measure = 1, us, NULL), NULL)),
+        0
+      ) AS FLOAT64) * MAX(
+        IF(
+          rank = DIV((
+            n - 1
+          ) * 1, 2) AND NOT IF(measure = 1, us, NULL) IS NULL,
+          MOD((
+            n - 1
+          ) * 1, 2),
+          NULL
+        )
+      ) / 2
+    ) / 1000000 AS median_response_time_seconds,
+    (
+      MAX(IF(rank = DIV((
+        n - 1
+      ) * 9, 10), IF(measure = 1, us, NULL), NULL)) + CAST(COALESCE(
+        MAX(IF(rank = DIV((
+          n - 1
+        ) * 9, 10) + 1, IF(measure = 1, us, NULL), NULL)) - MAX(IF(rank = DIV((
+          n - 1
+        ) * 9, 10), IF(measure = 1, us, NULL), NULL)),
+        0
+      ) AS FLOAT64) * MAX(
+        IF(
+          rank = DIV((
+            n - 1
+          ) * 9, 10) AND NOT IF(measure = 1, us, NULL) IS NULL,
+          MOD((
+            n - 1
+          ) * 9, 10),
+          NULL
+        )
+      ) / 10
+    ) / 1000000 AS p90_response_time_seconds,
+    COUNT(IF(measure = 2, us, NULL)) AS first_responses,
+    AVG(IF(measure = 2, us, NULL)) / 1000000 AS average_first_response_seconds,
+    (
+      MAX(IF(rank = DIV((
+        n - 1
+      ) * 1, 2), IF(measure = 2, us, NULL), NULL)) + CAST(COALESCE(
+        MAX(IF(rank = DIV((
+          n - 1
+        ) * 1, 2) + 1, IF(measure = 2, us, NULL), NULL)) - MAX(IF(rank = DIV((
+          n - 1
+        ) * 1, 2), IF(measure = 2, us, NULL), NULL)),
+        0
+      ) AS FLOAT64) * MAX(
+        IF(
+          rank = DIV((
+            n - 1
+          ) * 1, 2) AND NOT IF(measure = 2, us, NULL) IS NULL,
+          MOD((
+            n - 1
+          ) * 1, 2),
+          NULL
+        )
+      ) / 2
+    ) / 1000000 AS median_first_response_seconds,
+    COUNT(IF(measure = 3, us, NULL)) AS answered_handoffs,
+    COUNTIF(measure = 3 AND us IS NULL) AS unanswered_handoffs,
+    AVG(IF(measure = 3, us, NULL)) / 1000000 AS average_human_response_seconds,
+    (
+      MAX(IF(rank = DIV((
+        n - 1
+      ) * 1, 2), IF(measure = 3, us, NULL), NULL)) + CAST(COALESCE(
+        MAX(IF(rank = DIV((
+          n - 1
+        ) * 1, 2) + 1, IF(measure = 3, us, NULL), NULL)) - MAX(IF(rank = DIV((
+          n - 1
+        ) * 1, 2), IF(measure = 3, us, NULL), NULL)),
+        0
+      ) AS FLOAT64) * MAX(
+        IF(
+          rank = DIV((
+            n - 1
+          ) * 1, 2) AND NOT IF(measure = 3, us, NULL) IS NULL,
+          MOD((
+            n - 1
+          ) * 1, 2),
+          NULL
+        )
+      ) / 2
+    ) / 1000000 AS median_human_response_seconds
   FROM (
     SELECT
       bucket,
       measure,
-      us
-    FROM measured
-    UNION ALL
-    SELECT
-      CAST(NULL AS DATE),
-      measure,
-      us
-    FROM measured
-  ) AS both_levels
-), figures AS (
-  SELECT
-    bucket,
-    measure,
-    COUNT(*) AS durations,
-    COUNT(us) AS answered,
-    COUNT(*) - COUNT(us) AS unanswered,
-    AVG(us) / 1000000 AS mean_seconds,
-    (
-      MAX(IF(rank = DIV((
-        n - 1
-      ) * 1, 2), us, NULL)) + CAST(COALESCE(
-        MAX(IF(rank = DIV((
-          n - 1
-        ) * 1, 2) + 1, us, NULL)) - MAX(IF(rank = DIV((
-          n - 1
-        ) * 1, 2), us, NULL)),
-        0
-      ) AS FLOAT64) * MAX(IF(rank = DIV((
-        n - 1
-      ) * 1, 2), MOD((
-        n - 1
-      ) * 1, 2), NULL)) / 2
-    ) / 1000000 AS median_seconds,
-    (
-      MAX(IF(rank = DIV((
-        n - 1
-      ) * 9, 10), us, NULL)) + CAST(COALESCE(
-        MAX(IF(rank = DIV((
-          n - 1
-        ) * 9, 10) + 1, us, NULL)) - MAX(IF(rank = DIV((
-          n - 1
-        ) * 9, 10), us, NULL)),
-        0
-      ) AS FLOAT64) * MAX(IF(rank = DIV((
-        n - 1
-      ) * 9, 10), MOD((
-        n - 1
-      ) * 9, 10), NULL)) / 10
-    ) / 1000000 AS p90_seconds
-  FROM ranked
-  GROUP BY
-    bucket,
-    measure
-), by_bucket AS (
-  SELECT
-    bucket,
-    MAX(IF(measure = 'turn', durations, NULL)) AS customer_turns,
-    MAX(IF(measure = 'turn', answered, NULL)) AS answered_turns,
-    MAX(IF(measure = 'turn', median_seconds, NULL)) AS median_response_time_seconds,
-    MAX(IF(measure = 'turn', p90_seconds, NULL)) AS p90_response_time_seconds,
-    MAX(IF(measure = 'first', answered, NULL)) AS first_responses,
-    MAX(IF(measure = 'first', mean_seconds, NULL)) AS average_first_response_seconds,
-    MAX(IF(measure = 'first', median_seconds, NULL)) AS median_first_response_seconds,
-    MAX(IF(measure = 'human', answered, NULL)) AS answered_handoffs,
-    MAX(IF(measure = 'human', unanswered, NULL)) AS unanswered_handoffs,
-    MAX(IF(measure = 'human', mean_seconds, NULL)) AS average_human_response_seconds,
-    MAX(IF(measure = 'human', median_seconds, NULL)) AS median_human_response_seconds
-  FROM figures
+      us,
+      ROW_NUMBER() OVER (PARTITION BY measure, bucket, us IS NULL ORDER BY us) - 1 AS rank,
+      COUNT(us) OVER (PARTITION BY measure, bucket) AS n
+    FROM (
+      SELECT
+        bucket,
+        measure,
+        us
+      FROM measured
+      UNION ALL
+      SELECT
+        bucket,
+        0,
+        CAST(NULL AS INT64)
+      FROM buckets
+    ) AS bucket_level
+  ) AS ranked
   GROUP BY
     bucket
-)
-SELECT
-  *
-FROM (
-  SELECT
-    b.bucket AS date,
-    COALESCE(f.customer_turns, 0) AS customer_turns,
-    COALESCE(f.answered_turns, 0) AS answered_turns,
-    f.median_response_time_seconds,
-    f.p90_response_time_seconds,
-    COALESCE(f.first_responses, 0) AS first_responses,
-    f.average_first_response_seconds,
-    f.median_first_response_seconds,
-    COALESCE(f.answered_handoffs, 0) AS answered_handoffs,
-    COALESCE(f.unanswered_handoffs, 0) AS unanswered_handoffs,
-    f.average_human_response_seconds,
-    f.median_human_response_seconds
-  FROM buckets AS b
-  LEFT JOIN by_bucket AS f
-    ON f.bucket = b.bucket
   UNION ALL
   SELECT
-    CAST(NULL AS DATE) AS date,
-    COALESCE(f.customer_turns, 0) AS customer_turns,
-    COALESCE(f.answered_turns, 0) AS answered_turns,
-    f.median_response_time_seconds,
-    f.p90_response_time_seconds,
-    COALESCE(f.first_responses, 0) AS first_responses,
-    f.average_first_response_seconds,
-    f.median_first_response_seconds,
-    COALESCE(f.answered_handoffs, 0) AS answered_handoffs,
-    COALESCE(f.unanswered_handoffs, 0) AS unanswered_handoffs,
-    f.average_human_response_seconds,
-    f.median_human_response_seconds
+    CAST(NULL AS DATE),
+    COUNTIF(measure = 1) AS customer_turns,
+    COUNT(IF(measure = 1, us, NULL)) AS answered_turns,
+    (
+      MAX(IF(rank = DIV((
+        n - 1
+      ) * 1, 2), IF(measure = 1, us, NULL), NULL)) + CAST(COALESCE(
+        MAX(IF(rank = DIV((
+          n - 1
+        ) * 1, 2) + 1, IF(measure = 1, us, NULL), NULL)) - MAX(IF(rank = DIV((
+          n - 1
+        ) * 1, 2), IF(measure = 1, us, NULL), NULL)),
+        0
+      ) AS FLOAT64) * MAX(
+        IF(
+          rank = DIV((
+            n - 1
+          ) * 1, 2) AND NOT IF(measure = 1, us, NULL) IS NULL,
+          MOD((
+            n - 1
+          ) * 1, 2),
+          NULL
+        )
+      ) / 2
+    ) / 1000000 AS median_response_time_seconds,
+    (
+      MAX(IF(rank = DIV((
+        n - 1
+      ) * 9, 10), IF(measure = 1, us, NULL), NULL)) + CAST(COALESCE(
+        MAX(IF(rank = DIV((
+          n - 1
+        ) * 9, 10) + 1, IF(measure = 1, us, NULL), NULL)) - MAX(IF(rank = DIV((
+          n - 1
+        ) * 9, 10), IF(measure = 1, us, NULL), NULL)),
+        0
+      ) AS FLOAT64) * MAX(
+        IF(
+          rank = DIV((
+            n - 1
+          ) * 9, 10) AND NOT IF(measure = 1, us, NULL) IS NULL,
+          MOD((
+            n - 1
+          ) * 9, 10),
+          NULL
+        )
+      ) / 10
+    ) / 1000000 AS p90_response_time_seconds,
+    COUNT(IF(measure = 2, us, NULL)) AS first_responses,
+    AVG(IF(measure = 2, us, NULL)) / 1000000 AS average_first_response_seconds,
+    (
+      MAX(IF(rank = DIV((
+        n - 1
+      ) * 1, 2), IF(measure = 2, us, NULL), NULL)) + CAST(COALESCE(
+        MAX(IF(rank = DIV((
+          n - 1
+        ) * 1, 2) + 1, IF(measure = 2, us, NULL), NULL)) - MAX(IF(rank = DIV((
+          n - 1
+        ) * 1, 2), IF(measure = 2, us, NULL), NULL)),
+        0
+      ) AS FLOAT64) * MAX(
+        IF(
+          rank = DIV((
+            n - 1
+          ) * 1, 2) AND NOT IF(measure = 2, us, NULL) IS NULL,
+          MOD((
+            n - 1
+          ) * 1, 2),
+          NULL
+        )
+      ) / 2
+    ) / 1000000 AS median_first_response_seconds,
+    COUNT(IF(measure = 3, us, NULL)) AS answered_handoffs,
+    COUNTIF(measure = 3 AND us IS NULL) AS unanswered_handoffs,
+    AVG(IF(measure = 3, us, NULL)) / 1000000 AS average_human_response_seconds,
+    (
+      MAX(IF(rank = DIV((
+        n - 1
+      ) * 1, 2), IF(measure = 3, us, NULL), NULL)) + CAST(COALESCE(
+        MAX(IF(rank = DIV((
+          n - 1
+        ) * 1, 2) + 1, IF(measure = 3, us, NULL), NULL)) - MAX(IF(rank = DIV((
+          n - 1
+        ) * 1, 2), IF(measure = 3, us, NULL), NULL)),
+        0
+      ) AS FLOAT64) * MAX(
+        IF(
+          rank = DIV((
+            n - 1
+          ) * 1, 2) AND NOT IF(measure = 3, us, NULL) IS NULL,
+          MOD((
+            n - 1
+          ) * 1, 2),
+          NULL
+        )
+      ) / 2
+    ) / 1000000 AS median_human_response_seconds
   FROM (
     SELECT
-      1 AS one
-  ) AS range_row
-  LEFT JOIN by_bucket AS f
-    ON f.bucket IS NULL
-) AS answer
+      measure,
+      us,
+      ROW_NUMBER() OVER (PARTITION BY measure, us IS NULL ORDER BY us) - 1 AS rank,
+      COUNT(us) OVER (PARTITION BY measure) AS n
+    FROM measured
+  ) AS ranked
+)
+SELECT
+  bucket AS date,
+  customer_turns,
+  answered_turns,
+  median_response_time_seconds,
+  p90_response_time_seconds,
+  first_responses,
+  average_first_response_seconds,
+  median_first_response_seconds,
+  answered_handoffs,
+  unanswered_handoffs,
+  average_human_response_seconds,
+  median_human_response_seconds
+FROM figures
 ORDER BY
   date

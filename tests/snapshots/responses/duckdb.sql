@@ -42,10 +42,9 @@ WITH window_conversations AS (
 ), cohort AS (
   SELECT
     CAST(CAST(started_at AS TIMESTAMPTZ) AT TIME ZONE CAST($tz AS TEXT) AS DATE) AS bucket,
-    started_at,
     handoff_at,
-    first_response_at,
-    human_response_at
+    first_response_us,
+    human_response_us
   FROM (
     SELECT
       c.started_at,
@@ -55,7 +54,9 @@ WITH window_conversations AS (
       COALESCE(o.agent_messages, 0) AS agent_messages,
       COALESCE(o.llm_tokens, 0) AS llm_tokens,
       o.first_response_at,
-      o.human_response_at
+      o.human_response_at,
+      DATE_DIFF('MICROSECOND', c.started_at, o.first_response_at) AS first_response_us,
+      DATE_DIFF('MICROSECOND', h.handoff_at, o.human_response_at) AS human_response_us
     FROM conversations AS c
     LEFT JOIN (
       SELECT
@@ -125,12 +126,12 @@ WITH window_conversations AS (
 ), measured AS (
   SELECT
     CAST(CAST(turn_at AS TIMESTAMPTZ) AT TIME ZONE CAST($tz AS TEXT) AS DATE) AS bucket,
-    'turn' AS measure,
-    DATE_DIFF('MICROSECOND', turn_at, reply_at) AS us
+    1 AS measure,
+    response_us AS us
   FROM (
     SELECT
       t.turn_at,
-      t.reply_at
+      DATE_DIFF('MICROSECOND', t.turn_at, t.reply_at) AS response_us
     FROM (
       SELECT
         m.id,
@@ -158,108 +159,90 @@ WITH window_conversations AS (
   UNION ALL
   SELECT
     bucket,
-    'first',
-    DATE_DIFF('MICROSECOND', started_at, first_response_at)
+    2,
+    first_response_us
   FROM cohort
   UNION ALL
   SELECT
     bucket,
-    'human',
-    DATE_DIFF('MICROSECOND', handoff_at, human_response_at)
+    3,
+    human_response_us
   FROM cohort
   WHERE
     NOT handoff_at IS NULL
-), ranked AS (
+), figures AS (
   SELECT
     bucket,
-    measure,
-    us,
-    ROW_NUMBER() OVER (PARTITION BY measure, bucket, us IS NULL ORDER BY us NULLS FIRST) - 1 AS rank,
-    COUNT(us) OVER (PARTITION BY measure, bucket) AS n
+    COUNT(CASE WHEN measure = 1 THEN 1 END) AS customer_turns,
+    COUNT(CASE WHEN measure = 1 THEN us ELSE NULL END) AS answered_turns,
+    QUANTILE_CONT(CASE WHEN measure = 1 THEN us ELSE NULL END, 0.5) / 1000000 AS median_response_time_seconds,
+    QUANTILE_CONT(CASE WHEN measure = 1 THEN us ELSE NULL END, 0.9) / 1000000 AS p90_response_time_seconds,
+    COUNT(CASE WHEN measure = 2 THEN us ELSE NULL END) AS first_responses,
+    AVG(CASE WHEN measure = 2 THEN us ELSE NULL END) / 1000000 AS average_first_response_seconds,
+    QUANTILE_CONT(CASE WHEN measure = 2 THEN us ELSE NULL END, 0.5) / 1000000 AS median_first_response_seconds,
+    COUNT(CASE WHEN measure = 3 THEN us ELSE NULL END) AS answered_handoffs,
+    COUNT(CASE WHEN measure = 3 AND us IS NULL THEN 1 END) AS unanswered_handoffs,
+    AVG(CASE WHEN measure = 3 THEN us ELSE NULL END) / 1000000 AS average_human_response_seconds,
+    QUANTILE_CONT(CASE WHEN measure = 3 THEN us ELSE NULL END, 0.5) / 1000000 AS median_human_response_seconds
   FROM (
     SELECT
       bucket,
       measure,
-      us
-    FROM measured
-    UNION ALL
-    SELECT
-      CAST(NULL AS DATE),
-      measure,
-      us
-    FROM measured
-  ) AS both_levels
-), figures AS (
-  SELECT
-    bucket,
-    measure,
-    COUNT(*) AS durations,
-    COUNT(us) AS answered,
-    COUNT(*) - COUNT(us) AS unanswered,
-    AVG(us) / 1000000 AS mean_seconds,
-    QUANTILE_CONT(us, 0.5) / 1000000 AS median_seconds,
-    QUANTILE_CONT(us, 0.9) / 1000000 AS p90_seconds
-  FROM ranked
-  GROUP BY
-    bucket,
-    measure
-), by_bucket AS (
-  SELECT
-    bucket,
-    MAX(CASE WHEN measure = 'turn' THEN durations ELSE NULL END) AS customer_turns,
-    MAX(CASE WHEN measure = 'turn' THEN answered ELSE NULL END) AS answered_turns,
-    MAX(CASE WHEN measure = 'turn' THEN median_seconds ELSE NULL END) AS median_response_time_seconds,
-    MAX(CASE WHEN measure = 'turn' THEN p90_seconds ELSE NULL END) AS p90_response_time_seconds,
-    MAX(CASE WHEN measure = 'first' THEN answered ELSE NULL END) AS first_responses,
-    MAX(CASE WHEN measure = 'first' THEN mean_seconds ELSE NULL END) AS average_first_response_seconds,
-    MAX(CASE WHEN measure = 'first' THEN median_seconds ELSE NULL END) AS median_first_response_seconds,
-    MAX(CASE WHEN measure = 'human' THEN answered ELSE NULL END) AS answered_handoffs,
-    MAX(CASE WHEN measure = 'human' THEN unanswered ELSE NULL END) AS unanswered_handoffs,
-    MAX(CASE WHEN measure = 'human' THEN mean_seconds ELSE NULL END) AS average_human_response_seconds,
-    MAX(CASE WHEN measure = 'human' THEN median_seconds ELSE NULL END) AS median_human_response_seconds
-  FROM figures
+      us,
+      ROW_NUMBER() OVER (PARTITION BY measure, bucket, us IS NULL ORDER BY us NULLS FIRST) - 1 AS rank,
+      COUNT(us) OVER (PARTITION BY measure, bucket) AS n
+    FROM (
+      SELECT
+        bucket,
+        measure,
+        us
+      FROM measured
+      UNION ALL
+      SELECT
+        bucket,
+        0,
+        CAST(NULL AS BIGINT)
+      FROM buckets
+    ) AS bucket_level
+  ) AS ranked
   GROUP BY
     bucket
-)
-SELECT
-  *
-FROM (
-  SELECT
-    b.bucket AS date,
-    COALESCE(f.customer_turns, 0) AS customer_turns,
-    COALESCE(f.answered_turns, 0) AS answered_turns,
-    f.median_response_time_seconds,
-    f.p90_response_time_seconds,
-    COALESCE(f.first_responses, 0) AS first_responses,
-    f.average_first_response_seconds,
-    f.median_first_response_seconds,
-    COALESCE(f.answered_handoffs, 0) AS answered_handoffs,
-    COALESCE(f.unanswered_handoffs, 0) AS unanswered_handoffs,
-    f.average_human_response_seconds,
-    f.median_human_response_seconds
-  FROM buckets AS b
-  LEFT JOIN by_bucket AS f
-    ON f.bucket = b.bucket
   UNION ALL
   SELECT
-    CAST(NULL AS DATE) AS date,
-    COALESCE(f.customer_turns, 0) AS customer_turns,
-    COALESCE(f.answered_turns, 0) AS answered_turns,
-    f.median_response_time_seconds,
-    f.p90_response_time_seconds,
-    COALESCE(f.first_responses, 0) AS first_responses,
-    f.average_first_response_seconds,
-    f.median_first_response_seconds,
-    COALESCE(f.answered_handoffs, 0) AS answered_handoffs,
-    COALESCE(f.unanswered_handoffs, 0) AS unanswered_handoffs,
-    f.average_human_response_seconds,
-    f.median_human_response_seconds
+    CAST(NULL AS DATE),
+    COUNT(CASE WHEN measure = 1 THEN 1 END) AS customer_turns,
+    COUNT(CASE WHEN measure = 1 THEN us ELSE NULL END) AS answered_turns,
+    QUANTILE_CONT(CASE WHEN measure = 1 THEN us ELSE NULL END, 0.5) / 1000000 AS median_response_time_seconds,
+    QUANTILE_CONT(CASE WHEN measure = 1 THEN us ELSE NULL END, 0.9) / 1000000 AS p90_response_time_seconds,
+    COUNT(CASE WHEN measure = 2 THEN us ELSE NULL END) AS first_responses,
+    AVG(CASE WHEN measure = 2 THEN us ELSE NULL END) / 1000000 AS average_first_response_seconds,
+    QUANTILE_CONT(CASE WHEN measure = 2 THEN us ELSE NULL END, 0.5) / 1000000 AS median_first_response_seconds,
+    COUNT(CASE WHEN measure = 3 THEN us ELSE NULL END) AS answered_handoffs,
+    COUNT(CASE WHEN measure = 3 AND us IS NULL THEN 1 END) AS unanswered_handoffs,
+    AVG(CASE WHEN measure = 3 THEN us ELSE NULL END) / 1000000 AS average_human_response_seconds,
+    QUANTILE_CONT(CASE WHEN measure = 3 THEN us ELSE NULL END, 0.5) / 1000000 AS median_human_response_seconds
   FROM (
     SELECT
-      1 AS one
-  ) AS range_row
-  LEFT JOIN by_bucket AS f
-    ON f.bucket IS NULL
-) AS answer
+      measure,
+      us,
+      ROW_NUMBER() OVER (PARTITION BY measure, us IS NULL ORDER BY us NULLS FIRST) - 1 AS rank,
+      COUNT(us) OVER (PARTITION BY measure) AS n
+    FROM measured
+  ) AS ranked
+)
+SELECT
+  bucket AS date,
+  customer_turns,
+  answered_turns,
+  median_response_time_seconds,
+  p90_response_time_seconds,
+  first_responses,
+  average_first_response_seconds,
+  median_first_response_seconds,
+  answered_handoffs,
+  unanswered_handoffs,
+  average_human_response_seconds,
+  median_human_response_seconds
+FROM figures
 ORDER BY
   date NULLS FIRST

@@ -108,11 +108,11 @@ WITH window_conversations AS (
 ), turn_aggregates AS (
   SELECT
     @start_date AS bucket,
-    AVG(TIMESTAMP_DIFF(reply_at, turn_at, MICROSECOND)) / 1000000 AS average_response_time_seconds
+    AVG(response_us) / 1000000 AS average_response_time_seconds
   FROM (
     SELECT
       t.turn_at,
-      t.reply_at
+      TIMESTAMP_DIFF(t.reply_at, t.turn_at, MICROSECOND) AS response_us
     FROM (
       SELECT
         m.id,
@@ -138,7 +138,7 @@ WITH window_conversations AS (
       AND t.turn_at < @range_end
   ) AS turn_rows
   WHERE
-    NOT reply_at IS NULL
+    NOT response_us IS NULL
   GROUP BY
     bucket
 )

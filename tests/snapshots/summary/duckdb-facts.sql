@@ -50,11 +50,11 @@ WITH conversation_aggregates AS (
 ), turn_aggregates AS (
   SELECT
     CAST($start_date AS DATE) AS bucket,
-    AVG(DATE_DIFF('MICROSECOND', turn_at, reply_at)) / 1000000 AS average_response_time_seconds
+    AVG(response_us) / 1000000 AS average_response_time_seconds
   FROM (
     SELECT
       f.ts AS turn_at,
-      f.reply_at
+      f.response_us
     FROM message_facts AS f
     WHERE
       f.tenant_id = CAST($tenant_id AS TEXT)
@@ -63,7 +63,7 @@ WITH conversation_aggregates AS (
       AND f.turn_start
   ) AS turn_rows
   WHERE
-    NOT reply_at IS NULL
+    NOT response_us IS NULL
   GROUP BY
     bucket
 )
