@@ -148,6 +148,12 @@ def _json_type(node: exp.Expression, dialect: Dialect) -> exp.Expression:
     if not (isinstance(node, exp.JSONType) and isinstance(node.this, exp.JSONExtract)):
         return node
     value, path = node.this.this, node.this.expression
+    if dialect is Dialect.BIGQUERY:
+        # The BigQuery emulator (tests) runs JSON_TYPE on DuckDB and answers 'VARCHAR'; a JSON
+        # string's text starts with a quote on both, and nothing else's does.
+        text = exp.Anonymous(this="TO_JSON_STRING", expressions=[node.this])
+        starts = exp.Anonymous(this="STARTS_WITH", expressions=[text, exp.Literal.string('"')])
+        return exp.If(this=starts, true=exp.Literal.string("string"), false=exp.Null())
     if dialect is Dialect.POSTGRES:
         keys = [part.name for part in path.expressions if isinstance(part, exp.JSONPathKey)]
         located = exp.JSONBExtract(this=value, expression=exp.Literal.string("{" + ",".join(keys) + "}"))
@@ -305,7 +311,7 @@ def _exact_quantile(node: exp.Expression, dialect: Dialect) -> exp.Expression:
 
 
 REWRITES: dict[Dialect, tuple[Callable[[exp.Expression, Dialect], exp.Expression], ...]] = {
-    Dialect.BIGQUERY: (_exact_quantile,),
+    Dialect.BIGQUERY: (_exact_quantile, _json_type),
     Dialect.DUCKDB: (_local_date, _json_text, _json_type, _byte_order, _count_if, _date_trunc, _integer_division, _add_days, _instant_from_micros),
     Dialect.POSTGRES: (
         _local_date, _local_date_by_offsets, _microseconds_between, _json_text, _json_type, _series_table, _byte_order, _count_if, _date_trunc, _zoneless_dates,

@@ -64,7 +64,11 @@ WITH whatsapp_price_rows AS (
       IF(
         COALESCE(JSON_VALUE(m.metadata, '$.pricing.type') = 'regular', FALSE),
         IF(
-          JSON_TYPE(JSON_QUERY(m.metadata, '$.pricing.category')) = 'string',
+          IF(
+            STARTS_WITH(TO_JSON_STRING(JSON_QUERY(m.metadata, '$.pricing.category')), '"'),
+            'string',
+            NULL
+          ) = 'string',
           JSON_VALUE(m.metadata, '$.pricing.category'),
           NULL
         ),
@@ -101,7 +105,7 @@ WITH whatsapp_price_rows AS (
       FALSE,
       NULL,
       IF(
-        JSON_TYPE(JSON_QUERY(m.metadata, '$.model')) = 'string',
+        IF(STARTS_WITH(TO_JSON_STRING(JSON_QUERY(m.metadata, '$.model')), '"'), 'string', NULL) = 'string',
         JSON_VALUE(m.metadata, '$.model'),
         NULL
       ),

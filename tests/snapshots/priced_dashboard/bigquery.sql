@@ -170,7 +170,11 @@ WITH window_conversations AS (
       IF(
         COALESCE(JSON_VALUE(m.metadata, '$.pricing.type') = 'regular', FALSE),
         IF(
-          JSON_TYPE(JSON_QUERY(m.metadata, '$.pricing.category')) = 'string',
+          IF(
+            STARTS_WITH(TO_JSON_STRING(JSON_QUERY(m.metadata, '$.pricing.category')), '"'),
+            'string',
+            NULL
+          ) = 'string',
           JSON_VALUE(m.metadata, '$.pricing.category'),
           NULL
         ),
@@ -207,7 +211,7 @@ WITH window_conversations AS (
       FALSE,
       NULL,
       IF(
-        JSON_TYPE(JSON_QUERY(m.metadata, '$.model')) = 'string',
+        IF(STARTS_WITH(TO_JSON_STRING(JSON_QUERY(m.metadata, '$.model')), '"'), 'string', NULL) = 'string',
         JSON_VALUE(m.metadata, '$.model'),
         NULL
       ),
