@@ -6,7 +6,7 @@ CLI := $(VENV)/bin/crm-metrics
 PORT ?= 3007
 export DATABASE_URL ?= duckdb:///crm_metrics.duckdb
 
-.PHONY: install run demo test snapshots docs clean bench bench-events bench-live bench-second-set bench-priced vendor image
+.PHONY: install run demo test snapshots docs clean bench bench-events bench-live bench-second-set bench-anomalies bench-priced vendor image
 
 # System packages: Pango and the DejaVu fonts for PDF reports (WeasyPrint); for the tests,
 # Chromium (the browser test) and poppler-utils (pdftotext, pdftoppm). Installed when missing.
@@ -68,6 +68,12 @@ bench-second-set: $(VENV)/.bench-installed
 # Priced costs: the dashboard flat vs COST_MODEL=priced (bench/priced.py, a few minutes): its section of bench/report.md.
 bench-priced: $(VENV)/.bench-installed
 	$(PY) -m bench.priced
+
+# Anomalies and forecasts alone (bench/anomalies.py: the detector's evaluation on synthetic
+# series, a forecast backtest on six tenants of the bench data; a few minutes): merged into
+# bench/report.md and report.json.
+bench-anomalies: $(VENV)/.bench-installed
+	$(PY) -m bench.anomalies
 
 # The PostgreSQL live rollup's section alone (bench/live.py: about 6 minutes).
 bench-live: $(VENV)/.bench-installed

@@ -176,7 +176,7 @@ def markdown(report: Mapping[str, Any]) -> str:
             ("load average (1 min) at start / end", f"{m['load_average_at_start'][0]} / {report['load_average_at_end']}"),
         ],
     )
-    lines += _data(report) + _engines(report) + _seed_reads(report) + _store_size(report) + _http(report) + _live(report) + _events(report) + _method()
+    lines += _data(report) + _engines(report) + _seed_reads(report) + _store_size(report) + _http(report) + _live(report) + _events(report) + _anomalies(report) + _method()
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -576,3 +576,74 @@ def _method() -> list[str]:
         "each round's contestants having run back to back.",
         "",
     ]
+
+
+def anomalies_targets(report: Mapping[str, Any]) -> list[tuple[str, str, str, str]]:
+    """The anomalies section's targets (issue 16) on the synthetic evaluation."""
+    section = report.get("anomalies")
+    if _skipped(section):
+        return [("anomalies", "see docs/anomalies.md", f"not measured: {_skipped(section)}", "—")]
+    s = section["evaluation"]["summary"]
+
+    def pct(value: float | None) -> str:
+        return "—" if value is None else f"{100 * value:.1f}%"
+
+    return [
+        ("anomaly recall, departures ≥ 5 sd", "≥ 90%", pct(s["recall"]), "yes" if (s["recall"] or 0) >= 0.9 else "**no**"),
+        ("anomaly precision, departures ≥ 5 sd", "≥ 90%", pct(s["precision"]), "yes" if (s["precision"] or 0) >= 0.9 else "**no**"),
+        ("false alarms on clean series, worst metric", "≤ 1 per 90 days", f"{s['worst_false_alarms_per_90_days']:.2f}", "yes" if s["worst_false_alarms_per_90_days"] <= 1 else "**no**"),
+        ("alarms on series under the volume floor", "0", str(s["alarms_under_floor"]), "yes" if s["alarms_under_floor"] == 0 else "**no**"),
+    ]
+
+
+def _anomalies(report: Mapping[str, Any]) -> list[str]:
+    section = report.get("anomalies")
+    if section is None:
+        return []
+    lines = ["## Anomalies and forecasts", ""]
+    if reason := _skipped(section):
+        return lines + [f"Not measured: {reason}.", ""]
+    evaluation, forecast = section["evaluation"], section["forecast"]
+    t = evaluation["thresholds"]
+    lines += [
+        f"`python -m bench.anomalies` (bench/anomalies.py; `make bench-anomalies`) on {section['started_at']}, load average "
+        f"{section['load_average_at_start']:.2f} at start and {section['load_average_at_end']:.2f} at end. The method and "
+        "the evaluation's design: docs/anomalies.md.",
+        "",
+        f"**Detection** on synthetic daily series (bench/synthetic.py; seeds {evaluation['seeds'][0]} to {evaluation['seeds'][1] - 1}, "
+        f"{evaluation['days_evaluated']} days judged after {t['history_weeks']} weeks of history, at {', '.join(f'{v:,}' for v in evaluation['volumes'])} "
+        f"conversations a day; band {t['band']} robust sd, volume floor {t['min_volume']}), computed in {evaluation['seconds']} s:",
+        "",
+    ]
+    lines += _table(("target", "wanted", "measured", "met?"), anomalies_targets(report))
+
+    def pct(value: float | None) -> str:
+        return "—" if value is None else f"{100 * value:.0f}%"
+
+    lines += _table(
+        ("injected", "departures", "found (recall)", "flags", "precision"),
+        [(k, f"{v['injected']:,}", f"{v['found']:,} ({pct(v['recall'])})", f"{v['flags']:,}", pct(v["precision"])) for k, v in evaluation["by_size"].items()],
+    )
+    sizes = sorted({size for by in evaluation["by_metric_and_size"].values() for size in by}, key=float)
+    lines += _table(
+        ("metric", *(f"recall / precision at {s} sd" for s in sizes), "false alarms per 90 days (clean)", "alarms under the floor"),
+        [
+            (m, *(f"{pct(by[s]['recall'])} / {pct(by[s]['precision'])}" for s in sizes), f"{evaluation['false_alarms_per_90_days'][m]:.2f}", str(evaluation["alarms_under_floor"][m]))
+            for m, by in evaluation["by_metric_and_size"].items()
+        ],
+    )
+    tenants = ", ".join(f"rank {t['rank']} ({t['conversations_per_day']:,}/day)" for t in forecast["tenants"])
+    lines += [
+        f"**Forecast backtest** on the bench data (bench/generate.py's full set, seed 42): the tenants of size {tenants}, each month "
+        f"from March to December ({forecast['months']} months) predicted from its first 10 and 20 days (actual so far plus the "
+        "same-weekday median of the 8 weeks before for each remaining day), against the naive forecast \"same as last month\" "
+        f"(the previous month's total), mean absolute percentage error over tenants and months. Loading the six tenants' rows "
+        f"took {sum(forecast['loading_seconds'].values()):.0f} s; the whole backtest {forecast['seconds']} s.",
+        "",
+    ]
+    mape, coverage = forecast["mape_percent"], forecast["range_covers_actual_percent"]
+    lines += _table(
+        ("metric", "MAPE from day 10", "MAPE from day 20", "MAPE naive (last month)", "range holds the actual, day 10 / day 20"),
+        [(m, f"{v['day 10']:.1f}%", f"{v['day 20']:.1f}%", f"{v['naive']:.1f}%", f"{coverage[m]['day 10']:.0f}% / {coverage[m]['day 20']:.0f}%") for m, v in mape.items()],
+    )
+    return lines

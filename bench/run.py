@@ -208,6 +208,10 @@ def main() -> None:
     from bench import events
 
     result["events"] = events.measure(clock)
+    # Anomalies and forecasts (bench/anomalies.py; `make bench-anomalies` runs this section alone).
+    from bench import anomalies
+
+    result["anomalies"] = anomalies.measure(clock)
 
     result["load_average_at_end"] = measure.load_average()
     result["finished_at"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")

@@ -5,6 +5,7 @@ the library, the CLI and the server offer the same kinds.
 
 from __future__ import annotations
 
+import datetime as dt
 import operator
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -147,6 +148,18 @@ def _outlets(resolved: Resolved, names: Sequence[str], rows: Rows) -> OutletBrea
 def _heatmap(resolved: Resolved, names: Sequence[str], rows: Rows) -> Heatmap:
     query, period = resolved.query, resolved.period
     return Heatmap(query.tenant_id, query.outlet_id, period.start_date, period.end_date, period.tz, [HeatmapCell(*row) for row in rows])
+
+
+def _daily_values(resolved: Resolved, names: Sequence[str], rows: Rows) -> dict[dt.date, dict[str, Any]]:
+    """sql/metrics/daily_values.sql's rows by date: what anomalies and the forecast read."""
+    return {row[0]: dict(zip(names, row, strict=True)) for row in rows}
+
+
+#: The daily values of the watched metrics (docs/anomalies.md): read by the anomalies and
+#: forecast answers, which are computed from them in Python (crm_metrics/anomalies.py).
+DAILY_VALUES = Answer("daily_values", "daily_values", True, _daily_values)
+#: The answers computed from the daily values rather than read from one statement.
+COMPUTED = ("anomalies", "forecast")
 
 
 def compared(current: Summary, previous: Summary) -> ComparedSummary:

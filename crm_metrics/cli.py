@@ -21,7 +21,7 @@ from crm_metrics.dialects import Dialect
 from crm_metrics.console import console_sql, custom_console_sql
 from crm_metrics.errors import ConfigError, MetricsError
 from crm_metrics.answers import ANSWERS
-from crm_metrics.request import COMPARISONS, DEFAULT_SPAN_DAYS, GROUPINGS
+from crm_metrics.request import ANOMALY_METRICS, COMPARISONS, DEFAULT_SPAN_DAYS, DIRECTIONS, FORECAST_METRICS, GROUPINGS
 from crm_metrics.schema import TABLES
 from crm_metrics.custom import CustomMetrics
 from crm_metrics.service import BUILTIN_NAMES, Metrics, catalogue
@@ -37,6 +37,8 @@ QUERY_KINDS = {
     "outcomes": "the outcomes of the conversations started per bucket and in total: containment, agents, cost",
     "outlets": "the summary per outlet (conversations without one last)",
     "heatmap": "168 cells by local weekday and hour: customer messages, conversation starts, response time",
+    "anomalies": "the days whose --metric departs from the tenant's own expected value (docs/anomalies.md)",
+    "forecast": "the current month of --metric: actual so far, the rest projected with a range, the previous month",
     "costs": "priced costs per bucket and in total (COST_MODEL=priced): WhatsApp by market and category, LLM by model (--group-by market: per prefix)",
 }
 
@@ -80,24 +82,36 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     parser.set_defaults(full_help=parser.format_help)
 
-    query = commands.add_parser("query", help="print an answer: dashboard, summary, responses, outcomes, outlets, heatmap, costs, or a custom metric's NAME (CRM_METRICS_PATH)")
+    query = commands.add_parser("query", help="print an answer: dashboard, summary, responses, outcomes, outlets, heatmap, anomalies, forecast, costs, or a custom metric's NAME (CRM_METRICS_PATH)")
     kinds = query.add_subparsers(dest="kind", metavar="KIND")
     query.set_defaults(full_help=query.format_help)
+    # The forecast covers the current month: no dates.
+    month = argparse.ArgumentParser(add_help=False)
+    month.add_argument("--tenant-id", required=True, help="tenant UUID")
+    month.add_argument("--tz", help="IANA timezone that cuts days and months (default: the tenant's, else UTC)")
+    month.add_argument("--outlet-id", help="only this outlet's conversations (UUID)")
     for kind, help_text in QUERY_KINDS.items():
         # The outlet breakdown covers every outlet: it takes no --outlet-id.
-        sub = kinds.add_parser(kind, help=help_text, parents=[scope if kind == "outlets" else request, database])
-        if ANSWERS[kind].series:
+        parent = {"outlets": scope, "forecast": month}.get(kind, request)
+        sub = kinds.add_parser(kind, help=help_text, parents=[parent, database])
+        if kind == "anomalies":
+            sub.add_argument("--metric", required=True, choices=ANOMALY_METRICS, metavar="METRIC", help=", ".join(ANOMALY_METRICS))
+            sub.add_argument("--direction", default="both", choices=DIRECTIONS, help="both (default), up or down")
+        if kind == "forecast":
+            sub.add_argument("--metric", required=True, choices=FORECAST_METRICS, metavar="METRIC", help=", ".join(FORECAST_METRICS))
+        if kind in ANSWERS and ANSWERS[kind].series:
             sub.add_argument("--granularity", default="day", help="day (default), week (ISO, from Monday) or month")
         if kind == "summary":
             sub.add_argument("--compare", choices=COMPARISONS, help="previous: add the n days before the range and the change")
         if kind == "costs":
             sub.add_argument("--group-by", choices=GROUPINGS, help="market: add the WhatsApp figures per prefix of WHATSAPP_PRICES")
         sub.add_argument("--format", default="json", choices=output.FORMATS, help="output format (default: json, the HTTP body)")
-        sub.add_argument(
-            "--dry-run",
-            action="store_true",
-            help="print the bytes the query would process instead (BigQuery only; it does not run)",
-        )
+        if kind in ANSWERS:
+            sub.add_argument(
+                "--dry-run",
+                action="store_true",
+                help="print the bytes the query would process instead (BigQuery only; it does not run)",
+            )
 
     render = commands.add_parser("render", help="print a metric's SQL for a dialect (or --list the metrics)")
     render.add_argument("name", nargs="?", metavar="NAME", help=", ".join(templates.names()) + ", or a custom metric of CRM_METRICS_PATH")
@@ -295,10 +309,11 @@ def run(args: argparse.Namespace) -> None:
     with Metrics.connect(settings=settings, read_only=read_only, create=create) as metrics:
         if args.command == "query":
             query = request.query(
-                args.tenant_id, args.start_date, args.end_date, getattr(args, "outlet_id", None), args.tz,
+                args.tenant_id, getattr(args, "start_date", None), getattr(args, "end_date", None), getattr(args, "outlet_id", None), args.tz,
                 getattr(args, "granularity", None), getattr(args, "compare", None), getattr(args, "group_by", None),
+                metric=getattr(args, "metric", None), direction=getattr(args, "direction", None),
             )
-            if args.dry_run:
+            if getattr(args, "dry_run", False):
                 read = metrics.read_partitions(args.kind, query)
                 print(_dry_run_report(args.kind, metrics.dry_run(args.kind, query), read, settings), end="")
                 return

@@ -110,6 +110,20 @@ def _days(text: str) -> int:
     return value
 
 
+def _weeks(text: str) -> int:
+    value = int(text)
+    if not 1 <= value <= 52:
+        raise ValueError
+    return value
+
+
+def _band(text: str) -> float:
+    value = _amount(100.0)(text)
+    if value == 0:  # a band of 0 flags every day that is not exactly as expected
+        raise ValueError
+    return value
+
+
 def boolean(text: str) -> bool:
     lowered = text.strip().lower()
     if lowered in ("true", "1", "yes"):
@@ -164,6 +178,13 @@ SETTINGS: dict[str, Setting] = {
     "rollup_poll_seconds": Setting("ROLLUP_POLL_SECONDS", 0.2, _amount(MAX_SECONDS), "How often crm-metrics serve looks for writes to apply to PostgreSQL's live rollup (0 = this server applies none; at most 86,400)"),
     "metrics_path": Setting("CRM_METRICS_PATH", None, str, "A directory of custom metric files (*.sql, docs/custom-metrics.md): each becomes Metrics.query(name), `crm-metrics query NAME` and GET /api/v1/metrics/custom/{name}; checked when loaded, reloaded when a file changes (and on SIGHUP)"),
     "bigquery_maximum_bytes_billed": Setting("BIGQUERY_MAXIMUM_BYTES_BILLED", DEFAULT_MAXIMUM_BYTES_BILLED, _non_negative_int, "A BigQuery query that would bill more bytes fails before it runs, at no cost (0 = no limit)"),
+    "anomaly_history_weeks": Setting("ANOMALY_HISTORY_WEEKS", 8, _weeks, "Anomalies: a day is compared with the same weekday of this many weeks before it (1 to 52; docs/anomalies.md)"),
+    "anomaly_min_history": Setting("ANOMALY_MIN_HISTORY", 3, _positive_int, "Anomalies: a day is judged only when at least this many of those weeks have data (at most ANOMALY_HISTORY_WEEKS)"),
+    "anomaly_band": Setting("ANOMALY_BAND", 3.3, _band, "Anomalies: a day is flagged when it lies more than this many robust standard deviations from its expected value (more than 0, at most 100)"),
+    "anomaly_min_volume": Setting("ANOMALY_MIN_VOLUME", 20, _non_negative_int, "Anomalies: the volume guard: counts and costs are not judged when both the day's and the expected volume are under it, rates and response times when the day's denominator is (conversations, messages, answered turns)"),
+    "anomaly_min_relative_spread": Setting("ANOMALY_MIN_RELATIVE_SPREAD", 0.01, _amount(1.0), "Anomalies: the band's standard deviation is never less than this share of the expected value (0 to 1)"),
+    "forecast_lower_quantile": Setting("FORECAST_LOWER_QUANTILE", 0.1, _amount(1.0), "Forecast: each remaining day's low end is this quantile of the same weekday's recent values (0 to 1)"),
+    "forecast_upper_quantile": Setting("FORECAST_UPPER_QUANTILE", 0.9, _amount(1.0), "Forecast: each remaining day's high end is this quantile of the same weekday's recent values (0 to 1, at least FORECAST_LOWER_QUANTILE)"),
 }
 
 
@@ -188,6 +209,13 @@ class Settings:
     bigquery_api_endpoint: str | None = None
     rollup_poll_seconds: float = 0.2
     bigquery_maximum_bytes_billed: int = DEFAULT_MAXIMUM_BYTES_BILLED
+    anomaly_history_weeks: int = 8
+    anomaly_min_history: int = 3
+    anomaly_band: float = 3.3
+    anomaly_min_volume: int = 20
+    anomaly_min_relative_spread: float = 0.01
+    forecast_lower_quantile: float = 0.1
+    forecast_upper_quantile: float = 0.9
     metrics_path: str | None = None
 
     @classmethod
@@ -201,7 +229,12 @@ class Settings:
             # Only the tenant service can say a tenant does not exist; without it every
             # tenant would be unknown, or none: refuse rather than guess.
             raise ConfigError("Config 'REQUIRE_KNOWN_TENANT' is true but TENANT_SERVICE_URL is not set: only the tenant service can say a tenant is unknown.")
-        return cls(**values)
+        settings = cls(**values)
+        if settings.anomaly_min_history > settings.anomaly_history_weeks:
+            raise ConfigError(f"Config 'ANOMALY_MIN_HISTORY' has value {settings.anomaly_min_history}: at most ANOMALY_HISTORY_WEEKS ({settings.anomaly_history_weeks}).")
+        if settings.forecast_lower_quantile > settings.forecast_upper_quantile:
+            raise ConfigError(f"Config 'FORECAST_LOWER_QUANTILE' has value {settings.forecast_lower_quantile}: at most FORECAST_UPPER_QUANTILE ({settings.forecast_upper_quantile}).")
+        return settings
 
 
 assert {f.name for f in fields(Settings)} == SETTINGS.keys()

@@ -70,6 +70,11 @@ class Deliveries:
         rows = self._fetch("latest", entry=entry)
         return Record(*rows[0]) if rows else None
 
+    def find(self, entry: str, period_start: dt.date) -> Record | None:
+        """The record of one period of an entry (an alert's anomaly: its day), if any."""
+        rows = self._fetch("delivery", entry=entry, period_start=period_start)
+        return Record(*rows[0]) if rows else None
+
     def plan(self, entry: str, period: Period, due: dt.datetime, now: dt.datetime) -> None:
         self._fetch("plan", entry=entry, period_start=period.start, period_end=period.end, due_at=due, now=now)
 

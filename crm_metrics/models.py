@@ -381,6 +381,71 @@ class Outlets(_Result):
     outlet_ids: list[str]
 
 
+@dataclass(frozen=True)
+class Anomaly(_Result):
+    """A day whose value left its band (docs/anomalies.md)."""
+
+    date: dt.date
+    value: float
+    expected: float
+    lower: float
+    upper: float
+    #: up or down
+    direction: str
+    #: (value - expected) / the robust standard deviation: how many it departs by, signed.
+    score: float
+
+
+@dataclass(frozen=True)
+class Anomalies(_Result):
+    tenant_id: str
+    outlet_id: str | None
+    metric: str
+    period_start: dt.date
+    period_end: dt.date
+    timezone: str
+    direction: str
+    anomalies: list[Anomaly]
+
+
+@dataclass(frozen=True)
+class ForecastDay(_Result):
+    """A day of the forecast month: its actual value once complete, else its projection."""
+
+    date: dt.date
+    actual: float | None
+    expected: float | None
+    lower: float | None
+    upper: float | None
+
+
+@dataclass(frozen=True)
+class MonthActual(_Result):
+    period_start: dt.date
+    period_end: dt.date
+    actual: float
+
+
+@dataclass(frozen=True)
+class Forecast(_Result):
+    """The current calendar month: actual so far (complete days, to yesterday) plus the
+    projection of the remaining days, today included (docs/anomalies.md)."""
+
+    tenant_id: str
+    outlet_id: str | None
+    metric: str
+    timezone: str
+    period_start: dt.date
+    period_end: dt.date
+    as_of: dt.date
+    actual_to_date: float
+    projected: float
+    lower: float
+    upper: float
+    previous_month: MonthActual
+    days: list[ForecastDay]
+
+
 #: The dashboard's series, their row types, and the template of each series alone.
 SERIES: dict[str, type[_Result]] = {
     "conversations": ConversationMetrics,

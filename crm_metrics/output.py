@@ -96,6 +96,12 @@ def to_table(result: Any) -> str:
         + (f", by {data['granularity']})" if "granularity" in data else ")")
     )
     blocks = [title]
+    # Figures beside the lists (the forecast's month, the anomalies' metric), name and value.
+    shown = {"tenant_id", "outlet_id", "period_start", "period_end", "timezone", "granularity", "totals"}
+    figures = _flat({k: v for k, v in data.items() if k not in shown and k not in lists})
+    if figures:
+        width = max(map(len, figures))
+        blocks.append("\n" + "\n".join(f"{k.ljust(width)}  {_cell(v)}" for k, v in figures.items()))
     for key, series in lists.items():
         if not series:
             continue

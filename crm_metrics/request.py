@@ -179,6 +179,10 @@ class Query:
     granularity: str = "day"
     #: The summary's comparison (docs/metrics.md §7.3): None, or "previous".
     compare: str | None = None
+    #: The metric anomalies are looked for in, or forecast (docs/anomalies.md); None elsewhere.
+    metric: str | None = None
+    #: Which anomalies: both (default), up or down.
+    direction: str = "both"
     #: The costs' grouping (docs/metrics.md §8): None, or "market" (per-prefix rows).
     group_by: str | None = None
 
@@ -209,6 +213,33 @@ def comparison(field: str, value: object) -> str | None:
     return str(value)
 
 
+#: The metrics anomalies are looked for in and those a month is forecast for
+#: (crm_metrics/anomalies.py holds how each varies).
+ANOMALY_METRICS = ("total_conversations", "total_messages", "handoff_rate", "resolution_rate", "containment_rate", "average_response_time_seconds", "total_cost")
+FORECAST_METRICS = ("total_cost", "total_conversations", "total_messages")
+DIRECTIONS = ("both", "up", "down")
+
+
+def metric_choice(field: str, value: object, choices: tuple[str, ...] = ANOMALY_METRICS) -> str | None:
+    """A watched metric: one of `choices`, or None when not given."""
+    if value is None or value == "":
+        return None
+    if value not in choices:
+        near = difflib.get_close_matches(value, choices, n=1) if isinstance(value, str) and len(value) <= SHOWN_CHARS else []
+        hint = f". Did you mean {near[0]!r}?" if near else ""
+        raise InvalidParameter(field, f"must be one of {', '.join(choices)}, got {shown(value)}{hint}")
+    return str(value)
+
+
+def direction_choice(field: str, value: object) -> str:
+    """Which anomalies: both (default), up or down."""
+    if value is None or value == "":
+        return "both"
+    if value not in DIRECTIONS:
+        raise InvalidParameter(field, f"must be one of {', '.join(DIRECTIONS)}, got {shown(value)}")
+    return str(value)
+
+
 def previous(period: Period) -> Period:
     """The n days just before a period of n days, in its timezone (docs/metrics.md §7.3)."""
     days = dt.timedelta(days=(period.end_date - period.start_date).days + 1)
@@ -226,6 +257,8 @@ def query(
     compare: object = None,
     group_by: object = None,
     *,
+    metric: object = None,
+    direction: object = None,
     tenant_field: str = "tenant_id",
 ) -> Query:
     """Validate every field of a request; an error names the field as the caller spells it
@@ -239,4 +272,6 @@ def query(
         granularity=grain("granularity", granularity),
         compare=comparison("compare", compare),
         group_by=grouping("group_by", group_by),
+        metric=metric_choice("metric", metric),
+        direction=direction_choice("direction", direction),
     )

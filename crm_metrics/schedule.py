@@ -22,6 +22,16 @@ tenant's timezone, and which period it covers. No clock and no I/O here: the sch
     format = "pdf"                      # pdf | html
     deliver = { email = ["lead@example.com"] }   # or { webhook = "https://..." } or { directory = "/srv/reports" }
 
+    [[alert]]                           # anomalies to a webhook (docs/anomalies.md)
+    name = "acme-alerts"                # unique among alerts: what was sent is recorded under it
+    tenant_id = "00000000-0000-0000-0000-000000000001"
+    metrics = ["total_conversations", "handoff_rate"]   # default: every watched metric
+    # direction = "both"                # up | down | both
+    # days = 7                          # the complete days looked at by each check
+    # every_minutes = 60                # how often to look
+    # tz = "Asia/Jakarta"; outlet_id = "..."
+    deliver = { webhook = "https://hooks.example.com/crm" }   # one POST per anomaly, once
+
 A report covers the period before it goes out: the day before (daily), the ISO week
 (Monday to Sunday) before the week it goes out in (weekly), the month before (monthly).
 A local time the clock skips (a spring-forward gap) is read with the offset before the
@@ -154,10 +164,26 @@ class Retry:
 
 
 @dataclass(frozen=True)
+class Alert:
+    """Newly found anomalies of a tenant's metrics, each posted once to a webhook."""
+
+    name: str
+    tenant_id: str
+    metrics: tuple[str, ...]
+    webhook: str
+    direction: str = "both"
+    days: int = 7
+    every_minutes: int = 60
+    tz: str | None = None
+    outlet_id: str | None = None
+
+
+@dataclass(frozen=True)
 class Schedule:
     entries: tuple[Entry, ...]
     smtp: Smtp | None = None
     retry: Retry = Retry()
+    alerts: tuple[Alert, ...] = ()
 
 
 def load(path: str | Path, environ: dict[str, str] | None = None) -> Schedule:
@@ -174,11 +200,15 @@ def load(path: str | Path, environ: dict[str, str] | None = None) -> Schedule:
 
 def parse(data: dict[str, Any], source: str = "schedule", environ: dict[str, str] | None = None) -> Schedule:
     environ = environ if environ is not None else dict(os.environ)
-    _only(data, {"smtp", "retry", "report"}, source)
-    reports = data.get("report", [])
-    if not isinstance(reports, list) or not reports:
-        raise ConfigError(f"{source}: no [[report]] entries")
+    _only(data, {"smtp", "retry", "report", "alert"}, source)
+    reports, alert_items = data.get("report", []), data.get("alert", [])
+    if not isinstance(reports, list) or not isinstance(alert_items, list) or not (reports or alert_items):
+        raise ConfigError(f"{source}: no [[report]] or [[alert]] entries")
     entries = tuple(_entry(item, f"{source}: report {i + 1}") for i, item in enumerate(reports))
+    alerts = tuple(_alert(item, f"{source}: alert {i + 1}") for i, item in enumerate(alert_items))
+    alert_names = [alert.name for alert in alerts]
+    if duplicated := sorted({name for name in alert_names if alert_names.count(name) > 1}):
+        raise ConfigError(f"{source}: alert names must be unique; {', '.join(duplicated)} appear more than once")
     names = [entry.name for entry in entries]
     if duplicated := sorted({name for name in names if names.count(name) > 1}):
         raise ConfigError(f"{source}: report names must be unique; {', '.join(duplicated)} appear more than once")
@@ -186,7 +216,43 @@ def parse(data: dict[str, Any], source: str = "schedule", environ: dict[str, str
     if smtp is None and any(entry.delivery.kind == "email" for entry in entries):
         raise ConfigError(f"{source}: e-mail deliveries need an [smtp] table")
     retry = _retry(data.get("retry", {}), f"{source}: [retry]")
-    return Schedule(entries, smtp, retry)
+    return Schedule(entries, smtp, retry, alerts)
+
+
+#: The most days an alert looks back at each check.
+MAX_ALERT_DAYS = 31
+
+
+def _alert(item: Any, where: str) -> Alert:
+    keys = {"name", "tenant_id", "metrics", "direction", "days", "every_minutes", "tz", "outlet_id", "deliver"}
+    _only(item, keys, where)
+    for required in ("name", "tenant_id", "deliver"):
+        if required not in item:
+            raise ConfigError(f"{where}: {required} is required")
+    name = item["name"]
+    if not isinstance(name, str) or not name.strip():
+        raise ConfigError(f"{where}: name must be a non-empty string")
+    where = f"{where} ({name})"
+    metrics = item.get("metrics", list(request.ANOMALY_METRICS))
+    if not isinstance(metrics, list) or not metrics:
+        raise ConfigError(f"{where}: metrics must be a list of {', '.join(request.ANOMALY_METRICS)}")
+    try:
+        tenant_id = request.uuid("tenant_id", item["tenant_id"])
+        outlet_id = request.optional_uuid("outlet_id", item.get("outlet_id"))
+        tz = request.timezone("tz", item.get("tz"))
+        watched = tuple(str(request.metric_choice("metrics", metric)) for metric in metrics)
+        direction = request.direction_choice("direction", item.get("direction"))
+    except InvalidParameter as error:
+        raise ConfigError(f"{where}: {error}") from None
+    days, every = item.get("days", 7), item.get("every_minutes", 60)
+    if not isinstance(days, int) or isinstance(days, bool) or not 1 <= days <= MAX_ALERT_DAYS:
+        raise ConfigError(f"{where}: days must be from 1 to {MAX_ALERT_DAYS}, got {days!r}")
+    if not isinstance(every, int) or isinstance(every, bool) or every < 1:
+        raise ConfigError(f"{where}: every_minutes must be a whole number of minutes, at least 1, got {every!r}")
+    delivery = _delivery(item["deliver"], f"{where}: deliver")
+    if delivery.kind != "webhook":
+        raise ConfigError(f"{where}: deliver: alerts go to a webhook: {{ webhook = \"URL\" }}")
+    return Alert(name, tenant_id, watched, str(delivery.target), direction, days, every, tz, outlet_id)
 
 
 def _only(table: Any, keys: set[str], where: str) -> None:

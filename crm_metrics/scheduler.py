@@ -12,12 +12,20 @@ scheduler was down goes out when it starts again, and one already sent is not se
 least once.) A failed delivery is tried again with a growing wait (`[retry]`), logged, and
 shown by /health until it is sent or, after the last attempt, until a later report of the
 same entry goes out.
+
+Alerts (`[[alert]]`, docs/anomalies.md) are checked every `every_minutes`: the anomalies of
+the last `days` complete days, each posted once to the alert's webhook (as JSON). Each is
+recorded under `alert:NAME:METRIC` and its day in the same record, so a restart or the next
+check never posts it again; a failed post is tried again at the next check, up to the
+`[retry]` attempts.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
+import zoneinfo
 from collections import Counter
 import smtplib
 import threading
@@ -31,7 +39,8 @@ from pathlib import Path
 from crm_metrics import report, request
 from crm_metrics.config import Settings
 from crm_metrics.deliveries import Deliveries
-from crm_metrics.schedule import Entry, Period, Schedule, load
+from crm_metrics.models import Anomalies, Anomaly
+from crm_metrics.schedule import Alert, Entry, Period, Schedule, load
 
 __all__ = ["DeliveryError", "Scheduler", "load", "run_file"]
 from crm_metrics.service import Metrics
@@ -79,6 +88,9 @@ class Scheduler:
         #: What happened since start, for /metrics: ticks, tick_failures, and attempts by
         #: outcome (sent, retrying, failed). Only this scheduler's thread writes it.
         self.counts: Counter[str] = Counter()
+        #: When each alert is checked next (in memory: after a restart every alert is checked
+        #: at once, and the record keeps it from posting an anomaly twice).
+        self.next_check: dict[str, dt.datetime] = {}
 
     def start(self) -> None:
         """Make the record's table where missing."""
@@ -89,11 +101,13 @@ class Scheduler:
         the next moment something falls due."""
         now = self.clock()
         self.counts["ticks"] += 1
-        return min(self._entry(entry, now) for entry in self.schedule.entries)
+        wakes = [self._entry(entry, now) for entry in self.schedule.entries]
+        wakes += [self._alert(alert, now) for alert in self.schedule.alerts]
+        return min(wakes)
 
     def run(self, stop: threading.Event) -> None:
         """Tick until `stop` is set, sleeping until the next report falls due."""
-        log.info("scheduler started: %d reports", len(self.schedule.entries))
+        log.info("scheduler started: %d reports, %d alerts", len(self.schedule.entries), len(self.schedule.alerts))
         while not stop.is_set():
             try:
                 wake = self.tick()
@@ -124,6 +138,44 @@ class Scheduler:
             if due > now:
                 return due
             self._attempt(entry, period, tz, latest.attempts, now)
+
+    def _alert(self, alert: Alert, now: dt.datetime) -> dt.datetime:
+        """Post the new anomalies of an alert when its check is due; when it is due next."""
+        due = self.next_check.get(alert.name, now)
+        if due > now:
+            return due
+        tz = alert.tz or self.metrics.tenant(alert.tenant_id)[1] or "UTC"
+        today = now.astimezone(zoneinfo.ZoneInfo(tz)).date()
+        start, end = today - dt.timedelta(days=alert.days), today - dt.timedelta(days=1)
+        for metric in alert.metrics:
+            found = self.metrics.anomalies(alert.tenant_id, metric, start, end, alert.outlet_id, tz, alert.direction)
+            for anomaly in found.anomalies:
+                self._post(alert, found, anomaly, now)
+        self.next_check[alert.name] = now + dt.timedelta(minutes=alert.every_minutes)
+        return self.next_check[alert.name]
+
+    def _post(self, alert: Alert, found: Anomalies, anomaly: Anomaly, now: dt.datetime) -> None:
+        """Post one anomaly unless the record says it was sent (or given up)."""
+        entry, day = f"alert:{alert.name}:{found.metric}", Period(anomaly.date, anomaly.date)
+        record = self.deliveries.find(entry, anomaly.date)
+        if record is None:
+            self.deliveries.plan(entry, day, now, now)
+        elif record.status in ("sent", "failed"):
+            return
+        attempts = (record.attempts if record else 0) + 1
+        body = {"alert": alert.name, **{k: v for k, v in found.to_dict().items() if k != "anomalies"}, "anomaly": anomaly.to_dict()}
+        try:
+            _post_json(alert.webhook, body, {"X-Alert-Name": alert.name})
+        except Exception as error:  # any failure is the delivery's: record it, try at the next check
+            reason = f"{type(error).__name__}: {error}"
+            status = "failed" if attempts >= self.schedule.retry.attempts else "retrying"
+            log.warning("alert %s: %s on %s not posted (attempt %d, %s): %s", alert.name, found.metric, anomaly.date, attempts, status, reason)
+            self.counts["alert_" + status] += 1
+            self.deliveries.record(entry, day, status, attempts, now, last_error=reason)
+            return
+        self.deliveries.record(entry, day, "sent", attempts, now)
+        self.counts["alerts_sent"] += 1
+        log.info("alert %s: %s %s on %s posted", alert.name, found.metric, anomaly.direction, anomaly.date)
 
     def _attempt(self, entry: Entry, period: Period, tz: str, attempts: int, now: dt.datetime) -> None:
         attempts += 1
@@ -202,6 +254,17 @@ def _webhook(document: Document) -> None:
             "X-Report-Period": f"{document.period.start}/{document.period.end}",
             "X-Report-Empty": "true" if document.empty else "false",
         },
+    )
+    try:
+        with urllib.request.urlopen(posted, timeout=WEBHOOK_TIMEOUT_SECONDS) as response:
+            response.read()
+    except urllib.error.HTTPError as error:
+        raise DeliveryError(f"the webhook answered {error.code}") from None
+
+
+def _post_json(url: str, body: object, headers: dict[str, str]) -> None:
+    posted = urllib.request.Request(
+        url, data=json.dumps(body).encode(), method="POST", headers={"Content-Type": "application/json", **headers}
     )
     try:
         with urllib.request.urlopen(posted, timeout=WEBHOOK_TIMEOUT_SECONDS) as response:

@@ -18,26 +18,48 @@ import datetime as dt
 import hashlib
 import json
 import time
+import zoneinfo
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from crm_metrics import custom, partitions, planning, request, templates
+from crm_metrics import anomalies, custom, partitions, planning, request, templates
 from crm_metrics import prices as price_tables
 from crm_metrics.prices import PriceTables
-from crm_metrics.answers import ANSWERS, Answer, Resolved, compared, markets
+from crm_metrics.answers import ANSWERS, COMPUTED, DAILY_VALUES, Answer, Resolved, compared, markets
 from crm_metrics.compiler import compile_sql, parse_dialect
 from crm_metrics.config import Settings
 from crm_metrics.errors import ConfigError, InvalidParameter, MetricsError, TemplateError, TenantNotFound
 from crm_metrics.executors import Executor, connect
 from crm_metrics.executors.base import Changes, ChangeQueue, DryRunner
-from crm_metrics.models import Costs, CustomAnswer, Dashboard, Heatmap, OutletBreakdown, Outcomes, Outlets, Responses, StoredTenant, Summary
+from crm_metrics.models import (
+    Anomalies,
+    Anomaly,
+    Costs,
+    CustomAnswer,
+    Dashboard,
+    Forecast,
+    ForecastDay,
+    Heatmap,
+    MonthActual,
+    OutletBreakdown,
+    Outcomes,
+    Outlets,
+    Responses,
+    StoredTenant,
+    Summary,
+)
 from crm_metrics.query import CompiledQuery
 from crm_metrics.store import Store
 from crm_metrics.tenant_service import TenantService, Unavailable
 from crm_metrics.tenants import Found, Tenant, Tenants
 
 #: The settings an answer depends on besides the rows (Metrics.fingerprint).
-ANSWER_SETTINGS = ("llm_price_per_million_tokens", "whatsapp_price_per_message", "lookaround_days")
+ANSWER_SETTINGS = (
+    "llm_price_per_million_tokens", "whatsapp_price_per_message", "lookaround_days",
+    # docs/anomalies.md: what anomalies and the forecast are judged by.
+    "anomaly_history_weeks", "anomaly_min_history", "anomaly_band", "anomaly_min_volume", "anomaly_min_relative_spread",
+    "forecast_lower_quantile", "forecast_upper_quantile",
+)
 
 
 def _utc_now() -> dt.datetime:
@@ -203,10 +225,47 @@ class Metrics:
         sql/metrics/costs.sql); `group_by="market"` adds the WhatsApp figures per market."""
         return self.answer("costs", request.query(tenant_id, start_date, end_date, outlet_id, tz, granularity, group_by=group_by))
 
+    def anomalies(
+        self,
+        tenant_id: str,
+        metric: str,
+        start_date: str | dt.date | None = None,
+        end_date: str | dt.date | None = None,
+        outlet_id: str | None = None,
+        tz: str | None = None,
+        direction: str = "both",
+    ) -> Anomalies:
+        """The days of the range whose `metric` departs from the tenant's own expected value
+        (the same weekday of the previous ANOMALY_HISTORY_WEEKS weeks), `direction` up, down or
+        both (docs/anomalies.md)."""
+        return self.answer("anomalies", request.query(tenant_id, start_date, end_date, outlet_id, tz, metric=metric, direction=direction))
+
+    def daily_values(
+        self,
+        tenant_id: str,
+        start_date: str | dt.date | None = None,
+        end_date: str | dt.date | None = None,
+        outlet_id: str | None = None,
+        tz: str | None = None,
+    ) -> dict[dt.date, dict[str, Any]]:
+        """The rows of sql/metrics/daily_values.sql by date: the watched metrics of each day
+        with their volumes, what anomalies and the forecast are computed from."""
+        resolved = self.resolve(request.query(tenant_id, start_date, end_date, outlet_id, tz))
+        return self._daily_values(resolved, resolved.period.start_date, resolved.period.end_date)
+
+    def forecast(self, tenant_id: str, metric: str, outlet_id: str | None = None, tz: str | None = None) -> Forecast:
+        """The current calendar month in the timezone: actual so far, the projection of the
+        remaining days with a range, and the previous month (docs/anomalies.md)."""
+        return self.answer("forecast", request.query(tenant_id, None, None, outlet_id, tz, metric=metric))
+
     def answer(self, kind: str, query: request.Query) -> Any:
         """The answer `kind` (crm_metrics/answers.py: dashboard, summary, responses, outcomes,
-        outlets, heatmap) to a request validated by `crm_metrics.request.query` (the HTTP
-        server validates it there once)."""
+        outlets, heatmap; anomalies and forecast) to a request validated by
+        `crm_metrics.request.query` (the HTTP server validates it there once)."""
+        if kind in COMPUTED:
+            return self._anomalies(query) if kind == "anomalies" else self._forecast(query)
+        if query.metric is not None:
+            raise InvalidParameter("metric", f"applies to anomalies and forecast only, not to {kind}")
         answer = _answer(kind)
         if query.outlet_id is not None and not answer.outlet:
             raise InvalidParameter("outlet_id", f"the {kind} answer covers every outlet of the tenant: it takes no outlet_id")
@@ -225,6 +284,59 @@ class Metrics:
             raise InvalidParameter("compare", f"applies to the summary only, not to {kind}")
         previous = dataclasses.replace(resolved, period=request.previous(resolved.period))
         return compared(self._run(answer, resolved), self._run(answer, previous))
+
+    def _anomalies(self, query: request.Query) -> Anomalies:
+        if query.metric is None:
+            raise InvalidParameter("metric", f"is required: one of {', '.join(request.ANOMALY_METRICS)}")
+        thresholds = anomalies.Thresholds.of(self.settings)
+        resolved = self.resolve(query)
+        period = resolved.period
+        days = self._daily_values(resolved, anomalies.history_start(period.start_date, thresholds.history_weeks), period.end_date)
+        # Today is not over: its counts so far would read as a drop every morning.
+        today = self.clock().astimezone(zoneinfo.ZoneInfo(period.tz)).date()
+        last = min(period.end_date, today - dt.timedelta(days=1))
+        flags = anomalies.detect(days, query.metric, period.start_date, last, thresholds, query.direction)
+        count = anomalies.WATCHED[query.metric].kind == "count"
+        found = [
+            Anomaly(f.date, round(f.value) if count else f.value, f.expected, f.lower, f.upper, f.direction, f.score) for f in flags
+        ]
+        return Anomalies(query.tenant_id, query.outlet_id, query.metric, period.start_date, period.end_date, period.tz, query.direction, found)
+
+    def _forecast(self, query: request.Query) -> Forecast:
+        metric = request.metric_choice("metric", query.metric, request.FORECAST_METRICS)
+        if metric is None:
+            raise InvalidParameter("metric", f"is required: one of {', '.join(request.FORECAST_METRICS)}")
+        if query.start_date is not None or query.end_date is not None:
+            raise InvalidParameter("start_date" if query.start_date else "end_date", "the forecast covers the current month: it takes no dates")
+        resolved = self.resolve(query)
+        tz = resolved.period.tz
+        today = self.clock().astimezone(zoneinfo.ZoneInfo(tz)).date()
+        weeks = self.settings.anomaly_history_weeks
+        days = self._daily_values(resolved, anomalies.forecast_start(today, weeks), today)
+        quantiles = (self.settings.forecast_lower_quantile, self.settings.forecast_upper_quantile)
+        month = anomalies.forecast_month(days, metric, today, weeks, quantiles)
+        count = metric != "total_cost"
+
+        def shown(value: float) -> float:
+            return round(value) if count else value
+
+        rows = [ForecastDay(d, shown(float(days[d][metric])), None, None, None) for d in sorted(days) if month.first <= d < today]
+        rows += [ForecastDay(p.date, None, p.expected, p.lower, p.upper) for p in month.projections]
+        return Forecast(
+            query.tenant_id, query.outlet_id, metric, tz, month.first, month.last, today,
+            shown(month.actual), month.projected, month.lower, month.upper,
+            MonthActual(month.previous_first, month.previous_last, shown(month.previous)), rows,
+        )
+
+    def _daily_values(self, resolved: Resolved, first: dt.date, last: dt.date) -> dict[dt.date, dict[str, Any]]:
+        """sql/metrics/daily_values.sql over [first, last] in the request's timezone, by date.
+        The history before a range is read whatever MAX_RANGE_DAYS says: that limits the
+        range asked for."""
+        first = max(first, request.MIN_DATE)
+        tz = resolved.period.tz
+        period = request.Period(first, last, tz, request.instant(first, tz), request.instant(last + dt.timedelta(days=1), tz))
+        daily = Resolved(dataclasses.replace(resolved.query, granularity="day"), period, resolved.tenant_name)
+        return self._run(DAILY_VALUES, daily)  # type: ignore[no-any-return]
 
     # -- custom metrics (crm_metrics/custom.py, docs/custom-metrics.md) -------------------------
 
@@ -471,17 +583,27 @@ def catalogue(found: custom.CustomMetrics) -> list[dict[str, Any]]:
         {"name": kind, "kind": "builtin", "status": "ok", "description": templates.load(answer.template).table, "path": f"/api/v1/metrics/{kind}"}
         for kind, answer in ANSWERS.items()
     ]
+    entries += [
+        {"name": kind, "kind": "builtin", "status": "ok", "description": description, "path": f"/api/v1/metrics/{kind}"}
+        for kind, description in COMPUTED_DESCRIPTIONS.items()
+    ]
     for metric in found.all():
         entries.append({**metric.describe(), "path": f"/api/v1/metrics/custom/{metric.name}"})
     return entries
 
 
+#: The answers computed from the daily values (docs/anomalies.md), as the catalogue lists them.
+COMPUTED_DESCRIPTIONS = {
+    "anomalies": "The days whose metric departs from the tenant's own expected value (the same weekday of the previous weeks).",
+    "forecast": "The current calendar month of a metric: actual so far, the remaining days projected with a range, the previous month.",
+}
+assert COMPUTED_DESCRIPTIONS.keys() == set(COMPUTED)
 #: Names no custom metric may take: the answers and the metric templates of sql/metrics/.
-BUILTIN_NAMES = frozenset(ANSWERS) | frozenset(templates.names())
+BUILTIN_NAMES = frozenset(ANSWERS) | frozenset(COMPUTED) | frozenset(templates.names())
 
 
 def _answer(kind: str) -> Answer:
     try:
         return ANSWERS[kind]
     except KeyError:
-        raise InvalidParameter("kind", f"must be one of {', '.join(ANSWERS)}, got {kind!r}") from None
+        raise InvalidParameter("kind", f"must be one of {', '.join([*ANSWERS, *COMPUTED])}, got {kind!r}") from None

@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from crm_metrics import (
+    Anomalies,
     Change,
     ComparedSummary,
     CostFigures,
@@ -22,6 +23,7 @@ from crm_metrics import (
     MarketCosts,
     PricedCostMetrics,
     Dashboard,
+    Forecast,
     HeatmapCell,
     Heatmap,
     OutcomeFigures,
@@ -364,6 +366,8 @@ def build(*, auth: bool, custom: Sequence[Any] = ()) -> dict[str, Any]:
         ("outlets", OutletBreakdown, "The summary's figures per outlet (conversations without an outlet last); the rows add up to the tenant"),
         ("heatmap", Heatmap, "168 cells by ISO weekday and local hour: customer messages, conversations started, mean response time"),
         ("costs", Costs, "COST_MODEL=priced only (else 400): priced costs per bucket and over the range, WhatsApp by market and category, LLM by model and input/output tokens; group_by=market adds the rows per prefix"),
+        ("anomalies", Anomalies, "The days of the range whose metric departs from the tenant's own expected value (the same weekday of the previous weeks): value, expected, band, direction, score"),
+        ("forecast", Forecast, "The current calendar month in the tenant's timezone: actual so far, the remaining days projected with a range, the previous month's actual"),
     ):
         parameters = [
             {
@@ -381,7 +385,12 @@ def build(*, auth: bool, custom: Sequence[Any] = ()) -> dict[str, Any]:
                 "schema": {"type": "string"},
             },
         ]
-        parameters += [_query_parameter(params.PARAMS[name]) for name in params.ACCEPTS[kind]]
+        for name in params.ACCEPTS[kind]:
+            parameter = _query_parameter(params.PARAMS[name])
+            if name == "metric":  # required; the values depend on the endpoint
+                schema = {"type": "string", "enum": list(params.METRICS[kind])}
+                parameter.update(required=True, description=params.PARAMS[name].description, schema=schema)
+            parameters.append(parameter)
         operation: dict[str, Any] = {
             "operationId": kind,
             "summary": summary,

@@ -43,6 +43,8 @@ PARAMS: dict[str, Param] = {
         Param("granularity", {"type": "string", "enum": list(GRANULARITIES), "default": "day"}, "Bucket size: day, week (ISO, from Monday) or month"),
         Param("compare", {"type": "string", "enum": list(rules.COMPARISONS)}, "previous: add the summary of the n days before the range (n = its length) and the relative change of each figure"),
         Param("group_by", {"type": "string", "enum": list(rules.GROUPINGS)}, "market: add `markets`, the WhatsApp figures per prefix of WHATSAPP_PRICES over the whole range (costs only)"),
+        Param("metric", {"type": "string", "enum": list(rules.ANOMALY_METRICS)}, "Required: the metric whose anomalies are looked for, or (the forecast: total_cost, total_conversations or total_messages) the one the month is forecast for (docs/anomalies.md)"),
+        Param("direction", {"type": "string", "enum": list(rules.DIRECTIONS), "default": "both"}, "Which anomalies: both (default), up (above the band) or down (below it)"),
         Param("format", {"type": "string", "enum": list(FORMATS), "default": "json"}, "json (default) or csv (RFC 4180: one header row of the JSON's field names); without it, the Accept header chooses (text/csv)"),
     )
 }
@@ -56,7 +58,11 @@ ACCEPTS: dict[str, tuple[str, ...]] = {
     "outlets": ("start_date", "end_date", "tz", "format"),
     "heatmap": ("start_date", "end_date", "outlet_id", "tz", "format"),
     "costs": ("start_date", "end_date", "outlet_id", "tz", "granularity", "group_by", "format"),
+    "anomalies": ("metric", "start_date", "end_date", "outlet_id", "tz", "direction", "format"),
+    "forecast": ("metric", "outlet_id", "tz", "format"),
 }
+#: The values `metric` takes, per endpoint that requires it.
+METRICS = {"anomalies": rules.ANOMALY_METRICS, "forecast": rules.FORECAST_METRICS}
 
 
 #: The kind of every custom metric's request (GET /api/v1/metrics/custom/{name}).
@@ -107,7 +113,10 @@ def as_sent(value: str) -> str:
 def ask(kind: str, tenant_id: str, params: QueryParams) -> Ask:
     values = given(ACCEPTS[kind], params)
     # Validated here, once: the handler hands the library this Query as it is.
-    return Ask(kind, query(tenant_id, values), _format(values.get("format")))
+    asked = query(tenant_id, values, METRICS.get(kind, ()))
+    if kind in METRICS and asked.metric is None:
+        raise ApiError("invalid_parameter", f"is required: one of {', '.join(METRICS[kind])}", "metric")
+    return Ask(kind, asked, _format(values.get("format")))
 
 
 def ask_custom(metric: Any, tenant_id: str, params: QueryParams) -> Ask:
@@ -126,8 +135,9 @@ def custom_accepts(metric: Any) -> tuple[str, ...]:
     return ("start_date", "end_date", *outlet, "tz", *grain, "format", *(p.name for p in metric.extras))
 
 
-def query(tenant_id: str, values: dict[str, str | None]) -> Query:
-    """The library's query from the parameters `given` found (those left out are defaults)."""
+def query(tenant_id: str, values: dict[str, str | None], metrics: tuple[str, ...] = ()) -> Query:
+    """The library's query from the parameters `given` found (those left out are defaults);
+    `metrics`: the values `metric` may take."""
     return Query(
         tenant_id=tenant_id,
         start_date=rules.date("start_date", values.get("start_date")),
@@ -137,6 +147,8 @@ def query(tenant_id: str, values: dict[str, str | None]) -> Query:
         granularity=rules.grain("granularity", values.get("granularity")),
         compare=rules.comparison("compare", values.get("compare")),
         group_by=rules.grouping("group_by", values.get("group_by")),
+        metric=rules.metric_choice("metric", values.get("metric"), metrics),
+        direction=rules.direction_choice("direction", values.get("direction")),
     )
 
 

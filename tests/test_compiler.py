@@ -141,8 +141,8 @@ def test_jinja_only_shapes_the_query() -> None:
 
 def test_only_metric_templates_are_public() -> None:
     assert templates.names() == (
-        "conversation_metrics", "cost_markets", "cost_metrics", "costs", "dashboard", "handoff_metrics", "heatmap", "message_metrics",
-        "outcomes", "outlets", "priced_dashboard", "responses", "summary",
+        "conversation_metrics", "cost_markets", "cost_metrics", "costs", "daily_values", "dashboard", "handoff_metrics", "heatmap",
+        "message_metrics", "outcomes", "outlets", "priced_dashboard", "responses", "summary",
     )
     with pytest.raises(TemplateError, match="Unknown metric 'conversation_facts'"):
         templates.load("conversation_facts")

@@ -271,3 +271,52 @@ def test_schedule_errors_name_the_key(change: dict[str, Any], message: str) -> N
     with pytest.raises(ConfigError, match="report 1 \\(r\\)|report 1:|schedule:") as raised:
         schedule(**{"deliver": {"directory": "/tmp/x"}, **change})
     assert message in str(raised.value)
+
+
+def test_alerts_post_each_new_anomaly_once(receiver: Receiver) -> None:
+    # docs/anomalies.md: an [[alert]] checks the last `days` complete days every `every_minutes`;
+    # each anomaly is posted once, across checks and restarts; a failed post is tried again.
+    import json
+
+    from tests.support import daily
+
+    plan = parse({"alert": [{
+        "name": "acme", "tenant_id": TENANT_A, "metrics": ["total_conversations", "handoff_rate"], "days": 15,
+        "every_minutes": 30, "tz": "UTC", "deliver": {"webhook": receiver.url},
+    }]})
+    settings = Settings(database_url="duckdb:///:memory:", anomaly_min_volume=5)
+    with Metrics.connect(settings=settings) as metrics:
+        metrics.store.init_db()
+        for table, rows in daily.rows().items():
+            metrics.store.load_rows(table, rows)
+        clock = Clock(dt.datetime(2025, 11, 4, 9, tzinfo=UTC), receiver)
+        receiver.failures = 1  # the first post fails: tried again at the next check
+        scheduler = Scheduler(metrics, plan, clock=clock)
+        scheduler.start()
+        assert scheduler.tick() == dt.datetime(2025, 11, 4, 9, 30, tzinfo=UTC)
+        assert len(receiver.posts) == 1
+        clock.run(scheduler, dt.datetime(2025, 11, 4, 11, tzinfo=UTC), dt.timedelta(minutes=10))
+        # A restart checks at once; the record keeps it from posting again.
+        Scheduler(metrics, plan, clock=clock).tick()
+    bodies = sorted((json.loads(post["body"]) for post in receiver.posts), key=lambda body: body["anomaly"]["date"])
+    assert [(b["metric"], b["anomaly"]["date"], b["anomaly"]["direction"]) for b in bodies] == [
+        ("total_conversations", str(daily.DROP), "down"), ("total_conversations", str(daily.SPIKE), "up"),
+    ]
+    assert bodies[0]["alert"] == "acme" and bodies[0]["tenant_id"] == TENANT_A
+    assert receiver.posts[0]["headers"]["X-Alert-Name"] == "acme"
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"metrics": ["total_handoffs"]}, "metrics: must be one of"),
+        ({"deliver": {"directory": "/tmp/x"}}, "alerts go to a webhook"),
+        ({"days": 0}, "days must be from 1 to 31"),
+        ({"direction": "sideways"}, "direction: must be one of both, up, down"),
+    ],
+)
+def test_alert_errors_name_the_key(change: dict[str, Any], message: str) -> None:
+    base = {"name": "a", "tenant_id": TENANT_A, "deliver": {"webhook": "http://127.0.0.1:9/x"}}
+    with pytest.raises(ConfigError, match="alert 1 \\(a\\)") as raised:
+        parse({"alert": [{**base, **change}]})
+    assert message in str(raised.value)

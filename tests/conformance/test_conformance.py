@@ -34,6 +34,16 @@ def test_dashboard_matches_reference(engine: Engine, case: Case) -> None:
         assert_same(data[series], expected[series], series)
 
 
+@on_engines(case=cases(), share=0.5)
+def test_daily_values_match_reference(engine: Engine, case: Case) -> None:
+    """docs/anomalies.md: the daily values anomalies and the forecast read."""
+    metrics = engine.fresh(case.rows)
+    got = metrics.daily_values(TENANT, case.start, case.end, case.outlet_id, case.tz)
+    rows = [{key: (value.isoformat() if key == "date" else value) for key, value in row.items()} for row in got.values()]
+    want = reference.daily_values(case.rows, tenant_id=TENANT, start=case.start, end=case.end, tz=case.tz, outlet_id=case.outlet_id)
+    assert_same(rows, want, "daily_values")
+
+
 @on_engines(case=cases())
 def test_summary_and_second_set_match_reference(engine: Engine, case: Case) -> None:
     """§4, and §7 on the same load (responses, outcomes, previous period, outlets, heat map)."""

@@ -8,12 +8,16 @@ names both engines and the field.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Iterator
 
 import pytest
 
 from crm_metrics import demo
+from crm_metrics.request import ANOMALY_METRICS, FORECAST_METRICS
+from tests.support import daily
+from tests.support.api import TENANT_A
 from tests.support.compare import assert_same
 from tests.support.properties import on_engines
 from tests.support.engines import ENGINES, DuckDBEngine, Engine
@@ -67,4 +71,22 @@ def test_demo_data_same_answers_as_duckdb(duckdb: Engine, engine: Engine) -> Non
             for tenant in demo.TENANTS
         })
     assert answers[0][demo.TENANTS[0].id]["summary"]["total_conversations"] > 0
+    assert_same(answers[1], answers[0], f"{engine.name} vs duckdb")
+
+
+def test_anomalies_and_forecast_same_as_duckdb(duckdb: Engine, engine: Engine) -> None:
+    # docs/anomalies.md: the daily values (sql/metrics/daily_values.sql) of seven weeks of a
+    # tenant's rows, a spike and a drop among them, read the same everywhere; so do the
+    # anomalies and the forecast computed from them.
+    start, end = daily.RANGE
+    answers = []
+    for each in (duckdb, engine):
+        metrics = each.fresh(daily.rows())
+        metrics.settings = dataclasses.replace(metrics.settings, anomaly_min_volume=5)
+        answers.append({
+            **{metric: metrics.anomalies(TENANT_A, metric, start, end).to_dict() for metric in ANOMALY_METRICS},
+            **{f"forecast {metric}": metrics.forecast(TENANT_A, metric).to_dict() for metric in FORECAST_METRICS},
+        })
+    found = answers[0]["total_conversations"]["anomalies"]
+    assert [(a["date"], a["direction"]) for a in found] == [(str(daily.DROP), "down"), (str(daily.SPIKE), "up")]
     assert_same(answers[1], answers[0], f"{engine.name} vs duckdb")

@@ -148,6 +148,9 @@ SECOND_SET = {
     "outlets": ("?start_date=2025-11-01&end_date=2025-11-04", lambda m: m.outlets(TENANT_A, "2025-11-01", "2025-11-04")),
     "heatmap": ("?start_date=2025-11-01&end_date=2025-11-04&tz=UTC", lambda m: m.heatmap(TENANT_A, "2025-11-01", "2025-11-04", tz="UTC")),
     "summary": ("?start_date=2025-11-01&end_date=2025-11-04&compare=previous", lambda m: m.summary(TENANT_A, "2025-11-01", "2025-11-04", compare="previous")),
+    # docs/anomalies.md
+    "anomalies": ("?metric=total_messages&start_date=2025-11-01&end_date=2025-11-04&direction=up", lambda m: m.anomalies(TENANT_A, "total_messages", "2025-11-01", "2025-11-04", direction="up")),
+    "forecast": ("?metric=total_cost&tz=UTC", lambda m: m.forecast(TENANT_A, "total_cost", tz="UTC")),
 }
 
 
@@ -174,3 +177,17 @@ def test_second_set_validation(client: TestClient, tenant_headers: dict[str, str
     plain = client.get(SUMMARY + "?start_date=2025-11-01&end_date=2025-11-04", headers=tenant_headers).json()
     compared = client.get(SUMMARY + "?start_date=2025-11-01&end_date=2025-11-04&compare=previous", headers=tenant_headers).json()
     assert "previous" not in plain and compared["previous"]["period_end"] == "2025-10-31"
+
+
+def test_anomalies_and_forecast_validation(client: TestClient, tenant_headers: dict[str, str]) -> None:
+    anomalies, forecast = "/api/v1/metrics/anomalies", "/api/v1/metrics/forecast"
+    assert_error(client.get(anomalies, headers=tenant_headers), 400, "invalid_parameter", "metric")
+    assert_error(client.get(anomalies + "?metric=total_handoffs", headers=tenant_headers), 400, "invalid_parameter", "metric")
+    assert_error(client.get(anomalies + "?metric=total_cost&direction=sideways", headers=tenant_headers), 400, "invalid_parameter", "direction")
+    assert_error(client.get(anomalies + "?metric=total_cost&granularity=week", headers=tenant_headers), 400, "unknown_parameter", "granularity")
+    assert_error(client.get(forecast + "?metric=handoff_rate", headers=tenant_headers), 400, "invalid_parameter", "metric")
+    assert_error(client.get(forecast + "?metric=total_cost&start_date=2025-11-01", headers=tenant_headers), 400, "unknown_parameter", "start_date")
+    # Each metric and direction is an answer of its own in the cache.
+    up = client.get(anomalies + "?metric=total_cost&direction=up", headers=tenant_headers).json()
+    down = client.get(anomalies + "?metric=total_messages&direction=down", headers=tenant_headers).json()
+    assert (up["metric"], up["direction"], down["metric"], down["direction"]) == ("total_cost", "up", "total_messages", "down")

@@ -605,3 +605,28 @@ def priced_cohort_costs(rows, tables, *, tenant_id, start, end, tz, granularity=
         out[b] += cost
         out[None] += cost
     return out
+def daily_values(rows, *, tenant_id, start, end, tz, outlet_id=None) -> list[dict[str, Any]]:  # type: ignore[no-untyped-def]
+    """sql/metrics/daily_values.sql (docs/anomalies.md): each day's watched metrics, taken from
+    the dashboard's series (§3), the outcomes' containment (§7.2) and the responses' answered
+    turns (§7.1) of the same day."""
+    asked = dict(tenant_id=tenant_id, start=start, end=end, tz=tz, granularity="day", outlet_id=outlet_id)
+    board = dashboard(rows, **asked)
+    outcome = outcomes(rows, **asked)["series"]
+    response = responses(rows, **asked)["series"]
+    days = []
+    for c, m, h, k, o, r in zip(board["conversations"], board["messages"], board["handoffs"], board["costs"], outcome, response, strict=True):
+        days.append({
+            "date": c["date"],
+            "total_conversations": c["total_conversations"],
+            "resolved_conversations": c["resolved_conversations"],
+            "resolution_rate": c["resolution_rate"],
+            "total_handoffs": h["total_handoffs"],
+            "handoff_rate": h["handoff_rate"],
+            "contained_conversations": o["contained_conversations"],
+            "containment_rate": o["containment_rate"],
+            "total_messages": m["total_messages"],
+            "answered_turns": r["answered_turns"],
+            "average_response_time_seconds": m["average_response_time_seconds"],
+            "total_cost": k["total_cost"],
+        })
+    return days

@@ -1,0 +1,231 @@
+-- daily_values for duckdb, seed layout, outlet filter off, by day
+WITH window_conversations AS (
+  SELECT
+    s.id AS conversation_id
+  FROM conversations AS s
+  WHERE
+    LOWER(s.tenant_id) = CAST($tenant_id AS TEXT)
+    AND s.started_at >= CAST($range_start AS TIMESTAMPTZ)
+    AND s.started_at < CAST($range_end AS TIMESTAMPTZ)
+  UNION
+  SELECT
+    c.id AS conversation_id
+  FROM messages AS msg
+  JOIN conversations AS c
+    ON c.id = msg.conversation_id
+  WHERE
+    LOWER(c.tenant_id) = CAST($tenant_id AS TEXT)
+    AND msg.timestamp >= CAST($range_start AS TIMESTAMPTZ)
+    AND msg.timestamp < CAST($range_end AS TIMESTAMPTZ)
+), conversation_messages AS (
+  SELECT
+    m.id,
+    m.conversation_id,
+    m.timestamp,
+    m.sender_type,
+    m.metadata
+  FROM messages AS m
+  WHERE
+    m.conversation_id IN (
+      SELECT
+        v.conversation_id
+      FROM window_conversations AS v
+    )
+), buckets AS (
+  SELECT DISTINCT
+    d AS bucket
+  FROM UNNEST(CAST(GENERATE_SERIES(
+    CAST($start_date AS DATE),
+    CAST($end_date AS DATE),
+    INTERVAL '1' DAY
+  ) AS DATE[])) AS _t0(d)
+), cohort_aggregates AS (
+  SELECT
+    CAST(CAST(started_at AS TIMESTAMPTZ) AT TIME ZONE CAST($tz AS TEXT) AS DATE) AS bucket,
+    COUNT(*) AS total_conversations,
+    COUNT(CASE WHEN status = 'resolved' THEN 1 END) AS resolved_conversations,
+    COUNT(handoff_at) AS total_handoffs,
+    COUNT(
+      CASE
+        WHEN status = 'resolved' AND handoff_at IS NULL AND agent_messages = 0
+        THEN 1
+      END
+    ) AS contained_conversations
+  FROM (
+    SELECT
+      c.started_at,
+      c.status,
+      h.handoff_at,
+      COALESCE(o.messages, 0) AS messages,
+      COALESCE(o.agent_messages, 0) AS agent_messages,
+      COALESCE(o.llm_tokens, 0) AS llm_tokens,
+      o.first_response_at,
+      o.human_response_at,
+      DATE_DIFF('MICROSECOND', c.started_at, o.first_response_at) AS first_response_us,
+      DATE_DIFF('MICROSECOND', h.handoff_at, o.human_response_at) AS human_response_us
+    FROM conversations AS c
+    LEFT JOIN (
+      SELECT
+        conversation_id,
+        handoff_at,
+        handoff_trigger
+      FROM (
+        SELECT
+          m.conversation_id,
+          m.timestamp AS handoff_at,
+          m.metadata ->> '$.trigger' AS handoff_trigger,
+          ROW_NUMBER() OVER (PARTITION BY m.conversation_id ORDER BY m.timestamp NULLS FIRST, m.id NULLS FIRST) AS n
+        FROM conversation_messages AS m
+        WHERE
+          (
+            m.metadata ->> '$.handoff_requested'
+          ) = 'true'
+      ) AS requests
+      WHERE
+        n = 1
+    ) AS h
+      ON h.conversation_id = c.id
+    LEFT JOIN (
+      SELECT
+        o.conversation_id,
+        COUNT(*) AS messages,
+        COUNT(CASE WHEN o.sender_type = 'agent' THEN 1 END) AS agent_messages,
+        SUM(CASE WHEN o.sender_type = 'llm' THEN o.tokens_used ELSE 0 END) AS llm_tokens,
+        MIN(CASE WHEN o.sender_type IN ('llm', 'agent') THEN o.timestamp ELSE NULL END) AS first_response_at,
+        MIN(
+          CASE
+            WHEN o.sender_type = 'agent' AND o.after_handoff = 1
+            THEN o.timestamp
+            ELSE NULL
+          END
+        ) AS human_response_at
+      FROM (
+        SELECT
+          m.conversation_id,
+          m.sender_type,
+          m.timestamp,
+          CASE
+            WHEN REGEXP_MATCHES((
+              m.metadata ->> '$.tokens_used'
+            ), '^[+-]?[0-9]{1,18}$')
+            THEN CAST(m.metadata ->> '$.tokens_used' AS BIGINT)
+            ELSE 0
+          END AS tokens_used,
+          MAX(CASE WHEN (
+            m.metadata ->> '$.handoff_requested'
+          ) = 'true' THEN 1 ELSE 0 END) OVER (
+            PARTITION BY m.conversation_id
+            ORDER BY m.timestamp NULLS FIRST, m.id NULLS FIRST
+            ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
+          ) AS after_handoff
+        FROM conversation_messages AS m
+      ) AS o
+      GROUP BY
+        o.conversation_id
+    ) AS o
+      ON o.conversation_id = c.id
+    WHERE
+      LOWER(c.tenant_id) = CAST($tenant_id AS TEXT)
+      AND c.started_at >= CAST($range_start AS TIMESTAMPTZ)
+      AND c.started_at < CAST($range_end AS TIMESTAMPTZ)
+  ) AS cohort_rows
+  GROUP BY
+    bucket
+), message_aggregates AS (
+  SELECT
+    CAST(CAST(ts AS TIMESTAMPTZ) AT TIME ZONE CAST($tz AS TEXT) AS DATE) AS bucket,
+    COUNT(*) AS total_messages,
+    COUNT(CASE WHEN sender_type = 'customer' THEN 1 END) AS customer_messages,
+    COUNT(CASE WHEN sender_type = 'llm' THEN 1 END) AS llm_messages,
+    COUNT(CASE WHEN sender_type = 'agent' THEN 1 END) AS agent_messages,
+    SUM(CASE WHEN sender_type = 'llm' THEN tokens_used ELSE 0 END) AS total_tokens_used
+  FROM (
+    SELECT
+      w.timestamp AS ts,
+      w.sender_type,
+      CASE
+        WHEN REGEXP_MATCHES((
+          w.metadata ->> '$.tokens_used'
+        ), '^[+-]?[0-9]{1,18}$')
+        THEN CAST(w.metadata ->> '$.tokens_used' AS BIGINT)
+        ELSE 0
+      END AS tokens_used
+    FROM conversation_messages AS w
+    WHERE
+      w.timestamp >= CAST($range_start AS TIMESTAMPTZ)
+      AND w.timestamp < CAST($range_end AS TIMESTAMPTZ)
+  ) AS message_rows
+  GROUP BY
+    bucket
+), turn_aggregates AS (
+  SELECT
+    CAST(CAST(turn_at AS TIMESTAMPTZ) AT TIME ZONE CAST($tz AS TEXT) AS DATE) AS bucket,
+    COUNT(*) AS answered_turns,
+    AVG(DATE_DIFF('MICROSECOND', turn_at, reply_at)) / 1000000 AS average_response_time_seconds
+  FROM (
+    SELECT
+      t.turn_at,
+      DATE_DIFF('MICROSECOND', t.turn_at, t.reply_at) AS response_us
+    FROM (
+      SELECT
+        m.id,
+        m.conversation_id,
+        m.timestamp AS turn_at,
+        m.sender_type = 'customer'
+        AND COALESCE(
+          LAG(m.sender_type) OVER (PARTITION BY m.conversation_id ORDER BY m.timestamp NULLS FIRST, m.id NULLS FIRST) <> 'customer',
+          TRUE
+        ) AS turn_start,
+        MIN(CASE WHEN m.sender_type IN ('llm', 'agent') THEN m.timestamp ELSE NULL END) OVER (
+          PARTITION BY m.conversation_id
+          ORDER BY m.timestamp NULLS FIRST, m.id NULLS FIRST
+          ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING
+        ) AS reply_at
+      FROM conversation_messages AS m
+      WHERE
+        m.sender_type <> 'system'
+    ) AS t
+    WHERE
+      t.turn_start
+      AND t.turn_at >= CAST($range_start AS TIMESTAMPTZ)
+      AND t.turn_at < CAST($range_end AS TIMESTAMPTZ)
+  ) AS turn_rows
+  WHERE
+    NOT reply_at IS NULL
+  GROUP BY
+    bucket
+)
+SELECT
+  b.bucket AS date,
+  COALESCE(c.total_conversations, 0) AS total_conversations,
+  COALESCE(c.resolved_conversations, 0) AS resolved_conversations,
+  CASE
+    WHEN c.total_conversations <> 0
+    THEN c.resolved_conversations / c.total_conversations
+    ELSE NULL
+  END AS resolution_rate,
+  COALESCE(c.total_handoffs, 0) AS total_handoffs,
+  CASE
+    WHEN c.total_conversations <> 0
+    THEN c.total_handoffs / c.total_conversations
+    ELSE NULL
+  END AS handoff_rate,
+  COALESCE(c.contained_conversations, 0) AS contained_conversations,
+  CASE
+    WHEN c.total_conversations <> 0
+    THEN c.contained_conversations / c.total_conversations
+    ELSE NULL
+  END AS containment_rate,
+  COALESCE(n.total_messages, 0) AS total_messages,
+  COALESCE(t.answered_turns, 0) AS answered_turns,
+  t.average_response_time_seconds,
+  COALESCE(n.total_tokens_used, 0) * CAST($llm_price_per_million_tokens AS DOUBLE) / 1000000 + COALESCE(n.total_messages, 0) * CAST($whatsapp_price_per_message AS DOUBLE) AS total_cost
+FROM buckets AS b
+LEFT JOIN cohort_aggregates AS c
+  ON c.bucket = b.bucket
+LEFT JOIN message_aggregates AS n
+  ON n.bucket = b.bucket
+LEFT JOIN turn_aggregates AS t
+  ON t.bucket = b.bucket
+ORDER BY
+  date NULLS FIRST
