@@ -49,13 +49,15 @@ def _compile(name: str, dialect: Dialect, shape: templates.Shape) -> CompiledQue
     return compile_text(templates.load(name), templates.render_template(name, shape), dialect)
 
 
-def compile_text(template: templates.Template, text: str, dialect: Dialect) -> CompiledQuery:
+def compile_text(template: templates.Template, text: str, dialect: Dialect, tree: exp.Expression | None = None) -> CompiledQuery:
     """A template's rendered BigQuery SQL for `dialect` (uncached: `compile_sql` caches the
-    built-in templates, crm_metrics/custom.py the custom ones)."""
-    try:
-        tree = sqlglot.parse_one(text, read="bigquery")
-    except ParseError as error:
-        raise TemplateError(f"{template.path.name}: not valid BigQuery SQL: {error}") from error
+    built-in templates, crm_metrics/custom.py the custom ones); `tree`: the text already
+    parsed, a copy this may change."""
+    if tree is None:
+        try:
+            tree = sqlglot.parse_one(text, read="bigquery")
+        except ParseError as error:
+            raise TemplateError(f"{template.path.name}: not valid BigQuery SQL: {error}") from error
 
     declared = {p.name: p for p in template.params}
     used = {node.name for node in tree.find_all(exp.Parameter)}

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+import jinja2.sandbox
 import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError, SqlglotError
@@ -157,28 +158,33 @@ def _checked_header(template: Template, builtins: set[str], digest: str) -> Cust
         raise TemplateError(f"{path.name}: {name!r} is a built-in answer's name: a custom metric cannot shadow it")
     grains = template.granularities
     if grains != ("range",) and "range" in grains:
-        raise TemplateError(f"{path.name}:{_line(template.source, 'granularities:')}: granularities are day week month (a series) or range (one row set), not both")
+        raise TemplateError(f"{_at(path, _line(template.source, 'granularities:'))}: granularities are day week month (a series) or range (one row set), not both")
     declared = {p.name: p for p in template.params}
     if "tenant_id" not in declared:
-        raise TemplateError(f"{path.name}:{_line(template.source, 'params:')}: declare tenant_id STRING: every custom metric reads one tenant")
+        raise TemplateError(f"{_at(path, _line(template.source, 'params:'))}: declare tenant_id STRING: every custom metric reads one tenant")
     extras = []
     for param in template.params:
         line = _line(template.source, f"--   {param.name} ") or _line(template.source, param.name)
         expected = LIBRARY_PARAMS.get(param.name)
         if expected is not None and param.type != expected:
-            raise TemplateError(f"{path.name}:{line}: {param.name} is the library's {expected}, declared {param.type}")
+            raise TemplateError(f"{_at(path, line)}: {param.name} is the library's {expected}, declared {param.type}")
         if param.name in {p.name for p in MACRO_PARAMS}:
-            raise TemplateError(f"{path.name}:{line}: {param.name} is bound by the library for its macros: do not declare it")
+            raise TemplateError(f"{_at(path, line)}: {param.name} is bound by the library for its macros: do not declare it")
         if expected is None:
             if param.name in RESERVED_NAMES or not _NAME.match(param.name):
-                raise TemplateError(f"{path.name}:{line}: {param.name!r} cannot name a parameter (reserved or not lowercase letters, digits and _)")
+                raise TemplateError(f"{_at(path, line)}: {param.name!r} cannot name a parameter (reserved or not lowercase letters, digits and _)")
             if param.type == "TIMESTAMP":
-                raise TemplateError(f"{path.name}:{line}: instants come from the request (range_start, range_end): a parameter is STRING, INT64, FLOAT64, DATE or BOOL")
+                raise TemplateError(f"{_at(path, line)}: instants come from the request (range_start, range_end): a parameter is STRING, INT64, FLOAT64, DATE or BOOL")
             extras.append(param)
     columns = [c.name for c in template.columns]
     if len(set(columns)) != len(columns):
         raise TemplateError(f"{path.name}: the header names a column twice")
     return CustomMetric(name, path, template, outlet="outlet_id" in declared, extras=tuple(extras), digest=digest)
+
+
+def _at(path: Path, line: int | None) -> str:
+    """`file:line`, or the file alone when the line is not known."""
+    return f"{path.name}:{line}" if line else path.name
 
 
 def _line(source: str, text: str) -> int | None:
@@ -194,29 +200,45 @@ def _check_sql(metric: CustomMetric, source: str) -> None:
     assert metric.template is not None
     shapes = metric.shapes()
     for shape in shapes:
-        text = render(metric, shape)
-        _check_tree(metric, _parse(metric, text), text, shape)
-    # Every dialect, with and without the outlet filter and local dates by offsets or by time
-    # zones (what changes the functions used); the granularities differ in the bucket only.
-    for shape in [s for s in shapes if s.granularity == shapes[0].granularity]:
-        for dialect in Dialect:
-            try:
-                compiled(metric, dialect, shape)
-            except SqlglotError as error:
-                raise TemplateError(f"{metric.path.name}: does not compile for {dialect.value}: {error}") from error
+        text, statements = _rendered(metric, shape)
+        _check_tree(metric, list(statements), text, shape)
+    # Every dialect, in the shape most requests take (the file's own SQL is the same in every
+    # shape; what the shapes change is the library's macros, which the examples' tests compile
+    # and run on every engine). Other shapes compile on their first request, cached.
+    for dialect in Dialect:
+        try:
+            compiled(metric, dialect, shapes[0])
+        except SqlglotError as error:
+            raise TemplateError(f"{metric.path.name}: does not compile for {dialect.value}: {error}") from error
 
 
 def render(metric: CustomMetric, shape: Shape) -> str:
     """The metric's BigQuery SQL for one shape (no values: Jinja shapes, parameters carry)."""
     assert metric.template is not None
     try:
-        template = templates.environment().from_string(metric.template.source)
+        template = _environment().from_string(metric.template.source)
         return template.render(outlet=shape.outlet, granularity=shape.granularity, layout=shape.layout, offsets=shape.offsets, bounded=False)
     except jinja2.TemplateSyntaxError as error:
         where = f"{metric.path.name}:{error.lineno}" if error.name is None else f"{metric.path.name} (in {error.name}:{error.lineno})"
         raise TemplateError(f"{where}: {error.message}") from error
-    except jinja2.TemplateError as error:
+    except (jinja2.TemplateError, jinja2.sandbox.SecurityError) as error:
         raise TemplateError(f"{metric.path.name}: cannot render: {error}") from error
+
+
+@functools.cache
+def _environment() -> jinja2.Environment:
+    """The templates' environment (sql/ as the search path, the named constants), sandboxed:
+    a custom file is not this project's code, so its Jinja reaches no Python internals."""
+    from jinja2.sandbox import SandboxedEnvironment
+
+    environment = SandboxedEnvironment(
+        loader=jinja2.FileSystemLoader(templates.sql_dir()),
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,
+        keep_trailing_newline=True,
+    )
+    environment.globals.update(templates.CONSTANTS)
+    return environment
 
 
 def _parse(metric: CustomMetric, text: str) -> list[exp.Expression]:
@@ -328,7 +350,7 @@ def _check_types(metric: CustomMetric, tree: exp.Expression) -> None:
         if family is not None and family not in _FAMILIES[column.type]:
             line = _line(metric.template.source, f"--   {column.name} ")
             raise TemplateError(
-                f"{metric.path.name}:{line}: column {column.name} is declared {column.type} but its expression is"
+                f"{_at(metric.path, line)}: column {column.name} is declared {column.type} but its expression is"
                 f" {projection.type.sql(dialect='bigquery')}: cast it, or declare the type it has"
             )
 
@@ -383,7 +405,16 @@ def compiled(metric: CustomMetric, dialect: Dialect, shape: Shape) -> CompiledQu
     assert metric.template is not None
     # The macros' offsets are typed parameters like the declared ones.
     template = replace(metric.template, params=(*metric.template.params, *MACRO_PARAMS))
-    return compile_text(template, render(metric, shape), dialect)
+    text, statements = _rendered(metric, shape)
+    return compile_text(template, text, dialect, statements[0].copy())
+
+
+@functools.lru_cache(maxsize=512)
+def _rendered(metric: CustomMetric, shape: Shape) -> tuple[str, tuple[exp.Expression, ...]]:
+    """The metric's SQL for one shape and its parsed statements, once (the checks read the
+    trees, never change them; a compile changes a copy)."""
+    text = render(metric, shape)
+    return text, tuple(_parse(metric, text))
 
 
 # -- request values --------------------------------------------------------------------------

@@ -72,9 +72,9 @@ WITH
     SELECT
       {{ r.bucket_of('turn_at') }} AS bucket,
       COUNT(*) AS answered_turns,
-      AVG(TIMESTAMP_DIFF(reply_at, turn_at, MICROSECOND)) / {{ MICROS_PER_SECOND }} AS average_response_time_seconds
+      AVG(response_us) / {{ MICROS_PER_SECOND }} AS average_response_time_seconds
     FROM ({% include sources ~ 'turns.sql' %}) AS turn_rows
-    WHERE reply_at IS NOT NULL
+    WHERE response_us IS NOT NULL
     GROUP BY bucket
   )
 SELECT

@@ -180,6 +180,11 @@ GROUP BY c.status
 """,
         r"scan of messages AS m is not restricted",
     ),
+    "Jinja reaching Python internals": (
+        """SELECT '{{ ''.__class__.__mro__[1].__subclasses__() }}' AS code, COUNT(*) AS total FROM conversations AS c WHERE c.tenant_id = @tenant_id
+""",
+        r"hostile.sql: cannot render: .*unsafe",
+    ),
     "a Jinja syntax error": (
         "SELECT {{ crm.scope('c' }}\n",
         r"hostile.sql:13: ",
@@ -324,3 +329,10 @@ def test_custom_values_never_reach_sql_text(dialect: str) -> None:
     # One text whatever the value (values that spell a parameter marker are in it anyway).
     assert len(texts) == 1
     assert not any(value in sql for value in INJECTIONS if not value.startswith(("@", "%(", "$")))
+
+
+def test_every_metric_declares_the_tenant(tmp_path: Path) -> None:
+    path = tmp_path / "untenanted.sql"
+    path.write_text(HEADER.format(name="untenanted", extra="").replace("--   tenant_id     STRING     the tenant\n", "") + SAFE, encoding="utf-8")
+    metric = custom.load_file(path, BUILTIN_NAMES)
+    assert metric.error == "untenanted.sql:5: declare tenant_id STRING: every custom metric reads one tenant"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -20,6 +21,7 @@ from crm_metrics import Metrics, Settings
 from tests.support.api import TENANT_A, free_port, load
 
 QUERY = "start_date=2025-10-20&end_date=2025-11-04"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "metrics"
 
 
 @pytest.fixture
@@ -35,7 +37,11 @@ def server(database: str, tmp_path: Path) -> Iterator[tuple[str, subprocess.Pope
     port = free_port()
     log = tmp_path / "server.log"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("REDIS_", "JWT_", "CACHE_", "CORS_"))}
-    env.update(ENVIRONMENT="test", LOG_LEVEL="INFO")
+    # One custom metric (docs/custom-metrics.md), to read again on SIGHUP.
+    custom = tmp_path / "metrics"
+    custom.mkdir()
+    shutil.copy(EXAMPLES / "messages_by_local_hour.sql", custom)
+    env.update(ENVIRONMENT="test", LOG_LEVEL="INFO", CRM_METRICS_PATH=str(custom))
     with log.open("wb") as stderr:
         process = subprocess.Popen(
             [sys.executable, "-m", "crm_metrics", "serve", "--database-url", database, "--host", "127.0.0.1", "--port", str(port)],
@@ -87,6 +93,29 @@ def test_serves_over_http(server: tuple[str, subprocess.Popen[bytes], Path], dat
     assert any(line["request_id"] == "real-1" and line["status"] == 200 and line["cache"] == "miss" for line in access)
     assert any(line["status"] == 304 and line["cache"] == "hit" for line in access)
     assert any("shutdown" in line["message"].lower() for line in lines)
+
+
+def test_custom_metrics_are_served_and_read_again_on_sighup(server: tuple[str, subprocess.Popen[bytes], Path], database: str, tmp_path: Path) -> None:
+    base, process, log = server
+    path = "/api/v1/metrics/custom/messages_by_local_hour?start_date=2025-11-01&end_date=2025-11-03"
+    response = httpx2.get(f"{base}{path}", headers={"X-Tenant-Id": TENANT_A})
+    assert response.status_code == 200, response.text
+    cli = subprocess.run(
+        [sys.executable, "-m", "crm_metrics", "query", "messages_by_local_hour", "--tenant-id", TENANT_A, "--start-date", "2025-11-01", "--end-date", "2025-11-03", "--database-url", database],
+        capture_output=True, check=True, env={**os.environ, "CRM_METRICS_PATH": str(tmp_path / "metrics")},
+    )
+    assert response.content == cli.stdout
+
+    def reloads() -> int:
+        return sum('"custom metrics from' in line for line in log.read_text().splitlines())
+
+    before = reloads()
+    process.send_signal(signal.SIGHUP)
+    deadline = time.monotonic() + 10
+    while reloads() == before:
+        assert time.monotonic() < deadline, "no reload after SIGHUP: " + log.read_text()[-2000:]
+        time.sleep(0.05)
+    assert process.poll() is None
 
 
 def test_refuses_a_missing_database(tmp_path: Path) -> None:

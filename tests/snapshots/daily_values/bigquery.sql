@@ -138,7 +138,7 @@ WITH window_conversations AS (
   SELECT
     DATE(turn_at, @tz) AS bucket,
     COUNT(*) AS answered_turns,
-    AVG(TIMESTAMP_DIFF(reply_at, turn_at, MICROSECOND)) / 1000000 AS average_response_time_seconds
+    AVG(response_us) / 1000000 AS average_response_time_seconds
   FROM (
     SELECT
       t.turn_at,
@@ -168,7 +168,7 @@ WITH window_conversations AS (
       AND t.turn_at < @range_end
   ) AS turn_rows
   WHERE
-    NOT reply_at IS NULL
+    NOT response_us IS NULL
   GROUP BY
     bucket
 )

@@ -161,7 +161,7 @@ WITH window_conversations AS (
   SELECT
     CAST(CAST(turn_at AS TIMESTAMPTZ) AT TIME ZONE CAST($tz AS TEXT) AS DATE) AS bucket,
     COUNT(*) AS answered_turns,
-    AVG(DATE_DIFF('MICROSECOND', turn_at, reply_at)) / 1000000 AS average_response_time_seconds
+    AVG(response_us) / 1000000 AS average_response_time_seconds
   FROM (
     SELECT
       t.turn_at,
@@ -191,7 +191,7 @@ WITH window_conversations AS (
       AND t.turn_at < CAST($range_end AS TIMESTAMPTZ)
   ) AS turn_rows
   WHERE
-    NOT reply_at IS NULL
+    NOT response_us IS NULL
   GROUP BY
     bucket
 )

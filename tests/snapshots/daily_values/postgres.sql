@@ -160,7 +160,7 @@ WITH window_conversations AS (
   SELECT
     CAST(CAST(turn_at AS TIMESTAMPTZ) AT TIME ZONE CAST(%(tz)s AS TEXT) AS DATE) AS bucket,
     COUNT(*) AS answered_turns,
-    CAST(AVG(CAST(EXTRACT(EPOCH FROM reply_at - turn_at) * 1000000 AS BIGINT)) AS DOUBLE PRECISION) / 1000000 AS average_response_time_seconds
+    CAST(AVG(response_us) AS DOUBLE PRECISION) / 1000000 AS average_response_time_seconds
   FROM (
     SELECT
       t.turn_at,
@@ -193,7 +193,7 @@ WITH window_conversations AS (
       AND t.turn_at < CAST(%(range_end)s AS TIMESTAMPTZ)
   ) AS turn_rows
   WHERE
-    NOT reply_at IS NULL
+    NOT response_us IS NULL
   GROUP BY
     bucket
 )
