@@ -6,7 +6,7 @@ CLI := $(VENV)/bin/crm-metrics
 PORT ?= 3007
 export DATABASE_URL ?= duckdb:///crm_metrics.duckdb
 
-.PHONY: install run demo test snapshots docs clean bench bench-events bench-live bench-second-set bench-anomalies vendor image
+.PHONY: install run demo test snapshots docs clean bench bench-events bench-live bench-second-set bench-anomalies bench-priced vendor image
 
 # System packages: Pango and the DejaVu fonts for PDF reports (WeasyPrint); for the tests,
 # Chromium (the browser test) and poppler-utils (pdftotext, pdftoppm). Installed when missing.
@@ -36,7 +36,7 @@ run: demo
 	@echo "Serving on http://127.0.0.1:$(PORT); try:"
 	@echo "  curl -s 'http://127.0.0.1:$(PORT)/api/v1/metrics/summary' -H 'X-Tenant-Id: 00000000-0000-0000-0000-000000000001'"
 	@echo
-	CRM_METRICS_PATH=examples/metrics $(CLI) serve --port $(PORT)
+	COST_MODEL=priced WHATSAPP_PRICES=examples/prices/whatsapp.csv LLM_PRICES=examples/prices/llm.csv CRM_METRICS_PATH=examples/metrics $(CLI) serve --port $(PORT)
 
 test: install
 	$(call apt_install,$(TEST_SYSTEM_PACKAGES))
@@ -64,6 +64,10 @@ bench-events: $(VENV)/.bench-installed
 # docs/metrics.md §7 alone (responses + outcomes + heat map vs pandas): its section of bench/report.md.
 bench-second-set: $(VENV)/.bench-installed
 	$(PY) -m bench.second_set
+
+# Priced costs: the dashboard flat vs COST_MODEL=priced (bench/priced.py, a few minutes): its section of bench/report.md.
+bench-priced: $(VENV)/.bench-installed
+	$(PY) -m bench.priced
 
 # Anomalies and forecasts alone (bench/anomalies.py: the detector's evaluation on synthetic
 # series, a forecast backtest on six tenants of the bench data; a few minutes): merged into

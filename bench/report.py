@@ -11,16 +11,21 @@ HERE = Path(__file__).parent
 TENANTS = ("largest", "median")
 
 
-#: The section bench/second_set.py writes (run alone): kept when the whole bench rewrites the page.
-KEPT = ("<!-- second-set:start -->", "<!-- second-set:end -->")
+#: The sections that run alone (bench/second_set.py, bench/priced.py): kept when the whole
+#: bench rewrites the page.
+KEPT = (
+    ("<!-- second-set:start -->", "<!-- second-set:end -->"),
+    ("<!-- priced:start -->", "<!-- priced:end -->"),
+)
 
 
 def write(report: Mapping[str, Any], directory: Path = HERE) -> None:
     (directory / "report.json").write_text(json.dumps(report, indent=2, default=str) + "\n")
     page = directory / "report.md"
     old = page.read_text(encoding="utf-8") if page.exists() else ""
-    start, end = KEPT
-    kept = start + old.partition(start)[2].partition(end)[0] + end + "\n" if start in old and end in old else ""
+    kept = "".join(
+        start + old.partition(start)[2].partition(end)[0] + end + "\n" for start, end in KEPT if start in old and end in old
+    )
     page.write_text(markdown(report) + ("\n" + kept if kept else ""))
 
 

@@ -22,6 +22,10 @@ from crm_metrics.errors import (
     UnknownMetric,
 )
 from crm_metrics.models import (
+    CostFigures,
+    Costs,
+    MarketCosts,
+    PricedCostMetrics,
     Change,
     CustomAnswer,
     ComparedSummary,
@@ -66,6 +70,8 @@ __all__ = [
     "CustomAnswer",
     "Dashboard",
     "HandoffMetrics",
+    "CostFigures",
+    "Costs",
     "Anomalies",
     "Anomaly",
     "Forecast",
@@ -73,6 +79,8 @@ __all__ = [
     "MonthActual",
     "Heatmap",
     "HeatmapCell",
+    "MarketCosts",
+    "PricedCostMetrics",
     "InvalidEvent",
     "InvalidParameter",
     "LoadError",

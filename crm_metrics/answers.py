@@ -16,6 +16,9 @@ from crm_metrics.models import (
     SUMMARY_FIGURES,
     Change,
     ComparedSummary,
+    CostFigures,
+    Costs,
+    MarketCosts,
     Dashboard,
     HeatmapCell,
     Heatmap,
@@ -25,6 +28,7 @@ from crm_metrics.models import (
     OutletBreakdown,
     OutletFigures,
     PeriodFigures,
+    PricedCostMetrics,
     ResponseMetrics,
     Responses,
     ResponseTimes,
@@ -58,6 +62,13 @@ class Answer:
     wall_clock: bool = False
     #: Whether an outlet filter applies (the outlet breakdown covers every outlet).
     outlet: bool = True
+    #: The template under COST_MODEL=priced where it is another (its cost columns differ).
+    priced_template: str | None = None
+    #: Whether it exists under COST_MODEL=priced only (the priced costs).
+    priced_only: bool = False
+
+    def template_for(self, priced: bool) -> str:
+        return self.priced_template if priced and self.priced_template else self.template
 
     def granularity(self, query: Query) -> str:
         return query.granularity if self.series else "range"
@@ -67,6 +78,8 @@ def _dashboard(resolved: Resolved, names: Sequence[str], rows: Rows) -> Dashboar
     position = {name: i for i, name in enumerate(names)}
     series = {}
     for key, row_type in SERIES.items():
+        if key == "costs" and "llm_input_tokens" in position:
+            row_type = PricedCostMetrics  # COST_MODEL=priced: sql/metrics/priced_dashboard.sql
         # Every series has a date and more than one figure: itemgetter gives tuples.
         pick = operator.itemgetter(*[position[f] for f in row_type.field_names()])
         series[key] = [row_type(*pick(row)) for row in rows]
@@ -113,6 +126,20 @@ def _outcomes(resolved: Resolved, names: Sequence[str], rows: Rows) -> Outcomes:
     )
 
 
+def _costs(resolved: Resolved, names: Sequence[str], rows: Rows) -> Costs:
+    series, totals = _series_and_totals(rows)
+    query, period = resolved.query, resolved.period
+    return Costs(
+        query.tenant_id, query.outlet_id, period.start_date, period.end_date, period.tz, query.granularity,
+        [PricedCostMetrics(*row) for row in series], CostFigures(*totals),
+    )
+
+
+def markets(rows: Rows) -> list[MarketCosts]:
+    """The per-market rows of `group_by=market` (sql/metrics/cost_markets.sql)."""
+    return [MarketCosts(*row) for row in rows]
+
+
 def _outlets(resolved: Resolved, names: Sequence[str], rows: Rows) -> OutletBreakdown:
     period = resolved.period
     return OutletBreakdown(resolved.query.tenant_id, period.start_date, period.end_date, period.tz, [OutletFigures(*row) for row in rows])
@@ -153,11 +180,12 @@ def compared(current: Summary, previous: Summary) -> ComparedSummary:
 ANSWERS: dict[str, Answer] = {
     answer.kind: answer
     for answer in (
-        Answer("dashboard", "dashboard", True, _dashboard),
+        Answer("dashboard", "dashboard", True, _dashboard, priced_template="priced_dashboard"),
         Answer("summary", "summary", False, _summary),
         Answer("responses", "responses", True, _responses),
         Answer("outcomes", "outcomes", True, _outcomes),
         Answer("outlets", "outlets", False, _outlets, outlet=False),
         Answer("heatmap", "heatmap", False, _heatmap, wall_clock=True),
+        Answer("costs", "costs", True, _costs, priced_only=True),
     )
 }

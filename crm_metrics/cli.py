@@ -21,7 +21,7 @@ from crm_metrics.dialects import Dialect
 from crm_metrics.console import console_sql, custom_console_sql
 from crm_metrics.errors import ConfigError, MetricsError
 from crm_metrics.answers import ANSWERS
-from crm_metrics.request import ANOMALY_METRICS, COMPARISONS, DEFAULT_SPAN_DAYS, DIRECTIONS, FORECAST_METRICS
+from crm_metrics.request import ANOMALY_METRICS, COMPARISONS, DEFAULT_SPAN_DAYS, DIRECTIONS, FORECAST_METRICS, GROUPINGS
 from crm_metrics.schema import TABLES
 from crm_metrics.custom import CustomMetrics
 from crm_metrics.service import BUILTIN_NAMES, Metrics, catalogue
@@ -39,6 +39,7 @@ QUERY_KINDS = {
     "heatmap": "168 cells by local weekday and hour: customer messages, conversation starts, response time",
     "anomalies": "the days whose --metric departs from the tenant's own expected value (docs/anomalies.md)",
     "forecast": "the current month of --metric: actual so far, the rest projected with a range, the previous month",
+    "costs": "priced costs per bucket and in total (COST_MODEL=priced): WhatsApp by market and category, LLM by model (--group-by market: per prefix)",
 }
 
 
@@ -81,7 +82,7 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     parser.set_defaults(full_help=parser.format_help)
 
-    query = commands.add_parser("query", help="print an answer: dashboard, summary, responses, outcomes, outlets, heatmap, anomalies, forecast, or a custom metric's NAME (CRM_METRICS_PATH)")
+    query = commands.add_parser("query", help="print an answer: dashboard, summary, responses, outcomes, outlets, heatmap, anomalies, forecast, costs, or a custom metric's NAME (CRM_METRICS_PATH)")
     kinds = query.add_subparsers(dest="kind", metavar="KIND")
     query.set_defaults(full_help=query.format_help)
     # The forecast covers the current month: no dates.
@@ -102,6 +103,8 @@ def _parser() -> argparse.ArgumentParser:
             sub.add_argument("--granularity", default="day", help="day (default), week (ISO, from Monday) or month")
         if kind == "summary":
             sub.add_argument("--compare", choices=COMPARISONS, help="previous: add the n days before the range and the change")
+        if kind == "costs":
+            sub.add_argument("--group-by", choices=GROUPINGS, help="market: add the WhatsApp figures per prefix of WHATSAPP_PRICES")
         sub.add_argument("--format", default="json", choices=output.FORMATS, help="output format (default: json, the HTTP body)")
         if kind in ANSWERS:
             sub.add_argument(
@@ -307,7 +310,7 @@ def run(args: argparse.Namespace) -> None:
         if args.command == "query":
             query = request.query(
                 args.tenant_id, getattr(args, "start_date", None), getattr(args, "end_date", None), getattr(args, "outlet_id", None), args.tz,
-                getattr(args, "granularity", None), getattr(args, "compare", None),
+                getattr(args, "granularity", None), getattr(args, "compare", None), getattr(args, "group_by", None),
                 metric=getattr(args, "metric", None), direction=getattr(args, "direction", None),
             )
             if getattr(args, "dry_run", False):

@@ -80,7 +80,9 @@ def compile_text(template: templates.Template, text: str, dialect: Dialect, tree
 
 def _typed(node: exp.Expression, declared: Mapping[str, Field]) -> exp.Expression:
     if isinstance(node, exp.Parameter):
-        return exp.Cast(this=node, to=SQL_TYPE[declared[node.name].type].copy())
+        cast = exp.Cast(this=node.copy(), to=SQL_TYPE[declared[node.name].type].copy())
+        # PostgreSQL subscripts only a parenthesised cast: (CAST(p AS TEXT[]))[i].
+        return exp.Paren(this=cast) if isinstance(node.parent, exp.Bracket) else cast
     return node
 
 
@@ -106,7 +108,11 @@ def literal_text(value: Any) -> str:
 
 
 def _literal(value: Any, sql_type: str) -> exp.Expression:
-    """A typed literal: quoted and escaped by sqlglot, cast unless it is a string."""
+    """A typed literal: quoted and escaped by sqlglot, cast unless it is a string; an array
+    (the price tables' columns) of such literals."""
+    if isinstance(value, list | tuple):
+        element = sql_type.removeprefix("ARRAY<").removesuffix(">")
+        return exp.Array(expressions=[_literal(v, element) for v in value])
     text = exp.Literal.string(literal_text(value))
     return text if sql_type == "STRING" else exp.cast(text, SQL_TYPE[sql_type].copy())
 
@@ -123,6 +129,8 @@ def inline(query: CompiledQuery, values: Mapping[str, Any], *, dataset: str | No
     def literal(node: exp.Expression) -> exp.Expression:
         if not isinstance(node, exp.Parameter):
             return node
+        if isinstance(bound[node.name], list | tuple):
+            return _literal(bound[node.name], types[node.name])
         if isinstance(node.parent, exp.Cast):
             return exp.Literal.string(literal_text(bound[node.name]))
         return _literal(bound[node.name], types[node.name])

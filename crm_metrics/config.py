@@ -133,6 +133,17 @@ def boolean(text: str) -> bool:
     raise ValueError
 
 
+#: The cost models (docs/costs.md): the seed's flat prices, or the price tables.
+COST_MODELS = ("flat", "priced")
+
+
+def _cost_model(text: str) -> str:
+    value = text.strip().lower()
+    if value not in COST_MODELS:
+        raise ValueError
+    return value
+
+
 def _http_url(text: str) -> str:
     url = text.strip().rstrip("/")
     scheme, _, rest = url.partition("://")
@@ -150,6 +161,9 @@ SETTINGS: dict[str, Setting] = {
     "database_url": Setting("DATABASE_URL", DEFAULT_DATABASE_URL, str, "Where the data is: duckdb:///file.duckdb, duckdb:///:memory:, postgresql://user:pass@host:port/db or bigquery://PROJECT/DATASET"),
     "llm_price_per_million_tokens": Setting("LLM_PRICE_PER_MILLION_TOKENS", 0.15, _amount(MAX_PRICE), "LLM price in dollars per million tokens (GPT-4o-mini input price); 0 to 1,000,000"),
     "whatsapp_price_per_message": Setting("WHATSAPP_PRICE_PER_MESSAGE", 0.01, _amount(MAX_PRICE), "WhatsApp price in dollars per message; 0 to 1,000,000"),
+    "cost_model": Setting("COST_MODEL", "flat", _cost_model, "How costs are priced: flat (LLM_PRICE_PER_MILLION_TOKENS, WHATSAPP_PRICE_PER_MESSAGE) or priced (the tables WHATSAPP_PRICES and LLM_PRICES; docs/costs.md)"),
+    "whatsapp_prices": Setting("WHATSAPP_PRICES", None, str, "With COST_MODEL=priced: CSV file prefix,category,price,valid_from (dollars per charged template message by market and category; examples/prices/whatsapp.csv is an example); unset: no message has a price"),
+    "llm_prices": Setting("LLM_PRICES", None, str, "With COST_MODEL=priced: CSV file model,input_per_million,output_per_million,valid_from (dollars per million tokens; model * prices the others; examples/prices/llm.csv is an example); unset: tokens cost 0"),
     "max_range_days": Setting("MAX_RANGE_DAYS", 366, _positive_int, "Longest accepted date range, counted inclusively"),
     "query_timeout_seconds": Setting("QUERY_TIMEOUT_SECONDS", 30.0, _amount(MAX_SECONDS), "A query running longer is cancelled (0 = no limit; at most 86,400: a day)"),
     "tenant_cache_seconds": Setting("TENANT_CACHE_SECONDS", 60.0, _amount(MAX_SECONDS), "How long a tenant's name and timezone are remembered (0 = look up every request; at most 86,400: a day)"),
@@ -179,6 +193,9 @@ class Settings:
     database_url: str = DEFAULT_DATABASE_URL
     llm_price_per_million_tokens: float = 0.15
     whatsapp_price_per_message: float = 0.01
+    cost_model: str = "flat"
+    whatsapp_prices: str | None = None
+    llm_prices: str | None = None
     max_range_days: int = 366
     query_timeout_seconds: float = 30.0
     tenant_cache_seconds: float = 60.0

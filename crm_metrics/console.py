@@ -16,7 +16,7 @@ import re
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
-from crm_metrics import custom, planning, request, templates
+from crm_metrics import custom, planning, prices, request, templates
 from crm_metrics.compiler import compile_sql, declare, inline, parse_dialect
 from crm_metrics.config import Settings
 from crm_metrics.templates import Shape
@@ -72,15 +72,19 @@ def console_sql(
         now=now or dt.datetime.now(dt.UTC),
         max_days=settings.max_range_days,
     )
-    query = compile_sql(name, parsed, Shape(outlet=outlet is not None, granularity=grain, bounded=bool(settings.lookaround_days)))
+    priced = settings.cost_model == "priced"
+    shape = Shape(outlet=outlet is not None, granularity=grain, bounded=bool(settings.lookaround_days), priced=priced)
+    query = compile_sql(name, parsed, shape)
     header = template.header()
     if style == "params":
         return f"{header}\n{query.sql}\n"
     if tenant is None:
         raise InvalidParameter("tenant_id", "is required to inline the parameters")
 
-    values = planning.values(tenant, outlet, period, settings)
     used = {p.name for p in query.params}
+    # The price tables of WHATSAPP_PRICES and LLM_PRICES where the statement reads them (§8).
+    tables = prices.load(settings.whatsapp_prices, settings.llm_prices) if "whatsapp_prefixes" in used else None
+    values = planning.values(tenant, outlet, period, settings, price_tables=tables)
     lines = [f"-- {p}: {values[p]}" for p in ("tenant_id", "outlet_id") if p in used]
     if "range_start" in used:
         lines.append(
@@ -92,6 +96,8 @@ def console_sql(
             f"-- look-around: LOOKAROUND_DAYS={settings.lookaround_days}, rows from"
             f" {values['lookaround_start']:%Y-%m-%dT%H:%M:%SZ} to {values['lookaround_end']:%Y-%m-%dT%H:%M:%SZ} only"
         )
+    if tables is not None:
+        lines.append(f"-- price tables: WHATSAPP_PRICES={settings.whatsapp_prices or '(none)'} ({len(tables.whatsapp)} rows), LLM_PRICES={settings.llm_prices or '(none)'} ({len(tables.llm)} rows)")
     if "llm_price_per_million_tokens" in used:
         lines.append(
             f"-- prices in USD: LLM {settings.llm_price_per_million_tokens} per million tokens,"

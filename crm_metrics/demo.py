@@ -21,6 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import random
+import zlib
 import uuid
 import zoneinfo
 from collections.abc import Callable, Iterator
@@ -221,6 +222,8 @@ HARD_QUESTIONS = (
 THANKS = ("Thanks!", "Great, thank you", "ok thanks", "Perfect, thanks a lot", "👍")
 #: Share of conversations with no outlet (they came in through ads or the main number).
 NO_OUTLET_SHARE = 0.05
+#: One conversation in this many opens with a marketing template (docs/costs.md: priced costs).
+MARKETING_SHARE = 12
 
 
 def local_today(tenant: DemoTenant, now: dt.datetime) -> dt.date:
@@ -296,12 +299,28 @@ class _Conversation:
         # The LLM answers 2 to 60 seconds after the customer, usually within ten.
         delay = min(60.0, max(2.0, self.rng.lognormvariate(math.log(7), 0.6)))
         tokens = int(self.rng.triangular(150, 1200, 380))
-        self.add(delay, "llm", content, {"tokens_used": tokens, "model": "gpt-4o-mini", **metadata})
+        # Priced costs (docs/costs.md): the prompt and the reply apart, and Meta's pricing
+        # object; none of it draws from the generator, so every other figure stays as it was.
+        output = tokens // 4
+        pricing = self._pricing("llm")
+        self.add(delay, "llm", content, {"tokens_used": tokens, "model": "gpt-4o-mini", "input_tokens": tokens - output, "output_tokens": output, "pricing": pricing, **metadata})
+
+    def _pricing(self, sender: str) -> dict[str, Any]:
+        """Meta's pricing object of the business's next message: replies within the customer
+        service window are free; a share of conversations open with a marketing template (a
+        promotion the customer answered) and system notices are utility templates. Picked by
+        the conversation's id, not the generator."""
+        if sender == "system":
+            return {"billable": True, "pricing_model": "PMP", "type": "regular", "category": "utility"}
+        first_reply = not any(s in ("llm", "agent") for _, s, *_ in self.script)
+        if first_reply and zlib.crc32(self.id.encode()) % MARKETING_SHARE == 0:
+            return {"billable": True, "pricing_model": "PMP", "type": "regular", "category": "marketing"}
+        return {"billable": False, "pricing_model": "PMP", "type": "free_customer_service", "category": "service"}
 
     def agent_reply(self, content: str, *, first: bool = False) -> None:
         # Agents take minutes: the first answer after a handoff waits in the queue.
         delay = self.rng.lognormvariate(math.log(300 if first else 90), 0.6)
-        self.add(min(delay, 1500 if first else 480), "agent", content)
+        self.add(min(delay, 1500 if first else 480), "agent", content, {"pricing": self._pricing("agent")})
 
     def build(self) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         rng = self.rng
@@ -342,7 +361,7 @@ class _Conversation:
             # A last "thanks" nobody answers: a customer turn without a reply.
             self.customer(rng.choice(THANKS), after=(5, 90))
         if rng.random() < 0.12:
-            self.add(600, "system", "Conversation closed after 10 minutes of inactivity", {"event": "auto_close"})
+            self.add(600, "system", "Conversation closed after 10 minutes of inactivity", {"event": "auto_close", "pricing": self._pricing("system")})
         return "resolved"
 
     def handoff(self, trigger: str) -> str:
@@ -360,7 +379,7 @@ class _Conversation:
                 trigger="confidence",
                 confidence=confidence,
             )
-        self.add(1, "system", "Conversation transferred to the agent queue", {"event": "transfer"})
+        self.add(1, "system", "Conversation transferred to the agent queue", {"event": "transfer", "pricing": self._pricing("system")})
         if rng.random() < 0.25:
             self.customer("Hello?? Still waiting for a human agent", after=(120, 420))
             self.llm("You're in the queue, an agent will be with you shortly.", handoff_requested=True, trigger="keyword")

@@ -4,7 +4,9 @@ load keeps them exact.
 `conversation_facts` and `message_facts` (sql/derived/conversation_facts.sql, message_facts.sql)
 hold each conversation's and message's derived columns: tenant, typed metadata, turn starts
 and first replies, first handoff. `metric_slots` (sql/derived/metric_slots.sql) is the rollup: the
-contract's counts and sums per tenant (and outlet) and 15-minute UTC slot.
+contract's counts and sums per tenant (and outlet) and 15-minute UTC slot; `cost_slots`
+(sql/derived/cost_slots.sql) is its priced costs' part: counts and token sums per slot and
+price group, in units no price table enters.
 
 The rule for late and changed rows: a load lists every conversation its rows touch (before
 and after the change: a message may move), recomputes those conversations' facts, then
@@ -25,6 +27,8 @@ from crm_metrics.dialects import Dialect
 #: Derived table -> the template that computes its rows for the touched conversations.
 FACTS = {"conversation_facts": "derived/conversation_facts", "message_facts": "derived/message_facts"}
 ROLLUP = "metric_slots"
+#: The rollup of priced costs (docs/costs.md): counts and token sums per slot and price group.
+COSTS = "cost_slots"
 
 
 @dataclass(frozen=True)
@@ -51,6 +55,11 @@ def refresh(dialect: Dialect, *, rollup: bool) -> Refresh:
         return Refresh(tuple(FACTS), tuple(facts))
     keys = compile_sql("derived/slot_keys", dialect).sql
     slots = compile_sql("derived/metric_slots", dialect).sql
+    # The priced costs' groups of the same slots, replaced wholesale (no price enters them).
+    costs = (
+        f"DELETE FROM {COSTS} USING crm_metrics_touched_slots AS k WHERE {COSTS}.tenant_id = k.tenant_id AND {COSTS}.slot_start = k.slot_start",
+        f"INSERT INTO {COSTS} {compile_sql('derived/cost_slots', dialect).sql}",
+    )
     touched = f"{ROLLUP}.tenant_id = k.tenant_id AND {ROLLUP}.slot_start = k.slot_start"
     if dialect is Dialect.POSTGRES:
         # PostgreSQL plans the rollup's statements from the slots' statistics, which autovacuum
@@ -72,7 +81,7 @@ def refresh(dialect: Dialect, *, rollup: bool) -> Refresh:
     else:
         rollup = (f"DELETE FROM {ROLLUP} USING crm_metrics_touched_slots AS k WHERE {touched}", f"INSERT INTO {ROLLUP} {slots}")
     return Refresh(
-        (*FACTS, ROLLUP),
+        (*FACTS, ROLLUP, COSTS),
         (
             # The slots the touched conversations fed before the change...
             f"CREATE TEMP TABLE crm_metrics_touched_slots AS {keys}",
@@ -80,6 +89,7 @@ def refresh(dialect: Dialect, *, rollup: bool) -> Refresh:
             # ... and those they feed now.
             f"INSERT INTO crm_metrics_touched_slots {keys}",
             *rollup,
+            *costs,
             "DROP TABLE crm_metrics_touched_slots",
         ),
     )

@@ -44,6 +44,10 @@ SQL_TYPE = {
     "INT64": exp.DataType.build("INT64", dialect="bigquery"),
     "FLOAT64": exp.DataType.build("FLOAT64", dialect="bigquery"),
     "BOOL": exp.DataType.build("BOOL", dialect="bigquery"),
+    # The price tables' columns (crm_metrics/prices.py), bound as arrays.
+    "ARRAY<STRING>": exp.DataType.build("ARRAY<STRING>", dialect="bigquery"),
+    "ARRAY<FLOAT64>": exp.DataType.build("ARRAY<FLOAT64>", dialect="bigquery"),
+    "ARRAY<DATE>": exp.DataType.build("ARRAY<DATE>", dialect="bigquery"),
 }
 
 
@@ -134,6 +138,42 @@ def _json_text(node: exp.Expression, dialect: Dialect) -> exp.Expression:
         path = exp.Literal.string("{" + ",".join(keys) + "}")
         return exp.JSONBExtractScalar(this=node.this, expression=path)
     return exp.JSONExtractScalar(this=node.this, expression=node.expression)
+
+
+def _json_type(node: exp.Expression, dialect: Dialect) -> exp.Expression:
+    # BigQuery `JSON_TYPE(JSON_QUERY(metadata, '$.a.b'))` names a JSON value's type ('string',
+    # 'number', ...; NULL when missing). sqlglot keeps JSON_TYPE, which DuckDB spells with its
+    # own names ('VARCHAR' for a string) and Postgres lacks (jsonb_typeof, and JSON_EXTRACT_PATH
+    # fails on jsonb). Templates compare it with 'string' only (sql/macros/rows.sql json_string).
+    if not (isinstance(node, exp.JSONType) and isinstance(node.this, exp.JSONExtract)):
+        return node
+    value, path = node.this.this, node.this.expression
+    if dialect is Dialect.BIGQUERY:
+        # The BigQuery emulator (tests) runs JSON_TYPE on DuckDB and answers 'VARCHAR'; a JSON
+        # string's text starts with a quote on both, and nothing else's does.
+        text = exp.Anonymous(this="TO_JSON_STRING", expressions=[node.this])
+        starts = exp.Anonymous(this="STARTS_WITH", expressions=[text, exp.Literal.string('"')])
+        return exp.If(this=starts, true=exp.Literal.string("string"), false=exp.Null())
+    if dialect is Dialect.POSTGRES:
+        keys = [part.name for part in path.expressions if isinstance(part, exp.JSONPathKey)]
+        located = exp.JSONBExtract(this=value, expression=exp.Literal.string("{" + ",".join(keys) + "}"))
+        return exp.Anonymous(this="JSONB_TYPEOF", expressions=[located])
+    duck = exp.Anonymous(this="JSON_TYPE", expressions=[value, exp.Literal.string(path.sql(dialect="bigquery").strip("'"))])
+    return exp.Case(ifs=[exp.If(this=exp.EQ(this=duck, expression=exp.Literal.string("VARCHAR")), true=exp.Literal.string("string"))])
+
+
+def _series_table(node: exp.Expression, dialect: Dialect) -> exp.Expression:
+    # Trap: BigQuery `UNNEST(GENERATE_ARRAY(a, b)) AS i` becomes `UNNEST(GENERATE_SERIES(a, b))`
+    # on Postgres, where generate_series returns rows, not an array ("function unnest(integer)
+    # does not exist"). The series is the table itself there.
+    if (
+        dialect is Dialect.POSTGRES
+        and isinstance(node, exp.Unnest)
+        and len(node.expressions) == 1
+        and isinstance(node.expressions[0], exp.GenerateSeries)
+    ):
+        return exp.Table(this=node.expressions[0], alias=node.args.get("alias"))
+    return node
 
 
 def _byte_order(node: exp.Expression, dialect: Dialect) -> exp.Expression:
@@ -271,10 +311,10 @@ def _exact_quantile(node: exp.Expression, dialect: Dialect) -> exp.Expression:
 
 
 REWRITES: dict[Dialect, tuple[Callable[[exp.Expression, Dialect], exp.Expression], ...]] = {
-    Dialect.BIGQUERY: (_exact_quantile,),
-    Dialect.DUCKDB: (_local_date, _json_text, _byte_order, _count_if, _date_trunc, _integer_division, _add_days, _instant_from_micros),
+    Dialect.BIGQUERY: (_exact_quantile, _json_type),
+    Dialect.DUCKDB: (_local_date, _json_text, _json_type, _byte_order, _count_if, _date_trunc, _integer_division, _add_days, _instant_from_micros),
     Dialect.POSTGRES: (
-        _local_date, _local_date_by_offsets, _microseconds_between, _json_text, _byte_order, _count_if, _date_trunc, _zoneless_dates,
+        _local_date, _local_date_by_offsets, _microseconds_between, _json_text, _json_type, _series_table, _byte_order, _count_if, _date_trunc, _zoneless_dates,
         _instant_comparison, _epoch_micros, _integer_division, _add_days, _instant_from_micros,
     ),
 }

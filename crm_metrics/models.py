@@ -80,6 +80,78 @@ class CostMetrics(_Result):
 
 
 @dataclass(frozen=True)
+class PricedCostMetrics(_Result):
+    """Priced costs of one bucket (docs/metrics.md §8, COST_MODEL=priced; sql/metrics/costs.sql):
+    the dashboard's cost series under the priced model."""
+
+    date: dt.date
+    total_llm_calls: int
+    total_tokens_used: int
+    llm_input_tokens: int
+    llm_output_tokens: int
+    total_llm_cost: float
+    whatsapp_charged_messages: int
+    whatsapp_free_messages: int
+    whatsapp_unpriced_messages: int
+    whatsapp_marketing_cost: float
+    whatsapp_utility_cost: float
+    whatsapp_authentication_cost: float
+    total_whatsapp_cost: float
+    total_cost: float
+    cost_per_conversation: float | None
+
+
+@dataclass(frozen=True)
+class CostFigures(_Result):
+    """Priced costs over a whole range: the `totals` of Costs."""
+
+    total_llm_calls: int
+    total_tokens_used: int
+    llm_input_tokens: int
+    llm_output_tokens: int
+    total_llm_cost: float
+    whatsapp_charged_messages: int
+    whatsapp_free_messages: int
+    whatsapp_unpriced_messages: int
+    whatsapp_marketing_cost: float
+    whatsapp_utility_cost: float
+    whatsapp_authentication_cost: float
+    total_whatsapp_cost: float
+    total_cost: float
+    cost_per_conversation: float | None
+
+
+@dataclass(frozen=True)
+class MarketCosts(_Result):
+    """WhatsApp costs of one market over the range (`group_by=market`): the prefix numbers matched."""
+
+    prefix: str
+    whatsapp_charged_messages: int
+    whatsapp_free_messages: int
+    whatsapp_unpriced_messages: int
+    whatsapp_marketing_cost: float
+    whatsapp_utility_cost: float
+    whatsapp_authentication_cost: float
+    total_whatsapp_cost: float
+
+
+@dataclass(frozen=True)
+class Costs(_Result):
+    """Priced costs per bucket and over the range (docs/metrics.md §8); `markets` with
+    group_by=market, else null."""
+
+    tenant_id: str
+    outlet_id: str | None
+    period_start: dt.date
+    period_end: dt.date
+    timezone: str
+    granularity: str
+    series: list[PricedCostMetrics]
+    totals: CostFigures
+    markets: list[MarketCosts] | None = None
+
+
+@dataclass(frozen=True)
 class Dashboard(_Result):
     tenant_id: str
     outlet_id: str | None
@@ -90,7 +162,8 @@ class Dashboard(_Result):
     conversations: list[ConversationMetrics]
     messages: list[MessageMetrics]
     handoffs: list[HandoffMetrics]
-    costs: list[CostMetrics]
+    #: PricedCostMetrics under COST_MODEL=priced (docs/metrics.md §8).
+    costs: list[CostMetrics] | list[PricedCostMetrics]
 
 
 @dataclass(frozen=True)
@@ -386,6 +459,8 @@ ROW_TYPES: dict[str, type[_Result]] = {
     "outcomes": OutcomeMetrics,
     "outlets": OutletFigures,
     "heatmap": HeatmapCell,
+    "costs": PricedCostMetrics,
+    "cost_markets": MarketCosts,
 }
 SERIES_TEMPLATES = {
     "conversations": "conversation_metrics",

@@ -34,7 +34,8 @@ def rows(answer: Any) -> tuple[list[str], list[list[Any]]]:
     is one row of its fields, nested objects as dotted names; an answer with lists of rows
     (the dashboard's series) is one row per list item, the lists side by side, the key they
     share first (`date`) written once; `totals` (§7.1, §7.2) is a last row whose key is
-    `totals`. Takes a result or its JSON object (`to_dict()`, or the parsed HTTP body)."""
+    `totals`; a list keyed otherwise (the costs' `markets`) follows, a row per item whose
+    first field is `prefix 1242`. Takes a result or its JSON object (`to_dict()`, or the parsed HTTP body)."""
     data = answer.to_dict() if hasattr(answer, "to_dict") else dict(answer)
     if isinstance(data.get("columns"), list) and isinstance(data.get("rows"), list):
         # A custom metric names its columns: its rows under them, even when there are none.
@@ -44,6 +45,9 @@ def rows(answer: Any) -> tuple[list[str], list[list[Any]]]:
         flat = _flat(data)
         return list(flat), [list(flat.values())]
     key = next(iter(lists[0][0])) if lists[0] else "date"
+    # Lists keyed otherwise (the costs' `markets`, by prefix) come last, one row per item.
+    others = [series for series in lists[1:] if series and next(iter(series[0])) != key]
+    lists = [series for series in lists if not any(series is other for other in others)]
     header = [key]
     table: list[list[Any]] = [[row[key]] for row in lists[0]]
     for series in lists:
@@ -55,6 +59,10 @@ def rows(answer: Any) -> tuple[list[str], list[list[Any]]]:
                 out.append(row[name])
     if isinstance(data.get("totals"), dict):
         table.append(["totals", *(data["totals"][name] for name in header[1:])])
+    for series in others:
+        # `market 1242`: the item's key and value in the first column, its fields under theirs.
+        inner = next(iter(series[0]))
+        table += [[f"{inner} {row[inner]}", *(row.get(name) for name in header[1:])] for row in series]
     return header, table
 
 

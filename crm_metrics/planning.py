@@ -15,6 +15,7 @@ import zoneinfo
 from dataclasses import dataclass
 
 from crm_metrics.config import Settings
+from crm_metrics.prices import PriceTables
 from crm_metrics.request import Period
 from crm_metrics.templates import CONSTANTS, OFFSET_SLOTS, Shape
 
@@ -22,6 +23,8 @@ from crm_metrics.templates import CONSTANTS, OFFSET_SLOTS, Shape
 #: A range's UTC-offset changes and offsets, in microseconds (see utc_offsets).
 Offsets = tuple[tuple[int, ...], tuple[int, ...]]
 NO_OFFSETS: Offsets = ((0,) * OFFSET_SLOTS, (0,) * (OFFSET_SLOTS + 1))
+#: Under the flat cost model no template reads the price tables: empty ones.
+NO_PRICES = PriceTables()
 
 
 @dataclass(frozen=True)
@@ -31,22 +34,24 @@ class Plan:
 
 
 def plan(
-    layout: str, period: Period, *, outlet: bool, granularity: str, lookaround_days: int = 0, wall_clock: bool = False
+    layout: str, period: Period, *, outlet: bool, granularity: str, lookaround_days: int = 0, wall_clock: bool = False,
+    priced: bool = False,
 ) -> Plan:
     """The shape a request over `period` runs in, on a store whose richest layout is `layout`.
     With a look-around bound (LOOKAROUND_DAYS) every store reads its seed tables: the derived
     tables and the rollup hold the unbounded contract's answers, and every engine must give
     the same numbers under the bound. `wall_clock`: the statement reads local wall-clock times
-    (the heat map), by the range's UTC offsets on every layout where they are known."""
+    (the heat map), by the range's UTC offsets on every layout where they are known.
+    `priced`: costs by the price tables (COST_MODEL=priced)."""
     if layout == "seed" or lookaround_days:
         if not wall_clock:
-            return Plan(Shape("seed", outlet, granularity, bounded=bool(lookaround_days)), None)
+            return Plan(Shape("seed", outlet, granularity, bounded=bool(lookaround_days), priced=priced), None)
         known = utc_offsets(period)
-        return Plan(Shape("seed", outlet, granularity, known is not None, bounded=bool(lookaround_days)), known)
+        return Plan(Shape("seed", outlet, granularity, known is not None, bounded=bool(lookaround_days), priced=priced), known)
     offsets = utc_offsets(period)
     if layout == "rollup" and not on_slots(period, offsets):
         layout = "facts"
-    return Plan(Shape(layout, outlet, granularity, offsets is not None), offsets)
+    return Plan(Shape(layout, outlet, granularity, offsets is not None, priced=priced), offsets)
 
 
 def typical(layout: str, *, outlet: bool = False, granularity: str = "day", lookaround_days: int = 0) -> Shape:
@@ -112,6 +117,7 @@ def values(
     period: Period,
     settings: Settings,
     offsets: Offsets | None = None,
+    price_tables: PriceTables | None = None,
 ) -> dict[str, object]:
     """Every template parameter's value for one resolved request (each template binds the
     ones its header declares and its shape uses); `offsets` from `utc_offsets`, where used."""
@@ -132,4 +138,5 @@ def values(
         "lookaround_end": period.range_end + lookaround,
         "llm_price_per_million_tokens": settings.llm_price_per_million_tokens,
         "whatsapp_price_per_message": settings.whatsapp_price_per_message,
+        **(price_tables or NO_PRICES).parameters(),
     }

@@ -183,6 +183,21 @@ class Query:
     metric: str | None = None
     #: Which anomalies: both (default), up or down.
     direction: str = "both"
+    #: The costs' grouping (docs/metrics.md §8): None, or "market" (per-prefix rows).
+    group_by: str | None = None
+
+
+#: What the costs answer may be grouped by: the market (the prefix of the price table).
+GROUPINGS = ("market",)
+
+
+def grouping(field: str, value: object) -> str | None:
+    """The costs' grouping: None (none) or "market"."""
+    if value is None or value == "":
+        return None
+    if value not in GROUPINGS:
+        raise InvalidParameter(field, f"must be {' or '.join(GROUPINGS)}, got {shown(value)}")
+    return str(value)
 
 
 #: What a summary may be compared with: the period of the same length just before it.
@@ -240,6 +255,7 @@ def query(
     tz: object = None,
     granularity: object = None,
     compare: object = None,
+    group_by: object = None,
     *,
     metric: object = None,
     direction: object = None,
@@ -255,6 +271,7 @@ def query(
         tz=timezone("tz", tz),
         granularity=grain("granularity", granularity),
         compare=comparison("compare", compare),
+        group_by=grouping("group_by", group_by),
         metric=metric_choice("metric", metric),
         direction=direction_choice("direction", direction),
     )

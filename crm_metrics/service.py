@@ -23,7 +23,9 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from crm_metrics import anomalies, custom, partitions, planning, request, templates
-from crm_metrics.answers import ANSWERS, COMPUTED, DAILY_VALUES, Answer, Resolved, compared
+from crm_metrics import prices as price_tables
+from crm_metrics.prices import PriceTables
+from crm_metrics.answers import ANSWERS, COMPUTED, DAILY_VALUES, Answer, Resolved, compared, markets
 from crm_metrics.compiler import compile_sql, parse_dialect
 from crm_metrics.config import Settings
 from crm_metrics.errors import ConfigError, InvalidParameter, MetricsError, TemplateError, TenantNotFound
@@ -32,6 +34,7 @@ from crm_metrics.executors.base import Changes, ChangeQueue, DryRunner
 from crm_metrics.models import (
     Anomalies,
     Anomaly,
+    Costs,
     CustomAnswer,
     Dashboard,
     Forecast,
@@ -73,9 +76,16 @@ class Metrics:
         *,
         clock: Callable[[], dt.datetime] = _utc_now,
         read_only: bool = False,
+        prices: PriceTables | None = None,
     ) -> None:
         self.executor = executor
         self.settings = settings or Settings()
+        #: COST_MODEL=priced: the price tables (`prices`, else read and checked here, at start,
+        #: from WHATSAPP_PRICES and LLM_PRICES: an error names the file and line); None under
+        #: the flat model.
+        self.prices = None
+        if self.priced:
+            self.prices = prices or price_tables.load(self.settings.whatsapp_prices, self.settings.llm_prices)
         self.clock = clock
         url = self.settings.tenant_service_url
         self.tenant_service = TenantService(url, self.settings.tenant_service_timeout_seconds) if url else None
@@ -109,6 +119,11 @@ class Metrics:
         timeout = settings.query_timeout_seconds or None
         executor = connect(settings.database_url, read_only=read_only, create=create, timeout=timeout, settings=settings)
         return cls(executor, settings, read_only=read_only, **kwargs)
+
+    @property
+    def priced(self) -> bool:
+        """Whether costs follow the price tables (COST_MODEL=priced, docs/costs.md)."""
+        return self.settings.cost_model == "priced"
 
     def close(self) -> None:
         self.executor.close()
@@ -196,6 +211,20 @@ class Metrics:
         """168 cells by local weekday and hour (docs/metrics.md §7.5, sql/metrics/heatmap.sql)."""
         return self.answer("heatmap", request.query(tenant_id, start_date, end_date, outlet_id, tz))
 
+    def costs(
+        self,
+        tenant_id: str,
+        start_date: str | dt.date | None = None,
+        end_date: str | dt.date | None = None,
+        outlet_id: str | None = None,
+        tz: str | None = None,
+        granularity: str = "day",
+        group_by: str | None = None,
+    ) -> Costs:
+        """Priced costs per bucket and over the range (COST_MODEL=priced; docs/metrics.md §8,
+        sql/metrics/costs.sql); `group_by="market"` adds the WhatsApp figures per market."""
+        return self.answer("costs", request.query(tenant_id, start_date, end_date, outlet_id, tz, granularity, group_by=group_by))
+
     def anomalies(
         self,
         tenant_id: str,
@@ -241,6 +270,14 @@ class Metrics:
         if query.outlet_id is not None and not answer.outlet:
             raise InvalidParameter("outlet_id", f"the {kind} answer covers every outlet of the tenant: it takes no outlet_id")
         resolved = self.resolve(query)
+        if answer.priced_only and not self.priced:
+            raise InvalidParameter("COST_MODEL", f"the {kind} answer prices costs by the price tables: set COST_MODEL=priced (with WHATSAPP_PRICES, LLM_PRICES)")
+        if query.group_by is not None and kind != "costs":
+            raise InvalidParameter("group_by", f"applies to the costs only, not to {kind}")
+        if query.group_by is not None:
+            compiled, values = self._statement(answer, dataclasses.replace(resolved, query=dataclasses.replace(query, granularity="day")), template="cost_markets")
+            by_market = markets(self._fetch(compiled, values))
+            return dataclasses.replace(self._run(answer, resolved), markets=by_market)
         if query.compare is None:
             return self._run(answer, resolved)
         if kind != "summary":
@@ -362,13 +399,21 @@ class Metrics:
         compiled, values = self._statement(answer, resolved)
         return answer.build(resolved, [c.name for c in compiled.columns], self._fetch(compiled, values))
 
-    def _statement(self, answer: Answer, resolved: Resolved, dialect: str | None = None) -> tuple[CompiledQuery, Mapping[str, Any]]:
+    def _statement(
+        self, answer: Answer, resolved: Resolved, dialect: str | None = None, *, template: str | None = None
+    ) -> tuple[CompiledQuery, Mapping[str, Any]]:
         """The compiled statement of an answer for a resolved request, and its values (in this
-        database's dialect unless another is named)."""
+        database's dialect unless another is named; `template`: another statement of it, such
+        as the costs' per-market rows)."""
         query = resolved.query
-        plan = self.plan(resolved.period, outlet=query.outlet_id is not None, granularity=answer.granularity(query), wall_clock=answer.wall_clock)
-        values = planning.values(query.tenant_id, query.outlet_id, resolved.period, self.settings, plan.offsets)
-        return compile_sql(answer.template, dialect or self.executor.dialect, plan.shape), values
+        template = template or answer.template_for(self.priced)
+        granularity = templates.load(template).granularities[0] if template == "cost_markets" else answer.granularity(query)
+        plan = self.plan(
+            resolved.period, outlet=query.outlet_id is not None, granularity=granularity,
+            wall_clock=answer.wall_clock, priced=self.priced,
+        )
+        values = planning.values(query.tenant_id, query.outlet_id, resolved.period, self.settings, plan.offsets, self.prices)
+        return compile_sql(template, dialect or self.executor.dialect, plan.shape), values
 
     def dry_run(self, kind: str, query: request.Query) -> int:
         """The bytes the statement of an answer would process (a BigQuery dry run: it does
@@ -411,19 +456,24 @@ class Metrics:
         )
         return Resolved(query, period, name)
 
-    def plan(self, period: request.Period, *, outlet: bool = False, granularity: str = "day", wall_clock: bool = False) -> planning.Plan:
+    def plan(
+        self, period: request.Period, *, outlet: bool = False, granularity: str = "day", wall_clock: bool = False, priced: bool = False
+    ) -> planning.Plan:
         """The shape a request over `period` runs in on this store (crm_metrics/planning.py)."""
         return planning.plan(
             self.store.layout, period, outlet=outlet, granularity=granularity,
-            lookaround_days=self.settings.lookaround_days, wall_clock=wall_clock,
+            lookaround_days=self.settings.lookaround_days, wall_clock=wall_clock, priced=priced,
         )
 
     @property
     def fingerprint(self) -> str:
         """A short digest of the settings that change answers over the same rows: the prices and
-        the look-around bound. The server's cache keys carry it, so answers cached under other
+        the look-around bound (and the price tables under COST_MODEL=priced). The server's cache keys carry it, so answers cached under other
         settings (in a Redis that outlives a restart) are never served."""
-        answers = {name: getattr(self.settings, name) for name in ANSWER_SETTINGS}
+        answers: dict[str, object] = {name: getattr(self.settings, name) for name in ANSWER_SETTINGS}
+        if self.prices is not None:
+            # COST_MODEL=priced: the tables' rows themselves (a file may change under its name).
+            answers["price_tables"] = self.prices.fingerprint()
         return hashlib.sha256(json.dumps(answers, sort_keys=True).encode()).hexdigest()[:8]
 
     @property

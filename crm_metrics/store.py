@@ -42,7 +42,10 @@ class Store:
         if self._layout is None:
             layout = "seed"
             if all(self.executor.has_table(table) for table in derived.FACTS):
-                layout = "rollup" if self.executor.has_table(derived.ROLLUP) else "facts"
+                # A rollup without its priced part (a store made before it) answers from the
+                # derived tables until `init-db` rebuilds it whole.
+                rollup = all(self.executor.has_table(table) for table in (derived.ROLLUP, derived.COSTS))
+                layout = "rollup" if rollup else "facts"
             self._layout = layout
         return self._layout
 

@@ -29,7 +29,7 @@ from crm_metrics.errors import TemplateError
 from crm_metrics.query import Field
 
 #: Types a header may use (BigQuery names) and nothing else.
-SQL_TYPES = frozenset({"STRING", "DATE", "TIMESTAMP", "INT64", "FLOAT64", "BOOL"})
+SQL_TYPES = frozenset({"STRING", "DATE", "TIMESTAMP", "INT64", "FLOAT64", "BOOL", "ARRAY<STRING>", "ARRAY<FLOAT64>", "ARRAY<DATE>"})
 #: The buckets a request may ask for; `range` (one bucket, the whole range) is a summary's.
 GRANULARITIES = ("day", "week", "month")
 TEMPLATE_GRANULARITIES = (*GRANULARITIES, "range")
@@ -77,6 +77,8 @@ class Shape:
     #: Rows read only within the look-around bound of the range (LOOKAROUND_DAYS; the seed's
     #: tables only: the derived tables hold the unbounded contract's answers).
     bounded: bool = False
+    #: Costs by the price tables (COST_MODEL=priced, docs/costs.md) instead of flat prices.
+    priced: bool = False
 
     def __post_init__(self) -> None:
         # A Shape is a cache key: a wrong one must fail where it is made, not in a template.
@@ -113,7 +115,7 @@ class Template:
 
 
 _SECTION = re.compile(r"^--\s(\w+):\s*(.*)$")
-_ITEM = re.compile(r"^--\s{3,}(\w+)\s+([A-Z0-9]+)\s+(.+)$")
+_ITEM = re.compile(r"^--\s{3,}(\w+)\s+([A-Z0-9<>]+)\s+(.+)$")
 _MORE = re.compile(r"^--\s{3,}(.+)$")
 
 
@@ -202,5 +204,6 @@ def render_template(name: str, shape: Shape) -> str:
         "layout": shape.layout,
         "offsets": shape.offsets,
         "bounded": shape.bounded,
+        "priced": shape.priced,
     }
     return environment().get_template(_path(name)).render(**variables)

@@ -61,6 +61,7 @@ def cache_key(prefix: str, ask: Ask, generation: int = 0, settings: str = "") ->
     )
     # A comparison (summary?compare=previous) is another answer; keys without one stay as they were.
     compared = (query.compare,) if query.compare else ()
+    grouped = (f"by-{query.group_by}",) if query.group_by else ()
     # Anomalies and the forecast: the metric and direction make another answer.
     watched = (query.metric, query.direction) if query.metric else ()
     version = f"v{CACHE_VERSION}" + (f"-{settings}" if settings else "")
@@ -69,7 +70,7 @@ def cache_key(prefix: str, ask: Ask, generation: int = 0, settings: str = "") ->
     # spell another key).
     kind = f"{ask.kind}/{ask.name}@{ask.digest}" if ask.name else ask.kind
     extras = tuple(f"{name}={quote(value, safe='')}" for name, value in sorted(ask.extras))
-    return ":".join([prefix, kind, version, *(s or "-" for s in segments), *compared, *watched, *extras, f"g{generation}"])
+    return ":".join([prefix, kind, version, *(s or "-" for s in segments), *compared, *grouped, *watched, *extras, f"g{generation}"])
 
 
 def generation_key(prefix: str, tenant_id: str) -> str:

@@ -18,6 +18,10 @@ from crm_metrics import (
     Anomalies,
     Change,
     ComparedSummary,
+    CostFigures,
+    Costs,
+    MarketCosts,
+    PricedCostMetrics,
     Dashboard,
     Forecast,
     HeatmapCell,
@@ -64,7 +68,10 @@ ERROR_DESCRIPTIONS = {
 def _type_schema(hint: Any, components: dict[str, Any]) -> dict[str, Any]:
     origin = typing.get_origin(hint)
     if origin in (typing.Union, types.UnionType):
-        (inner,) = [arg for arg in typing.get_args(hint) if arg is not type(None)]
+        choices = [arg for arg in typing.get_args(hint) if arg is not type(None)]
+        if len(choices) > 1:  # the dashboard's costs: flat or priced (COST_MODEL)
+            return {"oneOf": [_type_schema(choice, components) for choice in choices]}
+        (inner,) = choices
         schema = _type_schema(inner, components)
         return {**schema, "type": [schema["type"], "null"]}
     if origin is list:
@@ -87,9 +94,12 @@ DOCUMENTED_BY = {
     OutcomeFigures: "outcomes",
     OutletFigures: "outlets",
     HeatmapCell: "heatmap",
+    PricedCostMetrics: "costs",
+    CostFigures: "costs",
+    MarketCosts: "cost_markets",
 }
 #: Answers whose top level carries no figures of a template.
-UNDOCUMENTED = (Dashboard, Responses, Outcomes, OutletBreakdown, Heatmap, Change)
+UNDOCUMENTED = (Dashboard, Responses, Outcomes, OutletBreakdown, Heatmap, Change, Costs)
 
 
 def _column_docs(cls: type) -> dict[str, str]:
@@ -355,6 +365,7 @@ def build(*, auth: bool, custom: Sequence[Any] = ()) -> dict[str, Any]:
         ("outcomes", Outcomes, "Outcomes of the conversations started per bucket and over the range: containment, agent involvement, messages and cost of the cohort"),
         ("outlets", OutletBreakdown, "The summary's figures per outlet (conversations without an outlet last); the rows add up to the tenant"),
         ("heatmap", Heatmap, "168 cells by ISO weekday and local hour: customer messages, conversations started, mean response time"),
+        ("costs", Costs, "COST_MODEL=priced only (else 400): priced costs per bucket and over the range, WhatsApp by market and category, LLM by model and input/output tokens; group_by=market adds the rows per prefix"),
         ("anomalies", Anomalies, "The days of the range whose metric departs from the tenant's own expected value (the same weekday of the previous weeks): value, expected, band, direction, score"),
         ("forecast", Forecast, "The current calendar month in the tenant's timezone: actual so far, the remaining days projected with a range, the previous month's actual"),
     ):

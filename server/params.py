@@ -42,6 +42,7 @@ PARAMS: dict[str, Param] = {
         Param("tz", {"type": "string", "examples": ["Asia/Jakarta"]}, "IANA timezone in which days are cut (default: the tenant's timezone, else UTC)"),
         Param("granularity", {"type": "string", "enum": list(GRANULARITIES), "default": "day"}, "Bucket size: day, week (ISO, from Monday) or month"),
         Param("compare", {"type": "string", "enum": list(rules.COMPARISONS)}, "previous: add the summary of the n days before the range (n = its length) and the relative change of each figure"),
+        Param("group_by", {"type": "string", "enum": list(rules.GROUPINGS)}, "market: add `markets`, the WhatsApp figures per prefix of WHATSAPP_PRICES over the whole range (costs only)"),
         Param("metric", {"type": "string", "enum": list(rules.ANOMALY_METRICS)}, "Required: the metric whose anomalies are looked for, or (the forecast: total_cost, total_conversations or total_messages) the one the month is forecast for (docs/anomalies.md)"),
         Param("direction", {"type": "string", "enum": list(rules.DIRECTIONS), "default": "both"}, "Which anomalies: both (default), up (above the band) or down (below it)"),
         Param("format", {"type": "string", "enum": list(FORMATS), "default": "json"}, "json (default) or csv (RFC 4180: one header row of the JSON's field names); without it, the Accept header chooses (text/csv)"),
@@ -56,6 +57,7 @@ ACCEPTS: dict[str, tuple[str, ...]] = {
     "outcomes": ("start_date", "end_date", "outlet_id", "tz", "granularity", "format"),
     "outlets": ("start_date", "end_date", "tz", "format"),
     "heatmap": ("start_date", "end_date", "outlet_id", "tz", "format"),
+    "costs": ("start_date", "end_date", "outlet_id", "tz", "granularity", "group_by", "format"),
     "anomalies": ("metric", "start_date", "end_date", "outlet_id", "tz", "direction", "format"),
     "forecast": ("metric", "outlet_id", "tz", "format"),
 }
@@ -144,6 +146,7 @@ def query(tenant_id: str, values: dict[str, str | None], metrics: tuple[str, ...
         tz=rules.timezone("tz", values.get("tz")),
         granularity=rules.grain("granularity", values.get("granularity")),
         compare=rules.comparison("compare", values.get("compare")),
+        group_by=rules.grouping("group_by", values.get("group_by")),
         metric=rules.metric_choice("metric", values.get("metric"), metrics),
         direction=rules.direction_choice("direction", values.get("direction")),
     )

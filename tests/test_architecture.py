@@ -17,7 +17,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 #: part -> its modules (dotted names).
 PARTS: dict[str, set[str]] = {
-    "core": {"crm_metrics.errors", "crm_metrics.config", "crm_metrics.query", "crm_metrics.dialects", "crm_metrics.models", "crm_metrics.output", "crm_metrics.charts", "crm_metrics.anomalies"},
+    "core": {"crm_metrics.errors", "crm_metrics.config", "crm_metrics.query", "crm_metrics.dialects", "crm_metrics.models", "crm_metrics.output", "crm_metrics.charts", "crm_metrics.anomalies", "crm_metrics.prices"},
     "compiler": {"crm_metrics.templates", "crm_metrics.compiler", "crm_metrics.schema", "crm_metrics.partitions", "crm_metrics.custom", "crm_metrics.isolation"},
     "executors": {"crm_metrics.executors", "crm_metrics.executors.base", "crm_metrics.executors.duckdb", "crm_metrics.executors.postgres", "crm_metrics.executors.bigquery"},
     "facade": {"crm_metrics.request", "crm_metrics.planning", "crm_metrics.answers", "crm_metrics.tenants", "crm_metrics.tenant_service", "crm_metrics.service", "crm_metrics.console"},

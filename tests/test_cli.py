@@ -17,7 +17,7 @@ import pytest
 import sqlglot
 
 from crm_metrics import Dashboard, Metrics, MetricsError, Summary, demo, output, request, templates, to_json
-from crm_metrics import planning
+from crm_metrics import planning, prices
 from crm_metrics.cli import main
 from crm_metrics.templates import Shape
 from crm_metrics.compiler import compile_sql
@@ -468,6 +468,7 @@ def test_the_default_database_is_crm_metrics_duckdb_in_the_working_directory(
 
 DIALECTS = ["bigquery", "postgres", "duckdb"]
 #: The templates that answer a request (the others maintain the embedded store's derived tables).
+EXAMPLE_PRICES = (str(Path(__file__).parent.parent / "examples/prices/whatsapp.csv"), str(Path(__file__).parent.parent / "examples/prices/llm.csv"))
 REQUEST_TEMPLATES = [name for name in templates.names() if "tenant_id" in {p.name for p in templates.load(name).params}]
 PLACEHOLDERS = {"bigquery": "@{}", "postgres": "%({})s", "duckdb": "${}"}
 
@@ -539,15 +540,22 @@ def test_inlined_prices_are_the_ones_a_query_uses(
 def inlined_and_library_rows(
     capsys: pytest.CaptureFixture[str], database: str, name: str, shape: dict[str, str]
 ) -> tuple[list[tuple], list[tuple]]:
-    """The rows of `render --inline` SQL run in a plain DuckDB console, and the library's rows."""
-    code, sql, _ = run(capsys, "render", name, "--dialect", "duckdb", "--inline", *inline_params(**shape))
+    """The rows of `render --inline` SQL run in a plain DuckDB console, and the library's rows
+    (the priced templates with the example price tables, examples/prices/)."""
+    priced = "whatsapp_prefixes" in {p.name for p in templates.load(name).params}
+    tables = prices.load(*EXAMPLE_PRICES) if priced else None
+    with pytest.MonkeyPatch.context() as env:
+        if priced:
+            env.setenv("WHATSAPP_PRICES", EXAMPLE_PRICES[0])
+            env.setenv("LLM_PRICES", EXAMPLE_PRICES[1])
+        code, sql, _ = run(capsys, "render", name, "--dialect", "duckdb", "--inline", *inline_params(**shape))
     assert code == 0
     params = {"tenant_id": TENANT.id, "start_date": START, "end_date": END, "tz": TENANT.timezone, **shape}
     grain = shape.get("granularity", templates.load(name).granularities[0])
     query = compile_sql(name, "duckdb", Shape(outlet="outlet_id" in shape, granularity=grain))
     period = request.period(dt.date.fromisoformat(START), dt.date.fromisoformat(END), params["tz"], now=NOW, max_days=366)
     with Metrics.connect(database, read_only=True) as metrics:
-        values = planning.values(TENANT.id, shape.get("outlet_id"), period, metrics.settings)
+        values = planning.values(TENANT.id, shape.get("outlet_id"), period, metrics.settings, price_tables=tables)
         expected = query.normalise(metrics.executor.fetch(query, values))
         # The library itself reads the embedded store's rollup and derived tables: the same rows.
         assert metrics.layout == "rollup"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import difflib
 from collections.abc import Mapping
 from pathlib import Path
@@ -116,7 +118,11 @@ def test_each_shape_compiles_once_for_many_requests() -> None:
 def test_header_declares_what_the_sql_uses(name: str) -> None:
     template = templates.load(name)
     grain = "week" if "week" in template.granularities else template.granularities[0]
-    shapes = [compile_sql(name, "bigquery", _shape(True, grain, layout)) for layout in ("seed", "facts", BOUNDED)]
+    shapes = [
+        compile_sql(name, "bigquery", dataclasses.replace(_shape(True, grain, layout), priced=priced))
+        for layout in ("seed", "facts", BOUNDED)
+        for priced in (False, True)
+    ]
     used = {p.name for query in shapes for p in query.params}
     assert used == {p.name for p in template.params}
     assert all(query.columns == template.columns for query in shapes)
@@ -130,13 +136,13 @@ def test_jinja_only_shapes_the_query() -> None:
         if "schema" not in path.parts:
             source = env.loader.get_source(env, path.relative_to(templates.sql_dir()).as_posix())[0]
             shaping |= meta.find_undeclared_variables(env.parse(source))
-    assert shaping - set(templates.CONSTANTS) <= {"outlet", "granularity", "layout", "offsets", "bounded"}, "Jinja may only shape the query"
+    assert shaping - set(templates.CONSTANTS) <= {"outlet", "granularity", "layout", "offsets", "bounded", "priced"}, "Jinja may only shape the query"
 
 
 def test_only_metric_templates_are_public() -> None:
     assert templates.names() == (
-        "conversation_metrics", "cost_metrics", "daily_values", "dashboard", "handoff_metrics", "heatmap", "message_metrics", "outcomes", "outlets",
-        "responses", "summary",
+        "conversation_metrics", "cost_markets", "cost_metrics", "costs", "daily_values", "dashboard", "handoff_metrics", "heatmap",
+        "message_metrics", "outcomes", "outlets", "priced_dashboard", "responses", "summary",
     )
     with pytest.raises(TemplateError, match="Unknown metric 'conversation_facts'"):
         templates.load("conversation_facts")

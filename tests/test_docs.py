@@ -148,13 +148,15 @@ def test_the_curl_examples_answer_with_data_against_the_demo(page: Path, demo_ur
     with conversations in them, not zeros for dates the demo does not hold."""
     from starlette.testclient import TestClient
 
-    from crm_metrics import Metrics
+    from crm_metrics import Metrics, Settings
     from server import ServerConfig, create_app
 
     examples = _curl_examples(page.read_text(encoding="utf-8"))
     assert sum(path.startswith("/api/v1/") for path, _ in examples) >= 2
-    # `make run` serves the example custom metrics (CRM_METRICS_PATH=examples/metrics).
-    with Metrics.connect(demo_url, read_only=True, metrics_path=str(ROOT / "examples" / "metrics")) as metrics, TestClient(create_app(metrics, ServerConfig())) as client:
+    # As `make run` serves it: priced costs by the example tables (the costs answer needs them),
+    # and the example custom metrics (CRM_METRICS_PATH=examples/metrics).
+    settings = Settings(database_url=demo_url, cost_model="priced", whatsapp_prices=str(ROOT / "examples/prices/whatsapp.csv"), llm_prices=str(ROOT / "examples/prices/llm.csv"))
+    with Metrics.connect(demo_url, read_only=True, settings=settings, metrics_path=str(ROOT / "examples" / "metrics")) as metrics, TestClient(create_app(metrics, ServerConfig())) as client:
         for path, tenant in examples:
             response = client.get(path, headers={"X-Tenant-Id": tenant} if tenant else {})
             assert response.status_code == 200, (path, response.text[:200])

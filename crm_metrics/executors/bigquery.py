@@ -144,7 +144,7 @@ class BigQueryExecutor:
             labels["tenant"] = tenant
         return bigquery.QueryJobConfig(
             default_dataset=self._dataset,
-            query_parameters=[bigquery.ScalarQueryParameter(p.name, p.type, bound[p.name]) for p in query.params],
+            query_parameters=[_parameter(p.name, p.type, bound[p.name]) for p in query.params],
             labels=labels,
             use_legacy_sql=False,
             **options,
@@ -285,6 +285,13 @@ class BigQueryExecutor:
 
     def close(self) -> None:
         self._client.close()
+
+
+def _parameter(name: str, sql_type: str, value: Any) -> bigquery.ScalarQueryParameter | bigquery.ArrayQueryParameter:
+    """A typed query parameter; `ARRAY<T>` (the price tables' columns) as an array of T."""
+    if sql_type.startswith("ARRAY<"):
+        return bigquery.ArrayQueryParameter(name, sql_type.removeprefix("ARRAY<").removesuffix(">"), list(value))
+    return bigquery.ScalarQueryParameter(name, sql_type, value)
 
 
 def credentials(credentials_file: str | None, api_endpoint: str | None) -> Credentials:

@@ -357,7 +357,7 @@ class PostgresExecutor:
         with self._connection() as conn:
             # The derived tables first, waiting for a running apply or refresh to end (writers
             # never take them), then the CRM's tables between two writes.
-            derived = [name for name in ("conversation_facts", "message_facts", "metric_slots") if _exists(conn, name)]
+            derived = [name for name in ("conversation_facts", "message_facts", "metric_slots", "cost_slots") if _exists(conn, name)]
             tables = [name for name in ("conversations", "messages") if _exists(conn, name)]
 
             def remove(conn: psycopg.Connection[Any]) -> None:

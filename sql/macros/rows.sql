@@ -14,11 +14,42 @@
   JSON number or string; anything else is 0. More than 18 digits would overflow INT64: 0 too.
 -#}
 {% macro tokens_used(metadata) -%}
+{{ whole_number(metadata, 'tokens_used') }}
+{%- endmacro %}
+
+{#- A metadata key read by the tokens_used rule (input_tokens, output_tokens: docs/metrics.md §8). -#}
+{% macro whole_number(metadata, key) -%}
 CASE
-    WHEN REGEXP_CONTAINS(JSON_VALUE({{ metadata }}, '$.tokens_used'), r'^[+-]?[0-9]{1,18}$')
-      THEN CAST(JSON_VALUE({{ metadata }}, '$.tokens_used') AS INT64)
+    WHEN {{ readable_number(metadata, key) }}
+      THEN CAST(JSON_VALUE({{ metadata }}, '$.{{ key }}') AS INT64)
     ELSE 0
   END
+{%- endmacro %}
+
+{% macro readable_number(metadata, key) -%}
+REGEXP_CONTAINS(JSON_VALUE({{ metadata }}, '$.{{ key }}'), r'^[+-]?[0-9]{1,18}$')
+{%- endmacro %}
+
+{#- Priced costs (§8): either token key is present, a whole number (else tokens_used is priced flat). -#}
+{% macro token_keys(metadata) -%}
+COALESCE({{ readable_number(metadata, 'input_tokens') }} OR {{ readable_number(metadata, 'output_tokens') }}, FALSE)
+{%- endmacro %}
+
+{#- The value at a key path (`pricing.category`) when it is a JSON string, else NULL. -#}
+{% macro json_string(metadata, path) -%}
+IF(JSON_TYPE(JSON_QUERY({{ metadata }}, '$.{{ path }}')) = 'string', JSON_VALUE({{ metadata }}, '$.{{ path }}'), NULL)
+{%- endmacro %}
+
+{#- A WhatsApp message is charged: Meta's pricing object says type "regular" (§8). Callers
+    keep to llm, agent and system messages. -#}
+{% macro charged(metadata) -%}
+COALESCE(JSON_VALUE({{ metadata }}, '$.pricing.type') = 'regular', FALSE)
+{%- endmacro %}
+
+{#- The number a market is looked up by: customer_phone without one leading '+' (nothing else
+    removed); no number is '' (only '*' matches it). -#}
+{% macro market_number(phone) -%}
+COALESCE(IF(STARTS_WITH({{ phone }}, '+'), SUBSTR({{ phone }}, 2), {{ phone }}), '')
 {%- endmacro %}
 
 {#- metadata.handoff_requested is JSON true or the string "true"; nothing else counts. -#}

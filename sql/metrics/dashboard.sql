@@ -26,6 +26,14 @@
 --   tz_offset_4                   INT64      the UTC offset from tz_change_4
 --   llm_price_per_million_tokens  FLOAT64    LLM price in dollars per million tokens (default 0.15)
 --   whatsapp_price_per_message    FLOAT64    WhatsApp price in dollars per message (default 0.01)
+--   whatsapp_prefixes             ARRAY<STRING>   WHATSAPP_PRICES: each row's prefix (digits, or * for every number)
+--   whatsapp_categories           ARRAY<STRING>   each row's template category
+--   whatsapp_prices               ARRAY<FLOAT64>  each row's price in dollars per charged message
+--   whatsapp_valid_from           ARRAY<DATE>     each row's first UTC date
+--   llm_models                    ARRAY<STRING>   LLM_PRICES: each row's model (* for the others)
+--   llm_input_prices              ARRAY<FLOAT64>  each row's price in dollars per million input tokens
+--   llm_output_prices             ARRAY<FLOAT64>  each row's price in dollars per million output tokens
+--   llm_valid_from                ARRAY<DATE>     each row's first UTC date
 -- columns:
 --   date                             DATE     first date of the bucket
 --   total_conversations              INT64    conversations started in the bucket
@@ -53,9 +61,23 @@
 {% import 'macros/request.sql' as r with context -%}
 {% import 'macros/series.sql' as m with context -%}
 {% import 'macros/rollup.sql' as rollup with context -%}
+{% import 'macros/costs.sql' as costs with context -%}
 {#- The layout's row sources: sql/sources/seed/ or sql/sources/facts/ (the rollup reads metric_slots). -#}
 {% set sources = 'sources/' ~ layout ~ '/' -%}
-{% if layout == 'rollup' -%}
+{% if layout == 'rollup' and priced -%}
+{#- The rollup's series without money, then the priced costs of cost_slots by bucket. -#}
+WITH
+  {{ costs.price_tables() }}
+  {% call costs.priced_aggregates('priced') %}{{ costs.priced_groups('messages') }}{% endcall %}
+  series AS (
+    {{ rollup.slot_series(costs=False) }}
+  )
+SELECT s.*, {{ costs.cost_columns('w', 'l', 's') }}
+FROM series AS s
+LEFT JOIN priced_whatsapp AS w ON w.bucket = s.date
+LEFT JOIN priced_llm AS l ON l.bucket = s.date
+ORDER BY s.date
+{% elif layout == 'rollup' -%}
 {{ rollup.slot_series() }}
 {% else -%}
 WITH
@@ -70,6 +92,10 @@ WITH
   message_aggregates AS (
     {% call m.message_aggregates() %}{% include sources ~ 'messages.sql' %}{% endcall %}
   ),
+  {% if priced -%}
+  {{ costs.price_tables() }}
+  {% call costs.priced_aggregates('priced') %}{{ costs.priced_groups('messages') }}{% endcall %}
+  {% endif -%}
   turn_aggregates AS (
     {% call m.turn_aggregates() %}{% include sources ~ 'turns.sql' %}{% endcall %}
   )
@@ -78,10 +104,14 @@ SELECT
   {{ m.conversation_columns('c') }},
   {{ m.message_columns('n', 't') }},
   {{ m.handoff_columns('c') }},
-  {{ m.cost_columns('n', 'c') }}
+  {% if priced %}{{ costs.cost_columns('w', 'l', 'c') }}{% else %}{{ m.cost_columns('n', 'c') }}{% endif %}
 FROM buckets AS b
 LEFT JOIN conversation_aggregates AS c ON c.bucket = b.bucket
 LEFT JOIN message_aggregates AS n ON n.bucket = b.bucket
 LEFT JOIN turn_aggregates AS t ON t.bucket = b.bucket
+{% if priced -%}
+LEFT JOIN priced_whatsapp AS w ON w.bucket = b.bucket
+LEFT JOIN priced_llm AS l ON l.bucket = b.bucket
+{% endif -%}
 ORDER BY date
 {% endif -%}

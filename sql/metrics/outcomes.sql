@@ -28,6 +28,14 @@
 --   tz_offset_4                   INT64      the UTC offset from tz_change_4
 --   llm_price_per_million_tokens  FLOAT64    LLM price in dollars per million tokens (default 0.15)
 --   whatsapp_price_per_message    FLOAT64    WhatsApp price in dollars per message (default 0.01)
+--   whatsapp_prefixes             ARRAY<STRING>   WHATSAPP_PRICES: each row's prefix (digits, or * for every number)
+--   whatsapp_categories           ARRAY<STRING>   each row's template category
+--   whatsapp_prices               ARRAY<FLOAT64>  each row's price in dollars per charged message
+--   whatsapp_valid_from           ARRAY<DATE>     each row's first UTC date
+--   llm_models                    ARRAY<STRING>   LLM_PRICES: each row's model (* for the others)
+--   llm_input_prices              ARRAY<FLOAT64>  each row's price in dollars per million input tokens
+--   llm_output_prices             ARRAY<FLOAT64>  each row's price in dollars per million output tokens
+--   llm_valid_from                ARRAY<DATE>     each row's first UTC date
 -- columns:
 --   date                              DATE     first date of the bucket; null on the totals row
 --   total_conversations               INT64    conversations started in the bucket
@@ -40,6 +48,7 @@
 --   messages_per_conversation         FLOAT64  cohort_messages / total_conversations
 {% import 'macros/request.sql' as r with context -%}
 {% import 'macros/series.sql' as m with context -%}
+{% import 'macros/costs.sql' as costs with context -%}
 {#- The layout's row sources: sql/sources/seed/ or sql/sources/facts/. The rollup counts by the
     messages' slots, not by their conversation's start: its layout reads the derived tables. -#}
 {% set sources = 'sources/' ~ ('facts' if layout == 'rollup' else layout) ~ '/' -%}
@@ -51,8 +60,10 @@ COUNT(conversation) AS total_conversations,
     SUM(messages) AS cohort_messages,
     SUM(llm_tokens) AS cohort_tokens
 {%- endmacro %}
-{% macro columns(s) -%}
-{%- set cost = m.llm_cost('COALESCE(' ~ s ~ '.cohort_tokens, 0)') ~ ' + ' ~ m.whatsapp_cost('COALESCE(' ~ s ~ '.cohort_messages, 0)') -%}
+{#- Under COST_MODEL=priced the cohort's cost is that of its priced messages (`w`, `l`: §8). -#}
+{% macro columns(s, w, l) -%}
+{%- set flat = m.llm_cost('COALESCE(' ~ s ~ '.cohort_tokens, 0)') ~ ' + ' ~ m.whatsapp_cost('COALESCE(' ~ s ~ '.cohort_messages, 0)') -%}
+{%- set cost = ('(' ~ costs.total_cost(w, l) ~ ')') if priced else flat -%}
 COALESCE({{ s }}.total_conversations, 0) AS total_conversations,
     COALESCE({{ s }}.contained_conversations, 0) AS contained_conversations,
     SAFE_DIVIDE({{ s }}.contained_conversations, {{ s }}.total_conversations) AS containment_rate,
@@ -80,7 +91,20 @@ WITH
       FROM buckets
     ) AS cohort
     GROUP BY ROLLUP (bucket)
-  )
-SELECT bucket AS date, {{ columns('s') }}
+  ){% if priced %},
+  {{ costs.price_tables() }}
+  {% call costs.priced_aggregates('priced') %}{{ costs.priced_groups('cohort') }}{% endcall %}
+  {#- The cohort's priced costs per bucket, then over the range (bucket NULL), as figures. #}
+  cohort_whatsapp AS (
+    SELECT bucket, {{ costs.whatsapp_sums('w') }} FROM priced_whatsapp_rows AS w GROUP BY ROLLUP (bucket)
+  ),
+  cohort_llm AS (
+    SELECT bucket, {{ costs.llm_sums('l') }} FROM priced_llm_rows AS l GROUP BY ROLLUP (bucket)
+  ){% endif %}
+SELECT s.bucket AS date, {{ columns('s', 'w', 'l') }}
 FROM figures AS s
+{% if priced -%}
+LEFT JOIN cohort_whatsapp AS w ON w.bucket = s.bucket OR (w.bucket IS NULL AND s.bucket IS NULL)
+LEFT JOIN cohort_llm AS l ON l.bucket = s.bucket OR (l.bucket IS NULL AND s.bucket IS NULL)
+{% endif -%}
 ORDER BY date

@@ -13,6 +13,14 @@
 --   lookaround_end                TIMESTAMP  range_end plus that many days; no row from it on is read
 --   llm_price_per_million_tokens  FLOAT64    LLM price in dollars per million tokens (default 0.15)
 --   whatsapp_price_per_message    FLOAT64    WhatsApp price in dollars per message (default 0.01)
+--   whatsapp_prefixes             ARRAY<STRING>   WHATSAPP_PRICES: each row's prefix (digits, or * for every number)
+--   whatsapp_categories           ARRAY<STRING>   each row's template category
+--   whatsapp_prices               ARRAY<FLOAT64>  each row's price in dollars per charged message
+--   whatsapp_valid_from           ARRAY<DATE>     each row's first UTC date
+--   llm_models                    ARRAY<STRING>   LLM_PRICES: each row's model (* for the others)
+--   llm_input_prices              ARRAY<FLOAT64>  each row's price in dollars per million input tokens
+--   llm_output_prices             ARRAY<FLOAT64>  each row's price in dollars per million output tokens
+--   llm_valid_from                ARRAY<DATE>     each row's first UTC date
 -- columns:
 --   total_conversations            INT64    conversations started in the range
 --   total_messages                 INT64    messages sent in the range, of any sender type
@@ -23,18 +31,26 @@
 {% import 'macros/request.sql' as r with context -%}
 {% import 'macros/series.sql' as m with context -%}
 {% import 'macros/rollup.sql' as rollup with context -%}
+{% import 'macros/costs.sql' as costs with context -%}
 {#- The layout's row sources: sql/sources/seed/ or sql/sources/facts/ (the rollup reads metric_slots). -#}
 {% set sources = 'sources/' ~ layout ~ '/' -%}
 {% if layout == 'rollup' -%}
 {#- The range's sums from the rollup, only those the summary needs (each expression costs DuckDB
-    planning time); over no rows they are NULL, read as 0. #}
+    planning time); over no rows they are NULL, read as 0. Priced: the costs of cost_slots. #}
+{% if priced -%}
+WITH
+  {{ costs.price_tables() }}
+  {% call costs.priced_aggregates('priced') %}{{ costs.priced_groups('messages') }}{% endcall %}
+  {#- priced_aggregates' common table expressions each end with a comma. #}
+  range_row AS (SELECT 1 AS one)
+{% endif -%}
 SELECT
   COALESCE(conversations, 0) AS total_conversations,
   COALESCE(messages, 0) AS total_messages,
   SAFE_DIVIDE(response_us, replied_turns) / {{ MICROS_PER_SECOND }} AS average_response_time_seconds,
   SAFE_DIVIDE(resolved_conversations, conversations) AS resolution_rate,
   SAFE_DIVIDE(handoffs, conversations) AS handoff_rate,
-  {{ m.llm_cost('COALESCE(llm_tokens, 0)') }} + {{ m.whatsapp_cost('COALESCE(messages, 0)') }} AS total_cost
+  {% if priced %}{{ costs.total_cost('w', 'l') }}{% else %}{{ m.llm_cost('COALESCE(llm_tokens, 0)') }} + {{ m.whatsapp_cost('COALESCE(messages, 0)') }}{% endif %} AS total_cost
 FROM (
   SELECT
     SUM(r.conversations) AS conversations,
@@ -46,6 +62,10 @@ FROM (
     SUM(r.response_us) AS response_us
   {{ rollup.slots_in_range() }}
 ) AS sums
+{% if priced -%}
+LEFT JOIN priced_whatsapp AS w ON TRUE
+LEFT JOIN priced_llm AS l ON TRUE
+{% endif -%}
 {% else -%}
 WITH
   {% if layout == 'seed' %}{% include 'sources/seed/window.sql' %}
@@ -56,6 +76,10 @@ WITH
   message_aggregates AS (
     {% call m.message_aggregates() %}{% include sources ~ 'messages.sql' %}{% endcall %}
   ),
+  {% if priced -%}
+  {{ costs.price_tables() }}
+  {% call costs.priced_aggregates('priced') %}{{ costs.priced_groups('messages') }}{% endcall %}
+  {% endif -%}
   turn_aggregates AS (
     {% call m.turn_aggregates() %}{% include sources ~ 'turns.sql' %}{% endcall %}
   )
@@ -65,9 +89,13 @@ SELECT
   t.average_response_time_seconds,
   SAFE_DIVIDE(c.resolved_conversations, c.total_conversations) AS resolution_rate,
   SAFE_DIVIDE(c.total_handoffs, c.total_conversations) AS handoff_rate,
-  {{ m.llm_cost('COALESCE(n.total_tokens_used, 0)') }} + {{ m.whatsapp_cost('COALESCE(n.total_messages, 0)') }} AS total_cost
+  {% if priced %}{{ costs.total_cost('w', 'l') }}{% else %}{{ m.llm_cost('COALESCE(n.total_tokens_used, 0)') }} + {{ m.whatsapp_cost('COALESCE(n.total_messages, 0)') }}{% endif %} AS total_cost
 FROM (SELECT 1 AS one) AS range_row
 LEFT JOIN conversation_aggregates AS c ON TRUE
 LEFT JOIN message_aggregates AS n ON TRUE
 LEFT JOIN turn_aggregates AS t ON TRUE
+{% if priced -%}
+LEFT JOIN priced_whatsapp AS w ON TRUE
+LEFT JOIN priced_llm AS l ON TRUE
+{% endif -%}
 {% endif -%}

@@ -71,3 +71,23 @@ CREATE TABLE IF NOT EXISTS metric_slots (
   replied_turns BIGINT NOT NULL,
   response_us HUGEINT NOT NULL
 );
+
+-- The rollup of priced costs (sql/derived/cost_slots.sql, docs/costs.md): per tenant (outlet_id
+-- NULL) and outlet, 15-minute UTC slot and group, counts and token sums that no price table
+-- enters, so that prices apply at query time. Its presence (with metric_slots) is the rollup
+-- layout: a store made before it answers from the derived tables until `init-db` fills it.
+CREATE TABLE IF NOT EXISTS cost_slots (
+  tenant_id UUID NOT NULL,
+  outlet_id VARCHAR,
+  slot_start TIMESTAMPTZ NOT NULL,
+  kind VARCHAR NOT NULL,
+  phone VARCHAR,
+  charged BOOLEAN NOT NULL,
+  category VARCHAR,
+  model VARCHAR,
+  messages BIGINT NOT NULL,
+  input_tokens HUGEINT NOT NULL,
+  output_tokens HUGEINT NOT NULL,
+  flat_tokens HUGEINT NOT NULL,
+  tokens_used HUGEINT NOT NULL
+);

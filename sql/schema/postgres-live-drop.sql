@@ -7,6 +7,9 @@ DO $drop$
 BEGIN
   IF to_regclass('metric_slots') IS NOT NULL THEN
     LOCK TABLE conversation_facts, message_facts, metric_slots IN ACCESS EXCLUSIVE MODE;
+    IF to_regclass('cost_slots') IS NOT NULL THEN
+      LOCK TABLE cost_slots IN ACCESS EXCLUSIVE MODE;
+    END IF;
   END IF;
 END
 $drop$;
@@ -24,4 +27,4 @@ DROP FUNCTION IF EXISTS crm_metrics_messages_changed();
 DROP FUNCTION IF EXISTS crm_metrics_conversations_updated();
 DROP FUNCTION IF EXISTS crm_metrics_messages_updated();
 DROP FUNCTION IF EXISTS crm_metrics_truncated();
-DROP TABLE IF EXISTS crm_metrics_changes, conversation_facts, message_facts, metric_slots;
+DROP TABLE IF EXISTS crm_metrics_changes, conversation_facts, message_facts, metric_slots, cost_slots;

@@ -74,6 +74,26 @@ CREATE TABLE IF NOT EXISTS metric_slots (
   response_us numeric NOT NULL
 );
 
+-- The rollup of priced costs (sql/derived/cost_slots.sql, docs/costs.md): per tenant (outlet_id
+-- NULL) and outlet, 15-minute UTC slot and group, counts and token sums that no price table
+-- enters, so that prices apply at query time. Its presence (with metric_slots) is the rollup
+-- layout: a store made before it answers from the derived tables until `init-db --rollup`.
+CREATE TABLE IF NOT EXISTS cost_slots (
+  tenant_id text NOT NULL,
+  outlet_id text,
+  slot_start timestamptz NOT NULL,
+  kind text NOT NULL,
+  phone text,
+  charged boolean NOT NULL,
+  category text,
+  model text,
+  messages integer NOT NULL,
+  input_tokens numeric NOT NULL,
+  output_tokens numeric NOT NULL,
+  flat_tokens numeric NOT NULL,
+  tokens_used numeric NOT NULL
+);
+
 -- Queries read a tenant's (or an outlet's) slots or facts over a time range; a load finds the
 -- facts of the conversations it touches, and replaces the rollup's rows of the slots they feed.
 -- One CREATE INDEX per line: `init-db --rollup` builds those it adds after filling the tables.
@@ -87,3 +107,5 @@ DROP INDEX IF EXISTS message_facts_turns;
 CREATE INDEX IF NOT EXISTS message_facts_turn_responses ON message_facts (tenant_id, ts) INCLUDE (outlet_id, response_us) WHERE turn_start;
 CREATE INDEX IF NOT EXISTS metric_slots_tenant_outlet_slot ON metric_slots (tenant_id, outlet_id, slot_start);
 CREATE INDEX IF NOT EXISTS metric_slots_tenant_slot ON metric_slots (tenant_id, slot_start);
+CREATE INDEX IF NOT EXISTS cost_slots_tenant_outlet_slot ON cost_slots (tenant_id, outlet_id, slot_start);
+CREATE INDEX IF NOT EXISTS cost_slots_tenant_slot ON cost_slots (tenant_id, slot_start);

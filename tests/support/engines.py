@@ -38,7 +38,7 @@ class Engine:
     #: profile's); registered as the profile `engine-<name>` (tests/conftest.py).
     max_examples: int | None = None
     #: Tables emptied between examples (the derived ones too, where the layout has them).
-    tables = ("tenants", "conversations", "messages", "conversation_facts", "message_facts", "metric_slots", "crm_metrics_versions")
+    tables = ("tenants", "conversations", "messages", "conversation_facts", "message_facts", "metric_slots", "cost_slots", "crm_metrics_versions")
 
     def start(self) -> None:
         """Connect once per test session (or call `unavailable`) and set `self.executor`

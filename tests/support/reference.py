@@ -455,6 +455,156 @@ def heatmap(rows, *, tenant_id, start, end, tz, outlet_id=None) -> list[dict[str
     ]
 
 
+# -- §8: priced costs (COST_MODEL=priced) ------------------------------------------------------
+
+PRICED_SENDERS = ("llm", "agent", "system")
+WHATSAPP_CATEGORIES = ("marketing", "utility", "authentication")
+
+
+def whole_number(meta: Any, key: str) -> int | None:
+    """A metadata key read by the tokens_used rule; None where it is not a readable whole number."""
+    value = metadata(meta).get(key)
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if len(str(abs(value))) <= 18 else None
+    if isinstance(value, str) and _WHOLE.fullmatch(value):
+        return int(value)
+    return None
+
+
+def market(phone: str | None, prefixes: set[str]) -> str | None:
+    """The prefix of the table a number belongs to: one leading '+' dropped, the longest prefix
+    it starts with, '*' only where none does."""
+    number = phone or ""
+    if number.startswith("+"):
+        number = number[1:]
+    matched = [p for p in prefixes if p != "*" and number.startswith(p)]
+    if matched:
+        return max(matched, key=len)
+    return "*" if "*" in prefixes else None
+
+
+def _valid(rows: Sequence[Any], day: dt.date) -> Any | None:
+    """The row with the latest valid_from on or before `day`."""
+    valid = [row for row in rows if row.valid_from <= day]
+    return max(valid, key=lambda row: row.valid_from) if valid else None
+
+
+def whatsapp_charge(message: Mapping[str, Any], phone: str | None, whatsapp: Sequence[Any]) -> dict[str, Any] | None:
+    """How WhatsApp bills one message: None for customer (and unknown) senders; else charged or
+    not, its category, its market and its price (None: charged without a price row)."""
+    if message["sender_type"] not in PRICED_SENDERS:
+        return None
+    pricing = metadata(message.get("metadata")).get("pricing")
+    charged = isinstance(pricing, dict) and pricing.get("type") == "regular"
+    category = pricing.get("category") if charged else None
+    prefix = market(phone, {row.prefix for row in whatsapp})
+    price = None
+    if charged and isinstance(category, str) and prefix is not None:
+        row = _valid([r for r in whatsapp if r.prefix == prefix and r.category == category], message["timestamp"].astimezone(dt.UTC).date())
+        price = row.price if row is not None else None
+    return {"charged": charged, "category": category if isinstance(category, str) else None, "prefix": prefix, "price": price}
+
+
+def llm_charge(message: Mapping[str, Any], llm: Sequence[Any]) -> tuple[int, int, float]:
+    """An llm message's (input tokens, output tokens, cost)."""
+    meta = message.get("metadata")
+    given_input, given_output = whole_number(meta, "input_tokens"), whole_number(meta, "output_tokens")
+    if given_input is None and given_output is None:
+        return 0, 0, tokens_used(meta) * LLM_PRICE_PER_MILLION / 1_000_000
+    tokens_in, tokens_out = given_input or 0, given_output or 0
+    model = metadata(meta).get("model")
+    named = isinstance(model, str) and any(row.model == model for row in llm)
+    rows = [row for row in llm if row.model == (model if named else "*")]
+    row = _valid(rows, message["timestamp"].astimezone(dt.UTC).date())
+    if row is None:
+        return tokens_in, tokens_out, 0.0
+    return tokens_in, tokens_out, (tokens_in * row.input_per_million + tokens_out * row.output_per_million) / 1_000_000
+
+
+def whatsapp_figures(charges: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    charged = [c for c in charges if c["charged"]]
+    priced = [c for c in charged if c["price"] is not None]
+    return {
+        "whatsapp_charged_messages": len(charged),
+        "whatsapp_free_messages": len(charges) - len(charged),
+        "whatsapp_unpriced_messages": len(charged) - len(priced),
+        **{f"whatsapp_{name}_cost": float(sum(c["price"] for c in priced if c["category"] == name)) for name in WHATSAPP_CATEGORIES},
+        "total_whatsapp_cost": float(sum(c["price"] for c in priced)),
+    }
+
+
+def priced_figures(messages: Sequence[tuple[Mapping[str, Any], str | None]], conversations: int, tables: Any) -> dict[str, Any]:
+    """The §8 fields of (message, its conversation's customer_phone) pairs."""
+    charges = [c for m, phone in messages if (c := whatsapp_charge(m, phone, tables.whatsapp)) is not None]
+    llm = [m for m, _ in messages if m["sender_type"] == "llm"]
+    priced_llm = [llm_charge(m, tables.llm) for m in llm]
+    llm_cost = float(sum(cost for _, _, cost in priced_llm))
+    whatsapp = whatsapp_figures(charges)
+    total = llm_cost + whatsapp["total_whatsapp_cost"]
+    return {
+        "total_llm_calls": len(llm),
+        "total_tokens_used": sum(tokens_used(m.get("metadata")) for m in llm),
+        "llm_input_tokens": sum(i for i, _, _ in priced_llm),
+        "llm_output_tokens": sum(o for _, o, _ in priced_llm),
+        "total_llm_cost": llm_cost,
+        **whatsapp,
+        "total_cost": total,
+        "cost_per_conversation": _ratio(total, conversations),
+    }
+
+
+def costs(rows, tables, *, tenant_id, start, end, tz, granularity="day", outlet_id=None) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    """§8: the priced cost series, its totals and the per-market rows."""
+    ref = Reference(rows, tenant_id, outlet_id)
+    phones = {c["id"]: c.get("customer_phone") for c in ref.conversations}
+
+    def where(instant: dt.datetime) -> dt.date | None:
+        day = local_date(instant, tz)
+        return bucket_of(day, start, granularity) if start <= day <= end else None
+
+    messages = [(m, phones[m["conversation_id"]], where(m["timestamp"])) for m in ref.messages]
+    started = [where(c["started_at"]) for c in ref.conversations]
+    series = []
+    for b in buckets(start, end, granularity):
+        series.append({"date": b.isoformat(), **priced_figures([(m, p) for m, p, w in messages if w == b], sum(w == b for w in started), tables)})
+    in_range = [(m, p) for m, p, w in messages if w is not None]
+    totals = priced_figures(in_range, sum(w is not None for w in started), tables)
+    by_market: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
+    for m, phone in in_range:
+        charge = whatsapp_charge(m, phone, tables.whatsapp)
+        if charge is not None and charge["prefix"] is not None:
+            by_market[charge["prefix"]].append(charge)
+    markets = [{"prefix": prefix, **whatsapp_figures(by_market[prefix])} for prefix in sorted(by_market, key=str.encode)]
+    return {"series": series, "totals": totals, "markets": markets}
+
+
+def priced_summary_cost(rows, tables, *, tenant_id, start, end, tz, outlet_id=None) -> float:  # type: ignore[no-untyped-def]
+    """The summary's total_cost under §8."""
+    return costs(rows, tables, tenant_id=tenant_id, start=start, end=end, tz=tz, outlet_id=outlet_id)["totals"]["total_cost"]
+
+
+def priced_cohort_costs(rows, tables, *, tenant_id, start, end, tz, granularity="day", outlet_id=None) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    """§7.2's cohort_cost under §8: every message of the conversations started in each bucket
+    (and in the range: key None), priced on its own UTC date."""
+    ref = Reference(rows, tenant_id, outlet_id)
+
+    def where(instant: dt.datetime) -> dt.date | None:
+        day = local_date(instant, tz)
+        return bucket_of(day, start, granularity) if start <= day <= end else None
+
+    out: dict[Any, float] = {b: 0.0 for b in buckets(start, end, granularity)}
+    out[None] = 0.0
+    for c in ref.conversations:
+        b = where(c["started_at"])
+        if b is None:
+            continue
+        pairs = [(m, c.get("customer_phone")) for m in ref.threads.get(c["id"], [])]
+        cost = priced_figures(pairs, 1, tables)["total_cost"]
+        out[b] += cost
+        out[None] += cost
+    return out
 def daily_values(rows, *, tenant_id, start, end, tz, outlet_id=None) -> list[dict[str, Any]]:  # type: ignore[no-untyped-def]
     """sql/metrics/daily_values.sql (docs/anomalies.md): each day's watched metrics, taken from
     the dashboard's series (§3), the outcomes' containment (§7.2) and the responses' answered

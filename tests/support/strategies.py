@@ -153,3 +153,71 @@ def cases(draw: st.DrawFn) -> Case:
         granularity=draw(st.sampled_from(["day", "week", "month"])),
         outlet_id=draw(st.sampled_from([None, None, None, OUTLETS[0]])),
     )
+
+
+# -- §8: priced costs ------------------------------------------------------------------------
+
+#: Numbers whose markets differ by prefix length (`1` vs `1242`), with and without '+', one with
+#: a space (nothing but one leading '+' is removed), none matching (only '*'), and empty.
+PHONES = ("+12425551234", "12425550000", "+15550001111", "+1 242 555", "+442071234567", "4420", "+919800000000", "+8613800000000", "++1242", "", "1")
+TOKEN_VALUES = st.one_of(st.integers(-50, 5_000), st.sampled_from(["500", "-3", "1.5", "twelve", "", True, None, 2.5]))
+PRICED_META = st.one_of(
+    st.sampled_from([None, {}, [], '"just a string"']),
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "pricing": st.one_of(
+                st.fixed_dictionaries(
+                    {"type": st.sampled_from(["regular", "regular", "free_customer_service", "free_entry_point", "Regular", 1])},
+                    optional={"category": st.sampled_from(["marketing", "utility", "authentication", "service", "Marketing", 5, None])},
+                ),
+                st.sampled_from(["regular", ["regular"], None]),
+            ),
+            "model": st.sampled_from(["gpt-4o", "gpt-4o-mini", "claude", "GPT-4o", 5, None]),
+            "input_tokens": TOKEN_VALUES,
+            "output_tokens": TOKEN_VALUES,
+            "tokens_used": TOKEN_VALUES,
+        },
+    ),
+)
+
+
+@st.composite
+def price_tables(draw: st.DrawFn, start: dt.date, end: dt.date) -> Any:
+    """Price tables with rows valid before, inside and after the range (a price change inside
+    it), prefixes that nest, '*' now and then, and categories and models the rows miss."""
+    from crm_metrics.prices import LLMPrice, PriceTables, WhatsAppPrice
+
+    days = [dt.date(2024, 1, 1), start - dt.timedelta(days=1), start, start + dt.timedelta(days=(end - start).days // 2 + 1), end + dt.timedelta(days=1)]
+    prices = st.sampled_from([0.0, 0.004, 0.0125, 0.0625, 1.5])
+    whatsapp = {
+        (prefix, category, valid_from): WhatsAppPrice(prefix, category, draw(prices), valid_from)
+        for prefix, category, valid_from in draw(st.lists(
+            st.tuples(st.sampled_from(["1", "1242", "44", "91", "*", "*"]), st.sampled_from(["marketing", "utility", "authentication", "service"]), st.sampled_from(days)),
+            max_size=10,
+        ))
+    }
+    llm = {
+        (model, valid_from): LLMPrice(model, draw(prices), draw(prices), valid_from)
+        for model, valid_from in draw(st.lists(st.tuples(st.sampled_from(["gpt-4o", "gpt-4o-mini", "*"]), st.sampled_from(days)), max_size=5))
+    }
+    return PriceTables(tuple(whatsapp.values()), tuple(llm.values()))
+
+
+@dataclass(frozen=True)
+class PricedCase:
+    case: Case
+    tables: Any
+
+
+@st.composite
+def priced_cases(draw: st.DrawFn) -> PricedCase:
+    """A case of `cases` whose messages carry pricing objects, models and input/output tokens,
+    its conversations numbers of several markets, with price tables to go with them."""
+    case = draw(cases())
+    rows = {
+        "conversations": [{**c, "customer_phone": draw(st.sampled_from(PHONES))} for c in case.rows["conversations"]],
+        "messages": [{**m, "metadata": draw(PRICED_META)} for m in case.rows["messages"]],
+    }
+    case = Case(rows, case.start, case.end, case.tz, case.granularity, case.outlet_id)
+    return PricedCase(case, draw(price_tables(case.start, case.end)))

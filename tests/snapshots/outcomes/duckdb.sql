@@ -157,7 +157,7 @@ WITH window_conversations AS (
     )
 )
 SELECT
-  bucket AS date,
+  s.bucket AS date,
   COALESCE(s.total_conversations, 0) AS total_conversations,
   COALESCE(s.contained_conversations, 0) AS contained_conversations,
   CASE

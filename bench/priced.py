@@ -1,0 +1,169 @@
+"""Priced costs (docs/costs.md, COST_MODEL=priced) against the flat model: the dashboard of the
+largest and the median tenant over 30 days, on DuckDB (the embedded store) and on PostgreSQL
+after `init-db --rollup`, flat and priced interleaved in the same loop. Runs alone:
+
+    python -m bench.priced          (make bench-priced)
+
+It reads the small set (bench/generate.py), loads it into a DuckDB file and a private
+PostgreSQL schema (dropped afterwards), and writes its section of bench/report.md (between the
+priced markers, kept by a full `make bench`) and bench/priced.json. The priced side uses the
+example tables (examples/prices/). A few minutes. Target (issue 18): priced at most 1.5× flat.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from bench import generate, machine, measure, stores
+from bench.run import STORES, Clock, windows
+from crm_metrics import Metrics, Settings
+
+REPORT = Path(__file__).parent / "report.md"
+RESULT = Path(__file__).parent / "priced.json"
+START, END = "<!-- priced:start -->", "<!-- priced:end -->"
+EXAMPLES = Path(__file__).parent.parent / "examples" / "prices"
+#: Priced may cost at most this many times the flat dashboard.
+TARGET_RATIO = 1.5
+
+
+def priced_settings(url: str) -> Settings:
+    return Settings(
+        database_url=url, cost_model="priced",
+        whatsapp_prices=str(EXAMPLES / "whatsapp.csv"), llm_prices=str(EXAMPLES / "llm.csv"),
+    )
+
+
+def contest(flat: Metrics, priced: Metrics, window: measure.Window) -> dict[str, Any]:
+    asked = (window.tenant_id, window.start, window.end)
+
+    def dashboard(metrics: Metrics) -> object:
+        return metrics.dashboard(*asked, tz=window.tz)
+
+    timings = measure.interleaved({"flat": lambda: dashboard(flat), "priced": lambda: dashboard(priced)})
+    summary = timings.summary()
+    costs = priced.costs(*asked, tz=window.tz).totals
+    return {
+        "flat_ms": summary["flat"]["median_ms"],
+        "priced_ms": summary["priced"]["median_ms"],
+        "ratio": timings.ratio("priced", "flat"),
+        "runs": summary["flat"]["runs"],
+        "layout": priced.plan(flat.resolve(_query(window)).period, priced=True).shape.layout,
+        "charged": costs.whatsapp_charged_messages,
+        "free": costs.whatsapp_free_messages,
+        "llm_calls": costs.total_llm_calls,
+        "load_average": measure.load_average(),
+    }
+
+
+def _query(window: measure.Window) -> Any:
+    from crm_metrics import request
+
+    return request.query(window.tenant_id, window.start, window.end, None, window.tz)
+
+
+def run() -> dict[str, Any]:
+    clock = Clock()
+    full, small = generate.ensure(progress=clock)
+    targets = windows(full)
+    result: dict[str, Any] = {"started_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "machine": machine.details()}
+    result["window"] = {"start_date": str(targets["largest"].start), "end_date": str(targets["largest"].end)}
+
+    path = STORES / "priced-small.duckdb"
+    if path.exists():
+        with Metrics.connect(f"duckdb:///{path}", read_only=True) as cached:
+            stale = cached.layout != "rollup"  # made before the store had cost_slots
+        if stale:
+            path.unlink()
+    if not path.exists():
+        clock("DuckDB: loading the small set ...")
+        stores.duckdb_store(small, path, clock)
+    url = f"duckdb:///{path}"
+    result["duckdb"] = {}
+    with Metrics.connect(url, read_only=True) as flat:
+        priced = Metrics(flat.executor, priced_settings(url))
+        for label, window in targets.items():
+            clock(f"DuckDB, {label} tenant: dashboard flat vs priced ...")
+            result["duckdb"][label] = contest(flat, priced, window)
+            clock(f"  {result['duckdb'][label]}")
+
+    if reason := stores.postgres_available():
+        result["postgres"] = {"skipped": reason}
+    else:
+        with stores.postgres_schema() as schema:
+            url = stores.schema_url(schema)
+            clock(f"PostgreSQL: loading the small set into {schema}, then init-db --rollup ...")
+            stores.postgres_store(small, url, clock)
+            stores.postgres_rollup(url)
+            result["postgres"] = {}
+            with Metrics.connect(url, read_only=True) as flat:
+                priced = Metrics(flat.executor, dataclasses.replace(priced_settings(url), database_url=url))
+                for label, window in targets.items():
+                    clock(f"PostgreSQL (rollup), {label} tenant: dashboard flat vs priced ...")
+                    result["postgres"][label] = contest(flat, priced, window)
+                    clock(f"  {result['postgres'][label]}")
+    result["seconds"] = round(clock.seconds(), 1)
+    return result
+
+
+def section(result: Mapping[str, Any]) -> str:
+    """The report's section, markdown."""
+    window = result["window"]
+    lines = [
+        START,
+        "## Priced costs (docs/costs.md): the dashboard, flat vs priced",
+        "",
+        f"Written by `python -m bench.priced` on {result['started_at']} (commit `{result['machine']['commit'][:10]}`), in "
+        f"{result['seconds'] / 60:.1f} minutes; figures in bench/priced.json. The window is {window['start_date']} .. "
+        f"{window['end_date']} in each tenant's timezone, read from the small set; one round is the dashboard under "
+        f"COST_MODEL=flat and under COST_MODEL=priced (the example tables), interleaved, medians. Target: priced ≤ "
+        f"{TARGET_RATIO:g}× flat. The bench data carries tokens_used but no pricing objects or input/output tokens: "
+        "every WhatsApp message counts as free and LLM costs take the flat fallback; the statements do the same work "
+        "(every message's metadata read, grouped, priced).",
+        "",
+        "| engine | tenant | flat | priced | priced / flat | met? | priced layout | llm calls | runs | load avg |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for engine in ("duckdb", "postgres"):
+        measured = result.get(engine, {})
+        if "skipped" in measured:
+            lines.append(f"| {engine} | - | not measured: {measured['skipped']} | | | | | | | |")
+            continue
+        for label, m in measured.items():
+            name = "DuckDB" if engine == "duckdb" else "PostgreSQL (rollup)"
+            met = "yes" if m["ratio"] <= TARGET_RATIO else "**no**"
+            lines.append(
+                f"| {name} | {label} | {m['flat_ms']:.1f} ms | {m['priced_ms']:.1f} ms | {m['ratio']:.2f}× | {met} | "
+                f"{m['layout']} | {m['llm_calls']:,} | {m['runs']} | {m['load_average']} |"
+            )
+    lines.append(END)
+    return "\n".join(lines) + "\n"
+
+
+def write(result: Mapping[str, Any]) -> None:
+    RESULT.write_text(json.dumps(result, indent=2, default=str) + "\n")
+    text = REPORT.read_text(encoding="utf-8") if REPORT.exists() else ""
+    if START in text and END in text:
+        before, _, rest = text.partition(START)
+        _, _, after = rest.partition(END + "\n")
+        text = before + section(result) + after
+    else:
+        text = text.rstrip("\n") + "\n\n" + section(result)
+    REPORT.write_text(text, encoding="utf-8")
+
+
+def main() -> None:
+    started = time.perf_counter()
+    result = run()
+    write(result)
+    print(section(result))
+    print(f"bench.priced: {time.perf_counter() - started:.0f} s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,185 @@
+"""Price tables of the priced cost model (COST_MODEL=priced, docs/costs.md).
+
+Two CSV files, read and checked once at start; an error names the file and the line:
+- WHATSAPP_PRICES: `prefix,category,price,valid_from` (dollars per charged message);
+- LLM_PRICES: `model,input_per_million,output_per_million,valid_from` (dollars per million tokens).
+
+The tables reach SQL as data: each column is one bound array parameter (`planning.values`),
+unnested into a table by sql/macros/costs.sql. No price, prefix or model is ever SQL text.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import functools
+import hashlib
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from crm_metrics.errors import ConfigError
+
+WHATSAPP_COLUMNS = ("prefix", "category", "price", "valid_from")
+LLM_COLUMNS = ("model", "input_per_million", "output_per_million", "valid_from")
+#: The prefix that matches every number, used only where no other prefix does.
+ANY = "*"
+#: Far above any real price (dollars per message or per million tokens): a typo such as a
+#: price in cents times a year of messages must still be a finite float.
+MAX_PRICE = 1_000_000.0
+_PREFIX = re.compile(r"^[0-9]{1,15}$")
+_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+
+
+@dataclass(frozen=True)
+class WhatsAppPrice:
+    prefix: str
+    category: str
+    price: float
+    valid_from: dt.date
+
+
+@dataclass(frozen=True)
+class LLMPrice:
+    model: str
+    input_per_million: float
+    output_per_million: float
+    valid_from: dt.date
+
+
+@dataclass(frozen=True)
+class PriceTables:
+    whatsapp: tuple[WhatsAppPrice, ...] = ()
+    llm: tuple[LLMPrice, ...] = ()
+
+    def parameters(self) -> dict[str, list[object]]:
+        """The tables as the templates' array parameters (sql/macros/costs.sql), one per column."""
+        return _parameters(self)
+
+    def fingerprint(self) -> str:
+        """12 hex digits that change with any row of either table."""
+        return _fingerprint(self)
+
+
+@functools.lru_cache(maxsize=8)
+def _fingerprint(tables: PriceTables) -> str:
+    return hashlib.sha256(repr(tables).encode()).hexdigest()[:12]
+
+
+@functools.lru_cache(maxsize=8)
+def _parameters_cached(tables: PriceTables) -> dict[str, list[object]]:
+    self = tables
+    return {
+            "whatsapp_prefixes": [row.prefix for row in self.whatsapp],
+            "whatsapp_categories": [row.category for row in self.whatsapp],
+            "whatsapp_prices": [row.price for row in self.whatsapp],
+            "whatsapp_valid_from": [row.valid_from for row in self.whatsapp],
+            "llm_models": [row.model for row in self.llm],
+            "llm_input_prices": [row.input_per_million for row in self.llm],
+            "llm_output_prices": [row.output_per_million for row in self.llm],
+            "llm_valid_from": [row.valid_from for row in self.llm],
+        }
+
+
+def _parameters(tables: PriceTables) -> dict[str, list[object]]:
+    # Built once per table (a rate card has hundreds of rows); each request gets its own lists.
+    return {name: list(values) for name, values in _parameters_cached(tables).items()}
+
+
+def _rows(path: Path, setting: str, columns: tuple[str, ...]) -> list[tuple[int, dict[str, str]]]:
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except OSError as error:
+        raise ConfigError(f"Config '{setting}': cannot read {str(path)!r}: {error.strerror or error}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8 text ({setting})") from None
+    reader = csv.reader(text.splitlines())
+    header = next(reader, None)
+    if header is None:
+        raise ConfigError(f"{path}:1: empty file; expected the header {','.join(columns)} ({setting})")
+    header = [name.strip() for name in header]
+    if unknown := [name for name in header if name not in columns]:
+        raise ConfigError(f"{path}:1: unknown column {unknown[0]!r}; expected {','.join(columns)} ({setting})")
+    if missing := [name for name in columns if name not in header]:
+        raise ConfigError(f"{path}:1: missing column {missing[0]!r}; expected {','.join(columns)} ({setting})")
+    if len(set(header)) != len(header):
+        raise ConfigError(f"{path}:1: a column is named twice ({setting})")
+    rows = []
+    for line, values in enumerate(reader, 2):
+        if not values or all(not v.strip() for v in values) or values[0].lstrip().startswith("#"):
+            continue  # blank lines and comment lines (the example tables' notes)
+        if len(values) != len(header):
+            raise ConfigError(f"{path}:{line}: {len(values)} fields, expected {len(header)} ({setting})")
+        rows.append((line, {name: value.strip() for name, value in zip(header, values, strict=True)}))
+    return rows
+
+
+def _price(path: Path, line: int, column: str, text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and 0 <= value <= MAX_PRICE) or not text:
+        raise ConfigError(f"{path}:{line}: {column} {text!r} is not a price (a number from 0 to 1,000,000)")
+    return value
+
+
+def _date(path: Path, line: int, text: str) -> dt.date:
+    try:
+        if not _DATE.match(text):
+            raise ValueError
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise ConfigError(f"{path}:{line}: valid_from {text!r} is not a date YYYY-MM-DD") from None
+
+
+def _text(path: Path, line: int, column: str, text: str) -> str:
+    if not text:
+        raise ConfigError(f"{path}:{line}: {column} is empty")
+    return text
+
+
+def read_whatsapp(path: str | Path, setting: str = "WHATSAPP_PRICES") -> tuple[WhatsAppPrice, ...]:
+    """The WhatsApp table at `path`: prefixes of digits or `*`, one row per
+    (prefix, category, valid_from)."""
+    path = Path(path)
+    table, seen = [], {}
+    for line, row in _rows(path, setting, WHATSAPP_COLUMNS):
+        prefix = row["prefix"]
+        if prefix != ANY and not _PREFIX.match(prefix):
+            raise ConfigError(f"{path}:{line}: prefix {prefix!r} is not a calling-code prefix (1 to 15 digits, no '+') or '*'")
+        price = WhatsAppPrice(prefix, _text(path, line, "category", row["category"]), _price(path, line, "price", row["price"]), _date(path, line, row["valid_from"]))
+        key = (price.prefix, price.category, price.valid_from)
+        if key in seen:
+            raise ConfigError(f"{path}:{line}: duplicate row for prefix {prefix!r}, category {price.category!r}, valid_from {price.valid_from} (first on line {seen[key]})")
+        seen[key] = line
+        table.append(price)
+    return tuple(table)
+
+
+def read_llm(path: str | Path, setting: str = "LLM_PRICES") -> tuple[LLMPrice, ...]:
+    """The LLM table at `path`: one row per (model, valid_from); `*` prices other models."""
+    path = Path(path)
+    table, seen = [], {}
+    for line, row in _rows(path, setting, LLM_COLUMNS):
+        price = LLMPrice(
+            _text(path, line, "model", row["model"]),
+            _price(path, line, "input_per_million", row["input_per_million"]),
+            _price(path, line, "output_per_million", row["output_per_million"]),
+            _date(path, line, row["valid_from"]),
+        )
+        key = (price.model, price.valid_from)
+        if key in seen:
+            raise ConfigError(f"{path}:{line}: duplicate row for model {price.model!r}, valid_from {price.valid_from} (first on line {seen[key]})")
+        seen[key] = line
+        table.append(price)
+    return tuple(table)
+
+
+def load(whatsapp_path: str | None, llm_path: str | None) -> PriceTables:
+    """Both tables (a table not set is empty: nothing it would price is priced)."""
+    return PriceTables(
+        read_whatsapp(whatsapp_path) if whatsapp_path else (),
+        read_llm(llm_path) if llm_path else (),
+    )

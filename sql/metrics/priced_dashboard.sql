@@ -1,0 +1,70 @@
+-- name: priced_dashboard
+-- table: The whole dashboard under COST_MODEL=priced (docs/metrics.md §8): sql/metrics/dashboard.sql
+--   rendered with the price tables, its cost columns those of sql/metrics/costs.sql.
+-- grain: one row per bucket (day, ISO week from Monday, or month; the first and last bucket
+--   clipped to the range) in the request's timezone. Every bucket of the range appears, in date
+--   order; empty buckets have zero counts and null rates and averages.
+-- granularities: day week month
+-- params:
+--   tenant_id                     STRING     the tenant whose rows are read
+--   outlet_id                     STRING     only conversations of this outlet, and their messages (only when the outlet filter is on)
+--   start_date                    DATE       first local date of the range, inclusive
+--   end_date                      DATE       last local date of the range, inclusive
+--   tz                            STRING     IANA timezone in which days are cut
+--   range_start                   TIMESTAMP  start_date 00:00 in tz, as an instant
+--   range_end                     TIMESTAMP  (end_date + 1 day) 00:00 in tz, as an instant
+--   lookaround_start              TIMESTAMP  with a look-around bound (LOOKAROUND_DAYS): range_start minus that many days; no row before it is read
+--   lookaround_end                TIMESTAMP  range_end plus that many days; no row from it on is read
+--   tz_change_1                   INT64      with known offsets: the first UTC-offset change in the range, in epoch microseconds (unused: the range's end)
+--   tz_change_2                   INT64      the second one
+--   tz_change_3                   INT64      the third one
+--   tz_change_4                   INT64      the fourth one
+--   tz_offset_0                   INT64      the UTC offset before tz_change_1, in microseconds
+--   tz_offset_1                   INT64      the UTC offset from tz_change_1
+--   tz_offset_2                   INT64      the UTC offset from tz_change_2
+--   tz_offset_3                   INT64      the UTC offset from tz_change_3
+--   tz_offset_4                   INT64      the UTC offset from tz_change_4
+--   llm_price_per_million_tokens  FLOAT64    LLM price in dollars per million tokens (default 0.15)
+--   whatsapp_prefixes             ARRAY<STRING>   WHATSAPP_PRICES: each row's prefix (digits, or * for every number)
+--   whatsapp_categories           ARRAY<STRING>   each row's template category
+--   whatsapp_prices               ARRAY<FLOAT64>  each row's price in dollars per charged message
+--   whatsapp_valid_from           ARRAY<DATE>     each row's first UTC date
+--   llm_models                    ARRAY<STRING>   LLM_PRICES: each row's model (* for the others)
+--   llm_input_prices              ARRAY<FLOAT64>  each row's price in dollars per million input tokens
+--   llm_output_prices             ARRAY<FLOAT64>  each row's price in dollars per million output tokens
+--   llm_valid_from                ARRAY<DATE>     each row's first UTC date
+-- columns:
+--   date                             DATE     first date of the bucket
+--   total_conversations              INT64    conversations started in the bucket
+--   active_conversations             INT64    of those, current status = 'active'
+--   resolved_conversations           INT64    of those, current status = 'resolved'
+--   handed_off_conversations         INT64    of those, current status = 'handed_off'
+--   average_duration_minutes         FLOAT64  mean of (ended_at - started_at) in fractional minutes, over those with ended_at
+--   resolution_rate                  FLOAT64  resolved_conversations / total_conversations
+--   total_messages                   INT64    messages sent in the bucket, of any sender type
+--   customer_messages                INT64    of those, sender_type = 'customer'
+--   llm_messages                     INT64    of those, sender_type = 'llm'
+--   agent_messages                   INT64    of those, sender_type = 'agent'
+--   average_response_time_seconds    FLOAT64  mean seconds from the start of each customer turn starting in the bucket to its first later llm or agent message (even after the range); turns without a reply are left out
+--   total_handoffs                   INT64    conversations started in the bucket with a handoff request (metadata.handoff_requested JSON true or "true"), counted once
+--   keyword_triggered                INT64    of those, the first request's trigger = 'keyword'
+--   confidence_triggered             INT64    of those, the first request's trigger = 'confidence'
+--   average_time_to_handoff_minutes  FLOAT64  mean of (first request - started_at) in fractional minutes; the request may fall outside the range
+--   handoff_rate                     FLOAT64  total_handoffs / conversations started in the bucket: the share with a handoff request, whatever their current status
+--   total_llm_calls               INT64    llm messages sent in the bucket
+--   total_tokens_used             INT64    sum of metadata.tokens_used over those (a whole number, else 0)
+--   llm_input_tokens              INT64    sum of metadata.input_tokens over those (read as tokens_used)
+--   llm_output_tokens             INT64    sum of metadata.output_tokens over those
+--   total_llm_cost                FLOAT64  input x input price + output x output price of the model's row valid on the UTC date (the * rows for a model the table does not name; no row: 0); tokens_used x the flat price where neither token key is present
+--   whatsapp_charged_messages     INT64    llm, agent and system messages whose metadata.pricing.type is "regular"
+--   whatsapp_free_messages        INT64    llm, agent and system messages not charged
+--   whatsapp_unpriced_messages    INT64    charged messages without a price row (for the market of the number's longest prefix, the category, the UTC date)
+--   whatsapp_marketing_cost       FLOAT64  cost of charged messages of category marketing
+--   whatsapp_utility_cost         FLOAT64  cost of charged messages of category utility
+--   whatsapp_authentication_cost  FLOAT64  cost of charged messages of category authentication
+--   total_whatsapp_cost           FLOAT64  cost of all charged messages, any category
+--   total_cost                    FLOAT64  total_llm_cost + total_whatsapp_cost
+--   cost_per_conversation         FLOAT64  total_cost / conversations started in the bucket
+{#- The dashboard's statement itself, rendered in a priced Shape (crm_metrics/planning.py). -#}
+{% set priced = True -%}
+{% include 'metrics/dashboard.sql' %}

@@ -1,0 +1,80 @@
+"""Priced costs (docs/metrics.md §8, COST_MODEL=priced) on every engine and layout, against the
+plain-Python reference: the costs answer with its markets, the dashboard's cost series, the
+summary's total_cost and §7.2's cohort cost, all from one load."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from crm_metrics import Metrics
+from tests.support import reference
+from tests.support.compare import assert_same
+from tests.support.engines import FIXED_NOW, Engine
+from tests.support.properties import on_engines
+from tests.support.strategies import TENANT, PricedCase, priced_cases
+
+
+def priced(engine: Engine, tables: object, rows: dict) -> Metrics:
+    """A Metrics under COST_MODEL=priced with `tables` over exactly `rows`."""
+    engine.fresh(rows)
+    settings = dataclasses.replace(engine.settings, cost_model="priced")
+    return Metrics(engine.executor, settings, clock=lambda: FIXED_NOW, prices=tables)  # type: ignore[arg-type]
+
+
+@on_engines(share=0.5, given=priced_cases())
+def test_priced_costs_match_reference(engine: Engine, given: PricedCase) -> None:
+    case, tables = given.case, given.tables
+    metrics = priced(engine, tables, case.rows)
+    asked = dict(tenant_id=TENANT, start=case.start, end=case.end, tz=case.tz)
+    want = reference.costs(case.rows, tables, **asked, granularity=case.granularity, outlet_id=case.outlet_id)
+
+    got = metrics.costs(TENANT, case.start, case.end, outlet_id=case.outlet_id, tz=case.tz, granularity=case.granularity, group_by="market").to_dict()
+    assert_same({"series": got["series"], "totals": got["totals"], "markets": got["markets"]}, want, "costs")
+
+    dashboard = metrics.dashboard(TENANT, case.start, case.end, outlet_id=case.outlet_id, tz=case.tz, granularity=case.granularity).to_dict()
+    assert_same(dashboard["costs"], want["series"], "dashboard.costs")
+
+    summary = metrics.summary(TENANT, case.start, case.end, outlet_id=case.outlet_id, tz=case.tz).to_dict()
+    assert_same(summary["total_cost"], want["totals"]["total_cost"], "summary.total_cost")
+
+    outcomes = metrics.outcomes(TENANT, case.start, case.end, outlet_id=case.outlet_id, tz=case.tz, granularity=case.granularity).to_dict()
+    cohort = reference.priced_cohort_costs(case.rows, tables, **asked, granularity=case.granularity, outlet_id=case.outlet_id)
+    assert_same([row["cohort_cost"] for row in outcomes["series"]], [cohort[b] for b in cohort if b is not None], "outcomes.cohort_cost")
+    assert_same(outcomes["totals"]["cohort_cost"], cohort[None], "outcomes.totals.cohort_cost")
+
+
+def test_a_new_price_table_changes_answers_without_a_reload(engine: Engine) -> None:
+    """One load, two rate cards: the second adds a row with an earlier valid_from and a longer
+    prefix; every layout answers each table's reference at once (nothing about prices is stored)."""
+    import datetime as dt
+
+    from crm_metrics.prices import LLMPrice, PriceTables, WhatsAppPrice
+
+    day = dt.datetime(2025, 3, 10, 12, 0, tzinfo=dt.UTC)
+    rows = {
+        "conversations": [
+            {"id": "c1", "tenant_id": TENANT, "outlet_id": None, "customer_phone": "+12425550000", "status": "resolved",
+             "started_at": day, "ended_at": None, "last_message_at": None},
+        ],
+        "messages": [
+            {"id": "m1", "conversation_id": "c1", "sender_type": "system", "sender_id": None, "content": "x", "timestamp": day,
+             "metadata": {"pricing": {"type": "regular", "category": "utility"}}},
+            {"id": "m2", "conversation_id": "c1", "sender_type": "llm", "sender_id": None, "content": "x", "timestamp": day,
+             "metadata": {"model": "gpt-4o", "input_tokens": 1000, "output_tokens": 10}},
+        ],
+    }
+    first = PriceTables((WhatsAppPrice("1", "utility", 0.004, dt.date(2025, 1, 1)),), (LLMPrice("*", 1.0, 2.0, dt.date(2025, 1, 1)),))
+    second = PriceTables(
+        (*first.whatsapp, WhatsAppPrice("1242", "utility", 0.02, dt.date(2024, 1, 1))),
+        (*first.llm, LLMPrice("gpt-4o", 2.5, 10.0, dt.date(2024, 1, 1))),
+    )
+    engine.fresh(rows)
+    asked = dict(tenant_id=TENANT, start=dt.date(2025, 3, 10), end=dt.date(2025, 3, 10), tz="UTC")
+    answers = []
+    for tables in (first, second):
+        metrics = Metrics(engine.executor, dataclasses.replace(engine.settings, cost_model="priced"), clock=lambda: FIXED_NOW, prices=tables)
+        got = metrics.costs(TENANT, "2025-03-10", "2025-03-10", tz="UTC", group_by="market").to_dict()
+        want = reference.costs(rows, tables, **asked)
+        assert_same({"series": got["series"], "totals": got["totals"], "markets": got["markets"]}, want, "costs")
+        answers.append(got["totals"]["total_cost"])
+    assert answers[0] != answers[1]

@@ -1,0 +1,302 @@
+-- cost_markets for postgres, seed layout, outlet filter off, by range
+WITH whatsapp_price_rows AS (
+  SELECT
+    prefix,
+    category,
+    price,
+    valid_from,
+    LEAD(valid_from) OVER (PARTITION BY prefix, category ORDER BY valid_from NULLS FIRST) AS valid_to
+  FROM (
+    SELECT
+      (
+        CAST(%(whatsapp_prefixes)s AS TEXT[])
+      )[i] AS prefix,
+      (
+        CAST(%(whatsapp_categories)s AS TEXT[])
+      )[i] AS category,
+      (
+        CAST(%(whatsapp_prices)s AS DOUBLE PRECISION[])
+      )[i] AS price,
+      (
+        CAST(%(whatsapp_valid_from)s AS DATE[])
+      )[i] AS valid_from
+    FROM GENERATE_SERIES(1, ARRAY_LENGTH(CAST(%(whatsapp_prefixes)s AS TEXT[]), 1)) AS _t0(i)
+  ) AS whatsapp_table
+), whatsapp_markets AS (
+  SELECT DISTINCT
+    prefix
+  FROM whatsapp_price_rows
+), llm_price_rows AS (
+  SELECT
+    model,
+    input_price,
+    output_price,
+    valid_from,
+    LEAD(valid_from) OVER (PARTITION BY model ORDER BY valid_from NULLS FIRST) AS valid_to
+  FROM (
+    SELECT
+      (
+        CAST(%(llm_models)s AS TEXT[])
+      )[i] AS model,
+      (
+        CAST(%(llm_input_prices)s AS DOUBLE PRECISION[])
+      )[i] AS input_price,
+      (
+        CAST(%(llm_output_prices)s AS DOUBLE PRECISION[])
+      )[i] AS output_price,
+      (
+        CAST(%(llm_valid_from)s AS DATE[])
+      )[i] AS valid_from
+    FROM GENERATE_SERIES(1, ARRAY_LENGTH(CAST(%(llm_models)s AS TEXT[]), 1)) AS _t1(i)
+  ) AS llm_table
+), llm_models AS (
+  SELECT DISTINCT
+    model
+  FROM llm_price_rows
+), priced_groups AS (
+  SELECT
+    CAST(%(start_date)s AS DATE) AS bucket,
+    g.day,
+    g.kind,
+    g.phone,
+    g.charged,
+    g.category,
+    g.model,
+    COUNT(*) AS messages,
+    SUM(g.input_tokens) AS input_tokens,
+    SUM(g.output_tokens) AS output_tokens,
+    SUM(g.flat_tokens) AS flat_tokens,
+    SUM(g.tokens_used) AS tokens_used
+  FROM (
+    SELECT
+      m.bucket_at,
+      CAST(CAST(m.ts AS TIMESTAMPTZ) AT TIME ZONE 'UTC' AS DATE) AS day,
+      'whatsapp' AS kind,
+      COALESCE(
+        CASE
+          WHEN STARTS_WITH(m.customer_phone, '+')
+          THEN SUBSTRING(m.customer_phone FROM 2)
+          ELSE m.customer_phone
+        END,
+        ''
+      ) AS phone,
+      COALESCE(m.metadata #>> '{pricing,type}' = 'regular', FALSE) AS charged,
+      CASE
+        WHEN COALESCE(m.metadata #>> '{pricing,type}' = 'regular', FALSE)
+        THEN CASE
+          WHEN JSONB_TYPEOF(m.metadata #> '{pricing,category}') = 'string'
+          THEN m.metadata #>> '{pricing,category}'
+          ELSE NULL
+        END
+        ELSE NULL
+      END AS category,
+      CAST(NULL AS TEXT) AS model,
+      0 AS input_tokens,
+      0 AS output_tokens,
+      0 AS flat_tokens,
+      0 AS tokens_used
+    FROM (
+      SELECT
+        msg.timestamp AS bucket_at,
+        msg.timestamp AS ts,
+        msg.sender_type,
+        msg.metadata,
+        c.customer_phone
+      FROM messages AS msg
+      JOIN conversations AS c
+        ON c.id = msg.conversation_id
+      WHERE
+        LOWER(c.tenant_id) = CAST(%(tenant_id)s AS TEXT)
+        AND msg.timestamp >= CAST(%(range_start)s AS TIMESTAMPTZ)
+        AND msg.timestamp < CAST(%(range_end)s AS TIMESTAMPTZ)
+    ) AS m
+    WHERE
+      m.sender_type IN ('llm', 'agent', 'system')
+    UNION ALL
+    SELECT
+      m.bucket_at,
+      CAST(CAST(m.ts AS TIMESTAMPTZ) AT TIME ZONE 'UTC' AS DATE),
+      'llm',
+      NULL,
+      FALSE,
+      NULL,
+      CASE
+        WHEN JSONB_TYPEOF(m.metadata #> '{model}') = 'string'
+        THEN m.metadata #>> '{model}'
+        ELSE NULL
+      END,
+      CASE
+        WHEN m.metadata #>> '{input_tokens}' ~ '^[+-]?[0-9]{1,18}$'
+        THEN CAST(m.metadata #>> '{input_tokens}' AS BIGINT)
+        ELSE 0
+      END,
+      CASE
+        WHEN m.metadata #>> '{output_tokens}' ~ '^[+-]?[0-9]{1,18}$'
+        THEN CAST(m.metadata #>> '{output_tokens}' AS BIGINT)
+        ELSE 0
+      END,
+      CASE
+        WHEN COALESCE(
+          m.metadata #>> '{input_tokens}' ~ '^[+-]?[0-9]{1,18}$'
+          OR m.metadata #>> '{output_tokens}' ~ '^[+-]?[0-9]{1,18}$',
+          FALSE
+        )
+        THEN 0
+        ELSE CASE
+          WHEN m.metadata #>> '{tokens_used}' ~ '^[+-]?[0-9]{1,18}$'
+          THEN CAST(m.metadata #>> '{tokens_used}' AS BIGINT)
+          ELSE 0
+        END
+      END,
+      CASE
+        WHEN m.metadata #>> '{tokens_used}' ~ '^[+-]?[0-9]{1,18}$'
+        THEN CAST(m.metadata #>> '{tokens_used}' AS BIGINT)
+        ELSE 0
+      END
+    FROM (
+      SELECT
+        msg.timestamp AS bucket_at,
+        msg.timestamp AS ts,
+        msg.sender_type,
+        msg.metadata,
+        c.customer_phone
+      FROM messages AS msg
+      JOIN conversations AS c
+        ON c.id = msg.conversation_id
+      WHERE
+        LOWER(c.tenant_id) = CAST(%(tenant_id)s AS TEXT)
+        AND msg.timestamp >= CAST(%(range_start)s AS TIMESTAMPTZ)
+        AND msg.timestamp < CAST(%(range_end)s AS TIMESTAMPTZ)
+    ) AS m
+    WHERE
+      m.sender_type = 'llm'
+  ) AS g
+  GROUP BY
+    bucket,
+    g.day,
+    g.kind,
+    g.phone,
+    g.charged,
+    g.category,
+    g.model
+), priced_phones AS (
+  SELECT
+    phone,
+    prefix
+  FROM (
+    SELECT
+      g.phone,
+      k.prefix,
+      ROW_NUMBER() OVER (
+        PARTITION BY g.phone
+        ORDER BY CASE WHEN k.prefix = '*' THEN 0 ELSE LENGTH(k.prefix) END DESC NULLS LAST
+      ) AS n
+    FROM (
+      SELECT DISTINCT
+        phone
+      FROM priced_groups
+      WHERE
+        kind = 'whatsapp'
+    ) AS g
+    JOIN whatsapp_markets AS k
+      ON k.prefix = '*' OR STARTS_WITH(g.phone, k.prefix)
+  ) AS matches
+  WHERE
+    n = 1
+), priced_whatsapp_rows AS (
+  SELECT
+    g.bucket,
+    k.prefix,
+    g.charged,
+    g.category,
+    g.messages,
+    CASE WHEN g.charged THEN p.price ELSE NULL END AS price
+  FROM priced_groups AS g
+  LEFT JOIN priced_phones AS k
+    ON k.phone = g.phone
+  LEFT JOIN whatsapp_price_rows AS p
+    ON g.charged
+    AND p.prefix = k.prefix
+    AND p.category = g.category
+    AND p.valid_from <= g.day
+    AND (
+      p.valid_to IS NULL OR g.day < p.valid_to
+    )
+  WHERE
+    g.kind = 'whatsapp'
+), priced_whatsapp AS (
+  SELECT
+    bucket,
+    SUM(CASE WHEN w.charged THEN w.messages ELSE 0 END) AS whatsapp_charged_messages,
+    SUM(CASE WHEN w.charged THEN 0 ELSE w.messages END) AS whatsapp_free_messages,
+    SUM(CASE WHEN w.charged AND w.price IS NULL THEN w.messages ELSE 0 END) AS whatsapp_unpriced_messages,
+    SUM(CASE WHEN w.category = 'marketing' THEN w.messages * w.price ELSE 0 END) AS whatsapp_marketing_cost,
+    SUM(CASE WHEN w.category = 'utility' THEN w.messages * w.price ELSE 0 END) AS whatsapp_utility_cost,
+    SUM(CASE WHEN w.category = 'authentication' THEN w.messages * w.price ELSE 0 END) AS whatsapp_authentication_cost,
+    SUM(COALESCE(w.messages * w.price, 0)) AS total_whatsapp_cost
+  FROM priced_whatsapp_rows AS w
+  GROUP BY
+    bucket
+), priced_llm_rows AS (
+  SELECT
+    g.bucket,
+    g.messages,
+    g.tokens_used,
+    g.input_tokens,
+    g.output_tokens,
+    CAST(COALESCE(g.input_tokens * p.input_price + g.output_tokens * p.output_price, 0) AS DOUBLE PRECISION) / 1000000 + CAST(g.flat_tokens * CAST(%(llm_price_per_million_tokens)s AS DOUBLE PRECISION) AS DOUBLE PRECISION) / 1000000 AS llm_cost
+  FROM (
+    SELECT
+      h.*,
+      COALESCE(named.model, '*') AS priced_model
+    FROM priced_groups AS h
+    LEFT JOIN llm_models AS named
+      ON named.model = h.model
+    WHERE
+      h.kind = 'llm'
+  ) AS g
+  LEFT JOIN llm_price_rows AS p
+    ON p.model = g.priced_model
+    AND p.valid_from <= g.day
+    AND (
+      p.valid_to IS NULL OR g.day < p.valid_to
+    )
+), priced_llm AS (
+  SELECT
+    bucket,
+    SUM(l.messages) AS llm_messages,
+    SUM(l.tokens_used) AS tokens_used,
+    SUM(l.input_tokens) AS input_tokens,
+    SUM(l.output_tokens) AS output_tokens,
+    SUM(l.llm_cost) AS llm_cost
+  FROM priced_llm_rows AS l
+  GROUP BY
+    bucket
+), markets AS (
+  SELECT
+    w.prefix,
+    SUM(CASE WHEN w.charged THEN w.messages ELSE 0 END) AS whatsapp_charged_messages,
+    SUM(CASE WHEN w.charged THEN 0 ELSE w.messages END) AS whatsapp_free_messages,
+    SUM(CASE WHEN w.charged AND w.price IS NULL THEN w.messages ELSE 0 END) AS whatsapp_unpriced_messages,
+    SUM(CASE WHEN w.category = 'marketing' THEN w.messages * w.price ELSE 0 END) AS whatsapp_marketing_cost,
+    SUM(CASE WHEN w.category = 'utility' THEN w.messages * w.price ELSE 0 END) AS whatsapp_utility_cost,
+    SUM(CASE WHEN w.category = 'authentication' THEN w.messages * w.price ELSE 0 END) AS whatsapp_authentication_cost,
+    SUM(COALESCE(w.messages * w.price, 0)) AS total_whatsapp_cost
+  FROM priced_whatsapp_rows AS w
+  WHERE
+    NOT w.prefix IS NULL
+  GROUP BY
+    w.prefix
+)
+SELECT
+  prefix,
+  whatsapp_charged_messages,
+  whatsapp_free_messages,
+  whatsapp_unpriced_messages,
+  COALESCE(whatsapp_marketing_cost, 0) AS whatsapp_marketing_cost,
+  COALESCE(whatsapp_utility_cost, 0) AS whatsapp_utility_cost,
+  COALESCE(whatsapp_authentication_cost, 0) AS whatsapp_authentication_cost,
+  total_whatsapp_cost
+FROM markets
+ORDER BY
+  prefix COLLATE "C" NULLS FIRST

@@ -1,0 +1,415 @@
+-- costs for bigquery, seed layout, outlet filter off, by day
+WITH window_conversations AS (
+  SELECT
+    s.id AS conversation_id
+  FROM conversations AS s
+  WHERE
+    LOWER(s.tenant_id) = @tenant_id
+    AND s.started_at >= @range_start
+    AND s.started_at < @range_end
+  UNION DISTINCT
+  SELECT
+    c.id AS conversation_id
+  FROM messages AS msg
+  JOIN conversations AS c
+    ON c.id = msg.conversation_id
+  WHERE
+    LOWER(c.tenant_id) = @tenant_id
+    AND msg.timestamp >= @range_start
+    AND msg.timestamp < @range_end
+), conversation_messages AS (
+  SELECT
+    m.id,
+    m.conversation_id,
+    m.timestamp,
+    m.sender_type,
+    m.metadata
+  FROM messages AS m
+  WHERE
+    m.conversation_id IN (
+      SELECT
+        v.conversation_id
+      FROM window_conversations AS v
+    )
+), whatsapp_price_rows AS (
+  SELECT
+    prefix,
+    category,
+    price,
+    valid_from,
+    LEAD(valid_from) OVER (PARTITION BY prefix, category ORDER BY valid_from) AS valid_to
+  FROM (
+    SELECT
+      @whatsapp_prefixes[ORDINAL(i)] AS prefix,
+      @whatsapp_categories[ORDINAL(i)] AS category,
+      @whatsapp_prices[ORDINAL(i)] AS price,
+      @whatsapp_valid_from[ORDINAL(i)] AS valid_from
+    FROM UNNEST(GENERATE_ARRAY(1, ARRAY_LENGTH(@whatsapp_prefixes))) AS i
+  ) AS whatsapp_table
+), whatsapp_markets AS (
+  SELECT DISTINCT
+    prefix
+  FROM whatsapp_price_rows
+), llm_price_rows AS (
+  SELECT
+    model,
+    input_price,
+    output_price,
+    valid_from,
+    LEAD(valid_from) OVER (PARTITION BY model ORDER BY valid_from) AS valid_to
+  FROM (
+    SELECT
+      @llm_models[ORDINAL(i)] AS model,
+      @llm_input_prices[ORDINAL(i)] AS input_price,
+      @llm_output_prices[ORDINAL(i)] AS output_price,
+      @llm_valid_from[ORDINAL(i)] AS valid_from
+    FROM UNNEST(GENERATE_ARRAY(1, ARRAY_LENGTH(@llm_models))) AS i
+  ) AS llm_table
+), llm_models AS (
+  SELECT DISTINCT
+    model
+  FROM llm_price_rows
+), buckets AS (
+  SELECT DISTINCT
+    d AS bucket
+  FROM UNNEST(GENERATE_DATE_ARRAY(@start_date, @end_date, INTERVAL '1' DAY)) AS d
+), conversation_aggregates AS (
+  SELECT
+    DATE(started_at, @tz) AS bucket,
+    COUNT(*) AS total_conversations,
+    COUNTIF(status = 'active') AS active_conversations,
+    COUNTIF(status = 'resolved') AS resolved_conversations,
+    COUNTIF(status = 'handed_off') AS handed_off_conversations,
+    AVG(duration_us) / 60000000 AS average_duration_minutes,
+    COUNT(handoff_at) AS total_handoffs,
+    COUNTIF(handoff_trigger = 'keyword') AS keyword_triggered,
+    COUNTIF(handoff_trigger = 'confidence') AS confidence_triggered,
+    AVG(TIMESTAMP_DIFF(handoff_at, started_at, MICROSECOND)) / 60000000 AS average_time_to_handoff_minutes
+  FROM (
+    SELECT
+      c.started_at,
+      c.status,
+      TIMESTAMP_DIFF(c.ended_at, c.started_at, MICROSECOND) AS duration_us,
+      h.handoff_at,
+      h.handoff_trigger
+    FROM conversations AS c
+    LEFT JOIN (
+      SELECT
+        conversation_id,
+        handoff_at,
+        handoff_trigger
+      FROM (
+        SELECT
+          m.conversation_id,
+          m.timestamp AS handoff_at,
+          JSON_VALUE(m.metadata, '$.trigger') AS handoff_trigger,
+          ROW_NUMBER() OVER (PARTITION BY m.conversation_id ORDER BY m.timestamp, CAST(m.id AS BYTES)) AS n
+        FROM conversation_messages AS m
+        WHERE
+          JSON_VALUE(m.metadata, '$.handoff_requested') = 'true'
+      ) AS requests
+      WHERE
+        n = 1
+    ) AS h
+      ON h.conversation_id = c.id
+    WHERE
+      LOWER(c.tenant_id) = @tenant_id
+      AND c.started_at >= @range_start
+      AND c.started_at < @range_end
+  ) AS conversation_rows
+  GROUP BY
+    bucket
+), priced_groups AS (
+  SELECT
+    DATE(g.bucket_at, @tz) AS bucket,
+    g.day,
+    g.kind,
+    g.phone,
+    g.charged,
+    g.category,
+    g.model,
+    COUNT(*) AS messages,
+    SUM(g.input_tokens) AS input_tokens,
+    SUM(g.output_tokens) AS output_tokens,
+    SUM(g.flat_tokens) AS flat_tokens,
+    SUM(g.tokens_used) AS tokens_used
+  FROM (
+    SELECT
+      m.bucket_at,
+      DATE(m.ts, 'UTC') AS day,
+      'whatsapp' AS kind,
+      COALESCE(
+        IF(STARTS_WITH(m.customer_phone, '+'), SUBSTR(m.customer_phone, 2), m.customer_phone),
+        ''
+      ) AS phone,
+      COALESCE(JSON_VALUE(m.metadata, '$.pricing.type') = 'regular', FALSE) AS charged,
+      IF(
+        COALESCE(JSON_VALUE(m.metadata, '$.pricing.type') = 'regular', FALSE),
+        IF(
+          IF(
+            STARTS_WITH(TO_JSON_STRING(JSON_QUERY(m.metadata, '$.pricing.category')), '"'),
+            'string',
+            NULL
+          ) = 'string',
+          JSON_VALUE(m.metadata, '$.pricing.category'),
+          NULL
+        ),
+        NULL
+      ) AS category,
+      CAST(NULL AS STRING) AS model,
+      0 AS input_tokens,
+      0 AS output_tokens,
+      0 AS flat_tokens,
+      0 AS tokens_used
+    FROM (
+      SELECT
+        msg.timestamp AS bucket_at,
+        msg.timestamp AS ts,
+        msg.sender_type,
+        msg.metadata,
+        c.customer_phone
+      FROM messages AS msg
+      JOIN conversations AS c
+        ON c.id = msg.conversation_id
+      WHERE
+        LOWER(c.tenant_id) = @tenant_id
+        AND msg.timestamp >= @range_start
+        AND msg.timestamp < @range_end
+    ) AS m
+    WHERE
+      m.sender_type IN ('llm', 'agent', 'system')
+    UNION ALL
+    SELECT
+      m.bucket_at,
+      DATE(m.ts, 'UTC'),
+      'llm',
+      NULL,
+      FALSE,
+      NULL,
+      IF(
+        IF(STARTS_WITH(TO_JSON_STRING(JSON_QUERY(m.metadata, '$.model')), '"'), 'string', NULL) = 'string',
+        JSON_VALUE(m.metadata, '$.model'),
+        NULL
+      ),
+      CASE
+        WHEN REGEXP_CONTAINS(JSON_VALUE(m.metadata, '$.input_tokens'), '^[+-]?[0-9]{1,18}$')
+        THEN CAST(JSON_VALUE(m.metadata, '$.input_tokens') AS INT64)
+        ELSE 0
+      END,
+      CASE
+        WHEN REGEXP_CONTAINS(JSON_VALUE(m.metadata, '$.output_tokens'), '^[+-]?[0-9]{1,18}$')
+        THEN CAST(JSON_VALUE(m.metadata, '$.output_tokens') AS INT64)
+        ELSE 0
+      END,
+      IF(
+        COALESCE(
+          REGEXP_CONTAINS(JSON_VALUE(m.metadata, '$.input_tokens'), '^[+-]?[0-9]{1,18}$')
+          OR REGEXP_CONTAINS(JSON_VALUE(m.metadata, '$.output_tokens'), '^[+-]?[0-9]{1,18}$'),
+          FALSE
+        ),
+        0,
+        CASE
+          WHEN REGEXP_CONTAINS(JSON_VALUE(m.metadata, '$.tokens_used'), '^[+-]?[0-9]{1,18}$')
+          THEN CAST(JSON_VALUE(m.metadata, '$.tokens_used') AS INT64)
+          ELSE 0
+        END
+      ),
+      CASE
+        WHEN REGEXP_CONTAINS(JSON_VALUE(m.metadata, '$.tokens_used'), '^[+-]?[0-9]{1,18}$')
+        THEN CAST(JSON_VALUE(m.metadata, '$.tokens_used') AS INT64)
+        ELSE 0
+      END
+    FROM (
+      SELECT
+        msg.timestamp AS bucket_at,
+        msg.timestamp AS ts,
+        msg.sender_type,
+        msg.metadata,
+        c.customer_phone
+      FROM messages AS msg
+      JOIN conversations AS c
+        ON c.id = msg.conversation_id
+      WHERE
+        LOWER(c.tenant_id) = @tenant_id
+        AND msg.timestamp >= @range_start
+        AND msg.timestamp < @range_end
+    ) AS m
+    WHERE
+      m.sender_type = 'llm'
+  ) AS g
+  GROUP BY
+    bucket,
+    g.day,
+    g.kind,
+    g.phone,
+    g.charged,
+    g.category,
+    g.model
+), priced_phones AS (
+  SELECT
+    phone,
+    prefix
+  FROM (
+    SELECT
+      g.phone,
+      k.prefix,
+      ROW_NUMBER() OVER (PARTITION BY g.phone ORDER BY IF(k.prefix = '*', 0, LENGTH(k.prefix)) DESC) AS n
+    FROM (
+      SELECT DISTINCT
+        phone
+      FROM priced_groups
+      WHERE
+        kind = 'whatsapp'
+    ) AS g
+    JOIN whatsapp_markets AS k
+      ON k.prefix = '*' OR STARTS_WITH(g.phone, k.prefix)
+  ) AS matches
+  WHERE
+    n = 1
+), priced_whatsapp_rows AS (
+  SELECT
+    g.bucket,
+    k.prefix,
+    g.charged,
+    g.category,
+    g.messages,
+    IF(g.charged, p.price, NULL) AS price
+  FROM priced_groups AS g
+  LEFT JOIN priced_phones AS k
+    ON k.phone = g.phone
+  LEFT JOIN whatsapp_price_rows AS p
+    ON g.charged
+    AND p.prefix = k.prefix
+    AND p.category = g.category
+    AND p.valid_from <= g.day
+    AND (
+      p.valid_to IS NULL OR g.day < p.valid_to
+    )
+  WHERE
+    g.kind = 'whatsapp'
+), priced_whatsapp AS (
+  SELECT
+    bucket,
+    SUM(IF(w.charged, w.messages, 0)) AS whatsapp_charged_messages,
+    SUM(IF(w.charged, 0, w.messages)) AS whatsapp_free_messages,
+    SUM(IF(w.charged AND w.price IS NULL, w.messages, 0)) AS whatsapp_unpriced_messages,
+    SUM(IF(w.category = 'marketing', w.messages * w.price, 0)) AS whatsapp_marketing_cost,
+    SUM(IF(w.category = 'utility', w.messages * w.price, 0)) AS whatsapp_utility_cost,
+    SUM(IF(w.category = 'authentication', w.messages * w.price, 0)) AS whatsapp_authentication_cost,
+    SUM(COALESCE(w.messages * w.price, 0)) AS total_whatsapp_cost
+  FROM priced_whatsapp_rows AS w
+  GROUP BY
+    bucket
+), priced_llm_rows AS (
+  SELECT
+    g.bucket,
+    g.messages,
+    g.tokens_used,
+    g.input_tokens,
+    g.output_tokens,
+    COALESCE(g.input_tokens * p.input_price + g.output_tokens * p.output_price, 0) / 1000000 + g.flat_tokens * @llm_price_per_million_tokens / 1000000 AS llm_cost
+  FROM (
+    SELECT
+      h.*,
+      COALESCE(named.model, '*') AS priced_model
+    FROM priced_groups AS h
+    LEFT JOIN llm_models AS named
+      ON named.model = h.model
+    WHERE
+      h.kind = 'llm'
+  ) AS g
+  LEFT JOIN llm_price_rows AS p
+    ON p.model = g.priced_model
+    AND p.valid_from <= g.day
+    AND (
+      p.valid_to IS NULL OR g.day < p.valid_to
+    )
+), priced_llm AS (
+  SELECT
+    bucket,
+    SUM(l.messages) AS llm_messages,
+    SUM(l.tokens_used) AS tokens_used,
+    SUM(l.input_tokens) AS input_tokens,
+    SUM(l.output_tokens) AS output_tokens,
+    SUM(l.llm_cost) AS llm_cost
+  FROM priced_llm_rows AS l
+  GROUP BY
+    bucket
+), whatsapp_totals AS (
+  SELECT
+    SUM(IF(w.charged, w.messages, 0)) AS whatsapp_charged_messages,
+    SUM(IF(w.charged, 0, w.messages)) AS whatsapp_free_messages,
+    SUM(IF(w.charged AND w.price IS NULL, w.messages, 0)) AS whatsapp_unpriced_messages,
+    SUM(IF(w.category = 'marketing', w.messages * w.price, 0)) AS whatsapp_marketing_cost,
+    SUM(IF(w.category = 'utility', w.messages * w.price, 0)) AS whatsapp_utility_cost,
+    SUM(IF(w.category = 'authentication', w.messages * w.price, 0)) AS whatsapp_authentication_cost,
+    SUM(COALESCE(w.messages * w.price, 0)) AS total_whatsapp_cost
+  FROM priced_whatsapp_rows AS w
+), llm_totals AS (
+  SELECT
+    SUM(l.messages) AS llm_messages,
+    SUM(l.tokens_used) AS tokens_used,
+    SUM(l.input_tokens) AS input_tokens,
+    SUM(l.output_tokens) AS output_tokens,
+    SUM(l.llm_cost) AS llm_cost
+  FROM priced_llm_rows AS l
+), conversation_totals AS (
+  SELECT
+    SUM(total_conversations) AS total_conversations
+  FROM conversation_aggregates
+)
+SELECT
+  *
+FROM (
+  SELECT
+    b.bucket AS date,
+    COALESCE(l.llm_messages, 0) AS total_llm_calls,
+    COALESCE(l.tokens_used, 0) AS total_tokens_used,
+    COALESCE(l.input_tokens, 0) AS llm_input_tokens,
+    COALESCE(l.output_tokens, 0) AS llm_output_tokens,
+    COALESCE(l.llm_cost, 0) AS total_llm_cost,
+    COALESCE(w.whatsapp_charged_messages, 0) AS whatsapp_charged_messages,
+    COALESCE(w.whatsapp_free_messages, 0) AS whatsapp_free_messages,
+    COALESCE(w.whatsapp_unpriced_messages, 0) AS whatsapp_unpriced_messages,
+    COALESCE(w.whatsapp_marketing_cost, 0) AS whatsapp_marketing_cost,
+    COALESCE(w.whatsapp_utility_cost, 0) AS whatsapp_utility_cost,
+    COALESCE(w.whatsapp_authentication_cost, 0) AS whatsapp_authentication_cost,
+    COALESCE(w.total_whatsapp_cost, 0) AS total_whatsapp_cost,
+    COALESCE(l.llm_cost, 0) + COALESCE(w.total_whatsapp_cost, 0) AS total_cost,
+    SAFE_DIVIDE(
+      COALESCE(l.llm_cost, 0) + COALESCE(w.total_whatsapp_cost, 0),
+      c.total_conversations
+    ) AS cost_per_conversation
+  FROM buckets AS b
+  LEFT JOIN priced_whatsapp AS w
+    ON w.bucket = b.bucket
+  LEFT JOIN priced_llm AS l
+    ON l.bucket = b.bucket
+  LEFT JOIN conversation_aggregates AS c
+    ON c.bucket = b.bucket
+  UNION ALL
+  SELECT
+    CAST(NULL AS DATE),
+    COALESCE(l.llm_messages, 0) AS total_llm_calls,
+    COALESCE(l.tokens_used, 0) AS total_tokens_used,
+    COALESCE(l.input_tokens, 0) AS llm_input_tokens,
+    COALESCE(l.output_tokens, 0) AS llm_output_tokens,
+    COALESCE(l.llm_cost, 0) AS total_llm_cost,
+    COALESCE(w.whatsapp_charged_messages, 0) AS whatsapp_charged_messages,
+    COALESCE(w.whatsapp_free_messages, 0) AS whatsapp_free_messages,
+    COALESCE(w.whatsapp_unpriced_messages, 0) AS whatsapp_unpriced_messages,
+    COALESCE(w.whatsapp_marketing_cost, 0) AS whatsapp_marketing_cost,
+    COALESCE(w.whatsapp_utility_cost, 0) AS whatsapp_utility_cost,
+    COALESCE(w.whatsapp_authentication_cost, 0) AS whatsapp_authentication_cost,
+    COALESCE(w.total_whatsapp_cost, 0) AS total_whatsapp_cost,
+    COALESCE(l.llm_cost, 0) + COALESCE(w.total_whatsapp_cost, 0) AS total_cost,
+    SAFE_DIVIDE(
+      COALESCE(l.llm_cost, 0) + COALESCE(w.total_whatsapp_cost, 0),
+      c.total_conversations
+    ) AS cost_per_conversation
+  FROM whatsapp_totals AS w
+  CROSS JOIN llm_totals AS l
+  CROSS JOIN conversation_totals AS c
+) AS answer
+ORDER BY
+  date
