@@ -37,7 +37,10 @@ def apply(executor: Executor, *, limit: int = BATCH) -> int:
     number of conversations refreshed. 0 on an engine without the live rollup."""
     if not isinstance(executor, ChangeQueue):
         return 0
-    refresh = derived.refresh(parse_dialect(executor.dialect), rollup=True)
+    # A live rollup installed before the priced costs' table keeps its derived tables and
+    # slots exact without it (its store answers from the derived tables until `init-db
+    # --rollup` adds it): a missing table must not stop the applier.
+    refresh = derived.refresh(parse_dialect(executor.dialect), rollup=True, costs=executor.has_table(derived.COSTS))
     total = 0
     while done := executor.apply_changes(refresh, limit):
         total += done

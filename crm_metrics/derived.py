@@ -42,8 +42,9 @@ class Refresh:
 
 
 @functools.cache
-def refresh(dialect: Dialect, *, rollup: bool) -> Refresh:
-    """The refresh of the facts tables, and of the rollup too when `rollup`."""
+def refresh(dialect: Dialect, *, rollup: bool, costs: bool = True) -> Refresh:
+    """The refresh of the facts tables, and of the rollup too when `rollup` (with its priced
+    part, `cost_slots`, unless `costs` is False: a store made before that table)."""
     touched = "SELECT t.conversation_id FROM crm_metrics_touched AS t"
     facts = []
     for table, template in FACTS.items():
@@ -56,7 +57,7 @@ def refresh(dialect: Dialect, *, rollup: bool) -> Refresh:
     keys = compile_sql("derived/slot_keys", dialect).sql
     slots = compile_sql("derived/metric_slots", dialect).sql
     # The priced costs' groups of the same slots, replaced wholesale (no price enters them).
-    costs = (
+    costs = () if not costs else (
         f"DELETE FROM {COSTS} USING crm_metrics_touched_slots AS k WHERE {COSTS}.tenant_id = k.tenant_id AND {COSTS}.slot_start = k.slot_start",
         f"INSERT INTO {COSTS} {compile_sql('derived/cost_slots', dialect).sql}",
     )
@@ -81,7 +82,7 @@ def refresh(dialect: Dialect, *, rollup: bool) -> Refresh:
     else:
         rollup = (f"DELETE FROM {ROLLUP} USING crm_metrics_touched_slots AS k WHERE {touched}", f"INSERT INTO {ROLLUP} {slots}")
     return Refresh(
-        (*FACTS, ROLLUP, COSTS),
+        (*FACTS, ROLLUP, *([COSTS] if costs else [])),
         (
             # The slots the touched conversations fed before the change...
             f"CREATE TEMP TABLE crm_metrics_touched_slots AS {keys}",

@@ -346,6 +346,21 @@ def test_a_batch_takes_whole_conversations_however_many_rows_they_queued(schema:
             assert metrics.summary(TENANTS[0], FIRST_DAY.date(), FIRST_DAY.date()).total_messages == 4
 
 
+def test_a_live_rollup_made_before_the_priced_costs_table_keeps_applying(schema: str) -> None:
+    url = _url(schema)
+    with Metrics.connect(settings=Settings(database_url=url), clock=lambda: FIXED_NOW) as metrics:
+        metrics.store.init_db(rollup=True)
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("DROP TABLE cost_slots")  # as a store of the release before it
+            conn.execute("INSERT INTO conversations VALUES ('c1', %s, NULL, '+1', 'active', %s, NULL, NULL)", (TENANTS[0], FIRST_DAY))
+            conn.execute("INSERT INTO messages VALUES ('m1', 'c1', 'customer', NULL, 'hi', %s, NULL)", (FIRST_DAY,))
+        assert changes_applied(metrics) == 1
+        assert metrics.changes().pending == 0
+        metrics.store._layout = None
+        assert metrics.layout == "facts"
+        assert metrics.summary(TENANTS[0], FIRST_DAY.date(), FIRST_DAY.date()).total_messages == 1
+
+
 def changes_applied(metrics: Metrics) -> int:
     from crm_metrics import changes
 
