@@ -157,7 +157,8 @@ def _json_type(node: exp.Expression, dialect: Dialect) -> exp.Expression:
     if dialect is Dialect.POSTGRES:
         keys = [part.name for part in path.expressions if isinstance(part, exp.JSONPathKey)]
         located = exp.JSONBExtract(this=value, expression=exp.Literal.string("{" + ",".join(keys) + "}"))
-        return exp.Anonymous(this="JSONB_TYPEOF", expressions=[located])
+        # A seed database may keep metadata as json, which jsonb_typeof does not take.
+        return exp.Anonymous(this="JSONB_TYPEOF", expressions=[exp.cast(located, exp.DataType.build("JSONB"))])
     duck = exp.Anonymous(this="JSON_TYPE", expressions=[value, exp.Literal.string(path.sql(dialect="bigquery").strip("'"))])
     return exp.Case(ifs=[exp.If(this=exp.EQ(this=duck, expression=exp.Literal.string("VARCHAR")), true=exp.Literal.string("string"))])
 

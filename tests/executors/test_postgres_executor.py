@@ -517,7 +517,7 @@ def test_a_refresh_that_fails_changes_nothing(rollup: PostgresRollupEngine) -> N
         " INSERT INTO messages VALUES ('m2', 'c1', 'llm', NULL, 'hi', '2025-11-01 10:01+00', NULL)"
     )
     try:
-        with pytest.raises(LoadError, match=r"could not rebuild conversation_facts, message_facts, metric_slots .*nothing was changed: .*crm_test_few"):
+        with pytest.raises(LoadError, match=r"could not rebuild conversation_facts, message_facts, metric_slots, cost_slots .*nothing was changed: .*crm_test_few"):
             store.metrics.store.refresh()
     finally:
         executor.run_script("ALTER TABLE metric_slots DROP CONSTRAINT crm_test_few")

@@ -177,7 +177,7 @@ WITH window_conversations AS (
       CASE
         WHEN COALESCE(m.metadata #>> '{pricing,type}' = 'regular', FALSE)
         THEN CASE
-          WHEN JSONB_TYPEOF(m.metadata #> '{pricing,category}') = 'string'
+          WHEN JSONB_TYPEOF(CAST(m.metadata #> '{pricing,category}' AS JSONB)) = 'string'
           THEN m.metadata #>> '{pricing,category}'
           ELSE NULL
         END
@@ -214,7 +214,7 @@ WITH window_conversations AS (
       FALSE,
       NULL,
       CASE
-        WHEN JSONB_TYPEOF(m.metadata #> '{model}') = 'string'
+        WHEN JSONB_TYPEOF(CAST(m.metadata #> '{model}' AS JSONB)) = 'string'
         THEN m.metadata #>> '{model}'
         ELSE NULL
       END,
