@@ -114,8 +114,9 @@ def test_health_recovers_when_the_service_answers_again(service: FakeTenantServi
 
 
 def test_one_call_per_tenant_per_ttl_under_concurrent_requests(service: FakeTenantService, database: str) -> None:
-    service.mode, service.delay = "slow", 0.1  # slow enough that the requests overlap, under the timeout
-    with served(service, database, tenant_cache_seconds=0.5) as metrics:
+    service.mode, service.delay = "slow", 0.1  # slow enough that the requests overlap
+    # Far under the timeout, however loaded the machine (a full parallel run once took 0.2 s).
+    with served(service, database, tenant_cache_seconds=0.5, tenant_service_timeout_seconds=2.0) as metrics:
         with ThreadPoolExecutor(max_workers=16) as pool:
             answers = list(pool.map(metrics.tenant, [TENANT_A, UNLISTED] * 16))
         assert set(answers) == {("Acme (service)", "Europe/Berlin"), ("Only in the service", "America/Sao_Paulo")}
