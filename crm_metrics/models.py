@@ -38,6 +38,14 @@ class _Result:
 
 
 @dataclass(frozen=True)
+class _Dated(_Result):
+    """A bucket's row: its date first, then the figures of the type it extends (a dataclass's
+    fields come base first, so `class Row(Figures, _Dated)` reads date, then Figures')."""
+
+    date: dt.date
+
+
+@dataclass(frozen=True)
 class ConversationMetrics(_Result):
     date: dt.date
     total_conversations: int
@@ -80,28 +88,6 @@ class CostMetrics(_Result):
 
 
 @dataclass(frozen=True)
-class PricedCostMetrics(_Result):
-    """Priced costs of one bucket (docs/metrics.md §8, COST_MODEL=priced; sql/metrics/costs.sql):
-    the dashboard's cost series under the priced model."""
-
-    date: dt.date
-    total_llm_calls: int
-    total_tokens_used: int
-    llm_input_tokens: int
-    llm_output_tokens: int
-    total_llm_cost: float
-    whatsapp_charged_messages: int
-    whatsapp_free_messages: int
-    whatsapp_unpriced_messages: int
-    whatsapp_marketing_cost: float
-    whatsapp_utility_cost: float
-    whatsapp_authentication_cost: float
-    total_whatsapp_cost: float
-    total_cost: float
-    cost_per_conversation: float | None
-
-
-@dataclass(frozen=True)
 class CostFigures(_Result):
     """Priced costs over a whole range: the `totals` of Costs."""
 
@@ -119,6 +105,12 @@ class CostFigures(_Result):
     total_whatsapp_cost: float
     total_cost: float
     cost_per_conversation: float | None
+
+
+@dataclass(frozen=True)
+class PricedCostMetrics(CostFigures, _Dated):
+    """Priced costs of one bucket (docs/metrics.md §8, COST_MODEL=priced; sql/metrics/costs.sql):
+    the dashboard's cost series under the priced model: `date`, then CostFigures' fields."""
 
 
 @dataclass(frozen=True)
@@ -244,21 +236,8 @@ class ResponseTimes(_Result):
 
 
 @dataclass(frozen=True)
-class ResponseMetrics(_Result):
-    """Response times of one bucket (sql/metrics/responses.sql)."""
-
-    date: dt.date
-    customer_turns: int
-    answered_turns: int
-    median_response_time_seconds: float | None
-    p90_response_time_seconds: float | None
-    first_responses: int
-    average_first_response_seconds: float | None
-    median_first_response_seconds: float | None
-    answered_handoffs: int
-    unanswered_handoffs: int
-    average_human_response_seconds: float | None
-    median_human_response_seconds: float | None
+class ResponseMetrics(ResponseTimes, _Dated):
+    """Response times of one bucket (sql/metrics/responses.sql): `date`, then ResponseTimes' fields."""
 
 
 @dataclass(frozen=True)
@@ -288,18 +267,9 @@ class OutcomeFigures(_Result):
 
 
 @dataclass(frozen=True)
-class OutcomeMetrics(_Result):
-    """Outcomes of the conversations started in one bucket (sql/metrics/outcomes.sql)."""
-
-    date: dt.date
-    total_conversations: int
-    contained_conversations: int
-    containment_rate: float | None
-    agent_involved_conversations: int
-    cohort_messages: int
-    cohort_cost: float
-    cost_per_resolved_conversation: float | None
-    messages_per_conversation: float | None
+class OutcomeMetrics(OutcomeFigures, _Dated):
+    """Outcomes of the conversations started in one bucket (sql/metrics/outcomes.sql): `date`,
+    then OutcomeFigures' fields."""
 
 
 @dataclass(frozen=True)

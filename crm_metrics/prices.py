@@ -54,37 +54,28 @@ class PriceTables:
     llm: tuple[LLMPrice, ...] = ()
 
     def parameters(self) -> dict[str, list[object]]:
-        """The tables as the templates' array parameters (sql/macros/costs.sql), one per column."""
-        return _parameters(self)
+        """The tables as the templates' array parameters (sql/macros/costs.sql), one per column:
+        fresh lists for each request, from columns built once."""
+        return {name: list(values) for name, values in self._columns.items()}
 
+    @functools.cached_property
     def fingerprint(self) -> str:
         """12 hex digits that change with any row of either table."""
-        return _fingerprint(self)
+        return hashlib.sha256(repr((self.whatsapp, self.llm)).encode()).hexdigest()[:12]
 
-
-@functools.lru_cache(maxsize=8)
-def _fingerprint(tables: PriceTables) -> str:
-    return hashlib.sha256(repr(tables).encode()).hexdigest()[:12]
-
-
-@functools.lru_cache(maxsize=8)
-def _parameters_cached(tables: PriceTables) -> dict[str, list[object]]:
-    self = tables
-    return {
-            "whatsapp_prefixes": [row.prefix for row in self.whatsapp],
-            "whatsapp_categories": [row.category for row in self.whatsapp],
-            "whatsapp_prices": [row.price for row in self.whatsapp],
-            "whatsapp_valid_from": [row.valid_from for row in self.whatsapp],
-            "llm_models": [row.model for row in self.llm],
-            "llm_input_prices": [row.input_per_million for row in self.llm],
-            "llm_output_prices": [row.output_per_million for row in self.llm],
-            "llm_valid_from": [row.valid_from for row in self.llm],
+    @functools.cached_property
+    def _columns(self) -> dict[str, tuple[object, ...]]:
+        # Built once per table (a rate card has hundreds of rows), not per request.
+        return {
+            "whatsapp_prefixes": tuple(row.prefix for row in self.whatsapp),
+            "whatsapp_categories": tuple(row.category for row in self.whatsapp),
+            "whatsapp_prices": tuple(row.price for row in self.whatsapp),
+            "whatsapp_valid_from": tuple(row.valid_from for row in self.whatsapp),
+            "llm_models": tuple(row.model for row in self.llm),
+            "llm_input_prices": tuple(row.input_per_million for row in self.llm),
+            "llm_output_prices": tuple(row.output_per_million for row in self.llm),
+            "llm_valid_from": tuple(row.valid_from for row in self.llm),
         }
-
-
-def _parameters(tables: PriceTables) -> dict[str, list[object]]:
-    # Built once per table (a rate card has hundreds of rows); each request gets its own lists.
-    return {name: list(values) for name, values in _parameters_cached(tables).items()}
 
 
 def _rows(path: Path, setting: str, columns: tuple[str, ...]) -> list[tuple[int, dict[str, str]]]:

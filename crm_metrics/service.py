@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import hashlib
 import json
 import time
@@ -465,15 +466,17 @@ class Metrics:
             lookaround_days=self.settings.lookaround_days, wall_clock=wall_clock, priced=priced,
         )
 
-    @property
+    @functools.cached_property
     def fingerprint(self) -> str:
-        """A short digest of the settings that change answers over the same rows: the prices and
-        the look-around bound (and the price tables under COST_MODEL=priced). The server's cache keys carry it, so answers cached under other
-        settings (in a Redis that outlives a restart) are never served."""
+        """A short digest of the settings that change answers over the same rows: the prices,
+        the look-around bound, the anomaly settings and, under COST_MODEL=priced, the price
+        tables' rows. The server's cache keys carry it, so answers cached under other settings
+        (in a Redis that outlives a restart) are never served. Settings and tables are fixed for
+        the object's life: computed once, not per request."""
         answers: dict[str, object] = {name: getattr(self.settings, name) for name in ANSWER_SETTINGS}
         if self.prices is not None:
             # COST_MODEL=priced: the tables' rows themselves (a file may change under its name).
-            answers["price_tables"] = self.prices.fingerprint()
+            answers["price_tables"] = self.prices.fingerprint
         return hashlib.sha256(json.dumps(answers, sort_keys=True).encode()).hexdigest()[:8]
 
     @property
