@@ -14,17 +14,15 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import json
 import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from bench import generate, machine, measure, stores
+from bench import generate, machine, measure, report, stores
 from bench.run import STORES, Clock, windows
 from crm_metrics import Metrics, Settings
 
-REPORT = Path(__file__).parent / "report.md"
 RESULT = Path(__file__).parent / "priced.json"
 START, END = "<!-- priced:start -->", "<!-- priced:end -->"
 EXAMPLES = Path(__file__).parent.parent / "examples" / "prices"
@@ -145,22 +143,10 @@ def section(result: Mapping[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write(result: Mapping[str, Any]) -> None:
-    RESULT.write_text(json.dumps(result, indent=2, default=str) + "\n")
-    text = REPORT.read_text(encoding="utf-8") if REPORT.exists() else ""
-    if START in text and END in text:
-        before, _, rest = text.partition(START)
-        _, _, after = rest.partition(END + "\n")
-        text = before + section(result) + after
-    else:
-        text = text.rstrip("\n") + "\n\n" + section(result)
-    REPORT.write_text(text, encoding="utf-8")
-
-
 def main() -> None:
     started = time.perf_counter()
     result = run()
-    write(result)
+    report.write_section(result, RESULT, START, END, section(result))
     print(section(result))
     print(f"bench.priced: {time.perf_counter() - started:.0f} s")
 

@@ -29,6 +29,20 @@ def write(report: Mapping[str, Any], directory: Path = HERE) -> None:
     page.write_text(markdown(report) + ("\n" + kept if kept else ""))
 
 
+def write_section(result: Mapping[str, Any], path: Path, start: str, end: str, text: str, directory: Path = HERE) -> None:
+    """A section measured alone (one of KEPT): its figures into `path`, its `text` (from `start`
+    to `end`) in place of the old one in report.md, or at the end; the rest of the page stays."""
+    path.write_text(json.dumps(result, indent=2, default=str) + "\n")
+    page = directory / "report.md"
+    old = page.read_text(encoding="utf-8") if page.exists() else ""
+    if start in old and end in old:
+        before, _, rest = old.partition(start)
+        new = before + text + rest.partition(end + "\n")[2]
+    else:
+        new = old.rstrip("\n") + "\n\n" + text
+    page.write_text(new, encoding="utf-8")
+
+
 # -- the targets ----------------------------------------------------------------------------
 
 

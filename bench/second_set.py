@@ -15,7 +15,6 @@ bench/report.md (between the second-set markers) and bench/second_set.json. A fe
 from __future__ import annotations
 
 import datetime as dt
-import json
 import math
 import time
 from collections.abc import Mapping
@@ -24,11 +23,10 @@ from typing import Any
 
 import pandas as pd
 
-from bench import generate, machine, measure, pandas_metrics, stores
+from bench import generate, machine, measure, pandas_metrics, report, stores
 from bench.run import STORES, Clock, windows
 from crm_metrics import Metrics
 
-REPORT = Path(__file__).parent / "report.md"
 RESULT = Path(__file__).parent / "second_set.json"
 START, END = "<!-- second-set:start -->", "<!-- second-set:end -->"
 #: Targets of issue 13, in milliseconds: DuckDB largest and median tenant, PostgreSQL largest.
@@ -312,22 +310,10 @@ def section(result: Mapping[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write(result: Mapping[str, Any]) -> None:
-    RESULT.write_text(json.dumps(result, indent=2, default=str) + "\n")
-    text = REPORT.read_text(encoding="utf-8") if REPORT.exists() else ""
-    if START in text and END in text:
-        before, _, rest = text.partition(START)
-        _, _, after = rest.partition(END + "\n")
-        text = before + section(result) + after
-    else:
-        text = text.rstrip("\n") + "\n\n" + section(result)
-    REPORT.write_text(text, encoding="utf-8")
-
-
 def main() -> None:
     started = time.perf_counter()
     result = run()
-    write(result)
+    report.write_section(result, RESULT, START, END, section(result))
     print(section(result))
     print(f"bench.second_set: {time.perf_counter() - started:.0f} s")
 

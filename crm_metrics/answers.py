@@ -108,31 +108,19 @@ def _series_and_totals(rows: Rows) -> tuple[list[tuple[Any, ...]], tuple[Any, ..
     return series, totals
 
 
-def _responses(resolved: Resolved, names: Sequence[str], rows: Rows) -> Responses:
-    series, totals = _series_and_totals(rows)
-    query, period = resolved.query, resolved.period
-    return Responses(
-        query.tenant_id, query.outlet_id, period.start_date, period.end_date, period.tz, query.granularity,
-        [ResponseMetrics(*row) for row in series], ResponseTimes(*totals),
-    )
+def _series_answer(answer: type[Any], row: type[Any], figures: type[Any]) -> Callable[[Resolved, Sequence[str], Rows], Any]:
+    """The builder of a §7/§8 series answer: `answer` of the request, its buckets as `row`s, the
+    totals row as `figures` (responses, outcomes, costs)."""
 
+    def build(resolved: Resolved, names: Sequence[str], rows: Rows) -> Any:
+        series, totals = _series_and_totals(rows)
+        query, period = resolved.query, resolved.period
+        return answer(
+            query.tenant_id, query.outlet_id, period.start_date, period.end_date, period.tz, query.granularity,
+            [row(*values) for values in series], figures(*totals),
+        )
 
-def _outcomes(resolved: Resolved, names: Sequence[str], rows: Rows) -> Outcomes:
-    series, totals = _series_and_totals(rows)
-    query, period = resolved.query, resolved.period
-    return Outcomes(
-        query.tenant_id, query.outlet_id, period.start_date, period.end_date, period.tz, query.granularity,
-        [OutcomeMetrics(*row) for row in series], OutcomeFigures(*totals),
-    )
-
-
-def _costs(resolved: Resolved, names: Sequence[str], rows: Rows) -> Costs:
-    series, totals = _series_and_totals(rows)
-    query, period = resolved.query, resolved.period
-    return Costs(
-        query.tenant_id, query.outlet_id, period.start_date, period.end_date, period.tz, query.granularity,
-        [PricedCostMetrics(*row) for row in series], CostFigures(*totals),
-    )
+    return build
 
 
 def markets(rows: Rows) -> list[MarketCosts]:
@@ -182,10 +170,10 @@ ANSWERS: dict[str, Answer] = {
     for answer in (
         Answer("dashboard", "dashboard", True, _dashboard, priced_template="priced_dashboard"),
         Answer("summary", "summary", False, _summary),
-        Answer("responses", "responses", True, _responses),
-        Answer("outcomes", "outcomes", True, _outcomes),
+        Answer("responses", "responses", True, _series_answer(Responses, ResponseMetrics, ResponseTimes)),
+        Answer("outcomes", "outcomes", True, _series_answer(Outcomes, OutcomeMetrics, OutcomeFigures)),
         Answer("outlets", "outlets", False, _outlets, outlet=False),
         Answer("heatmap", "heatmap", False, _heatmap, wall_clock=True),
-        Answer("costs", "costs", True, _costs, priced_only=True),
+        Answer("costs", "costs", True, _series_answer(Costs, PricedCostMetrics, CostFigures), priced_only=True),
     )
 }
