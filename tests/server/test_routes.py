@@ -191,3 +191,20 @@ def test_anomalies_and_forecast_validation(client: TestClient, tenant_headers: d
     up = client.get(anomalies + "?metric=total_cost&direction=up", headers=tenant_headers).json()
     down = client.get(anomalies + "?metric=total_messages&direction=down", headers=tenant_headers).json()
     assert (up["metric"], up["direction"], down["metric"], down["direction"]) == ("total_cost", "up", "total_messages", "down")
+
+
+def test_costs_over_http_need_the_priced_model_and_name_bad_input(client: TestClient, tenant_headers: dict[str, str]) -> None:
+    from server.app import create_app
+    from server.config import ServerConfig
+    from tests.support.api import memory_metrics
+
+    asked = "/api/v1/metrics/costs?start_date=2025-11-01&end_date=2025-11-04"
+    # The flat model (the default) has no priced costs: a 400 naming the setting.
+    assert_error(client.get(asked, headers=tenant_headers), 400, "invalid_parameter", "COST_MODEL")
+    priced = memory_metrics(cost_model="priced", whatsapp_prices="examples/prices/whatsapp.csv", llm_prices="examples/prices/llm.csv")
+    with TestClient(create_app(priced, ServerConfig())) as priced_client:
+        answer = priced_client.get(asked + "&group_by=market", headers=tenant_headers)
+        assert answer.status_code == 200
+        assert answer.content == to_json(priced.costs(TENANT_A, "2025-11-01", "2025-11-04", group_by="market")).encode()
+        assert answer.json()["markets"], "the demo rows' priced template messages give market rows"
+        assert_error(priced_client.get(asked + "&group_by=country", headers=tenant_headers), 400, "invalid_parameter", "group_by")
