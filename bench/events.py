@@ -2,6 +2,7 @@
 
     python -m bench.events      # this section alone (about 5 minutes): merges its figures into
                                 # bench/report.json and rewrites bench/report.md
+    python -m bench.events --engine postgres    # one engine alone, its figures printed only
 
 The store holds the demo data (5 tenants, 90 days: about 17,000 conversations and 120,000
 messages; the rollup layout: DuckDB as `init-db` makes it, PostgreSQL after `init-db --rollup`),
@@ -249,9 +250,10 @@ def freshness(url: str, conversations: list[str], way: str, log: Path) -> dict[s
                     time.sleep(max(0.0, tick - time.perf_counter()))
 
             def watch() -> None:
-                # Probe k is visible once the probe tenant counts k messages.
+                # Probe k is visible once the probe tenant counts k messages more than before
+                # this run (the other way's run, before it, left its probes there).
                 while not stop.is_set() or len(seen_at) < len(sent_at):
-                    count = counted()
+                    count = counted() - before
                     now = time.perf_counter()
                     for k in range(len(seen_at), min(count, len(sent_at))):
                         seen_at[k] = now
@@ -259,6 +261,7 @@ def freshness(url: str, conversations: list[str], way: str, log: Path) -> dict[s
                         break
                     time.sleep(0.01)
 
+            before = counted()
             stopped = [float("inf")]
             producer = threading.Thread(target=produce, daemon=True)
             watcher = threading.Thread(target=watch, daemon=True)
@@ -305,8 +308,22 @@ def _engine(name: str, url: str, progress: Progress, log: Path) -> dict[str, Any
     return result
 
 
-def measure(progress: Progress = print) -> dict[str, Any]:
-    """Every figure of this section (or `skipped` with the reason)."""
+def _postgres(progress: Progress, log: Path) -> dict[str, Any]:
+    from crm_metrics import Metrics, demo
+
+    if reason := stores.postgres_available():
+        return {"skipped": reason}
+    with stores.postgres_schema() as schema:
+        pg = stores.schema_url(schema)
+        progress("events: the demo data into PostgreSQL (init-db --rollup)")
+        with Metrics.connect(pg) as metrics:
+            metrics.store.init_db(rollup=True)
+            demo.write(metrics)
+        return _engine("postgres", pg, progress, log)
+
+
+def measure(progress: Progress = print, engines: tuple[str, ...] = ("duckdb", "postgres")) -> dict[str, Any]:
+    """Every figure of this section for `engines` (or `skipped` with the reason)."""
     import redis
 
     from crm_metrics import Metrics, demo
@@ -319,21 +336,14 @@ def measure(progress: Progress = print) -> dict[str, Any]:
     directory = Path(tempfile.mkdtemp(prefix="bench-events-"))
     log = directory / "serve.log"
     try:
-        url = f"duckdb:///{directory / 'events.duckdb'}"
-        progress("events: the demo data into DuckDB")
-        with Metrics.connect(url) as metrics:
-            section["store"] = demo.write(metrics)
-        section["duckdb"] = _engine("duckdb", url, progress, log)
-        if reason := stores.postgres_available():
-            section["postgres"] = {"skipped": reason}
-        else:
-            with stores.postgres_schema() as schema:
-                pg = stores.schema_url(schema)
-                progress("events: the demo data into PostgreSQL (init-db --rollup)")
-                with Metrics.connect(pg) as metrics:
-                    metrics.store.init_db(rollup=True)
-                    demo.write(metrics)
-                section["postgres"] = _engine("postgres", pg, progress, log)
+        if "duckdb" in engines:
+            url = f"duckdb:///{directory / 'events.duckdb'}"
+            progress("events: the demo data into DuckDB")
+            with Metrics.connect(url) as metrics:
+                section["store"] = demo.write(metrics)
+            section["duckdb"] = _engine("duckdb", url, progress, log)
+        if "postgres" in engines:
+            section["postgres"] = _postgres(progress, log)
     finally:
         shutil.rmtree(directory, ignore_errors=True)
     section["load_average_at_end"] = os.getloadavg()[0]
@@ -341,11 +351,19 @@ def measure(progress: Progress = print) -> dict[str, Any]:
 
 
 def main() -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m bench.events", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--engine", choices=("duckdb", "postgres"), help="measure this engine alone and print its figures (bench/report.md is left as it is)")
+    args = parser.parse_args()
     started = time.perf_counter()
 
     def progress(line: str) -> None:
         print(f"[{time.perf_counter() - started:6.0f} s] {line}", flush=True)
 
+    if args.engine:
+        print(json.dumps(measure(progress, (args.engine,)), indent=2))
+        return
     path = report.HERE / "report.json"
     result = json.loads(path.read_text())
     result["events"] = measure(progress)

@@ -14,6 +14,13 @@ recomputes every rollup slot that those conversations fed before or feed after, 
 facts of all conversations in those slots (read slot by slot, not over the tenant's history).
 On PostgreSQL only the rollup rows whose values changed are rewritten. All of it runs in the load's own transaction, so an answer never
 sees the base tables and the derived ones disagree.
+
+Event batches on PostgreSQL (`changes`) keep the rollup by difference instead: what the touched
+conversations add to each slot is read before the batch writes and again after their facts
+are rewritten, and the rollup rows get the difference. Recomputing a slot reads every row in
+it, and a slot taking a thousand messages a second grows by that much each second; the
+difference reads only the touched conversations' rows (docs/events.md, "Throughput and
+freshness").
 """
 
 from __future__ import annotations
@@ -39,6 +46,12 @@ class Refresh:
 
     tables: tuple[str, ...]
     statements: tuple[str, ...]
+    #: Statements to run once `crm_metrics_touched` is made and before the base tables are
+    #: written (what the touched conversations add to the rollup before the change).
+    before: tuple[str, ...] = ()
+    #: The refresh to run instead when the rollup may not agree with the touched
+    #: conversations' stored rows (a write of another client not yet applied to it).
+    instead: Refresh | None = None
 
 
 @functools.cache
@@ -93,4 +106,73 @@ def refresh(dialect: Dialect, *, rollup: bool, costs: bool = True) -> Refresh:
             *costs,
             "DROP TABLE crm_metrics_touched_slots",
         ),
+    )
+
+
+#: Each rollup table's key and measures (the columns of sql/schema/postgres-rollup.sql), and
+#: the measure that is 0 exactly where no row feeds the key: the rollup holds no row there.
+SLOT_KEY = ("tenant_id", "outlet_id", "slot_start")
+SLOT_MEASURES = (
+    "conversations", "active_conversations", "resolved_conversations", "handed_off_conversations", "ended_conversations",
+    "duration_us", "handoffs", "keyword_handoffs", "confidence_handoffs", "handoff_us", "messages", "customer_messages",
+    "llm_messages", "agent_messages", "llm_tokens", "replied_turns", "response_us",
+)
+COST_KEY = (*SLOT_KEY, "kind", "phone", "charged", "category", "model")
+COST_MEASURES = ("messages", "input_tokens", "output_tokens", "flat_tokens", "tokens_used")
+#: Key columns that may be null (matched with IS NOT DISTINCT FROM).
+_NULLABLE = ("outlet_id", "phone", "category", "model")
+
+
+@functools.cache
+def changes(*, costs: bool = True) -> Refresh:
+    """PostgreSQL's refresh of an event batch (the rollup layout): the facts of the touched
+    conversations recomputed, the rollup and its priced part changed by the difference of
+    what those conversations add to them (sql/derived/slot_changes.sql, cost_changes.sql),
+    before and after. Exact while the rollup agrees with the facts and the stored rows, which
+    every writer of the derived tables keeps, except a write of another client that the live
+    rollup has not applied yet: then `instead`, the recomputation of the touched slots."""
+    dialect = Dialect.POSTGRES
+    touched = "SELECT t.conversation_id FROM crm_metrics_touched AS t"
+    facts = []
+    for table, template in FACTS.items():
+        facts += [
+            f"DELETE FROM {table} WHERE conversation_id IN ({touched})",
+            f"INSERT INTO {table} {compile_sql(template, dialect).sql}",
+        ]
+    parts = [(ROLLUP, "derived/slot_changes", SLOT_KEY, SLOT_MEASURES, ("conversations", "messages"))]
+    if costs:
+        parts.append((COSTS, "derived/cost_changes", COST_KEY, COST_MEASURES, ("messages",)))
+    before: list[str] = []
+    after: list[str] = []
+    for table, template, key, measures, present in parts:
+        added = compile_sql(template, dialect).sql
+        old, delta = f"crm_metrics_old_{table}", f"crm_metrics_{table}_delta"
+        keys = ", ".join(key)
+        # Null-safe equality as equalities the planner can hash (IS NOT DISTINCT FROM is
+        # not one): looked up in the (tenant, slot) index instead, each delta row read every
+        # group of its slot, and a busy slot has thousands (a group per customer number).
+        match = " AND ".join(
+            f"(t.{c} IS NULL) = (d.{c} IS NULL) AND COALESCE(t.{c}, '') = COALESCE(d.{c}, '')" if c in _NULLABLE else f"t.{c} = d.{c}"
+            for c in key
+        )
+        before.append(f"CREATE TEMP TABLE {old} ON COMMIT DROP AS {added}")
+        after += [
+            f"CREATE TEMP TABLE {delta} ON COMMIT DROP AS SELECT {keys}, {', '.join(f'SUM({c}) AS {c}' for c in measures)}"
+            f" FROM (SELECT {keys}, {', '.join(measures)} FROM ({added}) AS n"
+            f" UNION ALL SELECT {keys}, {', '.join(f'-{c}' for c in measures)} FROM {old}) AS d"
+            f" GROUP BY {keys} HAVING {' OR '.join(f'SUM({c}) <> 0' for c in measures)}",
+            # Its statistics: the joins below look each key up in the rollup's index.
+            f"ANALYZE {delta}",
+            f"UPDATE {table} AS t SET {', '.join(f'{c} = t.{c} + d.{c}' for c in measures)} FROM {delta} AS d WHERE {match}",
+            f"INSERT INTO {table} ({keys}, {', '.join(measures)}) SELECT d.* FROM {delta} AS d"
+            f" WHERE NOT EXISTS (SELECT FROM {table} AS t WHERE {match})",
+            # A key that no row feeds any more has no rollup row (as the recomputation leaves
+            # it); only the update above leaves such rows, found by a partial index.
+            f"DELETE FROM {table} WHERE {' AND '.join(f'{c} = 0' for c in present)}",
+        ]
+    return Refresh(
+        (*FACTS, ROLLUP, *([COSTS] if costs else [])),
+        (*facts, *after),
+        before=tuple(before),
+        instead=refresh(dialect, rollup=True, costs=costs),
     )

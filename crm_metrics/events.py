@@ -242,6 +242,10 @@ def _apply(session: Session, found: dict[str, dict[str, _Winner]], accepted: int
         session.unstage("crm_metrics_event_ids")
         session.unstage("crm_metrics_event_conversations")
         tenants |= _tenants(session)
+        if refresh:
+            # What the touched conversations add to the rollup before the writes (a refresh
+            # by difference, crm_metrics/derived.py `changes`).
+            session.prepare(refresh)
 
     for table in TYPES.values():
         upserts = [e.row for e in applying[table] if e.op == "upsert" and e.row is not None]

@@ -18,6 +18,7 @@ from typing import Any
 
 from crm_metrics import derived, events, loader, schema
 from crm_metrics.compiler import parse_dialect
+from crm_metrics.dialects import Dialect
 from crm_metrics.errors import ConfigError
 from crm_metrics.executors import Executor
 from crm_metrics.executors.base import ChangeQueue
@@ -162,7 +163,7 @@ class Store:
         BigQuery, which takes no events."""
         self.check_events()
         self._layout = None
-        applied = self._events.apply(batch, self._refresh())
+        applied = self._events.apply(batch, self._refresh(events=True))
         self._changed()
         return applied
 
@@ -177,10 +178,14 @@ class Store:
         self._changed()
         return refresh is not None
 
-    def _refresh(self) -> derived.Refresh | None:
+    def _refresh(self, *, events: bool = False) -> derived.Refresh | None:
         if self.layout == "seed":
             return None
-        return derived.refresh(parse_dialect(self.executor.dialect), rollup=self.layout == "rollup")
+        dialect = parse_dialect(self.executor.dialect)
+        if events and self.layout == "rollup" and dialect is Dialect.POSTGRES:
+            # By difference: an event batch's cost follows its conversations (derived.changes).
+            return derived.changes()
+        return derived.refresh(dialect, rollup=self.layout == "rollup")
 
     def _writable(self) -> None:
         if self.read_only:

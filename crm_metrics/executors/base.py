@@ -193,9 +193,15 @@ class Session(Protocol):
         """Write the staged `STAGING` rows into `table` in place (`upsert`)."""
         ...
 
+    def prepare(self, refresh: Refresh) -> None:
+        """Run `refresh.before`, once the caller has made `crm_metrics_touched` and before it
+        writes the base tables."""
+        ...
+
     def refresh(self, refresh: Refresh) -> None:
-        """Run `refresh` for the conversations in the temporary table `crm_metrics_touched`
-        (the caller makes it); drops that table."""
+        """Run `refresh` (or its `instead`, when `prepare` found the rollup behind the touched
+        conversations' rows) for the conversations in the temporary table
+        `crm_metrics_touched` (the caller makes it); drops that table."""
         ...
 
 

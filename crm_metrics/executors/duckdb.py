@@ -182,6 +182,10 @@ class _Session:
         for statement in upsert(table, columns):
             _run(self.cursor, statement)
 
+    def prepare(self, refresh: Refresh) -> None:
+        for statement in refresh.before:
+            _run(self.cursor, statement)
+
     def refresh(self, refresh: Refresh) -> None:
         DuckDBExecutor._refresh(self.cursor, refresh)
 

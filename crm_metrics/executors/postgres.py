@@ -45,7 +45,7 @@ _ANALYZE_SHARE = 0.1
 #: Memory per sort or hash of a rebuild (a maintenance run over every row, like CREATE INDEX
 #: with maintenance_work_mem), instead of the default 4MB that sends them to disk.
 _REBUILD_WORK_MEM = "SET LOCAL work_mem = '256MB'"
-#: The same for one batch of the live rollup (a few thousand conversations at most).
+#: The same for one batch of the live rollup or of events (a few thousand conversations at most).
 _APPLY_WORK_MEM = "SET LOCAL work_mem = '64MB'"
 #: The CREATE INDEX statements of a DDL script (one per line in sql/schema/): a rebuild that
 #: makes the derived tables builds their indexes once they are filled, which is faster than
@@ -292,6 +292,13 @@ class PostgresExecutor:
                 # unique id, both insert it).
                 conn.execute("SELECT pg_advisory_xact_lock(%s)", (_EVENTS_LOCK,))
                 if refresh:
+                    # As a load: this transaction refreshes what it writes, so the live
+                    # rollup's triggers queue nothing (else its applier recomputes every
+                    # batch's conversations a second time, holding the same lock).
+                    conn.execute("SET LOCAL crm_metrics.refreshed = 'on'")
+                    # The touched conversations' facts are sorted and windowed in memory, as
+                    # the live rollup's batches are (4MB sent a batch's sorts to disk).
+                    conn.execute(_APPLY_WORK_MEM)
                     _lock(conn, refresh)
                 yield _Session(conn)
         except (psycopg.DataError, psycopg.IntegrityError) as error:
@@ -435,6 +442,7 @@ class _Session:
 
     def __init__(self, conn: psycopg.Connection[Any]) -> None:
         self.conn = conn
+        self._instead = False
 
     def stage(self, name: str, rows: pyarrow.Table, *, like: str | None = None) -> None:
         columns = sql.SQL(", ").join(sql.Identifier(c) for c in rows.column_names)
@@ -464,9 +472,26 @@ class _Session:
         for statement in upsert(table, columns, as_text=_json_columns(self.conn)):
             self.conn.execute(statement, prepare=False)
 
+    def prepare(self, refresh: Refresh) -> None:
+        self.conn.execute("ANALYZE crm_metrics_touched")
+        for statement in refresh.before:
+            self.conn.execute(statement, {}, prepare=False)
+        # After `before`: a write of another client committed before it read the stored rows
+        # is queued by then (its queue row commits with it), one committed later was not read.
+        self._instead = refresh.instead is not None and self._queued()
+
+    def _queued(self) -> bool:
+        """Whether a touched conversation has a write queued for the live rollup (the rollup
+        does not agree with its stored rows yet)."""
+        if not _exists(self.conn, CHANGES):
+            return False
+        statement = f"SELECT EXISTS (SELECT FROM {CHANGES} AS c WHERE c.conversation_id IN (SELECT t.conversation_id FROM crm_metrics_touched AS t))"
+        ((queued,),) = self.conn.execute(statement).fetchall()
+        return bool(queued)
+
     def refresh(self, refresh: Refresh) -> None:
         self.conn.execute("ANALYZE crm_metrics_touched")
-        _refresh(self.conn, refresh)
+        _refresh(self.conn, refresh.instead if self._instead and refresh.instead else refresh)
 
 
 def _lock(conn: psycopg.Connection[Any], refresh: Refresh) -> None:

@@ -52,23 +52,7 @@ WITH
       f.tenant_id,
       f.outlet_id,
       k.slot_start,
-      1 AS conversations,
-      IF(f.status = 'active', 1, 0) AS active_conversations,
-      IF(f.status = 'resolved', 1, 0) AS resolved_conversations,
-      IF(f.status = 'handed_off', 1, 0) AS handed_off_conversations,
-      IF(f.duration_us IS NULL, 0, 1) AS ended_conversations,
-      COALESCE(f.duration_us, 0) AS duration_us,
-      IF(f.handoff_at IS NULL, 0, 1) AS handoffs,
-      IF(f.handoff_at IS NOT NULL AND f.handoff_trigger = 'keyword', 1, 0) AS keyword_handoffs,
-      IF(f.handoff_at IS NOT NULL AND f.handoff_trigger = 'confidence', 1, 0) AS confidence_handoffs,
-      COALESCE(TIMESTAMP_DIFF(f.handoff_at, f.started_at, MICROSECOND), 0) AS handoff_us,
-      0 AS messages,
-      0 AS customer_messages,
-      0 AS llm_messages,
-      0 AS agent_messages,
-      0 AS llm_tokens,
-      0 AS replied_turns,
-      0 AS response_us
+      {{ m.conversation_measures('f') }}
     FROM touched AS k
     JOIN conversation_facts AS f ON {{ in_slot('f.started_at') }}
     WHERE {{ within_touched('f.started_at') }}
@@ -77,14 +61,7 @@ WITH
       f.tenant_id,
       f.outlet_id,
       k.slot_start,
-      0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-      1,
-      IF(f.sender_type = 'customer', 1, 0),
-      IF(f.sender_type = 'llm', 1, 0),
-      IF(f.sender_type = 'agent', 1, 0),
-      IF(f.sender_type = 'llm', f.tokens_used, 0),
-      IF(f.turn_start AND f.reply_at IS NOT NULL, 1, 0),
-      IF(f.turn_start AND f.reply_at IS NOT NULL, TIMESTAMP_DIFF(f.reply_at, f.ts, MICROSECOND), 0)
+      {{ m.message_measures('f') }}
     FROM touched AS k
     JOIN message_facts AS f ON {{ in_slot('f.ts') }}
     WHERE {{ within_touched('f.ts') }}

@@ -18,6 +18,39 @@ TIMESTAMP_MICROS(DIV(UNIX_MICROS({{ ts }}) + {{ MICROS_FROM_0001_TO_EPOCH }}, {{
 {#- The rollup's measures: the columns of metric_slots after its key, in the table's order. -#}
 {% set SLOT_SUMS = ['conversations', 'active_conversations', 'resolved_conversations', 'handed_off_conversations', 'ended_conversations', 'duration_us', 'handoffs', 'keyword_handoffs', 'confidence_handoffs', 'handoff_us', 'messages', 'customer_messages', 'llm_messages', 'agent_messages', 'llm_tokens', 'replied_turns', 'response_us'] %}
 
+{#- The measures (SLOT_SUMS, in order) one conversation's facts row `f` adds to the slot of its start. -#}
+{% macro conversation_measures(f) -%}
+1 AS conversations,
+      IF({{ f }}.status = 'active', 1, 0) AS active_conversations,
+      IF({{ f }}.status = 'resolved', 1, 0) AS resolved_conversations,
+      IF({{ f }}.status = 'handed_off', 1, 0) AS handed_off_conversations,
+      IF({{ f }}.duration_us IS NULL, 0, 1) AS ended_conversations,
+      COALESCE({{ f }}.duration_us, 0) AS duration_us,
+      IF({{ f }}.handoff_at IS NULL, 0, 1) AS handoffs,
+      IF({{ f }}.handoff_at IS NOT NULL AND {{ f }}.handoff_trigger = 'keyword', 1, 0) AS keyword_handoffs,
+      IF({{ f }}.handoff_at IS NOT NULL AND {{ f }}.handoff_trigger = 'confidence', 1, 0) AS confidence_handoffs,
+      COALESCE(TIMESTAMP_DIFF({{ f }}.handoff_at, {{ f }}.started_at, MICROSECOND), 0) AS handoff_us,
+      0 AS messages,
+      0 AS customer_messages,
+      0 AS llm_messages,
+      0 AS agent_messages,
+      0 AS llm_tokens,
+      0 AS replied_turns,
+      0 AS response_us
+{%- endmacro %}
+
+{#- The measures one message's facts row `f` adds to the slot of its timestamp. -#}
+{% macro message_measures(f) -%}
+0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+      1,
+      IF({{ f }}.sender_type = 'customer', 1, 0),
+      IF({{ f }}.sender_type = 'llm', 1, 0),
+      IF({{ f }}.sender_type = 'agent', 1, 0),
+      IF({{ f }}.sender_type = 'llm', {{ f }}.tokens_used, 0),
+      IF({{ f }}.turn_start AND {{ f }}.reply_at IS NOT NULL, 1, 0),
+      IF({{ f }}.turn_start AND {{ f }}.reply_at IS NOT NULL, TIMESTAMP_DIFF({{ f }}.reply_at, {{ f }}.ts, MICROSECOND), 0)
+{%- endmacro %}
+
 {#- Each measure summed over the rows `rows`, under its own name. -#}
 {% macro sum_slots(rows) -%}
 {% for c in SLOT_SUMS %}SUM({{ rows }}.{{ c }}) AS {{ c }}{{ ',' if not loop.last }}

@@ -109,3 +109,10 @@ CREATE INDEX IF NOT EXISTS metric_slots_tenant_outlet_slot ON metric_slots (tena
 CREATE INDEX IF NOT EXISTS metric_slots_tenant_slot ON metric_slots (tenant_id, slot_start);
 CREATE INDEX IF NOT EXISTS cost_slots_tenant_outlet_slot ON cost_slots (tenant_id, outlet_id, slot_start);
 CREATE INDEX IF NOT EXISTS cost_slots_tenant_slot ON cost_slots (tenant_id, slot_start);
+-- A cost group's row by its key, for an event batch that adds to it (derived.changes): a busy
+-- slot holds a group per customer number. The expression is the one its lookup compares.
+CREATE INDEX IF NOT EXISTS cost_slots_group ON cost_slots (tenant_id, slot_start, kind, (COALESCE(phone, '')));
+-- Rollup rows an event batch left at zero (derived.changes), found and deleted at once; empty
+-- but for that instant.
+CREATE INDEX IF NOT EXISTS metric_slots_emptied ON metric_slots (slot_start) WHERE conversations = 0 AND messages = 0;
+CREATE INDEX IF NOT EXISTS cost_slots_emptied ON cost_slots (slot_start) WHERE messages = 0;

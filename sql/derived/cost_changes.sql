@@ -1,0 +1,52 @@
+-- name: cost_changes
+-- table: What the conversations listed in `crm_metrics_touched` add to `cost_slots`: their
+--   llm, agent and system messages (as their facts list them, with the messages' metadata and
+--   the conversations' numbers as stored when this runs) grouped as cost_slots.sql groups a
+--   slot's. An event batch on PostgreSQL reads it before it writes and after it rewrites the
+--   facts, and adds the difference to cost_slots (crm_metrics/derived.py, `changes`).
+-- grain: per tenant, slot and group, one row for the whole tenant (outlet_id null) and one per
+--   outlet.
+-- columns:
+--   tenant_id      STRING     the tenant
+--   outlet_id      STRING     the outlet; null: the whole tenant
+--   slot_start     TIMESTAMP  the slot's first instant (UTC, on a 15-minute bound)
+--   kind           STRING     as cost_slots.sql
+--   phone          STRING     as cost_slots.sql
+--   charged        BOOL       as cost_slots.sql
+--   category       STRING     as cost_slots.sql
+--   model          STRING     as cost_slots.sql
+--   messages       INT64      as cost_slots.sql, over the listed conversations
+--   input_tokens   INT64      as cost_slots.sql
+--   output_tokens  INT64      as cost_slots.sql
+--   flat_tokens    INT64      as cost_slots.sql
+--   tokens_used    INT64      as cost_slots.sql
+{% import 'macros/rollup.sql' as m with context -%}
+{% import 'macros/costs.sql' as costs with context -%}
+WITH
+  priced_rows AS (
+    {% call costs.message_rows('m.tenant_id, m.outlet_id, m.slot_start') -%}
+    SELECT f.tenant_id, f.outlet_id, {{ m.slot('f.ts') }} AS slot_start, f.ts, f.sender_type, msg.metadata, c.customer_phone
+      FROM message_facts AS f
+      JOIN messages AS msg ON msg.id = f.id AND msg.conversation_id = f.conversation_id
+      JOIN conversations AS c ON c.id = f.conversation_id
+      WHERE f.sender_type IN ('llm', 'agent', 'system')
+        AND f.conversation_id IN (SELECT t.conversation_id FROM crm_metrics_touched AS t)
+    {%- endcall %}
+  )
+SELECT
+  g.tenant_id,
+  g.outlet_id,
+  g.slot_start,
+  g.kind,
+  g.phone,
+  g.charged,
+  g.category,
+  g.model,
+  {{ costs.group_sums('g') }}
+FROM priced_rows AS g
+GROUP BY GROUPING SETS (
+  (g.tenant_id, g.slot_start, g.kind, g.phone, g.charged, g.category, g.model),
+  (g.tenant_id, g.outlet_id, g.slot_start, g.kind, g.phone, g.charged, g.category, g.model)
+)
+-- The outlet rows of conversations without an outlet would repeat the whole tenant's key.
+HAVING g.outlet_id IS NOT NULL OR GROUPING(g.outlet_id) = 1
