@@ -505,11 +505,16 @@ def _events(report: Mapping[str, Any]) -> list[str]:
         "Throughput: HTTP is `crm-metrics serve` in its own process taking POSTs of NDJSON one after the "
         "other; the stream is the consumer (server/stream.py) in the bench's process draining a stream "
         "filled beforehand. Each batch is one transaction that also refreshes the derived tables and the "
-        "rollup for the conversations it touches. Freshness: `crm-metrics serve` with EVENTS_STREAM, no "
+        "rollup for the conversations it touches (on PostgreSQL the rollup by difference: what those "
+        "conversations add to each slot before and after, docs/events.md); the consumer reads up to "
+        "EVENTS_MAX_BATCH entries at once, so a consumer behind takes the backlog in one batch. The events "
+        "go to the ~600 conversations of the last three days, which grow by 150-200 messages each over "
+        "the run, and a batch recomputes its conversations' facts whole. Freshness: `crm-metrics serve` with EVENTS_STREAM, no "
         "result cache, 1,000 message events/s offered the same way in (by XADD 100 every 100 ms; by POST "
         "a batch of 1,000 every second, not waiting for the answers); a probe adds one message to a tenant "
         "of its own the same way (by XADD every 250 ms; by POST as one event of each second's batch), and "
-        "a watcher polls that tenant's dashboard until it counts.",
+        "a watcher polls that tenant's dashboard until it counts the probe (counted from the run's own "
+        "start: the stream run's probes are there when the HTTP run begins).",
         "",
     ]
     return lines
