@@ -9,6 +9,11 @@
 {{ m }}.timestamp, CAST({{ m }}.id AS BYTES)
 {%- endmacro %}
 
+{#- The same order reversed (last message first). -#}
+{% macro message_order_reversed(m) -%}
+{{ m }}.timestamp DESC, CAST({{ m }}.id AS BYTES) DESC
+{%- endmacro %}
+
 {#-
   metadata.tokens_used as an integer: a whole number in plain ASCII digits, optionally signed,
   JSON number or string; anything else is 0. More than 18 digits would overflow INT64: 0 too.
@@ -75,9 +80,13 @@ SELECT
     m.sender_type = 'customer' AND COALESCE(LAG(m.sender_type) OVER (
       PARTITION BY m.conversation_id ORDER BY {{ message_order('m') }}
     ) <> 'customer', TRUE) AS turn_start,
+    {#- The first reply after the message: over the messages before it in the reversed order,
+        a frame that only grows, so engines add each row once. Over the messages after it in
+        the order (a frame whose start moves), PostgreSQL aggregated each row's frame anew:
+        quadratic in the conversation's length (a 200-message conversation, 20,000 rows read). #}
     MIN(IF(m.sender_type IN ('llm', 'agent'), m.timestamp, NULL)) OVER (
-      PARTITION BY m.conversation_id ORDER BY {{ message_order('m') }}
-      ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING
+      PARTITION BY m.conversation_id ORDER BY {{ message_order_reversed('m') }}
+      ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
     ) AS reply_at
   FROM {{ messages }} AS m
   WHERE m.sender_type <> 'system'{% if conversation_ids %} AND m.conversation_id IN ({{ conversation_ids }}){% endif %}
