@@ -290,7 +290,9 @@ class PostgresExecutor:
                 # Event writers one at a time, whichever process they run in: two batches
                 # deciding on the same row's version at once would both apply (and, without a
                 # unique id, both insert it).
-                conn.execute("SELECT pg_advisory_xact_lock(%s)", (_EVENTS_LOCK,))
+                # One key per schema (a store): the stores of one database do not wait for
+                # each other's batches.
+                conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(COALESCE(current_schema(), ''), %s))", (_EVENTS_LOCK,))
                 if refresh:
                     # As a load: this transaction refreshes what it writes, so the live
                     # rollup's triggers queue nothing (else its applier recomputes every
@@ -430,7 +432,7 @@ class PostgresExecutor:
         return text.replace(self._password, "***") if self._password else text
 
 
-#: The advisory lock that serialises event writers (any number: the key's meaning is ours).
+#: The advisory lock that serialises event writers, hashed with the schema (any number: the key's meaning is ours).
 _EVENTS_LOCK = 0x63726D5F65767473  # "crm_evts"
 #: Arrow types of staged key lists, as PostgreSQL names them.
 _STAGED_TYPES = {"string": "text", "large_string": "text", "int64": "bigint", "bool": "boolean"}

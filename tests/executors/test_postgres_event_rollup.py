@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import random
+import time
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
@@ -18,6 +19,7 @@ from psycopg import sql
 
 from crm_metrics import Metrics, Settings, derived
 from crm_metrics import events as ev
+from crm_metrics.executors.postgres import _EVENTS_LOCK
 from tests.support.engines import POSTGRES_URL, PostgresEngine, with_option
 
 TENANTS = ["7a1e3c1e-0000-4000-8000-0000000000b1", "7a1e3c1e-0000-4000-8000-0000000000b2"]
@@ -138,3 +140,24 @@ def test_a_batch_over_another_clients_queued_write_recomputes_its_slots(metrics:
             "timestamp": message["timestamp"], "metadata": {"tokens_used": 5}}
     metrics.store.apply(ev.check([{"type": "message", "data": late}]))
     _assert_rollup_is_rebuilt(metrics)
+
+
+def test_event_batches_of_two_stores_in_one_database_do_not_wait_for_each_other(metrics: Metrics) -> None:
+    other = PostgresEngine()
+    other.start()
+    try:
+        with metrics.executor.session() as held:  # type: ignore[attr-defined]
+            held.rows("SELECT 1")
+            started = time.monotonic()
+            with other.executor.session() as session:  # type: ignore[attr-defined]
+                session.rows("SELECT 1")
+            assert time.monotonic() - started < 2.0
+            # The same store's writers take turns: a second batch waits for the first.
+            with _connect(metrics) as conn:
+                conn.execute("SET lock_timeout = '200ms'")
+                with pytest.raises(psycopg.errors.LockNotAvailable):
+                    conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(COALESCE(current_schema(), ''), %s))", (_EVENTS_LOCK,))
+    finally:
+        other.executor.close()
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(other.schema)))
