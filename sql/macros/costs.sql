@@ -232,12 +232,23 @@ SELECT {{ r.bucket_of('g.bucket_at') }} AS bucket, g.day, g.kind, g.phone, g.cha
 -#}
 {% macro priced_groups(source, numbers=False) -%}
 {%- if layout == 'rollup' and source == 'messages' and not numbers -%}
-SELECT {{ r.bucket_of('c.slot_start') }} AS bucket, DATE(c.slot_start, 'UTC') AS day, c.kind, c.phone, c.charged, c.category, c.model,
-      c.messages, c.input_tokens, c.output_tokens, c.flat_tokens, c.tokens_used
-    FROM cost_slots AS c
-    WHERE c.tenant_id = @tenant_id
-      AND {% if outlet %}c.outlet_id = @outlet_id{% else %}c.outlet_id IS NULL{% endif %}
-      AND {{ r.in_range('c.slot_start') }}
+{#- The slots' groups summed per bucket and UTC day first: the prices' joins then see a few
+    rows per day (a month of the largest tenant: 5,196 slot groups, 60 day groups). #}
+SELECT g.bucket, g.day, g.kind, g.phone, g.charged, g.category, g.model,
+      SUM(g.messages) AS messages,
+      SUM(g.input_tokens) AS input_tokens,
+      SUM(g.output_tokens) AS output_tokens,
+      SUM(g.flat_tokens) AS flat_tokens,
+      SUM(g.tokens_used) AS tokens_used
+    FROM (
+      SELECT {{ r.bucket_of('c.slot_start') }} AS bucket, DATE(c.slot_start, 'UTC') AS day, c.kind, c.phone, c.charged, c.category, c.model,
+        c.messages, c.input_tokens, c.output_tokens, c.flat_tokens, c.tokens_used
+      FROM cost_slots AS c
+      WHERE c.tenant_id = @tenant_id
+        AND {% if outlet %}c.outlet_id = @outlet_id{% else %}c.outlet_id IS NULL{% endif %}
+        AND {{ r.in_range('c.slot_start') }}
+    ) AS g
+    GROUP BY g.bucket, g.day, g.kind, g.phone, g.charged, g.category, g.model
 {%- else -%}
 {% call message_groups(numbers) %}{% include 'sources/priced/' ~ source ~ '.sql' %}{% endcall %}
 {%- endif -%}
