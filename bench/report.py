@@ -339,8 +339,10 @@ def _seed_reads(result: Mapping[str, Any]) -> list[str]:
     seed = result.get("seed_reads")
     if isinstance(seed, Mapping) and "largest" in seed:
         lines += [
-            "The library's 30-day dashboard + summary on the seed's tables as they are (turns and handoffs "
-            "derived per request from the window's conversations only: docs/postgres.md, seed-layout reads) "
+            "The library's 30-day dashboard + summary on the seed's tables as they are, answered together in "
+            "one call (`Metrics.overview`, GET /api/v1/metrics/overview: the dashboard's one statement, the "
+            "summary added up from its buckets), as the baseline answers both from one statement (turns and "
+            "handoffs derived per request from the window's conversations only: docs/postgres.md, seed-layout reads) "
             "against the hand-written query (bench/baseline.py: one statement, a join and JSON over the same "
             "tables, no derived tables, relying on `last_message_at`), interleaved in one loop on the full "
             "set; ratio = library / hand-written, the median of the per-round ratios. Run alone with "

@@ -6,6 +6,7 @@ the library, the CLI and the server offer the same kinds.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import operator
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from crm_metrics.models import (
     OutcomeMetrics,
     Outcomes,
     OutletBreakdown,
+    Overview,
     OutletFigures,
     PeriodFigures,
     PricedCostMetrics,
@@ -37,6 +39,7 @@ from crm_metrics.models import (
 from crm_metrics.request import Period, Query
 
 Rows = Sequence[tuple[Any, ...]]
+MICROS_PER_SECOND = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,8 @@ class Answer:
     priced_template: str | None = None
     #: Whether it exists under COST_MODEL=priced only (the priced costs).
     priced_only: bool = False
+    #: What it answers, as the catalogue says it (default: its template's header `table:`).
+    description: str | None = None
 
     def template_for(self, priced: bool) -> str:
         return self.priced_template if priced and self.priced_template else self.template
@@ -93,6 +98,34 @@ def _dashboard(resolved: Resolved, names: Sequence[str], rows: Rows) -> Dashboar
         granularity=query.granularity,
         **series,
     )
+
+
+def _overview(resolved: Resolved, names: Sequence[str], rows: Rows) -> Overview:
+    """The dashboard, and the summary added up from its buckets' rows: counts and sums add up
+    to the range's (every row of the range falls in exactly one bucket); rates and the mean
+    response time are divided out of those totals, as the summary's statement divides them
+    (docs/metrics.md §4). Costs: the buckets' costs added up (math.fsum, correctly rounded;
+    a bucket's cost is linear in its rows, under either cost model)."""
+    dashboard = _dashboard(resolved, names, rows)
+    position = {name: i for i, name in enumerate(names)}
+
+    def total(name: str) -> Any:
+        return sum(row[position[name]] for row in rows)
+
+    conversations, turns = total("total_conversations"), total("answered_turns")
+    costs = [row[position["total_llm_cost"]] for row in rows] + [row[position["total_whatsapp_cost"]] for row in rows]
+    query, period = resolved.query, resolved.period
+    summary = Summary(
+        query.tenant_id, resolved.tenant_name, period.start_date, period.end_date, query.outlet_id, period.tz,
+        total_conversations=conversations,
+        total_messages=total("total_messages"),
+        # Integer microseconds over an integer count: one correctly rounded division.
+        average_response_time_seconds=total("response_us") / (turns * MICROS_PER_SECOND) if turns else None,
+        resolution_rate=total("resolved_conversations") / conversations if conversations else None,
+        handoff_rate=total("total_handoffs") / conversations if conversations else None,
+        total_cost=math.fsum(costs),
+    )
+    return Overview(**{name: getattr(dashboard, name) for name in dashboard.field_names()}, summary=summary)
 
 
 def _summary(resolved: Resolved, names: Sequence[str], rows: Rows) -> Summary:
@@ -170,6 +203,10 @@ ANSWERS: dict[str, Answer] = {
     for answer in (
         Answer("dashboard", "dashboard", True, _dashboard, priced_template="priced_dashboard"),
         Answer("summary", "summary", False, _summary),
+        Answer(
+            "overview", "dashboard", True, _overview, priced_template="priced_dashboard",
+            description="The dashboard and the summary of the same request, from the dashboard's one statement.",
+        ),
         Answer("responses", "responses", True, _series_answer(Responses, ResponseMetrics, ResponseTimes)),
         Answer("outcomes", "outcomes", True, _series_answer(Outcomes, OutcomeMetrics, OutcomeFigures)),
         Answer("outlets", "outlets", False, _outlets, outlet=False),

@@ -33,6 +33,7 @@ REPORT_FORMATS = ("pdf", "html")
 QUERY_KINDS = {
     "dashboard": "dense series per day, week or month",
     "summary": "the whole range in one row (--compare previous: and the period before)",
+    "overview": "the dashboard and the summary from one statement (the dashboard's fields, then summary)",
     "responses": "response times per bucket and in total: turns, exact medians and p90, first and human responses",
     "outcomes": "the outcomes of the conversations started per bucket and in total: containment, agents, cost",
     "outlets": "the summary per outlet (conversations without one last)",
@@ -82,7 +83,7 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     parser.set_defaults(full_help=parser.format_help)
 
-    query = commands.add_parser("query", help="print an answer: dashboard, summary, responses, outcomes, outlets, heatmap, anomalies, forecast, costs, or a custom metric's NAME (CRM_METRICS_PATH)")
+    query = commands.add_parser("query", help="print an answer: dashboard, summary, overview, responses, outcomes, outlets, heatmap, anomalies, forecast, costs, or a custom metric's NAME (CRM_METRICS_PATH)")
     kinds = query.add_subparsers(dest="kind", metavar="KIND")
     query.set_defaults(full_help=query.format_help)
     # The forecast covers the current month: no dates.

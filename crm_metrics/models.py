@@ -174,6 +174,26 @@ class Summary(_Result):
     total_cost: float
 
 
+@dataclass(frozen=True)
+class Overview(Dashboard):
+    """The dashboard and the summary of the same request from the dashboard's one statement
+    (`Metrics.overview`): the dashboard's fields, then `summary`, the summary's figures added
+    up from the buckets' counts and sums (docs/metrics.md §4: from raw rows, never a mean of
+    the buckets' means)."""
+
+    summary: Summary
+
+    @property
+    def dashboard(self) -> Dashboard:
+        """What `Metrics.dashboard` answers for the same request."""
+        return Dashboard(*(getattr(self, name) for name in Dashboard.field_names()))
+
+
+#: Columns of the dashboard's statement that no series shows: the overview's summary adds
+#: them up (the answered turns and their response times' sum, sql/macros/series.sql turn_sums).
+DASHBOARD_SUMS = ("answered_turns", "response_us")
+
+
 SUMMARY_FIGURES = (
     "total_conversations",
     "total_messages",

@@ -45,6 +45,7 @@ from crm_metrics.models import (
     OutletBreakdown,
     Outcomes,
     Outlets,
+    Overview,
     Responses,
     StoredTenant,
     Summary,
@@ -163,6 +164,21 @@ class Metrics:
         `compare="previous"`, a `ComparedSummary`: also the n days before and the change
         (docs/metrics.md §7.3)."""
         return self.answer("summary", request.query(tenant_id, start_date, end_date, outlet_id, tz, compare=compare))
+
+    def overview(
+        self,
+        tenant_id: str,
+        start_date: str | dt.date | None = None,
+        end_date: str | dt.date | None = None,
+        outlet_id: str | None = None,
+        tz: str | None = None,
+        granularity: str = "day",
+    ) -> Overview:
+        """The dashboard and the summary of the same request from one statement (the
+        dashboard's): `.dashboard` is what `dashboard` answers, `.summary` what `summary`
+        answers (its figures added up from the buckets' counts and sums); `to_dict()` is the
+        dashboard's fields and `summary`. One pass over the window's rows instead of two."""
+        return self.answer("overview", request.query(tenant_id, start_date, end_date, outlet_id, tz, granularity))
 
     def responses(
         self,
@@ -583,7 +599,7 @@ class Metrics:
 def catalogue(found: custom.CustomMetrics) -> list[dict[str, Any]]:
     """The built-in answers, then the custom metrics of `found` (refused ones with their error)."""
     entries: list[dict[str, Any]] = [
-        {"name": kind, "kind": "builtin", "status": "ok", "description": templates.load(answer.template).table, "path": f"/api/v1/metrics/{kind}"}
+        {"name": kind, "kind": "builtin", "status": "ok", "description": answer.description or templates.load(answer.template).table, "path": f"/api/v1/metrics/{kind}"}
         for kind, answer in ANSWERS.items()
     ]
     entries += [

@@ -23,6 +23,7 @@ from crm_metrics import (
     MarketCosts,
     PricedCostMetrics,
     Dashboard,
+    Overview,
     Forecast,
     HeatmapCell,
     Heatmap,
@@ -99,7 +100,7 @@ DOCUMENTED_BY = {
     MarketCosts: "cost_markets",
 }
 #: Answers whose top level carries no figures of a template.
-UNDOCUMENTED = (Dashboard, Responses, Outcomes, OutletBreakdown, Heatmap, Change, Costs)
+UNDOCUMENTED = (Dashboard, Overview, Responses, Outcomes, OutletBreakdown, Heatmap, Change, Costs)
 
 
 def _column_docs(cls: type) -> dict[str, str]:
@@ -361,6 +362,7 @@ def build(*, auth: bool, custom: Sequence[Any] = ()) -> dict[str, Any]:
     for kind, model, summary in (
         ("dashboard", Dashboard, "Dense series per day, ISO week or month: conversations, messages, handoffs, costs"),
         ("summary", Summary, "The whole range in one row, computed from raw rows; with compare=previous, also the n days before and the change"),
+        ("overview", Overview, "The dashboard and the summary of the same request from one statement: the dashboard's fields, then `summary` (its figures added up from the buckets' counts and sums)"),
         ("responses", Responses, "Response times per bucket and over the range: customer turns, exact median and p90, first response, human response after a handoff"),
         ("outcomes", Outcomes, "Outcomes of the conversations started per bucket and over the range: containment, agent involvement, messages and cost of the cohort"),
         ("outlets", OutletBreakdown, "The summary's figures per outlet (conversations without an outlet last); the rows add up to the tenant"),

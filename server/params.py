@@ -53,6 +53,7 @@ PARAMS: dict[str, Param] = {
 ACCEPTS: dict[str, tuple[str, ...]] = {
     "dashboard": ("start_date", "end_date", "outlet_id", "tz", "granularity", "format"),
     "summary": ("start_date", "end_date", "outlet_id", "tz", "compare", "format"),
+    "overview": ("start_date", "end_date", "outlet_id", "tz", "granularity", "format"),
     "responses": ("start_date", "end_date", "outlet_id", "tz", "granularity", "format"),
     "outcomes": ("start_date", "end_date", "outlet_id", "tz", "granularity", "format"),
     "outlets": ("start_date", "end_date", "tz", "format"),

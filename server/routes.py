@@ -88,7 +88,7 @@ def _body(metrics: Metrics, ask: params.Ask) -> bytes:
 ROUTES = [
     Route("/health", health, methods=["GET"]),
     Route("/openapi.json", openapi, methods=["GET"]),
-    # One route per answer (server.params.ACCEPTS): dashboard, summary, responses, outcomes, outlets, heatmap.
+    # One route per answer (server.params.ACCEPTS): dashboard, summary, overview, responses, outcomes, outlets, heatmap, ...
     *(Route(f"/api/v1/metrics/{kind}", _endpoint(kind), methods=["GET"]) for kind in params.ACCEPTS),
     Route("/api/v1/metrics", catalogue, methods=["GET"]),
     Route("/api/v1/metrics/custom/{name}", custom, methods=["GET"]),

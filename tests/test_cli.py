@@ -66,12 +66,13 @@ QUERIES = [
     ("dashboard", ["--outlet-id", OUTLET, "--granularity", "month"]),
     ("summary", []),
     ("summary", ["--outlet-id", OUTLET.upper(), "--tz", "America/New_York"]),
+    ("overview", ["--outlet-id", OUTLET, "--granularity", "week"]),
 ]
 
 
 def library_call(metrics: Metrics, kind: str, options: list[str]) -> Dashboard | Summary:
     fields = {option.removeprefix("--").replace("-", "_"): value for option, value in zip(options[::2], options[1::2], strict=True)}
-    call = metrics.dashboard if kind == "dashboard" else metrics.summary
+    call = {"dashboard": metrics.dashboard, "summary": metrics.summary, "overview": metrics.overview}[kind]
     return call(TENANT.id, start_date=START, end_date=END, **fields)
 
 

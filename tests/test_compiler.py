@@ -18,7 +18,7 @@ from crm_metrics import Metrics, templates
 from crm_metrics.compiler import compile_sql, inline
 from crm_metrics.dialects import Dialect
 from crm_metrics.errors import InvalidParameter, TemplateError
-from crm_metrics.models import SERIES, SERIES_TEMPLATES, Summary
+from crm_metrics.models import DASHBOARD_SUMS, SERIES, SERIES_TEMPLATES, Summary
 from crm_metrics.templates import Shape
 from crm_metrics.query import CompiledQuery
 
@@ -163,7 +163,9 @@ def test_result_types_mirror_the_header(series: str) -> None:
 
 
 def test_the_dashboard_is_the_series_side_by_side() -> None:
-    fields = ["date"] + [f for row_type in SERIES.values() for f in row_type.field_names() if f != "date"]
+    """The series' fields in order, the overview's sums (shown by no series) before the costs."""
+    fields = ["date"] + [f for key, row_type in SERIES.items() if key != "costs" for f in row_type.field_names() if f != "date"]
+    fields += [*DASHBOARD_SUMS, *[f for f in SERIES["costs"].field_names() if f != "date"]]
     assert [c.name for c in templates.load("dashboard").columns] == fields
 
 

@@ -83,7 +83,9 @@ SELECT
   keyword_handoffs AS keyword_triggered,
   confidence_handoffs AS confidence_triggered,
   SAFE_DIVIDE(handoff_us, handoffs) / {{ MICROS_PER_MINUTE }} AS average_time_to_handoff_minutes,
-  SAFE_DIVIDE(handoffs, conversations) AS handoff_rate
+  SAFE_DIVIDE(handoffs, conversations) AS handoff_rate,
+  replied_turns AS answered_turns,
+  response_us
   {%- if costs %},
   llm_messages AS total_llm_calls,
   llm_tokens AS total_tokens_used,

@@ -36,11 +36,15 @@ SELECT
     GROUP BY bucket
 {%- endmacro %}
 
-{#- Per bucket of the customer turns' starts (rows of sources/<layout>/turns.sql): the mean time to the first reply. -#}
-{% macro turn_aggregates() -%}
+{#- Per bucket of the customer turns' starts (rows of sources/<layout>/turns.sql): the mean time to the first reply; with `sums`, also the count and microsecond sum it divides (the dashboard's, which the overview's summary adds up). -#}
+{% macro turn_aggregates(sums=False) -%}
 SELECT
       {{ r.bucket_of('turn_at') }} AS bucket,
       AVG(response_us) / {{ MICROS_PER_SECOND }} AS average_response_time_seconds
+      {%- if sums %},
+      COUNT(*) AS answered_turns,
+      SUM(response_us) AS response_us
+      {%- endif %}
     FROM ({{ caller() }}) AS turn_rows
     WHERE response_us IS NOT NULL
     GROUP BY bucket
@@ -70,6 +74,16 @@ COALESCE({{ c }}.total_handoffs, 0) AS total_handoffs,
   COALESCE({{ c }}.confidence_triggered, 0) AS confidence_triggered,
   {{ c }}.average_time_to_handoff_minutes,
   SAFE_DIVIDE({{ c }}.total_handoffs, {{ c }}.total_conversations) AS handoff_rate
+{%- endmacro %}
+
+{#-
+  The answered turns and their response times' sum in microseconds, from the turns `t`: not
+  shown in the dashboard, they let the overview (crm_metrics/answers.py) add up the range's
+  mean response time exactly from the buckets' rows (docs/metrics.md §4: never a mean of means).
+-#}
+{% macro turn_sums(t) -%}
+COALESCE({{ t }}.answered_turns, 0) AS answered_turns,
+  COALESCE({{ t }}.response_us, 0) AS response_us
 {%- endmacro %}
 
 {#- Money: tokens x price per million tokens / 1e6, messages x price per message. -#}

@@ -52,6 +52,8 @@
 --   confidence_triggered             INT64    of those, the first request's trigger = 'confidence'
 --   average_time_to_handoff_minutes  FLOAT64  mean of (first request - started_at) in fractional minutes; the request may fall outside the range
 --   handoff_rate                     FLOAT64  total_handoffs / conversations started in the bucket: the share with a handoff request, whatever their current status
+--   answered_turns                   INT64    customer turns starting in the bucket with a reply (not shown: the overview's summary adds them up)
+--   response_us                      INT64    sum of those turns' response times in microseconds (not shown: likewise)
 --   total_llm_calls                  INT64    llm messages sent in the bucket
 --   total_tokens_used                INT64    sum of metadata.tokens_used over those (a whole number, else 0)
 --   total_llm_cost                   FLOAT64  total_tokens_used x LLM price per token
@@ -97,13 +99,14 @@ WITH
   {% call costs.priced_aggregates('priced') %}{{ costs.priced_groups('messages') }}{% endcall %}
   {% endif -%}
   turn_aggregates AS (
-    {% call m.turn_aggregates() %}{% include sources ~ 'turns.sql' %}{% endcall %}
+    {% call m.turn_aggregates(sums=True) %}{% include sources ~ 'turns.sql' %}{% endcall %}
   )
 SELECT
   b.bucket AS date,
   {{ m.conversation_columns('c') }},
   {{ m.message_columns('n', 't') }},
   {{ m.handoff_columns('c') }},
+  {{ m.turn_sums('t') }},
   {% if priced %}{{ costs.cost_columns('w', 'l', 'c') }}{% else %}{{ m.cost_columns('n', 'c') }}{% endif %}
 FROM buckets AS b
 LEFT JOIN conversation_aggregates AS c ON c.bucket = b.bucket

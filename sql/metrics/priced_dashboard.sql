@@ -51,6 +51,8 @@
 --   confidence_triggered             INT64    of those, the first request's trigger = 'confidence'
 --   average_time_to_handoff_minutes  FLOAT64  mean of (first request - started_at) in fractional minutes; the request may fall outside the range
 --   handoff_rate                     FLOAT64  total_handoffs / conversations started in the bucket: the share with a handoff request, whatever their current status
+--   answered_turns                   INT64    customer turns starting in the bucket with a reply (not shown: the overview's summary adds them up)
+--   response_us                      INT64    sum of those turns' response times in microseconds (not shown: likewise)
 --   total_llm_calls               INT64    llm messages sent in the bucket
 --   total_tokens_used             INT64    sum of metadata.tokens_used over those (a whole number, else 0)
 --   llm_input_tokens              INT64    sum of metadata.input_tokens over those (read as tokens_used)

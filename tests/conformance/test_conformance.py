@@ -87,3 +87,17 @@ def test_each_series_template_alone_matches_the_dashboard(engine: Engine, case: 
         query = compile_sql(template, metrics.executor.dialect, plan.shape)
         alone = [SERIES[series](*row).to_dict() for row in query.normalise(metrics.executor.fetch(query, values))]
         assert_same(alone, dashboard.to_dict()[series], series)
+
+
+@on_engines(case=cases(), share=0.5)
+def test_overview_is_the_dashboard_and_the_summary(engine: Engine, case: Case) -> None:
+    """Metrics.overview: the dashboard's one statement answers both, its summary added up from
+    the buckets' counts and sums equal to the summary's own statement (docs/metrics.md §4)."""
+    metrics = engine.fresh(case.rows)
+    asked = dict(outlet_id=case.outlet_id, tz=case.tz)
+    overview = metrics.overview(TENANT, case.start, case.end, granularity=case.granularity, **asked)
+    dashboard = metrics.dashboard(TENANT, case.start, case.end, granularity=case.granularity, **asked)
+    summary = metrics.summary(TENANT, case.start, case.end, **asked)
+    assert overview.dashboard == dashboard
+    assert_same(overview.summary.to_dict(), summary.to_dict(), "overview.summary")
+    assert overview.to_dict() == {**dashboard.to_dict(), "summary": overview.summary.to_dict()}

@@ -37,6 +37,11 @@ def test_priced_costs_match_reference(engine: Engine, given: PricedCase) -> None
     summary = metrics.summary(TENANT, case.start, case.end, outlet_id=case.outlet_id, tz=case.tz).to_dict()
     assert_same(summary["total_cost"], want["totals"]["total_cost"], "summary.total_cost")
 
+    # The overview: the priced dashboard, and the summary's priced total_cost added up from its buckets.
+    overview = metrics.overview(TENANT, case.start, case.end, outlet_id=case.outlet_id, tz=case.tz, granularity=case.granularity)
+    assert overview.dashboard.to_dict() == dashboard
+    assert_same(overview.summary.to_dict(), summary, "overview.summary")
+
     outcomes = metrics.outcomes(TENANT, case.start, case.end, outlet_id=case.outlet_id, tz=case.tz, granularity=case.granularity).to_dict()
     cohort = reference.priced_cohort_costs(case.rows, tables, **asked, granularity=case.granularity, outlet_id=case.outlet_id)
     assert_same([row["cohort_cost"] for row in outcomes["series"]], [cohort[b] for b in cohort if b is not None], "outcomes.cohort_cost")

@@ -14,6 +14,7 @@ from starlette.testclient import TestClient
 from crm_metrics import Metrics, Settings, to_json
 
 from tests.support.api import OUTLET, TENANT_A, TENANT_B, assert_error, load
+from tests.support.compare import assert_same
 
 DASHBOARD = "/api/v1/metrics/dashboard"
 SUMMARY = "/api/v1/metrics/summary"
@@ -43,6 +44,25 @@ def test_summary_is_the_library_answer(client: TestClient, metrics: Metrics, ten
     body = response.json()
     assert list(body) == SEED_SUMMARY_KEYS
     assert (body["tenant_name"], body["total_conversations"]) == ("Acme Corp", 1)
+
+
+def test_overview_is_the_dashboard_and_the_summary(client: TestClient, metrics: Metrics, tenant_headers: dict[str, str]) -> None:
+    """GET /api/v1/metrics/overview: the dashboard's fields then `summary`, each what its own
+    endpoint answers; the dashboard's parameters (granularity), not the summary's (compare);
+    its CSV is the dashboard's series."""
+    query = f"?start_date=2025-10-27&end_date=2025-11-09&outlet_id={OUTLET}&tz=UTC&granularity=week"
+    response = client.get("/api/v1/metrics/overview" + query, headers=tenant_headers)
+    assert response.status_code == 200
+    assert response.content == to_json(metrics.overview(TENANT_A, "2025-10-27", "2025-11-09", OUTLET, "UTC", "week")).encode()
+    body = response.json()
+    assert list(body) == [*SEED_DASHBOARD_KEYS, "summary"]
+    assert {k: v for k, v in body.items() if k != "summary"} == client.get(DASHBOARD + query, headers=tenant_headers).json()
+    summary = client.get(SUMMARY + f"?start_date=2025-10-27&end_date=2025-11-09&outlet_id={OUTLET}&tz=UTC", headers=tenant_headers).json()
+    assert_same(body["summary"], summary, "overview.summary")
+    assert body["summary"]["total_conversations"] > 0
+    csv = client.get("/api/v1/metrics/overview" + query + "&format=csv", headers=tenant_headers)
+    assert csv.text == client.get(DASHBOARD + query + "&format=csv", headers=tenant_headers).text
+    assert_error(client.get("/api/v1/metrics/overview?compare=previous", headers=tenant_headers), 400, "unknown_parameter", "compare")
 
 
 def test_parameters_reach_the_library(client: TestClient, metrics: Metrics, tenant_headers: dict[str, str]) -> None:

@@ -179,7 +179,9 @@ WITH buckets AS (
         CAST($start_date AS DATE)
       )
     END AS bucket,
-    AVG(response_us) / 1000000 AS average_response_time_seconds
+    AVG(response_us) / 1000000 AS average_response_time_seconds,
+    COUNT(*) AS answered_turns,
+    SUM(response_us) AS response_us
   FROM (
     SELECT
       f.ts AS turn_at,
@@ -223,6 +225,8 @@ SELECT
     THEN c.total_handoffs / c.total_conversations
     ELSE NULL
   END AS handoff_rate,
+  COALESCE(t.answered_turns, 0) AS answered_turns,
+  COALESCE(t.response_us, 0) AS response_us,
   COALESCE(n.llm_messages, 0) AS total_llm_calls,
   COALESCE(n.total_tokens_used, 0) AS total_tokens_used,
   COALESCE(n.total_tokens_used, 0) * CAST($llm_price_per_million_tokens AS DOUBLE) / 1000000 AS total_llm_cost,

@@ -25,6 +25,8 @@ SELECT
   confidence_handoffs AS confidence_triggered,
   CASE WHEN handoffs <> 0 THEN handoff_us / handoffs ELSE NULL END / 60000000 AS average_time_to_handoff_minutes,
   CASE WHEN conversations <> 0 THEN handoffs / conversations ELSE NULL END AS handoff_rate,
+  replied_turns AS answered_turns,
+  response_us,
   llm_messages AS total_llm_calls,
   llm_tokens AS total_tokens_used,
   llm_cost AS total_llm_cost,

@@ -122,7 +122,9 @@ WITH buckets AS (
         ELSE CAST(%(tz_offset_4)s AS BIGINT) * INTERVAL '1 MICROSECOND'
       END
     ) AS DATE) AS bucket,
-    CAST(AVG(response_us) AS DOUBLE PRECISION) / 1000000 AS average_response_time_seconds
+    CAST(AVG(response_us) AS DOUBLE PRECISION) / 1000000 AS average_response_time_seconds,
+    COUNT(*) AS answered_turns,
+    SUM(response_us) AS response_us
   FROM (
     SELECT
       f.ts AS turn_at,
@@ -165,6 +167,8 @@ SELECT
     THEN CAST(c.total_handoffs AS DOUBLE PRECISION) / c.total_conversations
     ELSE NULL
   END AS handoff_rate,
+  COALESCE(t.answered_turns, 0) AS answered_turns,
+  COALESCE(t.response_us, 0) AS response_us,
   COALESCE(n.llm_messages, 0) AS total_llm_calls,
   COALESCE(n.total_tokens_used, 0) AS total_tokens_used,
   CAST(COALESCE(n.total_tokens_used, 0) * CAST(%(llm_price_per_million_tokens)s AS DOUBLE PRECISION) AS DOUBLE PRECISION) / 1000000 AS total_llm_cost,

@@ -37,6 +37,8 @@ SELECT
     THEN CAST(handoffs AS DOUBLE PRECISION) / conversations
     ELSE NULL
   END AS handoff_rate,
+  replied_turns AS answered_turns,
+  response_us,
   llm_messages AS total_llm_calls,
   llm_tokens AS total_tokens_used,
   llm_cost AS total_llm_cost,

@@ -377,7 +377,9 @@ WITH window_conversations AS (
 ), turn_aggregates AS (
   SELECT
     DATE(turn_at, @tz) AS bucket,
-    AVG(response_us) / 1000000 AS average_response_time_seconds
+    AVG(response_us) / 1000000 AS average_response_time_seconds,
+    COUNT(*) AS answered_turns,
+    SUM(response_us) AS response_us
   FROM (
     SELECT
       t.turn_at,
@@ -429,6 +431,8 @@ SELECT
   COALESCE(c.confidence_triggered, 0) AS confidence_triggered,
   c.average_time_to_handoff_minutes,
   SAFE_DIVIDE(c.total_handoffs, c.total_conversations) AS handoff_rate,
+  COALESCE(t.answered_turns, 0) AS answered_turns,
+  COALESCE(t.response_us, 0) AS response_us,
   COALESCE(l.llm_messages, 0) AS total_llm_calls,
   COALESCE(l.tokens_used, 0) AS total_tokens_used,
   COALESCE(l.input_tokens, 0) AS llm_input_tokens,

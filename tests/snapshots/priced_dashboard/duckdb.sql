@@ -433,7 +433,9 @@ WITH window_conversations AS (
 ), turn_aggregates AS (
   SELECT
     CAST(CAST(turn_at AS TIMESTAMPTZ) AT TIME ZONE CAST($tz AS TEXT) AS DATE) AS bucket,
-    AVG(response_us) / 1000000 AS average_response_time_seconds
+    AVG(response_us) / 1000000 AS average_response_time_seconds,
+    COUNT(*) AS answered_turns,
+    SUM(response_us) AS response_us
   FROM (
     SELECT
       t.turn_at,
@@ -493,6 +495,8 @@ SELECT
     THEN c.total_handoffs / c.total_conversations
     ELSE NULL
   END AS handoff_rate,
+  COALESCE(t.answered_turns, 0) AS answered_turns,
+  COALESCE(t.response_us, 0) AS response_us,
   COALESCE(l.llm_messages, 0) AS total_llm_calls,
   COALESCE(l.tokens_used, 0) AS total_tokens_used,
   COALESCE(l.input_tokens, 0) AS llm_input_tokens,

@@ -404,7 +404,9 @@ WITH window_conversations AS (
 ), turn_aggregates AS (
   SELECT
     CAST(CAST(turn_at AS TIMESTAMPTZ) AT TIME ZONE CAST(%(tz)s AS TEXT) AS DATE) AS bucket,
-    CAST(AVG(response_us) AS DOUBLE PRECISION) / 1000000 AS average_response_time_seconds
+    CAST(AVG(response_us) AS DOUBLE PRECISION) / 1000000 AS average_response_time_seconds,
+    COUNT(*) AS answered_turns,
+    SUM(response_us) AS response_us
   FROM (
     SELECT
       t.turn_at,
@@ -467,6 +469,8 @@ SELECT
     THEN CAST(c.total_handoffs AS DOUBLE PRECISION) / c.total_conversations
     ELSE NULL
   END AS handoff_rate,
+  COALESCE(t.answered_turns, 0) AS answered_turns,
+  COALESCE(t.response_us, 0) AS response_us,
   COALESCE(l.llm_messages, 0) AS total_llm_calls,
   COALESCE(l.tokens_used, 0) AS total_tokens_used,
   COALESCE(l.input_tokens, 0) AS llm_input_tokens,
