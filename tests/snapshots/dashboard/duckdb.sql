@@ -135,8 +135,8 @@ WITH window_conversations AS (
         ) AS turn_start,
         MIN(CASE WHEN m.sender_type IN ('llm', 'agent') THEN m.timestamp ELSE NULL END) OVER (
           PARTITION BY m.conversation_id
-          ORDER BY m.timestamp NULLS FIRST, m.id NULLS FIRST
-          ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING
+          ORDER BY m.timestamp DESC, m.id DESC
+          ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
         ) AS reply_at
       FROM conversation_messages AS m
       WHERE

@@ -182,8 +182,8 @@ FROM (
           ) AS turn_start,
           MIN(CASE WHEN m.sender_type IN ('llm', 'agent') THEN m.timestamp ELSE NULL END) OVER (
             PARTITION BY m.conversation_id
-            ORDER BY m.timestamp NULLS FIRST, m.id COLLATE "C" NULLS FIRST
-            ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING
+            ORDER BY m.timestamp DESC NULLS LAST, m.id COLLATE "C" DESC NULLS LAST
+            ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
           ) AS reply_at
         FROM conversation_messages AS m
         WHERE

@@ -121,8 +121,8 @@ WITH window_conversations AS (
         ) AS turn_start,
         MIN(IF(m.sender_type IN ('llm', 'agent'), m.timestamp, NULL)) OVER (
           PARTITION BY m.conversation_id
-          ORDER BY m.timestamp, CAST(m.id AS BYTES)
-          ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING
+          ORDER BY m.timestamp DESC, CAST(m.id AS BYTES) DESC
+          ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
         ) AS reply_at
       FROM conversation_messages AS m
       WHERE
