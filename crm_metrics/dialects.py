@@ -296,19 +296,38 @@ def _exact_quantile(node: exp.Expression, dialect: Dialect) -> exp.Expression:
     # spells the aggregate `PERCENTILE_CONT(x, p)` of a template as each engine's (DuckDB
     # QUANTILE_CONT, PostgreSQL WITHIN GROUP), and APPROX_QUANTILES is not exact. For BigQuery
     # the aggregate becomes PERCENTILE_CONT's interpolation read from ranks, which the grouped
-    # rows carry as `rank` and `n` (sql/macros/quantiles.sql): for h = (n - 1)·p = (n - 1)·num/den,
+    # rows carry (sql/macros/quantiles.sql): for h = (n - 1)·p = (n - 1)·num/den,
     # x[⌊h⌋] + (h - ⌊h⌋)·(x[⌊h⌋ + 1] - x[⌊h⌋]), ⌊h⌋ and the fraction in integer arithmetic.
+    # The ranks of `us` (or of IF(condition, us, NULL)) are the columns `rank` and `n`; those of
+    # another column `x` are `x_rank` and `x_n`, and under GROUP BY ROLLUP (key) also
+    # `x_rank_all` and `x_n_all` for the row of all rows (GROUPING(key) = 1).
     if dialect is not Dialect.BIGQUERY or not isinstance(node, exp.PercentileCont) or isinstance(node.parent, exp.Window):
         return node
     p = Fraction(node.expression.name)
-    num, den, value = p.numerator, p.denominator, node.this.sql(dialect="bigquery")
-    lower = f"DIV((n - 1) * {num}, {den})"
-    low = f"MAX(IF(rank = {lower}, {value}, NULL))"
-    high = f"MAX(IF(rank = {lower} + 1, {value}, NULL))"
+    value = node.this.sql(dialect="bigquery")
+    named = isinstance(node.this, exp.Column) and node.this.name != "us"
+    rank, n = (f"{node.this.name}_rank", f"{node.this.name}_n") if named else ("rank", "n")
+    quantile = _quantile_from_ranks(value, p, rank, n)
+    group = node.find_ancestor(exp.Select).args.get("group") if node.find_ancestor(exp.Select) else None
+    rollups = [e for e in group.expressions if isinstance(e, exp.Rollup)] if group else []
+    if rollups and named:
+        (key,) = rollups[0].expressions
+        overall = _quantile_from_ranks(value, p, f"{rank}_all", f"{n}_all")
+        quantile = f"IF(GROUPING({key.sql(dialect='bigquery')}) = 0, {quantile}, {overall})"
+    return sqlglot.parse_one(quantile, read="bigquery")
+
+
+def _quantile_from_ranks(value: str, p: Fraction, rank: str, n: str) -> str:
+    """PERCENTILE_CONT(value, p) over a group whose rows carry `rank` (the 0-based position of
+    their value, NULLs ranked apart) and `n` (the group's count of non-NULL values)."""
+    num, den = p.numerator, p.denominator
+    lower = f"DIV(({n} - 1) * {num}, {den})"
+    low = f"MAX(IF({rank} = {lower}, {value}, NULL))"
+    high = f"MAX(IF({rank} = {lower} + 1, {value}, NULL))"
     # The value may be conditional (IF(condition, us, NULL): one measure of several in the
     # group, each ranked in its own partition): the fraction is read from the value's rows.
-    fraction = f"MAX(IF(rank = {lower} AND {value} IS NOT NULL, MOD((n - 1) * {num}, {den}), NULL)) / {den}"
-    return sqlglot.parse_one(f"({low} + CAST(COALESCE({high} - {low}, 0) AS FLOAT64) * {fraction})", read="bigquery")
+    fraction = f"MAX(IF({rank} = {lower} AND {value} IS NOT NULL, MOD(({n} - 1) * {num}, {den}), NULL)) / {den}"
+    return f"({low} + CAST(COALESCE({high} - {low}, 0) AS FLOAT64) * {fraction})"
 
 
 REWRITES: dict[Dialect, tuple[Callable[[exp.Expression, Dialect], exp.Expression], ...]] = {

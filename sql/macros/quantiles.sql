@@ -24,3 +24,16 @@ COUNT(us) OVER (PARTITION BY {{ partition }})
 {% macro quantile_seconds(p, value='us') -%}
 PERCENTILE_CONT({{ value }}, {{ p }}) / {{ MICROS_PER_SECOND }}
 {%- endmacro %}
+
+{#-
+  The ranks of a column `value` for a quantile of it in a `GROUP BY ROLLUP (key)`: within
+  each group of `key` (`<value>_rank`, `<value>_n`) and over all rows (`<value>_rank_all`,
+  `<value>_n_all`), which BigQuery's rewrite reads at each level (GROUPING(key)). A template
+  then writes quantile_seconds(p, 'value') with the column's name.
+-#}
+{% macro rollup_ranks(value, key) -%}
+ROW_NUMBER() OVER (PARTITION BY {{ key }}, {{ value }} IS NULL ORDER BY {{ value }}) - 1 AS {{ value }}_rank,
+    COUNT({{ value }}) OVER (PARTITION BY {{ key }}) AS {{ value }}_n,
+    ROW_NUMBER() OVER (PARTITION BY {{ value }} IS NULL ORDER BY {{ value }}) - 1 AS {{ value }}_rank_all,
+    COUNT({{ value }}) OVER () AS {{ value }}_n_all
+{%- endmacro %}
