@@ -6,7 +6,9 @@
   the aggregate for BigQuery into ranks: the grouped rows must carry `rank` (the 0-based
   position of their `us` in the group, NULLs ranked apart) and `n` (the group's count of
   non-NULL `us`), which rank_in and count_in give over the group's partition. DuckDB and
-  PostgreSQL never read those two columns, and their planners drop them.
+  PostgreSQL never read those two columns, and their planners drop them. A quantile of another
+  column in a `GROUP BY ROLLUP (key)` (sql/metrics/responses.sql) needs no ranks from the
+  template: the BigQuery rewrite adds that column's, for key's groups and for all rows.
 -#}
 
 {#- The rank and the count of the non-NULL `us` within `partition` (window expressions). -#}
@@ -25,15 +27,3 @@ COUNT(us) OVER (PARTITION BY {{ partition }})
 PERCENTILE_CONT({{ value }}, {{ p }}) / {{ MICROS_PER_SECOND }}
 {%- endmacro %}
 
-{#-
-  The ranks of a column `value` for a quantile of it in a `GROUP BY ROLLUP (key)`: within
-  each group of `key` (`<value>_rank`, `<value>_n`) and over all rows (`<value>_rank_all`,
-  `<value>_n_all`), which BigQuery's rewrite reads at each level (GROUPING(key)). A template
-  then writes quantile_seconds(p, 'value') with the column's name.
--#}
-{% macro rollup_ranks(value, key) -%}
-ROW_NUMBER() OVER (PARTITION BY {{ key }}, {{ value }} IS NULL ORDER BY {{ value }}) - 1 AS {{ value }}_rank,
-    COUNT({{ value }}) OVER (PARTITION BY {{ key }}) AS {{ value }}_n,
-    ROW_NUMBER() OVER (PARTITION BY {{ value }} IS NULL ORDER BY {{ value }}) - 1 AS {{ value }}_rank_all,
-    COUNT({{ value }}) OVER () AS {{ value }}_n_all
-{%- endmacro %}

@@ -29,7 +29,8 @@ GREATEST(DATE_TRUNC({{ local_date }}, MONTH), @start_date)
 {%- if granularity == 'range' -%}
 SELECT @start_date AS bucket
 {%- else -%}
-SELECT DISTINCT {{ bucket('d') }} AS bucket
+{#- A day is its own bucket; weeks and months repeat. #}
+SELECT {% if granularity != 'day' %}DISTINCT {% endif %}{{ bucket('d') }} AS bucket
   FROM UNNEST(GENERATE_DATE_ARRAY(@start_date, @end_date)) AS d
 {%- endif -%}
 {%- endmacro %}

@@ -59,7 +59,7 @@ WITH
   ROLLUP groups it once per bucket and once over the whole range (bucket NULL: the totals,
   from the raw rows, never from the buckets' figures); a quantile reads its column only, so
   PostgreSQL sorts each column's durations once per group. BigQuery reads the quantiles from
-  ranks at both levels (sql/macros/quantiles.sql rollup_ranks), which the others never read.
+  ranks at both levels, which crm_metrics/dialects.py adds for it alone (_rollup_ranks).
 -#}
 SELECT
   bucket AS date,
@@ -75,20 +75,14 @@ SELECT
   AVG(human_us) / {{ MICROS_PER_SECOND }} AS average_human_response_seconds,
   {{ q.quantile_seconds(0.5, 'human_us') }} AS median_human_response_seconds
 FROM (
-  SELECT bucket, turn, turn_us, first_us, human_us, handed,
-    {{ q.rollup_ranks('turn_us', 'bucket') }},
-    {{ q.rollup_ranks('first_us', 'bucket') }},
-    {{ q.rollup_ranks('human_us', 'bucket') }}
-  FROM (
-    SELECT {{ r.bucket_of('turn_at') }} AS bucket, 1 AS turn, response_us AS turn_us, CAST(NULL AS INT64) AS first_us, CAST(NULL AS INT64) AS human_us, FALSE AS handed
-    FROM ({% include sources ~ 'turns.sql' %}) AS turn_rows
-    UNION ALL
-    SELECT {{ r.bucket_of('started_at') }}, NULL, NULL, first_response_us, human_response_us, handoff_at IS NOT NULL
-    FROM ({% include sources ~ 'cohort.sql' %}) AS cohort_rows
-    UNION ALL
-    SELECT bucket, NULL, NULL, NULL, NULL, FALSE
-    FROM buckets
-  ) AS measured
-) AS ranked
+  SELECT {{ r.bucket_of('turn_at') }} AS bucket, 1 AS turn, response_us AS turn_us, CAST(NULL AS INT64) AS first_us, CAST(NULL AS INT64) AS human_us, FALSE AS handed
+  FROM ({% include sources ~ 'turns.sql' %}) AS turn_rows
+  UNION ALL
+  SELECT {{ r.bucket_of('started_at') }}, NULL, NULL, first_response_us, human_response_us, handoff_at IS NOT NULL
+  FROM ({% include sources ~ 'cohort.sql' %}) AS cohort_rows
+  UNION ALL
+  SELECT bucket, NULL, NULL, NULL, NULL, FALSE
+  FROM buckets
+) AS measured
 GROUP BY ROLLUP (bucket)
 ORDER BY date

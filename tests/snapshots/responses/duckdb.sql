@@ -32,7 +32,7 @@ WITH window_conversations AS (
       FROM window_conversations AS v
     )
 ), buckets AS (
-  SELECT DISTINCT
+  SELECT
     d AS bucket
   FROM UNNEST(CAST(GENERATE_SERIES(
     CAST($start_date AS DATE),
@@ -55,157 +55,134 @@ SELECT
   QUANTILE_CONT(human_us, 0.5) / 1000000 AS median_human_response_seconds
 FROM (
   SELECT
-    bucket,
-    turn,
-    turn_us,
-    first_us,
-    human_us,
-    handed,
-    ROW_NUMBER() OVER (PARTITION BY bucket, turn_us IS NULL ORDER BY turn_us NULLS FIRST) - 1 AS turn_us_rank,
-    COUNT(turn_us) OVER (PARTITION BY bucket) AS turn_us_n,
-    ROW_NUMBER() OVER (PARTITION BY turn_us IS NULL ORDER BY turn_us NULLS FIRST) - 1 AS turn_us_rank_all,
-    COUNT(turn_us) OVER () AS turn_us_n_all,
-    ROW_NUMBER() OVER (PARTITION BY bucket, first_us IS NULL ORDER BY first_us NULLS FIRST) - 1 AS first_us_rank,
-    COUNT(first_us) OVER (PARTITION BY bucket) AS first_us_n,
-    ROW_NUMBER() OVER (PARTITION BY first_us IS NULL ORDER BY first_us NULLS FIRST) - 1 AS first_us_rank_all,
-    COUNT(first_us) OVER () AS first_us_n_all,
-    ROW_NUMBER() OVER (PARTITION BY bucket, human_us IS NULL ORDER BY human_us NULLS FIRST) - 1 AS human_us_rank,
-    COUNT(human_us) OVER (PARTITION BY bucket) AS human_us_n,
-    ROW_NUMBER() OVER (PARTITION BY human_us IS NULL ORDER BY human_us NULLS FIRST) - 1 AS human_us_rank_all,
-    COUNT(human_us) OVER () AS human_us_n_all
+    CAST(CAST(turn_at AS TIMESTAMPTZ) AT TIME ZONE CAST($tz AS TEXT) AS DATE) AS bucket,
+    1 AS turn,
+    response_us AS turn_us,
+    CAST(NULL AS BIGINT) AS first_us,
+    CAST(NULL AS BIGINT) AS human_us,
+    FALSE AS handed
   FROM (
     SELECT
-      CAST(CAST(turn_at AS TIMESTAMPTZ) AT TIME ZONE CAST($tz AS TEXT) AS DATE) AS bucket,
-      1 AS turn,
-      response_us AS turn_us,
-      CAST(NULL AS BIGINT) AS first_us,
-      CAST(NULL AS BIGINT) AS human_us,
-      FALSE AS handed
+      t.turn_at,
+      DATE_DIFF('MICROSECOND', t.turn_at, t.reply_at) AS response_us
     FROM (
       SELECT
-        t.turn_at,
-        DATE_DIFF('MICROSECOND', t.turn_at, t.reply_at) AS response_us
+        m.id,
+        m.conversation_id,
+        m.timestamp AS turn_at,
+        m.sender_type = 'customer'
+        AND COALESCE(
+          LAG(m.sender_type) OVER (PARTITION BY m.conversation_id ORDER BY m.timestamp NULLS FIRST, m.id NULLS FIRST) <> 'customer',
+          TRUE
+        ) AS turn_start,
+        MIN(CASE WHEN m.sender_type IN ('llm', 'agent') THEN m.timestamp ELSE NULL END) OVER (
+          PARTITION BY m.conversation_id
+          ORDER BY m.timestamp NULLS FIRST, m.id NULLS FIRST
+          ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING
+        ) AS reply_at
+      FROM conversation_messages AS m
+      WHERE
+        m.sender_type <> 'system'
+    ) AS t
+    WHERE
+      t.turn_start
+      AND t.turn_at >= CAST($range_start AS TIMESTAMPTZ)
+      AND t.turn_at < CAST($range_end AS TIMESTAMPTZ)
+  ) AS turn_rows
+  UNION ALL
+  SELECT
+    CAST(CAST(started_at AS TIMESTAMPTZ) AT TIME ZONE CAST($tz AS TEXT) AS DATE),
+    NULL,
+    NULL,
+    first_response_us,
+    human_response_us,
+    NOT handoff_at IS NULL
+  FROM (
+    SELECT
+      c.started_at,
+      c.status,
+      h.handoff_at,
+      COALESCE(o.messages, 0) AS messages,
+      COALESCE(o.agent_messages, 0) AS agent_messages,
+      COALESCE(o.llm_tokens, 0) AS llm_tokens,
+      DATE_DIFF('MICROSECOND', c.started_at, o.first_response_at) AS first_response_us,
+      DATE_DIFF('MICROSECOND', h.handoff_at, o.human_response_at) AS human_response_us
+    FROM conversations AS c
+    LEFT JOIN (
+      SELECT
+        conversation_id,
+        handoff_at,
+        handoff_trigger
       FROM (
         SELECT
-          m.id,
           m.conversation_id,
-          m.timestamp AS turn_at,
-          m.sender_type = 'customer'
-          AND COALESCE(
-            LAG(m.sender_type) OVER (PARTITION BY m.conversation_id ORDER BY m.timestamp NULLS FIRST, m.id NULLS FIRST) <> 'customer',
-            TRUE
-          ) AS turn_start,
-          MIN(CASE WHEN m.sender_type IN ('llm', 'agent') THEN m.timestamp ELSE NULL END) OVER (
-            PARTITION BY m.conversation_id
-            ORDER BY m.timestamp NULLS FIRST, m.id NULLS FIRST
-            ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING
-          ) AS reply_at
+          m.timestamp AS handoff_at,
+          m.metadata ->> '$.trigger' AS handoff_trigger,
+          ROW_NUMBER() OVER (PARTITION BY m.conversation_id ORDER BY m.timestamp NULLS FIRST, m.id NULLS FIRST) AS n
         FROM conversation_messages AS m
         WHERE
-          m.sender_type <> 'system'
-      ) AS t
+          (
+            m.metadata ->> '$.handoff_requested'
+          ) = 'true'
+      ) AS requests
       WHERE
-        t.turn_start
-        AND t.turn_at >= CAST($range_start AS TIMESTAMPTZ)
-        AND t.turn_at < CAST($range_end AS TIMESTAMPTZ)
-    ) AS turn_rows
-    UNION ALL
-    SELECT
-      CAST(CAST(started_at AS TIMESTAMPTZ) AT TIME ZONE CAST($tz AS TEXT) AS DATE),
-      NULL,
-      NULL,
-      first_response_us,
-      human_response_us,
-      NOT handoff_at IS NULL
-    FROM (
+        n = 1
+    ) AS h
+      ON h.conversation_id = c.id
+    LEFT JOIN (
       SELECT
-        c.started_at,
-        c.status,
-        h.handoff_at,
-        COALESCE(o.messages, 0) AS messages,
-        COALESCE(o.agent_messages, 0) AS agent_messages,
-        COALESCE(o.llm_tokens, 0) AS llm_tokens,
-        o.first_response_at,
-        o.human_response_at,
-        DATE_DIFF('MICROSECOND', c.started_at, o.first_response_at) AS first_response_us,
-        DATE_DIFF('MICROSECOND', h.handoff_at, o.human_response_at) AS human_response_us
-      FROM conversations AS c
-      LEFT JOIN (
+        o.conversation_id,
+        COUNT(*) AS messages,
+        COUNT(CASE WHEN o.sender_type = 'agent' THEN 1 END) AS agent_messages,
+        SUM(CASE WHEN o.sender_type = 'llm' THEN o.tokens_used ELSE 0 END) AS llm_tokens,
+        MIN(CASE WHEN o.sender_type IN ('llm', 'agent') THEN o.timestamp ELSE NULL END) AS first_response_at,
+        MIN(
+          CASE
+            WHEN o.sender_type = 'agent' AND o.after_handoff = 1
+            THEN o.timestamp
+            ELSE NULL
+          END
+        ) AS human_response_at
+      FROM (
         SELECT
-          conversation_id,
-          handoff_at,
-          handoff_trigger
-        FROM (
-          SELECT
-            m.conversation_id,
-            m.timestamp AS handoff_at,
-            m.metadata ->> '$.trigger' AS handoff_trigger,
-            ROW_NUMBER() OVER (PARTITION BY m.conversation_id ORDER BY m.timestamp NULLS FIRST, m.id NULLS FIRST) AS n
-          FROM conversation_messages AS m
-          WHERE
-            (
-              m.metadata ->> '$.handoff_requested'
-            ) = 'true'
-        ) AS requests
-        WHERE
-          n = 1
-      ) AS h
-        ON h.conversation_id = c.id
-      LEFT JOIN (
-        SELECT
-          o.conversation_id,
-          COUNT(*) AS messages,
-          COUNT(CASE WHEN o.sender_type = 'agent' THEN 1 END) AS agent_messages,
-          SUM(CASE WHEN o.sender_type = 'llm' THEN o.tokens_used ELSE 0 END) AS llm_tokens,
-          MIN(CASE WHEN o.sender_type IN ('llm', 'agent') THEN o.timestamp ELSE NULL END) AS first_response_at,
-          MIN(
-            CASE
-              WHEN o.sender_type = 'agent' AND o.after_handoff = 1
-              THEN o.timestamp
-              ELSE NULL
-            END
-          ) AS human_response_at
-        FROM (
-          SELECT
-            m.conversation_id,
-            m.sender_type,
-            m.timestamp,
-            CASE
-              WHEN REGEXP_MATCHES((
-                m.metadata ->> '$.tokens_used'
-              ), '^[+-]?[0-9]{1,18}$')
-              THEN CAST(m.metadata ->> '$.tokens_used' AS BIGINT)
-              ELSE 0
-            END AS tokens_used,
-            MAX(CASE WHEN (
-              m.metadata ->> '$.handoff_requested'
-            ) = 'true' THEN 1 ELSE 0 END) OVER (
-              PARTITION BY m.conversation_id
-              ORDER BY m.timestamp NULLS FIRST, m.id NULLS FIRST
-              ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
-            ) AS after_handoff
-          FROM conversation_messages AS m
-        ) AS o
-        GROUP BY
-          o.conversation_id
+          m.conversation_id,
+          m.sender_type,
+          m.timestamp,
+          CASE
+            WHEN REGEXP_MATCHES((
+              m.metadata ->> '$.tokens_used'
+            ), '^[+-]?[0-9]{1,18}$')
+            THEN CAST(m.metadata ->> '$.tokens_used' AS BIGINT)
+            ELSE 0
+          END AS tokens_used,
+          MAX(CASE WHEN (
+            m.metadata ->> '$.handoff_requested'
+          ) = 'true' THEN 1 ELSE 0 END) OVER (
+            PARTITION BY m.conversation_id
+            ORDER BY m.timestamp NULLS FIRST, m.id NULLS FIRST
+            ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
+          ) AS after_handoff
+        FROM conversation_messages AS m
       ) AS o
-        ON o.conversation_id = c.id
-      WHERE
-        LOWER(c.tenant_id) = CAST($tenant_id AS TEXT)
-        AND c.started_at >= CAST($range_start AS TIMESTAMPTZ)
-        AND c.started_at < CAST($range_end AS TIMESTAMPTZ)
-    ) AS cohort_rows
-    UNION ALL
-    SELECT
-      bucket,
-      NULL,
-      NULL,
-      NULL,
-      NULL,
-      FALSE
-    FROM buckets
-  ) AS measured
-) AS ranked
+      GROUP BY
+        o.conversation_id
+    ) AS o
+      ON o.conversation_id = c.id
+    WHERE
+      LOWER(c.tenant_id) = CAST($tenant_id AS TEXT)
+      AND c.started_at >= CAST($range_start AS TIMESTAMPTZ)
+      AND c.started_at < CAST($range_end AS TIMESTAMPTZ)
+  ) AS cohort_rows
+  UNION ALL
+  SELECT
+    bucket,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    FALSE
+  FROM buckets
+) AS measured
 GROUP BY
   ROLLUP (
     bucket
