@@ -19,6 +19,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import duckdb
+
 from bench import generate, machine, measure, report, stores
 from bench.run import STORES, Clock, windows
 from crm_metrics import Metrics, Settings
@@ -28,6 +30,7 @@ START, END = "<!-- priced:start -->", "<!-- priced:end -->"
 EXAMPLES = Path(__file__).parent.parent / "examples" / "prices"
 #: Priced may cost at most this many times the flat dashboard.
 TARGET_RATIO = 1.5
+_NUMBERED_FREE_ROWS = "SELECT 1 FROM cost_slots WHERE kind = 'whatsapp' AND NOT charged AND phone IS NOT NULL LIMIT 1"
 
 
 def priced_settings(url: str) -> Settings:
@@ -76,6 +79,10 @@ def run() -> dict[str, Any]:
     if path.exists():
         with Metrics.connect(f"duckdb:///{path}", read_only=True) as cached:
             stale = cached.layout != "rollup"  # made before the store had cost_slots
+        if not stale:
+            with duckdb.connect(str(path), read_only=True) as raw:
+                # made before free messages lost their number in cost_slots (docs/costs.md)
+                stale = bool(raw.execute(_NUMBERED_FREE_ROWS).fetchall())
         if stale:
             path.unlink()
     if not path.exists():

@@ -10,8 +10,8 @@
 --   tenant_id      STRING     the tenant
 --   outlet_id      STRING     the outlet; null: the whole tenant
 --   slot_start     TIMESTAMP  the slot's first instant (UTC, on a 15-minute bound)
---   kind           STRING     whatsapp (a row per number, charge and category) or llm (a row per model)
---   phone          STRING     whatsapp: the conversation's customer_phone without one leading '+'
+--   kind           STRING     whatsapp (a row per number and category of charged messages, one of the free ones) or llm (a row per model)
+--   phone          STRING     whatsapp, charged: the conversation's customer_phone without one leading '+' (null: free)
 --   charged        BOOL       whatsapp: metadata.pricing.type is "regular"
 --   category       STRING     whatsapp, charged: metadata.pricing.category when a string
 --   model          STRING     llm: metadata.model when a string

@@ -36,7 +36,7 @@
 {% import 'macros/costs.sql' as costs with context -%}
 WITH
   {{ costs.price_tables() }}
-  {% call costs.priced_aggregates('priced') %}{{ costs.priced_groups('messages') }}{% endcall %}
+  {% call costs.priced_aggregates('priced') %}{{ costs.priced_groups('messages', numbers=True) }}{% endcall %}
   markets AS (
     SELECT w.prefix, {{ costs.whatsapp_sums('w') }}
     FROM priced_whatsapp_rows AS w

@@ -181,28 +181,36 @@ WITH whatsapp_price_rows AS (
     g.model
 ), priced_phones AS (
   SELECT
-    phone,
-    prefix
+    g.phone,
+    COALESCE(
+      SUBSTRING(g.phone FROM 1 FOR MAX(LENGTH(k.prefix))),
+      (
+        SELECT
+          star.prefix
+        FROM whatsapp_markets AS star
+        WHERE
+          star.prefix = '*'
+      )
+    ) AS prefix
   FROM (
-    SELECT
-      g.phone,
-      k.prefix,
-      ROW_NUMBER() OVER (
-        PARTITION BY g.phone
-        ORDER BY CASE WHEN k.prefix = '*' THEN 0 ELSE LENGTH(k.prefix) END DESC NULLS LAST
-      ) AS n
-    FROM (
-      SELECT DISTINCT
-        phone
-      FROM priced_groups
-      WHERE
-        kind = 'whatsapp'
-    ) AS g
-    JOIN whatsapp_markets AS k
-      ON k.prefix = '*' OR STARTS_WITH(g.phone, k.prefix)
-  ) AS matches
-  WHERE
-    n = 1
+    SELECT DISTINCT
+      phone
+    FROM priced_groups
+    WHERE
+      kind = 'whatsapp' AND NOT phone IS NULL
+  ) AS g
+  LEFT JOIN (
+    SELECT DISTINCT
+      LENGTH(prefix) AS n
+    FROM whatsapp_markets
+    WHERE
+      prefix <> '*'
+  ) AS lengths
+    ON TRUE
+  LEFT JOIN whatsapp_markets AS k
+    ON k.prefix = SUBSTRING(g.phone FROM 1 FOR lengths.n)
+  GROUP BY
+    g.phone
 ), priced_whatsapp_rows AS (
   SELECT
     g.bucket,

@@ -138,9 +138,13 @@ WITH window_conversations AS (
       m.bucket_at,
       DATE(m.ts, 'UTC') AS day,
       'whatsapp' AS kind,
-      COALESCE(
-        IF(STARTS_WITH(m.customer_phone, '+'), SUBSTR(m.customer_phone, 2), m.customer_phone),
-        ''
+      IF(
+        COALESCE(JSON_VALUE(m.metadata, '$.pricing.type') = 'regular', FALSE),
+        COALESCE(
+          IF(STARTS_WITH(m.customer_phone, '+'), SUBSTR(m.customer_phone, 2), m.customer_phone),
+          ''
+        ),
+        NULL
       ) AS phone,
       COALESCE(JSON_VALUE(m.metadata, '$.pricing.type') = 'regular', FALSE) AS charged,
       IF(
@@ -247,25 +251,36 @@ WITH window_conversations AS (
     g.model
 ), priced_phones AS (
   SELECT
-    phone,
-    prefix
+    g.phone,
+    COALESCE(
+      SUBSTR(g.phone, 1, MAX(LENGTH(k.prefix))),
+      (
+        SELECT
+          star.prefix
+        FROM whatsapp_markets AS star
+        WHERE
+          star.prefix = '*'
+      )
+    ) AS prefix
   FROM (
-    SELECT
-      g.phone,
-      k.prefix,
-      ROW_NUMBER() OVER (PARTITION BY g.phone ORDER BY IF(k.prefix = '*', 0, LENGTH(k.prefix)) DESC) AS n
-    FROM (
-      SELECT DISTINCT
-        phone
-      FROM priced_groups
-      WHERE
-        kind = 'whatsapp'
-    ) AS g
-    JOIN whatsapp_markets AS k
-      ON k.prefix = '*' OR STARTS_WITH(g.phone, k.prefix)
-  ) AS matches
-  WHERE
-    n = 1
+    SELECT DISTINCT
+      phone
+    FROM priced_groups
+    WHERE
+      kind = 'whatsapp' AND NOT phone IS NULL
+  ) AS g
+  LEFT JOIN (
+    SELECT DISTINCT
+      LENGTH(prefix) AS n
+    FROM whatsapp_markets
+    WHERE
+      prefix <> '*'
+  ) AS lengths
+    ON TRUE
+  LEFT JOIN whatsapp_markets AS k
+    ON k.prefix = SUBSTR(g.phone, 1, lengths.n)
+  GROUP BY
+    g.phone
 ), priced_whatsapp_rows AS (
   SELECT
     g.bucket,

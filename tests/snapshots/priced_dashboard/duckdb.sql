@@ -186,14 +186,20 @@ WITH window_conversations AS (
       m.bucket_at,
       CAST(CAST(m.ts AS TIMESTAMPTZ) AT TIME ZONE 'UTC' AS DATE) AS day,
       'whatsapp' AS kind,
-      COALESCE(
-        CASE
-          WHEN STARTS_WITH(m.customer_phone, '+')
-          THEN SUBSTRING(m.customer_phone, 2)
-          ELSE m.customer_phone
-        END,
-        ''
-      ) AS phone,
+      CASE
+        WHEN COALESCE((
+          m.metadata ->> '$.pricing.type'
+        ) = 'regular', FALSE)
+        THEN COALESCE(
+          CASE
+            WHEN STARTS_WITH(m.customer_phone, '+')
+            THEN SUBSTRING(m.customer_phone, 2)
+            ELSE m.customer_phone
+          END,
+          ''
+        )
+        ELSE NULL
+      END AS phone,
       COALESCE((
         m.metadata ->> '$.pricing.type'
       ) = 'regular', FALSE) AS charged,
@@ -311,36 +317,50 @@ WITH window_conversations AS (
     g.model
 ), priced_phones AS (
   SELECT
-    phone,
-    prefix
-  FROM (
-    SELECT
-      g.phone,
-      k.prefix,
-      ROW_NUMBER() OVER (
-        PARTITION BY g.phone
-        ORDER BY CASE
-          WHEN k.prefix = '*'
-          THEN 0
-          ELSE CASE TYPEOF(k.prefix)
+    g.phone,
+    COALESCE(
+      SUBSTRING(
+        g.phone,
+        1,
+        MAX(
+          CASE TYPEOF(k.prefix)
             WHEN 'BLOB'
             THEN OCTET_LENGTH(CAST(k.prefix AS BLOB))
             ELSE LENGTH(CAST(k.prefix AS TEXT))
           END
-        END DESC
-      ) AS n
-    FROM (
-      SELECT DISTINCT
-        phone
-      FROM priced_groups
-      WHERE
-        kind = 'whatsapp'
-    ) AS g
-    JOIN whatsapp_markets AS k
-      ON k.prefix = '*' OR STARTS_WITH(g.phone, k.prefix)
-  ) AS matches
-  WHERE
-    n = 1
+        )
+      ),
+      (
+        SELECT
+          star.prefix
+        FROM whatsapp_markets AS star
+        WHERE
+          star.prefix = '*'
+      )
+    ) AS prefix
+  FROM (
+    SELECT DISTINCT
+      phone
+    FROM priced_groups
+    WHERE
+      kind = 'whatsapp' AND NOT phone IS NULL
+  ) AS g
+  LEFT JOIN (
+    SELECT DISTINCT
+      CASE TYPEOF(prefix)
+        WHEN 'BLOB'
+        THEN OCTET_LENGTH(CAST(prefix AS BLOB))
+        ELSE LENGTH(CAST(prefix AS TEXT))
+      END AS n
+    FROM whatsapp_markets
+    WHERE
+      prefix <> '*'
+  ) AS lengths
+    ON TRUE
+  LEFT JOIN whatsapp_markets AS k
+    ON k.prefix = SUBSTRING(g.phone, 1, lengths.n)
+  GROUP BY
+    g.phone
 ), priced_whatsapp_rows AS (
   SELECT
     g.bucket,
