@@ -10,7 +10,10 @@ customer comes back hours later, or double-texts), and an ending: thanks (answer
 automatic close by a `system` message, or a handoff by keyword or low confidence with a
 `system` transfer message, a repeated request, and an agent answering minutes later. LLM
 messages carry `tokens_used` (a few as text, a very few as a fraction, which counts 0); handoff
-requests carry `handoff_requested` (a few as the string "true") and `trigger`. Statuses are
+requests carry `handoff_requested` (a few as the string "true") and `trigger`. As the demo's,
+LLM messages name their model with input and output tokens (summing to tokens_used), and the
+business's messages carry Meta's pricing object (docs/costs.md): LLM and agent replies free
+(customer service), system notices a charged utility template. Statuses are
 active, resolved, handed_off and a few `closed`; conversations start in the tenant's local
 day rhythm in one of nine timezones (two with half- or quarter-hour offsets, three with DST).
 DuckDB SQL then turns the numbers into ids (uuid-shaped md5 of seed and number), text and JSON,
@@ -473,7 +476,16 @@ def write(full: DataSet, small: DataSet, seed: int = SEED, progress: Callable[[s
         """
     )
     tokens = "CAST(m.tokens AS VARCHAR)"
-    model = ', "model": "gpt-4o-mini"'
+    # What a CRM writes (docs/costs.md, as the demo does): the model, the prompt and the reply's
+    # tokens apart (their sum is tokens_used), and Meta's pricing object on the business's
+    # messages: replies inside the customer service window free, system notices (transfer,
+    # auto-close) utility templates, charged.
+    free = '"pricing": {"type": "free_customer_service", "category": "service"}'
+    charged = '"pricing": {"type": "regular", "category": "utility"}'
+    llm = (
+        "', \"model\": \"gpt-4o-mini\", \"input_tokens\": ' || CAST(m.tokens - m.tokens // 5 AS VARCHAR)"
+        f" || ', \"output_tokens\": ' || CAST(m.tokens // 5 AS VARCHAR) || ', {free}'"
+    )
     db.execute(
         f"""
         COPY (
@@ -494,14 +506,15 @@ def write(full: DataSet, small: DataSet, seed: int = SEED, progress: Callable[[s
                  make_timestamp(m.timestamp)::TIMESTAMPTZ AS "timestamp",
                  CASE m.metadata
                    WHEN {EMPTY} THEN '{{}}'
-                   WHEN {TOKENS} THEN '{{"tokens_used": ' || {tokens} || '{model}}}'
-                   WHEN {TOKENS_TEXT} THEN '{{"tokens_used": "' || {tokens} || '"{model}}}'
-                   WHEN {TOKENS_FRACTION} THEN '{{"tokens_used": ' || {tokens} || '.5{model}}}'
-                   WHEN {KEYWORD} THEN '{{"tokens_used": ' || {tokens} || '{model}, "handoff_requested": true, "trigger": "keyword"}}'
-                   WHEN {KEYWORD_TEXT_TRUE} THEN '{{"tokens_used": ' || {tokens} || '{model}, "handoff_requested": "true", "trigger": "keyword"}}'
-                   WHEN {CONFIDENCE} THEN '{{"tokens_used": ' || {tokens} || '{model}, "handoff_requested": true, "trigger": "confidence", "confidence": 0.' || CAST(12 + m.tokens % 34 AS VARCHAR) || '}}'
-                   WHEN {TRANSFER} THEN '{{"event": "transfer"}}'
-                   WHEN {CLOSE_EVENT} THEN '{{"event": "auto_close"}}'
+                   WHEN {TOKENS} THEN '{{"tokens_used": ' || {tokens} || {llm} || '}}'
+                   WHEN {TOKENS_TEXT} THEN '{{"tokens_used": "' || {tokens} || '"' || {llm} || '}}'
+                   WHEN {TOKENS_FRACTION} THEN '{{"tokens_used": ' || {tokens} || '.5' || {llm} || '}}'
+                   WHEN {KEYWORD} THEN '{{"tokens_used": ' || {tokens} || {llm} || ', "handoff_requested": true, "trigger": "keyword"}}'
+                   WHEN {KEYWORD_TEXT_TRUE} THEN '{{"tokens_used": ' || {tokens} || {llm} || ', "handoff_requested": "true", "trigger": "keyword"}}'
+                   WHEN {CONFIDENCE} THEN '{{"tokens_used": ' || {tokens} || {llm} || ', "handoff_requested": true, "trigger": "confidence", "confidence": 0.' || CAST(12 + m.tokens % 34 AS VARCHAR) || '}}'
+                   WHEN {TRANSFER} THEN '{{"event": "transfer", {charged}}}'
+                   WHEN {CLOSE_EVENT} THEN '{{"event": "auto_close", {charged}}}'
+                   ELSE CASE WHEN m.sender = {AGENT} THEN '{{{free}}}' END
                  END AS metadata
           FROM message_numbers AS m
           JOIN conversation_numbers AS c ON c.number = m.conversation

@@ -296,23 +296,69 @@ def _exact_quantile(node: exp.Expression, dialect: Dialect) -> exp.Expression:
     # spells the aggregate `PERCENTILE_CONT(x, p)` of a template as each engine's (DuckDB
     # QUANTILE_CONT, PostgreSQL WITHIN GROUP), and APPROX_QUANTILES is not exact. For BigQuery
     # the aggregate becomes PERCENTILE_CONT's interpolation read from ranks, which the grouped
-    # rows carry as `rank` and `n` (sql/macros/quantiles.sql): for h = (n - 1)·p = (n - 1)·num/den,
+    # rows carry (sql/macros/quantiles.sql): for h = (n - 1)·p = (n - 1)·num/den,
     # x[⌊h⌋] + (h - ⌊h⌋)·(x[⌊h⌋ + 1] - x[⌊h⌋]), ⌊h⌋ and the fraction in integer arithmetic.
+    # The ranks of `us` (or of IF(condition, us, NULL)) are the template's columns `rank` and `n`;
+    # those of another column `x`, under GROUP BY ROLLUP (key), are added by _rollup_ranks.
     if dialect is not Dialect.BIGQUERY or not isinstance(node, exp.PercentileCont) or isinstance(node.parent, exp.Window):
         return node
     p = Fraction(node.expression.name)
-    num, den, value = p.numerator, p.denominator, node.this.sql(dialect="bigquery")
-    lower = f"DIV((n - 1) * {num}, {den})"
-    low = f"MAX(IF(rank = {lower}, {value}, NULL))"
-    high = f"MAX(IF(rank = {lower} + 1, {value}, NULL))"
+    value = node.this.sql(dialect="bigquery")
+    named = isinstance(node.this, exp.Column) and node.this.name != "us"
+    rank, n = (f"{node.this.name}_rank", f"{node.this.name}_n") if named else ("rank", "n")
+    quantile = _quantile_from_ranks(value, p, rank, n)
+    group = node.find_ancestor(exp.Select).args.get("group") if node.find_ancestor(exp.Select) else None
+    rollups = [e for e in group.expressions if isinstance(e, exp.Rollup)] if group else []
+    if rollups and named:
+        (key,) = rollups[0].expressions
+        overall = _quantile_from_ranks(value, p, f"{rank}_all", f"{n}_all")
+        quantile = f"IF(GROUPING({key.sql(dialect='bigquery')}) = 0, {quantile}, {overall})"
+    return sqlglot.parse_one(quantile, read="bigquery")
+
+
+def _rollup_ranks(node: exp.Expression, dialect: Dialect) -> exp.Expression:
+    # BigQuery: a grouping by ROLLUP (key) whose quantiles read columns `x` (sql/metrics/
+    # responses.sql) reads each from ranks within key's groups (`x_rank`, `x_n`) and over all
+    # rows (`x_rank_all`, `x_n_all`; GROUPING(key) = 1): its rows get those four columns per
+    # column here, not in the template, so that DuckDB and PostgreSQL never bind them.
+    if dialect is not Dialect.BIGQUERY or not isinstance(node, exp.Select) or not node.args.get("group"):
+        return node
+    rollups = [e for e in node.args["group"].expressions if isinstance(e, exp.Rollup)]
+    columns = dict.fromkeys(
+        q.this.name for e in node.expressions for q in e.find_all(exp.PercentileCont)
+        if isinstance(q.this, exp.Column) and q.this.name != "us"
+    )
+    source = node.args["from_"].this if node.args.get("from_") else None
+    if not rollups or not columns or not isinstance(source, exp.Subquery):
+        return node
+    (key,) = rollups[0].expressions
+    k = key.sql(dialect="bigquery")
+    windows = [
+        f"ROW_NUMBER() OVER (PARTITION BY {k}, {x} IS NULL ORDER BY {x}) - 1 AS {x}_rank, COUNT({x}) OVER (PARTITION BY {k}) AS {x}_n, "
+        f"ROW_NUMBER() OVER (PARTITION BY {x} IS NULL ORDER BY {x}) - 1 AS {x}_rank_all, COUNT({x}) OVER () AS {x}_n_all"
+        for x in columns
+    ]
+    ranked = sqlglot.parse_one(f"SELECT *, {', '.join(windows)} FROM t", read="bigquery")
+    ranked.set("from_", exp.From(this=source.copy()))
+    node.set("from_", exp.From(this=exp.Subquery(this=ranked, alias=exp.TableAlias(this=exp.to_identifier("ranked")))))
+    return node
+
+
+def _quantile_from_ranks(value: str, p: Fraction, rank: str, n: str) -> str:
+    """PERCENTILE_CONT(value, p) over a group whose rows carry `rank` (the 0-based position of
+    their value, NULLs ranked apart) and `n` (the group's count of non-NULL values)."""
+    num, den = p.numerator, p.denominator
+    lower = f"DIV(({n} - 1) * {num}, {den})"
+    low = f"MAX(IF({rank} = {lower}, {value}, NULL))"
+    high = f"MAX(IF({rank} = {lower} + 1, {value}, NULL))"
     # The value may be conditional (IF(condition, us, NULL): one measure of several in the
     # group, each ranked in its own partition): the fraction is read from the value's rows.
-    fraction = f"MAX(IF(rank = {lower} AND {value} IS NOT NULL, MOD((n - 1) * {num}, {den}), NULL)) / {den}"
-    return sqlglot.parse_one(f"({low} + CAST(COALESCE({high} - {low}, 0) AS FLOAT64) * {fraction})", read="bigquery")
+    fraction = f"MAX(IF({rank} = {lower} AND {value} IS NOT NULL, MOD(({n} - 1) * {num}, {den}), NULL)) / {den}"
+    return f"({low} + CAST(COALESCE({high} - {low}, 0) AS FLOAT64) * {fraction})"
 
 
 REWRITES: dict[Dialect, tuple[Callable[[exp.Expression, Dialect], exp.Expression], ...]] = {
-    Dialect.BIGQUERY: (_exact_quantile, _json_type),
+    Dialect.BIGQUERY: (_rollup_ranks, _exact_quantile, _json_type),
     Dialect.DUCKDB: (_local_date, _json_text, _json_type, _byte_order, _count_if, _date_trunc, _integer_division, _add_days, _instant_from_micros),
     Dialect.POSTGRES: (
         _local_date, _local_date_by_offsets, _microseconds_between, _json_text, _json_type, _series_table, _byte_order, _count_if, _date_trunc, _zoneless_dates,

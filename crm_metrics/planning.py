@@ -47,18 +47,20 @@ def plan(
         if not wall_clock:
             return Plan(Shape("seed", outlet, granularity, bounded=bool(lookaround_days), priced=priced), None)
         known = utc_offsets(period)
-        return Plan(Shape("seed", outlet, granularity, known is not None, bounded=bool(lookaround_days), priced=priced), known)
+        shape = Shape("seed", outlet, granularity, known is not None, bounded=bool(lookaround_days), priced=priced, offset_changes=changes_in(period, known))
+        return Plan(shape, known)
     offsets = utc_offsets(period)
     if layout == "rollup" and not on_slots(period, offsets):
         layout = "facts"
-    return Plan(Shape(layout, outlet, granularity, offsets is not None, priced=priced), offsets)
+    return Plan(Shape(layout, outlet, granularity, offsets is not None, priced=priced, offset_changes=changes_in(period, offsets)), offsets)
 
 
 def typical(layout: str, *, outlet: bool = False, granularity: str = "day", lookaround_days: int = 0) -> Shape:
-    """The shape most requests on `layout` run in (what `Metrics.sql` shows)."""
+    """The shape most requests on `layout` run in (what `Metrics.sql` shows): a range without
+    a UTC-offset change."""
     if lookaround_days:
         return Shape("seed", outlet, granularity, bounded=True)
-    return Shape(layout, outlet, granularity, layout != "seed")
+    return Shape(layout, outlet, granularity, layout != "seed", offset_changes=0 if layout != "seed" else OFFSET_SLOTS)
 
 
 _MICROS = dt.timedelta(microseconds=1)
@@ -97,6 +99,16 @@ def utc_offsets(period: Period) -> Offsets | None:
 
 
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+def changes_in(period: Period, offsets: Offsets | None) -> int:
+    """How many of the UTC-offset changes of `utc_offsets` fall inside the range (the padding,
+    and a change at its very end, do not: no row of the range reads them); all OFFSET_SLOTS
+    when the offsets are unknown (the shape does not read them then)."""
+    if offsets is None:
+        return OFFSET_SLOTS
+    end = (period.range_end - EPOCH) // _MICROS
+    return sum(1 for change in offsets[0] if change < end)
 SLOT_MICROS = CONSTANTS["SLOT_MICROS"]
 
 

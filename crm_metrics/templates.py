@@ -79,10 +79,17 @@ class Shape:
     bounded: bool = False
     #: Costs by the price tables (COST_MODEL=priced, docs/costs.md) instead of flat prices.
     priced: bool = False
+    #: With `offsets`, how many UTC-offset changes the range has: the local time's CASE carries
+    #: that many branches (most ranges have none: one offset, no CASE; every branch costs DuckDB
+    #: parsing and binding time, most of a small tenant's answer).
+    offset_changes: int = OFFSET_SLOTS
 
     def __post_init__(self) -> None:
         # A Shape is a cache key: a wrong one must fail where it is made, not in a template.
-        if self.layout not in LAYOUTS or self.granularity not in TEMPLATE_GRANULARITIES or (self.bounded and self.layout != "seed"):
+        if (
+            self.layout not in LAYOUTS or self.granularity not in TEMPLATE_GRANULARITIES or (self.bounded and self.layout != "seed")
+            or not 0 <= self.offset_changes <= OFFSET_SLOTS
+        ):
             raise ValueError(f"no such shape: {self}")
 
 
@@ -203,6 +210,7 @@ def render_template(name: str, shape: Shape) -> str:
         "granularity": shape.granularity,
         "layout": shape.layout,
         "offsets": shape.offsets,
+        "offset_changes": shape.offset_changes,
         "bounded": shape.bounded,
         "priced": shape.priced,
     }

@@ -22,6 +22,22 @@ CASES = {
             " FROM ranked GROUP BY g",
         },
     ),
+    "exact quantile of a column by ROLLUP (BigQuery: its ranks added, read at each level; the others never bind them)": (
+        'SELECT b, PERCENTILE_CONT(x, 0.5) FROM (SELECT b, x FROM t) AS m GROUP BY ROLLUP (b)',
+        {
+            "duckdb": 'SELECT b, QUANTILE_CONT(x, 0.5) FROM (SELECT b, x FROM t) AS m GROUP BY ROLLUP (b)',
+            "postgres": 'SELECT b, PERCENTILE_CONT(0.5) WITHIN GROUP (ORDER BY x) FROM (SELECT b, x FROM t) AS m GROUP BY ROLLUP (b)',
+            "bigquery": (
+            'SELECT b, IF(GROUPING(b) = 0, (MAX(IF(x_rank = DIV((x_n - 1) * 1, 2), x, NULL)) + CAST(COALESCE(MAX(IF(x_rank = DIV((x_n - 1) * 1, 2) + 1, x'
+            ', NULL)) - MAX(IF(x_rank = DIV((x_n - 1) * 1, 2), x, NULL)), 0) AS FLOAT64) * MAX(IF(x_rank = DIV((x_n - 1) * 1, 2) AND NOT x IS NULL, MOD(('
+            'x_n - 1) * 1, 2), NULL)) / 2), (MAX(IF(x_rank_all = DIV((x_n_all - 1) * 1, 2), x, NULL)) + CAST(COALESCE(MAX(IF(x_rank_all = DIV((x_n_all - '
+            '1) * 1, 2) + 1, x, NULL)) - MAX(IF(x_rank_all = DIV((x_n_all - 1) * 1, 2), x, NULL)), 0) AS FLOAT64) * MAX(IF(x_rank_all = DIV((x_n_all - 1)'
+            ' * 1, 2) AND NOT x IS NULL, MOD((x_n_all - 1) * 1, 2), NULL)) / 2)) FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY b, x IS NULL ORDER BY x)'
+            ' - 1 AS x_rank, COUNT(x) OVER (PARTITION BY b) AS x_n, ROW_NUMBER() OVER (PARTITION BY x IS NULL ORDER BY x) - 1 AS x_rank_all, COUNT(x) OVE'
+            'R () AS x_n_all FROM (SELECT b, x FROM t) AS m) AS ranked GROUP BY ROLLUP (b)'
+            ),
+        },
+    ),
     "local date": (
         "SELECT DATE(ts, tz)",
         {

@@ -6,7 +6,9 @@
   the aggregate for BigQuery into ranks: the grouped rows must carry `rank` (the 0-based
   position of their `us` in the group, NULLs ranked apart) and `n` (the group's count of
   non-NULL `us`), which rank_in and count_in give over the group's partition. DuckDB and
-  PostgreSQL never read those two columns, and their planners drop them.
+  PostgreSQL never read those two columns, and their planners drop them. A quantile of another
+  column in a `GROUP BY ROLLUP (key)` (sql/metrics/responses.sql) needs no ranks from the
+  template: the BigQuery rewrite adds that column's, for key's groups and for all rows.
 -#}
 
 {#- The rank and the count of the non-NULL `us` within `partition` (window expressions). -#}
@@ -24,3 +26,4 @@ COUNT(us) OVER (PARTITION BY {{ partition }})
 {% macro quantile_seconds(p, value='us') -%}
 PERCENTILE_CONT({{ value }}, {{ p }}) / {{ MICROS_PER_SECOND }}
 {%- endmacro %}
+

@@ -29,7 +29,8 @@ GREATEST(DATE_TRUNC({{ local_date }}, MONTH), @start_date)
 {%- if granularity == 'range' -%}
 SELECT @start_date AS bucket
 {%- else -%}
-SELECT DISTINCT {{ bucket('d') }} AS bucket
+{#- A day is its own bucket; weeks and months repeat. #}
+SELECT {% if granularity != 'day' %}DISTINCT {% endif %}{{ bucket('d') }} AS bucket
   FROM UNNEST(GENERATE_DATE_ARRAY(@start_date, @end_date)) AS d
 {%- endif -%}
 {%- endmacro %}
@@ -73,11 +74,25 @@ LOWER({{ c }}.tenant_id) = @tenant_id
 -#}
 {% macro local_date(ts) -%}
 {%- if offsets -%}
-DATE_ADD(DATE '1900-01-01', INTERVAL DIV(UNIX_MICROS({{ ts }}) + CASE
-{%- for i in range(1, OFFSET_SLOTS + 1) %} WHEN UNIX_MICROS({{ ts }}) < @tz_change_{{ i }} THEN @tz_offset_{{ i - 1 }}{% endfor %} ELSE @tz_offset_{{ OFFSET_SLOTS }} END
+DATE_ADD(DATE '1900-01-01', INTERVAL DIV(UNIX_MICROS({{ ts }}) + {{ utc_offset(ts) }}
   + {{ MICROS_FROM_1900_TO_EPOCH }}, {{ MICROS_PER_DAY }}) DAY)
 {%- else -%}
 DATE({{ ts }}, @tz)
+{%- endif -%}
+{%- endmacro %}
+
+{#-
+  The UTC offset in force at an instant, in microseconds, with `offsets`: @tz_offset_0 before
+  @tz_change_1, and so on, with a branch per change the range has (`offset_changes`; all
+  OFFSET_SLOTS of them for a caller that does not say): none for most ranges.
+-#}
+{% macro utc_offset(ts) -%}
+{%- set changes = offset_changes if offset_changes is defined else OFFSET_SLOTS -%}
+{%- if changes == 0 -%}
+@tz_offset_0
+{%- else -%}
+CASE
+{%- for i in range(1, changes + 1) %} WHEN UNIX_MICROS({{ ts }}) < @tz_change_{{ i }} THEN @tz_offset_{{ i - 1 }}{% endfor %} ELSE @tz_offset_{{ changes }} END
 {%- endif -%}
 {%- endmacro %}
 

@@ -42,9 +42,7 @@
 {%- if offsets -%}
 SELECT MOD(DIV(local_us, {{ MICROS_PER_DAY }}), 7) + 1 AS weekday, DIV(MOD(local_us, {{ MICROS_PER_DAY }}), {{ MICROS_PER_HOUR }}) AS hour, customer_messages, conversations_started, replied_turns, response_us
       FROM (
-        SELECT UNIX_MICROS(at) + CASE
-        {%- for i in range(1, OFFSET_SLOTS + 1) %} WHEN UNIX_MICROS(at) < @tz_change_{{ i }} THEN @tz_offset_{{ i - 1 }}{% endfor %} ELSE @tz_offset_{{ OFFSET_SLOTS }} END
-          + {{ MICROS_FROM_1900_TO_EPOCH }} AS local_us, customer_messages, conversations_started, replied_turns, response_us
+        SELECT UNIX_MICROS(at) + {{ r.utc_offset('at') }} + {{ MICROS_FROM_1900_TO_EPOCH }} AS local_us, customer_messages, conversations_started, replied_turns, response_us
         FROM ({{ rows }}) AS instants
       ) AS local_rows
 {%- else -%}

@@ -45,82 +45,44 @@
 {#- The layout's row sources: sql/sources/seed/ or sql/sources/facts/. The rollup's sums give
     no median: its layout reads the derived tables (docs/metrics.md §7). -#}
 {% set sources = 'sources/' ~ ('facts' if layout == 'rollup' else layout) ~ '/' -%}
-{#- Each measure's code: integers compare faster than text, and its rows are many. #}
-{% set measures = {'turn': 1, 'first': 2, 'human': 3} -%}
-{#- Each column: (name, measure, figure of that measure's durations). #}
-{% set columns = [
-  ('customer_turns', 'turn', 'durations'),
-  ('answered_turns', 'turn', 'answered'),
-  ('median_response_time_seconds', 'turn', 'median_seconds'),
-  ('p90_response_time_seconds', 'turn', 'p90_seconds'),
-  ('first_responses', 'first', 'answered'),
-  ('average_first_response_seconds', 'first', 'mean_seconds'),
-  ('median_first_response_seconds', 'first', 'median_seconds'),
-  ('answered_handoffs', 'human', 'answered'),
-  ('unanswered_handoffs', 'human', 'unanswered'),
-  ('average_human_response_seconds', 'human', 'mean_seconds'),
-  ('median_human_response_seconds', 'human', 'median_seconds'),
-] -%}
-{#-
-  Every column over a level's rows (`measure`, `us`, and for BigQuery `rank` and `n`), each
-  reading its measure's durations only: one group per bucket rather than per bucket and
-  measure, which PostgreSQL would sort the rows for before sorting each group's durations.
--#}
-{% macro figures() -%}
-{%- for name, measure, figure in columns -%}
-{%- set m = 'measure = ' ~ measures[measure] -%}
-{%- set value = 'IF(' ~ m ~ ', us, NULL)' -%}
-{%- if figure == 'durations' -%}COUNTIF({{ m }})
-{%- elif figure == 'answered' -%}COUNT({{ value }})
-{%- elif figure == 'unanswered' -%}COUNTIF({{ m }} AND us IS NULL)
-{%- elif figure == 'mean_seconds' -%}AVG({{ value }}) / {{ MICROS_PER_SECOND }}
-{%- elif figure == 'median_seconds' -%}{{ q.quantile_seconds(0.5, value) }}
-{%- else -%}{{ q.quantile_seconds(0.9, value) }}
-{%- endif %} AS {{ name }}{{ ',' if not loop.last }}
-      {% endfor -%}
-{%- endmacro %}
 WITH
   {% if layout == 'seed' %}{% include 'sources/seed/window.sql' %}
   {% endif -%}
   buckets AS (
     {{ r.buckets() }}
-  ),
-  cohort AS (
-    SELECT {{ r.bucket_of('started_at') }} AS bucket, handoff_at, first_response_us, human_response_us
-    FROM ({% include sources ~ 'cohort.sql' %}) AS cohort_rows
-  ),
-  {#- Every duration, in microseconds: each customer turn (NULL without a reply), each
-      conversation's first response (NULL without an llm or agent message), each handed-off
-      conversation's human response (NULL without a later agent message). #}
-  measured AS (
-    SELECT {{ r.bucket_of('turn_at') }} AS bucket, {{ measures.turn }} AS measure, response_us AS us
-    FROM ({% include sources ~ 'turns.sql' %}) AS turn_rows
-    UNION ALL
-    SELECT bucket, {{ measures.first }}, first_response_us FROM cohort
-    UNION ALL
-    SELECT bucket, {{ measures.human }}, human_response_us FROM cohort WHERE handoff_at IS NOT NULL
-  ),
-  {#- One row per bucket, then the whole range's (bucket NULL: the totals, from the raw rows,
-      never from the buckets' figures), each level ranked apart. A row of measure 0 without a
-      duration stands for every bucket, so that each has its row however few durations. #}
-  figures AS (
-    SELECT bucket, {{ figures() }}
-    FROM (
-      SELECT bucket, measure, us, {{ q.rank_in('measure, bucket') }} AS rank, {{ q.count_in('measure, bucket') }} AS n
-      FROM (
-        SELECT bucket, measure, us FROM measured
-        UNION ALL
-        SELECT bucket, 0, CAST(NULL AS INT64) FROM buckets
-      ) AS bucket_level
-    ) AS ranked
-    GROUP BY bucket
-    UNION ALL
-    SELECT CAST(NULL AS DATE), {{ figures() }}
-    FROM (
-      SELECT measure, us, {{ q.rank_in('measure') }} AS rank, {{ q.count_in('measure') }} AS n
-      FROM measured
-    ) AS ranked
   )
-SELECT bucket AS date, {% for name, measure, figure in columns %}{{ name }}{{ ', ' if not loop.last }}{% endfor %}
-FROM figures
+{#-
+  One row per duration's owner, each duration in its own column (microseconds): a customer
+  turn (`turn_us`, NULL without a reply), a conversation started in the range (`first_us`,
+  NULL without an llm or agent message; `human_us`, NULL unless handed off and answered), and
+  a row without either for every bucket, so that each has its row however few durations.
+  ROLLUP groups it once per bucket and once over the whole range (bucket NULL: the totals,
+  from the raw rows, never from the buckets' figures); a quantile reads its column only, so
+  PostgreSQL sorts each column's durations once per group. BigQuery reads the quantiles from
+  ranks at both levels, which crm_metrics/dialects.py adds for it alone (_rollup_ranks).
+-#}
+SELECT
+  bucket AS date,
+  COUNT(turn) AS customer_turns,
+  COUNT(turn_us) AS answered_turns,
+  {{ q.quantile_seconds(0.5, 'turn_us') }} AS median_response_time_seconds,
+  {{ q.quantile_seconds(0.9, 'turn_us') }} AS p90_response_time_seconds,
+  COUNT(first_us) AS first_responses,
+  AVG(first_us) / {{ MICROS_PER_SECOND }} AS average_first_response_seconds,
+  {{ q.quantile_seconds(0.5, 'first_us') }} AS median_first_response_seconds,
+  COUNT(human_us) AS answered_handoffs,
+  COUNTIF(handed AND human_us IS NULL) AS unanswered_handoffs,
+  AVG(human_us) / {{ MICROS_PER_SECOND }} AS average_human_response_seconds,
+  {{ q.quantile_seconds(0.5, 'human_us') }} AS median_human_response_seconds
+FROM (
+  SELECT {{ r.bucket_of('turn_at') }} AS bucket, 1 AS turn, response_us AS turn_us, CAST(NULL AS INT64) AS first_us, CAST(NULL AS INT64) AS human_us, FALSE AS handed
+  FROM ({% include sources ~ 'turns.sql' %}) AS turn_rows
+  UNION ALL
+  SELECT {{ r.bucket_of('started_at') }}, NULL, NULL, first_response_us, human_response_us, handoff_at IS NOT NULL
+  FROM ({% include sources ~ 'cohort.sql' %}) AS cohort_rows
+  UNION ALL
+  SELECT bucket, NULL, NULL, NULL, NULL, FALSE
+  FROM buckets
+) AS measured
+GROUP BY ROLLUP (bucket)
 ORDER BY date

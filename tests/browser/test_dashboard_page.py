@@ -185,3 +185,41 @@ def test_the_page(base_url: str, browser: Any) -> None:
 
     assert problems == []
     assert external == [], "the page loaded something from elsewhere"
+
+
+@pytest.fixture(scope="module")
+def priced_url() -> Iterator[str]:
+    """The demo served under COST_MODEL=priced with the example tables (as `make run`)."""
+    from crm_metrics import Settings
+
+    examples = Path(__file__).resolve().parents[2] / "examples" / "prices"
+    settings = Settings(
+        database_url="duckdb:///:memory:", cost_model="priced",
+        whatsapp_prices=str(examples / "whatsapp.csv"), llm_prices=str(examples / "llm.csv"),
+    )
+    with Metrics.connect(settings.database_url, settings=settings, clock=lambda: NOW) as metrics:
+        demo.write(metrics, days=70)
+        with served(create_app(metrics, ServerConfig())) as url:
+            yield url
+
+
+def test_the_page_shows_priced_costs_under_the_priced_model(base_url: str, priced_url: str, browser: Any) -> None:
+    """Under COST_MODEL=priced the page's cost figures are the priced answers' (docs/costs.md):
+    the headline total cost is the priced summary's, the costs chart and its table the priced
+    dashboard's series, and they differ from the flat model's."""
+    page = browser.new_page()
+    page.goto(f"{priced_url}/?tenant_id={TENANT.id}&start_date=2026-10-01&end_date=2026-10-31&granularity=week")
+    wait_ready(page)
+    october = {"start_date": "2026-10-01", "end_date": "2026-10-31"}
+    summary = api(priced_url, "summary", **october, compare="previous")
+    assert summary["total_cost"] != api(base_url, "summary", **october)["total_cost"]
+    assert headlines(page)["total_cost"] == summary["total_cost"]
+    costs = next(chart for chart in CHARTS if chart.id == "costs")
+    priced = api(priced_url, costs.answer, **october, granularity="week")[costs.rows]
+    assert "whatsapp_charged_messages" in priced[0]  # the §8 fields: the priced series
+    drawn = page.evaluate("window.crmDashboard.charts['costs'].view.data('rows').map(r => ({...r}))")
+    assert drawn == priced
+    assert table_of(page, costs) == as_table(costs, priced)
+    assert page.locator("#chart-costs .plot svg .role-mark path").count() > 0
+    flat = api(base_url, costs.answer, **october, granularity="week")[costs.rows]
+    assert [row["total_cost"] for row in drawn] != [row["total_cost"] for row in flat]

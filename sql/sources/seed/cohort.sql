@@ -3,10 +3,10 @@
   §7.2), derived from all their messages, whatever their timestamps (conversation_messages of
   sources/seed/window.sql: within the look-around bound when there is one).
   Columns: started_at, status, handoff_at (the first handoff request, NULL without one),
-  messages, agent_messages, llm_tokens (of all its messages), first_response_at (its first llm
-  or agent message), human_response_at (its first agent message after the first handoff
-  request; NULL without one), first_response_us and human_response_us (those replies' waits
-  in microseconds: from started_at, from handoff_at).
+  messages, agent_messages, llm_tokens (of all its messages), first_response_us (the wait for
+  its first llm or agent message, from started_at) and human_response_us (for its first agent
+  message after the first handoff request, from handoff_at; NULL without one), in
+  microseconds.
 -#}
 {% import 'macros/request.sql' as r with context -%}
 {% import 'macros/rows.sql' as rows with context -%}
@@ -18,8 +18,6 @@ SELECT
       COALESCE(o.messages, 0) AS messages,
       COALESCE(o.agent_messages, 0) AS agent_messages,
       COALESCE(o.llm_tokens, 0) AS llm_tokens,
-      o.first_response_at,
-      o.human_response_at,
       TIMESTAMP_DIFF(o.first_response_at, c.started_at, MICROSECOND) AS first_response_us,
       TIMESTAMP_DIFF(o.human_response_at, h.handoff_at, MICROSECOND) AS human_response_us
     FROM conversations AS c

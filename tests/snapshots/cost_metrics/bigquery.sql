@@ -32,7 +32,7 @@ WITH window_conversations AS (
       FROM window_conversations AS v
     )
 ), buckets AS (
-  SELECT DISTINCT
+  SELECT
     d AS bucket
   FROM UNNEST(GENERATE_DATE_ARRAY(@start_date, @end_date, INTERVAL '1' DAY)) AS d
 ), message_aggregates AS (

@@ -70,7 +70,7 @@ WITH window_conversations AS (
     model
   FROM llm_price_rows
 ), buckets AS (
-  SELECT DISTINCT
+  SELECT
     d AS bucket
   FROM UNNEST(GENERATE_DATE_ARRAY(@start_date, @end_date, INTERVAL '1' DAY)) AS d
 ), conversation_aggregates AS (

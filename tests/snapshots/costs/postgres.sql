@@ -86,7 +86,7 @@ WITH window_conversations AS (
     model
   FROM llm_price_rows
 ), buckets AS (
-  SELECT DISTINCT
+  SELECT
     d AS bucket
   FROM (
     SELECT

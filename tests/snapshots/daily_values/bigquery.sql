@@ -32,7 +32,7 @@ WITH window_conversations AS (
       FROM window_conversations AS v
     )
 ), buckets AS (
-  SELECT DISTINCT
+  SELECT
     d AS bucket
   FROM UNNEST(GENERATE_DATE_ARRAY(@start_date, @end_date, INTERVAL '1' DAY)) AS d
 ), cohort_aggregates AS (
@@ -50,8 +50,6 @@ WITH window_conversations AS (
       COALESCE(o.messages, 0) AS messages,
       COALESCE(o.agent_messages, 0) AS agent_messages,
       COALESCE(o.llm_tokens, 0) AS llm_tokens,
-      o.first_response_at,
-      o.human_response_at,
       TIMESTAMP_DIFF(o.first_response_at, c.started_at, MICROSECOND) AS first_response_us,
       TIMESTAMP_DIFF(o.human_response_at, h.handoff_at, MICROSECOND) AS human_response_us
     FROM conversations AS c

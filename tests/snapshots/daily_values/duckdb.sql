@@ -32,7 +32,7 @@ WITH window_conversations AS (
       FROM window_conversations AS v
     )
 ), buckets AS (
-  SELECT DISTINCT
+  SELECT
     d AS bucket
   FROM UNNEST(CAST(GENERATE_SERIES(
     CAST($start_date AS DATE),
@@ -59,8 +59,6 @@ WITH window_conversations AS (
       COALESCE(o.messages, 0) AS messages,
       COALESCE(o.agent_messages, 0) AS agent_messages,
       COALESCE(o.llm_tokens, 0) AS llm_tokens,
-      o.first_response_at,
-      o.human_response_at,
       DATE_DIFF('MICROSECOND', c.started_at, o.first_response_at) AS first_response_us,
       DATE_DIFF('MICROSECOND', h.handoff_at, o.human_response_at) AS human_response_us
     FROM conversations AS c

@@ -36,7 +36,7 @@ WITH window_conversations AS (
     AND m.timestamp >= @lookaround_start
     AND m.timestamp < @lookaround_end
 ), buckets AS (
-  SELECT DISTINCT
+  SELECT
     d AS bucket
   FROM UNNEST(GENERATE_DATE_ARRAY(@start_date, @end_date, INTERVAL '1' DAY)) AS d
 ), conversation_aggregates AS (

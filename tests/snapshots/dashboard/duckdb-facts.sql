@@ -1,6 +1,6 @@
 -- dashboard for duckdb, facts layout, outlet filter off, by day
 WITH buckets AS (
-  SELECT DISTINCT
+  SELECT
     d AS bucket
   FROM UNNEST(CAST(GENERATE_SERIES(
     CAST($start_date AS DATE),

@@ -1,6 +1,6 @@
 -- dashboard for postgres, facts layout, outlet filter off, by day
 WITH buckets AS (
-  SELECT DISTINCT
+  SELECT
     d AS bucket
   FROM (
     SELECT

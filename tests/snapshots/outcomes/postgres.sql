@@ -32,7 +32,7 @@ WITH window_conversations AS (
       FROM window_conversations AS v
     )
 ), buckets AS (
-  SELECT DISTINCT
+  SELECT
     d AS bucket
   FROM (
     SELECT
@@ -74,8 +74,6 @@ WITH window_conversations AS (
         COALESCE(o.messages, 0) AS messages,
         COALESCE(o.agent_messages, 0) AS agent_messages,
         COALESCE(o.llm_tokens, 0) AS llm_tokens,
-        o.first_response_at,
-        o.human_response_at,
         CAST(EXTRACT(EPOCH FROM o.first_response_at - c.started_at) * 1000000 AS BIGINT) AS first_response_us,
         CAST(EXTRACT(EPOCH FROM o.human_response_at - h.handoff_at) * 1000000 AS BIGINT) AS human_response_us
       FROM conversations AS c

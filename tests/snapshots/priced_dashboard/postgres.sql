@@ -32,7 +32,7 @@ WITH window_conversations AS (
       FROM window_conversations AS v
     )
 ), buckets AS (
-  SELECT DISTINCT
+  SELECT
     d AS bucket
   FROM (
     SELECT

@@ -32,7 +32,7 @@ WITH window_conversations AS (
       FROM window_conversations AS v
     )
 ), buckets AS (
-  SELECT DISTINCT
+  SELECT
     d AS bucket
   FROM (
     SELECT
@@ -43,12 +43,71 @@ WITH window_conversations AS (
       INTERVAL '1 DAY'
     ) AS _t(value)
   ) AS _t0(d)
-), cohort AS (
+)
+SELECT
+  bucket AS date,
+  COUNT(turn) AS customer_turns,
+  COUNT(turn_us) AS answered_turns,
+  CAST(PERCENTILE_CONT(0.5) WITHIN GROUP (ORDER BY
+    turn_us) AS DOUBLE PRECISION) / 1000000 AS median_response_time_seconds,
+  CAST(PERCENTILE_CONT(0.9) WITHIN GROUP (ORDER BY
+    turn_us) AS DOUBLE PRECISION) / 1000000 AS p90_response_time_seconds,
+  COUNT(first_us) AS first_responses,
+  CAST(AVG(first_us) AS DOUBLE PRECISION) / 1000000 AS average_first_response_seconds,
+  CAST(PERCENTILE_CONT(0.5) WITHIN GROUP (ORDER BY
+    first_us) AS DOUBLE PRECISION) / 1000000 AS median_first_response_seconds,
+  COUNT(human_us) AS answered_handoffs,
+  COUNT(CASE WHEN handed AND human_us IS NULL THEN 1 END) AS unanswered_handoffs,
+  CAST(AVG(human_us) AS DOUBLE PRECISION) / 1000000 AS average_human_response_seconds,
+  CAST(PERCENTILE_CONT(0.5) WITHIN GROUP (ORDER BY
+    human_us) AS DOUBLE PRECISION) / 1000000 AS median_human_response_seconds
+FROM (
   SELECT
-    CAST(CAST(started_at AS TIMESTAMPTZ) AT TIME ZONE CAST(%(tz)s AS TEXT) AS DATE) AS bucket,
-    handoff_at,
+    CAST(CAST(turn_at AS TIMESTAMPTZ) AT TIME ZONE CAST(%(tz)s AS TEXT) AS DATE) AS bucket,
+    1 AS turn,
+    response_us AS turn_us,
+    CAST(NULL AS BIGINT) AS first_us,
+    CAST(NULL AS BIGINT) AS human_us,
+    FALSE AS handed
+  FROM (
+    SELECT
+      t.turn_at,
+      CAST(EXTRACT(EPOCH FROM t.reply_at - t.turn_at) * 1000000 AS BIGINT) AS response_us
+    FROM (
+      SELECT
+        m.id,
+        m.conversation_id,
+        m.timestamp AS turn_at,
+        m.sender_type = 'customer'
+        AND COALESCE(
+          LAG(m.sender_type) OVER (
+            PARTITION BY m.conversation_id
+            ORDER BY m.timestamp NULLS FIRST, m.id COLLATE "C" NULLS FIRST
+          ) <> 'customer',
+          TRUE
+        ) AS turn_start,
+        MIN(CASE WHEN m.sender_type IN ('llm', 'agent') THEN m.timestamp ELSE NULL END) OVER (
+          PARTITION BY m.conversation_id
+          ORDER BY m.timestamp DESC NULLS LAST, m.id COLLATE "C" DESC NULLS LAST
+          ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
+        ) AS reply_at
+      FROM conversation_messages AS m
+      WHERE
+        m.sender_type <> 'system'
+    ) AS t
+    WHERE
+      t.turn_start
+      AND t.turn_at >= CAST(%(range_start)s AS TIMESTAMPTZ)
+      AND t.turn_at < CAST(%(range_end)s AS TIMESTAMPTZ)
+  ) AS turn_rows
+  UNION ALL
+  SELECT
+    CAST(CAST(started_at AS TIMESTAMPTZ) AT TIME ZONE CAST(%(tz)s AS TEXT) AS DATE),
+    NULL,
+    NULL,
     first_response_us,
-    human_response_us
+    human_response_us,
+    NOT handoff_at IS NULL
   FROM (
     SELECT
       c.started_at,
@@ -57,8 +116,6 @@ WITH window_conversations AS (
       COALESCE(o.messages, 0) AS messages,
       COALESCE(o.agent_messages, 0) AS agent_messages,
       COALESCE(o.llm_tokens, 0) AS llm_tokens,
-      o.first_response_at,
-      o.human_response_at,
       CAST(EXTRACT(EPOCH FROM o.first_response_at - c.started_at) * 1000000 AS BIGINT) AS first_response_us,
       CAST(EXTRACT(EPOCH FROM o.human_response_at - h.handoff_at) * 1000000 AS BIGINT) AS human_response_us
     FROM conversations AS c
@@ -124,137 +181,19 @@ WITH window_conversations AS (
       AND c.started_at >= CAST(%(range_start)s AS TIMESTAMPTZ)
       AND c.started_at < CAST(%(range_end)s AS TIMESTAMPTZ)
   ) AS cohort_rows
-), measured AS (
-  SELECT
-    CAST(CAST(turn_at AS TIMESTAMPTZ) AT TIME ZONE CAST(%(tz)s AS TEXT) AS DATE) AS bucket,
-    1 AS measure,
-    response_us AS us
-  FROM (
-    SELECT
-      t.turn_at,
-      CAST(EXTRACT(EPOCH FROM t.reply_at - t.turn_at) * 1000000 AS BIGINT) AS response_us
-    FROM (
-      SELECT
-        m.id,
-        m.conversation_id,
-        m.timestamp AS turn_at,
-        m.sender_type = 'customer'
-        AND COALESCE(
-          LAG(m.sender_type) OVER (
-            PARTITION BY m.conversation_id
-            ORDER BY m.timestamp NULLS FIRST, m.id COLLATE "C" NULLS FIRST
-          ) <> 'customer',
-          TRUE
-        ) AS turn_start,
-        MIN(CASE WHEN m.sender_type IN ('llm', 'agent') THEN m.timestamp ELSE NULL END) OVER (
-          PARTITION BY m.conversation_id
-          ORDER BY m.timestamp DESC NULLS LAST, m.id COLLATE "C" DESC NULLS LAST
-          ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
-        ) AS reply_at
-      FROM conversation_messages AS m
-      WHERE
-        m.sender_type <> 'system'
-    ) AS t
-    WHERE
-      t.turn_start
-      AND t.turn_at >= CAST(%(range_start)s AS TIMESTAMPTZ)
-      AND t.turn_at < CAST(%(range_end)s AS TIMESTAMPTZ)
-  ) AS turn_rows
   UNION ALL
   SELECT
     bucket,
-    2,
-    first_response_us
-  FROM cohort
-  UNION ALL
-  SELECT
-    bucket,
-    3,
-    human_response_us
-  FROM cohort
-  WHERE
-    NOT handoff_at IS NULL
-), figures AS (
-  SELECT
-    bucket,
-    COUNT(CASE WHEN measure = 1 THEN 1 END) AS customer_turns,
-    COUNT(CASE WHEN measure = 1 THEN us ELSE NULL END) AS answered_turns,
-    CAST(PERCENTILE_CONT(0.5) WITHIN GROUP (ORDER BY
-      CASE WHEN measure = 1 THEN us ELSE NULL END) AS DOUBLE PRECISION) / 1000000 AS median_response_time_seconds,
-    CAST(PERCENTILE_CONT(0.9) WITHIN GROUP (ORDER BY
-      CASE WHEN measure = 1 THEN us ELSE NULL END) AS DOUBLE PRECISION) / 1000000 AS p90_response_time_seconds,
-    COUNT(CASE WHEN measure = 2 THEN us ELSE NULL END) AS first_responses,
-    CAST(AVG(CASE WHEN measure = 2 THEN us ELSE NULL END) AS DOUBLE PRECISION) / 1000000 AS average_first_response_seconds,
-    CAST(PERCENTILE_CONT(0.5) WITHIN GROUP (ORDER BY
-      CASE WHEN measure = 2 THEN us ELSE NULL END) AS DOUBLE PRECISION) / 1000000 AS median_first_response_seconds,
-    COUNT(CASE WHEN measure = 3 THEN us ELSE NULL END) AS answered_handoffs,
-    COUNT(CASE WHEN measure = 3 AND us IS NULL THEN 1 END) AS unanswered_handoffs,
-    CAST(AVG(CASE WHEN measure = 3 THEN us ELSE NULL END) AS DOUBLE PRECISION) / 1000000 AS average_human_response_seconds,
-    CAST(PERCENTILE_CONT(0.5) WITHIN GROUP (ORDER BY
-      CASE WHEN measure = 3 THEN us ELSE NULL END) AS DOUBLE PRECISION) / 1000000 AS median_human_response_seconds
-  FROM (
-    SELECT
-      bucket,
-      measure,
-      us,
-      ROW_NUMBER() OVER (PARTITION BY measure, bucket, us IS NULL ORDER BY us NULLS FIRST) - 1 AS rank,
-      COUNT(us) OVER (PARTITION BY measure, bucket) AS n
-    FROM (
-      SELECT
-        bucket,
-        measure,
-        us
-      FROM measured
-      UNION ALL
-      SELECT
-        bucket,
-        0,
-        CAST(NULL AS BIGINT)
-      FROM buckets
-    ) AS bucket_level
-  ) AS ranked
-  GROUP BY
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    FALSE
+  FROM buckets
+) AS measured
+GROUP BY
+  ROLLUP (
     bucket
-  UNION ALL
-  SELECT
-    CAST(NULL AS DATE),
-    COUNT(CASE WHEN measure = 1 THEN 1 END) AS customer_turns,
-    COUNT(CASE WHEN measure = 1 THEN us ELSE NULL END) AS answered_turns,
-    CAST(PERCENTILE_CONT(0.5) WITHIN GROUP (ORDER BY
-      CASE WHEN measure = 1 THEN us ELSE NULL END) AS DOUBLE PRECISION) / 1000000 AS median_response_time_seconds,
-    CAST(PERCENTILE_CONT(0.9) WITHIN GROUP (ORDER BY
-      CASE WHEN measure = 1 THEN us ELSE NULL END) AS DOUBLE PRECISION) / 1000000 AS p90_response_time_seconds,
-    COUNT(CASE WHEN measure = 2 THEN us ELSE NULL END) AS first_responses,
-    CAST(AVG(CASE WHEN measure = 2 THEN us ELSE NULL END) AS DOUBLE PRECISION) / 1000000 AS average_first_response_seconds,
-    CAST(PERCENTILE_CONT(0.5) WITHIN GROUP (ORDER BY
-      CASE WHEN measure = 2 THEN us ELSE NULL END) AS DOUBLE PRECISION) / 1000000 AS median_first_response_seconds,
-    COUNT(CASE WHEN measure = 3 THEN us ELSE NULL END) AS answered_handoffs,
-    COUNT(CASE WHEN measure = 3 AND us IS NULL THEN 1 END) AS unanswered_handoffs,
-    CAST(AVG(CASE WHEN measure = 3 THEN us ELSE NULL END) AS DOUBLE PRECISION) / 1000000 AS average_human_response_seconds,
-    CAST(PERCENTILE_CONT(0.5) WITHIN GROUP (ORDER BY
-      CASE WHEN measure = 3 THEN us ELSE NULL END) AS DOUBLE PRECISION) / 1000000 AS median_human_response_seconds
-  FROM (
-    SELECT
-      measure,
-      us,
-      ROW_NUMBER() OVER (PARTITION BY measure, us IS NULL ORDER BY us NULLS FIRST) - 1 AS rank,
-      COUNT(us) OVER (PARTITION BY measure) AS n
-    FROM measured
-  ) AS ranked
-)
-SELECT
-  bucket AS date,
-  customer_turns,
-  answered_turns,
-  median_response_time_seconds,
-  p90_response_time_seconds,
-  first_responses,
-  average_first_response_seconds,
-  median_first_response_seconds,
-  answered_handoffs,
-  unanswered_handoffs,
-  average_human_response_seconds,
-  median_human_response_seconds
-FROM figures
+  )
 ORDER BY
   date NULLS FIRST
