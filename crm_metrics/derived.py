@@ -54,10 +54,9 @@ class Refresh:
     instead: Refresh | None = None
 
 
-@functools.cache
-def refresh(dialect: Dialect, *, rollup: bool, costs: bool = True) -> Refresh:
-    """The refresh of the facts tables, and of the rollup too when `rollup` (with its priced
-    part, `cost_slots`, unless `costs` is False: a store made before that table)."""
+def _facts(dialect: Dialect) -> list[str]:
+    """The touched conversations' facts, deleted and computed again (a late message may change
+    its neighbours' turns, so a conversation's facts are rewritten whole)."""
     touched = "SELECT t.conversation_id FROM crm_metrics_touched AS t"
     facts = []
     for table, template in FACTS.items():
@@ -65,6 +64,14 @@ def refresh(dialect: Dialect, *, rollup: bool, costs: bool = True) -> Refresh:
             f"DELETE FROM {table} WHERE conversation_id IN ({touched})",
             f"INSERT INTO {table} {compile_sql(template, dialect).sql}",
         ]
+    return facts
+
+
+@functools.cache
+def refresh(dialect: Dialect, *, rollup: bool, costs: bool = True) -> Refresh:
+    """The refresh of the facts tables, and of the rollup too when `rollup` (with its priced
+    part, `cost_slots`, unless `costs` is False: a store made before that table)."""
+    facts = _facts(dialect)
     if not rollup:
         return Refresh(tuple(FACTS), tuple(facts))
     keys = compile_sql("derived/slot_keys", dialect).sql
@@ -132,13 +139,7 @@ def changes(*, costs: bool = True) -> Refresh:
     every writer of the derived tables keeps, except a write of another client that the live
     rollup has not applied yet: then `instead`, the recomputation of the touched slots."""
     dialect = Dialect.POSTGRES
-    touched = "SELECT t.conversation_id FROM crm_metrics_touched AS t"
-    facts = []
-    for table, template in FACTS.items():
-        facts += [
-            f"DELETE FROM {table} WHERE conversation_id IN ({touched})",
-            f"INSERT INTO {table} {compile_sql(template, dialect).sql}",
-        ]
+    facts = _facts(dialect)
     parts = [(ROLLUP, "derived/slot_changes", SLOT_KEY, SLOT_MEASURES, ("conversations", "messages"))]
     if costs:
         parts.append((COSTS, "derived/cost_changes", COST_KEY, COST_MEASURES, ("messages",)))

@@ -45,21 +45,5 @@ WITH
         AND f.ts < TIMESTAMP_ADD((SELECT MAX(t.slot_start) FROM touched AS t), INTERVAL {{ SLOT_MINUTES }} MINUTE)
     {%- endcall %}
   )
-SELECT
-  g.tenant_id,
-  g.outlet_id,
-  g.slot_start,
-  g.kind,
-  g.phone,
-  g.charged,
-  g.category,
-  g.model,
-  {{ costs.group_sums('g') }}
-FROM priced_rows AS g
-GROUP BY GROUPING SETS (
-  (g.tenant_id, g.slot_start, g.kind, g.phone, g.charged, g.category, g.model),
-  (g.tenant_id, g.outlet_id, g.slot_start, g.kind, g.phone, g.charged, g.category, g.model)
-)
--- The outlet rows of conversations without an outlet would repeat the whole tenant's key.
-HAVING g.outlet_id IS NOT NULL OR GROUPING(g.outlet_id) = 1
+{{ costs.slot_groups('priced_rows') }}
 ORDER BY g.tenant_id, g.outlet_id NULLS FIRST, g.slot_start

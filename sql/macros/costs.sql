@@ -210,6 +210,28 @@ COUNT(*) AS messages,
       SUM({{ g }}.tokens_used) AS tokens_used
 {%- endmacro %}
 
+{#- cost_slots' rows from priced rows `source` (one row per slot and group for the whole tenant,
+    and one per outlet): sql/derived/cost_slots.sql and the event batches' cost_changes.sql. -#}
+{% macro slot_groups(source) -%}
+SELECT
+  g.tenant_id,
+  g.outlet_id,
+  g.slot_start,
+  g.kind,
+  g.phone,
+  g.charged,
+  g.category,
+  g.model,
+  {{ group_sums('g') }}
+FROM {{ source }} AS g
+GROUP BY GROUPING SETS (
+  (g.tenant_id, g.slot_start, g.kind, g.phone, g.charged, g.category, g.model),
+  (g.tenant_id, g.outlet_id, g.slot_start, g.kind, g.phone, g.charged, g.category, g.model)
+)
+-- The outlet rows of conversations without an outlet would repeat the whole tenant's key.
+HAVING g.outlet_id IS NOT NULL OR GROUPING(g.outlet_id) = 1
+{%- endmacro %}
+
 {#- Priced groups by bucket of the caller's rows' bucket_at (see message_rows). -#}
 {% macro message_groups(numbers=False) -%}
 {%- set source = caller() -%}
