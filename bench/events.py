@@ -37,7 +37,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from bench import report, stores
+from bench import machine, report, stores
 from bench.http_load import CLI
 from bench.http_load import _free_port as free_port
 
@@ -332,7 +332,7 @@ def measure(progress: Progress = print, engines: tuple[str, ...] = ("duckdb", "p
         redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
     except redis.RedisError as error:
         return {"skipped": f"Redis at {REDIS_URL} does not answer: {error}"}
-    section: dict[str, Any] = {"started_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "load_average_at_start": os.getloadavg()[0]}
+    section: dict[str, Any] = {"started_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "load_average_at_start": os.getloadavg()[0], "speed_ms": machine.speed_ms()}
     directory = Path(tempfile.mkdtemp(prefix="bench-events-"))
     log = directory / "serve.log"
     try:

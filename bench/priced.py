@@ -123,7 +123,8 @@ def section(result: Mapping[str, Any]) -> str:
         START,
         "## Priced costs (docs/costs.md): the dashboard, flat vs priced",
         "",
-        f"Written by `python -m bench.priced` on {result['started_at']} (commit `{result['machine']['commit'][:10]}`), in "
+        f"Written by `python -m bench.priced` on {result['started_at']} (commit `{result['machine']['commit'][:10]}`; "
+        f"reference work {result['machine']['speed_ms']} ms, bench/machine.py speed_ms), in "
         f"{result['seconds'] / 60:.1f} minutes; figures in bench/priced.json. The window is {window['start_date']} .. "
         f"{window['end_date']} in each tenant's timezone, read from the small set; one round is the dashboard under "
         f"COST_MODEL=flat and under COST_MODEL=priced (the example tables), interleaved, medians. Target: priced ≤ "

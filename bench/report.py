@@ -188,6 +188,7 @@ def markdown(report: Mapping[str, Any]) -> str:
             ("PostgreSQL server", report.get("postgres_server") or "—"),
             ("packages", versions),
             ("load average (1 min) at start / end", f"{m['load_average_at_start'][0]} / {report['load_average_at_end']}"),
+            ("reference work (bench/machine.py speed_ms: the same pure-Python work every run)", f"{m.get('speed_ms', '—')} ms"),
         ],
     )
     lines += _data(report) + _engines(report) + _seed_reads(report) + _store_size(report) + _http(report) + _live(report) + _events(report) + _anomalies(report) + _method()
@@ -352,7 +353,8 @@ def _seed_reads(result: Mapping[str, Any]) -> list[str]:
         if measured := seed.get("measured"):
             lines += [
                 f"This section was measured alone (`python -m bench.seed_reads`) on {measured['at']}, commit "
-                f"`{measured['commit']}`{' (with uncommitted changes)' if measured['dirty'] else ''}; the "
+                f"`{measured['commit']}`{' (with uncommitted changes)' if measured['dirty'] else ''}, reference work "
+                f"{measured.get('speed_ms', '—')} ms (bench/machine.py speed_ms); the "
                 "rest of the page comes from the run named at the top.",
                 "",
             ]
@@ -478,7 +480,8 @@ def _events(report: Mapping[str, Any]) -> list[str]:
         return lines + [f"Not measured: {reason}.", ""]
     lines += [
         f"`python -m bench.events` (bench/events.py) on {events['started_at']}, load average {events['load_average_at_start']:.2f} "
-        f"at start and {events['load_average_at_end']:.2f} at end. The store holds the demo data ({events['store']['conversations']:,} "
+        f"at start and {events['load_average_at_end']:.2f} at end, reference work {events.get('speed_ms', '—')} ms "
+        "(bench/machine.py speed_ms). The store holds the demo data ({events['store']['conversations']:,} "
         f"conversations, {events['store']['messages']:,} messages; the rollup layout); the events are new messages of "
         "the last three days' conversations.",
         "",

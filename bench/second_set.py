@@ -271,7 +271,8 @@ def section(result: Mapping[str, Any]) -> str:
         START,
         "## Second set (docs/metrics.md §7): responses + outcomes + heat map",
         "",
-        f"Written by `python -m bench.second_set` on {result['started_at']} (commit `{result['machine']['commit'][:10]}`), in "
+        f"Written by `python -m bench.second_set` on {result['started_at']} (commit `{result['machine']['commit'][:10]}`; "
+        f"reference work {result['machine']['speed_ms']} ms, bench/machine.py speed_ms), in "
         f"{result['seconds'] / 60:.1f} minutes; figures in bench/second_set.json. The window is {window['start_date']} .. "
         f"{window['end_date']} in each tenant's timezone, read from the small set (the same rows as the full set in "
         "that window); one round is the three library calls (three statements), against pandas computing the same "

@@ -176,6 +176,7 @@ def main() -> None:
             "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "commit": details["commit"][:10],
             "dirty": details["dirty"],
+            "speed_ms": details["speed_ms"],
             "alone": True,
         }
     path = report.HERE / "report.json"
