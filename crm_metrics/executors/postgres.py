@@ -243,10 +243,7 @@ class PostgresExecutor:
             with self._connection() as conn, conn.transaction():
                 conn.execute(_NO_TIMEOUT)
                 if refresh:
-                    # This transaction brings the derived tables up to date itself: the live
-                    # rollup's triggers need not queue its rows (sql/schema/postgres-live.sql).
-                    conn.execute("SET LOCAL crm_metrics.refreshed = 'on'")
-                    _lock(conn, refresh)
+                    _refreshing(conn, refresh)
                 # The staging table has the target's types for our columns only: not its
                 # constraints, defaults or other columns (another application's NOT NULL
                 # column would refuse a COPY of ours).
@@ -294,14 +291,7 @@ class PostgresExecutor:
                 # each other's batches.
                 conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(COALESCE(current_schema(), ''), %s))", (_EVENTS_LOCK,))
                 if refresh:
-                    # As a load: this transaction refreshes what it writes, so the live
-                    # rollup's triggers queue nothing (else its applier recomputes every
-                    # batch's conversations a second time, holding the same lock).
-                    conn.execute("SET LOCAL crm_metrics.refreshed = 'on'")
-                    # The touched conversations' facts are sorted and windowed in memory, as
-                    # the live rollup's batches are (4MB sent a batch's sorts to disk).
-                    conn.execute(_APPLY_WORK_MEM)
-                    _lock(conn, refresh)
+                    _refreshing(conn, refresh)
                 yield _Session(conn)
         except (psycopg.DataError, psycopg.IntegrityError) as error:
             raise LoadError(f"PostgreSQL refused the events; nothing was written: {self._masked(error)}") from error
@@ -494,6 +484,17 @@ class _Session:
     def refresh(self, refresh: Refresh) -> None:
         self.conn.execute("ANALYZE crm_metrics_touched")
         _refresh(self.conn, refresh.instead if self._instead and refresh.instead else refresh)
+
+
+def _refreshing(conn: psycopg.Connection[Any], refresh: Refresh) -> None:
+    """Begin a transaction that brings the derived tables up to date itself (a load, an event
+    batch): the live rollup's triggers queue none of its rows (sql/schema/postgres-live.sql;
+    else its applier recomputes them a second time, holding the same lock); the touched
+    conversations' facts sorted and windowed in memory, as the live rollup's batches are (4MB
+    sent a batch's sorts to disk); the derived tables locked."""
+    conn.execute("SET LOCAL crm_metrics.refreshed = 'on'")
+    conn.execute(_APPLY_WORK_MEM)
+    _lock(conn, refresh)
 
 
 def _lock(conn: psycopg.Connection[Any], refresh: Refresh) -> None:
