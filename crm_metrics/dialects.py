@@ -344,6 +344,71 @@ def _rollup_ranks(node: exp.Expression, dialect: Dialect) -> exp.Expression:
     return node
 
 
+def _distinct_common_table(select: exp.Select, source: exp.Table) -> bool:
+    """`select` reads one column of `source`, a common table expression of the statement whose
+    rows are distinct (a UNION DISTINCT, or a SELECT DISTINCT of one column)."""
+    if source.db or len(select.expressions) != 1 or not isinstance(select.expressions[0], exp.Column):
+        return False
+    if any(select.args.get(key) for key in ("joins", "where", "group", "having", "qualify", "limit", "offset", "distinct", "laterals")):
+        return False
+    body = next((cte.this for cte in select.root().find_all(exp.CTE) if cte.alias_or_name == source.name), None)
+    if isinstance(body, exp.Union):
+        return bool(body.args.get("distinct"))
+    distinct = body.args.get("distinct") if isinstance(body, exp.Select) else None
+    return isinstance(distinct, exp.Distinct) and not distinct.args.get("on") and len(body.expressions) == 1
+
+
+def _probe_by_common_table(node: exp.Expression, dialect: Dialect) -> exp.Expression:
+    # Postgres plans `SELECT ... FROM t AS m WHERE m.k IN (SELECT v.c FROM cte AS v)` as a
+    # semi-join whose inner side is a common table expression's rows, of which it has no
+    # statistics: it takes their estimated count for their distinct values. The seed layout's
+    # window (sql/sources/seed/window.sql: `window_conversations`, a UNION whose message branch
+    # yields a row per message) is estimated at ~10x its conversations and their messages at
+    # ~30x (bench's largest tenant, 30 days: 3.1M against 108k), so that a fresh ANALYZE
+    # (another sample, another n_distinct of messages.conversation_id) can turn the plan into
+    # a sequential scan of all 10M messages and a hash join (4-8 s instead of under one:
+    # docs/postgres.md, seed-layout reads). When the CTE's rows are distinct (a UNION DISTINCT
+    # or SELECT DISTINCT), the semi-join is the join `FROM cte AS v CROSS JOIN LATERAL (SELECT
+    # m.a, ... FROM t AS m WHERE m.k = v.c AND ... OFFSET 0) AS m`: the same rows, and the OFFSET keeps
+    # the subquery from being flattened, so `t` is always probed by `k` through its index, one
+    # probe per row of the CTE, whatever the estimates. (`k = ANY(ARRAY(SELECT ...))` pins the
+    # probe too, but the planner then guesses 10 elements: the estimate falls to ~270 messages
+    # for every tenant, and later joins become nested loops, 1.2-1.6x slower in bench.)
+    if not (dialect is Dialect.POSTGRES and isinstance(node, exp.Select) and isinstance(node.args.get("where"), exp.Where)):
+        return node
+    source = node.args["from_"].this if node.args.get("from_") else None
+    if not isinstance(source, exp.Table) or not source.alias or any(
+        node.args.get(key) for key in ("joins", "laterals", "group", "having", "qualify", "distinct", "limit", "offset", "windows")
+    ):
+        return node
+    conjuncts = list(node.args["where"].this.flatten()) if isinstance(node.args["where"].this, exp.And) else [node.args["where"].this]
+    for i, condition in enumerate(conjuncts):
+        query = condition.args.get("query") if isinstance(condition, exp.In) else None
+        if not (isinstance(query, exp.Subquery) and isinstance(query.this, exp.Select) and isinstance(condition.this, exp.Column)):
+            continue
+        inner = query.this
+        common = inner.args["from_"].this if inner.args.get("from_") else None
+        if not (isinstance(common, exp.Table) and common.alias and condition.this.table == source.alias and _distinct_common_table(inner, common)):
+            continue
+        if common.alias == source.alias:
+            continue
+        # The subquery returns the columns of `t` that the select reads (each qualified by
+        # its alias; anything else, such as a `*`, and the rewrite is not made).
+        read = [column for e in node.expressions for column in e.find_all(exp.Column)]
+        if any(e.find(exp.Star) for e in node.expressions) or any(column.table != source.alias for column in read):
+            return node
+        names = {column.name: column.this for column in read}
+        probe = exp.EQ(this=condition.this.copy(), expression=inner.expressions[0].copy())
+        rest = [c.copy() for j, c in enumerate(conjuncts) if j != i]
+        probed = exp.select(*(exp.column(name.copy(), table=source.alias) for name in names.values())).from_(source.copy()).where(exp.and_(probe, *rest) if rest else probe).offset(0)
+        lateral = exp.Lateral(this=exp.Subquery(this=probed), alias=exp.TableAlias(this=exp.to_identifier(source.alias)))
+        node.set("from_", exp.From(this=common.copy()))
+        node.set("joins", [exp.Join(this=lateral, kind="CROSS")])
+        node.set("where", None)
+        return node
+    return node
+
+
 def _quantile_from_ranks(value: str, p: Fraction, rank: str, n: str) -> str:
     """PERCENTILE_CONT(value, p) over a group whose rows carry `rank` (the 0-based position of
     their value, NULLs ranked apart) and `n` (the group's count of non-NULL values)."""
@@ -362,7 +427,7 @@ REWRITES: dict[Dialect, tuple[Callable[[exp.Expression, Dialect], exp.Expression
     Dialect.DUCKDB: (_local_date, _json_text, _json_type, _byte_order, _count_if, _date_trunc, _integer_division, _add_days, _instant_from_micros),
     Dialect.POSTGRES: (
         _local_date, _local_date_by_offsets, _microseconds_between, _json_text, _json_type, _series_table, _byte_order, _count_if, _date_trunc, _zoneless_dates,
-        _instant_comparison, _epoch_micros, _integer_division, _add_days, _instant_from_micros,
+        _instant_comparison, _epoch_micros, _integer_division, _add_days, _instant_from_micros, _probe_by_common_table,
     ),
 }
 

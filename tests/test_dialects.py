@@ -150,6 +150,25 @@ CASES = {
             ),
         },
     ),
+    "messages of a distinct common table's rows: probed by their key on Postgres, however wrong its estimates": (
+        "WITH w AS (SELECT a AS c FROM x UNION DISTINCT SELECT b FROM y) SELECT m.id, m.`timestamp` FROM t AS m WHERE m.k IN (SELECT v.c FROM w AS v) AND m.ts < @e",
+        {
+            "duckdb": "WITH w AS (SELECT a AS c FROM x UNION SELECT b FROM y) SELECT m.id, m.\"timestamp\" FROM t AS m WHERE m.k IN (SELECT v.c FROM w AS v) AND m.ts < $e",
+            "postgres": (
+                "WITH w AS (SELECT a AS c FROM x UNION SELECT b FROM y) SELECT m.id, m.\"timestamp\" FROM w AS v CROSS JOIN LATERAL"
+                " (SELECT m.id, m.\"timestamp\" FROM t AS m WHERE m.k = v.c AND m.ts < $e OFFSET 0) AS m"
+            ),
+            "bigquery": "WITH w AS (SELECT a AS c FROM x UNION DISTINCT SELECT b FROM y) SELECT m.id, m.`timestamp` FROM t AS m WHERE m.k IN (SELECT v.c FROM w AS v) AND m.ts < @e",
+        },
+    ),
+    "rows of a common table that may repeat: the semi-join stays": (
+        "WITH w AS (SELECT a AS c FROM x UNION ALL SELECT b FROM y) SELECT m.id FROM t AS m WHERE m.k IN (SELECT v.c FROM w AS v)",
+        {
+            "duckdb": "WITH w AS (SELECT a AS c FROM x UNION ALL SELECT b FROM y) SELECT m.id FROM t AS m WHERE m.k IN (SELECT v.c FROM w AS v)",
+            "postgres": "WITH w AS (SELECT a AS c FROM x UNION ALL SELECT b FROM y) SELECT m.id FROM t AS m WHERE m.k IN (SELECT v.c FROM w AS v)",
+            "bigquery": "WITH w AS (SELECT a AS c FROM x UNION ALL SELECT b FROM y) SELECT m.id FROM t AS m WHERE m.k IN (SELECT v.c FROM w AS v)",
+        },
+    ),
     "an instant from epoch microseconds, exact": (
         "SELECT TIMESTAMP_MICROS(x)",
         {

@@ -24,13 +24,19 @@ WITH window_conversations AS (
     m.timestamp,
     m.sender_type,
     m.metadata
-  FROM messages AS m
-  WHERE
-    m.conversation_id IN (
-      SELECT
-        v.conversation_id
-      FROM window_conversations AS v
-    )
+  FROM window_conversations AS v
+  CROSS JOIN LATERAL (
+    SELECT
+      m.id,
+      m.conversation_id,
+      m.timestamp,
+      m.sender_type,
+      m.metadata
+    FROM messages AS m
+    WHERE
+      m.conversation_id = v.conversation_id
+    OFFSET 0
+  ) AS m
 ), buckets AS (
   SELECT
     d AS bucket

@@ -28,15 +28,21 @@ WITH window_conversations AS (
     m.timestamp,
     m.sender_type,
     m.metadata
-  FROM messages AS m
-  WHERE
-    m.conversation_id IN (
-      SELECT
-        v.conversation_id
-      FROM window_conversations AS v
-    )
-    AND m.timestamp >= CAST(%(lookaround_start)s AS TIMESTAMPTZ)
-    AND m.timestamp < CAST(%(lookaround_end)s AS TIMESTAMPTZ)
+  FROM window_conversations AS v
+  CROSS JOIN LATERAL (
+    SELECT
+      m.id,
+      m.conversation_id,
+      m.timestamp,
+      m.sender_type,
+      m.metadata
+    FROM messages AS m
+    WHERE
+      m.conversation_id = v.conversation_id
+      AND m.timestamp >= CAST(%(lookaround_start)s AS TIMESTAMPTZ)
+      AND m.timestamp < CAST(%(lookaround_end)s AS TIMESTAMPTZ)
+    OFFSET 0
+  ) AS m
 ), buckets AS (
   SELECT DISTINCT
     GREATEST(
