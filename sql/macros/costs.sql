@@ -69,13 +69,13 @@ IF({{ model }} IN UNNEST(@llm_named_models), {{ model }}, '*')
 
 {#- The WhatsApp price row `p` (joined on charged rows of `g` only) and the LLM price row `q`
     of a priced group `g` (columns day, kind, phone, charged, category, and priced_model). -#}
-{% macro whatsapp_price_join(p, g, day=None) -%}
+{% macro whatsapp_price_join(p, g) -%}
 LEFT JOIN whatsapp_price_rows AS {{ p }}
-      ON {{ g }}.charged AND {{ p }}.category = {{ g }}.category AND {{ in_range(p, g ~ '.phone') }} AND {{ valid_on(p, day or g ~ '.day') }}
+      ON {{ g }}.charged AND {{ p }}.category = {{ g }}.category AND {{ in_range(p, g ~ '.phone') }} AND {{ valid_on(p, g ~ '.day') }}
 {%- endmacro %}
-{% macro llm_price_join(q, g, day=None) -%}
+{% macro llm_price_join(q, g) -%}
 LEFT JOIN llm_price_rows AS {{ q }}
-      ON {{ g }}.kind = 'llm' AND {{ q }}.model = {{ g }}.priced_model AND {{ valid_on(q, day or g ~ '.day') }}
+      ON {{ g }}.kind = 'llm' AND {{ q }}.model = {{ g }}.priced_model AND {{ valid_on(q, g ~ '.day') }}
 {%- endmacro %}
 
 {#- The LLM cost of a priced group `g` with its price row `q`: input and output tokens by the
@@ -152,14 +152,14 @@ c.input_tokens,
       IF(c.category = 'authentication', c.messages * p.price, 0),
       COALESCE(c.messages * p.price, 0)
     FROM (
-      SELECT k.*, {{ priced_model('k.model') }} AS priced_model
+      SELECT k.*, DATE(k.slot_start, 'UTC') AS day, {{ priced_model('k.model') }} AS priced_model
       FROM cost_slots AS k
       WHERE k.tenant_id = @tenant_id
         AND {% if outlet %}k.outlet_id = @outlet_id{% else %}k.outlet_id IS NULL{% endif %}
         AND {{ r.in_range('k.slot_start') }}
     ) AS c
-    {{ whatsapp_price_join('p', 'c', "DATE(c.slot_start, 'UTC')") }}
-    {{ llm_price_join('q', 'c', "DATE(c.slot_start, 'UTC')") }}
+    {{ whatsapp_price_join('p', 'c') }}
+    {{ llm_price_join('q', 'c') }}
 {%- endmacro %}
 
 {#- The LLM sums over priced group rows `l` (messages, tokens_used, input_tokens, output_tokens, llm_cost). -#}
