@@ -203,11 +203,15 @@ def _materialized_prices(node: exp.Expression, dialect: Dialect) -> exp.Expressi
 
 def _in_array(node: exp.Expression, dialect: Dialect) -> exp.Expression:
     # `x IN UNNEST(array)` becomes a CASE of four branches on DuckDB (BigQuery's NULL rules
-    # spelled out), each costing planning time; ARRAY_CONTAINS differs only where x is NULL
-    # (NULL or FALSE for BigQuery's NULL), which the templates read alike (IF, WHERE).
+    # spelled out), each costing planning time, and a hashed subquery evaluated per row on
+    # PostgreSQL. ARRAY_CONTAINS and `= ANY` differ only where x is NULL (NULL or FALSE for
+    # BigQuery's NULL), which the templates read alike (IF, WHERE).
     unnest = node.args.get("unnest") if isinstance(node, exp.In) else None
     if unnest is not None and len(unnest.expressions) == 1 and not unnest.args.get("offset"):
-        return exp.ArrayContains(this=unnest.expressions[0], expression=node.this)
+        array = unnest.expressions[0]
+        if dialect is Dialect.POSTGRES:
+            return exp.EQ(this=node.this, expression=exp.Any(this=exp.Paren(this=array)))
+        return exp.ArrayContains(this=array, expression=node.this)
     return node
 
 
@@ -384,7 +388,7 @@ REWRITES: dict[Dialect, tuple[Callable[[exp.Expression, Dialect], exp.Expression
     Dialect.BIGQUERY: (_rollup_ranks, _exact_quantile, _json_type),
     Dialect.DUCKDB: (_local_date, _json_text, _json_type, _byte_order, _in_array, _count_if, _date_trunc, _integer_division, _add_days, _instant_from_micros),
     Dialect.POSTGRES: (
-        _local_date, _local_date_by_offsets, _microseconds_between, _json_text, _json_type, _series_table, _byte_order, _count_if, _date_trunc, _zoneless_dates, _materialized_prices,
+        _local_date, _local_date_by_offsets, _microseconds_between, _json_text, _json_type, _series_table, _byte_order, _in_array, _count_if, _date_trunc, _zoneless_dates, _materialized_prices,
         _instant_comparison, _epoch_micros, _integer_division, _add_days, _instant_from_micros,
     ),
 }

@@ -223,7 +223,9 @@ WITH whatsapp_price_rows AS MATERIALIZED (
     SELECT
       h.*,
       CASE
-        WHEN h.model IN (SELECT UNNEST(CAST(%(llm_named_models)s AS TEXT[])))
+        WHEN h.model = ANY(
+          CAST(%(llm_named_models)s AS TEXT[])
+        )
         THEN h.model
         ELSE '*'
       END AS priced_model
