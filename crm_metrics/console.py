@@ -83,7 +83,7 @@ def console_sql(
 
     used = {p.name for p in query.params}
     # The price tables of WHATSAPP_PRICES and LLM_PRICES where the statement reads them (§8).
-    tables = prices.load(settings.whatsapp_prices, settings.llm_prices) if "whatsapp_prefixes" in used else None
+    tables = prices.load(settings.whatsapp_prices, settings.llm_prices) if "whatsapp_lows" in used else None
     values = planning.values(tenant, outlet, period, settings, price_tables=tables)
     lines = [f"-- {p}: {values[p]}" for p in ("tenant_id", "outlet_id") if p in used]
     if "range_start" in used:

@@ -188,6 +188,33 @@ def _byte_order(node: exp.Expression, dialect: Dialect) -> exp.Expression:
     return node
 
 
+#: The common table expressions of the price tables (sql/macros/costs.sql price_tables).
+PRICE_TABLES = frozenset({"whatsapp_price_rows", "llm_price_rows"})
+
+
+def _materialized_prices(node: exp.Expression, dialect: Dialect) -> exp.Expression:
+    # PostgreSQL inlines a common table expression read once: each price row's column is then
+    # `array[i]`, evaluated again in every comparison of the joins that read it (thousands of
+    # groups by dozens of rows). Materialized, the rows are made once.
+    if isinstance(node, exp.CTE) and node.alias in PRICE_TABLES:
+        node.set("materialized", True)
+    return node
+
+
+def _in_array(node: exp.Expression, dialect: Dialect) -> exp.Expression:
+    # `x IN UNNEST(array)` becomes a CASE of four branches on DuckDB (BigQuery's NULL rules
+    # spelled out), each costing planning time, and a hashed subquery evaluated per row on
+    # PostgreSQL. ARRAY_CONTAINS and `= ANY` differ only where x is NULL (NULL or FALSE for
+    # BigQuery's NULL), which the templates read alike (IF, WHERE).
+    unnest = node.args.get("unnest") if isinstance(node, exp.In) else None
+    if unnest is not None and len(unnest.expressions) == 1 and not unnest.args.get("offset"):
+        array = unnest.expressions[0]
+        if dialect is Dialect.POSTGRES:
+            return exp.EQ(this=node.this, expression=exp.Any(this=exp.Paren(this=array)))
+        return exp.ArrayContains(this=array, expression=node.this)
+    return node
+
+
 def _count_if(node: exp.Expression, dialect: Dialect) -> exp.Expression:
     # Trap: COUNTIF becomes SUM(CASE ...) on Postgres and COUNT_IF on DuckDB, both NULL over no
     # rows where BigQuery gives 0. COUNT(CASE WHEN ... THEN 1 END) is 0 everywhere.
@@ -424,9 +451,9 @@ def _quantile_from_ranks(value: str, p: Fraction, rank: str, n: str) -> str:
 
 REWRITES: dict[Dialect, tuple[Callable[[exp.Expression, Dialect], exp.Expression], ...]] = {
     Dialect.BIGQUERY: (_rollup_ranks, _exact_quantile, _json_type),
-    Dialect.DUCKDB: (_local_date, _json_text, _json_type, _byte_order, _count_if, _date_trunc, _integer_division, _add_days, _instant_from_micros),
+    Dialect.DUCKDB: (_local_date, _json_text, _json_type, _byte_order, _in_array, _count_if, _date_trunc, _integer_division, _add_days, _instant_from_micros),
     Dialect.POSTGRES: (
-        _local_date, _local_date_by_offsets, _microseconds_between, _json_text, _json_type, _series_table, _byte_order, _count_if, _date_trunc, _zoneless_dates,
+        _local_date, _local_date_by_offsets, _microseconds_between, _json_text, _json_type, _series_table, _byte_order, _in_array, _count_if, _date_trunc, _zoneless_dates, _materialized_prices,
         _instant_comparison, _epoch_micros, _integer_division, _add_days, _instant_from_micros, _probe_by_common_table,
     ),
 }

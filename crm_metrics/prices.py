@@ -18,6 +18,7 @@ import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from crm_metrics.errors import ConfigError
 
@@ -48,6 +49,9 @@ class LLMPrice:
     valid_from: dt.date
 
 
+_Row = TypeVar("_Row", WhatsAppPrice, LLMPrice)
+
+
 @dataclass(frozen=True)
 class PriceTables:
     whatsapp: tuple[WhatsAppPrice, ...] = ()
@@ -66,17 +70,92 @@ class PriceTables:
     @functools.cached_property
     def _columns(self) -> dict[str, tuple[object, ...]]:
         # Built once per table (a rate card has hundreds of rows), not per request.
+        whatsapp = whatsapp_rows(self.whatsapp)
+        llm = _with_ends([(row.model, row) for row in self.llm])
         return {
-            "whatsapp_prefixes": tuple(row.prefix for row in self.whatsapp),
-            "whatsapp_categories": tuple(row.category for row in self.whatsapp),
-            "whatsapp_prices": tuple(row.price for row in self.whatsapp),
-            "whatsapp_valid_from": tuple(row.valid_from for row in self.whatsapp),
-            "llm_models": tuple(row.model for row in self.llm),
-            "llm_input_prices": tuple(row.input_per_million for row in self.llm),
-            "llm_output_prices": tuple(row.output_per_million for row in self.llm),
-            "llm_valid_from": tuple(row.valid_from for row in self.llm),
+            "whatsapp_lows": tuple(row.low for row in whatsapp),
+            "whatsapp_highs": tuple(row.high for row in whatsapp),
+            "whatsapp_markets": tuple(row.market for row in whatsapp),
+            "whatsapp_categories": tuple(row.category for row in whatsapp),
+            "whatsapp_prices": tuple(row.price for row in whatsapp),
+            "whatsapp_valid_from": tuple(row.valid_from for row in whatsapp),
+            "whatsapp_valid_to": tuple(row.valid_to for row in whatsapp),
+            "llm_models": tuple(row.model for row, _ in llm),
+            "llm_input_prices": tuple(row.input_per_million for row, _ in llm),
+            "llm_output_prices": tuple(row.output_per_million for row, _ in llm),
+            "llm_valid_from": tuple(row.valid_from for row, _ in llm),
+            "llm_valid_to": tuple(end for _, end in llm),
+            "llm_named_models": tuple(sorted({row.model for row in self.llm} - {ANY})),
         }
 
+
+#: A row's end of validity where no later row of its key takes over (BigQuery arrays hold no
+#: NULL): after any date a message can have.
+NO_END = dt.date(9999, 12, 31)
+#: A range of numbers without an upper end (its `high`): '' is never one, ranges start above it.
+NO_HIGH = ""
+
+
+@dataclass(frozen=True)
+class WhatsAppRow:
+    """A row of WHATSAPP_PRICES as SQL reads it (sql/macros/costs.sql): the numbers it prices
+    as a range in byte order, low <= number < high ('' no end), the numbers whose market (the
+    longest prefix of the table they start with, '*' where none does) is `market`; a row of
+    the table with its end of validity (the next valid_from of its prefix and category)."""
+
+    low: str
+    high: str
+    market: str
+    category: str
+    price: float
+    valid_from: dt.date
+    valid_to: dt.date
+
+
+def _with_ends(keyed: list[tuple[object, _Row]]) -> list[tuple[_Row, dt.date]]:
+    """Each row with the valid_from of the next row of its key (NO_END: none), in key order."""
+    groups: dict[object, list[_Row]] = {}
+    for key, row in keyed:
+        groups.setdefault(key, []).append(row)
+    ended = []
+    for rows in groups.values():
+        rows.sort(key=lambda row: row.valid_from)
+        ended += [(row, rows[i + 1].valid_from if i + 1 < len(rows) else NO_END) for i, row in enumerate(rows)]
+    return ended
+
+
+def _after(prefix: str) -> str:
+    """The first string in byte order after every string that starts with `prefix` (digits)."""
+    return prefix[:-1] + chr(ord(prefix[-1]) + 1)
+
+
+def market_ranges(prefixes: set[str]) -> list[tuple[str, str, str]]:
+    """(low, high, market) ranges in byte order that partition every string: a number in a
+    range starts with `market` and with no longer prefix of `prefixes`, or, for '*', with none
+    (a string starts with p exactly when p <= it < _after(p), so the ranges' bounds are the
+    prefixes and their _after). The '*' ranges only where `prefixes` holds '*'."""
+    digits = sorted(prefixes - {ANY})
+    bounds = sorted({NO_HIGH, *digits, *map(_after, digits)})
+    ranges: list[tuple[str, str, str]] = []
+    for i, low in enumerate(bounds):
+        high = bounds[i + 1] if i + 1 < len(bounds) else NO_HIGH
+        market = max((p for p in digits if low.startswith(p)), key=len, default=ANY)
+        if ranges and ranges[-1][2] == market:
+            ranges[-1] = (ranges[-1][0], high, market)
+        else:
+            ranges.append((low, high, market))
+    return [r for r in ranges if r[2] != ANY or ANY in prefixes]
+
+
+def whatsapp_rows(table: tuple[WhatsAppPrice, ...]) -> tuple[WhatsAppRow, ...]:
+    """The WhatsApp table as SQL reads it: each row once per range of numbers of its market."""
+    ended = _with_ends([((row.prefix, row.category), row) for row in table])
+    return tuple(
+        WhatsAppRow(low, high, market, row.category, row.price, row.valid_from, end)
+        for low, high, market in market_ranges({row.prefix for row in table})
+        for row, end in ended
+        if row.prefix == market
+    )
 
 def _rows(path: Path, setting: str, columns: tuple[str, ...]) -> list[tuple[int, dict[str, str]]]:
     try:

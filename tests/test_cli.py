@@ -543,7 +543,7 @@ def inlined_and_library_rows(
 ) -> tuple[list[tuple], list[tuple]]:
     """The rows of `render --inline` SQL run in a plain DuckDB console, and the library's rows
     (the priced templates with the example price tables, examples/prices/)."""
-    priced = "whatsapp_prefixes" in {p.name for p in templates.load(name).params}
+    priced = "whatsapp_lows" in {p.name for p in templates.load(name).params}
     tables = prices.load(*EXAMPLE_PRICES) if priced else None
     with pytest.MonkeyPatch.context() as env:
         if priced:

@@ -14,84 +14,99 @@
 {% import 'macros/rows.sql' as rows with context -%}
 
 {#-
-  Common table expressions (each followed by a comma) of the two tables with each row's end
-  of validity (the next valid_from of the same prefix and category, or model; NULL: none):
-  whatsapp_price_rows (prefix, category, price, valid_from, valid_to), whatsapp_markets (the
-  distinct prefixes), llm_price_rows (model, input_price, output_price, valid_from, valid_to)
-  and llm_models (the distinct models).
+  Common table expressions (each followed by a comma, but for the `last`) of the two tables as
+  crm_metrics/prices.py hands them over, each row with its end of validity (valid_to: the
+  next valid_from of the same prefix and category, or model; 9999-12-31: none):
+  whatsapp_price_rows (low, high, market, category, price, valid_from, valid_to), a row of the
+  table once per range of numbers of its market (below), and llm_price_rows (model,
+  input_price, output_price, valid_from, valid_to).
 -#}
-{% macro price_tables() -%}
+{% macro price_tables(last=False) -%}
 whatsapp_price_rows AS (
-    SELECT prefix, category, price, valid_from,
-      LEAD(valid_from) OVER (PARTITION BY prefix, category ORDER BY valid_from) AS valid_to
-    FROM (
-      SELECT
-        @whatsapp_prefixes[ORDINAL(i)] AS prefix,
-        @whatsapp_categories[ORDINAL(i)] AS category,
-        @whatsapp_prices[ORDINAL(i)] AS price,
-        @whatsapp_valid_from[ORDINAL(i)] AS valid_from
-      FROM UNNEST(GENERATE_ARRAY(1, ARRAY_LENGTH(@whatsapp_prefixes))) AS i
-    ) AS whatsapp_table
-  ),
-  whatsapp_markets AS (
-    SELECT DISTINCT prefix FROM whatsapp_price_rows
+    SELECT
+      @whatsapp_lows[ORDINAL(i)] AS low,
+      @whatsapp_highs[ORDINAL(i)] AS high,
+      @whatsapp_markets[ORDINAL(i)] AS market,
+      @whatsapp_categories[ORDINAL(i)] AS category,
+      @whatsapp_prices[ORDINAL(i)] AS price,
+      @whatsapp_valid_from[ORDINAL(i)] AS valid_from,
+      @whatsapp_valid_to[ORDINAL(i)] AS valid_to
+    FROM UNNEST(GENERATE_ARRAY(1, ARRAY_LENGTH(@whatsapp_lows))) AS i
   ),
   llm_price_rows AS (
-    SELECT model, input_price, output_price, valid_from,
-      LEAD(valid_from) OVER (PARTITION BY model ORDER BY valid_from) AS valid_to
-    FROM (
-      SELECT
-        @llm_models[ORDINAL(i)] AS model,
-        @llm_input_prices[ORDINAL(i)] AS input_price,
-        @llm_output_prices[ORDINAL(i)] AS output_price,
-        @llm_valid_from[ORDINAL(i)] AS valid_from
-      FROM UNNEST(GENERATE_ARRAY(1, ARRAY_LENGTH(@llm_models))) AS i
-    ) AS llm_table
-  ),
-  llm_models AS (
-    SELECT DISTINCT model FROM llm_price_rows
-  ),
+    SELECT
+      @llm_models[ORDINAL(i)] AS model,
+      @llm_input_prices[ORDINAL(i)] AS input_price,
+      @llm_output_prices[ORDINAL(i)] AS output_price,
+      @llm_valid_from[ORDINAL(i)] AS valid_from,
+      @llm_valid_to[ORDINAL(i)] AS valid_to
+    FROM UNNEST(GENERATE_ARRAY(1, ARRAY_LENGTH(@llm_models))) AS i
+  ){{ '' if last else ',' }}
 {%- endmacro %}
 
 {#- A price row `p` applies on the UTC day `day`: the latest valid_from on or before it. -#}
 {% macro valid_on(p, day) -%}
-{{ p }}.valid_from <= {{ day }} AND ({{ p }}.valid_to IS NULL OR {{ day }} < {{ p }}.valid_to)
+{{ p }}.valid_from <= {{ day }} AND {{ day }} < {{ p }}.valid_to
 {%- endmacro %}
 
 {#-
-  Common table expressions `<name>_whatsapp` and `<name>_llm`, each followed by a comma:
-  per bucket, the WhatsApp fields and the LLM fields of §8, from the groups the caller's block
-  gives. The block's rows (a layout's sources/priced/ file, or the rollup's cost_slots): bucket,
-  day (the UTC date), kind ('whatsapp' or 'llm'), phone (the number without its leading '+'),
-  charged, category, model, messages, input_tokens, output_tokens, flat_tokens (tokens_used of
-  llm messages without input or output tokens), tokens_used.
+  The number `phone` (without its leading '+') lies in the range of numbers of the WhatsApp
+  price row `p`: its market is the row's. The longest-prefix match is done once, in Python,
+  for the table (crm_metrics/prices.py `market_ranges`): a number starts with a prefix
+  exactly when prefix <= number < the prefix with its last digit raised by one, in byte
+  order, so the numbers whose longest prefix is a given one form ranges between the table's
+  prefixes and those bounds; one comparison per bound here, no lookup per prefix length.
+  Byte order: BYTES in BigQuery, the "C" collation in PostgreSQL, DuckDB's own.
 -#}
-{% macro priced_aggregates(name) -%}
+{% macro in_range(p, phone) -%}
+CAST({{ phone }} AS BYTES) >= CAST({{ p }}.low AS BYTES) AND ({{ p }}.high = '' OR CAST({{ phone }} AS BYTES) < CAST({{ p }}.high AS BYTES))
+{%- endmacro %}
+
+{#- A model the LLM table names is priced by its rows, any other (or none) by the '*' rows. -#}
+{% macro priced_model(model) -%}
+IF({{ model }} IN UNNEST(@llm_named_models), {{ model }}, '*')
+{%- endmacro %}
+
+{#- The WhatsApp price row `p` (joined on charged rows of `g` only) and the LLM price row `q`
+    of a priced group `g` (columns day, kind, phone, charged, category, and priced_model). -#}
+{% macro whatsapp_price_join(p, g) -%}
+LEFT JOIN whatsapp_price_rows AS {{ p }}
+      ON {{ g }}.charged AND {{ p }}.category = {{ g }}.category AND {{ in_range(p, g ~ '.phone') }} AND {{ valid_on(p, g ~ '.day') }}
+{%- endmacro %}
+{% macro llm_price_join(q, g) -%}
+LEFT JOIN llm_price_rows AS {{ q }}
+      ON {{ g }}.kind = 'llm' AND {{ q }}.model = {{ g }}.priced_model AND {{ valid_on(q, g ~ '.day') }}
+{%- endmacro %}
+
+{#- The LLM cost of a priced group `g` with its price row `q`: input and output tokens by the
+    row (none: 0), tokens_used of messages without either token key by the flat price. -#}
+{% macro llm_cost(g, q) -%}
+COALESCE({{ g }}.input_tokens * {{ q }}.input_price + {{ g }}.output_tokens * {{ q }}.output_price, 0) / {{ TOKENS_PER_PRICE_UNIT }}
+        + {{ s.llm_cost(g ~ '.flat_tokens') }}
+{%- endmacro %}
+
+{#-
+  Common table expressions `<name>_whatsapp_rows`, `<name>_whatsapp`, `<name>_llm_rows` and
+  `<name>_llm`, each followed by a comma: per bucket, the WhatsApp fields and the LLM fields of
+  §8, from the groups the caller's block gives. The block's rows (a layout's sources/priced/
+  file, or the rollup's cost_slots): bucket, day (the UTC date), kind ('whatsapp' or 'llm'),
+  phone (the number without its leading '+'), charged, category, model, messages,
+  input_tokens, output_tokens, flat_tokens (tokens_used of llm messages without input or
+  output tokens), tokens_used. With `markets`, every WhatsApp row's prefix is its number's
+  market (the markets answer); without, only charged rows' (the others' is not read).
+-#}
+{% macro priced_aggregates(name, markets=False) -%}
 {{ name }}_groups AS (
     {{ caller() }}
   ),
-  {{ name }}_phones AS (
-    {#- Each number's market: the longest prefix it starts with ('*' only where none does),
-        found by equality: one probe per distinct prefix length of the table, the number's
-        first that many characters looked up among the prefixes. An equality join hashes;
-        a STARTS_WITH join compares every number with every prefix (PostgreSQL planned it
-        as a nested loop of groups by numbers, seconds on the largest tenant). Only the
-        numbers of groups that carry one (charged messages; every message for the markets). #}
-    SELECT g.phone, COALESCE(
-        SUBSTR(g.phone, 1, MAX(LENGTH(k.prefix))),
-        (SELECT star.prefix FROM whatsapp_markets AS star WHERE star.prefix = '*')
-      ) AS prefix
-    FROM (SELECT DISTINCT phone FROM {{ name }}_groups WHERE kind = 'whatsapp' AND phone IS NOT NULL) AS g
-    LEFT JOIN (SELECT DISTINCT LENGTH(prefix) AS n FROM whatsapp_markets WHERE prefix <> '*') AS lengths ON TRUE
-    LEFT JOIN whatsapp_markets AS k ON k.prefix = SUBSTR(g.phone, 1, lengths.n)
-    GROUP BY g.phone
-  ),
   {{ name }}_whatsapp_rows AS (
-    SELECT g.bucket, k.prefix, g.charged, g.category, g.messages, IF(g.charged, p.price, NULL) AS price
+    SELECT g.bucket, {{ 'k' if markets else 'p' }}.market AS prefix, g.charged, g.category, g.messages, p.price
     FROM {{ name }}_groups AS g
-    LEFT JOIN {{ name }}_phones AS k ON k.phone = g.phone
-    LEFT JOIN whatsapp_price_rows AS p
-      ON g.charged AND p.prefix = k.prefix AND p.category = g.category AND {{ valid_on('p', 'g.day') }}
+    {% if markets -%}
+    {#- The number's market whatever its messages' price: the ranges of the table's rows. #}
+    LEFT JOIN (SELECT DISTINCT low, high, market FROM whatsapp_price_rows) AS k ON {{ in_range('k', 'g.phone') }}
+    {% endif -%}
+    {{ whatsapp_price_join('p', 'g') }}
     WHERE g.kind = 'whatsapp'
   ),
   {{ name }}_whatsapp AS (
@@ -100,23 +115,51 @@ whatsapp_price_rows AS (
     GROUP BY bucket
   ),
   {{ name }}_llm_rows AS (
-    SELECT g.bucket, g.messages, g.tokens_used, g.input_tokens, g.output_tokens,
-      COALESCE(g.input_tokens * p.input_price + g.output_tokens * p.output_price, 0) / {{ TOKENS_PER_PRICE_UNIT }}
-        + {{ s.llm_cost('g.flat_tokens') }} AS llm_cost
+    SELECT g.bucket, g.messages, g.tokens_used, g.input_tokens, g.output_tokens, {{ llm_cost('g', 'q') }} AS llm_cost
     FROM (
-      {#- A model the table names is priced by its rows, any other by the '*' rows. #}
-      SELECT h.*, COALESCE(named.model, '*') AS priced_model
-      FROM {{ name }}_groups AS h
-      LEFT JOIN llm_models AS named ON named.model = h.model
-      WHERE h.kind = 'llm'
+      {#- The model's price rows by name before the join (BigQuery joins on no subquery). #}
+      SELECT h.*, {{ priced_model('h.model') }} AS priced_model FROM {{ name }}_groups AS h WHERE h.kind = 'llm'
     ) AS g
-    LEFT JOIN llm_price_rows AS p ON p.model = g.priced_model AND {{ valid_on('p', 'g.day') }}
+    {{ llm_price_join('q', 'g') }}
   ),
   {{ name }}_llm AS (
     SELECT bucket, {{ llm_sums('l') }}
     FROM {{ name }}_llm_rows AS l
     GROUP BY bucket
   ),
+{%- endmacro %}
+
+{#- The priced measures the rollup's dashboard sums per bucket with metric_slots' (macros/rollup.sql
+    slot_series), in order; its llm calls and tokens_used are metric_slots' llm_messages and llm_tokens. -#}
+{% set PRICED_SUMS = ['input_tokens', 'output_tokens', 'llm_cost', 'whatsapp_charged_messages', 'whatsapp_free_messages', 'whatsapp_unpriced_messages', 'whatsapp_marketing_cost', 'whatsapp_utility_cost', 'whatsapp_authentication_cost', 'total_whatsapp_cost'] %}
+
+{#-
+  The priced measures (PRICED_SUMS, in order) of the range's rows `c` of cost_slots, priced
+  row by row (a row is one slot's group; its UTC date is its slot's): the FROM clause and
+  the columns after the caller's, for slot_series' UNION ALL with metric_slots' rows. No
+  pre-summing and no second aggregation: the prices' joins are hash joins on a handful of
+  rows, and every operator of the statement costs DuckDB planning time.
+-#}
+{% macro slot_costs() -%}
+c.input_tokens,
+      c.output_tokens,
+      {{ llm_cost('c', 'q') }},
+      IF(c.charged, c.messages, 0),
+      IF(c.kind = 'whatsapp' AND NOT c.charged, c.messages, 0),
+      IF(c.charged AND p.price IS NULL, c.messages, 0),
+      IF(c.category = 'marketing', c.messages * p.price, 0),
+      IF(c.category = 'utility', c.messages * p.price, 0),
+      IF(c.category = 'authentication', c.messages * p.price, 0),
+      COALESCE(c.messages * p.price, 0)
+    FROM (
+      SELECT k.*, DATE(k.slot_start, 'UTC') AS day, {{ priced_model('k.model') }} AS priced_model
+      FROM cost_slots AS k
+      WHERE k.tenant_id = @tenant_id
+        AND {% if outlet %}k.outlet_id = @outlet_id{% else %}k.outlet_id IS NULL{% endif %}
+        AND {{ r.in_range('k.slot_start') }}
+    ) AS c
+    {{ whatsapp_price_join('p', 'c') }}
+    {{ llm_price_join('q', 'c') }}
 {%- endmacro %}
 
 {#- The LLM sums over priced group rows `l` (messages, tokens_used, input_tokens, output_tokens, llm_cost). -#}

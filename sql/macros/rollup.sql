@@ -6,6 +6,7 @@
 -#}
 {% import 'macros/request.sql' as req with context -%}
 {% import 'macros/series.sql' as s with context -%}
+{% import 'macros/costs.sql' as costs_macros with context -%}
 
 {#-
   The 15-minute UTC slot of an instant, as the instant it starts. Microseconds are counted
@@ -52,8 +53,8 @@ TIMESTAMP_MICROS(DIV(UNIX_MICROS({{ ts }}) + {{ MICROS_FROM_0001_TO_EPOCH }}, {{
 {%- endmacro %}
 
 {#- Each measure summed over the rows `rows`, under its own name. -#}
-{% macro sum_slots(rows) -%}
-{% for c in SLOT_SUMS %}SUM({{ rows }}.{{ c }}) AS {{ c }}{{ ',' if not loop.last }}
+{% macro sum_slots(rows, priced=False) -%}
+{% for c in SLOT_SUMS + (costs_macros.PRICED_SUMS if priced else []) %}SUM({{ rows }}.{{ c }}) AS {{ c }}{{ ',' if not loop.last }}
   {% endfor %}
 {%- endmacro %}
 
@@ -65,7 +66,7 @@ TIMESTAMP_MICROS(DIV(UNIX_MICROS({{ ts }}) + {{ MICROS_FROM_0001_TO_EPOCH }}, {{
   midnights fall on slot bounds (crm_metrics/planning.py `on_slots`). Kept lean on purpose:
   every expression costs DuckDB parse, bind and optimize time, most of a small tenant's answer.
 -#}
-{% macro slot_series(costs=True) -%}
+{% macro slot_series(costs=True, priced=False) -%}
 SELECT
   date,
   conversations AS total_conversations,
@@ -86,6 +87,22 @@ SELECT
   SAFE_DIVIDE(handoffs, conversations) AS handoff_rate,
   replied_turns AS answered_turns,
   response_us
+  {%- if priced %},
+  llm_messages AS total_llm_calls,
+  llm_tokens AS total_tokens_used,
+  input_tokens AS llm_input_tokens,
+  output_tokens AS llm_output_tokens,
+  llm_cost AS total_llm_cost,
+  whatsapp_charged_messages,
+  whatsapp_free_messages,
+  whatsapp_unpriced_messages,
+  whatsapp_marketing_cost,
+  whatsapp_utility_cost,
+  whatsapp_authentication_cost,
+  total_whatsapp_cost,
+  llm_cost + total_whatsapp_cost AS total_cost,
+  SAFE_DIVIDE(llm_cost + total_whatsapp_cost, conversations) AS cost_per_conversation
+  {%- endif %}
   {%- if costs %},
   llm_messages AS total_llm_calls,
   llm_tokens AS total_tokens_used,
@@ -99,12 +116,19 @@ FROM (
   FROM (
     SELECT
       bucket AS date,
-      {{ sum_slots('slot_rows') }}
+      {{ sum_slots('slot_rows', priced) }}
     FROM (
-      SELECT {{ req.bucket_of('r.slot_start') }} AS bucket{% for c in SLOT_SUMS %}, r.{{ c }}{% endfor %}
+      SELECT {{ req.bucket_of('r.slot_start') }} AS bucket{% for c in SLOT_SUMS %}, r.{{ c }}{% endfor %}{% if priced %}{% for c in costs_macros.PRICED_SUMS %}, 0 AS {{ c }}{% endfor %}{% endif %}
       {{ slots_in_range() }}
+      {%- if priced %}
       UNION ALL
-      SELECT {{ req.bucket('d') }}{% for c in SLOT_SUMS %}, 0{% endfor %}
+      {#- Priced (COST_MODEL=priced, docs/costs.md): cost_slots' rows of the range, priced, in
+          the same sums: one aggregation for the whole statement. #}
+      SELECT {{ req.bucket_of('c.slot_start') }}{% for c in SLOT_SUMS %}, 0{% endfor %},
+      {{ costs_macros.slot_costs() }}
+      {%- endif %}
+      UNION ALL
+      SELECT {{ req.bucket('d') }}{% for c in SLOT_SUMS %}, 0{% endfor %}{% if priced %}{% for c in costs_macros.PRICED_SUMS %}, 0{% endfor %}{% endif %}
       FROM UNNEST(GENERATE_DATE_ARRAY(@start_date, @end_date)) AS d
     ) AS slot_rows
     GROUP BY bucket

@@ -15,14 +15,19 @@
 --   lookaround_start              TIMESTAMP  with a look-around bound (LOOKAROUND_DAYS): range_start minus that many days; no row before it is read
 --   lookaround_end                TIMESTAMP  range_end plus that many days; no row from it on is read
 --   llm_price_per_million_tokens  FLOAT64    LLM price in dollars per million tokens (default 0.15)
---   whatsapp_prefixes             ARRAY<STRING>   WHATSAPP_PRICES: each row's prefix (digits, or * for every number)
+--   whatsapp_lows                 ARRAY<STRING>   WHATSAPP_PRICES, each row once per range of numbers of its market (crm_metrics/prices.py): the range's first number, in byte order
+--   whatsapp_highs                ARRAY<STRING>   the first number after the range ('': none)
+--   whatsapp_markets              ARRAY<STRING>   the row's prefix: the longest of the table that the range's numbers start with ('*': none)
 --   whatsapp_categories           ARRAY<STRING>   each row's template category
 --   whatsapp_prices               ARRAY<FLOAT64>  each row's price in dollars per charged message
 --   whatsapp_valid_from           ARRAY<DATE>     each row's first UTC date
+--   whatsapp_valid_to             ARRAY<DATE>     the next row's valid_from for the same prefix and category (9999-12-31: none)
 --   llm_models                    ARRAY<STRING>   LLM_PRICES: each row's model (* for the others)
 --   llm_input_prices              ARRAY<FLOAT64>  each row's price in dollars per million input tokens
 --   llm_output_prices             ARRAY<FLOAT64>  each row's price in dollars per million output tokens
 --   llm_valid_from                ARRAY<DATE>     each row's first UTC date
+--   llm_valid_to                  ARRAY<DATE>     the next row's valid_from for the same model (9999-12-31: none)
+--   llm_named_models              ARRAY<STRING>   the models the table names (not *)
 -- columns:
 --   prefix                        STRING   the market's prefix in WHATSAPP_PRICES
 --   whatsapp_charged_messages     INT64    llm, agent and system messages whose metadata.pricing.type is "regular"
@@ -36,7 +41,7 @@
 {% import 'macros/costs.sql' as costs with context -%}
 WITH
   {{ costs.price_tables() }}
-  {% call costs.priced_aggregates('priced') %}{{ costs.priced_groups('messages', numbers=True) }}{% endcall %}
+  {% call costs.priced_aggregates('priced', markets=True) %}{{ costs.priced_groups('messages', numbers=True) }}{% endcall %}
   markets AS (
     SELECT w.prefix, {{ costs.whatsapp_sums('w') }}
     FROM priced_whatsapp_rows AS w

@@ -26,14 +26,19 @@
 --   tz_offset_4                   INT64      the UTC offset from tz_change_4
 --   llm_price_per_million_tokens  FLOAT64    LLM price in dollars per million tokens (default 0.15)
 --   whatsapp_price_per_message    FLOAT64    WhatsApp price in dollars per message (default 0.01)
---   whatsapp_prefixes             ARRAY<STRING>   WHATSAPP_PRICES: each row's prefix (digits, or * for every number)
+--   whatsapp_lows                 ARRAY<STRING>   WHATSAPP_PRICES, each row once per range of numbers of its market (crm_metrics/prices.py): the range's first number, in byte order
+--   whatsapp_highs                ARRAY<STRING>   the first number after the range ('': none)
+--   whatsapp_markets              ARRAY<STRING>   the row's prefix: the longest of the table that the range's numbers start with ('*': none)
 --   whatsapp_categories           ARRAY<STRING>   each row's template category
 --   whatsapp_prices               ARRAY<FLOAT64>  each row's price in dollars per charged message
 --   whatsapp_valid_from           ARRAY<DATE>     each row's first UTC date
+--   whatsapp_valid_to             ARRAY<DATE>     the next row's valid_from for the same prefix and category (9999-12-31: none)
 --   llm_models                    ARRAY<STRING>   LLM_PRICES: each row's model (* for the others)
 --   llm_input_prices              ARRAY<FLOAT64>  each row's price in dollars per million input tokens
 --   llm_output_prices             ARRAY<FLOAT64>  each row's price in dollars per million output tokens
 --   llm_valid_from                ARRAY<DATE>     each row's first UTC date
+--   llm_valid_to                  ARRAY<DATE>     the next row's valid_from for the same model (9999-12-31: none)
+--   llm_named_models              ARRAY<STRING>   the models the table names (not *)
 -- columns:
 --   date                             DATE     first date of the bucket
 --   total_conversations              INT64    conversations started in the bucket
@@ -67,18 +72,10 @@
 {#- The layout's row sources: sql/sources/seed/ or sql/sources/facts/ (the rollup reads metric_slots). -#}
 {% set sources = 'sources/' ~ layout ~ '/' -%}
 {% if layout == 'rollup' and priced -%}
-{#- The rollup's series without money, then the priced costs of cost_slots by bucket. -#}
+{#- The rollup's series with cost_slots' priced rows summed in the same aggregation. -#}
 WITH
-  {{ costs.price_tables() }}
-  {% call costs.priced_aggregates('priced') %}{{ costs.priced_groups('messages') }}{% endcall %}
-  series AS (
-    {{ rollup.slot_series(costs=False) }}
-  )
-SELECT s.*, {{ costs.cost_columns('w', 'l', 's') }}
-FROM series AS s
-LEFT JOIN priced_whatsapp AS w ON w.bucket = s.date
-LEFT JOIN priced_llm AS l ON l.bucket = s.date
-ORDER BY s.date
+  {{ costs.price_tables(last=True) }}
+{{ rollup.slot_series(costs=False, priced=True) }}
 {% elif layout == 'rollup' -%}
 {{ rollup.slot_series() }}
 {% else -%}

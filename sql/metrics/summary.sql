@@ -13,14 +13,19 @@
 --   lookaround_end                TIMESTAMP  range_end plus that many days; no row from it on is read
 --   llm_price_per_million_tokens  FLOAT64    LLM price in dollars per million tokens (default 0.15)
 --   whatsapp_price_per_message    FLOAT64    WhatsApp price in dollars per message (default 0.01)
---   whatsapp_prefixes             ARRAY<STRING>   WHATSAPP_PRICES: each row's prefix (digits, or * for every number)
+--   whatsapp_lows                 ARRAY<STRING>   WHATSAPP_PRICES, each row once per range of numbers of its market (crm_metrics/prices.py): the range's first number, in byte order
+--   whatsapp_highs                ARRAY<STRING>   the first number after the range ('': none)
+--   whatsapp_markets              ARRAY<STRING>   the row's prefix: the longest of the table that the range's numbers start with ('*': none)
 --   whatsapp_categories           ARRAY<STRING>   each row's template category
 --   whatsapp_prices               ARRAY<FLOAT64>  each row's price in dollars per charged message
 --   whatsapp_valid_from           ARRAY<DATE>     each row's first UTC date
+--   whatsapp_valid_to             ARRAY<DATE>     the next row's valid_from for the same prefix and category (9999-12-31: none)
 --   llm_models                    ARRAY<STRING>   LLM_PRICES: each row's model (* for the others)
 --   llm_input_prices              ARRAY<FLOAT64>  each row's price in dollars per million input tokens
 --   llm_output_prices             ARRAY<FLOAT64>  each row's price in dollars per million output tokens
 --   llm_valid_from                ARRAY<DATE>     each row's first UTC date
+--   llm_valid_to                  ARRAY<DATE>     the next row's valid_from for the same model (9999-12-31: none)
+--   llm_named_models              ARRAY<STRING>   the models the table names (not *)
 -- columns:
 --   total_conversations            INT64    conversations started in the range
 --   total_messages                 INT64    messages sent in the range, of any sender type

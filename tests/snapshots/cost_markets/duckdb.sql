@@ -1,58 +1,46 @@
 -- cost_markets for duckdb, seed layout, outlet filter off, by range
 WITH whatsapp_price_rows AS (
   SELECT
-    prefix,
-    category,
-    price,
-    valid_from,
-    LEAD(valid_from) OVER (PARTITION BY prefix, category ORDER BY valid_from NULLS FIRST) AS valid_to
-  FROM (
-    SELECT
-      (
-        CAST($whatsapp_prefixes AS TEXT[])
-      )[i] AS prefix,
-      (
-        CAST($whatsapp_categories AS TEXT[])
-      )[i] AS category,
-      (
-        CAST($whatsapp_prices AS DOUBLE[])
-      )[i] AS price,
-      (
-        CAST($whatsapp_valid_from AS DATE[])
-      )[i] AS valid_from
-    FROM UNNEST(GENERATE_SERIES(1, ARRAY_LENGTH(CAST($whatsapp_prefixes AS TEXT[])))) AS _t0(i)
-  ) AS whatsapp_table
-), whatsapp_markets AS (
-  SELECT DISTINCT
-    prefix
-  FROM whatsapp_price_rows
+    (
+      CAST($whatsapp_lows AS TEXT[])
+    )[i] AS low,
+    (
+      CAST($whatsapp_highs AS TEXT[])
+    )[i] AS high,
+    (
+      CAST($whatsapp_markets AS TEXT[])
+    )[i] AS market,
+    (
+      CAST($whatsapp_categories AS TEXT[])
+    )[i] AS category,
+    (
+      CAST($whatsapp_prices AS DOUBLE[])
+    )[i] AS price,
+    (
+      CAST($whatsapp_valid_from AS DATE[])
+    )[i] AS valid_from,
+    (
+      CAST($whatsapp_valid_to AS DATE[])
+    )[i] AS valid_to
+  FROM UNNEST(GENERATE_SERIES(1, ARRAY_LENGTH(CAST($whatsapp_lows AS TEXT[])))) AS _t0(i)
 ), llm_price_rows AS (
   SELECT
-    model,
-    input_price,
-    output_price,
-    valid_from,
-    LEAD(valid_from) OVER (PARTITION BY model ORDER BY valid_from NULLS FIRST) AS valid_to
-  FROM (
-    SELECT
-      (
-        CAST($llm_models AS TEXT[])
-      )[i] AS model,
-      (
-        CAST($llm_input_prices AS DOUBLE[])
-      )[i] AS input_price,
-      (
-        CAST($llm_output_prices AS DOUBLE[])
-      )[i] AS output_price,
-      (
-        CAST($llm_valid_from AS DATE[])
-      )[i] AS valid_from
-    FROM UNNEST(GENERATE_SERIES(1, ARRAY_LENGTH(CAST($llm_models AS TEXT[])))) AS _t1(i)
-  ) AS llm_table
-), llm_models AS (
-  SELECT DISTINCT
-    model
-  FROM llm_price_rows
+    (
+      CAST($llm_models AS TEXT[])
+    )[i] AS model,
+    (
+      CAST($llm_input_prices AS DOUBLE[])
+    )[i] AS input_price,
+    (
+      CAST($llm_output_prices AS DOUBLE[])
+    )[i] AS output_price,
+    (
+      CAST($llm_valid_from AS DATE[])
+    )[i] AS valid_from,
+    (
+      CAST($llm_valid_to AS DATE[])
+    )[i] AS valid_to
+  FROM UNNEST(GENERATE_SERIES(1, ARRAY_LENGTH(CAST($llm_models AS TEXT[])))) AS _t1(i)
 ), priced_groups AS (
   SELECT
     CAST($start_date AS DATE) AS bucket,
@@ -195,71 +183,34 @@ WITH whatsapp_price_rows AS (
     g.charged,
     g.category,
     g.model
-), priced_phones AS (
-  SELECT
-    g.phone,
-    COALESCE(
-      SUBSTRING(
-        g.phone,
-        1,
-        MAX(
-          CASE TYPEOF(k.prefix)
-            WHEN 'BLOB'
-            THEN OCTET_LENGTH(CAST(k.prefix AS BLOB))
-            ELSE LENGTH(CAST(k.prefix AS TEXT))
-          END
-        )
-      ),
-      (
-        SELECT
-          star.prefix
-        FROM whatsapp_markets AS star
-        WHERE
-          star.prefix = '*'
-      )
-    ) AS prefix
-  FROM (
-    SELECT DISTINCT
-      phone
-    FROM priced_groups
-    WHERE
-      kind = 'whatsapp' AND NOT phone IS NULL
-  ) AS g
-  LEFT JOIN (
-    SELECT DISTINCT
-      CASE TYPEOF(prefix)
-        WHEN 'BLOB'
-        THEN OCTET_LENGTH(CAST(prefix AS BLOB))
-        ELSE LENGTH(CAST(prefix AS TEXT))
-      END AS n
-    FROM whatsapp_markets
-    WHERE
-      prefix <> '*'
-  ) AS lengths
-    ON TRUE
-  LEFT JOIN whatsapp_markets AS k
-    ON k.prefix = SUBSTRING(g.phone, 1, lengths.n)
-  GROUP BY
-    g.phone
 ), priced_whatsapp_rows AS (
   SELECT
     g.bucket,
-    k.prefix,
+    k.market AS prefix,
     g.charged,
     g.category,
     g.messages,
-    CASE WHEN g.charged THEN p.price ELSE NULL END AS price
+    p.price
   FROM priced_groups AS g
-  LEFT JOIN priced_phones AS k
-    ON k.phone = g.phone
+  LEFT JOIN (
+    SELECT DISTINCT
+      low,
+      high,
+      market
+    FROM whatsapp_price_rows
+  ) AS k
+    ON g.phone >= k.low AND (
+      k.high = '' OR g.phone < k.high
+    )
   LEFT JOIN whatsapp_price_rows AS p
     ON g.charged
-    AND p.prefix = k.prefix
     AND p.category = g.category
-    AND p.valid_from <= g.day
+    AND g.phone >= p.low
     AND (
-      p.valid_to IS NULL OR g.day < p.valid_to
+      p.high = '' OR g.phone < p.high
     )
+    AND p.valid_from <= g.day
+    AND g.day < p.valid_to
   WHERE
     g.kind = 'whatsapp'
 ), priced_whatsapp AS (
@@ -282,23 +233,24 @@ WITH whatsapp_price_rows AS (
     g.tokens_used,
     g.input_tokens,
     g.output_tokens,
-    COALESCE(g.input_tokens * p.input_price + g.output_tokens * p.output_price, 0) / 1000000 + g.flat_tokens * CAST($llm_price_per_million_tokens AS DOUBLE) / 1000000 AS llm_cost
+    COALESCE(g.input_tokens * q.input_price + g.output_tokens * q.output_price, 0) / 1000000 + g.flat_tokens * CAST($llm_price_per_million_tokens AS DOUBLE) / 1000000 AS llm_cost
   FROM (
     SELECT
       h.*,
-      COALESCE(named.model, '*') AS priced_model
+      CASE
+        WHEN ARRAY_CONTAINS(CAST($llm_named_models AS TEXT[]), h.model)
+        THEN h.model
+        ELSE '*'
+      END AS priced_model
     FROM priced_groups AS h
-    LEFT JOIN llm_models AS named
-      ON named.model = h.model
     WHERE
       h.kind = 'llm'
   ) AS g
-  LEFT JOIN llm_price_rows AS p
-    ON p.model = g.priced_model
-    AND p.valid_from <= g.day
-    AND (
-      p.valid_to IS NULL OR g.day < p.valid_to
-    )
+  LEFT JOIN llm_price_rows AS q
+    ON g.kind = 'llm'
+    AND q.model = g.priced_model
+    AND q.valid_from <= g.day
+    AND g.day < q.valid_to
 ), priced_llm AS (
   SELECT
     bucket,

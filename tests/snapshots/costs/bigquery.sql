@@ -33,42 +33,22 @@ WITH window_conversations AS (
     )
 ), whatsapp_price_rows AS (
   SELECT
-    prefix,
-    category,
-    price,
-    valid_from,
-    LEAD(valid_from) OVER (PARTITION BY prefix, category ORDER BY valid_from) AS valid_to
-  FROM (
-    SELECT
-      @whatsapp_prefixes[ORDINAL(i)] AS prefix,
-      @whatsapp_categories[ORDINAL(i)] AS category,
-      @whatsapp_prices[ORDINAL(i)] AS price,
-      @whatsapp_valid_from[ORDINAL(i)] AS valid_from
-    FROM UNNEST(GENERATE_ARRAY(1, ARRAY_LENGTH(@whatsapp_prefixes))) AS i
-  ) AS whatsapp_table
-), whatsapp_markets AS (
-  SELECT DISTINCT
-    prefix
-  FROM whatsapp_price_rows
+    @whatsapp_lows[ORDINAL(i)] AS low,
+    @whatsapp_highs[ORDINAL(i)] AS high,
+    @whatsapp_markets[ORDINAL(i)] AS market,
+    @whatsapp_categories[ORDINAL(i)] AS category,
+    @whatsapp_prices[ORDINAL(i)] AS price,
+    @whatsapp_valid_from[ORDINAL(i)] AS valid_from,
+    @whatsapp_valid_to[ORDINAL(i)] AS valid_to
+  FROM UNNEST(GENERATE_ARRAY(1, ARRAY_LENGTH(@whatsapp_lows))) AS i
 ), llm_price_rows AS (
   SELECT
-    model,
-    input_price,
-    output_price,
-    valid_from,
-    LEAD(valid_from) OVER (PARTITION BY model ORDER BY valid_from) AS valid_to
-  FROM (
-    SELECT
-      @llm_models[ORDINAL(i)] AS model,
-      @llm_input_prices[ORDINAL(i)] AS input_price,
-      @llm_output_prices[ORDINAL(i)] AS output_price,
-      @llm_valid_from[ORDINAL(i)] AS valid_from
-    FROM UNNEST(GENERATE_ARRAY(1, ARRAY_LENGTH(@llm_models))) AS i
-  ) AS llm_table
-), llm_models AS (
-  SELECT DISTINCT
-    model
-  FROM llm_price_rows
+    @llm_models[ORDINAL(i)] AS model,
+    @llm_input_prices[ORDINAL(i)] AS input_price,
+    @llm_output_prices[ORDINAL(i)] AS output_price,
+    @llm_valid_from[ORDINAL(i)] AS valid_from,
+    @llm_valid_to[ORDINAL(i)] AS valid_to
+  FROM UNNEST(GENERATE_ARRAY(1, ARRAY_LENGTH(@llm_models))) AS i
 ), buckets AS (
   SELECT
     d AS bucket
@@ -249,57 +229,24 @@ WITH window_conversations AS (
     g.charged,
     g.category,
     g.model
-), priced_phones AS (
-  SELECT
-    g.phone,
-    COALESCE(
-      SUBSTR(g.phone, 1, MAX(LENGTH(k.prefix))),
-      (
-        SELECT
-          star.prefix
-        FROM whatsapp_markets AS star
-        WHERE
-          star.prefix = '*'
-      )
-    ) AS prefix
-  FROM (
-    SELECT DISTINCT
-      phone
-    FROM priced_groups
-    WHERE
-      kind = 'whatsapp' AND NOT phone IS NULL
-  ) AS g
-  LEFT JOIN (
-    SELECT DISTINCT
-      LENGTH(prefix) AS n
-    FROM whatsapp_markets
-    WHERE
-      prefix <> '*'
-  ) AS lengths
-    ON TRUE
-  LEFT JOIN whatsapp_markets AS k
-    ON k.prefix = SUBSTR(g.phone, 1, lengths.n)
-  GROUP BY
-    g.phone
 ), priced_whatsapp_rows AS (
   SELECT
     g.bucket,
-    k.prefix,
+    p.market AS prefix,
     g.charged,
     g.category,
     g.messages,
-    IF(g.charged, p.price, NULL) AS price
+    p.price
   FROM priced_groups AS g
-  LEFT JOIN priced_phones AS k
-    ON k.phone = g.phone
   LEFT JOIN whatsapp_price_rows AS p
     ON g.charged
-    AND p.prefix = k.prefix
     AND p.category = g.category
-    AND p.valid_from <= g.day
+    AND CAST(g.phone AS BYTES) >= CAST(p.low AS BYTES)
     AND (
-      p.valid_to IS NULL OR g.day < p.valid_to
+      p.high = '' OR CAST(g.phone AS BYTES) < CAST(p.high AS BYTES)
     )
+    AND p.valid_from <= g.day
+    AND g.day < p.valid_to
   WHERE
     g.kind = 'whatsapp'
 ), priced_whatsapp AS (
@@ -322,23 +269,20 @@ WITH window_conversations AS (
     g.tokens_used,
     g.input_tokens,
     g.output_tokens,
-    COALESCE(g.input_tokens * p.input_price + g.output_tokens * p.output_price, 0) / 1000000 + g.flat_tokens * @llm_price_per_million_tokens / 1000000 AS llm_cost
+    COALESCE(g.input_tokens * q.input_price + g.output_tokens * q.output_price, 0) / 1000000 + g.flat_tokens * @llm_price_per_million_tokens / 1000000 AS llm_cost
   FROM (
     SELECT
       h.*,
-      COALESCE(named.model, '*') AS priced_model
+      IF(h.model IN UNNEST(@llm_named_models), h.model, '*') AS priced_model
     FROM priced_groups AS h
-    LEFT JOIN llm_models AS named
-      ON named.model = h.model
     WHERE
       h.kind = 'llm'
   ) AS g
-  LEFT JOIN llm_price_rows AS p
-    ON p.model = g.priced_model
-    AND p.valid_from <= g.day
-    AND (
-      p.valid_to IS NULL OR g.day < p.valid_to
-    )
+  LEFT JOIN llm_price_rows AS q
+    ON g.kind = 'llm'
+    AND q.model = g.priced_model
+    AND q.valid_from <= g.day
+    AND g.day < q.valid_to
 ), priced_llm AS (
   SELECT
     bucket,
