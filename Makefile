@@ -8,9 +8,9 @@ export DATABASE_URL ?= duckdb:///crm_metrics.duckdb
 
 .PHONY: install run demo test snapshots docs clean bench bench-events bench-live bench-second-set bench-anomalies bench-priced vendor image
 
-# System packages: Pango and the DejaVu fonts for PDF reports (WeasyPrint); for the tests,
+# System packages: Pango, HarfBuzz's subsetter and the DejaVu fonts for PDF reports (WeasyPrint); for the tests,
 # Chromium (the browser test) and poppler-utils (pdftotext, pdftoppm). Installed when missing.
-SYSTEM_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core
+SYSTEM_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core
 TEST_SYSTEM_PACKAGES := chromium poppler-utils
 
 define apt_install
