@@ -130,21 +130,58 @@ COST_MEASURES = ("messages", "input_tokens", "output_tokens", "flat_tokens", "to
 _NULLABLE = ("outlet_id", "phone", "category", "model")
 
 
+def _suffix(dialect: Dialect) -> tuple[list[str], list[str]]:
+    """An event batch's facts: (before the writes, after them). Before: where each touched
+    conversation's facts may start to change (`crm_metrics_from`, sql/derived/suffix_starts.sql,
+    from `crm_metrics_moved`: the old and new timestamps of the batch's messages). After: the
+    message facts from that point on deleted and computed again, and the touched conversations'
+    facts rows from their stored values and those messages (conversation_facts_from.sql)."""
+    on_commit = " ON COMMIT DROP" if dialect is Dialect.POSTGRES else ""
+    before = [f"CREATE TEMP TABLE crm_metrics_from{on_commit} AS {compile_sql('derived/suffix_starts', dialect).sql}"]
+    if dialect is Dialect.POSTGRES:
+        # Temporary tables get no statistics from autovacuum; the lookups below use them.
+        before.append("ANALYZE crm_metrics_from")
+    suffix = "r.conversation_id = f.conversation_id AND (r.from_ts IS NULL OR f.ts >= r.from_ts)"
+    facts = [
+        # What the message facts about to be replaced counted (conversations recomputed whole
+        # are not read: their stored row is not either).
+        "CREATE TEMP TABLE crm_metrics_old_suffix AS SELECT f.conversation_id, COUNT(*) AS messages,"
+        " SUM(CASE WHEN f.sender_type = 'agent' THEN 1 ELSE 0 END) AS agent_messages,"
+        " SUM(CASE WHEN f.sender_type = 'llm' THEN f.tokens_used ELSE 0 END) AS llm_tokens"
+        " FROM message_facts AS f JOIN crm_metrics_from AS r ON r.conversation_id = f.conversation_id"
+        " WHERE r.from_ts IS NOT NULL AND f.ts >= r.from_ts GROUP BY f.conversation_id",
+        f"CREATE TEMP TABLE crm_metrics_new_conversations AS {compile_sql('derived/conversation_facts_from', dialect).sql}",
+        "DELETE FROM conversation_facts WHERE conversation_id IN (SELECT r.conversation_id FROM crm_metrics_from AS r)",
+        "INSERT INTO conversation_facts SELECT * FROM crm_metrics_new_conversations",
+        "DROP TABLE crm_metrics_new_conversations",
+        "DROP TABLE crm_metrics_old_suffix",
+        f"DELETE FROM message_facts AS f USING crm_metrics_from AS r WHERE {suffix}",
+        f"INSERT INTO message_facts {compile_sql('derived/message_facts_from', dialect).sql}",
+    ]
+    return before, facts
+
+
 @functools.cache
-def changes(*, costs: bool = True) -> Refresh:
-    """PostgreSQL's refresh of an event batch (the rollup layout): the facts of the touched
-    conversations recomputed, the rollup and its priced part changed by the difference of
-    what those conversations add to them (sql/derived/slot_changes.sql, cost_changes.sql),
-    before and after. Exact while the rollup agrees with the facts and the stored rows, which
-    every writer of the derived tables keeps, except a write of another client that the live
-    rollup has not applied yet: then `instead`, the recomputation of the touched slots."""
-    dialect = Dialect.POSTGRES
-    facts = _facts(dialect)
-    parts = [(ROLLUP, "derived/slot_changes", SLOT_KEY, SLOT_MEASURES, ("conversations", "messages"))]
-    if costs:
-        parts.append((COSTS, "derived/cost_changes", COST_KEY, COST_MEASURES, ("messages",)))
-    before: list[str] = []
+def events(dialect: Dialect, *, rollup: bool, costs: bool = True) -> Refresh:
+    """The refresh of an event batch: the facts from each touched conversation's first message
+    that may change on (`_suffix`), and the rollup and its priced part changed by the difference
+    of what those facts add to them (sql/derived/slot_changes.sql, cost_changes.sql), before and
+    after. The batch lists its messages' old and new timestamps in `crm_metrics_moved`
+    (crm_metrics/events.py). Exact while the derived tables agree with the stored rows, which
+    every writer of them keeps, except on PostgreSQL a write of another client that the live
+    rollup has not applied yet: then `instead`, the whole recomputation a load does."""
+    before, facts = _suffix(dialect)
+    tables: tuple[str, ...] = tuple(FACTS)
     after: list[str] = []
+    postgres = dialect is Dialect.POSTGRES
+    on_commit = " ON COMMIT DROP" if postgres else ""
+    parts = []
+    if rollup:
+        tables = (*FACTS, ROLLUP, *([COSTS] if costs else []))
+        parts.append((ROLLUP, "derived/slot_changes", SLOT_KEY, SLOT_MEASURES, ("conversations", "messages")))
+        if costs:
+            parts.append((COSTS, "derived/cost_changes", COST_KEY, COST_MEASURES, ("messages",)))
+    drops = ["DROP TABLE crm_metrics_from"]
     for table, template, key, measures, present in parts:
         added = compile_sql(template, dialect).sql
         old, delta = f"crm_metrics_old_{table}", f"crm_metrics_{table}_delta"
@@ -156,24 +193,30 @@ def changes(*, costs: bool = True) -> Refresh:
             f"(t.{c} IS NULL) = (d.{c} IS NULL) AND COALESCE(t.{c}, '') = COALESCE(d.{c}, '')" if c in _NULLABLE else f"t.{c} = d.{c}"
             for c in key
         )
-        before.append(f"CREATE TEMP TABLE {old} ON COMMIT DROP AS {added}")
+        before.append(f"CREATE TEMP TABLE {old}{on_commit} AS {added}")
         after += [
-            f"CREATE TEMP TABLE {delta} ON COMMIT DROP AS SELECT {keys}, {', '.join(f'SUM({c}) AS {c}' for c in measures)}"
+            f"CREATE TEMP TABLE {delta}{on_commit} AS SELECT {keys}, {', '.join(f'SUM({c}) AS {c}' for c in measures)}"
             f" FROM (SELECT {keys}, {', '.join(measures)} FROM ({added}) AS n"
             f" UNION ALL SELECT {keys}, {', '.join(f'-{c}' for c in measures)} FROM {old}) AS d"
             f" GROUP BY {keys} HAVING {' OR '.join(f'SUM({c}) <> 0' for c in measures)}",
             # Its statistics: the joins below look each key up in the rollup's index.
-            f"ANALYZE {delta}",
+            *([f"ANALYZE {delta}"] if postgres else []),
             f"UPDATE {table} AS t SET {', '.join(f'{c} = t.{c} + d.{c}' for c in measures)} FROM {delta} AS d WHERE {match}",
             f"INSERT INTO {table} ({keys}, {', '.join(measures)}) SELECT d.* FROM {delta} AS d"
-            f" WHERE NOT EXISTS (SELECT FROM {table} AS t WHERE {match})",
+            f" WHERE NOT EXISTS (SELECT 1 FROM {table} AS t WHERE {match})",
             # A key that no row feeds any more has no rollup row (as the recomputation leaves
-            # it); only the update above leaves such rows, found by a partial index.
+            # it); only the update above leaves such rows (on PostgreSQL found by a partial index).
             f"DELETE FROM {table} WHERE {' AND '.join(f'{c} = 0' for c in present)}",
         ]
+        drops += [f"DROP TABLE {old}", f"DROP TABLE {delta}"]
     return Refresh(
-        (*FACTS, ROLLUP, *([COSTS] if costs else [])),
-        (*facts, *after),
+        tables,
+        (*facts, *after, *drops),
         before=tuple(before),
-        instead=refresh(dialect, rollup=True, costs=costs),
+        instead=refresh(dialect, rollup=rollup, costs=costs) if postgres else None,
     )
+
+
+def changes(*, costs: bool = True) -> Refresh:
+    """PostgreSQL's refresh of an event batch on the rollup layout (`events`)."""
+    return events(Dialect.POSTGRES, rollup=True, costs=costs)

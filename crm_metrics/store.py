@@ -182,9 +182,9 @@ class Store:
         if self.layout == "seed":
             return None
         dialect = parse_dialect(self.executor.dialect)
-        if events and self.layout == "rollup" and dialect is Dialect.POSTGRES:
-            # By difference: an event batch's cost follows its conversations (derived.changes).
-            return derived.changes()
+        if events:
+            # An event batch's cost follows the messages it changes (derived.events).
+            return derived.events(dialect, rollup=self.layout == "rollup")
         return derived.refresh(dialect, rollup=self.layout == "rollup")
 
     def _writable(self) -> None:

@@ -1,9 +1,12 @@
 -- name: cost_changes
--- table: What the conversations listed in `crm_metrics_touched` add to `cost_slots`: their
---   llm, agent and system messages (as their facts list them, with the messages' metadata and
+-- table: What an event batch's recomputed message facts add to `cost_slots`: the llm, agent
+--   and system messages of each conversation listed in `crm_metrics_from` from its from_ts on
+--   (sql/derived/suffix_starts.sql; as their facts list them, with the messages' metadata and
 --   the conversations' numbers as stored when this runs) grouped as cost_slots.sql groups a
---   slot's. An event batch on PostgreSQL reads it before it writes and after it rewrites the
---   facts, and adds the difference to cost_slots (crm_metrics/derived.py, `changes`).
+--   slot's. An event batch reads it before it writes and after it rewrites the facts, and adds
+--   the difference to cost_slots (crm_metrics/derived.py, `events`). A message's cost reads
+--   only itself and its conversation: the messages before from_ts, and the conversation row
+--   where from_ts is not null, are the same before and after.
 -- grain: per tenant, slot and group, one row for the whole tenant (outlet_id null) and one per
 --   outlet.
 -- columns:
@@ -15,7 +18,7 @@
 --   charged        BOOL       as cost_slots.sql
 --   category       STRING     as cost_slots.sql
 --   model          STRING     as cost_slots.sql
---   messages       INT64      as cost_slots.sql, over the listed conversations
+--   messages       INT64      as cost_slots.sql, over those messages
 --   input_tokens   INT64      as cost_slots.sql
 --   output_tokens  INT64      as cost_slots.sql
 --   flat_tokens    INT64      as cost_slots.sql
@@ -29,8 +32,9 @@ WITH
       FROM message_facts AS f
       JOIN messages AS msg ON msg.id = f.id AND msg.conversation_id = f.conversation_id
       JOIN conversations AS c ON c.id = f.conversation_id
+      JOIN crm_metrics_from AS r ON r.conversation_id = f.conversation_id
       WHERE f.sender_type IN ('llm', 'agent', 'system')
-        AND f.conversation_id IN (SELECT t.conversation_id FROM crm_metrics_touched AS t)
+        AND (r.from_ts IS NULL OR f.ts >= r.from_ts)
     {%- endcall %}
   )
 {{ costs.slot_groups('priced_rows') }}
