@@ -133,30 +133,43 @@ _NULLABLE = ("outlet_id", "phone", "category", "model")
 def _suffix(dialect: Dialect) -> tuple[list[str], list[str]]:
     """An event batch's facts: (before the writes, after them). Before: where each touched
     conversation's facts may start to change (`crm_metrics_from`, sql/derived/suffix_starts.sql,
-    from `crm_metrics_moved`: the old and new timestamps of the batch's messages). After: the
-    message facts from that point on deleted and computed again, and the touched conversations'
-    facts rows from their stored values and those messages (conversation_facts_from.sql)."""
-    on_commit = " ON COMMIT DROP" if dialect is Dialect.POSTGRES else ""
-    before = [f"CREATE TEMP TABLE crm_metrics_from{on_commit} AS {compile_sql('derived/suffix_starts', dialect).sql}"]
-    if dialect is Dialect.POSTGRES:
-        # Temporary tables get no statistics from autovacuum; the lookups below use them.
-        before.append("ANALYZE crm_metrics_from")
-    suffix = "r.conversation_id = f.conversation_id AND (r.from_ts IS NULL OR f.ts >= r.from_ts)"
+    from `crm_metrics_moved`: the old and new timestamps of the batch's messages), and a copy of
+    the message facts from there on (`crm_metrics_recomputed`). After: those message facts
+    deleted and computed again (message_facts_from.sql; `crm_metrics_recomputed` then holds the
+    new ones), and the touched conversations' facts rows from their stored values and those
+    messages (conversation_facts_from.sql). The rollup's difference reads the two copies."""
+    postgres = dialect is Dialect.POSTGRES
+    on_commit = " ON COMMIT DROP" if postgres else ""
+
+    def analyze(table: str) -> list[str]:
+        # Temporary tables get no statistics from autovacuum; the joins below plan from them.
+        return [f"ANALYZE {table}"] if postgres else []
+
+    before = [
+        f"CREATE TEMP TABLE crm_metrics_from{on_commit} AS {compile_sql('derived/suffix_starts', dialect).sql}",
+        *analyze("crm_metrics_from"),
+        f"CREATE TEMP TABLE crm_metrics_recomputed{on_commit} AS SELECT f.* FROM message_facts AS f"
+        " JOIN crm_metrics_from AS r ON r.conversation_id = f.conversation_id AND f.ts >= r.from_ts",
+        *analyze("crm_metrics_recomputed"),
+    ]
     facts = [
         # What the message facts about to be replaced counted (conversations recomputed whole
         # are not read: their stored row is not either).
         "CREATE TEMP TABLE crm_metrics_old_suffix AS SELECT f.conversation_id, COUNT(*) AS messages,"
         " SUM(CASE WHEN f.sender_type = 'agent' THEN 1 ELSE 0 END) AS agent_messages,"
         " SUM(CASE WHEN f.sender_type = 'llm' THEN f.tokens_used ELSE 0 END) AS llm_tokens"
-        " FROM message_facts AS f JOIN crm_metrics_from AS r ON r.conversation_id = f.conversation_id"
-        " WHERE r.from_ts IS NOT NULL AND f.ts >= r.from_ts GROUP BY f.conversation_id",
+        " FROM crm_metrics_recomputed AS f JOIN crm_metrics_from AS r ON r.conversation_id = f.conversation_id"
+        " WHERE NOT r.whole GROUP BY f.conversation_id",
         f"CREATE TEMP TABLE crm_metrics_new_conversations AS {compile_sql('derived/conversation_facts_from', dialect).sql}",
         "DELETE FROM conversation_facts WHERE conversation_id IN (SELECT r.conversation_id FROM crm_metrics_from AS r)",
         "INSERT INTO conversation_facts SELECT * FROM crm_metrics_new_conversations",
         "DROP TABLE crm_metrics_new_conversations",
         "DROP TABLE crm_metrics_old_suffix",
-        f"DELETE FROM message_facts AS f USING crm_metrics_from AS r WHERE {suffix}",
-        f"INSERT INTO message_facts {compile_sql('derived/message_facts_from', dialect).sql}",
+        "DELETE FROM message_facts AS f USING crm_metrics_from AS r WHERE r.conversation_id = f.conversation_id AND f.ts >= r.from_ts",
+        "DROP TABLE crm_metrics_recomputed",
+        f"CREATE TEMP TABLE crm_metrics_recomputed{on_commit} AS {compile_sql('derived/message_facts_from', dialect).sql}",
+        *analyze("crm_metrics_recomputed"),
+        "INSERT INTO message_facts SELECT * FROM crm_metrics_recomputed",
     ]
     return before, facts
 
@@ -181,7 +194,7 @@ def events(dialect: Dialect, *, rollup: bool, costs: bool = True) -> Refresh:
         parts.append((ROLLUP, "derived/slot_changes", SLOT_KEY, SLOT_MEASURES, ("conversations", "messages")))
         if costs:
             parts.append((COSTS, "derived/cost_changes", COST_KEY, COST_MEASURES, ("messages",)))
-    drops = ["DROP TABLE crm_metrics_from"]
+    drops = ["DROP TABLE crm_metrics_recomputed", "DROP TABLE crm_metrics_from"]
     for table, template, key, measures, present in parts:
         added = compile_sql(template, dialect).sql
         old, delta = f"crm_metrics_old_{table}", f"crm_metrics_{table}_delta"

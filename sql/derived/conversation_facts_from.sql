@@ -6,8 +6,8 @@
 --   (`crm_metrics_old_suffix`, read from message_facts) plus what they count now; the first
 --   reply, the first handoff request and the first agent message after it are the stored ones
 --   where they come before from_ts (no message before it changes), else read from the
---   recomputed messages (none before from_ts qualifies then). Where from_ts is null, every
---   message is recomputed and the stored row is not read.
+--   recomputed messages (none before from_ts qualifies then). Where whole, every message is
+--   recomputed and the stored row is not read.
 -- grain: one row per listed conversation that exists, ordered by (tenant_id, started_at).
 -- columns:
 --   tenant_id          STRING     as conversation_facts.sql
@@ -32,7 +32,7 @@ WITH
     SELECT m.id, m.conversation_id, m.sender_type, m.timestamp, m.metadata
     FROM messages AS m
     JOIN crm_metrics_from AS r ON r.conversation_id = m.conversation_id
-    WHERE r.from_ts IS NULL OR m.timestamp >= r.from_ts
+    WHERE m.timestamp >= r.from_ts
   ),
   agents AS (
     SELECT a.conversation_id, MIN(a.timestamp) AS first_agent_at
@@ -61,7 +61,7 @@ WITH
       o.human_response_at
     FROM conversations AS c
     JOIN crm_metrics_from AS r ON r.conversation_id = c.id
-    LEFT JOIN conversation_facts AS old ON old.conversation_id = c.id AND r.from_ts IS NOT NULL
+    LEFT JOIN conversation_facts AS old ON old.conversation_id = c.id AND NOT r.whole
     LEFT JOIN crm_metrics_old_suffix AS os ON os.conversation_id = c.id
     LEFT JOIN (
       {{ rows.first_handoffs(None, messages='recomputed') }}

@@ -1,12 +1,12 @@
 -- name: cost_changes
 -- table: What an event batch's recomputed message facts add to `cost_slots`: the llm, agent
 --   and system messages of each conversation listed in `crm_metrics_from` from its from_ts on
---   (sql/derived/suffix_starts.sql; as their facts list them, with the messages' metadata and
---   the conversations' numbers as stored when this runs) grouped as cost_slots.sql groups a
---   slot's. An event batch reads it before it writes and after it rewrites the facts, and adds
+--   (sql/derived/suffix_starts.sql), as their facts copied to `crm_metrics_recomputed` list
+--   them, with the messages' metadata and the conversations' numbers as stored when this runs,
+--   grouped as cost_slots.sql groups a slot's. An event batch reads it before it writes and after it rewrites the facts, and adds
 --   the difference to cost_slots (crm_metrics/derived.py, `events`). A message's cost reads
 --   only itself and its conversation: the messages before from_ts, and the conversation row
---   where from_ts is not null, are the same before and after.
+--   unless whole, are the same before and after.
 -- grain: per tenant, slot and group, one row for the whole tenant (outlet_id null) and one per
 --   outlet.
 -- columns:
@@ -29,12 +29,10 @@ WITH
   priced_rows AS (
     {% call costs.message_rows('m.tenant_id, m.outlet_id, m.slot_start') -%}
     SELECT f.tenant_id, f.outlet_id, {{ m.slot('f.ts') }} AS slot_start, f.ts, f.sender_type, msg.metadata, c.customer_phone
-      FROM message_facts AS f
+      FROM crm_metrics_recomputed AS f
       JOIN messages AS msg ON msg.id = f.id AND msg.conversation_id = f.conversation_id
       JOIN conversations AS c ON c.id = f.conversation_id
-      JOIN crm_metrics_from AS r ON r.conversation_id = f.conversation_id
       WHERE f.sender_type IN ('llm', 'agent', 'system')
-        AND (r.from_ts IS NULL OR f.ts >= r.from_ts)
     {%- endcall %}
   )
 {{ costs.slot_groups('priced_rows') }}

@@ -1,7 +1,7 @@
 -- name: message_facts_from
 -- table: The rows of `message_facts` an event batch recomputes (crm_metrics/derived.py, `events`):
 --   of each conversation listed in `crm_metrics_from` (sql/derived/suffix_starts.sql), its
---   messages at or after from_ts (all of them where from_ts is null), with the columns of
+--   messages at or after from_ts (all of them where whole), with the columns of
 --   message_facts.sql. A message's turn start is decided by its previous non-system message:
 --   within the recomputed messages, else before_sender; a turn's reply is the first later llm
 --   or agent message, always among them.
@@ -45,9 +45,9 @@ LEFT JOIN (
     ) AS reply_at
   FROM messages AS m
   JOIN crm_metrics_from AS s ON s.conversation_id = m.conversation_id
-  WHERE m.sender_type <> 'system' AND (s.from_ts IS NULL OR m.timestamp >= s.from_ts)
+  WHERE m.sender_type <> 'system' AND m.timestamp >= s.from_ts
 ) AS w ON w.conversation_id = msg.conversation_id AND w.id = msg.id
-WHERE (r.from_ts IS NULL OR msg.timestamp >= r.from_ts)
+WHERE msg.timestamp >= r.from_ts
   -- As message_facts.sql: only conversations of a UUID tenant.
   AND REGEXP_CONTAINS(LOWER(c.tenant_id), r'^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$')
 ORDER BY tenant_id, msg.timestamp

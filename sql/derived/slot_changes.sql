@@ -1,8 +1,8 @@
 -- name: slot_changes
 -- table: What an event batch's recomputed facts add to `metric_slots`, as they are when this
---   runs: the rows of conversation_facts of the conversations listed in `crm_metrics_touched`,
---   and the rows of message_facts from each one's from_ts on (`crm_metrics_from`,
---   sql/derived/suffix_starts.sql), with the same measures per tenant (and outlet) and
+--   runs: the rows of conversation_facts of the conversations listed in `crm_metrics_from`
+--   (sql/derived/suffix_starts.sql), and their rows of message_facts from each one's from_ts
+--   on, copied to `crm_metrics_recomputed`; with the same measures per tenant (and outlet) and
 --   15-minute UTC slot as metric_slots.sql. An event batch reads it before and after it
 --   rewrites those rows and adds the difference to the rollup (crm_metrics/derived.py,
 --   `events`): its work follows the messages it changes, not how busy their slots are nor how
@@ -39,16 +39,14 @@ WITH
       {{ m.slot('f.started_at') }} AS slot_start,
       {{ m.conversation_measures('f') }}
     FROM conversation_facts AS f
-    WHERE f.conversation_id IN (SELECT t.conversation_id FROM crm_metrics_touched AS t)
+    WHERE f.conversation_id IN (SELECT r.conversation_id FROM crm_metrics_from AS r)
     UNION ALL
     SELECT
       f.tenant_id,
       f.outlet_id,
       {{ m.slot('f.ts') }},
       {{ m.message_measures('f') }}
-    FROM message_facts AS f
-    JOIN crm_metrics_from AS r ON r.conversation_id = f.conversation_id
-    WHERE r.from_ts IS NULL OR f.ts >= r.from_ts
+    FROM crm_metrics_recomputed AS f
   )
 SELECT
   a.tenant_id,

@@ -13,12 +13,15 @@
 -- grain: one row per conversation in crm_metrics_moved.
 -- columns:
 --   conversation_id  STRING     the conversation
---   from_ts          TIMESTAMP  its messages at or after this instant are recomputed; null: all of them
+--   whole            BOOL       every message of it is recomputed (its stored facts row is not read)
+--   from_ts          TIMESTAMP  its messages at or after this instant are recomputed; -infinity where whole
 --   before_sender    STRING     the sender of its last non-system message before from_ts (message order), or null
 {% import 'macros/rows.sql' as rows with context -%}
 SELECT
   p.conversation_id,
-  p.from_ts,
+  p.from_ts IS NULL AS whole,
+  -- Never null, so that each lookup of a conversation's messages from it is an index range.
+  COALESCE(p.from_ts, CAST('-infinity' AS TIMESTAMP)) AS from_ts,
   -- The last non-system message before from_ts: its timestamp found in the index, then the
   -- largest id of that timestamp (message order).
   (
