@@ -130,6 +130,10 @@ COST_MEASURES = ("messages", "input_tokens", "output_tokens", "flat_tokens", "to
 _NULLABLE = ("outlet_id", "phone", "category", "model")
 
 
+#: The columns of message_facts, in order (crm_metrics_recomputed has one more: metadata).
+MESSAGE_FACTS = "tenant_id, outlet_id, conversation_id, id, ts, sender_type, tokens_used, turn_start, reply_at, response_us"
+
+
 def _suffix(dialect: Dialect) -> tuple[list[str], list[str]]:
     """An event batch's facts: (before the writes, after them). Before: where each touched
     conversation's facts may start to change (`crm_metrics_from`, sql/derived/suffix_starts.sql,
@@ -148,7 +152,11 @@ def _suffix(dialect: Dialect) -> tuple[list[str], list[str]]:
     before = [
         f"CREATE TEMP TABLE crm_metrics_from{on_commit} AS {compile_sql('derived/suffix_starts', dialect).sql}",
         *analyze("crm_metrics_from"),
-        f"CREATE TEMP TABLE crm_metrics_recomputed{on_commit} AS SELECT f.* FROM message_facts AS f"
+        # With each message's metadata (what its cost reads), looked up by its id: as a join,
+        # PostgreSQL looked each up among its conversation's messages (it estimates their number
+        # as the average conversation's, and the conversations taking events are the longest).
+        f"CREATE TEMP TABLE crm_metrics_recomputed{on_commit} AS SELECT f.*, (SELECT m.metadata FROM messages AS m"
+        " WHERE m.id = f.id AND m.conversation_id = f.conversation_id) AS metadata FROM message_facts AS f"
         " JOIN crm_metrics_from AS r ON r.conversation_id = f.conversation_id AND f.ts >= r.from_ts",
         *analyze("crm_metrics_recomputed"),
     ]
@@ -169,7 +177,7 @@ def _suffix(dialect: Dialect) -> tuple[list[str], list[str]]:
         "DROP TABLE crm_metrics_recomputed",
         f"CREATE TEMP TABLE crm_metrics_recomputed{on_commit} AS {compile_sql('derived/message_facts_from', dialect).sql}",
         *analyze("crm_metrics_recomputed"),
-        "INSERT INTO message_facts SELECT * FROM crm_metrics_recomputed",
+        f"INSERT INTO message_facts ({MESSAGE_FACTS}) SELECT {MESSAGE_FACTS} FROM crm_metrics_recomputed",
     ]
     return before, facts
 

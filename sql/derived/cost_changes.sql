@@ -2,7 +2,7 @@
 -- table: What an event batch's recomputed message facts add to `cost_slots`: the llm, agent
 --   and system messages of each conversation listed in `crm_metrics_from` from its from_ts on
 --   (sql/derived/suffix_starts.sql), as their facts copied to `crm_metrics_recomputed` list
---   them, with the messages' metadata and the conversations' numbers as stored when this runs,
+--   them with the messages' metadata, and the conversations' numbers as stored when this runs,
 --   grouped as cost_slots.sql groups a slot's. An event batch reads it before it writes and after it rewrites the facts, and adds
 --   the difference to cost_slots (crm_metrics/derived.py, `events`). A message's cost reads
 --   only itself and its conversation: the messages before from_ts, and the conversation row
@@ -28,9 +28,8 @@
 WITH
   priced_rows AS (
     {% call costs.message_rows('m.tenant_id, m.outlet_id, m.slot_start') -%}
-    SELECT f.tenant_id, f.outlet_id, {{ m.slot('f.ts') }} AS slot_start, f.ts, f.sender_type, msg.metadata, c.customer_phone
+    SELECT f.tenant_id, f.outlet_id, {{ m.slot('f.ts') }} AS slot_start, f.ts, f.sender_type, f.metadata, c.customer_phone
       FROM crm_metrics_recomputed AS f
-      JOIN messages AS msg ON msg.id = f.id AND msg.conversation_id = f.conversation_id
       JOIN conversations AS c ON c.id = f.conversation_id
       WHERE f.sender_type IN ('llm', 'agent', 'system')
     {%- endcall %}

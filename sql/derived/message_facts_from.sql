@@ -17,6 +17,7 @@
 --   turn_start       BOOL       as message_facts.sql
 --   reply_at         TIMESTAMP  as message_facts.sql
 --   response_us      INT64      as message_facts.sql
+--   metadata         STRING     the message's metadata, as stored (JSON; cost_changes.sql reads it, message_facts has no such column)
 {% import 'macros/rows.sql' as rows with context -%}
 SELECT
   LOWER(c.tenant_id) AS tenant_id,
@@ -28,7 +29,9 @@ SELECT
   {{ rows.tokens_used('msg.metadata') }} AS tokens_used,
   COALESCE(w.turn_start, FALSE) AS turn_start,
   IF(w.turn_start, w.reply_at, NULL) AS reply_at,
-  IF(w.turn_start, TIMESTAMP_DIFF(w.reply_at, msg.timestamp, MICROSECOND), NULL) AS response_us
+  IF(w.turn_start, TIMESTAMP_DIFF(w.reply_at, msg.timestamp, MICROSECOND), NULL) AS response_us,
+  -- Not a column of message_facts: for the costs' difference (cost_changes.sql).
+  msg.metadata
 FROM messages AS msg
 JOIN crm_metrics_from AS r ON r.conversation_id = msg.conversation_id
 JOIN conversations AS c ON c.id = msg.conversation_id
