@@ -15,12 +15,15 @@ facts of all conversations in those slots (read slot by slot, not over the tenan
 On PostgreSQL only the rollup rows whose values changed are rewritten. All of it runs in the load's own transaction, so an answer never
 sees the base tables and the derived ones disagree.
 
-Event batches on PostgreSQL (`changes`) keep the rollup by difference instead: what the touched
-conversations add to each slot is read before the batch writes and again after their facts
-are rewritten, and the rollup rows get the difference. Recomputing a slot reads every row in
-it, and a slot taking a thousand messages a second grows by that much each second; the
-difference reads only the touched conversations' rows (docs/events.md, "Throughput and
-freshness").
+Event batches (`events`) do less: a batch lists the old and new timestamps of the messages it
+writes or deletes, and each touched conversation's message facts are recomputed only from the
+first one that may change (sql/derived/suffix_starts.sql: the conversation's last llm or agent
+message before the earliest changed timestamp; whole where the batch writes the conversation
+itself), its conversation_facts row corrected from the stored one. The rollup changes by
+difference: what the recomputed rows add to each slot is read before the batch writes and
+again after, and the rollup rows get the difference. Recomputing a slot reads every row in it,
+and a slot taking a thousand messages a second grows by that much each second; the difference
+reads only the recomputed rows (docs/events.md, "Throughput and freshness").
 """
 
 from __future__ import annotations
@@ -55,8 +58,8 @@ class Refresh:
 
 
 def _facts(dialect: Dialect) -> list[str]:
-    """The touched conversations' facts, deleted and computed again (a late message may change
-    its neighbours' turns, so a conversation's facts are rewritten whole)."""
+    """The touched conversations' facts, deleted and computed again whole (a late message may
+    change its neighbours' turns; an event batch recomputes less, `_suffix`)."""
     touched = "SELECT t.conversation_id FROM crm_metrics_touched AS t"
     facts = []
     for table, template in FACTS.items():

@@ -246,7 +246,7 @@ def _apply(session: Session, found: dict[str, dict[str, _Winner]], accepted: int
         tenants |= _tenants(session)
         if refresh:
             # What the touched conversations add to the rollup before the writes (a refresh
-            # by difference, crm_metrics/derived.py `changes`).
+            # by difference, crm_metrics/derived.py `events`).
             session.prepare(refresh)
 
     for table in TYPES.values():

@@ -18,7 +18,6 @@ from typing import Any
 
 from crm_metrics import derived, events, loader, schema
 from crm_metrics.compiler import parse_dialect
-from crm_metrics.dialects import Dialect
 from crm_metrics.errors import ConfigError
 from crm_metrics.executors import Executor
 from crm_metrics.executors.base import ChangeQueue
