@@ -152,15 +152,22 @@ def _suffix(dialect: Dialect) -> tuple[list[str], list[str]]:
         # Temporary tables get no statistics from autovacuum; the joins below plan from them.
         return [f"ANALYZE {table}"] if postgres else []
 
+    # With each message's metadata (what its cost reads). PostgreSQL looks each message up by
+    # its id (as a join, it looked each up among its conversation's messages: it estimates their
+    # number as the average conversation's, and the conversations taking events are the
+    # longest); DuckDB joins (the subquery was 3x slower), the timestamp letting it skip the
+    # row groups of other times.
+    metadata = (
+        "(SELECT m.metadata FROM messages AS m WHERE m.id = f.id AND m.conversation_id = f.conversation_id) AS metadata"
+        if postgres
+        else "m.metadata"
+    )
     before = [
         f"CREATE TEMP TABLE crm_metrics_from{on_commit} AS {compile_sql('derived/suffix_starts', dialect).sql}",
         *analyze("crm_metrics_from"),
-        # With each message's metadata (what its cost reads), looked up by its id: as a join,
-        # PostgreSQL looked each up among its conversation's messages (it estimates their number
-        # as the average conversation's, and the conversations taking events are the longest).
-        f"CREATE TEMP TABLE crm_metrics_recomputed{on_commit} AS SELECT f.*, (SELECT m.metadata FROM messages AS m"
-        " WHERE m.id = f.id AND m.conversation_id = f.conversation_id) AS metadata FROM message_facts AS f"
-        " JOIN crm_metrics_from AS r ON r.conversation_id = f.conversation_id AND f.ts >= r.from_ts",
+        f"CREATE TEMP TABLE crm_metrics_recomputed{on_commit} AS SELECT f.*, {metadata} FROM message_facts AS f"
+        " JOIN crm_metrics_from AS r ON r.conversation_id = f.conversation_id AND f.ts >= r.from_ts"
+        f"{'' if postgres else ' LEFT JOIN messages AS m ON m.id = f.id AND m.conversation_id = f.conversation_id AND m.timestamp = f.ts'}",
         *analyze("crm_metrics_recomputed"),
     ]
     facts = [
