@@ -15,12 +15,15 @@ facts of all conversations in those slots (read slot by slot, not over the tenan
 On PostgreSQL only the rollup rows whose values changed are rewritten. All of it runs in the load's own transaction, so an answer never
 sees the base tables and the derived ones disagree.
 
-Event batches on PostgreSQL (`changes`) keep the rollup by difference instead: what the touched
-conversations add to each slot is read before the batch writes and again after their facts
-are rewritten, and the rollup rows get the difference. Recomputing a slot reads every row in
-it, and a slot taking a thousand messages a second grows by that much each second; the
-difference reads only the touched conversations' rows (docs/events.md, "Throughput and
-freshness").
+Event batches (`events`) do less: a batch lists the old and new timestamps of the messages it
+writes or deletes, and each touched conversation's message facts are recomputed only from the
+first one that may change (sql/derived/suffix_starts.sql: the conversation's last llm or agent
+message before the earliest changed timestamp; whole where the batch writes the conversation
+itself), its conversation_facts row corrected from the stored one. The rollup changes by
+difference: what the recomputed rows add to each slot is read before the batch writes and
+again after, and the rollup rows get the difference. Recomputing a slot reads every row in it,
+and a slot taking a thousand messages a second grows by that much each second; the difference
+reads only the recomputed rows (docs/events.md, "Throughput and freshness").
 """
 
 from __future__ import annotations
@@ -55,8 +58,8 @@ class Refresh:
 
 
 def _facts(dialect: Dialect) -> list[str]:
-    """The touched conversations' facts, deleted and computed again (a late message may change
-    its neighbours' turns, so a conversation's facts are rewritten whole)."""
+    """The touched conversations' facts, deleted and computed again whole (a late message may
+    change its neighbours' turns; an event batch recomputes less, `_suffix`)."""
     touched = "SELECT t.conversation_id FROM crm_metrics_touched AS t"
     facts = []
     for table, template in FACTS.items():
@@ -130,21 +133,86 @@ COST_MEASURES = ("messages", "input_tokens", "output_tokens", "flat_tokens", "to
 _NULLABLE = ("outlet_id", "phone", "category", "model")
 
 
+#: The columns of message_facts, in order (crm_metrics_recomputed has one more: metadata).
+MESSAGE_FACTS = "tenant_id, outlet_id, conversation_id, id, ts, sender_type, tokens_used, turn_start, reply_at, response_us"
+
+
+def _suffix(dialect: Dialect) -> tuple[list[str], list[str]]:
+    """An event batch's facts: (before the writes, after them). Before: where each touched
+    conversation's facts may start to change (`crm_metrics_from`, sql/derived/suffix_starts.sql,
+    from `crm_metrics_moved`: the old and new timestamps of the batch's messages), and a copy of
+    the message facts from there on (`crm_metrics_recomputed`). After: those message facts
+    deleted and computed again (message_facts_from.sql; `crm_metrics_recomputed` then holds the
+    new ones), and the touched conversations' facts rows from their stored values and those
+    messages (conversation_facts_from.sql). The rollup's difference reads the two copies."""
+    postgres = dialect is Dialect.POSTGRES
+    on_commit = " ON COMMIT DROP" if postgres else ""
+
+    def analyze(table: str) -> list[str]:
+        # Temporary tables get no statistics from autovacuum; the joins below plan from them.
+        return [f"ANALYZE {table}"] if postgres else []
+
+    # With each message's metadata (what its cost reads). PostgreSQL looks each message up by
+    # its id (as a join, it looked each up among its conversation's messages: it estimates their
+    # number as the average conversation's, and the conversations taking events are the
+    # longest); DuckDB joins (the subquery was 3x slower), the timestamp letting it skip the
+    # row groups of other times.
+    metadata = (
+        "(SELECT m.metadata FROM messages AS m WHERE m.id = f.id AND m.conversation_id = f.conversation_id) AS metadata"
+        if postgres
+        else "m.metadata"
+    )
+    before = [
+        f"CREATE TEMP TABLE crm_metrics_from{on_commit} AS {compile_sql('derived/suffix_starts', dialect).sql}",
+        *analyze("crm_metrics_from"),
+        f"CREATE TEMP TABLE crm_metrics_recomputed{on_commit} AS SELECT f.*, {metadata} FROM message_facts AS f"
+        " JOIN crm_metrics_from AS r ON r.conversation_id = f.conversation_id AND f.ts >= r.from_ts"
+        f"{'' if postgres else ' LEFT JOIN messages AS m ON m.id = f.id AND m.conversation_id = f.conversation_id AND m.timestamp = f.ts'}",
+        *analyze("crm_metrics_recomputed"),
+    ]
+    facts = [
+        # What the message facts about to be replaced counted (conversations recomputed whole
+        # are not read: their stored row is not either).
+        "CREATE TEMP TABLE crm_metrics_old_suffix AS SELECT f.conversation_id, COUNT(*) AS messages,"
+        " SUM(CASE WHEN f.sender_type = 'agent' THEN 1 ELSE 0 END) AS agent_messages,"
+        " SUM(CASE WHEN f.sender_type = 'llm' THEN f.tokens_used ELSE 0 END) AS llm_tokens"
+        " FROM crm_metrics_recomputed AS f JOIN crm_metrics_from AS r ON r.conversation_id = f.conversation_id"
+        " WHERE NOT r.whole GROUP BY f.conversation_id",
+        f"CREATE TEMP TABLE crm_metrics_new_conversations AS {compile_sql('derived/conversation_facts_from', dialect).sql}",
+        "DELETE FROM conversation_facts WHERE conversation_id IN (SELECT r.conversation_id FROM crm_metrics_from AS r)",
+        "INSERT INTO conversation_facts SELECT * FROM crm_metrics_new_conversations",
+        "DROP TABLE crm_metrics_new_conversations",
+        "DROP TABLE crm_metrics_old_suffix",
+        "DELETE FROM message_facts AS f USING crm_metrics_from AS r WHERE r.conversation_id = f.conversation_id AND f.ts >= r.from_ts",
+        "DROP TABLE crm_metrics_recomputed",
+        f"CREATE TEMP TABLE crm_metrics_recomputed{on_commit} AS {compile_sql('derived/message_facts_from', dialect).sql}",
+        *analyze("crm_metrics_recomputed"),
+        f"INSERT INTO message_facts ({MESSAGE_FACTS}) SELECT {MESSAGE_FACTS} FROM crm_metrics_recomputed",
+    ]
+    return before, facts
+
+
 @functools.cache
-def changes(*, costs: bool = True) -> Refresh:
-    """PostgreSQL's refresh of an event batch (the rollup layout): the facts of the touched
-    conversations recomputed, the rollup and its priced part changed by the difference of
-    what those conversations add to them (sql/derived/slot_changes.sql, cost_changes.sql),
-    before and after. Exact while the rollup agrees with the facts and the stored rows, which
-    every writer of the derived tables keeps, except a write of another client that the live
-    rollup has not applied yet: then `instead`, the recomputation of the touched slots."""
-    dialect = Dialect.POSTGRES
-    facts = _facts(dialect)
-    parts = [(ROLLUP, "derived/slot_changes", SLOT_KEY, SLOT_MEASURES, ("conversations", "messages"))]
-    if costs:
-        parts.append((COSTS, "derived/cost_changes", COST_KEY, COST_MEASURES, ("messages",)))
-    before: list[str] = []
+def events(dialect: Dialect, *, rollup: bool, costs: bool = True) -> Refresh:
+    """The refresh of an event batch: the facts from each touched conversation's first message
+    that may change on (`_suffix`), and the rollup and its priced part changed by the difference
+    of what those facts add to them (sql/derived/slot_changes.sql, cost_changes.sql), before and
+    after. The batch lists its messages' old and new timestamps in `crm_metrics_moved`
+    (crm_metrics/events.py). Exact while the derived tables agree with the stored rows, which
+    every writer of them keeps, except on PostgreSQL a write of another client that the live
+    rollup has not applied yet: then `instead`, the whole recomputation a load does."""
+    before, facts = _suffix(dialect)
+    tables: tuple[str, ...] = tuple(FACTS)
     after: list[str] = []
+    postgres = dialect is Dialect.POSTGRES
+    on_commit = " ON COMMIT DROP" if postgres else ""
+    parts = []
+    if rollup:
+        tables = (*FACTS, ROLLUP, *([COSTS] if costs else []))
+        parts.append((ROLLUP, "derived/slot_changes", SLOT_KEY, SLOT_MEASURES, ("conversations", "messages")))
+        if costs:
+            parts.append((COSTS, "derived/cost_changes", COST_KEY, COST_MEASURES, ("messages",)))
+    drops = ["DROP TABLE crm_metrics_recomputed", "DROP TABLE crm_metrics_from"]
     for table, template, key, measures, present in parts:
         added = compile_sql(template, dialect).sql
         old, delta = f"crm_metrics_old_{table}", f"crm_metrics_{table}_delta"
@@ -156,24 +224,30 @@ def changes(*, costs: bool = True) -> Refresh:
             f"(t.{c} IS NULL) = (d.{c} IS NULL) AND COALESCE(t.{c}, '') = COALESCE(d.{c}, '')" if c in _NULLABLE else f"t.{c} = d.{c}"
             for c in key
         )
-        before.append(f"CREATE TEMP TABLE {old} ON COMMIT DROP AS {added}")
+        before.append(f"CREATE TEMP TABLE {old}{on_commit} AS {added}")
         after += [
-            f"CREATE TEMP TABLE {delta} ON COMMIT DROP AS SELECT {keys}, {', '.join(f'SUM({c}) AS {c}' for c in measures)}"
+            f"CREATE TEMP TABLE {delta}{on_commit} AS SELECT {keys}, {', '.join(f'SUM({c}) AS {c}' for c in measures)}"
             f" FROM (SELECT {keys}, {', '.join(measures)} FROM ({added}) AS n"
             f" UNION ALL SELECT {keys}, {', '.join(f'-{c}' for c in measures)} FROM {old}) AS d"
             f" GROUP BY {keys} HAVING {' OR '.join(f'SUM({c}) <> 0' for c in measures)}",
             # Its statistics: the joins below look each key up in the rollup's index.
-            f"ANALYZE {delta}",
+            *([f"ANALYZE {delta}"] if postgres else []),
             f"UPDATE {table} AS t SET {', '.join(f'{c} = t.{c} + d.{c}' for c in measures)} FROM {delta} AS d WHERE {match}",
             f"INSERT INTO {table} ({keys}, {', '.join(measures)}) SELECT d.* FROM {delta} AS d"
-            f" WHERE NOT EXISTS (SELECT FROM {table} AS t WHERE {match})",
+            f" WHERE NOT EXISTS (SELECT 1 FROM {table} AS t WHERE {match})",
             # A key that no row feeds any more has no rollup row (as the recomputation leaves
-            # it); only the update above leaves such rows, found by a partial index.
+            # it); only the update above leaves such rows (on PostgreSQL found by a partial index).
             f"DELETE FROM {table} WHERE {' AND '.join(f'{c} = 0' for c in present)}",
         ]
+        drops += [f"DROP TABLE {old}", f"DROP TABLE {delta}"]
     return Refresh(
-        (*FACTS, ROLLUP, *([COSTS] if costs else [])),
-        (*facts, *after),
+        tables,
+        (*facts, *after, *drops),
         before=tuple(before),
-        instead=refresh(dialect, rollup=True, costs=costs),
+        instead=refresh(dialect, rollup=rollup, costs=costs) if postgres else None,
     )
+
+
+def changes(*, costs: bool = True) -> Refresh:
+    """PostgreSQL's refresh of an event batch on the rollup layout (`events`)."""
+    return events(Dialect.POSTGRES, rollup=True, costs=costs)

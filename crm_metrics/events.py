@@ -239,12 +239,14 @@ def _apply(session: Session, found: dict[str, dict[str, _Winner]], accepted: int
             "CREATE TEMP TABLE crm_metrics_touched AS SELECT conversation_id FROM crm_metrics_event_conversations"
             " UNION SELECT conversation_id FROM messages WHERE id IN (SELECT id FROM crm_metrics_event_ids)"
         )
+        if refresh:
+            _moved(session, applying)
         session.unstage("crm_metrics_event_ids")
         session.unstage("crm_metrics_event_conversations")
         tenants |= _tenants(session)
         if refresh:
             # What the touched conversations add to the rollup before the writes (a refresh
-            # by difference, crm_metrics/derived.py `changes`).
+            # by difference, crm_metrics/derived.py `events`).
             session.prepare(refresh)
 
     for table in TYPES.values():
@@ -267,9 +269,29 @@ def _apply(session: Session, found: dict[str, dict[str, _Winner]], accepted: int
         tenants |= _tenants(session)
         if refresh:
             session.refresh(refresh)
+            session.rows("DROP TABLE crm_metrics_moved")
         else:
             session.rows("DROP TABLE crm_metrics_touched")
     return Applied(accepted, len(changed), frozenset(tenants))
+
+
+def _moved(session: Session, applying: dict[str, list[Event]]) -> None:
+    """List in `crm_metrics_moved` (conversation_id, ts) where the batch changes each touched
+    conversation's messages: every message it writes or deletes, at its stored timestamp and
+    at its new one, and a null ts for a conversation the batch writes itself (its facts are
+    recomputed whole). The refresh recomputes the facts from there on (derived.events)."""
+    session.rows(
+        'CREATE TEMP TABLE crm_metrics_moved AS SELECT conversation_id, "timestamp" AS ts FROM messages'
+        " WHERE id IN (SELECT id FROM crm_metrics_event_ids)"
+    )
+    if upserts := [e.row for e in applying["messages"] if e.op == "upsert" and e.row is not None]:
+        session.stage("crm_metrics_event_positions", loader.arrow_rows("messages", upserts).select(["conversation_id", "timestamp"]), like="messages")
+        session.rows('INSERT INTO crm_metrics_moved SELECT conversation_id, "timestamp" FROM crm_metrics_event_positions')
+        session.unstage("crm_metrics_event_positions")
+    if whole := sorted({e.id for e in applying["conversations"]}):
+        session.stage("crm_metrics_event_whole", _strings(conversation_id=whole))
+        session.rows("INSERT INTO crm_metrics_moved SELECT conversation_id, NULL FROM crm_metrics_event_whole")
+        session.unstage("crm_metrics_event_whole")
 
 
 def _strings(**columns: list[str]) -> pa.Table:

@@ -18,7 +18,6 @@ from typing import Any
 
 from crm_metrics import derived, events, loader, schema
 from crm_metrics.compiler import parse_dialect
-from crm_metrics.dialects import Dialect
 from crm_metrics.errors import ConfigError
 from crm_metrics.executors import Executor
 from crm_metrics.executors.base import ChangeQueue
@@ -182,9 +181,9 @@ class Store:
         if self.layout == "seed":
             return None
         dialect = parse_dialect(self.executor.dialect)
-        if events and self.layout == "rollup" and dialect is Dialect.POSTGRES:
-            # By difference: an event batch's cost follows its conversations (derived.changes).
-            return derived.changes()
+        if events:
+            # An event batch's cost follows the messages it changes (derived.events).
+            return derived.events(dialect, rollup=self.layout == "rollup")
         return derived.refresh(dialect, rollup=self.layout == "rollup")
 
     def _writable(self) -> None:

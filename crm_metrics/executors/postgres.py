@@ -465,25 +465,21 @@ class _Session:
             self.conn.execute(statement, prepare=False)
 
     def prepare(self, refresh: Refresh) -> None:
-        self.conn.execute("ANALYZE crm_metrics_touched")
-        for statement in refresh.before:
-            self.conn.execute(statement, {}, prepare=False)
+        if refresh.instead is None:
+            _script(self.conn, ["ANALYZE crm_metrics_touched", *refresh.before])
+            self._instead = False
+            return
         # After `before`: a write of another client committed before it read the stored rows
         # is queued by then (its queue row commits with it), one committed later was not read.
-        self._instead = refresh.instead is not None and self._queued()
-
-    def _queued(self) -> bool:
-        """Whether a touched conversation has a write queued for the live rollup (the rollup
-        does not agree with its stored rows yet)."""
-        if not _exists(self.conn, CHANGES):
-            return False
-        statement = f"SELECT EXISTS (SELECT FROM {CHANGES} AS c WHERE c.conversation_id IN (SELECT t.conversation_id FROM crm_metrics_touched AS t))"
-        ((queued,),) = self.conn.execute(statement).fetchall()
-        return bool(queued)
+        cursor = _script(self.conn, ["ANALYZE crm_metrics_touched", *refresh.before, *_QUEUED])
+        while cursor.nextset():
+            pass
+        ((queued,),) = cursor.fetchall()
+        self._instead = queued == "on"
 
     def refresh(self, refresh: Refresh) -> None:
-        self.conn.execute("ANALYZE crm_metrics_touched")
-        _refresh(self.conn, refresh.instead if self._instead and refresh.instead else refresh)
+        chosen = refresh.instead if self._instead and refresh.instead else refresh
+        _script(self.conn, ["ANALYZE crm_metrics_touched", *chosen.statements, "DROP TABLE crm_metrics_touched"])
 
 
 def _refreshing(conn: psycopg.Connection[Any], refresh: Refresh) -> None:
@@ -514,10 +510,28 @@ def _touch(conn: psycopg.Connection[Any], conversations: str) -> int:
 
 
 def _refresh(conn: psycopg.Connection[Any], refresh: Refresh) -> None:
-    # Empty parameters: psycopg then reads the statements' `%%` (escape_text) as `%`.
-    for statement in refresh.statements:
-        conn.execute(statement, {}, prepare=False)
-    conn.execute("DROP TABLE crm_metrics_touched")
+    _script(conn, [*refresh.statements, "DROP TABLE crm_metrics_touched"])
+
+
+#: Whether a touched conversation has a write queued for the live rollup (the rollup does not
+#: agree with its stored rows yet): 'on' or ''. In the round trip of the statements before it
+#: (the queue may not exist: the inner IF is planned only where it does).
+_QUEUED = (
+    f"""DO $$ BEGIN IF to_regclass('{CHANGES}') IS NOT NULL THEN
+  IF EXISTS (SELECT FROM {CHANGES} AS c WHERE c.conversation_id IN (SELECT t.conversation_id FROM crm_metrics_touched AS t)) THEN
+    PERFORM set_config('crm_metrics.queued', 'on', true);
+  END IF;
+END IF; END $$""",
+    "SELECT COALESCE(current_setting('crm_metrics.queued', true), '')",
+)
+
+
+def _script(conn: psycopg.Connection[Any], statements: Sequence[str]) -> psycopg.Cursor[Any]:
+    """Run `statements` in order, sent at once: an event batch's refresh is some forty
+    statements, and a round trip each cost as much as the smaller ones take to run. Without
+    parameters psycopg sends the text as it is, so the statements' `%%` (escape_text) become
+    `%` here."""
+    return conn.execute(";\n".join(statement.replace("%%", "%") for statement in statements), prepare=False)
 
 
 def _between_writes(

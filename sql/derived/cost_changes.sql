@@ -1,9 +1,12 @@
 -- name: cost_changes
--- table: What the conversations listed in `crm_metrics_touched` add to `cost_slots`: their
---   llm, agent and system messages (as their facts list them, with the messages' metadata and
---   the conversations' numbers as stored when this runs) grouped as cost_slots.sql groups a
---   slot's. An event batch on PostgreSQL reads it before it writes and after it rewrites the
---   facts, and adds the difference to cost_slots (crm_metrics/derived.py, `changes`).
+-- table: What an event batch's recomputed message facts add to `cost_slots`: the llm, agent
+--   and system messages of each conversation listed in `crm_metrics_from` from its from_ts on
+--   (sql/derived/suffix_starts.sql), as their facts copied to `crm_metrics_recomputed` list
+--   them with the messages' metadata, and the conversations' numbers as stored when this runs,
+--   grouped as cost_slots.sql groups a slot's. An event batch reads it before it writes and after it rewrites the facts, and adds
+--   the difference to cost_slots (crm_metrics/derived.py, `events`). A message's cost reads
+--   only itself and its conversation: the messages before from_ts, and the conversation row
+--   unless whole, are the same before and after.
 -- grain: per tenant, slot and group, one row for the whole tenant (outlet_id null) and one per
 --   outlet.
 -- columns:
@@ -15,7 +18,7 @@
 --   charged        BOOL       as cost_slots.sql
 --   category       STRING     as cost_slots.sql
 --   model          STRING     as cost_slots.sql
---   messages       INT64      as cost_slots.sql, over the listed conversations
+--   messages       INT64      as cost_slots.sql, over those messages
 --   input_tokens   INT64      as cost_slots.sql
 --   output_tokens  INT64      as cost_slots.sql
 --   flat_tokens    INT64      as cost_slots.sql
@@ -25,12 +28,10 @@
 WITH
   priced_rows AS (
     {% call costs.message_rows('m.tenant_id, m.outlet_id, m.slot_start') -%}
-    SELECT f.tenant_id, f.outlet_id, {{ m.slot('f.ts') }} AS slot_start, f.ts, f.sender_type, msg.metadata, c.customer_phone
-      FROM message_facts AS f
-      JOIN messages AS msg ON msg.id = f.id AND msg.conversation_id = f.conversation_id
+    SELECT f.tenant_id, f.outlet_id, {{ m.slot('f.ts') }} AS slot_start, f.ts, f.sender_type, f.metadata, c.customer_phone
+      FROM crm_metrics_recomputed AS f
       JOIN conversations AS c ON c.id = f.conversation_id
       WHERE f.sender_type IN ('llm', 'agent', 'system')
-        AND f.conversation_id IN (SELECT t.conversation_id FROM crm_metrics_touched AS t)
     {%- endcall %}
   )
 {{ costs.slot_groups('priced_rows') }}

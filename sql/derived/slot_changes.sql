@@ -1,17 +1,19 @@
 -- name: slot_changes
--- table: What the conversations listed in `crm_metrics_touched` add to `metric_slots`, from
---   their facts as they are when this runs: the same measures per tenant (and outlet) and
---   15-minute UTC slot as metric_slots.sql, over those conversations only. An event batch on
---   PostgreSQL reads it before and after it rewrites their facts and adds the difference to
---   the rollup (crm_metrics/derived.py, `changes`): its work follows the conversations it
---   touches, not how busy their slots are.
+-- table: What an event batch's recomputed facts add to `metric_slots`, as they are when this
+--   runs: the rows of conversation_facts of the conversations listed in `crm_metrics_from`
+--   (sql/derived/suffix_starts.sql), and their rows of message_facts from each one's from_ts
+--   on, copied to `crm_metrics_recomputed`; with the same measures per tenant (and outlet) and
+--   15-minute UTC slot as metric_slots.sql. An event batch reads it before and after it
+--   rewrites those rows and adds the difference to the rollup (crm_metrics/derived.py,
+--   `events`): its work follows the messages it changes, not how busy their slots are nor how
+--   long their conversations are.
 -- grain: per tenant and slot those conversations feed, one row for the whole tenant (outlet_id
 --   null) and one per outlet.
 -- columns:
 --   tenant_id                 STRING     the tenant
 --   outlet_id                 STRING     the outlet; null: the whole tenant
 --   slot_start                TIMESTAMP  the slot's first instant (UTC, on a 15-minute bound)
---   conversations             INT64      as metric_slots.sql, over the listed conversations
+--   conversations             INT64      as metric_slots.sql, over those rows
 --   active_conversations      INT64      as metric_slots.sql
 --   resolved_conversations    INT64      as metric_slots.sql
 --   handed_off_conversations  INT64      as metric_slots.sql
@@ -37,15 +39,14 @@ WITH
       {{ m.slot('f.started_at') }} AS slot_start,
       {{ m.conversation_measures('f') }}
     FROM conversation_facts AS f
-    WHERE f.conversation_id IN (SELECT t.conversation_id FROM crm_metrics_touched AS t)
+    WHERE f.conversation_id IN (SELECT r.conversation_id FROM crm_metrics_from AS r)
     UNION ALL
     SELECT
       f.tenant_id,
       f.outlet_id,
       {{ m.slot('f.ts') }},
       {{ m.message_measures('f') }}
-    FROM message_facts AS f
-    WHERE f.conversation_id IN (SELECT t.conversation_id FROM crm_metrics_touched AS t)
+    FROM crm_metrics_recomputed AS f
   )
 SELECT
   a.tenant_id,

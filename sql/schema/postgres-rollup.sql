@@ -100,7 +100,10 @@ CREATE TABLE IF NOT EXISTS cost_slots (
 CREATE INDEX IF NOT EXISTS conversation_facts_tenant_started ON conversation_facts (tenant_id, started_at);
 CREATE INDEX IF NOT EXISTS conversation_facts_conversation ON conversation_facts (conversation_id);
 CREATE INDEX IF NOT EXISTS message_facts_tenant_ts ON message_facts (tenant_id, ts);
-CREATE INDEX IF NOT EXISTS message_facts_conversation ON message_facts (conversation_id);
+-- A conversation's facts in message order: an event batch replaces those from its first
+-- changed message on (derived.events); it replaces message_facts_conversation.
+DROP INDEX IF EXISTS message_facts_conversation;
+CREATE INDEX IF NOT EXISTS message_facts_conversation_ts ON message_facts (conversation_id, ts);
 -- The turns with their response times, read without the table (responses, §7.1); it replaces
 -- message_facts_turns, which carried reply_at.
 DROP INDEX IF EXISTS message_facts_turns;
@@ -109,10 +112,10 @@ CREATE INDEX IF NOT EXISTS metric_slots_tenant_outlet_slot ON metric_slots (tena
 CREATE INDEX IF NOT EXISTS metric_slots_tenant_slot ON metric_slots (tenant_id, slot_start);
 CREATE INDEX IF NOT EXISTS cost_slots_tenant_outlet_slot ON cost_slots (tenant_id, outlet_id, slot_start);
 CREATE INDEX IF NOT EXISTS cost_slots_tenant_slot ON cost_slots (tenant_id, slot_start);
--- A cost group's row by its key, for an event batch that adds to it (derived.changes): a busy
+-- A cost group's row by its key, for an event batch that adds to it (derived.events): a busy
 -- slot holds a group per customer number. The expression is the one its lookup compares.
 CREATE INDEX IF NOT EXISTS cost_slots_group ON cost_slots (tenant_id, slot_start, kind, (COALESCE(phone, '')));
--- Rollup rows an event batch left at zero (derived.changes), found and deleted at once; empty
+-- Rollup rows an event batch left at zero (derived.events), found and deleted at once; empty
 -- but for that instant.
 CREATE INDEX IF NOT EXISTS metric_slots_emptied ON metric_slots (slot_start) WHERE conversations = 0 AND messages = 0;
 CREATE INDEX IF NOT EXISTS cost_slots_emptied ON cost_slots (slot_start) WHERE messages = 0;
