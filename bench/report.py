@@ -481,7 +481,7 @@ def _events(report: Mapping[str, Any]) -> list[str]:
     lines += [
         f"`python -m bench.events` (bench/events.py) on {events['started_at']}, load average {events['load_average_at_start']:.2f} "
         f"at start and {events['load_average_at_end']:.2f} at end, reference work {events.get('speed_ms', '—')} ms "
-        "(bench/machine.py speed_ms). The store holds the demo data ({events['store']['conversations']:,} "
+        f"(bench/machine.py speed_ms). The store holds the demo data ({events['store']['conversations']:,} "
         f"conversations, {events['store']['messages']:,} messages; the rollup layout); the events are new messages of "
         "the last three days' conversations.",
         "",
@@ -510,11 +510,12 @@ def _events(report: Mapping[str, Any]) -> list[str]:
         "Throughput: HTTP is `crm-metrics serve` in its own process taking POSTs of NDJSON one after the "
         "other; the stream is the consumer (server/stream.py) in the bench's process draining a stream "
         "filled beforehand. Each batch is one transaction that also refreshes the derived tables and the "
-        "rollup for the conversations it touches (on PostgreSQL the rollup by difference: what those "
-        "conversations add to each slot before and after, docs/events.md); the consumer reads up to "
+        "rollup for the messages it changes (docs/events.md: each touched conversation's facts from the "
+        "last reply before its earliest change on, and the rollup by the difference of what those rows "
+        "add to each slot before and after); the consumer reads up to "
         "EVENTS_MAX_BATCH entries at once, so a consumer behind takes the backlog in one batch. The events "
         "go to the ~600 conversations of the last three days, which grow by 150-200 messages each over "
-        "the run, and a batch recomputes its conversations' facts whole. Freshness: `crm-metrics serve` with EVENTS_STREAM, no "
+        "the run (so a batch's work has to follow the messages it changes, not the conversations' length). Freshness: `crm-metrics serve` with EVENTS_STREAM, no "
         "result cache, 1,000 message events/s offered the same way in (by XADD 100 every 100 ms; by POST "
         "a batch of 1,000 every second, not waiting for the answers); a probe adds one message to a tenant "
         "of its own the same way (by XADD every 250 ms; by POST as one event of each second's batch), and "
