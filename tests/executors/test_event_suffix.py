@@ -20,11 +20,10 @@ import psycopg
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from psycopg import sql
 
 from crm_metrics import Metrics, Settings
 from crm_metrics import events as ev
-from tests.support.engines import POSTGRES_URL, PostgresEngine, with_option
+from tests.support.engines import rollup_metrics
 
 TENANTS = ["7a1e3c1e-0000-4000-8000-0000000000c1", "7a1e3c1e-0000-4000-8000-0000000000c2"]
 OUTLETS = [None, "0b1e7000-0000-4000-8000-00000000002a", "0b1e7000-0000-4000-8000-00000000002b"]
@@ -173,15 +172,8 @@ def test_duckdb_event_batches_fixed_histories(seed: int) -> None:
 
 @pytest.fixture
 def postgres() -> Iterator[Metrics]:
-    engine = PostgresEngine()
-    engine.start()  # a schema of its own with the seed's tables
-    engine.executor.close()
-    url = with_option(POSTGRES_URL, f"-csearch_path={engine.schema}")
-    with Metrics.connect(settings=Settings(database_url=url)) as opened:
-        opened.store.init_db(rollup=True)
+    with rollup_metrics() as opened:
         yield opened
-    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(engine.schema)))
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3, 4])

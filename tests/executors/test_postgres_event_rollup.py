@@ -15,12 +15,11 @@ from typing import Any
 
 import psycopg
 import pytest
-from psycopg import sql
 
-from crm_metrics import Metrics, Settings, derived
+from crm_metrics import Metrics, derived
 from crm_metrics import events as ev
 from crm_metrics.executors.postgres import _EVENTS_LOCK
-from tests.support.engines import POSTGRES_URL, PostgresEngine, with_option
+from tests.support.engines import PostgresEngine, rollup_metrics
 
 TENANTS = ["7a1e3c1e-0000-4000-8000-0000000000b1", "7a1e3c1e-0000-4000-8000-0000000000b2"]
 OUTLETS = [None, "0b1e7000-0000-4000-8000-00000000001a", "0b1e7000-0000-4000-8000-00000000001b"]
@@ -30,15 +29,8 @@ ROLLUP = ("metric_slots", "cost_slots")
 
 @pytest.fixture
 def metrics() -> Iterator[Metrics]:
-    engine = PostgresEngine()
-    engine.start()  # a schema of its own with the seed's tables
-    engine.executor.close()
-    url = with_option(POSTGRES_URL, f"-csearch_path={engine.schema}")
-    with Metrics.connect(settings=Settings(database_url=url)) as opened:
-        opened.store.init_db(rollup=True)
+    with rollup_metrics() as opened:
         yield opened
-    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(engine.schema)))
 
 
 def _connect(metrics: Metrics) -> psycopg.Connection[Any]:
@@ -158,6 +150,4 @@ def test_event_batches_of_two_stores_in_one_database_do_not_wait_for_each_other(
                 with pytest.raises(psycopg.errors.LockNotAvailable):
                     conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(COALESCE(current_schema(), ''), %s))", (_EVENTS_LOCK,))
     finally:
-        other.executor.close()
-        with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(other.schema)))
+        other.stop()

@@ -7,10 +7,11 @@ missing service fails the run (docs/testing.md).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import secrets
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
@@ -198,6 +199,19 @@ class PostgresRollupEngine(PostgresEngine):
 
     name = "postgres-rollup"
     rollup = True
+
+@contextlib.contextmanager
+def rollup_metrics() -> Iterator[Metrics]:
+    """`Metrics.connect` (as a user opens it) over a schema of its own after `init-db --rollup`,
+    dropped at the end."""
+    engine = PostgresRollupEngine()
+    engine.start()
+    engine.executor.close()
+    try:
+        with Metrics.connect(settings=engine.settings) as opened:
+            yield opened
+    finally:
+        engine.stop()
 
 class PostgresLiveEngine(PostgresRollupEngine):
     """PostgreSQL after `init-db --rollup`, written by plain SQL over psycopg as the CRM
