@@ -18,18 +18,7 @@
 --   response_us      INT64      for a turn start with a reply, reply_at - ts in microseconds; else null
 {% import 'macros/rows.sql' as rows with context -%}
 SELECT
-  LOWER(c.tenant_id) AS tenant_id,
-  LOWER(c.outlet_id) AS outlet_id,
-  msg.conversation_id,
-  msg.id,
-  msg.timestamp AS ts,
-  msg.sender_type,
-  {{ rows.tokens_used('msg.metadata') }} AS tokens_used,
-  COALESCE(w.turn_start, FALSE) AS turn_start,
-  IF(w.turn_start, w.reply_at, NULL) AS reply_at,
-  -- Appended last: a store made before this column gets it by ALTER TABLE (sql/schema/).
-  -- Stored so that reads do no timestamp arithmetic (PostgreSQL's is numeric, ~1 µs a row).
-  IF(w.turn_start, TIMESTAMP_DIFF(w.reply_at, msg.timestamp, MICROSECOND), NULL) AS response_us
+  {{ rows.fact_columns('msg', 'c', 'w') }}
 FROM messages AS msg
 JOIN conversations AS c ON c.id = msg.conversation_id
 LEFT JOIN (

@@ -20,16 +20,7 @@
 --   metadata         STRING     the message's metadata, as stored (JSON; cost_changes.sql reads it, message_facts has no such column)
 {% import 'macros/rows.sql' as rows with context -%}
 SELECT
-  LOWER(c.tenant_id) AS tenant_id,
-  LOWER(c.outlet_id) AS outlet_id,
-  msg.conversation_id,
-  msg.id,
-  msg.timestamp AS ts,
-  msg.sender_type,
-  {{ rows.tokens_used('msg.metadata') }} AS tokens_used,
-  COALESCE(w.turn_start, FALSE) AS turn_start,
-  IF(w.turn_start, w.reply_at, NULL) AS reply_at,
-  IF(w.turn_start, TIMESTAMP_DIFF(w.reply_at, msg.timestamp, MICROSECOND), NULL) AS response_us,
+  {{ rows.fact_columns('msg', 'c', 'w') }},
   -- Not a column of message_facts: for the costs' difference (cost_changes.sql).
   msg.metadata
 FROM messages AS msg

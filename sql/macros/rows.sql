@@ -15,6 +15,25 @@
 {%- endmacro %}
 
 {#-
+  The columns of a message_facts row (sql/derived/message_facts.sql) for the message `msg` of
+  conversation `c`, its turn window `w` (turn_start, reply_at) joined by the message's id.
+-#}
+{% macro fact_columns(msg, c, w) -%}
+LOWER({{ c }}.tenant_id) AS tenant_id,
+  LOWER({{ c }}.outlet_id) AS outlet_id,
+  {{ msg }}.conversation_id,
+  {{ msg }}.id,
+  {{ msg }}.timestamp AS ts,
+  {{ msg }}.sender_type,
+  {{ tokens_used(msg ~ '.metadata') }} AS tokens_used,
+  COALESCE({{ w }}.turn_start, FALSE) AS turn_start,
+  IF({{ w }}.turn_start, {{ w }}.reply_at, NULL) AS reply_at,
+  -- Appended last: a store made before this column gets it by ALTER TABLE (sql/schema/).
+  -- Stored so that reads do no timestamp arithmetic (PostgreSQL's is numeric, ~1 µs a row).
+  IF({{ w }}.turn_start, TIMESTAMP_DIFF({{ w }}.reply_at, {{ msg }}.timestamp, MICROSECOND), NULL) AS response_us
+{%- endmacro %}
+
+{#-
   metadata.tokens_used as an integer: a whole number in plain ASCII digits, optionally signed,
   JSON number or string; anything else is 0. More than 18 digits would overflow INT64: 0 too.
 -#}
