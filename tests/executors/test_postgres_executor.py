@@ -226,6 +226,12 @@ def test_sessions_plan_for_probing_by_conversation_and_for_each_tenant(postgres:
     assert postgres.executor.fetch(raw("SHOW plan_cache_mode", ("mode", "STRING")), {}) == [("force_custom_plan",)]
 
 
+def test_sessions_sort_a_large_tenants_durations_in_memory(postgres: PostgresEngine) -> None:
+    # Exact quantiles sort the range's durations (bench's largest tenant: ~5 MB): the default
+    # 4MB work_mem sent them to disk.
+    assert postgres.executor.fetch(raw("SHOW work_mem", ("mem", "STRING")), {}) == [("16MB",)]
+
+
 @pytest.mark.parametrize("granularity", ["day", "week", "month"])
 def test_rendered_sql_does_not_depend_on_the_session_timezone(postgres: PostgresEngine, granularity: str) -> None:
     # `crm-metrics render --inline` prints SQL for a console, whose session may be in any
