@@ -246,8 +246,3 @@ def events(dialect: Dialect, *, rollup: bool, costs: bool = True) -> Refresh:
         before=tuple(before),
         instead=refresh(dialect, rollup=rollup, costs=costs) if postgres else None,
     )
-
-
-def changes(*, costs: bool = True) -> Refresh:
-    """PostgreSQL's refresh of an event batch on the rollup layout (`events`)."""
-    return events(Dialect.POSTGRES, rollup=True, costs=costs)

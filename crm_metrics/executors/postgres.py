@@ -472,13 +472,14 @@ class _Session:
             self.conn.execute(statement, prepare=False)
 
     def prepare(self, refresh: Refresh) -> None:
+        statements = ["ANALYZE crm_metrics_touched", *refresh.before]
+        self._instead = False
         if refresh.instead is None:
-            _script(self.conn, ["ANALYZE crm_metrics_touched", *refresh.before])
-            self._instead = False
+            _script(self.conn, statements)
             return
         # After `before`: a write of another client committed before it read the stored rows
         # is queued by then (its queue row commits with it), one committed later was not read.
-        cursor = _script(self.conn, ["ANALYZE crm_metrics_touched", *refresh.before, *_QUEUED])
+        cursor = _script(self.conn, [*statements, *_QUEUED])
         while cursor.nextset():
             pass
         ((queued,),) = cursor.fetchall()

@@ -1,5 +1,5 @@
 """Event batches on PostgreSQL's rollup layout keep metric_slots and cost_slots by difference
-(crm_metrics/derived.py `changes`): after any batches, the rollup tables hold exactly the rows
+(crm_metrics/derived.py `events`): after any batches, the rollup tables hold exactly the rows
 a full rebuild makes; a batch queues nothing for the live rollup; and where another client's
 write to a touched conversation is still queued, the batch recomputes the touched slots instead."""
 
