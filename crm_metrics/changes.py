@@ -40,7 +40,9 @@ def apply(executor: Executor, *, limit: int = BATCH) -> int:
     # A live rollup installed before the priced costs' table keeps its derived tables and
     # slots exact without it (its store answers from the derived tables until `init-db
     # --rollup` adds it): a missing table must not stop the applier.
-    refresh = derived.refresh(parse_dialect(executor.dialect), rollup=True, costs=executor.has_table(derived.COSTS))
+    refresh = derived.refresh(
+        parse_dialect(executor.dialect), rollup=True, costs=executor.has_table(derived.COSTS), prices=executor.has_table(derived.RATE_CARD)
+    )
     total = 0
     while done := executor.apply_changes(refresh, limit):
         total += done

@@ -333,6 +333,8 @@ def run(args: argparse.Namespace) -> None:
             metrics.store.init_db(rollup=args.rollup)
             made = {"rollup": "tables, derived tables and rollup", "facts": "tables and derived tables"}.get(metrics.layout, "tables")
             print(f"{made} ready in {metrics.executor.description}")
+            if metrics.priced and metrics.store.card_tables and metrics.install_prices():
+                print(f"rollup priced by rate card {metrics.rate_card} (docs/costs.md, \"The priced rollup\")")
         elif args.command == "drop-rollup":
             dropped = metrics.store.drop_rollup()
             done = "live rollup and derived tables removed" if dropped else "no rollup to remove"

@@ -34,6 +34,15 @@ from dataclasses import dataclass
 from crm_metrics.compiler import compile_sql
 from crm_metrics.dialects import Dialect
 
+#: metric_slots' priced columns (the priced rollup, docs/costs.md): sql/derived/slot_prices.sql.
+SLOT_PRICES = (
+    "input_tokens", "output_tokens", "llm_cost", "whatsapp_charged_messages", "whatsapp_free_messages",
+    "whatsapp_unpriced_messages", "whatsapp_marketing_cost", "whatsapp_utility_cost", "whatsapp_authentication_cost",
+    "total_whatsapp_cost",
+)
+#: The rate card the priced columns hold: its name (fingerprint), and its tables.
+RATE_CARD = "crm_metrics_rate_card"
+
 #: Derived table -> the template that computes its rows for the touched conversations.
 FACTS = {"conversation_facts": "derived/conversation_facts", "message_facts": "derived/message_facts"}
 ROLLUP = "metric_slots"
@@ -71,10 +80,12 @@ def _facts(dialect: Dialect) -> list[str]:
 
 
 @functools.cache
-def refresh(dialect: Dialect, *, rollup: bool, costs: bool = True) -> Refresh:
+def refresh(dialect: Dialect, *, rollup: bool, costs: bool = True, prices: bool = False) -> Refresh:
     """The refresh of the facts tables, and of the rollup too when `rollup` (with its priced
-    part, `cost_slots`, unless `costs` is False: a store made before that table)."""
+    part, `cost_slots`, unless `costs` is False: a store made before that table; and with
+    `prices`, metric_slots' priced columns by the stored rate card, `reprice`)."""
     facts = _facts(dialect)
+    prices = prices and costs
     if not rollup:
         return Refresh(tuple(FACTS), tuple(facts))
     keys = compile_sql("derived/slot_keys", dialect).sql
@@ -94,7 +105,9 @@ def refresh(dialect: Dialect, *, rollup: bool, costs: bool = True) -> Refresh:
         rollup = (
             "ANALYZE crm_metrics_touched_slots",
             f"CREATE TEMP TABLE crm_metrics_slots (LIKE {ROLLUP})",
-            f"INSERT INTO crm_metrics_slots {slots}",
+            f"INSERT INTO crm_metrics_slots ({SLOT_COLUMNS}) {slots}",
+            # Priced before they are compared: a row whose costs changed is rewritten too.
+            *(reprice(dialect, "crm_metrics_slots") if prices else ()),
             f"DELETE FROM {ROLLUP} USING crm_metrics_touched_slots AS k WHERE {touched}"
             f" AND NOT EXISTS (SELECT FROM crm_metrics_slots AS n WHERE n.tenant_id = {ROLLUP}.tenant_id"
             f" AND n.slot_start = {ROLLUP}.slot_start AND ROW(n.*) IS NOT DISTINCT FROM ROW({ROLLUP}.*))",
@@ -103,7 +116,11 @@ def refresh(dialect: Dialect, *, rollup: bool, costs: bool = True) -> Refresh:
             "DROP TABLE crm_metrics_slots",
         )
     else:
-        rollup = (f"DELETE FROM {ROLLUP} USING crm_metrics_touched_slots AS k WHERE {touched}", f"INSERT INTO {ROLLUP} {slots}")
+        rollup = (
+            f"DELETE FROM {ROLLUP} USING crm_metrics_touched_slots AS k WHERE {touched}",
+            f"INSERT INTO {ROLLUP} ({SLOT_COLUMNS}) {slots}",
+            *(reprice(dialect, ROLLUP) if prices else ()),
+        )
     return Refresh(
         (*FACTS, ROLLUP, *([COSTS] if costs else [])),
         (
@@ -112,8 +129,9 @@ def refresh(dialect: Dialect, *, rollup: bool, costs: bool = True) -> Refresh:
             *facts,
             # ... and those they feed now.
             f"INSERT INTO crm_metrics_touched_slots {keys}",
-            *rollup,
+            # The priced groups first: the rollup's priced columns are read from them.
             *costs,
+            *rollup,
             "DROP TABLE crm_metrics_touched_slots",
         ),
     )
@@ -131,6 +149,47 @@ COST_KEY = (*SLOT_KEY, "kind", "phone", "charged", "category", "model")
 COST_MEASURES = ("messages", "input_tokens", "output_tokens", "flat_tokens", "tokens_used")
 #: Key columns that may be null (matched with IS NOT DISTINCT FROM).
 _NULLABLE = ("outlet_id", "phone", "category", "model")
+#: metric_slots' columns that sql/derived/metric_slots.sql computes, in its order.
+SLOT_COLUMNS = ", ".join((*SLOT_KEY, *SLOT_MEASURES))
+
+
+def _same_slot(a: str, b: str) -> str:
+    """Rows `a` and `b` of the same rollup key (tenant, outlet or none, slot), as equalities
+    a planner can hash."""
+    return (
+        f"{a}.tenant_id = {b}.tenant_id AND {a}.slot_start = {b}.slot_start"
+        f" AND ({a}.outlet_id IS NULL) = ({b}.outlet_id IS NULL) AND COALESCE({a}.outlet_id, '') = COALESCE({b}.outlet_id, '')"
+    )
+
+
+def reprice(dialect: Dialect, target: str = ROLLUP) -> tuple[str, ...]:
+    """Statements that set the priced columns of `target`'s rows (metric_slots, or a copy of
+    its rows) in the slots listed in `crm_metrics_touched_slots` from their cost_slots groups
+    and the stored rate card (sql/derived/slot_prices.sql); 0 where a row has no group. On
+    PostgreSQL only rows whose figures change are rewritten."""
+    priced = compile_sql("derived/slot_prices", dialect).sql
+    columns = ", ".join(f"COALESCE(p.{c}, 0) AS {c}" for c in SLOT_PRICES)
+    changed = ""
+    if dialect is Dialect.POSTGRES:
+        changed = f" AND ({', '.join(f't.{c}' for c in SLOT_PRICES)}) IS DISTINCT FROM ({', '.join(f'p.{c}' for c in SLOT_PRICES)})"
+    return (
+        f"CREATE TEMP TABLE crm_metrics_slot_prices AS SELECT t.tenant_id, t.outlet_id, t.slot_start, {columns}"
+        f" FROM {target} AS t JOIN (SELECT DISTINCT k.tenant_id, k.slot_start FROM crm_metrics_touched_slots AS k) AS k"
+        f" ON t.tenant_id = k.tenant_id AND t.slot_start = k.slot_start LEFT JOIN ({priced}) AS p ON {_same_slot('p', 't')}",
+        *(["ANALYZE crm_metrics_slot_prices"] if dialect is Dialect.POSTGRES else []),
+        f"UPDATE {target} AS t SET {', '.join(f'{c} = p.{c}' for c in SLOT_PRICES)} FROM crm_metrics_slot_prices AS p"
+        f" WHERE {_same_slot('t', 'p')}{changed}",
+        "DROP TABLE crm_metrics_slot_prices",
+    )
+
+
+def reprice_all(dialect: Dialect) -> tuple[str, ...]:
+    """Every rollup row's priced columns by the stored rate card (a card installed)."""
+    return (
+        f"CREATE TEMP TABLE crm_metrics_touched_slots AS SELECT DISTINCT tenant_id, slot_start FROM {ROLLUP}",
+        *reprice(dialect),
+        "DROP TABLE crm_metrics_touched_slots",
+    )
 
 
 #: The columns of message_facts, in order (crm_metrics_recomputed has one more: metadata).
@@ -193,7 +252,7 @@ def _suffix(dialect: Dialect) -> tuple[list[str], list[str]]:
 
 
 @functools.cache
-def events(dialect: Dialect, *, rollup: bool, costs: bool = True) -> Refresh:
+def events(dialect: Dialect, *, rollup: bool, costs: bool = True, prices: bool = False) -> Refresh:
     """The refresh of an event batch: the facts from each touched conversation's first message
     that may change on (`_suffix`), and the rollup and its priced part changed by the difference
     of what those facts add to them (sql/derived/slot_changes.sql, cost_changes.sql), before and
@@ -240,9 +299,16 @@ def events(dialect: Dialect, *, rollup: bool, costs: bool = True) -> Refresh:
             f"DELETE FROM {table} WHERE {' AND '.join(f'{c} = 0' for c in present)}",
         ]
         drops += [f"DROP TABLE {old}", f"DROP TABLE {delta}"]
+    if rollup and costs and prices:
+        # The priced columns of the slots whose groups changed, from their groups as they are now.
+        after += [
+            f"CREATE TEMP TABLE crm_metrics_touched_slots AS SELECT DISTINCT tenant_id, slot_start FROM crm_metrics_{COSTS}_delta",
+            *reprice(dialect),
+            "DROP TABLE crm_metrics_touched_slots",
+        ]
     return Refresh(
         tables,
         (*facts, *after, *drops),
         before=tuple(before),
-        instead=refresh(dialect, rollup=rollup, costs=costs) if postgres else None,
+        instead=refresh(dialect, rollup=rollup, costs=costs, prices=prices) if postgres else None,
     )

@@ -62,6 +62,17 @@ class PriceTables:
         fresh lists for each request, from columns built once."""
         return {name: list(values) for name, values in self._columns.items()}
 
+    def stored(self) -> dict[str, list[tuple[object, ...]]]:
+        """The tables as the priced rollup stores them (crm_metrics_whatsapp_prices,
+        crm_metrics_llm_prices: the rows the templates read, sql/derived/slot_prices.sql)."""
+        c = self._columns
+        whatsapp = ("whatsapp_lows", "whatsapp_highs", "whatsapp_markets", "whatsapp_categories", "whatsapp_prices", "whatsapp_valid_from", "whatsapp_valid_to")
+        llm = ("llm_models", "llm_input_prices", "llm_output_prices", "llm_valid_from", "llm_valid_to")
+        return {
+            "crm_metrics_whatsapp_prices": list(zip(*(c[name] for name in whatsapp), strict=True)),
+            "crm_metrics_llm_prices": list(zip(*(c[name] for name in llm), strict=True)),
+        }
+
     @functools.cached_property
     def fingerprint(self) -> str:
         """12 hex digits that change with any row of either table."""

@@ -63,6 +63,10 @@ ANSWER_SETTINGS = (
     "forecast_lower_quantile", "forecast_upper_quantile",
 )
 
+#: The statements that read the rollup's priced columns where they hold the process's rate
+#: card (templates.Shape.stored_prices; sql/macros/rollup.sql slot_series).
+STORED_PRICES = frozenset({"priced_dashboard"})
+
 
 def _utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
@@ -429,8 +433,13 @@ class Metrics:
             resolved.period, outlet=query.outlet_id is not None, granularity=granularity,
             wall_clock=answer.wall_clock, priced=self.priced,
         )
+        shape = plan.shape
+        if template in STORED_PRICES and shape.priced and shape.layout == "rollup" and self.store.rate_card() == self.rate_card:
+            # The rollup's priced columns hold these very tables (docs/costs.md, "The priced
+            # rollup"): read them. Asked each time: another process may install its own card.
+            shape = dataclasses.replace(shape, stored_prices=True)
         values = planning.values(query.tenant_id, query.outlet_id, resolved.period, self.settings, plan.offsets, self.prices)
-        return compile_sql(template, dialect or self.executor.dialect, plan.shape), values
+        return compile_sql(template, dialect or self.executor.dialect, shape), values
 
     def dry_run(self, kind: str, query: request.Query) -> int:
         """The bytes the statement of an answer would process (a BigQuery dry run: it does
@@ -481,6 +490,26 @@ class Metrics:
             self.store.layout, period, outlet=outlet, granularity=granularity,
             lookaround_days=self.settings.lookaround_days, wall_clock=wall_clock, priced=priced,
         )
+
+    @functools.cached_property
+    def rate_card(self) -> str | None:
+        """The name of this object's rate card (COST_MODEL=priced: a digest of the price tables'
+        rows and of LLM_PRICE_PER_MILLION_TOKENS, which prices tokens without input or output
+        counts); None under the flat model. The rollup's priced columns are read where they
+        hold it (`install_prices`)."""
+        if self.prices is None:
+            return None
+        card = [self.prices.fingerprint, self.settings.llm_price_per_million_tokens]
+        return hashlib.sha256(json.dumps(card).encode()).hexdigest()[:12]
+
+    def install_prices(self) -> bool:
+        """Price the rollup by this object's price tables (COST_MODEL=priced), in one
+        transaction: the dashboard then reads the rollup's priced columns instead of pricing
+        cost_slots per request (docs/costs.md, "The priced rollup"). False where that card is
+        installed already. ConfigError under the flat model or without the priced rollup."""
+        if self.prices is None or self.rate_card is None:
+            raise ConfigError("install-prices needs COST_MODEL=priced (with WHATSAPP_PRICES, LLM_PRICES)")
+        return self.store.install_prices(self.rate_card, self.prices, self.settings.llm_price_per_million_tokens)
 
     @functools.cached_property
     def fingerprint(self) -> str:

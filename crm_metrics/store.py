@@ -16,11 +16,26 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+
 from crm_metrics import derived, events, loader, schema
-from crm_metrics.compiler import parse_dialect
+from crm_metrics.compiler import compile_sql, parse_dialect
 from crm_metrics.errors import ConfigError
 from crm_metrics.executors import Executor
 from crm_metrics.executors.base import ChangeQueue
+from crm_metrics.prices import PriceTables
+
+#: The rate card's tables and their columns' Arrow types (sql/schema/*-rollup.sql).
+_CARD_COLUMNS = {
+    "crm_metrics_whatsapp_prices": (
+        ("low", pa.string()), ("high", pa.string()), ("market", pa.string()), ("category", pa.string()),
+        ("price", pa.float64()), ("valid_from", pa.date32()), ("valid_to", pa.date32()),
+    ),
+    "crm_metrics_llm_prices": (
+        ("model", pa.string()), ("input_price", pa.float64()), ("output_price", pa.float64()), ("valid_from", pa.date32()), ("valid_to", pa.date32()),
+    ),
+    derived.RATE_CARD: (("fingerprint", pa.string()), ("llm_price_per_million_tokens", pa.float64())),
+}
 
 
 class Store:
@@ -32,6 +47,7 @@ class Store:
         #: Called after every write (the facade forgets the tenants it remembers).
         self._on_write = on_write
         self._layout: str | None = None
+        self._card_tables = False
         self._events = events.Writer(executor)
 
     @property
@@ -46,8 +62,49 @@ class Store:
                 # derived tables until `init-db` rebuilds it whole.
                 rollup = all(self.executor.has_table(table) for table in (derived.ROLLUP, derived.COSTS))
                 layout = "rollup" if rollup else "facts"
+            # The priced rollup's columns and rate card (docs/costs.md) come with the rollup's
+            # DDL: a rollup made before them has neither until `init-db`.
+            self._card_tables = layout == "rollup" and self.executor.has_table(derived.RATE_CARD)
             self._layout = layout
         return self._layout
+
+    @property
+    def card_tables(self) -> bool:
+        """Whether the rollup keeps priced columns by a stored rate card (docs/costs.md, "The
+        priced rollup"): the rollup layout with the rate card's tables."""
+        return self.layout == "rollup" and self._card_tables
+
+    def rate_card(self) -> str | None:
+        """The name (`Metrics.rate_card`) of the rate card the rollup's priced columns hold;
+        None where none is installed. Read afresh: another process may install its own."""
+        if not self.card_tables:
+            return None
+        rows = self.executor.fetch(compile_sql("lookup/rate_card", self.executor.dialect), {})
+        return rows[0][0] if rows else None
+
+    def install_prices(self, card: str, tables: PriceTables, llm_price_per_million_tokens: float) -> bool:
+        """Store the rate card `tables` under the name `card` and price every rollup slot by
+        it, in one transaction (docs/costs.md, "The priced rollup"); False where that card is
+        installed already. Needs the priced rollup (`init-db`): ConfigError without it."""
+        self._writable()
+        self._layout = None
+        if not self.card_tables:
+            raise ConfigError(f"{self.executor.description} has no priced rollup: run `crm-metrics init-db`{' --rollup' if self.executor.dialect == 'postgres' else ''}")
+        if self.rate_card() == card:
+            return False
+        stored = {**tables.stored(), derived.RATE_CARD: [(card, float(llm_price_per_million_tokens))]}
+        with self.executor.session() as session:
+            for table, rows in stored.items():
+                staged = f"{table}_staged"
+                columns = _CARD_COLUMNS[table]
+                session.stage(staged, pa.table({name: pa.array([row[i] for row in rows], type) for i, (name, type) in enumerate(columns)}), like=table)
+                session.rows(f"DELETE FROM {table}")
+                session.rows(f"INSERT INTO {table} SELECT {', '.join(name for name, _ in columns)} FROM {staged}")
+                session.unstage(staged)
+            for statement in derived.reprice_all(parse_dialect(self.executor.dialect)):
+                session.rows(statement)
+        self._changed()
+        return True
 
     def init_db(self, *, rollup: bool | None = None) -> None:
         """Create the tables where missing; with `rollup`, the derived tables and the rollup
@@ -64,7 +121,7 @@ class Store:
         if rollup and isinstance(self.executor, ChangeQueue):
             self._init_live(self.executor)
         elif rollup and self.layout != "rollup":
-            self.executor.rebuild(derived.refresh(parse_dialect(dialect), rollup=True), ddl=script)
+            self.executor.rebuild(derived.refresh(parse_dialect(dialect), rollup=True, prices=True), ddl=script)
         else:
             self.executor.run_script(script)
         self._changed()
@@ -79,7 +136,7 @@ class Store:
         dialect = self.executor.dialect
         was_seed = self.layout == "seed"
         installed = executor.install_changes(schema.ddl(dialect), schema.script(f"{dialect}-live"))
-        refresh = derived.refresh(parse_dialect(dialect), rollup=True)
+        refresh = derived.refresh(parse_dialect(dialect), rollup=True, prices=True)
         tables = schema.script(f"{dialect}-rollup")
         self._layout = None
         try:
@@ -181,10 +238,11 @@ class Store:
         if self.layout == "seed":
             return None
         dialect = parse_dialect(self.executor.dialect)
+        rollup, prices = self.layout == "rollup", self.card_tables
         if events:
             # An event batch's cost follows the messages it changes (derived.events).
-            return derived.events(dialect, rollup=self.layout == "rollup")
-        return derived.refresh(dialect, rollup=self.layout == "rollup")
+            return derived.events(dialect, rollup=rollup, prices=prices)
+        return derived.refresh(dialect, rollup=rollup, prices=prices)
 
     def _writable(self) -> None:
         if self.read_only:

@@ -79,6 +79,9 @@ class Shape:
     bounded: bool = False
     #: Costs by the price tables (COST_MODEL=priced, docs/costs.md) instead of flat prices.
     priced: bool = False
+    #: With `priced` on the rollup: the rollup's priced columns hold the process's price
+    #: tables (the rate card installed, docs/costs.md "The priced rollup"), read as they are.
+    stored_prices: bool = False
     #: With `offsets`, how many UTC-offset changes the range has: the local time's CASE carries
     #: that many branches (most ranges have none: one offset, no CASE; every branch costs DuckDB
     #: parsing and binding time, most of a small tenant's answer).
@@ -88,7 +91,7 @@ class Shape:
         # A Shape is a cache key: a wrong one must fail where it is made, not in a template.
         if (
             self.layout not in LAYOUTS or self.granularity not in TEMPLATE_GRANULARITIES or (self.bounded and self.layout != "seed")
-            or not 0 <= self.offset_changes <= OFFSET_SLOTS
+            or not 0 <= self.offset_changes <= OFFSET_SLOTS or (self.stored_prices and not (self.priced and self.layout == "rollup"))
         ):
             raise ValueError(f"no such shape: {self}")
 
@@ -213,5 +216,6 @@ def render_template(name: str, shape: Shape) -> str:
         "offset_changes": shape.offset_changes,
         "bounded": shape.bounded,
         "priced": shape.priced,
+        "stored_prices": shape.stored_prices,
     }
     return environment().get_template(_path(name)).render(**variables)

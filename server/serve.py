@@ -70,6 +70,21 @@ def _metrics_listener(config: ServerConfig, registry: Any) -> Any:
     return exporter
 
 
+def _install_prices(settings: Settings) -> None:
+    """COST_MODEL=priced: price the rollup by this server's tables before serving (docs/costs.md,
+    "The priced rollup"), over a connection of its own that may write. A store that cannot
+    take it (no priced rollup, locked by another process, a role that may not write) answers
+    by pricing cost_slots per request: as exact, slower."""
+    if settings.cost_model != "priced":
+        return
+    try:
+        with Metrics.connect(settings=settings, create=False) as writer:
+            if writer.store.card_tables and writer.install_prices():
+                log.info("rollup priced by this server's rate card %s", writer.rate_card)
+    except Exception as error:  # noqa: BLE001 -- a speed-up only: whatever stops it (a driver's own error too), the server serves
+        log.warning("rollup not priced by this server's rate card (%s): priced answers price cost_slots per request", error)
+
+
 def serve(database_url: str | None = None, host: str | None = None, port: int | None = None, schedule: str | None = None) -> None:
     """Serve until SIGINT/SIGTERM; with `schedule` (a schedule file), run the report scheduler
     in a thread beside the server, on the same store, which is then opened read-write (on
@@ -86,6 +101,7 @@ def serve(database_url: str | None = None, host: str | None = None, port: int | 
     # Events (EVENTS_TOKEN, EVENTS_STREAM) are written by this process: on DuckDB the one
     # process that may write the store (docs/events.md).
     ingests = bool(config.events_token or config.events_stream)
+    _install_prices(settings)
     with Metrics.connect(settings=settings, read_only=reports is None and not ingests, create=False) as metrics:
         app = create_app(metrics, config)
         if hasattr(signal, "SIGHUP"):

@@ -62,9 +62,14 @@ whatsapp_price_rows AS (
 CAST({{ phone }} AS BYTES) >= CAST({{ p }}.low AS BYTES) AND ({{ p }}.high = '' OR CAST({{ phone }} AS BYTES) < CAST({{ p }}.high AS BYTES))
 {%- endmacro %}
 
-{#- A model the LLM table names is priced by its rows, any other (or none) by the '*' rows. -#}
-{% macro priced_model(model) -%}
+{#- A model the LLM table names is priced by its rows, any other (or none) by the '*' rows
+    (`stored`: the rate card stored for the priced rollup, sql/derived/slot_prices.sql). -#}
+{% macro priced_model(model, stored=False) -%}
+{%- if stored -%}
+IF({{ model }} IN (SELECT n.model FROM crm_metrics_llm_prices AS n WHERE n.model <> '*'), {{ model }}, '*')
+{%- else -%}
 IF({{ model }} IN UNNEST(@llm_named_models), {{ model }}, '*')
+{%- endif -%}
 {%- endmacro %}
 
 {#- The WhatsApp price row `p` (joined on charged rows of `g` only) and the LLM price row `q`
@@ -79,10 +84,11 @@ LEFT JOIN llm_price_rows AS {{ q }}
 {%- endmacro %}
 
 {#- The LLM cost of a priced group `g` with its price row `q`: input and output tokens by the
-    row (none: 0), tokens_used of messages without either token key by the flat price. -#}
-{% macro llm_cost(g, q) -%}
+    row (none: 0), tokens_used of messages without either token key by the flat price
+    (LLM_PRICE_PER_MILLION_TOKENS; `stored`: the stored rate card's). -#}
+{% macro llm_cost(g, q, stored=False) -%}
 COALESCE({{ g }}.input_tokens * {{ q }}.input_price + {{ g }}.output_tokens * {{ q }}.output_price, 0) / {{ TOKENS_PER_PRICE_UNIT }}
-        + {{ s.llm_cost(g ~ '.flat_tokens') }}
+        + {% if stored %}{{ g }}.flat_tokens * (SELECT k.llm_price_per_million_tokens FROM crm_metrics_rate_card AS k) / {{ TOKENS_PER_PRICE_UNIT }}{% else %}{{ s.llm_cost(g ~ '.flat_tokens') }}{% endif %}
 {%- endmacro %}
 
 {#-
@@ -133,6 +139,21 @@ COALESCE({{ g }}.input_tokens * {{ q }}.input_price + {{ g }}.output_tokens * {{
     slot_series), in order; its llm calls and tokens_used are metric_slots' llm_messages and llm_tokens. -#}
 {% set PRICED_SUMS = ['input_tokens', 'output_tokens', 'llm_cost', 'whatsapp_charged_messages', 'whatsapp_free_messages', 'whatsapp_unpriced_messages', 'whatsapp_marketing_cost', 'whatsapp_utility_cost', 'whatsapp_authentication_cost', 'total_whatsapp_cost'] %}
 
+{#- The priced measures (PRICED_SUMS, in order, named) of a cost_slots row `c` (with its UTC
+    `day` and `priced_model`) and its price rows `p` and `q` (whatsapp_price_join, llm_price_join). -#}
+{% macro slot_measures(stored=False) -%}
+c.input_tokens AS input_tokens,
+      c.output_tokens AS output_tokens,
+      {{ llm_cost('c', 'q', stored) }} AS llm_cost,
+      IF(c.charged, c.messages, 0) AS whatsapp_charged_messages,
+      IF(c.kind = 'whatsapp' AND NOT c.charged, c.messages, 0) AS whatsapp_free_messages,
+      IF(c.charged AND p.price IS NULL, c.messages, 0) AS whatsapp_unpriced_messages,
+      IF(c.category = 'marketing', c.messages * p.price, 0) AS whatsapp_marketing_cost,
+      IF(c.category = 'utility', c.messages * p.price, 0) AS whatsapp_utility_cost,
+      IF(c.category = 'authentication', c.messages * p.price, 0) AS whatsapp_authentication_cost,
+      COALESCE(c.messages * p.price, 0) AS total_whatsapp_cost
+{%- endmacro %}
+
 {#-
   The priced measures (PRICED_SUMS, in order) of the range's rows `c` of cost_slots, priced
   row by row (a row is one slot's group; its UTC date is its slot's): the FROM clause and
@@ -141,16 +162,7 @@ COALESCE({{ g }}.input_tokens * {{ q }}.input_price + {{ g }}.output_tokens * {{
   rows, and every operator of the statement costs DuckDB planning time.
 -#}
 {% macro slot_costs() -%}
-c.input_tokens,
-      c.output_tokens,
-      {{ llm_cost('c', 'q') }},
-      IF(c.charged, c.messages, 0),
-      IF(c.kind = 'whatsapp' AND NOT c.charged, c.messages, 0),
-      IF(c.charged AND p.price IS NULL, c.messages, 0),
-      IF(c.category = 'marketing', c.messages * p.price, 0),
-      IF(c.category = 'utility', c.messages * p.price, 0),
-      IF(c.category = 'authentication', c.messages * p.price, 0),
-      COALESCE(c.messages * p.price, 0)
+{{ slot_measures() }}
     FROM (
       SELECT k.*, DATE(k.slot_start, 'UTC') AS day, {{ priced_model('k.model') }} AS priced_model
       FROM cost_slots AS k

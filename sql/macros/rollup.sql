@@ -118,12 +118,13 @@ FROM (
       bucket AS date,
       {{ sum_slots('slot_rows', priced) }}
     FROM (
-      SELECT {{ req.bucket_of('r.slot_start') }} AS bucket{% for c in SLOT_SUMS %}, r.{{ c }}{% endfor %}{% if priced %}{% for c in costs_macros.PRICED_SUMS %}, 0 AS {{ c }}{% endfor %}{% endif %}
+      SELECT {{ req.bucket_of('r.slot_start') }} AS bucket{% for c in SLOT_SUMS %}, r.{{ c }}{% endfor %}{% if priced %}{% for c in costs_macros.PRICED_SUMS %}, {{ 'r.' ~ c if stored_prices else '0' }} AS {{ c }}{% endfor %}{% endif %}
       {{ slots_in_range() }}
-      {%- if priced %}
+      {%- if priced and not stored_prices %}
       UNION ALL
-      {#- Priced (COST_MODEL=priced, docs/costs.md): cost_slots' rows of the range, priced, in
-          the same sums: one aggregation for the whole statement. #}
+      {#- Priced (COST_MODEL=priced, docs/costs.md) by other tables than the rollup's rate card
+          (`stored_prices`: its priced columns, read above): cost_slots' rows of the range,
+          priced, in the same sums: one aggregation for the whole statement. #}
       SELECT {{ req.bucket_of('c.slot_start') }}{% for c in SLOT_SUMS %}, 0{% endfor %},
       {{ costs_macros.slot_costs() }}
       {%- endif %}

@@ -71,7 +71,10 @@
 {% import 'macros/costs.sql' as costs with context -%}
 {#- The layout's row sources: sql/sources/seed/ or sql/sources/facts/ (the rollup reads metric_slots). -#}
 {% set sources = 'sources/' ~ layout ~ '/' -%}
-{% if layout == 'rollup' and priced -%}
+{% if layout == 'rollup' and priced and stored_prices -%}
+{#- The rollup's series with its priced columns (they hold the process's rate card, docs/costs.md). -#}
+{{ rollup.slot_series(costs=False, priced=True) }}
+{% elif layout == 'rollup' and priced -%}
 {#- The rollup's series with cost_slots' priced rows summed in the same aggregation. -#}
 WITH
   {{ costs.price_tables(last=True) }}

@@ -72,6 +72,47 @@ CREATE TABLE IF NOT EXISTS metric_slots (
   response_us HUGEINT NOT NULL
 );
 
+-- The slot's priced costs (docs/costs.md, "The priced rollup"): the §8 sums of its cost_slots
+-- groups priced with the rate card stored below (crm_metrics_rate_card), kept by every write
+-- that changes cost_slots (sql/derived/slot_prices.sql). A process whose price tables are that
+-- card reads them as it reads the counts; any other prices cost_slots at query time.
+ALTER TABLE metric_slots ADD COLUMN IF NOT EXISTS input_tokens HUGEINT DEFAULT 0;
+ALTER TABLE metric_slots ADD COLUMN IF NOT EXISTS output_tokens HUGEINT DEFAULT 0;
+ALTER TABLE metric_slots ADD COLUMN IF NOT EXISTS llm_cost DOUBLE DEFAULT 0;
+ALTER TABLE metric_slots ADD COLUMN IF NOT EXISTS whatsapp_charged_messages BIGINT DEFAULT 0;
+ALTER TABLE metric_slots ADD COLUMN IF NOT EXISTS whatsapp_free_messages BIGINT DEFAULT 0;
+ALTER TABLE metric_slots ADD COLUMN IF NOT EXISTS whatsapp_unpriced_messages BIGINT DEFAULT 0;
+ALTER TABLE metric_slots ADD COLUMN IF NOT EXISTS whatsapp_marketing_cost DOUBLE DEFAULT 0;
+ALTER TABLE metric_slots ADD COLUMN IF NOT EXISTS whatsapp_utility_cost DOUBLE DEFAULT 0;
+ALTER TABLE metric_slots ADD COLUMN IF NOT EXISTS whatsapp_authentication_cost DOUBLE DEFAULT 0;
+ALTER TABLE metric_slots ADD COLUMN IF NOT EXISTS total_whatsapp_cost DOUBLE DEFAULT 0;
+
+-- The rate card the priced columns above hold (crm_metrics/prices.py, as bound to queries):
+-- each WhatsApp row once per range of numbers of its market, each row with its end of
+-- validity; `crm_metrics_rate_card` names it (a digest of both tables and the flat price of
+-- tokens without input or output counts). Written only with the repricing of every slot, in
+-- one transaction (`Store.install_prices`); empty: no card, the columns are not read.
+CREATE TABLE IF NOT EXISTS crm_metrics_whatsapp_prices (
+  low VARCHAR NOT NULL,
+  high VARCHAR NOT NULL,
+  market VARCHAR NOT NULL,
+  category VARCHAR NOT NULL,
+  price DOUBLE NOT NULL,
+  valid_from DATE NOT NULL,
+  valid_to DATE NOT NULL
+);
+CREATE TABLE IF NOT EXISTS crm_metrics_llm_prices (
+  model VARCHAR NOT NULL,
+  input_price DOUBLE NOT NULL,
+  output_price DOUBLE NOT NULL,
+  valid_from DATE NOT NULL,
+  valid_to DATE NOT NULL
+);
+CREATE TABLE IF NOT EXISTS crm_metrics_rate_card (
+  fingerprint VARCHAR NOT NULL,
+  llm_price_per_million_tokens DOUBLE NOT NULL
+);
+
 -- The rollup of priced costs (sql/derived/cost_slots.sql, docs/costs.md): per tenant (outlet_id
 -- NULL) and outlet, 15-minute UTC slot and group, counts and token sums that no price table
 -- enters, so that prices apply at query time. Its presence (with metric_slots) is the rollup

@@ -27,4 +27,5 @@ DROP FUNCTION IF EXISTS crm_metrics_messages_changed();
 DROP FUNCTION IF EXISTS crm_metrics_conversations_updated();
 DROP FUNCTION IF EXISTS crm_metrics_messages_updated();
 DROP FUNCTION IF EXISTS crm_metrics_truncated();
-DROP TABLE IF EXISTS crm_metrics_changes, conversation_facts, message_facts, metric_slots, cost_slots;
+DROP TABLE IF EXISTS crm_metrics_changes, conversation_facts, message_facts, metric_slots, cost_slots,
+  crm_metrics_whatsapp_prices, crm_metrics_llm_prices, crm_metrics_rate_card;

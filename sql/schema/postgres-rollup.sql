@@ -74,6 +74,47 @@ CREATE TABLE IF NOT EXISTS metric_slots (
   response_us numeric NOT NULL
 );
 
+-- The slot's priced costs (docs/costs.md, "The priced rollup"): the §8 sums of its cost_slots
+-- groups priced with the rate card stored below (crm_metrics_rate_card), kept by every write
+-- that changes cost_slots (sql/derived/slot_prices.sql). A process whose price tables are that
+-- card reads them as it reads the counts; any other prices cost_slots at query time.
+ALTER TABLE metric_slots ADD COLUMN IF NOT EXISTS input_tokens numeric DEFAULT 0;
+ALTER TABLE metric_slots ADD COLUMN IF NOT EXISTS output_tokens numeric DEFAULT 0;
+ALTER TABLE metric_slots ADD COLUMN IF NOT EXISTS llm_cost double precision DEFAULT 0;
+ALTER TABLE metric_slots ADD COLUMN IF NOT EXISTS whatsapp_charged_messages integer DEFAULT 0;
+ALTER TABLE metric_slots ADD COLUMN IF NOT EXISTS whatsapp_free_messages integer DEFAULT 0;
+ALTER TABLE metric_slots ADD COLUMN IF NOT EXISTS whatsapp_unpriced_messages integer DEFAULT 0;
+ALTER TABLE metric_slots ADD COLUMN IF NOT EXISTS whatsapp_marketing_cost double precision DEFAULT 0;
+ALTER TABLE metric_slots ADD COLUMN IF NOT EXISTS whatsapp_utility_cost double precision DEFAULT 0;
+ALTER TABLE metric_slots ADD COLUMN IF NOT EXISTS whatsapp_authentication_cost double precision DEFAULT 0;
+ALTER TABLE metric_slots ADD COLUMN IF NOT EXISTS total_whatsapp_cost double precision DEFAULT 0;
+
+-- The rate card the priced columns above hold (crm_metrics/prices.py, as bound to queries):
+-- each WhatsApp row once per range of numbers of its market, each row with its end of
+-- validity; `crm_metrics_rate_card` names it (a digest of both tables and the flat price of
+-- tokens without input or output counts). Written only with the repricing of every slot, in
+-- one transaction (`Store.install_prices`); empty: no card, the columns are not read.
+CREATE TABLE IF NOT EXISTS crm_metrics_whatsapp_prices (
+  low text NOT NULL,
+  high text NOT NULL,
+  market text NOT NULL,
+  category text NOT NULL,
+  price double precision NOT NULL,
+  valid_from date NOT NULL,
+  valid_to date NOT NULL
+);
+CREATE TABLE IF NOT EXISTS crm_metrics_llm_prices (
+  model text NOT NULL,
+  input_price double precision NOT NULL,
+  output_price double precision NOT NULL,
+  valid_from date NOT NULL,
+  valid_to date NOT NULL
+);
+CREATE TABLE IF NOT EXISTS crm_metrics_rate_card (
+  fingerprint text NOT NULL,
+  llm_price_per_million_tokens double precision NOT NULL
+);
+
 -- The rollup of priced costs (sql/derived/cost_slots.sql, docs/costs.md): per tenant (outlet_id
 -- NULL) and outlet, 15-minute UTC slot and group, counts and token sums that no price table
 -- enters, so that prices apply at query time. Its presence (with metric_slots) is the rollup

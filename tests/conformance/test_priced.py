@@ -5,8 +5,13 @@ summary's total_cost and §7.2's cohort cost, all from one load."""
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
+from typing import Any
+
+import pytest
 
 from crm_metrics import Metrics
+from crm_metrics.prices import LLMPrice, PriceTables, WhatsAppPrice
 from tests.support import reference
 from tests.support.compare import assert_same
 from tests.support.engines import FIXED_NOW, Engine
@@ -33,6 +38,14 @@ def test_priced_costs_match_reference(engine: Engine, given: PricedCase) -> None
 
     dashboard = metrics.dashboard(TENANT, case.start, case.end, outlet_id=case.outlet_id, tz=case.tz, granularity=case.granularity).to_dict()
     assert_same(dashboard["costs"], want["series"], "dashboard.costs")
+    if metrics.store.card_tables:
+        # The priced rollup (docs/costs.md): these tables installed as the store's rate card,
+        # the dashboard reads the rollup's priced columns; the reference's answer still. (The
+        # card stays for the next example: its load keeps the columns by it, or another
+        # example's tables find it is not theirs and price cost_slots.)
+        metrics.install_prices()
+        stored = metrics.dashboard(TENANT, case.start, case.end, outlet_id=case.outlet_id, tz=case.tz, granularity=case.granularity).to_dict()
+        assert_same(stored["costs"], want["series"], "dashboard.costs (priced rollup)")
 
     summary = metrics.summary(TENANT, case.start, case.end, outlet_id=case.outlet_id, tz=case.tz).to_dict()
     assert_same(summary["total_cost"], want["totals"]["total_cost"], "summary.total_cost")
@@ -83,3 +96,78 @@ def test_a_new_price_table_changes_answers_without_a_reload(engine: Engine) -> N
         assert_same({"series": got["series"], "totals": got["totals"], "markets": got["markets"]}, want, "costs")
         answers.append(got["totals"]["total_cost"])
     assert answers[0] != answers[1]
+
+
+#: The outlet of the priced rollup's conversations.
+OUTLET = "123e4567-e89b-12d3-a456-426614174000"
+
+
+class Statements:
+    """Stands in for an executor and keeps the SQL of every statement it runs."""
+
+    def __init__(self, executor: Any) -> None:
+        self._executor, self.sql = executor, []
+
+    def fetch(self, query: Any, values: Any) -> Any:
+        self.sql.append(query.sql)
+        return self._executor.fetch(query, values)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._executor, name)
+
+
+@pytest.mark.parametrize("engine", ["duckdb", "postgres-rollup", "postgres-live"], indirect=True, scope="session")
+def test_the_priced_rollup_answers_for_its_own_rate_card_only(engine: Engine) -> None:
+    """docs/costs.md, "The priced rollup": with a rate card installed, the dashboard of a
+    process with those tables reads the rollup's priced columns (no cost_slots); a process
+    with other tables prices cost_slots, and installing its card turns the first one back.
+    Writes after the install keep the columns by the card. Every answer is its tables' reference."""
+    day = dt.datetime(2025, 3, 10, 12, 0, tzinfo=dt.UTC)
+    conversation = {"tenant_id": TENANT, "outlet_id": OUTLET, "status": "resolved", "started_at": day, "ended_at": None, "last_message_at": None}
+    rows: dict[str, list[dict[str, Any]]] = {
+        "conversations": [{**conversation, "id": "c1", "customer_phone": "+12425550000"}, {**conversation, "id": "c2", "customer_phone": "+4477000"}],
+        "messages": [
+            {"id": "m1", "conversation_id": "c1", "sender_type": "system", "sender_id": None, "content": "x", "timestamp": day,
+             "metadata": {"pricing": {"type": "regular", "category": "utility"}}},
+            {"id": "m2", "conversation_id": "c1", "sender_type": "llm", "sender_id": None, "content": "x", "timestamp": day,
+             "metadata": {"model": "gpt-4o", "input_tokens": 1000, "output_tokens": 10}},
+            {"id": "m3", "conversation_id": "c2", "sender_type": "llm", "sender_id": None, "content": "x", "timestamp": day + dt.timedelta(days=1),
+             "metadata": {"tokens_used": 500}},
+        ],
+    }
+    first = PriceTables((WhatsAppPrice("1", "utility", 0.004, dt.date(2025, 1, 1)),), (LLMPrice("*", 1.0, 2.0, dt.date(2025, 1, 1)),))
+    second = PriceTables(
+        (*first.whatsapp, WhatsAppPrice("1242", "utility", 0.02, dt.date(2024, 1, 1)), WhatsAppPrice("44", "marketing", 0.05, dt.date(2024, 1, 1))),
+        (*first.llm, LLMPrice("gpt-4o", 2.5, 10.0, dt.date(2025, 3, 11))),
+    )
+    engine.fresh(rows)
+    asked = dict(tenant_id=TENANT, start=dt.date(2025, 3, 10), end=dt.date(2025, 3, 12), tz="UTC")
+
+    def answer(tables: PriceTables, outlet_id: str | None = None) -> tuple[list[dict[str, Any]], str]:
+        statements = Statements(engine.executor)
+        metrics = Metrics(statements, dataclasses.replace(engine.settings, cost_model="priced"), clock=lambda: FIXED_NOW, prices=tables)  # type: ignore[arg-type]
+        got = metrics.dashboard(TENANT, asked["start"], asked["end"], tz="UTC", outlet_id=outlet_id).to_dict()["costs"]
+        assert_same(got, reference.costs(rows, tables, **asked, outlet_id=outlet_id)["series"], f"dashboard.costs, outlet {outlet_id}")
+        return got, statements.sql[-1]
+
+    def install(tables: PriceTables) -> bool:
+        return Metrics(engine.executor, dataclasses.replace(engine.settings, cost_model="priced"), prices=tables).install_prices()
+
+    assert install(first) is True
+    assert install(first) is False  # installed already: nothing repriced
+    for outlet_id in (None, OUTLET):
+        assert "cost_slots" not in answer(first, outlet_id)[1]
+    assert "cost_slots" in answer(second, None)[1]
+    assert install(second) is True
+    assert "cost_slots" in answer(first, None)[1]
+    assert "cost_slots" not in answer(second, None)[1]
+
+    # A late WhatsApp template to the market of 44 and a message moved by a day: the rollup's
+    # priced columns follow the write (the store's refresh, or the live rollup's applier).
+    rows["messages"].append({"id": "m4", "conversation_id": "c2", "sender_type": "agent", "sender_id": None, "content": "x",
+                             "timestamp": day, "metadata": {"pricing": {"type": "regular", "category": "marketing"}}})
+    rows["messages"][0] = {**rows["messages"][0], "timestamp": day + dt.timedelta(days=2)}
+    engine.fresh(rows) if engine.name != "duckdb" else Metrics(engine.executor, engine.settings).store.load_rows("messages", rows["messages"])
+    stored, sql = answer(second, None)
+    assert "cost_slots" not in sql
+    assert stored == answer(second, OUTLET)[0]

@@ -10,10 +10,12 @@ what a full rebuild makes, on DuckDB and on PostgreSQL."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import random
 from collections.abc import Iterator
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -28,6 +30,7 @@ from tests.support.engines import rollup_metrics
 TENANTS = ["7a1e3c1e-0000-4000-8000-0000000000c1", "7a1e3c1e-0000-4000-8000-0000000000c2"]
 OUTLETS = [None, "0b1e7000-0000-4000-8000-00000000002a", "0b1e7000-0000-4000-8000-00000000002b"]
 FIRST = dt.datetime(2025, 10, 1, 9, tzinfo=dt.UTC)
+EXAMPLES = Path(__file__).parent.parent.parent / "examples" / "prices"
 TABLES = ("message_facts", "conversation_facts", "metric_slots", "cost_slots")
 SENDERS = ["customer", "customer", "llm", "agent", "system", "bot"]
 
@@ -50,7 +53,7 @@ class Turns:
         return r.choice([
             None, None,
             {"tokens_used": r.randint(1, 400), "model": "gpt-4o", "input_tokens": r.randint(0, 200)},
-            {"pricing": {"type": "regular", "category": "service"}},
+            {"pricing": {"type": "regular", "category": r.choice(["service", "utility", "marketing"])}},
             {"handoff_requested": True, "trigger": r.choice(["keyword", "confidence"])},
         ])
 
@@ -125,6 +128,9 @@ class Turns:
 def _normal(value: Any) -> Any:
     if isinstance(value, bool) or value is None:
         return value
+    if isinstance(value, float):
+        # The rollup's priced columns: sums of the same costs, added in another order.
+        return round(value, 12)
     if isinstance(value, int | Decimal):
         return Decimal(value)
     if isinstance(value, dt.datetime):
@@ -137,6 +143,10 @@ def _snapshot(read: Any) -> dict[str, list[tuple[Any, ...]]]:
 
 
 def _check(metrics: Metrics, read: Any, seed: int, batches: int) -> None:
+    # The example rate card installed: the rollup's priced columns (docs/costs.md, "The priced
+    # rollup") follow every batch too.
+    prices = dataclasses.replace(metrics.settings, cost_model="priced", whatsapp_prices=str(EXAMPLES / "whatsapp.csv"), llm_prices=str(EXAMPLES / "llm.csv"))
+    assert Metrics(metrics.executor, prices).install_prices()
     turns = Turns(seed)
     metrics.store.apply(ev.check(turns.start()))
     for n in range(batches):
