@@ -101,7 +101,11 @@ def serve(database_url: str | None = None, host: str | None = None, port: int | 
     # Events (EVENTS_TOKEN, EVENTS_STREAM) are written by this process: on DuckDB the one
     # process that may write the store (docs/events.md).
     ingests = bool(config.events_token or config.events_stream)
-    _install_prices(settings)
+    postgres = settings.database_url.startswith(("postgres://", "postgresql://"))
+    if settings.database_url.startswith("duckdb:"):
+        # Before the store is opened: a DuckDB file takes one configuration per process, and
+        # this server's may be read-only.
+        _install_prices(settings)
     with Metrics.connect(settings=settings, read_only=reports is None and not ingests, create=False) as metrics:
         app = create_app(metrics, config)
         if hasattr(signal, "SIGHUP"):
@@ -121,6 +125,10 @@ def serve(database_url: str | None = None, host: str | None = None, port: int | 
             running.start()
             app.state.scheduler = running
             threading.Thread(target=running.run, args=(stop,), name="report-scheduler", daemon=True).start()
+        if postgres:
+            # Repricing a large rollup takes a while (docs/costs.md): answers are priced per
+            # request meanwhile, as exact.
+            threading.Thread(target=_install_prices, args=(settings,), name="rate-card", daemon=True).start()
         if metrics.executor.dialect == "postgres" and settings.rollup_poll_seconds:
             # PostgreSQL's live rollup, where installed (it looks at every poll).
             threading.Thread(target=changes.follow, args=(settings, stop), name="rollup", daemon=True).start()
