@@ -144,9 +144,9 @@ class Store:
                 self.executor.rebuild(refresh, ddl=tables)
             elif not installed:
                 # Derived tables made before the live rollup: writes of other clients since
-                # then never reached them.
-                self.executor.rebuild(refresh)
-                self.executor.run_script(tables)
+                # then never reached them. The tables' DDL first: it adds the priced rollup's
+                # columns to a rollup made before them, which the refresh sets.
+                self.executor.rebuild(refresh, ddl=tables)
             else:
                 self.executor.run_script(tables)
         except BaseException:
