@@ -163,23 +163,22 @@ def _same_slot(a: str, b: str) -> str:
 
 
 def reprice(dialect: Dialect, target: str = ROLLUP) -> tuple[str, ...]:
-    """Statements that set the priced columns of `target`'s rows (metric_slots, or a copy of
-    its rows) in the slots listed in `crm_metrics_touched_slots` from their cost_slots groups
-    and the stored rate card (sql/derived/slot_prices.sql); 0 where a row has no group. On
-    PostgreSQL only rows whose figures change are rewritten."""
+    """The statement that sets the priced columns of `target`'s rows (metric_slots, or a copy
+    of its rows) in the slots listed in `crm_metrics_touched_slots` from their cost_slots
+    groups and the stored rate card (sql/derived/slot_prices.sql); 0 where a row has no group.
+    One statement: an event batch pays DuckDB's planning per statement. On PostgreSQL only
+    rows whose figures change are rewritten."""
     priced = compile_sql("derived/slot_prices", dialect).sql
     columns = ", ".join(f"COALESCE(p.{c}, 0) AS {c}" for c in SLOT_PRICES)
     changed = ""
     if dialect is Dialect.POSTGRES:
-        changed = f" AND ({', '.join(f't.{c}' for c in SLOT_PRICES)}) IS DISTINCT FROM ({', '.join(f'p.{c}' for c in SLOT_PRICES)})"
+        changed = f" AND ({', '.join(f't.{c}' for c in SLOT_PRICES)}) IS DISTINCT FROM ({', '.join(f'n.{c}' for c in SLOT_PRICES)})"
     return (
-        f"CREATE TEMP TABLE crm_metrics_slot_prices AS SELECT t.tenant_id, t.outlet_id, t.slot_start, {columns}"
-        f" FROM {target} AS t JOIN (SELECT DISTINCT k.tenant_id, k.slot_start FROM crm_metrics_touched_slots AS k) AS k"
-        f" ON t.tenant_id = k.tenant_id AND t.slot_start = k.slot_start LEFT JOIN ({priced}) AS p ON {_same_slot('p', 't')}",
-        *(["ANALYZE crm_metrics_slot_prices"] if dialect is Dialect.POSTGRES else []),
-        f"UPDATE {target} AS t SET {', '.join(f'{c} = p.{c}' for c in SLOT_PRICES)} FROM crm_metrics_slot_prices AS p"
-        f" WHERE {_same_slot('t', 'p')}{changed}",
-        "DROP TABLE crm_metrics_slot_prices",
+        f"UPDATE {target} AS t SET {', '.join(f'{c} = n.{c}' for c in SLOT_PRICES)} FROM ("
+        f"SELECT r.tenant_id, r.outlet_id, r.slot_start, {columns}"
+        f" FROM {target} AS r JOIN (SELECT DISTINCT k.tenant_id, k.slot_start FROM crm_metrics_touched_slots AS k) AS k"
+        f" ON r.tenant_id = k.tenant_id AND r.slot_start = k.slot_start LEFT JOIN ({priced}) AS p ON {_same_slot('p', 'r')}"
+        f") AS n WHERE {_same_slot('t', 'n')}{changed}",
     )
 
 
