@@ -12,7 +12,7 @@ from tests.support.engines import ENGINES
 #: for an engine that runs fewer (tests/support/properties.py applies them per engine).
 settings.register_profile(
     "default",
-    max_examples=int(os.environ.get("HYPOTHESIS_MAX_EXAMPLES", "20")),
+    max_examples=int(os.environ.get("HYPOTHESIS_MAX_EXAMPLES", "15")),
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
     derandomize=os.environ.get("CI", "").lower() == "true",
