@@ -62,15 +62,19 @@ class PriceTables:
         fresh lists for each request, from columns built once."""
         return {name: list(values) for name, values in self._columns.items()}
 
-    def stored(self) -> dict[str, list[tuple[object, ...]]]:
-        """The tables as the priced rollup stores them (crm_metrics_whatsapp_prices,
-        crm_metrics_llm_prices: the rows the templates read, sql/derived/slot_prices.sql)."""
+    def stored(self) -> dict[str, dict[str, tuple[object, ...]]]:
+        """The tables as the priced rollup stores them, column by column: the rows the
+        templates read (sql/derived/slot_prices.sql), named as sql/schema/*-rollup.sql names them."""
         c = self._columns
-        whatsapp = ("whatsapp_lows", "whatsapp_highs", "whatsapp_markets", "whatsapp_categories", "whatsapp_prices", "whatsapp_valid_from", "whatsapp_valid_to")
-        llm = ("llm_models", "llm_input_prices", "llm_output_prices", "llm_valid_from", "llm_valid_to")
         return {
-            "crm_metrics_whatsapp_prices": list(zip(*(c[name] for name in whatsapp), strict=True)),
-            "crm_metrics_llm_prices": list(zip(*(c[name] for name in llm), strict=True)),
+            "crm_metrics_whatsapp_prices": {
+                "low": c["whatsapp_lows"], "high": c["whatsapp_highs"], "market": c["whatsapp_markets"], "category": c["whatsapp_categories"],
+                "price": c["whatsapp_prices"], "valid_from": c["whatsapp_valid_from"], "valid_to": c["whatsapp_valid_to"],
+            },
+            "crm_metrics_llm_prices": {
+                "model": c["llm_models"], "input_price": c["llm_input_prices"], "output_price": c["llm_output_prices"],
+                "valid_from": c["llm_valid_from"], "valid_to": c["llm_valid_to"],
+            },
         }
 
     @functools.cached_property

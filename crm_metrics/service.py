@@ -434,12 +434,16 @@ class Metrics:
             wall_clock=answer.wall_clock, priced=self.priced,
         )
         shape = plan.shape
-        if template in STORED_PRICES and shape.priced and shape.layout == "rollup" and self.store.rate_card() == self.rate_card:
+        dialect = dialect or self.executor.dialect
+        if (
+            template in STORED_PRICES and shape.priced and shape.layout == "rollup" and dialect == self.executor.dialect
+            and self.store.rate_card() == self.rate_card
+        ):
             # The rollup's priced columns hold these very tables (docs/costs.md, "The priced
             # rollup"): read them. Asked each time: another process may install its own card.
             shape = dataclasses.replace(shape, stored_prices=True)
         values = planning.values(query.tenant_id, query.outlet_id, resolved.period, self.settings, plan.offsets, self.prices)
-        return compile_sql(template, dialect or self.executor.dialect, shape), values
+        return compile_sql(template, dialect, shape), values
 
     def dry_run(self, kind: str, query: request.Query) -> int:
         """The bytes the statement of an answer would process (a BigQuery dry run: it does
@@ -508,7 +512,7 @@ class Metrics:
         cost_slots per request (docs/costs.md, "The priced rollup"). False where that card is
         installed already. ConfigError under the flat model or without the priced rollup."""
         if self.prices is None or self.rate_card is None:
-            raise ConfigError("install-prices needs COST_MODEL=priced (with WHATSAPP_PRICES, LLM_PRICES)")
+            raise ConfigError("pricing the rollup needs COST_MODEL=priced (with WHATSAPP_PRICES, LLM_PRICES)")
         return self.store.install_prices(self.rate_card, self.prices, self.settings.llm_price_per_million_tokens)
 
     @functools.cached_property

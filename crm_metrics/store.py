@@ -25,16 +25,11 @@ from crm_metrics.executors import Executor
 from crm_metrics.executors.base import ChangeQueue
 from crm_metrics.prices import PriceTables
 
-#: The rate card's tables and their columns' Arrow types (sql/schema/*-rollup.sql).
-_CARD_COLUMNS = {
-    "crm_metrics_whatsapp_prices": (
-        ("low", pa.string()), ("high", pa.string()), ("market", pa.string()), ("category", pa.string()),
-        ("price", pa.float64()), ("valid_from", pa.date32()), ("valid_to", pa.date32()),
-    ),
-    "crm_metrics_llm_prices": (
-        ("model", pa.string()), ("input_price", pa.float64()), ("output_price", pa.float64()), ("valid_from", pa.date32()), ("valid_to", pa.date32()),
-    ),
-    derived.RATE_CARD: (("fingerprint", pa.string()), ("llm_price_per_million_tokens", pa.float64())),
+#: The Arrow types of the rate card's columns (sql/schema/*-rollup.sql), for a table of no rows too.
+_CARD_TYPES = {
+    "low": pa.string(), "high": pa.string(), "market": pa.string(), "category": pa.string(), "price": pa.float64(),
+    "model": pa.string(), "input_price": pa.float64(), "output_price": pa.float64(),
+    "valid_from": pa.date32(), "valid_to": pa.date32(), "fingerprint": pa.string(), "llm_price_per_million_tokens": pa.float64(),
 }
 
 
@@ -92,14 +87,13 @@ class Store:
             raise ConfigError(f"{self.executor.description} has no priced rollup: run `crm-metrics init-db`{' --rollup' if self.executor.dialect == 'postgres' else ''}")
         if self.rate_card() == card:
             return False
-        stored = {**tables.stored(), derived.RATE_CARD: [(card, float(llm_price_per_million_tokens))]}
+        card_row = {"fingerprint": (card,), "llm_price_per_million_tokens": (float(llm_price_per_million_tokens),)}
         with self.executor.session() as session:
-            for table, rows in stored.items():
+            for table, columns in {**tables.stored(), derived.RATE_CARD: card_row}.items():
                 staged = f"{table}_staged"
-                columns = _CARD_COLUMNS[table]
-                session.stage(staged, pa.table({name: pa.array([row[i] for row in rows], type) for i, (name, type) in enumerate(columns)}), like=table)
+                session.stage(staged, pa.table({name: pa.array(values, _CARD_TYPES[name]) for name, values in columns.items()}), like=table)
                 session.rows(f"DELETE FROM {table}")
-                session.rows(f"INSERT INTO {table} SELECT {', '.join(name for name, _ in columns)} FROM {staged}")
+                session.rows(f"INSERT INTO {table} SELECT {', '.join(columns)} FROM {staged}")
                 session.unstage(staged)
             for statement in derived.reprice_all(parse_dialect(self.executor.dialect)):
                 session.rows(statement)

@@ -101,7 +101,6 @@ def serve(database_url: str | None = None, host: str | None = None, port: int | 
     # Events (EVENTS_TOKEN, EVENTS_STREAM) are written by this process: on DuckDB the one
     # process that may write the store (docs/events.md).
     ingests = bool(config.events_token or config.events_stream)
-    postgres = settings.database_url.startswith(("postgres://", "postgresql://"))
     if settings.database_url.startswith("duckdb:"):
         # Before the store is opened: a DuckDB file takes one configuration per process, and
         # this server's may be read-only.
@@ -125,7 +124,7 @@ def serve(database_url: str | None = None, host: str | None = None, port: int | 
             running.start()
             app.state.scheduler = running
             threading.Thread(target=running.run, args=(stop,), name="report-scheduler", daemon=True).start()
-        if postgres:
+        if metrics.executor.dialect == "postgres":
             # Repricing a large rollup takes a while (docs/costs.md): answers are priced per
             # request meanwhile, as exact.
             threading.Thread(target=_install_prices, args=(settings,), name="rate-card", daemon=True).start()
