@@ -163,21 +163,26 @@ def _same_slot(a: str, b: str) -> str:
 
 
 def reprice(dialect: Dialect, target: str = ROLLUP) -> tuple[str, ...]:
-    """The statement that sets the priced columns of `target`'s rows (metric_slots, or a copy
+    """The statements that set the priced columns of `target`'s rows (metric_slots, or a copy
     of its rows) in the slots listed in `crm_metrics_touched_slots` from their cost_slots
     groups and the stored rate card (sql/derived/slot_prices.sql); 0 where a row has no group.
-    One statement: an event batch pays DuckDB's planning per statement. On PostgreSQL only
-    rows whose figures change are rewritten."""
+    One statement on DuckDB: an event batch pays its planning per statement. On PostgreSQL only
+    rows whose figures change are rewritten, and the temporary tables are analyzed first. The
+    slots are a semi-join (EXISTS), here and in slot_prices.sql: PostgreSQL estimated a join
+    to their DISTINCT list at a hundredth of its rows, took every slot of an install for three
+    and priced them in a nested loop (the bench's small set ran for half an hour)."""
     priced = compile_sql("derived/slot_prices", dialect).sql
     columns = ", ".join(f"COALESCE(p.{c}, 0) AS {c}" for c in SLOT_PRICES)
-    changed = ""
+    changed, analyze = "", ()
     if dialect is Dialect.POSTGRES:
         changed = f" AND ({', '.join(f't.{c}' for c in SLOT_PRICES)}) IS DISTINCT FROM ({', '.join(f'n.{c}' for c in SLOT_PRICES)})"
+        analyze = tuple(f"ANALYZE {table}" for table in ("crm_metrics_touched_slots", *([target] if target != ROLLUP else [])))
     return (
+        *analyze,
         f"UPDATE {target} AS t SET {', '.join(f'{c} = n.{c}' for c in SLOT_PRICES)} FROM ("
         f"SELECT r.tenant_id, r.outlet_id, r.slot_start, {columns}"
-        f" FROM {target} AS r JOIN (SELECT DISTINCT k.tenant_id, k.slot_start FROM crm_metrics_touched_slots AS k) AS k"
-        f" ON r.tenant_id = k.tenant_id AND r.slot_start = k.slot_start LEFT JOIN ({priced}) AS p ON {_same_slot('p', 'r')}"
+        f" FROM {target} AS r LEFT JOIN ({priced}) AS p ON {_same_slot('p', 'r')}"
+        " WHERE EXISTS (SELECT 1 FROM crm_metrics_touched_slots AS k WHERE k.tenant_id = r.tenant_id AND k.slot_start = r.slot_start)"
         f") AS n WHERE {_same_slot('t', 'n')}{changed}",
     )
 

@@ -44,8 +44,8 @@ FROM (
   FROM (
     SELECT k.*, DATE(k.slot_start, 'UTC') AS day, {{ costs.priced_model('k.model', stored=True) }} AS priced_model
     FROM cost_slots AS k
-    JOIN (SELECT DISTINCT t.tenant_id, t.slot_start FROM crm_metrics_touched_slots AS t) AS s
-      ON s.tenant_id = k.tenant_id AND s.slot_start = k.slot_start
+    {#- A semi-join: PostgreSQL estimates it from the list's statistics (crm_metrics/derived.py reprice). #}
+    WHERE EXISTS (SELECT 1 FROM crm_metrics_touched_slots AS s WHERE s.tenant_id = k.tenant_id AND s.slot_start = k.slot_start)
   ) AS c
   {{ costs.whatsapp_price_join('p', 'c') }}
   {{ costs.llm_price_join('q', 'c') }}
