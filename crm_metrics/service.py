@@ -64,8 +64,8 @@ ANSWER_SETTINGS = (
 )
 
 #: The statements that read the rollup's priced columns where they hold the process's rate
-#: card (templates.Shape.stored_prices; sql/macros/rollup.sql slot_series).
-STORED_PRICES = frozenset({"priced_dashboard"})
+#: card (templates.Shape.stored_prices; sql/macros/rollup.sql slot_series, sql/metrics/summary.sql).
+STORED_PRICES = frozenset({"priced_dashboard", "summary"})
 
 
 def _utc_now() -> dt.datetime:

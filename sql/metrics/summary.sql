@@ -41,8 +41,9 @@
 {% set sources = 'sources/' ~ layout ~ '/' -%}
 {% if layout == 'rollup' -%}
 {#- The range's sums from the rollup, only those the summary needs (each expression costs DuckDB
-    planning time); over no rows they are NULL, read as 0. Priced: the costs of cost_slots. #}
-{% if priced -%}
+    planning time); over no rows they are NULL, read as 0. Priced: the rollup's priced columns
+    where they hold this process's rate card (`stored_prices`), else cost_slots priced here. #}
+{% if priced and not stored_prices -%}
 WITH
   {{ costs.price_tables() }}
   {% call costs.priced_aggregates('priced') %}{{ costs.priced_groups('messages') }}{% endcall %}
@@ -55,7 +56,7 @@ SELECT
   SAFE_DIVIDE(response_us, replied_turns) / {{ MICROS_PER_SECOND }} AS average_response_time_seconds,
   SAFE_DIVIDE(resolved_conversations, conversations) AS resolution_rate,
   SAFE_DIVIDE(handoffs, conversations) AS handoff_rate,
-  {% if priced %}{{ costs.total_cost('w', 'l') }}{% else %}{{ m.llm_cost('COALESCE(llm_tokens, 0)') }} + {{ m.whatsapp_cost('COALESCE(messages, 0)') }}{% endif %} AS total_cost
+  {% if priced %}{{ costs.total_cost('sums', 'sums') if stored_prices else costs.total_cost('w', 'l') }}{% else %}{{ m.llm_cost('COALESCE(llm_tokens, 0)') }} + {{ m.whatsapp_cost('COALESCE(messages, 0)') }}{% endif %} AS total_cost
 FROM (
   SELECT
     SUM(r.conversations) AS conversations,
@@ -64,10 +65,12 @@ FROM (
     SUM(r.messages) AS messages,
     SUM(r.llm_tokens) AS llm_tokens,
     SUM(r.replied_turns) AS replied_turns,
-    SUM(r.response_us) AS response_us
+    SUM(r.response_us) AS response_us{% if priced and stored_prices %},
+    SUM(r.llm_cost) AS llm_cost,
+    SUM(r.total_whatsapp_cost) AS total_whatsapp_cost{% endif %}
   {{ rollup.slots_in_range() }}
 ) AS sums
-{% if priced -%}
+{% if priced and not stored_prices -%}
 LEFT JOIN priced_whatsapp AS w ON TRUE
 LEFT JOIN priced_llm AS l ON TRUE
 {% endif -%}

@@ -38,17 +38,18 @@ def test_priced_costs_match_reference(engine: Engine, given: PricedCase) -> None
 
     dashboard = metrics.dashboard(TENANT, case.start, case.end, outlet_id=case.outlet_id, tz=case.tz, granularity=case.granularity).to_dict()
     assert_same(dashboard["costs"], want["series"], "dashboard.costs")
+    summary = metrics.summary(TENANT, case.start, case.end, outlet_id=case.outlet_id, tz=case.tz).to_dict()
+    assert_same(summary["total_cost"], want["totals"]["total_cost"], "summary.total_cost")
     if metrics.store.card_tables:
         # The priced rollup (docs/costs.md): these tables installed as the store's rate card,
-        # the dashboard reads the rollup's priced columns; the reference's answer still. (The
-        # card stays for the next example: its load keeps the columns by it, or another
-        # example's tables find it is not theirs and price cost_slots.)
+        # the dashboard and the summary read the rollup's priced columns; the reference's
+        # answers still. (The card stays for the next example: its load keeps the columns by
+        # it, or another example's tables find it is not theirs and price cost_slots.)
         metrics.install_prices()
         stored = metrics.dashboard(TENANT, case.start, case.end, outlet_id=case.outlet_id, tz=case.tz, granularity=case.granularity).to_dict()
         assert_same(stored["costs"], want["series"], "dashboard.costs (priced rollup)")
-
-    summary = metrics.summary(TENANT, case.start, case.end, outlet_id=case.outlet_id, tz=case.tz).to_dict()
-    assert_same(summary["total_cost"], want["totals"]["total_cost"], "summary.total_cost")
+        stored_summary = metrics.summary(TENANT, case.start, case.end, outlet_id=case.outlet_id, tz=case.tz).to_dict()
+        assert_same(stored_summary, summary, "summary (priced rollup)")
 
     # The overview: the priced dashboard, and the summary's priced total_cost added up from its buckets.
     overview = metrics.overview(TENANT, case.start, case.end, outlet_id=case.outlet_id, tz=case.tz, granularity=case.granularity)
@@ -146,9 +147,15 @@ def test_the_priced_rollup_answers_for_its_own_rate_card_only(engine: Engine) ->
     def answer(tables: PriceTables, outlet_id: str | None = None) -> tuple[list[dict[str, Any]], str]:
         statements = Statements(engine.executor)
         metrics = Metrics(statements, dataclasses.replace(engine.settings, cost_model="priced"), clock=lambda: FIXED_NOW, prices=tables)  # type: ignore[arg-type]
+        want = reference.costs(rows, tables, **asked, outlet_id=outlet_id)
         got = metrics.dashboard(TENANT, asked["start"], asked["end"], tz="UTC", outlet_id=outlet_id).to_dict()["costs"]
-        assert_same(got, reference.costs(rows, tables, **asked, outlet_id=outlet_id)["series"], f"dashboard.costs, outlet {outlet_id}")
-        return got, statements.sql[-1]
+        assert_same(got, want["series"], f"dashboard.costs, outlet {outlet_id}")
+        dashboard_sql = statements.sql[-1]
+        total_cost = metrics.summary(TENANT, asked["start"], asked["end"], tz="UTC", outlet_id=outlet_id).total_cost
+        assert_same(total_cost, want["totals"]["total_cost"], f"summary.total_cost, outlet {outlet_id}")
+        # The summary reads where the dashboard reads: both the priced columns, or both cost_slots.
+        assert ("cost_slots" in statements.sql[-1]) == ("cost_slots" in dashboard_sql)
+        return got, dashboard_sql
 
     def install(tables: PriceTables) -> bool:
         return Metrics(engine.executor, dataclasses.replace(engine.settings, cost_model="priced"), prices=tables).install_prices()
