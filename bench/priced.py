@@ -1,5 +1,5 @@
-"""Priced costs (docs/costs.md, COST_MODEL=priced) against the flat model: the dashboard and the
-summary of the largest and the median tenant over 30 days, on DuckDB (the embedded store) and on PostgreSQL
+"""Priced costs (docs/costs.md, COST_MODEL=priced) against the flat model: the dashboard, the
+summary and the costs of the largest and the median tenant over 30 days, on DuckDB (the embedded store) and on PostgreSQL
 after `init-db --rollup`, flat and priced interleaved in the same loop. Runs alone:
 
     python -m bench.priced          (make bench-priced)
@@ -42,8 +42,9 @@ def priced_settings(url: str) -> Settings:
     )
 
 
-#: The answers whose costs the priced rollup's columns serve (crm_metrics/service.py STORED_PRICES).
-ANSWERS = ("dashboard", "summary")
+#: The answers whose costs the priced rollup's columns serve (crm_metrics/service.py STORED_PRICES);
+#: the costs answer exists under COST_MODEL=priced only (no flat figure to compare with).
+ANSWERS = ("dashboard", "summary", "costs")
 
 
 def contest(flat: Metrics, priced: Metrics, window: measure.Window) -> dict[str, Any]:
@@ -57,15 +58,17 @@ def contest(flat: Metrics, priced: Metrics, window: measure.Window) -> dict[str,
         def ask(metrics: Metrics, answer: str = answer) -> object:
             return getattr(metrics, answer)(*asked, tz=window.tz)
 
-        timings = measure.interleaved({"flat": lambda: ask(flat), "priced": lambda: ask(priced), "per_request": lambda: ask(other)})
+        has_flat = answer != "costs"
+        contestants = {"flat": lambda: ask(flat)} if has_flat else {}
+        timings = measure.interleaved({**contestants, "priced": lambda: ask(priced), "per_request": lambda: ask(other)})
         summary = timings.summary()
         result[answer] = {
-            "flat_ms": summary["flat"]["median_ms"],
+            "flat_ms": summary["flat"]["median_ms"] if has_flat else None,
             "priced_ms": summary["priced"]["median_ms"],
-            "ratio": timings.ratio("priced", "flat"),
+            "ratio": timings.ratio("priced", "flat") if has_flat else None,
             "per_request_ms": summary["per_request"]["median_ms"],
-            "per_request_ratio": timings.ratio("per_request", "flat"),
-            "runs": summary["flat"]["runs"],
+            "per_request_ratio": timings.ratio("per_request", "flat" if has_flat else "priced"),
+            "runs": summary["priced"]["runs"],
         }
     costs = priced.costs(*asked, tz=window.tz).totals
     return {
@@ -123,7 +126,7 @@ def run() -> dict[str, Any]:
     with Metrics.connect(url, read_only=True) as flat:
         priced = Metrics(flat.executor, priced_settings(url))
         for label, window in targets.items():
-            clock(f"DuckDB, {label} tenant: dashboard and summary, flat vs priced ...")
+            clock(f"DuckDB, {label} tenant: dashboard, summary, costs: flat vs priced ...")
             result["duckdb"][label] = contest(flat, priced, window)
             clock(f"  {result['duckdb'][label]}")
 
@@ -141,7 +144,7 @@ def run() -> dict[str, Any]:
             with Metrics.connect(url, read_only=True) as flat:
                 priced = Metrics(flat.executor, dataclasses.replace(priced_settings(url), database_url=url))
                 for label, window in targets.items():
-                    clock(f"PostgreSQL (rollup), {label} tenant: dashboard and summary, flat vs priced ...")
+                    clock(f"PostgreSQL (rollup), {label} tenant: dashboard, summary, costs: flat vs priced ...")
                     result["postgres"][label] = contest(flat, priced, window)
                     clock(f"  {result['postgres'][label]}")
     result["seconds"] = round(clock.seconds(), 1)
@@ -153,12 +156,13 @@ def section(result: Mapping[str, Any]) -> str:
     window = result["window"]
     lines = [
         START,
-        "## Priced costs (docs/costs.md): the dashboard and the summary, flat vs priced",
+        "## Priced costs (docs/costs.md): the dashboard, the summary and the costs, flat vs priced",
         "",
         f"Written by `python -m bench.priced` on {result['started_at']} (commit `{result['machine']['commit'][:10]}`; "
         f"reference work {result['machine']['speed_ms']} ms, bench/machine.py speed_ms), in "
         f"{result['seconds'] / 60:.1f} minutes; figures in bench/priced.json. The window is {window['start_date']} .. "
-        f"{window['end_date']} in each tenant's timezone, read from the small set; one round is the answer (the dashboard, then the summary's total_cost and the rest of its row) under "
+        f"{window['end_date']} in each tenant's timezone, read from the small set; one round is an answer (the dashboard, the summary, the costs: §8's series and totals, which "
+        "exist under COST_MODEL=priced only) under "
         "COST_MODEL=flat, under COST_MODEL=priced with the example tables installed as the store's rate card (the "
         "rollup's priced columns, docs/costs.md \"The priced rollup\": what `crm-metrics serve` does at start), and "
         "under tables that are not the installed card (cost_slots priced per request: a process whose tables another "
@@ -178,10 +182,14 @@ def section(result: Mapping[str, Any]) -> str:
             name = "DuckDB" if engine == "duckdb" else "PostgreSQL (rollup)"
             for answer in ANSWERS:
                 a = m[answer]
-                met = "yes" if a["ratio"] <= TARGET_RATIO else "**no**"
+                if a["flat_ms"] is None:  # priced only: per request against the card's columns
+                    flat, ratio, met, per = "-", "-", "-", f"{a['per_request_ratio']:.2f}× priced"
+                else:
+                    flat, ratio, per = f"{a['flat_ms']:.1f} ms", f"{a['ratio']:.2f}×", f"{a['per_request_ratio']:.2f}×"
+                    met = "yes" if a["ratio"] <= TARGET_RATIO else "**no**"
                 lines.append(
-                    f"| {name} | {label} | {answer} | {a['flat_ms']:.1f} ms | {a['priced_ms']:.1f} ms | {a['ratio']:.2f}× | {met} | "
-                    f"{a['per_request_ms']:.1f} ms | {a['per_request_ratio']:.2f}× | {m['layout']} | {m['charged']:,} | {m['llm_calls']:,} | {a['runs']} | {m['load_average']} |"
+                    f"| {name} | {label} | {answer} | {flat} | {a['priced_ms']:.1f} ms | {ratio} | {met} | "
+                    f"{a['per_request_ms']:.1f} ms | {per} | {m['layout']} | {m['charged']:,} | {m['llm_calls']:,} | {a['runs']} | {m['load_average']} |"
                 )
     installs = [
         f"{name} {'installed by an earlier run' if result[key] is None else f'{result[key]} s'}"

@@ -64,8 +64,9 @@ ANSWER_SETTINGS = (
 )
 
 #: The statements that read the rollup's priced columns where they hold the process's rate
-#: card (templates.Shape.stored_prices; sql/macros/rollup.sql slot_series, sql/metrics/summary.sql).
-STORED_PRICES = frozenset({"priced_dashboard", "summary"})
+#: card (templates.Shape.stored_prices; sql/macros/rollup.sql slot_series, sql/metrics/summary.sql
+#: and costs.sql; the costs' per-market rows, cost_markets.sql, always price cost_slots).
+STORED_PRICES = frozenset({"priced_dashboard", "summary", "costs"})
 
 
 def _utc_now() -> dt.datetime:

@@ -60,8 +60,38 @@
 {% import 'macros/request.sql' as r with context -%}
 {% import 'macros/series.sql' as m with context -%}
 {% import 'macros/costs.sql' as costs with context -%}
+{% import 'macros/rollup.sql' as rollup with context -%}
 {#- The conversations by the layout's row sources; the priced groups by sources/priced/ (the rollup: cost_slots). -#}
 {% set sources = 'sources/' ~ ('facts' if layout == 'rollup' else layout) ~ '/' -%}
+{% if stored_prices -%}
+{#- The rollup's priced columns where they hold this process's rate card (docs/costs.md, "The
+    priced rollup"): the buckets' sums, then the range's (ROLLUP's bucket NULL, from the same
+    slots), with a zero row for every bucket so that each has its row. #}
+WITH
+  buckets AS (
+    {{ r.buckets() }}
+  ),
+  sums AS (
+    SELECT
+      bucket,
+      SUM(conversations) AS total_conversations,
+      SUM(llm_messages) AS llm_messages,
+      SUM(llm_tokens) AS tokens_used,
+      {% for c in costs.PRICED_SUMS %}SUM({{ c }}) AS {{ c }}{{ ',' if not loop.last }}
+      {% endfor %}
+    FROM (
+      SELECT {{ r.bucket_of('r.slot_start') }} AS bucket, r.conversations, r.llm_messages, r.llm_tokens{% for c in costs.PRICED_SUMS %}, r.{{ c }}{% endfor %}
+      {{ rollup.slots_in_range() }}
+      UNION ALL
+      SELECT bucket, 0, 0, 0{% for c in costs.PRICED_SUMS %}, 0{% endfor %}
+      FROM buckets
+    ) AS slot_rows
+    GROUP BY ROLLUP (bucket)
+  )
+SELECT s.bucket AS date, {{ costs.cost_columns('s', 's', 's') }}
+FROM sums AS s
+ORDER BY date
+{% else -%}
 WITH
   {% if layout == 'seed' %}{% include 'sources/seed/window.sql' %}
   {% endif -%}
@@ -96,3 +126,4 @@ FROM (
   CROSS JOIN conversation_totals AS c
 ) AS answer
 ORDER BY date
+{% endif -%}

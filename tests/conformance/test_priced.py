@@ -50,6 +50,8 @@ def test_priced_costs_match_reference(engine: Engine, given: PricedCase) -> None
         assert_same(stored["costs"], want["series"], "dashboard.costs (priced rollup)")
         stored_summary = metrics.summary(TENANT, case.start, case.end, outlet_id=case.outlet_id, tz=case.tz).to_dict()
         assert_same(stored_summary, summary, "summary (priced rollup)")
+        stored_costs = metrics.costs(TENANT, case.start, case.end, outlet_id=case.outlet_id, tz=case.tz, granularity=case.granularity, group_by="market").to_dict()
+        assert_same({"series": stored_costs["series"], "totals": stored_costs["totals"], "markets": stored_costs["markets"]}, want, "costs (priced rollup)")
 
     # The overview: the priced dashboard, and the summary's priced total_cost added up from its buckets.
     overview = metrics.overview(TENANT, case.start, case.end, outlet_id=case.outlet_id, tz=case.tz, granularity=case.granularity)
@@ -153,8 +155,11 @@ def test_the_priced_rollup_answers_for_its_own_rate_card_only(engine: Engine) ->
         dashboard_sql = statements.sql[-1]
         total_cost = metrics.summary(TENANT, asked["start"], asked["end"], tz="UTC", outlet_id=outlet_id).total_cost
         assert_same(total_cost, want["totals"]["total_cost"], f"summary.total_cost, outlet {outlet_id}")
-        # The summary reads where the dashboard reads: both the priced columns, or both cost_slots.
-        assert ("cost_slots" in statements.sql[-1]) == ("cost_slots" in dashboard_sql)
+        summary_sql = statements.sql[-1]
+        costs = metrics.costs(TENANT, asked["start"], asked["end"], tz="UTC", outlet_id=outlet_id).to_dict()
+        assert_same({"series": costs["series"], "totals": costs["totals"]}, {"series": want["series"], "totals": want["totals"]}, f"costs, outlet {outlet_id}")
+        # The summary and the costs read where the dashboard reads: all the priced columns, or all cost_slots.
+        assert {"cost_slots" in sql for sql in (summary_sql, statements.sql[-1])} == {"cost_slots" in dashboard_sql}
         return got, dashboard_sql
 
     def install(tables: PriceTables) -> bool:
