@@ -42,8 +42,8 @@ def test_priced_costs_match_reference(engine: Engine, given: PricedCase) -> None
     assert_same(summary["total_cost"], want["totals"]["total_cost"], "summary.total_cost")
     if metrics.store.card_tables:
         # The priced rollup (docs/costs.md): these tables installed as the store's rate card,
-        # the dashboard and the summary read the rollup's priced columns; the reference's
-        # answers still. (The card stays for the next example: its load keeps the columns by
+        # the dashboard, the summary and the costs read the rollup's priced columns; the
+        # reference's answers still. (The card stays for the next example: its load keeps the columns by
         # it, or another example's tables find it is not theirs and price cost_slots.)
         metrics.install_prices()
         stored = metrics.dashboard(TENANT, case.start, case.end, outlet_id=case.outlet_id, tz=case.tz, granularity=case.granularity).to_dict()
@@ -121,8 +121,8 @@ class Statements:
 
 @pytest.mark.parametrize("engine", ["duckdb", "postgres-rollup", "postgres-live"], indirect=True, scope="session")
 def test_the_priced_rollup_answers_for_its_own_rate_card_only(engine: Engine) -> None:
-    """docs/costs.md, "The priced rollup": with a rate card installed, the dashboard of a
-    process with those tables reads the rollup's priced columns (no cost_slots); a process
+    """docs/costs.md, "The priced rollup": with a rate card installed, the dashboard, summary and
+    costs of a process with those tables read the rollup's priced columns (no cost_slots); a process
     with other tables prices cost_slots, and installing its card turns the first one back.
     Writes after the install keep the columns by the card. Every answer is its tables' reference."""
     day = dt.datetime(2025, 3, 10, 12, 0, tzinfo=dt.UTC)
