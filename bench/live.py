@@ -40,6 +40,7 @@ from typing import Any
 import psycopg
 
 from bench import generate, report, stores
+from bench.measure import Clock
 from crm_metrics import Metrics, Settings
 
 ROUNDS = 6
@@ -306,8 +307,6 @@ def measure(small: generate.DataSet, progress: stores.Progress) -> dict[str, Any
 def main() -> None:
     """Measure, then put the result into bench/report.json and bench/report.md."""
     import signal
-
-    from bench.run import Clock
 
     # Stopped by SIGTERM, unwind like Ctrl-C: the PostgreSQL schema and the server go away.
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))

@@ -1,4 +1,6 @@
-"""Timing: the library, the same SQL through the driver, and the user's pandas alternative.
+"""Timing: the library, the same SQL through the driver, and the user's pandas alternative, for
+the windows every bench asks for (`windows`: the largest and the median tenant's last 30 days),
+with a `Clock` for the progress lines.
 
 Every comparison runs its contestants interleaved (A, B, B, A, ...) in one loop, so that a
 noisy neighbour slows both alike, and reports medians over the runs.
@@ -14,11 +16,16 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 import sqlglot
 
-from bench import pandas_metrics
+from bench import generate, pandas_metrics
 from crm_metrics import Metrics
 from crm_metrics.query import CompiledQuery, Field
+
+#: The median tenant by size (generate.py ranks tenants from the largest).
+MEDIAN_RANK = generate.TENANTS // 2
 
 #: Runs per measurement: at least MIN_RUNS, then more while the budget lasts, up to MAX_RUNS.
 MIN_RUNS, MAX_RUNS = 5, 31
@@ -35,6 +42,30 @@ class Window:
     start: dt.date
     end: dt.date
     tz: str
+
+
+def windows(full: generate.DataSet) -> dict[str, Window]:
+    """The largest and the median tenant, each over the year's last 30 local days."""
+    tenants = pq.read_table(full.path("tenants"))
+    end = generate.LAST_DAY
+    start = end - dt.timedelta(days=29)
+    found = {}
+    for label, rank in (("largest", 1), ("median", MEDIAN_RANK)):
+        tenant = generate.tenant_id(rank)
+        (tz,) = tenants.filter(pc.equal(tenants["id"], tenant))["timezone"].to_pylist()
+        found[label] = Window(label, tenant, start, end, tz)
+    return found
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.started = time.perf_counter()
+
+    def seconds(self) -> float:
+        return time.perf_counter() - self.started
+
+    def __call__(self, line: str) -> None:
+        print(f"[{self.seconds():6.0f} s] {line}", flush=True)
 
 
 @dataclass

@@ -22,7 +22,8 @@ from typing import Any
 import duckdb
 
 from bench import generate, machine, measure, report, stores
-from bench.run import STORES, Clock, windows
+from bench.measure import Clock, windows
+from bench.stores import STORES
 from crm_metrics import Metrics, Settings
 
 RESULT = Path(__file__).parent / "priced.json"

@@ -20,34 +20,10 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from bench import generate, http_load, live, machine, measure, pandas_metrics, report, seed_reads, stores
+from bench.measure import MEDIAN_RANK, Clock, windows
+from bench.stores import STORES
 from crm_metrics import Metrics
 
-MEDIAN_RANK = generate.TENANTS // 2
-STORES = generate.DATA_DIR / "stores"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.started = time.perf_counter()
-
-    def seconds(self) -> float:
-        return time.perf_counter() - self.started
-
-    def __call__(self, line: str) -> None:
-        print(f"[{self.seconds():6.0f} s] {line}", flush=True)
-
-
-def windows(full: generate.DataSet) -> dict[str, measure.Window]:
-    """The largest and the median tenant, each over the year's last 30 local days."""
-    tenants = pq.read_table(full.path("tenants"))
-    end = generate.LAST_DAY
-    start = end - dt.timedelta(days=29)
-    found = {}
-    for label, rank in (("largest", 1), ("median", MEDIAN_RANK)):
-        tenant = generate.tenant_id(rank)
-        (tz,) = tenants.filter(pc.equal(tenants["id"], tenant))["timezone"].to_pylist()
-        found[label] = measure.Window(label, tenant, start, end, tz)
-    return found
 
 
 def largest_share(full: generate.DataSet) -> float:

@@ -24,7 +24,8 @@ from typing import Any
 import pandas as pd
 
 from bench import generate, machine, measure, pandas_metrics, report, stores
-from bench.run import STORES, Clock, windows
+from bench.measure import Clock, windows
+from bench.stores import STORES
 from crm_metrics import Metrics
 
 RESULT = Path(__file__).parent / "second_set.json"

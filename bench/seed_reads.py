@@ -31,6 +31,7 @@ from typing import Any
 import duckdb
 
 from bench import baseline, generate, machine, measure, pandas_metrics, report, stores
+from bench.measure import Clock, windows
 from crm_metrics import Metrics, Settings, planning, request
 from crm_metrics.compiler import compile_sql
 from crm_metrics.partitions import scans
@@ -153,8 +154,6 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--schema", help="a PostgreSQL schema that already holds the full set (else one is made and dropped)")
     args = parser.parse_args()
-    from bench.run import Clock, windows  # run.py imports this module
-
     clock = Clock()
     full, _ = generate.ensure(progress=clock)
 

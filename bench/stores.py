@@ -31,11 +31,13 @@ import pyarrow as pa
 import pyarrow.csv as csv
 import pyarrow.parquet as pq
 
-from bench.generate import TABLES, DataSet
+from bench.generate import DATA_DIR, TABLES, DataSet
 from crm_metrics import Metrics, Settings
 from crm_metrics.loader import ARROW_TYPES, Batch, prepare_file
 from crm_metrics.schema import TABLES as COLUMNS
 
+#: Where the benches keep their DuckDB stores (made again when the data set changes).
+STORES = DATA_DIR / "stores"
 POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
 #: Rows per PostgreSQL COPY statement.
 CHUNK_ROWS = 1_000_000
