@@ -53,7 +53,7 @@ def contest(flat: Metrics, priced: Metrics, window: measure.Window) -> dict[str,
     and priced by other tables (another flat token price: cost_slots priced per request)."""
     asked = (window.tenant_id, window.start, window.end)
     other = Metrics(priced.executor, dataclasses.replace(priced.settings, llm_price_per_million_tokens=OTHER_TOKEN_PRICE))
-    assert priced.store.rate_card() == priced.rate_card != other.rate_card, "the bench measures the installed rate card"
+    assert priced.store.installed_card() == priced.rate_card != other.rate_card, "the bench measures the installed rate card"
     result: dict[str, Any] = {}
     for answer in ANSWERS:
         def ask(metrics: Metrics, answer: str = answer) -> object:

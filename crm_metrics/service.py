@@ -438,7 +438,7 @@ class Metrics:
         dialect = dialect or self.executor.dialect
         if (
             template in STORED_PRICES and shape.priced and shape.layout == "rollup" and dialect == self.executor.dialect
-            and self.store.rate_card() == self.rate_card
+            and self.store.installed_card() == self.rate_card
         ):
             # The rollup's priced columns hold these very tables (docs/costs.md, "The priced
             # rollup"): read them. Asked each time: another process may install its own card.

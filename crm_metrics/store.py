@@ -69,7 +69,7 @@ class Store:
         priced rollup"): the rollup layout with the rate card's tables."""
         return self.layout == "rollup" and self._card_tables
 
-    def rate_card(self) -> str | None:
+    def installed_card(self) -> str | None:
         """The name (`Metrics.rate_card`) of the rate card the rollup's priced columns hold;
         None where none is installed. Read afresh: another process may install its own."""
         if not self.card_tables:
@@ -85,7 +85,7 @@ class Store:
         self._layout = None
         if not self.card_tables:
             raise ConfigError(f"{self.executor.description} has no priced rollup: run `crm-metrics init-db`{' --rollup' if self.executor.dialect == 'postgres' else ''}")
-        if self.rate_card() == card:
+        if self.installed_card() == card:
             return False
         card_row = {"fingerprint": (card,), "llm_price_per_million_tokens": (float(llm_price_per_million_tokens),)}
         with self.executor.session() as session:
