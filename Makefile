@@ -65,7 +65,7 @@ bench-events: $(VENV)/.bench-installed
 bench-second-set: $(VENV)/.bench-installed
 	$(PY) -m bench.second_set
 
-# Priced costs: the dashboard flat vs COST_MODEL=priced (bench/priced.py, a few minutes): its section of bench/report.md.
+# Priced costs: the dashboard and summary flat vs COST_MODEL=priced, the costs answer, the card's install (bench/priced.py, a few minutes): its section of bench/report.md.
 bench-priced: $(VENV)/.bench-installed
 	$(PY) -m bench.priced
 
