@@ -21,6 +21,12 @@ DEFAULT_DATABASE_URL = "duckdb:///crm_metrics.duckdb"
 URL_SETTING: ContextVar[str] = ContextVar("url_setting", default="DATABASE_URL")
 
 
+def url_scheme(url: str) -> str:
+    """The scheme of a database URL, lowercased ('' for none): `duckdb`, `postgresql`, ..."""
+    # Not urlsplit: it raises ValueError on a malformed netloc, which the engine reports better.
+    return url.partition("://")[0].lower() if "://" in url else ""
+
+
 def url_setting(value: str | None = None) -> str:
     """The database URL's setting as messages name it, given `value` if any:
     `DATABASE_URL=bigquery://...`, or `--database-url bigquery://...` from the CLI."""

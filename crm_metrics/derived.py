@@ -103,11 +103,11 @@ def refresh(dialect: Dialect, *, rollup: bool, costs: bool = True, prices: bool 
         # changes one of the slots it feeds, and each rewritten row costs its two index
         # entries (a rollup row is unique per tenant, outlet and slot, so equal rows pair up).
         rollup = (
-            "ANALYZE crm_metrics_touched_slots",
+            *_analyze(dialect, "crm_metrics_touched_slots"),
             f"CREATE TEMP TABLE crm_metrics_slots (LIKE {ROLLUP})",
             f"INSERT INTO crm_metrics_slots ({SLOT_COLUMNS}) {slots}",
             # Priced before they are compared: a row whose costs changed is rewritten too.
-            *(reprice(dialect, "crm_metrics_slots") if prices else ()),
+            *((*_analyze(dialect, "crm_metrics_slots"), *reprice(dialect, "crm_metrics_slots")) if prices else ()),
             f"DELETE FROM {ROLLUP} USING crm_metrics_touched_slots AS k WHERE {touched}"
             f" AND NOT EXISTS (SELECT FROM crm_metrics_slots AS n WHERE n.tenant_id = {ROLLUP}.tenant_id"
             f" AND n.slot_start = {ROLLUP}.slot_start AND ROW(n.*) IS NOT DISTINCT FROM ROW({ROLLUP}.*))",
@@ -162,23 +162,27 @@ def _same_slot(a: str, b: str) -> str:
     )
 
 
+def _analyze(dialect: Dialect, *tables: str) -> tuple[str, ...]:
+    """ANALYZE of temporary tables on PostgreSQL, right after they are filled: autovacuum never
+    gathers their statistics, and the statements that join them plan from those."""
+    return tuple(f"ANALYZE {table}" for table in tables) if dialect is Dialect.POSTGRES else ()
+
+
 def reprice(dialect: Dialect, target: str = ROLLUP) -> tuple[str, ...]:
     """The statements that set the priced columns of `target`'s rows (metric_slots, or a copy
     of its rows) in the slots listed in `crm_metrics_touched_slots` from their cost_slots
     groups and the stored rate card (sql/derived/slot_prices.sql); 0 where a row has no group.
     One statement on DuckDB: an event batch pays its planning per statement. On PostgreSQL only
-    rows whose figures change are rewritten, and the temporary tables are analyzed first. The
-    slots are a semi-join (EXISTS), here and in slot_prices.sql: PostgreSQL estimated a join
-    to their DISTINCT list at a hundredth of its rows, took every slot of an install for three
-    and priced them in a nested loop (the bench's small set ran for half an hour)."""
+    rows whose figures change are rewritten. The slots are a semi-join (EXISTS), here and in
+    slot_prices.sql, of a slot list the caller has analyzed (`_analyze`): PostgreSQL estimated
+    a join to their DISTINCT list at a hundredth of its rows, took every slot of an install for
+    three and priced them in a nested loop (the bench's small set ran for half an hour)."""
     priced = compile_sql("derived/slot_prices", dialect).sql
     columns = ", ".join(f"COALESCE(p.{c}, 0) AS {c}" for c in SLOT_PRICES)
-    changed, analyze = "", ()
+    changed = ""
     if dialect is Dialect.POSTGRES:
         changed = f" AND ({', '.join(f't.{c}' for c in SLOT_PRICES)}) IS DISTINCT FROM ({', '.join(f'n.{c}' for c in SLOT_PRICES)})"
-        analyze = tuple(f"ANALYZE {table}" for table in ("crm_metrics_touched_slots", *([target] if target != ROLLUP else [])))
     return (
-        *analyze,
         f"UPDATE {target} AS t SET {', '.join(f'{c} = n.{c}' for c in SLOT_PRICES)} FROM ("
         f"SELECT r.tenant_id, r.outlet_id, r.slot_start, {columns}"
         f" FROM {target} AS r LEFT JOIN ({priced}) AS p ON {_same_slot('p', 'r')}"
@@ -191,6 +195,7 @@ def reprice_all(dialect: Dialect) -> tuple[str, ...]:
     """Every rollup row's priced columns by the stored rate card (a card installed)."""
     return (
         f"CREATE TEMP TABLE crm_metrics_touched_slots AS SELECT DISTINCT tenant_id, slot_start FROM {ROLLUP}",
+        *_analyze(dialect, "crm_metrics_touched_slots"),
         *reprice(dialect),
         "DROP TABLE crm_metrics_touched_slots",
     )
@@ -211,10 +216,6 @@ def _suffix(dialect: Dialect) -> tuple[list[str], list[str]]:
     postgres = dialect is Dialect.POSTGRES
     on_commit = " ON COMMIT DROP" if postgres else ""
 
-    def analyze(table: str) -> list[str]:
-        # Temporary tables get no statistics from autovacuum; the joins below plan from them.
-        return [f"ANALYZE {table}"] if postgres else []
-
     # With each message's metadata (what its cost reads). PostgreSQL looks each message up by
     # its id (as a join, it looked each up among its conversation's messages: it estimates their
     # number as the average conversation's, and the conversations taking events are the
@@ -227,11 +228,11 @@ def _suffix(dialect: Dialect) -> tuple[list[str], list[str]]:
     )
     before = [
         f"CREATE TEMP TABLE crm_metrics_from{on_commit} AS {compile_sql('derived/suffix_starts', dialect).sql}",
-        *analyze("crm_metrics_from"),
+        *_analyze(dialect, "crm_metrics_from"),
         f"CREATE TEMP TABLE crm_metrics_recomputed{on_commit} AS SELECT f.*, {metadata} FROM message_facts AS f"
         " JOIN crm_metrics_from AS r ON r.conversation_id = f.conversation_id AND f.ts >= r.from_ts"
         f"{'' if postgres else ' LEFT JOIN messages AS m ON m.id = f.id AND m.conversation_id = f.conversation_id AND m.timestamp = f.ts'}",
-        *analyze("crm_metrics_recomputed"),
+        *_analyze(dialect, "crm_metrics_recomputed"),
     ]
     facts = [
         # What the message facts about to be replaced counted (conversations recomputed whole
@@ -249,7 +250,7 @@ def _suffix(dialect: Dialect) -> tuple[list[str], list[str]]:
         "DELETE FROM message_facts AS f USING crm_metrics_from AS r WHERE r.conversation_id = f.conversation_id AND f.ts >= r.from_ts",
         "DROP TABLE crm_metrics_recomputed",
         f"CREATE TEMP TABLE crm_metrics_recomputed{on_commit} AS {compile_sql('derived/message_facts_from', dialect).sql}",
-        *analyze("crm_metrics_recomputed"),
+        *_analyze(dialect, "crm_metrics_recomputed"),
         f"INSERT INTO message_facts ({MESSAGE_FACTS}) SELECT {MESSAGE_FACTS} FROM crm_metrics_recomputed",
     ]
     return before, facts
@@ -294,7 +295,7 @@ def events(dialect: Dialect, *, rollup: bool, costs: bool = True, prices: bool =
             f" UNION ALL SELECT {keys}, {', '.join(f'-{c}' for c in measures)} FROM {old}) AS d"
             f" GROUP BY {keys} HAVING {' OR '.join(f'SUM({c}) <> 0' for c in measures)}",
             # Its statistics: the joins below look each key up in the rollup's index.
-            *([f"ANALYZE {delta}"] if postgres else []),
+            *_analyze(dialect, delta),
             f"UPDATE {table} AS t SET {', '.join(f'{c} = t.{c} + d.{c}' for c in measures)} FROM {delta} AS d WHERE {match}",
             f"INSERT INTO {table} ({keys}, {', '.join(measures)}) SELECT d.* FROM {delta} AS d"
             f" WHERE NOT EXISTS (SELECT 1 FROM {table} AS t WHERE {match})",
@@ -307,6 +308,7 @@ def events(dialect: Dialect, *, rollup: bool, costs: bool = True, prices: bool =
         # The priced columns of the slots whose groups changed, from their groups as they are now.
         after += [
             f"CREATE TEMP TABLE crm_metrics_touched_slots AS SELECT DISTINCT tenant_id, slot_start FROM crm_metrics_{COSTS}_delta",
+            *_analyze(dialect, "crm_metrics_touched_slots"),
             *reprice(dialect),
             "DROP TABLE crm_metrics_touched_slots",
         ]

@@ -16,6 +16,7 @@ import uvicorn
 from prometheus_client import start_http_server
 
 from crm_metrics import ConfigError, Metrics, MetricsError, Settings, changes, scheduler
+from crm_metrics.config import url_scheme
 
 from server import logs
 from server.app import create_app
@@ -101,7 +102,7 @@ def serve(database_url: str | None = None, host: str | None = None, port: int | 
     # Events (EVENTS_TOKEN, EVENTS_STREAM) are written by this process: on DuckDB the one
     # process that may write the store (docs/events.md).
     ingests = bool(config.events_token or config.events_stream)
-    if settings.database_url.startswith("duckdb:"):
+    if url_scheme(settings.database_url) == "duckdb":
         # Before the store is opened: a DuckDB file takes one configuration per process, and
         # this server's may be read-only.
         _install_prices(settings)

@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterator
 from urllib.parse import urlsplit
 
-from crm_metrics.config import Settings, url_setting
+from crm_metrics.config import Settings, url_scheme, url_setting
 from crm_metrics.errors import ConfigError
 from crm_metrics.executors.base import Executor
 
@@ -30,8 +30,7 @@ def connect(
     and cost limit). `create=False` refuses to make a new embedded store (commands that
     only read)."""
     settings = settings or Settings()
-    # Not urlsplit: it raises ValueError on a malformed netloc, which the engine reports better.
-    scheme = url.partition("://")[0].lower() if "://" in url else ""
+    scheme = url_scheme(url)
     if scheme != "bigquery" and (settings.bigquery_project_id or settings.bigquery_dataset):
         # One database serves every answer; a half-configured BigQuery must not be ignored.
         raise ConfigError(
